@@ -167,7 +167,7 @@ func TestKill(t *testing.T) {
 		{
 			name:   "accepted then polled until killed",
 			put:    jsonFile(t, 202, "appstate_accepted.json"),
-			report: sequence(jsonFile(t, 200, "app_running.json"), jsonFile(t, 200, "app_running.json"), jsonFile(t, 200, "app_killed.json")),
+			report: sequence(jsonFile(t, 200, "app_accepted_recorded.json"), jsonFile(t, 200, "app_running.json"), jsonFile(t, 200, "app_killed_recorded.json")),
 			want:   StateKilled, wantPolls: 3, wantPutCnt: 1,
 		},
 		{
