@@ -115,7 +115,7 @@ func waitFor(t *testing.T, client *yarnclient.Client, id string, limit time.Dura
 func findAndKill(t *testing.T, client *yarnclient.Client, id, tag string) {
 	t.Helper()
 	apps, err := client.Apps(t.Context(), yarnclient.AppsFilter{
-		ApplicationTags: []string{strings.ToUpper(tag)}, // the RM matches tags lower-cased
+		ApplicationTags:  []string{strings.ToUpper(tag)}, // the RM matches tags lower-cased
 		ApplicationTypes: []string{"YARNGATE-TEST"},
 		DeSelects:        []string{"resourceRequests"},
 	})
