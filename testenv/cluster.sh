@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# The yarngate test cluster: real HDFS (MiniDFSCluster), a real YARN ResourceManager and NodeManager (Hadoop's own
+# daemons), ZooKeeper, and two unpacked Flink distributions, all on loopback.
+#
+#   testenv/cluster.sh fetch    download (once, into the cache) and assemble everything; no processes
+#   testenv/cluster.sh up       fetch, start what is not running, wait until healthy, write testenv/.run/cluster.env
+#   testenv/cluster.sh down     stop exactly the processes `up` started (by PID), and the YARN containers they ran
+#   testenv/cluster.sh status   one line per process, then the health checks
+#
+# Downloads live in $YARNGATE_CACHE (default ~/.cache/yarngate), never in git. Runtime state lives in
+# testenv/.run/ (gitignored). Ports and sizes can be changed through the YARNGATE_TE_* variables below.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cache=${YARNGATE_CACHE:-$HOME/.cache/yarngate}
+run=${YARNGATE_RUN_DIR:-$here/.run}
+
+hadoop_version=$(sed -n 's:.*<hadoop.version>\(.*\)</hadoop.version>.*:\1:p' "$here/hadoop/pom.xml")
+flink_versions=(${YARNGATE_TE_FLINK_VERSIONS:-1.20.3 2.2.1})
+host=localhost
+user=${YARNGATE_TE_USER:-yarngate}
+nn_port=${YARNGATE_TE_NN_PORT:-19000}
+nn_http_port=${YARNGATE_TE_NN_HTTP_PORT:-19870}
+rm_port=${YARNGATE_TE_RM_PORT:-18030}
+rm_web_port=${YARNGATE_TE_RM_WEB_PORT:-18088}
+zk_port=${YARNGATE_TE_ZK_PORT:-12181}
+nm_memory_mb=${YARNGATE_TE_NM_MEMORY_MB:-12288}
+max_completed_apps=${YARNGATE_TE_MAX_COMPLETED_APPS:-1000}
+rms=1
+[[ ${HA:-0} == 1 ]] && rms=2
+
+java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
+hadoop_cache=$cache/hadoop/$hadoop_version
+fake_home=$hadoop_cache/home
+jvm_opens=(
+  --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED
+  --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED
+  --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED
+  --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED
+  --add-exports=java.base/sun.net.dns=ALL-UNNAMED --add-exports=java.base/sun.net.util=ALL-UNNAMED
+)
+
+log() { printf '%s cluster: %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------------------- fetch
+
+fetch_hadoop() {
+  local stamp=$hadoop_cache/.complete pomsum
+  pomsum=$(sha256sum "$here/hadoop/pom.xml" | cut -c1-16)
+  [[ -f $stamp && $(cat "$stamp") == "$pomsum" ]] && return 0
+  log "resolving Hadoop $hadoop_version jars with Maven (first run only)"
+  mkdir -p "$hadoop_cache"
+  mvn -B -q -f "$here/hadoop/pom.xml" dependency:build-classpath \
+    -Dmdep.outputFile="$hadoop_cache/launcher.cp" >"$hadoop_cache/mvn.log" 2>&1 ||
+    { tail -n 30 "$hadoop_cache/mvn.log" >&2; die "maven could not resolve the Hadoop jars"; }
+  # A fake HADOOP_HOME for YARN containers and Flink's CLI: the same jars, minus test jars and the reload4j
+  # binding (Flink brings log4j2 and its own slf4j binding).
+  rm -rf "$fake_home"
+  mkdir -p "$fake_home/share/hadoop/common/lib" "$fake_home/share/hadoop/hdfs/lib" "$fake_home/share/hadoop/yarn/lib"
+  tr ':' '\n' <"$hadoop_cache/launcher.cp" | while read -r jar; do
+    case $(basename "$jar") in
+      *-tests.jar | slf4j-reload4j-* | reload4j-* | junit-* | hamcrest-* | mockito-* | hadoop-minicluster-*) ;;
+      *) ln -sf "$jar" "$fake_home/share/hadoop/common/lib/" ;;
+    esac
+  done
+  echo "$pomsum" >"$stamp"
+}
+
+fetch_flink() {
+  local v=$1 dir=$cache/flink/flink-$1 dl=$cache/pypi/flink-$1 tmp
+  [[ -f $dir/.complete ]] && return 0
+  mkdir -p "$dl"
+  if ! ls "$dl"/apache[-_]flink[-_]libraries-*.tar.gz >/dev/null 2>&1; then
+    log "downloading Flink $v libraries (about 230-320 MB, first run only)"
+    pip download -q --no-deps --no-binary :all: -d "$dl" "apache-flink-libraries==$v" >&2
+  fi
+  if ! ls "$dl"/apache_flink-*.whl >/dev/null 2>&1; then
+    pip download -q --no-deps --only-binary :all: --platform manylinux2014_x86_64 --python-version 3.11 \
+      --implementation cp --abi cp311 -d "$dl" "apache-flink==$v" >&2
+  fi
+  log "assembling Flink $v under $dir"
+  tmp=$(mktemp -d "$cache/flink/.assemble.XXXXXX")
+  tar -xzf "$dl"/apache[-_]flink[-_]libraries-*.tar.gz -C "$tmp"
+  (cd "$tmp" && python3 -m zipfile -e "$dl"/apache_flink-*.whl wheel)
+  local src=("$tmp"/apache[-_]flink[-_]libraries-*/deps)
+  mkdir -p "$tmp/home"
+  mv "${src[0]}/lib" "${src[0]}/opt" "${src[0]}/plugins" "$tmp/home/"
+  mv "$tmp/wheel/pyflink/bin" "$tmp/wheel/pyflink/conf" "$tmp/home/"
+  cp "${src[0]}/bin/"*.jar "$tmp/home/bin/"
+  chmod +x "$tmp/home/bin/"*
+  ls "$tmp/home/lib/flink-dist-$v.jar" >/dev/null || die "Flink $v: lib/flink-dist-$v.jar missing"
+  rm -rf "$dir" && mv "$tmp/home" "$dir" && rm -rf "$tmp"
+  touch "$dir/.complete"
+}
+
+build_example() {
+  make -s -C "$repo" example-jar >&2
+}
+
+cmd_fetch() {
+  mkdir -p "$cache/flink"
+  fetch_hadoop
+  for v in "${flink_versions[@]}"; do fetch_flink "$v"; done
+  build_example
+}
+
+# -------------------------------------------------------------------------------------------------- processes
+
+pidfile() { echo "$run/pids/$1.pid"; }
+
+alive() {
+  local f pid
+  f=$(pidfile "$1")
+  [[ -f $f ]] || return 1
+  pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null
+}
+
+# start NAME LOGFILE CMD... : run CMD in its own session (so its PID is its process group) and record the PID.
+start() {
+  local name=$1 logf=$2
+  shift 2
+  mkdir -p "$run/pids" "$run/logs"
+  setsid "$@" >"$logf" 2>&1 </dev/null &
+  echo $! >"$(pidfile "$name")"
+}
+
+hadoop_cp() { cat "$hadoop_cache/launcher.cp"; }
+
+daemon_env() {
+  export JAVA_HOME=$java_home
+  export HADOOP_HOME=$fake_home HADOOP_COMMON_HOME=$fake_home HADOOP_HDFS_HOME=$fake_home HADOOP_YARN_HOME=$fake_home
+  export HADOOP_CONF_DIR=$run/hadoop/conf
+}
+
+log4j_opts() { echo "-Dlog4j.configuration=file:$here/hadoop/log4j.properties -Dyarngate.log.file=$run/logs/$1.log"; }
+
+start_zk() {
+  alive zk && return 0
+  mkdir -p "$run/zk/data"
+  printf '%s\n' "dataDir=$run/zk/data" "clientPort=$zk_port" "clientPortAddress=127.0.0.1" "tickTime=1000" \
+    "maxSessionTimeout=60000" "admin.enableServer=false" "4lw.commands.whitelist=ruok,stat,mntr,srvr" \
+    >"$run/zk/zoo.cfg"
+  log "starting ZooKeeper on 127.0.0.1:$zk_port"
+  start zk "$run/logs/zk.out" "$java_home/bin/java" -Xmx256m -XX:+UseSerialGC \
+    -Dzookeeper.jmx.log4j.disable=true $(log4j_opts zk) \
+    -cp "$(hadoop_cp)" org.apache.zookeeper.server.ZooKeeperServerMain "$run/zk/zoo.cfg"
+}
+
+start_dfs() {
+  alive dfs && return 0
+  rm -rf "$run/hadoop"
+  mkdir -p "$run/hadoop"
+  log "starting HDFS (NameNode $host:$nn_port, web $host:$nn_http_port)"
+  start dfs "$run/logs/dfs.out" "$java_home/bin/java" -Xmx1g -XX:+UseSerialGC "${jvm_opens[@]}" $(log4j_opts dfs) \
+    -Dyarngate.base="$run/hadoop" -Dyarngate.user="$user" -Dyarngate.host="$host" \
+    -Dyarngate.nn.port="$nn_port" -Dyarngate.nn.http.port="$nn_http_port" -Dyarngate.rms="$rms" \
+    -Dyarngate.rm.port="$rm_port" -Dyarngate.rm.web.port="$rm_web_port" -Dyarngate.zk="$host:$zk_port" \
+    -Dyarngate.nm.memory.mb="$nm_memory_mb" -Dyarngate.max.completed.apps="$max_completed_apps" \
+    -cp "$(hadoop_cp)" "$here/hadoop/Launcher.java"
+  wait_for "HDFS" 180 grep -q '^READY' "$run/logs/dfs.out"
+}
+
+start_rm() { # index (0-based)
+  local i=$1 name=rm$(($1 + 1)) conf=$run/hadoop/conf
+  alive "$name" && return 0
+  ((rms > 1)) && conf=$run/hadoop/conf-$name
+  log "starting ResourceManager $name (web $host:$((rm_web_port + i)))"
+  start "$name" "$run/logs/$name.out" env HADOOP_CONF_DIR="$conf" "$java_home/bin/java" -Xmx768m -XX:+UseSerialGC \
+    "${jvm_opens[@]}" $(log4j_opts "$name") -Dyarn.log.dir="$run/logs" -Dhadoop.log.dir="$run/logs" \
+    -cp "$conf:$(hadoop_cp)" org.apache.hadoop.yarn.server.resourcemanager.ResourceManager
+}
+
+start_nm() {
+  alive nm && return 0
+  log "starting NodeManager (${nm_memory_mb} MB)"
+  start nm "$run/logs/nm.out" "$java_home/bin/java" -Xmx512m -XX:+UseSerialGC "${jvm_opens[@]}" $(log4j_opts nm) \
+    -Dyarn.log.dir="$run/logs" -Dhadoop.log.dir="$run/logs" \
+    -cp "$run/hadoop/conf:$(hadoop_cp)" org.apache.hadoop.yarn.server.nodemanager.NodeManager
+}
+
+# wait_for WHAT SECONDS CMD... : poll CMD until it succeeds; fail with the logs' tails after SECONDS.
+wait_for() {
+  local what=$1 secs=$2 deadline
+  shift 2
+  deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS > deadline)); then
+      for f in "$run"/logs/*.out; do
+        echo "--- $f" >&2
+        tail -n 15 "$f" >&2
+      done
+      die "$what not ready after ${secs}s"
+    fi
+    sleep 1
+  done
+}
+
+# ------------------------------------------------------------------------------------------------ health checks
+
+rm_url() { echo "http://$host:$((rm_web_port + ${1:-0}))"; }
+
+rm_started() { # any RM reports state STARTED and, in HA, one of them is ACTIVE
+  local i info
+  for ((i = 0; i < rms; i++)); do
+    info=$(curl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/info" 2>/dev/null) || continue
+    if grep -q '"state":"STARTED"' <<<"$info" && { ((rms == 1)) || grep -q '"haState":"ACTIVE"' <<<"$info"; }; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+nm_registered() {
+  local i
+  for ((i = 0; i < rms; i++)); do
+    curl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/metrics" 2>/dev/null | grep -Eq '"activeNodes":[1-9]' && return 0
+  done
+  return 1
+}
+
+hdfs_writable() { # a WebHDFS write + read round trip as the test user
+  local probe=/tmp/.cluster-probe-$$ got dn
+  # WebHDFS CREATE is two steps: the NameNode answers 307 with the DataNode's address, the data goes there.
+  dn=$(curl -sS -m 10 -o /dev/null -w '%{redirect_url}' -X PUT \
+    "http://$host:$nn_http_port/webhdfs/v1$probe?op=CREATE&overwrite=true&user.name=$user") || return 1
+  [[ -n $dn ]] || return 1
+  curl -fsS -m 10 -X PUT --data-binary probe-ok "$dn" || return 1
+  got=$(curl -fsS -m 10 -L "http://$host:$nn_http_port/webhdfs/v1$probe?op=OPEN&user.name=$user") || return 1
+  curl -fsS -m 10 -X DELETE "http://$host:$nn_http_port/webhdfs/v1$probe?op=DELETE&user.name=$user" >/dev/null
+  [[ $got == probe-ok ]]
+}
+
+zk_ok() { # ZooKeeper four-letter word: ruok -> imok
+  local reply
+  reply=$(exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf ruok >&3 && timeout 5 cat <&3) || return 1
+  [[ $reply == imok ]]
+}
+
+write_env() {
+  local tmp=$run/cluster.env.tmp i urls=()
+  for ((i = 0; i < rms; i++)); do urls+=("$(rm_url "$i")"); done
+  {
+    echo "# Written by testenv/cluster.sh up on $(date -u +%FT%TZ). Source it: . testenv/.run/cluster.env"
+    echo "export JAVA_HOME=$java_home"
+    echo "export HADOOP_CONF_DIR=$run/hadoop/conf"
+    echo "export HADOOP_CLASSPATH='$fake_home/share/hadoop/common/lib/*'"
+    echo "export YARNGATE_HA=$((rms > 1 ? 1 : 0))"
+    echo "export YARNGATE_RM_URL=${urls[0]}"
+    echo "export YARNGATE_RM_URLS=$(IFS=,; echo "${urls[*]}")"
+    echo "export YARNGATE_WEBHDFS_URL=http://$host:$nn_http_port"
+    echo "export YARNGATE_HDFS_URL=hdfs://$host:$nn_port"
+    echo "export YARNGATE_NAMENODE=$host:$nn_port"
+    echo "export YARNGATE_ZK=$host:$zk_port"
+    echo "export YARNGATE_USER=$user"
+    echo "export YARNGATE_FLINK_HOME=$cache/flink/flink-${flink_versions[0]}"
+    echo "export YARNGATE_FLINK2_HOME=$cache/flink/flink-${flink_versions[1]}"
+    echo "export YARNGATE_EXAMPLE_JAR=$repo/examples/streaming/target/yarngate-example.jar"
+    echo "export YARNGATE_CLUSTER_RUN_DIR=$run"
+  } >"$tmp"
+  mv "$tmp" "$run/cluster.env"
+}
+
+cmd_up() {
+  local t0=$SECONDS i
+  if [[ -f $run/cluster.env ]] && alive dfs && alive nm && rm_started && zk_ok; then
+    log "already running"
+    return 0
+  fi
+  [[ -f $run/mode ]] && [[ $(cat "$run/mode") != "rms=$rms" ]] && alive dfs &&
+    die "a cluster in another mode ($(cat "$run/mode")) is running: make cluster-down first"
+  cmd_fetch
+  rm -f "$run/cluster.env"
+  mkdir -p "$run/logs" "$run/pids"
+  echo "rms=$rms" >"$run/mode"
+  daemon_env
+  start_zk
+  wait_for "ZooKeeper" 60 zk_ok
+  start_dfs
+  for ((i = 0; i < rms; i++)); do start_rm "$i"; done
+  start_nm
+  wait_for "ResourceManager" 120 rm_started
+  wait_for "NodeManager registration" 120 nm_registered
+  wait_for "HDFS write/read" 60 hdfs_writable
+  write_env
+  log "up in $((SECONDS - t0))s; environment in $run/cluster.env"
+}
+
+# stop NAME: SIGTERM the process group, wait up to 30 s, then SIGKILL.
+stop() {
+  local name=$1 f pid i
+  f=$(pidfile "$name")
+  [[ -f $f ]] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 30; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+# YARN containers run in sessions of their own; the NodeManager records each one's PID.
+stop_containers() {
+  local f pid
+  [[ -d $run/hadoop/nm-local ]] || return 0
+  while IFS= read -r f; do
+    pid=$(cat "$f" 2>/dev/null) || continue
+    [[ $pid =~ ^[0-9]+$ ]] && kill -KILL -- "-$pid" 2>/dev/null || true
+  done < <(find "$run/hadoop/nm-local/nmPrivate" -name '*.pid' 2>/dev/null)
+}
+
+cmd_down() {
+  rm -f "$run/cluster.env"
+  stop nm
+  stop_containers
+  stop rm1
+  stop rm2
+  stop dfs
+  stop zk
+  rm -f "$run/mode"
+  log "down"
+}
+
+cmd_status() {
+  local name rc=0
+  for name in zk dfs rm1 rm2 nm; do
+    if alive "$name"; then
+      printf '%-4s running (pid %s)\n' "$name" "$(cat "$(pidfile "$name")")"
+    elif [[ -f $(pidfile "$name") ]]; then
+      printf '%-4s DEAD\n' "$name"
+      rc=1
+    fi
+  done
+  zk_ok && echo "zookeeper: imok" || { echo "zookeeper: not answering"; rc=1; }
+  rm_started && echo "resourcemanager: STARTED" || { echo "resourcemanager: not answering"; rc=1; }
+  nm_registered && echo "nodemanager: registered" || { echo "nodemanager: not registered"; rc=1; }
+  hdfs_writable && echo "hdfs: writable" || { echo "hdfs: not writable"; rc=1; }
+  [[ -f $run/cluster.env ]] && echo "env: $run/cluster.env" || { echo "env: missing"; rc=1; }
+  return $rc
+}
+
+case ${1:-} in
+  fetch) cmd_fetch ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 fetch|up|down|status" >&2; exit 2 ;;
+esac

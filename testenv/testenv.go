@@ -1,0 +1,131 @@
+// Package testenv gives tests access to the real test cluster that `make cluster-up` starts: HDFS and YARN
+// (MiniDFSCluster + MiniYARNCluster), ZooKeeper, and unpacked Flink distributions.
+//
+// The cluster describes itself in testenv/.run/cluster.env, a shell-sourceable file of KEY=VALUE lines written by
+// testenv/cluster.sh. Integration tests call Require; it skips the test when no cluster is running, except under
+// CI (CI=true) or when YARNGATE_REQUIRE_CLUSTER=1, where a missing cluster is a test failure.
+package testenv
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// Cluster is what cluster.env says about the running test cluster.
+type Cluster struct {
+	// Env holds every KEY=VALUE pair of cluster.env.
+	Env map[string]string
+	// HadoopConfDir is the directory with core-site.xml, hdfs-site.xml and yarn-site.xml.
+	HadoopConfDir string
+	// RMURL is the web address of the (first) ResourceManager, such as http://localhost:18088.
+	RMURL string
+	// WebHDFSURL is the NameNode's HTTP address, such as http://localhost:19870.
+	WebHDFSURL string
+	// HDFSURL is the default file system, such as hdfs://localhost:19000.
+	HDFSURL string
+	// NameNode is the NameNode RPC address host:port.
+	NameNode string
+	// ZooKeeper is the ZooKeeper client address host:port.
+	ZooKeeper string
+	// User is the user that tests act as against HDFS and YARN.
+	User string
+	// FlinkHome is the default (1.20) Flink distribution.
+	FlinkHome string
+	// Flink2Home is the Flink 2.x distribution.
+	Flink2Home string
+	// ExampleJar is the example streaming job built from examples/.
+	ExampleJar string
+	// JavaHome is the JDK the cluster runs on.
+	JavaHome string
+}
+
+// EnvFile returns the path of cluster.env: $YARNGATE_CLUSTER_ENV when set, else testenv/.run/cluster.env
+// in this repository.
+func EnvFile() string {
+	if p := os.Getenv("YARNGATE_CLUSTER_ENV"); p != "" {
+		return p
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), ".run", "cluster.env")
+}
+
+// Load reads cluster.env. It fails when the file is missing or malformed; it does not check that the
+// processes behind it are alive.
+func Load() (*Cluster, error) {
+	path := EnvFile()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open cluster env: %w", err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		text = strings.TrimPrefix(text, "export ")
+		k, v, ok := strings.Cut(text, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: not KEY=VALUE", path, line)
+		}
+		env[k] = unquote(v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read cluster env: %w", err)
+	}
+	c := &Cluster{
+		Env:           env,
+		HadoopConfDir: env["HADOOP_CONF_DIR"],
+		RMURL:         env["YARNGATE_RM_URL"],
+		WebHDFSURL:    env["YARNGATE_WEBHDFS_URL"],
+		HDFSURL:       env["YARNGATE_HDFS_URL"],
+		NameNode:      env["YARNGATE_NAMENODE"],
+		ZooKeeper:     env["YARNGATE_ZK"],
+		User:          env["YARNGATE_USER"],
+		FlinkHome:     env["YARNGATE_FLINK_HOME"],
+		Flink2Home:    env["YARNGATE_FLINK2_HOME"],
+		ExampleJar:    env["YARNGATE_EXAMPLE_JAR"],
+		JavaHome:      env["JAVA_HOME"],
+	}
+	for k, v := range map[string]string{
+		"HADOOP_CONF_DIR": c.HadoopConfDir, "YARNGATE_RM_URL": c.RMURL, "YARNGATE_NAMENODE": c.NameNode,
+		"YARNGATE_ZK": c.ZooKeeper, "YARNGATE_USER": c.User,
+	} {
+		if v == "" {
+			return nil, fmt.Errorf("%s: %s is not set", path, k)
+		}
+	}
+	return c, nil
+}
+
+// Required reports whether a missing cluster must fail tests rather than skip them.
+func Required() bool {
+	return os.Getenv("CI") == "true" || os.Getenv("YARNGATE_REQUIRE_CLUSTER") == "1"
+}
+
+// Require returns the running test cluster. Without one it skips the test, or fails it under CI.
+func Require(tb testing.TB) *Cluster {
+	tb.Helper()
+	c, err := Load()
+	if err != nil {
+		if Required() {
+			tb.Fatalf("integration test needs the test cluster (make cluster-up): %v", err)
+		}
+		tb.Skipf("no test cluster (run make cluster-up): %v", err)
+	}
+	return c
+}
+
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+		return v[1 : len(v)-1]
+	}
+	return v
+}
