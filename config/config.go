@@ -1,0 +1,185 @@
+// Package config defines yarngate's configuration and loads it in layers: built-in defaults, then a YAML
+// file, then YARNGATE_* environment variables, then command-line flags; each layer overrides the one before.
+//
+// The YAML file is strict: an unknown key is an error, so a typo never silently falls back to a default.
+// Only the environment variables listed in the configuration reference (Keys) are read; other YARNGATE_*
+// variables are ignored, because the test cluster's cluster.env uses the same prefix for its own values.
+//
+// The file is decoded with go.yaml.in/yaml/v3 (the YAML organisation's maintained yaml.v3) and its
+// KnownFields mode, and environment variables and flags go through one small table of keys. A general
+// configuration library (koanf, viper) was not used: neither rejects unknown keys by itself, and the table
+// keeps env names, flag names and help text in one reviewable place.
+//
+// Cluster endpoints are not configured here: they come from the Hadoop XML files in HadoopConfDir
+// (package hadoopconf), as for every Hadoop tool; HDFS.NameNodes and YARN.RMURLs only override them.
+//
+// Dependency rule: config imports no other yarngate package; the composition root (package app) turns it
+// into client and server options.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os/user"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the complete yarngate configuration. Field comments name the YAML key.
+type Config struct {
+	// Listen is the HTTP listen address, host:port (listen).
+	Listen string `yaml:"listen"`
+	// HadoopConfDir is the directory with core-site.xml, hdfs-site.xml and yarn-site.xml (hadoopConfDir);
+	// it defaults to $HADOOP_CONF_DIR.
+	HadoopConfDir string `yaml:"hadoopConfDir"`
+	// User is the user yarngate acts as against HDFS and the ResourceManager with simple authentication
+	// (user); it defaults to the operating-system user.
+	User string `yaml:"user"`
+	// HDFS configures jar staging (hdfs).
+	HDFS HDFS `yaml:"hdfs"`
+	// Jars configures accepted uploads (jars).
+	Jars Jars `yaml:"jars"`
+	// YARN configures the ResourceManager client (yarn).
+	YARN YARN `yaml:"yarn"`
+	// ZooKeeper configures the ZooKeeper client (zookeeper).
+	ZooKeeper ZooKeeper `yaml:"zookeeper"`
+	// Log configures logging (log).
+	Log Log `yaml:"log"`
+	// ShutdownTimeout is how long in-flight requests may take to finish after a shutdown signal
+	// (shutdownTimeout).
+	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+}
+
+// HDFS configures the staging store.
+type HDFS struct {
+	// NameNodes overrides the NameNode RPC addresses (host:port) from the Hadoop configuration (namenodes).
+	NameNodes []string `yaml:"namenodes"`
+	// StagingRoot is the HDFS directory jars are staged under (stagingRoot); it defaults to
+	// /user/<user>/.yarngate.
+	StagingRoot string `yaml:"stagingRoot"`
+	// DialTimeout bounds connecting to a NameNode or DataNode (dialTimeout).
+	DialTimeout time.Duration `yaml:"dialTimeout"`
+	// IOTimeout bounds every single read or write on an HDFS connection (ioTimeout).
+	IOTimeout time.Duration `yaml:"ioTimeout"`
+	// PoolSize is the number of HDFS clients, and so of concurrent HDFS operations (poolSize).
+	PoolSize int `yaml:"poolSize"`
+	// TempMaxAge is the age after which leftover temporary upload files are removed at start-up
+	// (tempMaxAge).
+	TempMaxAge time.Duration `yaml:"tempMaxAge"`
+}
+
+// Jars configures jar uploads.
+type Jars struct {
+	// MaxSize is the largest accepted jar (maxSize), such as 2GiB or 512MiB.
+	MaxSize ByteSize `yaml:"maxSize"`
+	// IdleTimeout is the longest pause allowed while receiving an upload body (idleTimeout).
+	IdleTimeout time.Duration `yaml:"idleTimeout"`
+}
+
+// YARN configures the ResourceManager client.
+type YARN struct {
+	// RMURLs overrides the ResourceManager web addresses from yarn-site.xml (rmUrls).
+	RMURLs []string `yaml:"rmUrls"`
+	// RequestTimeout bounds one ResourceManager REST call (requestTimeout).
+	RequestTimeout time.Duration `yaml:"requestTimeout"`
+}
+
+// ZooKeeper configures the ZooKeeper client used for ResourceManager leader discovery.
+type ZooKeeper struct {
+	// Quorum overrides the connect string (host:port,...) from hadoop.zk.address (quorum).
+	Quorum string `yaml:"quorum"`
+	// Digest is "user:password" for ZooKeeper digest authentication (digest). It never prints.
+	Digest Secret `yaml:"digest"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error (level).
+	Level string `yaml:"level"`
+	// Format is text or json (format).
+	Format string `yaml:"format"`
+}
+
+// Default returns the built-in defaults. env looks up environment variables (os.Getenv in production); it
+// supplies HADOOP_CONF_DIR.
+func Default(env func(string) string) Config {
+	return Config{
+		Listen:        "127.0.0.1:8080",
+		HadoopConfDir: env("HADOOP_CONF_DIR"),
+		User:          osUser(env),
+		HDFS: HDFS{
+			DialTimeout: 10 * time.Second,
+			IOTimeout:   60 * time.Second,
+			PoolSize:    8,
+			TempMaxAge:  24 * time.Hour,
+		},
+		Jars:            Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second},
+		YARN:            YARN{RequestTimeout: 30 * time.Second},
+		Log:             Log{Level: "info", Format: "text"},
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// osUser returns the operating-system user name, or $USER when the user database cannot say.
+func osUser(env func(string) string) string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return env("USER")
+}
+
+// DefaultStagingRoot returns the staging root used when none is configured.
+func DefaultStagingRoot(user string) string {
+	return "/user/" + user + "/.yarngate"
+}
+
+// YAML renders the configuration as YAML, secrets redacted.
+func (c Config) YAML() ([]byte, error) {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("render config: %w", err)
+	}
+	return out, nil
+}
+
+// Secret is a string that redacts itself whenever it is printed, logged or serialised. Use Reveal to get
+// the value.
+type Secret string
+
+const redacted = "<redacted>"
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns "<redacted>" for a non-empty secret and "" otherwise.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString redacts the secret in %#v output.
+func (s Secret) GoString() string { return fmt.Sprintf("config.Secret(%q)", s.String()) }
+
+// MarshalYAML redacts the secret in YAML output.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// MarshalText redacts the secret in JSON and other text encodings.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// LogValue redacts the secret in log/slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// lookupEnv adapts an environment list (os.Environ format) to a lookup function.
+func lookupEnv(environ []string) func(string) string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return func(k string) string { return m[k] }
+}

@@ -1,0 +1,305 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// writeFile writes content to a file in a fresh temporary directory and returns its path.
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "yarngate.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// parsedFlags returns a flag set prepared with RegisterFlags and parsed from args.
+func parsedFlags(t *testing.T, args ...string) *flag.FlagSet {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func TestLoadLayers(t *testing.T) {
+	file := writeFile(t, "listen: 127.0.0.1:9000\nuser: alice\nhdfs:\n  poolSize: 3\n  namenodes: [a:1, b:2]\njars:\n  maxSize: 512MiB\n")
+	base := []string{"HADOOP_CONF_DIR=/etc/hadoop"}
+	tests := []struct {
+		name  string
+		file  string
+		env   []string
+		flags []string
+		check func(t *testing.T, c Config)
+	}{
+		{name: "defaults", env: base, check: func(t *testing.T, c Config) {
+			want := Default(lookupEnv(base))
+			want.HDFS.StagingRoot = DefaultStagingRoot(want.User)
+			if !reflect.DeepEqual(c, want) {
+				t.Errorf("got %+v\nwant %+v", c, want)
+			}
+			if c.Listen != "127.0.0.1:8080" || c.HadoopConfDir != "/etc/hadoop" || c.Jars.MaxSize != 2*GiB {
+				t.Errorf("unexpected defaults %+v", c)
+			}
+		}},
+		{name: "file overrides defaults and keeps the rest", file: file, env: base, check: func(t *testing.T, c Config) {
+			if c.Listen != "127.0.0.1:9000" || c.User != "alice" || c.HDFS.PoolSize != 3 || c.Jars.MaxSize != 512*MiB {
+				t.Errorf("file values not applied: %+v", c)
+			}
+			if !slices.Equal(c.HDFS.NameNodes, []string{"a:1", "b:2"}) {
+				t.Errorf("namenodes = %v", c.HDFS.NameNodes)
+			}
+			if c.HDFS.IOTimeout != time.Minute || c.HDFS.StagingRoot != "/user/alice/.yarngate" {
+				t.Errorf("defaults lost: %+v", c.HDFS)
+			}
+		}},
+		{name: "environment overrides file", file: file,
+			env: append(slices.Clone(base), "YARNGATE_LISTEN=127.0.0.1:9100", "YARNGATE_HDFS_NAMENODES=c:3, d:4", "YARNGATE_JARS_MAX_SIZE=1GiB", "YARNGATE_HDFS_IO_TIMEOUT=5s"),
+			check: func(t *testing.T, c Config) {
+				if c.Listen != "127.0.0.1:9100" || c.Jars.MaxSize != GiB || c.HDFS.IOTimeout != 5*time.Second {
+					t.Errorf("env values not applied: %+v", c)
+				}
+				if !slices.Equal(c.HDFS.NameNodes, []string{"c:3", "d:4"}) {
+					t.Errorf("namenodes = %v", c.HDFS.NameNodes)
+				}
+			}},
+		{name: "flags override environment", file: file,
+			env:   append(slices.Clone(base), "YARNGATE_LISTEN=127.0.0.1:9100", "YARNGATE_LOG_LEVEL=warn"),
+			flags: []string{"--listen", "127.0.0.1:9200", "--hdfs.staging-root", "/tmp/stage", "--log.format", "json"},
+			check: func(t *testing.T, c Config) {
+				if c.Listen != "127.0.0.1:9200" || c.HDFS.StagingRoot != "/tmp/stage" || c.Log.Format != "json" || c.Log.Level != "warn" {
+					t.Errorf("flag values not applied: %+v", c)
+				}
+			}},
+		{name: "cluster.env variables that are not keys are ignored",
+			env: append(slices.Clone(base), "YARNGATE_RM_URL=http://x:1", "YARNGATE_ZK=zk:2181", "YARNGATE_NAMENODE=nn:1", "YARNGATE_USER=yarngate", "YARNGATE_FLINK_HOME=/opt/flink"),
+			check: func(t *testing.T, c Config) {
+				if len(c.YARN.RMURLs) != 0 || c.ZooKeeper.Quorum != "" || len(c.HDFS.NameNodes) != 0 {
+					t.Errorf("foreign variables leaked in: %+v", c)
+				}
+				if c.User != "yarngate" || c.HDFS.StagingRoot != "/user/yarngate/.yarngate" {
+					t.Errorf("YARNGATE_USER not applied: user %q root %q", c.User, c.HDFS.StagingRoot)
+				}
+			}},
+		{name: "YARNGATE_CONFIG names the file", env: append(slices.Clone(base), "YARNGATE_CONFIG="+file), check: func(t *testing.T, c Config) {
+			if c.User != "alice" {
+				t.Errorf("file not loaded: %+v", c)
+			}
+		}},
+		{name: "--config flag names the file", env: base, flags: []string{"--config", file}, check: func(t *testing.T, c Config) {
+			if c.User != "alice" {
+				t.Errorf("file not loaded: %+v", c)
+			}
+		}},
+		{name: "namenodes replace a missing conf dir", env: []string{"YARNGATE_HDFS_NAMENODES=nn:8020"}, check: func(t *testing.T, c Config) {
+			if c.HadoopConfDir != "" || !slices.Equal(c.HDFS.NameNodes, []string{"nn:8020"}) {
+				t.Errorf("got %+v", c)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := LoadOptions{File: tc.file, Environ: tc.env}
+			if tc.flags != nil {
+				opts.Flags = parsedFlags(t, tc.flags...)
+			}
+			c, err := Load(opts)
+			if err != nil {
+				t.Fatalf("Load() error = %v", err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	env := []string{"HADOOP_CONF_DIR=/etc/hadoop"}
+	tests := []struct {
+		name  string
+		file  string
+		env   []string
+		flags []string
+		want  string
+	}{
+		{name: "unknown top-level key", file: "listen: 127.0.0.1:1\nlistenn: x\n", want: "listenn"},
+		{name: "unknown nested key", file: "hdfs:\n  stagingroot: /x\n", want: "stagingroot"},
+		{name: "wrong type", file: "hdfs:\n  poolSize: many\n", want: "line 2"},
+		{name: "bad duration", file: "hdfs:\n  ioTimeout: soon\n", want: "soon"},
+		{name: "bad size", file: "jars:\n  maxSize: 2 parsecs\n", want: "parsecs"},
+		{name: "two documents", file: "listen: 127.0.0.1:1\n---\nlisten: 127.0.0.1:2\n", want: "more than one"},
+		{name: "missing file", file: "", flags: []string{"--config", "/nonexistent/yarngate.yaml"}, want: "no such file"},
+		{name: "bad env value", env: []string{"YARNGATE_HDFS_POOL_SIZE=lots"}, want: "YARNGATE_HDFS_POOL_SIZE"},
+		{name: "bad flag value", flags: []string{"--shutdown-timeout", "later"}, want: "--shutdown-timeout"},
+		{name: "invalid after layering", env: []string{"YARNGATE_LOG_FORMAT=xml"}, want: "log.format"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := LoadOptions{Environ: append(slices.Clone(env), tc.env...)}
+			if tc.file != "" {
+				opts.File = writeFile(t, tc.file)
+			}
+			if tc.flags != nil {
+				opts.Flags = parsedFlags(t, tc.flags...)
+			}
+			_, err := Load(opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load() error = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	valid := Default(func(string) string { return "" })
+	valid.User = "u"
+	valid.HadoopConfDir = "/etc/hadoop"
+	valid.HDFS.StagingRoot = "/user/u/.yarngate"
+	if err := valid.Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		key    string
+	}{
+		{"listen without port", func(c *Config) { c.Listen = "localhost" }, "listen"},
+		{"no cluster endpoints", func(c *Config) { c.HadoopConfDir = "" }, "hadoopConfDir"},
+		{"empty user", func(c *Config) { c.User = "" }, "user"},
+		{"user with slash", func(c *Config) { c.User = "a/b" }, "user"},
+		{"bad namenode", func(c *Config) { c.HDFS.NameNodes = []string{"nn"} }, "hdfs.namenodes"},
+		{"relative staging root", func(c *Config) { c.HDFS.StagingRoot = "user/x" }, "hdfs.stagingRoot"},
+		{"unclean staging root", func(c *Config) { c.HDFS.StagingRoot = "/user/../x" }, "hdfs.stagingRoot"},
+		{"root as staging root", func(c *Config) { c.HDFS.StagingRoot = "/" }, "hdfs.stagingRoot"},
+		{"zero dial timeout", func(c *Config) { c.HDFS.DialTimeout = 0 }, "hdfs.dialTimeout"},
+		{"negative io timeout", func(c *Config) { c.HDFS.IOTimeout = -time.Second }, "hdfs.ioTimeout"},
+		{"pool too large", func(c *Config) { c.HDFS.PoolSize = 65 }, "hdfs.poolSize"},
+		{"pool empty", func(c *Config) { c.HDFS.PoolSize = 0 }, "hdfs.poolSize"},
+		{"negative temp age", func(c *Config) { c.HDFS.TempMaxAge = -time.Hour }, "hdfs.tempMaxAge"},
+		{"zero max size", func(c *Config) { c.Jars.MaxSize = 0 }, "jars.maxSize"},
+		{"rm url without scheme", func(c *Config) { c.YARN.RMURLs = []string{"rm:8088"} }, "yarn.rmUrls"},
+		{"bad quorum", func(c *Config) { c.ZooKeeper.Quorum = "zk1:2181,zk2" }, "zookeeper.quorum"},
+		{"digest without colon", func(c *Config) { c.ZooKeeper.Digest = "password" }, "zookeeper.digest"},
+		{"bad level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"bad format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
+		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdownTimeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := valid
+			c.HDFS.NameNodes = nil
+			tc.mutate(&c)
+			err := c.Validate()
+			var verr *ValidationError
+			if !errors.As(err, &verr) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Validate() error = %v, want a *ValidationError", err)
+			}
+			if len(verr.Problems) != 1 || !strings.HasPrefix(verr.Problems[0], tc.key+":") {
+				t.Errorf("problems = %q, want exactly one about %s", verr.Problems, tc.key)
+			}
+		})
+	}
+	t.Run("quorum with chroot is fine", func(t *testing.T) {
+		c := valid
+		c.ZooKeeper.Quorum = "zk1:2181,zk2:2181/hadoop"
+		if err := c.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
+		}
+	})
+}
+
+func TestSecretRedaction(t *testing.T) {
+	const secret = "zkuser:hunter2"
+	c := Default(func(string) string { return "" })
+	c.ZooKeeper.Digest = Secret(secret)
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("cfg", "digest", c.ZooKeeper.Digest, "config", c)
+	y, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := map[string]string{
+		"%v":   fmt.Sprintf("%v", c),
+		"%+v":  fmt.Sprintf("%+v", c),
+		"%#v":  fmt.Sprintf("%#v", c),
+		"%s":   fmt.Sprint(c.ZooKeeper.Digest),
+		"yaml": string(y),
+		"json": string(j),
+		"slog": logged.String(),
+	}
+	for name, out := range outputs {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("%s output leaks the secret: %s", name, out)
+		}
+		if !strings.Contains(out, "redacted") {
+			t.Errorf("%s output does not show %s: %s", name, redacted, out)
+		}
+	}
+	if c.ZooKeeper.Digest.Reveal() != secret {
+		t.Error("Reveal() lost the value")
+	}
+}
+
+func TestExampleFiles(t *testing.T) {
+	env := []string{"HADOOP_CONF_DIR=/tmp/hadoop-conf"}
+	example, err := Load(LoadOptions{File: filepath.Join("..", "configs", "yarngate.example.yaml"), Environ: env})
+	if err != nil {
+		t.Fatalf("example: %v", err)
+	}
+	// The example documents the defaults; only the site-specific values differ.
+	want := Default(lookupEnv(env))
+	want.HadoopConfDir, want.User, want.HDFS.StagingRoot = "/etc/hadoop/conf", "yarngate", "/user/yarngate/.yarngate"
+	want.HDFS.NameNodes, want.YARN.RMURLs = []string{}, []string{}
+	if !reflect.DeepEqual(example, want) {
+		t.Errorf("example differs from the defaults:\n got %+v\nwant %+v", example, want)
+	}
+	// And it mentions every key.
+	raw, err := os.ReadFile(filepath.Join("..", "configs", "yarngate.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys() {
+		var node any = doc
+		for _, part := range strings.Split(k.Path, ".") {
+			m, _ := node.(map[string]any)
+			node = m[part]
+			if _, ok := m[part]; !ok {
+				t.Errorf("example lacks %s", k.Path)
+			}
+		}
+		if !strings.Contains(string(raw), k.Env) {
+			t.Errorf("example does not name %s for %s", k.Env, k.Path)
+		}
+	}
+
+	dev, err := Load(LoadOptions{File: filepath.Join("..", "configs", "dev.yaml"), Environ: env})
+	if err != nil {
+		t.Fatalf("dev: %v", err)
+	}
+	if dev.User != "yarngate" || dev.HadoopConfDir != "/tmp/hadoop-conf" {
+		t.Errorf("dev: user %q conf dir %q", dev.User, dev.HadoopConfDir)
+	}
+}

@@ -1,0 +1,126 @@
+package config
+
+import (
+	"flag"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Key describes one configuration setting: where it lives in the YAML file and which environment variable
+// and flag override it.
+type Key struct {
+	// Path is the dotted YAML key, such as hdfs.stagingRoot.
+	Path string
+	// Env is the environment variable, such as YARNGATE_HDFS_STAGING_ROOT.
+	Env string
+	// Flag is the command-line flag name without dashes, such as hdfs.staging-root.
+	Flag string
+	// Usage is a one-line description.
+	Usage string
+
+	set func(*Config, string) error
+}
+
+// keys is the configuration reference. Lists are comma-separated in the environment and in flags.
+var keys = []Key{
+	{Path: "listen", Env: "YARNGATE_LISTEN", Flag: "listen", Usage: "HTTP listen address host:port",
+		set: setString(func(c *Config) *string { return &c.Listen })},
+	{Path: "hadoopConfDir", Env: "YARNGATE_HADOOP_CONF_DIR", Flag: "hadoop-conf-dir", Usage: "Hadoop configuration directory (default $HADOOP_CONF_DIR)",
+		set: setString(func(c *Config) *string { return &c.HadoopConfDir })},
+	{Path: "user", Env: "YARNGATE_USER", Flag: "user", Usage: "user to act as against HDFS and YARN (simple authentication)",
+		set: setString(func(c *Config) *string { return &c.User })},
+	{Path: "hdfs.namenodes", Env: "YARNGATE_HDFS_NAMENODES", Flag: "hdfs.namenodes", Usage: "NameNode RPC addresses host:port, overriding the Hadoop configuration",
+		set: setList(func(c *Config) *[]string { return &c.HDFS.NameNodes })},
+	{Path: "hdfs.stagingRoot", Env: "YARNGATE_HDFS_STAGING_ROOT", Flag: "hdfs.staging-root", Usage: "HDFS directory for staged jars (default /user/<user>/.yarngate)",
+		set: setString(func(c *Config) *string { return &c.HDFS.StagingRoot })},
+	{Path: "hdfs.dialTimeout", Env: "YARNGATE_HDFS_DIAL_TIMEOUT", Flag: "hdfs.dial-timeout", Usage: "timeout for connecting to a NameNode or DataNode",
+		set: setDuration(func(c *Config) *time.Duration { return &c.HDFS.DialTimeout })},
+	{Path: "hdfs.ioTimeout", Env: "YARNGATE_HDFS_IO_TIMEOUT", Flag: "hdfs.io-timeout", Usage: "timeout for each read or write on an HDFS connection",
+		set: setDuration(func(c *Config) *time.Duration { return &c.HDFS.IOTimeout })},
+	{Path: "hdfs.poolSize", Env: "YARNGATE_HDFS_POOL_SIZE", Flag: "hdfs.pool-size", Usage: "number of HDFS clients (concurrent HDFS operations)",
+		set: setInt(func(c *Config) *int { return &c.HDFS.PoolSize })},
+	{Path: "hdfs.tempMaxAge", Env: "YARNGATE_HDFS_TEMP_MAX_AGE", Flag: "hdfs.temp-max-age", Usage: "age after which leftover temporary uploads are removed at start-up (0 disables)",
+		set: setDuration(func(c *Config) *time.Duration { return &c.HDFS.TempMaxAge })},
+	{Path: "jars.maxSize", Env: "YARNGATE_JARS_MAX_SIZE", Flag: "jars.max-size", Usage: "largest accepted jar, such as 2GiB",
+		set: func(c *Config, v string) error {
+			s, err := ParseByteSize(v)
+			c.Jars.MaxSize = s
+			return err
+		}},
+	{Path: "jars.idleTimeout", Env: "YARNGATE_JARS_IDLE_TIMEOUT", Flag: "jars.idle-timeout", Usage: "longest pause while receiving an upload body",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Jars.IdleTimeout })},
+	{Path: "yarn.rmUrls", Env: "YARNGATE_YARN_RM_URLS", Flag: "yarn.rm-urls", Usage: "ResourceManager web URLs, overriding yarn-site.xml",
+		set: setList(func(c *Config) *[]string { return &c.YARN.RMURLs })},
+	{Path: "yarn.requestTimeout", Env: "YARNGATE_YARN_REQUEST_TIMEOUT", Flag: "yarn.request-timeout", Usage: "timeout of one ResourceManager REST call",
+		set: setDuration(func(c *Config) *time.Duration { return &c.YARN.RequestTimeout })},
+	{Path: "zookeeper.quorum", Env: "YARNGATE_ZOOKEEPER_QUORUM", Flag: "zookeeper.quorum", Usage: "ZooKeeper connect string, overriding hadoop.zk.address",
+		set: setString(func(c *Config) *string { return &c.ZooKeeper.Quorum })},
+	{Path: "zookeeper.digest", Env: "YARNGATE_ZOOKEEPER_DIGEST", Flag: "zookeeper.digest", Usage: "user:password for ZooKeeper digest authentication (secret)",
+		set: func(c *Config, v string) error { c.ZooKeeper.Digest = Secret(v); return nil }},
+	{Path: "log.level", Env: "YARNGATE_LOG_LEVEL", Flag: "log.level", Usage: "log level: debug, info, warn or error",
+		set: setString(func(c *Config) *string { return &c.Log.Level })},
+	{Path: "log.format", Env: "YARNGATE_LOG_FORMAT", Flag: "log.format", Usage: "log format: text or json",
+		set: setString(func(c *Config) *string { return &c.Log.Format })},
+	{Path: "shutdownTimeout", Env: "YARNGATE_SHUTDOWN_TIMEOUT", Flag: "shutdown-timeout", Usage: "time in-flight requests get to finish on shutdown",
+		set: setDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+}
+
+// ConfigFileEnv names the environment variable that gives the YAML file when no --config flag does.
+const ConfigFileEnv = "YARNGATE_CONFIG"
+
+// configFlag is the flag that names the YAML file.
+const configFlag = "config"
+
+// Keys returns the configuration reference, in the order of the YAML file.
+func Keys() []Key { return append([]Key(nil), keys...) }
+
+// RegisterFlags adds --config and one flag per key to fs. Flags left unset do not override anything.
+func RegisterFlags(fs *flag.FlagSet) {
+	fs.String(configFlag, "", "YAML configuration file (env "+ConfigFileEnv+")")
+	for _, k := range keys {
+		fs.String(k.Flag, "", k.Usage+" (env "+k.Env+")")
+	}
+}
+
+func setString(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*field(c) = strings.TrimSpace(v)
+		return nil
+	}
+}
+
+func setList(field func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []string
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		*field(c) = out
+		return nil
+	}
+}
+
+func setDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func setInt(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		*field(c) = n
+		return nil
+	}
+}

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// LoadOptions says where the layers above the defaults come from.
+type LoadOptions struct {
+	// File is the YAML file. When empty, the --config flag and then $YARNGATE_CONFIG name it; with none of
+	// them there is no file layer.
+	File string
+	// Environ is the environment in os.Environ format. Only the variables of Keys (and HADOOP_CONF_DIR,
+	// USER and YARNGATE_CONFIG) are read.
+	Environ []string
+	// Flags is a parsed flag set prepared with RegisterFlags, or nil. Only flags given on the command line
+	// apply.
+	Flags *flag.FlagSet
+}
+
+// Load builds the configuration from defaults < file < environment < flags, fills derived defaults (the
+// staging root) and validates the result.
+func Load(opts LoadOptions) (Config, error) {
+	env := lookupEnv(opts.Environ)
+	cfg := Default(env)
+
+	file := opts.File
+	if file == "" && opts.Flags != nil {
+		if f := opts.Flags.Lookup(configFlag); f != nil {
+			file = f.Value.String()
+		}
+	}
+	if file == "" {
+		file = env(ConfigFileEnv)
+	}
+	if file != "" {
+		if err := loadFile(&cfg, file); err != nil {
+			return Config{}, err
+		}
+	}
+
+	for _, k := range keys {
+		if v := env(k.Env); v != "" {
+			if err := k.set(&cfg, v); err != nil {
+				return Config{}, fmt.Errorf("config: environment %s: %w", k.Env, err)
+			}
+		}
+	}
+
+	if opts.Flags != nil {
+		byFlag := make(map[string]Key, len(keys))
+		for _, k := range keys {
+			byFlag[k.Flag] = k
+		}
+		var errs []error
+		opts.Flags.Visit(func(f *flag.Flag) {
+			if k, ok := byFlag[f.Name]; ok {
+				if err := k.set(&cfg, f.Value.String()); err != nil {
+					errs = append(errs, fmt.Errorf("config: flag --%s: %w", f.Name, err))
+				}
+			}
+		})
+		if err := errors.Join(errs...); err != nil {
+			return Config{}, err
+		}
+	}
+
+	if cfg.HDFS.StagingRoot == "" && cfg.User != "" {
+		cfg.HDFS.StagingRoot = DefaultStagingRoot(cfg.User)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// loadFile decodes the YAML file at path over cfg, rejecting unknown keys and extra documents.
+func loadFile(cfg *Config, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := decodeStrict(data, cfg); err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+// decodeStrict decodes a single YAML document into cfg; keys absent from the document keep their values.
+func decodeStrict(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file
+		}
+		return err
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("more than one YAML document")
+	}
+	return nil
+}

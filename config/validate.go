@@ -1,0 +1,132 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// ValidationError lists every problem Validate found.
+type ValidationError struct {
+	// Problems holds one "key: problem" line per issue.
+	Problems []string
+}
+
+// Error lists the problems.
+func (e *ValidationError) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// Validate checks every setting and returns a *ValidationError listing all problems, or nil.
+func (c Config) Validate() error {
+	var p []string
+	bad := func(key, format string, args ...any) {
+		p = append(p, key+": "+fmt.Sprintf(format, args...))
+	}
+	if err := checkHostPort(c.Listen); err != nil {
+		bad("listen", "%v", err)
+	}
+	if c.HadoopConfDir == "" && len(c.HDFS.NameNodes) == 0 {
+		bad("hadoopConfDir", "not set: set it, $HADOOP_CONF_DIR or hdfs.namenodes")
+	}
+	if c.User == "" {
+		bad("user", "not set and the operating-system user is unknown")
+	} else if strings.ContainsAny(c.User, "/: \t\n") {
+		bad("user", "%q is not a valid user name", c.User)
+	}
+	for _, nn := range c.HDFS.NameNodes {
+		if err := checkHostPort(nn); err != nil {
+			bad("hdfs.namenodes", "%v", err)
+		}
+	}
+	root := c.HDFS.StagingRoot
+	if !path.IsAbs(root) || path.Clean(root) != root || root == "/" {
+		bad("hdfs.stagingRoot", "%q must be a clean absolute path below /", root)
+	}
+	positive := []struct {
+		key string
+		v   int64
+	}{
+		{"hdfs.dialTimeout", int64(c.HDFS.DialTimeout)},
+		{"hdfs.ioTimeout", int64(c.HDFS.IOTimeout)},
+		{"jars.maxSize", int64(c.Jars.MaxSize)},
+		{"jars.idleTimeout", int64(c.Jars.IdleTimeout)},
+		{"yarn.requestTimeout", int64(c.YARN.RequestTimeout)},
+		{"shutdownTimeout", int64(c.ShutdownTimeout)},
+	}
+	for _, v := range positive {
+		if v.v <= 0 {
+			bad(v.key, "must be positive")
+		}
+	}
+	if c.HDFS.TempMaxAge < 0 {
+		bad("hdfs.tempMaxAge", "must not be negative")
+	}
+	if c.HDFS.PoolSize < 1 || c.HDFS.PoolSize > 64 {
+		bad("hdfs.poolSize", "%d is outside 1..64", c.HDFS.PoolSize)
+	}
+	for _, raw := range c.YARN.RMURLs {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("yarn.rmUrls", "%q is not an http(s) URL", raw)
+		}
+	}
+	if q := c.ZooKeeper.Quorum; q != "" {
+		hosts, _, _ := strings.Cut(q, "/") // an optional chroot follows the last host
+		for _, h := range strings.Split(hosts, ",") {
+			if err := checkHostPort(strings.TrimSpace(h)); err != nil {
+				bad("zookeeper.quorum", "%v", err)
+			}
+		}
+	}
+	if d := c.ZooKeeper.Digest.Reveal(); d != "" && !strings.Contains(d, ":") {
+		bad("zookeeper.digest", "must be user:password")
+	}
+	if _, err := c.Log.SlogLevel(); err != nil {
+		bad("log.level", "%v", err)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "%q is neither text nor json", c.Log.Format)
+	}
+	if len(p) > 0 {
+		return &ValidationError{Problems: p}
+	}
+	return nil
+}
+
+// SlogLevel returns the log level as a slog.Level.
+func (l Log) SlogLevel() (slog.Level, error) {
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q is not one of debug, info, warn, error", l.Level)
+}
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has an invalid port", addr)
+	}
+	return nil
+}
