@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-CACHE        ?= $(HOME)/.cache/yarngate
+CACHE        ?= $(or $(YARNGATE_CACHE),$(HOME)/.cache/yarngate)
 TOOLS        := $(CACHE)/tools
 STATICCHECK  := $(TOOLS)/staticcheck
 FLINK_HOME   ?= $(CACHE)/flink/flink-1.20.3
