@@ -90,7 +90,7 @@ func isFlinkDistJar(name string) bool {
 	return strings.HasPrefix(name, "flink-dist") && strings.HasSuffix(name, "jar")
 }
 
-// listFiles returns the regular files under home/dir, relative to home, slash-separated. A missing
+// listFiles returns the non-empty regular files under home/dir, relative to home, slash-separated. A missing
 // plugins/ is empty; symlinks are followed as Flink's FileUtils.listFilesInDirectory does.
 func listFiles(home, dir string) ([]string, error) {
 	root := filepath.Join(home, dir)
@@ -106,7 +106,9 @@ func listFiles(home, dir string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if st.Mode().IsRegular() {
+		// Empty files are skipped: YARN rejects local resources of size 0 over REST
+		// (LocalResourceInfo.setSize).
+		if st.Mode().IsRegular() && st.Size() > 0 {
 			rel, err := filepath.Rel(home, path)
 			if err != nil {
 				return err

@@ -1,0 +1,261 @@
+package flink
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/yarngate/yarngate/yarnclient"
+)
+
+// Environment variable names the Flink AM and TaskManagers read (YarnConfigKeys, ConfigConstants).
+const (
+	EnvFlinkClasspath  = "_FLINK_CLASSPATH"
+	EnvFlinkDistJar    = "_FLINK_DIST_JAR"
+	EnvAppID           = "_APP_ID"
+	EnvClientHomeDir   = "_CLIENT_HOME_DIR"
+	EnvClientShipFiles = "_CLIENT_SHIP_FILES"
+	EnvFlinkYarnFiles  = "_FLINK_YARN_FILES"
+	EnvHadoopUserName  = "HADOOP_USER_NAME"
+	EnvFlinkLibDir     = "FLINK_LIB_DIR"
+	EnvFlinkOptDir     = "FLINK_OPT_DIR"
+)
+
+// defaultYarnClasspath is YarnConfiguration.DEFAULT_YARN_APPLICATION_CLASSPATH (Hadoop 3.4).
+var defaultYarnClasspath = []string{
+	"$HADOOP_CONF_DIR",
+	"$HADOOP_COMMON_HOME/share/hadoop/common/*", "$HADOOP_COMMON_HOME/share/hadoop/common/lib/*",
+	"$HADOOP_HDFS_HOME/share/hadoop/hdfs/*", "$HADOOP_HDFS_HOME/share/hadoop/hdfs/lib/*",
+	"$HADOOP_YARN_HOME/share/hadoop/yarn/*", "$HADOOP_YARN_HOME/share/hadoop/yarn/lib/*",
+}
+
+// StageConfig writes the configuration file into the application directory (created 0700, as
+// YarnApplicationFileUploader does) and returns its coordinates for Submission.
+func (p *Plan) StageConfig(ctx context.Context, fsys FileSystem) (RemoteFile, error) {
+	u, err := url.Parse(p.AppDir)
+	if err != nil {
+		return RemoteFile{}, fmt.Errorf("stage flink configuration: app dir %q: %w", p.AppDir, err)
+	}
+	dir := u.Path
+	name := path.Join(dir, p.ConfigName)
+	if err := fsys.MkdirAll(ctx, dir, 0o700); err != nil {
+		return RemoteFile{}, fmt.Errorf("stage flink configuration: %w", err)
+	}
+	w, err := fsys.Create(ctx, name)
+	if err != nil {
+		return RemoteFile{}, fmt.Errorf("stage flink configuration: %w", err)
+	}
+	if _, err := w.Write(p.ConfigYAML); err != nil {
+		_ = w.Close()
+		return RemoteFile{}, fmt.Errorf("stage flink configuration: write %s: %w", name, err)
+	}
+	if err := w.Close(); err != nil {
+		return RemoteFile{}, fmt.Errorf("stage flink configuration: close %s: %w", name, err)
+	}
+	st, err := fsys.Stat(ctx, name)
+	if err != nil {
+		return RemoteFile{}, fmt.Errorf("stage flink configuration: %w", err)
+	}
+	if st.Size != int64(len(p.ConfigYAML)) {
+		return RemoteFile{}, fmt.Errorf("stage flink configuration: %s has %d bytes, wrote %d", name, st.Size, len(p.ConfigYAML))
+	}
+	return RemoteFile{Key: p.ConfigName, URI: p.AppDir + "/" + p.ConfigName, Size: st.Size, ModTime: st.ModTime}, nil
+}
+
+// descriptor is YarnLocalResourceDescriptor's JSON form (1.19+), field order as Flink writes it.
+// Flink writes it with single quotes but parses with ALLOW_SINGLE_QUOTES, so standard JSON is read.
+type descriptor struct {
+	ResourceKey      string `json:"resourceKey"`
+	Path             string `json:"path"`
+	Size             int64  `json:"size"`
+	ModificationTime int64  `json:"modificationTime"`
+	Visibility       string `json:"visibility"`
+	ResourceType     string `json:"resourceType"`
+}
+
+func describeFile(f RemoteFile, vis yarnclient.Visibility) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(descriptor{ResourceKey: f.Key, Path: f.URI, Size: f.Size, ModificationTime: f.ModTime,
+		Visibility: string(vis), ResourceType: string(yarnclient.ResourceFile)})
+	return strings.TrimSpace(buf.String()), err
+}
+
+// Submission builds the YARN submission once the configuration file is staged (see StageConfig).
+//
+// Local resources are those of Flink's provided-lib-dirs mode: every uploaded lib/ and plugins/
+// file and the log configuration PUBLIC, the user jar and the configuration file APPLICATION. The
+// AM environment carries the variables YarnResourceManagerDriverConfiguration requires and the
+// classpath built like startAppMaster (yarn.classpath.include-user-jar ORDER: sorted lib jars,
+// "." and the user jar, then flink-dist, then the configuration file) and Utils.setupYarnClassPath.
+func (p *Plan) Submission(config RemoteFile) (*yarnclient.SubmissionContext, error) {
+	if config.Key != p.ConfigName || config.URI == "" || config.Size <= 0 || config.ModTime <= 0 {
+		return nil, fmt.Errorf("build flink submission: configuration file %+v is not a staged %s", config, p.ConfigName)
+	}
+	s := &p.spec
+	type reg struct {
+		file RemoteFile
+		vis  yarnclient.Visibility
+	}
+	var regs []reg
+	for _, f := range s.Libs.Files {
+		regs = append(regs, reg{f, yarnclient.VisibilityPublic})
+	}
+	if s.Libs.LogConfig.Key != "" {
+		regs = append(regs, reg{s.Libs.LogConfig, yarnclient.VisibilityPublic})
+	}
+	var sysCP []string
+	for _, f := range s.Libs.Files {
+		if f.Key != s.Libs.DistJar.Key && !strings.HasPrefix(f.Key, "plugins/") {
+			if strings.HasSuffix(f.Key, "jar") {
+				sysCP = append(sysCP, f.Key)
+			} else {
+				sysCP = append(sysCP, path.Dir(f.Key))
+			}
+		}
+	}
+	if s.Libs.LogConfig.Key != "" {
+		sysCP = append(sysCP, ".") // the log configuration's directory (registerMultipleLocalResources)
+	}
+	if s.Mode == ModeApplication {
+		jar := s.UserJar
+		jar.Key = base(jar.URI)
+		regs = append(regs, reg{jar, yarnclient.VisibilityApplication})
+		sysCP = append(sysCP, jar.Key) // UserJarInclusion.ORDER
+	}
+	regs = append(regs, reg{config, yarnclient.VisibilityApplication})
+
+	resources := yarnclient.EntryMap[yarnclient.LocalResource]{}
+	var ship []string
+	for _, r := range regs {
+		if _, dup := resources[r.file.Key]; dup {
+			return nil, fmt.Errorf("build flink submission: two local resources with key %q", r.file.Key)
+		}
+		resources[r.file.Key] = yarnclient.LocalResource{Resource: r.file.URI, Type: yarnclient.ResourceFile,
+			Visibility: r.vis, Size: r.file.Size, Timestamp: r.file.ModTime}
+		d, err := describeFile(r.file, r.vis)
+		if err != nil {
+			return nil, fmt.Errorf("build flink submission: %w", err)
+		}
+		ship = append(ship, d)
+	}
+	sort.Strings(ship)
+	distDesc, err := describeFile(s.Libs.DistJar, yarnclient.VisibilityPublic)
+	if err != nil {
+		return nil, fmt.Errorf("build flink submission: %w", err)
+	}
+
+	sysCP = dedupSorted(sysCP)
+	var cp strings.Builder
+	for _, e := range sysCP {
+		cp.WriteString(e + ":")
+	}
+	cp.WriteString(s.Libs.DistJar.Key + ":" + p.ConfigName + ":")
+
+	env := yarnclient.EntryMap[string]{}
+	for k := range p.Config {
+		if name, ok := strings.CutPrefix(k, "containerized.master.env."); ok && name != "" {
+			env[name], _ = p.Config.String(k)
+		}
+	}
+	if p.Version.Major >= 2 {
+		if jh, ok := p.Config.String("env.java.home"); ok && jh != "" {
+			env["JAVA_HOME"] = jh
+		}
+	}
+	yarnCP := s.YarnClasspath
+	if yarnCP == nil {
+		yarnCP = defaultYarnClasspath
+	}
+	classpath := cp.String()
+	for _, e := range yarnCP {
+		classpath += ":" + strings.TrimSpace(e)
+	}
+	for k, v := range map[string]string{
+		EnvFlinkClasspath:  cp.String(),
+		EnvFlinkLibDir:     "./lib",
+		EnvFlinkOptDir:     "./opt",
+		EnvFlinkDistJar:    distDesc,
+		EnvAppID:           p.ApplicationID,
+		EnvClientHomeDir:   strings.TrimRight(s.StagingDir, "/"),
+		EnvClientShipFiles: strings.Join(ship, ";"),
+		EnvFlinkYarnFiles:  p.AppDir,
+		EnvHadoopUserName:  s.User,
+		"CLASSPATH":        classpath,
+	} {
+		env[k] = v
+	}
+
+	sc := &yarnclient.SubmissionContext{
+		ApplicationID:   p.ApplicationID,
+		ApplicationName: p.Name,
+		Queue:           p.Queue,
+		AMContainerSpec: yarnclient.ContainerLaunchContext{
+			LocalResources: resources,
+			Environment:    env,
+			Commands:       yarnclient.Commands{p.Command},
+		},
+		MaxAppAttempts:                          p.MaxAttempts,
+		Resource:                                p.AMResource,
+		ApplicationType:                         p.Type,
+		KeepContainersAcrossApplicationAttempts: p.KeepContainers,
+		ApplicationTags:                         p.Tags,
+		AttemptFailuresValidityInterval:         p.AttemptFailuresValidityMs,
+	}
+	if err := p.applyOptionalSettings(sc); err != nil {
+		return nil, err
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, fmt.Errorf("build flink submission: %w", err)
+	}
+	return sc, nil
+}
+
+// applyOptionalSettings sets priority, node label, ACLs (Utils.setAclsFor) and rolled-log patterns
+// (2.1+ setRolledLogConfigs) from the configuration.
+func (p *Plan) applyOptionalSettings(sc *yarnclient.SubmissionContext) error {
+	if prio, err := intOption(p.Config, "yarn.application.priority", -1); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidSpec, &FieldError{Field: "flinkConfig.yarn.application.priority", Reason: err.Error()})
+	} else if prio >= 0 {
+		sc.Priority = &prio
+	}
+	sc.AppNodeLabelExpression, _ = p.Config.String("yarn.application.node-label")
+	acls := yarnclient.EntryMap[string]{}
+	for key, typ := range map[string]string{"yarn.view.acls": yarnclient.ACLViewApp, "yarn.modify.acls": yarnclient.ACLModifyApp} {
+		v, _ := p.Config.String(key)
+		if strings.Contains(v, "*") && v != "*" {
+			return fmt.Errorf("%w: %w", ErrInvalidSpec, &FieldError{Field: "flinkConfig." + key, Reason: "the only wildcard ACL is '*'"})
+		}
+		if v != "" {
+			acls[typ] = v
+		}
+	}
+	if len(acls) > 0 {
+		sc.AMContainerSpec.ApplicationACLs = acls
+	}
+	if p.Version.AtLeast(2, 1) {
+		inc, _ := p.Config.String("yarn.rolled-logs.include-pattern")
+		exc, _ := p.Config.String("yarn.rolled-logs.exclude-pattern")
+		if strings.TrimSpace(inc) != "" || strings.TrimSpace(exc) != "" {
+			sc.LogAggregationContext = &yarnclient.LogAggregationContext{RolledIncludePattern: inc, RolledExcludePattern: exc}
+		}
+	}
+	return nil
+}
+
+func dedupSorted(in []string) []string {
+	sort.Strings(in)
+	out := in[:0]
+	for i, s := range in {
+		if i == 0 || s != in[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
