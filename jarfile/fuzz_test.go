@@ -38,6 +38,9 @@ func FuzzInspect(f *testing.F) {
 			}
 			return
 		}
+		if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("Inspect() error %v does not match ErrInvalid", err)
+		}
 		for _, s := range sentinels {
 			if errors.Is(err, s) {
 				return

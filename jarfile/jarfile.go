@@ -35,22 +35,32 @@ const (
 // ManifestName is the path of the manifest inside a jar.
 const ManifestName = "META-INF/MANIFEST.MF"
 
-// Sentinel errors returned by Inspect when the content is not a usable jar.
+// ErrInvalid is matched (errors.Is) by every error that means the content is not a usable jar; each
+// sentinel below is a more specific reason.
+var ErrInvalid = errors.New("not a usable jar")
+
+// invalidError is a reason why content is not a usable jar; it matches ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+// Sentinel errors returned by Inspect when the content is not a usable jar. All of them match ErrInvalid.
 var (
 	// ErrEmpty means the content has no bytes at all.
-	ErrEmpty = errors.New("jar is empty")
+	ErrEmpty error = &invalidError{"jar is empty"}
 	// ErrNotZip means the content is not a well-formed zip archive: no end-of-central-directory record,
 	// or a central directory that cannot be read (for example because the file is truncated).
-	ErrNotZip = errors.New("not a zip archive")
+	ErrNotZip error = &invalidError{"not a zip archive"}
 	// ErrNoEntries means the zip archive is well formed but contains no entries.
-	ErrNoEntries = errors.New("zip archive has no entries")
+	ErrNoEntries error = &invalidError{"zip archive has no entries"}
 	// ErrTooManyEntries means the central directory announces more than MaxEntries entries.
-	ErrTooManyEntries = errors.New("zip archive has too many entries")
+	ErrTooManyEntries error = &invalidError{"zip archive has too many entries"}
 	// ErrManifestTooLarge means META-INF/MANIFEST.MF is larger than MaxManifestSize.
-	ErrManifestTooLarge = errors.New("manifest is too large")
+	ErrManifestTooLarge error = &invalidError{"manifest is too large"}
 	// ErrBadManifest means META-INF/MANIFEST.MF cannot be decompressed or parsed, or its Main-Class is not
 	// a Java class name.
-	ErrBadManifest = errors.New("malformed manifest")
+	ErrBadManifest error = &invalidError{"malformed manifest"}
 )
 
 // Info is what Inspect learned about a jar.
@@ -65,8 +75,8 @@ type Info struct {
 
 // Inspect validates the jar of the given size readable from r and returns its Info.
 //
-// Errors wrap one of the sentinel errors of this package when the content is not a usable jar, or the
-// reader's own error (wrapped with "read jar") when reading failed.
+// Errors match ErrInvalid, and one of the more specific sentinel errors, when the content is not a usable
+// jar; when reading failed they wrap the reader's own error (with "read jar") and do not match ErrInvalid.
 func Inspect(r io.ReaderAt, size int64) (Info, error) {
 	if size <= 0 {
 		return Info{}, ErrEmpty

@@ -138,8 +138,8 @@ func TestInspect(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Inspect(bytes.NewReader(tc.data), int64(len(tc.data)))
 			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("Inspect() error = %v, want %v", err, tc.wantErr)
+				if !errors.Is(err, tc.wantErr) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("Inspect() error = %v, want %v (and ErrInvalid)", err, tc.wantErr)
 				}
 				return
 			}
@@ -177,7 +177,7 @@ func TestInspectReportsReadErrors(t *testing.T) {
 		{name: "end of archive unreadable", failAt: 0},
 		{name: "manifest data unreadable", failAt: 40},
 	}
-	sentinels := []error{ErrEmpty, ErrNotZip, ErrNoEntries, ErrTooManyEntries, ErrManifestTooLarge, ErrBadManifest}
+	sentinels := []error{ErrInvalid, ErrEmpty, ErrNotZip, ErrNoEntries, ErrTooManyEntries, ErrManifestTooLarge, ErrBadManifest}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Inspect(failingReaderAt{data: valid, failAt: tc.failAt, err: errBroken}, int64(len(valid)))

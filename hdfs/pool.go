@@ -1,0 +1,183 @@
+package hdfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	gohdfs "github.com/colinmarc/hdfs/v2"
+)
+
+// pool hands out at most size clients, each to one goroutine at a time. Clients are created lazily and
+// reused; a client that saw a transport error is closed instead of reused, because colinmarc's NameNode
+// connection does not recover from a half-read response.
+type pool[C io.Closer] struct {
+	dial  func() (C, error)
+	slots chan struct{} // one token per client in use
+
+	mu     sync.Mutex
+	idle   []C
+	closed bool
+	leases sync.WaitGroup // leases handed out and not yet released
+}
+
+func newPool[C io.Closer](size int, dial func() (C, error)) *pool[C] {
+	return &pool[C]{dial: dial, slots: make(chan struct{}, size)}
+}
+
+// lease is one client lent to one goroutine.
+type lease[C io.Closer] struct {
+	p      *pool[C]
+	c      C
+	broken bool
+}
+
+// get waits (bounded by ctx) for a free slot and returns an idle client or a new one.
+func (p *pool[C]) get(ctx context.Context) (*lease[C], error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for a free hdfs client: %w", ctx.Err())
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.slots
+		return nil, ErrClosed
+	}
+	p.leases.Add(1)
+	if n := len(p.idle); n > 0 {
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return &lease[C]{p: p, c: c}, nil
+	}
+	p.mu.Unlock()
+	c, err := p.dial()
+	if err != nil {
+		p.leases.Done()
+		<-p.slots
+		return nil, fmt.Errorf("%w: connect: %w", ErrUnavailable, err)
+	}
+	return &lease[C]{p: p, c: c}, nil
+}
+
+// check marks the lease broken when err is a transport failure and returns err, wrapped with
+// ErrUnavailable in that case.
+func (l *lease[C]) check(err error) error {
+	if err == nil || isRemoteAnswer(err) {
+		return err
+	}
+	l.broken = true
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// release returns the client to the pool, or closes it when it is broken or the pool is closed.
+func (l *lease[C]) release() {
+	p := l.p
+	p.mu.Lock()
+	keep := !l.broken && !p.closed
+	if keep {
+		p.idle = append(p.idle, l.c)
+	}
+	p.mu.Unlock()
+	if !keep {
+		l.c.Close()
+	}
+	<-p.slots
+	p.leases.Done()
+}
+
+// close closes idle clients at once and waits, bounded by ctx, for leased ones to come back; they are
+// closed on release.
+func (p *pool[C]) close(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		p.leases.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close hdfs clients: operations still running: %w", ctx.Err())
+	}
+}
+
+// isRemoteAnswer reports whether err is an answer from the NameNode (the file does not exist, permission
+// denied, a Java exception, ...) rather than a failure of the connection.
+func isRemoteAnswer(err error) bool {
+	var remote gohdfs.Error
+	if errors.As(err, &remote) {
+		return true
+	}
+	for _, target := range []error{os.ErrNotExist, os.ErrExist, os.ErrPermission, os.ErrInvalid,
+		syscall.ENOTEMPTY, gohdfs.ErrReplicating} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// deadlineConn bounds every Read and Write on a NameNode connection by timeout and closes the connection
+// after any failure. colinmarc's NameNode RPCs have no deadline of their own, and a connection abandoned
+// halfway through a response would hand that response to the next call; a closed connection instead makes
+// the client reconnect.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *deadlineConn) Read(b []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+		c.Conn.Close()
+		return 0, err
+	}
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		c.Conn.Close()
+	}
+	return n, err
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		c.Conn.Close()
+		return 0, err
+	}
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		c.Conn.Close()
+	}
+	return n, err
+}
+
+// dialers returns the NameNode and DataNode dial functions: both bounded by dialTimeout, NameNode
+// connections additionally wrapped in deadlineConn. DataNode connections get their deadlines from
+// FileReader/FileWriter.SetDeadline.
+func dialers(dialTimeout, ioTimeout time.Duration) (nn, dn func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	nn = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &deadlineConn{Conn: conn, timeout: ioTimeout}, nil
+	}
+	return nn, d.DialContext
+}

@@ -1,0 +1,242 @@
+// Package hdfs stages job jars in HDFS, content-addressed by SHA-256, over github.com/colinmarc/hdfs/v2.
+//
+// Layout under the staging root:
+//
+//	<root>/tmp/<random>          uploads in progress
+//	<root>/jars/<sha256>.jar     staged jars, mode 0644 in 0755 directories (YARN PUBLIC localisation)
+//
+// The original file name and the manifest's Main-Class are kept as the extended attributes
+// user.yarngate.name and user.yarngate.mainClass of the staged file; its modification time is the jar's
+// creation time and the timestamp YARN checks when localising it.
+//
+// An upload streams the body into a temporary file while hashing it, enforcing the size limit as it goes,
+// then validates the temporary file by reading it back (package jarfile) and commits it. colinmarc's Rename
+// always overwrites its destination (it sends rename2 with OverwriteDest), which would swap a staged jar for
+// a copy with another mtime under the feet of running YARN applications. So a commit first claims the final
+// name with an exclusive create of an empty file (the NameNode lets exactly one create win), and only the
+// winner renames its temporary file over its own empty claim. A loser drops its temporary file and reports
+// the existing jar once the winner's rename has landed. Empty files in jars/ are therefore claims in
+// progress and are invisible to List, Get and Delete; a claim left by a crashed process is removed by
+// CleanTemp once older than its age limit.
+//
+// colinmarc's client takes no context and is not safe for concurrent use, so the Store keeps a small pool of
+// clients (one goroutine each at a time), dials with timeouts, bounds every NameNode read and write, sets
+// deadlines on file readers and writers, and checks the context between steps. A client that saw a
+// transport error is closed rather than reused.
+//
+// Dependency rule: hdfs is a client package. It imports jarfile and colinmarc/hdfs, never the HTTP layer;
+// the service layer in package gateway consumes it through a small interface.
+package hdfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	gohdfs "github.com/colinmarc/hdfs/v2"
+)
+
+// Errors returned by the Store. They are wrapped with an operation phrase; test with errors.Is.
+var (
+	// ErrNotFound means no staged jar has the requested id.
+	ErrNotFound = errors.New("jar not found")
+	// ErrInvalidID means an id is not a lower-case hex SHA-256.
+	ErrInvalidID = errors.New("invalid jar id")
+	// ErrTooLarge means an upload exceeded Options.MaxSize.
+	ErrTooLarge = errors.New("jar too large")
+	// ErrInvalidJar means an upload is not a usable jar; the jarfile error that says why is wrapped too.
+	ErrInvalidJar = errors.New("invalid jar")
+	// ErrUnavailable means HDFS could not be reached or a connection failed.
+	ErrUnavailable = errors.New("hdfs unavailable")
+	// ErrBusy means another upload of the same content held the final name for longer than ClaimWait.
+	ErrBusy = errors.New("jar is being committed by another upload")
+	// ErrClosed means the Store has been closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// Extended attribute names on staged jars.
+const (
+	xattrName      = "user.yarngate.name"
+	xattrMainClass = "user.yarngate.mainClass"
+)
+
+// maxNameLen bounds the stored original file name, well within the NameNode's xattr size limit.
+const maxNameLen = 1024
+
+// Options configures a Store.
+type Options struct {
+	// Addresses are the NameNode RPC addresses (host:port) of one nameservice, in failover order.
+	Addresses []string
+	// FSURI is the file system URI prefixed to staged paths, such as hdfs://mycluster. Default:
+	// hdfs://<first address>.
+	FSURI string
+	// User is the HDFS user (simple authentication).
+	User string
+	// Root is the absolute staging root directory.
+	Root string
+	// MaxSize is the largest accepted jar in bytes.
+	MaxSize int64
+	// DialTimeout bounds connecting to a NameNode or DataNode. Default 10s.
+	DialTimeout time.Duration
+	// IOTimeout bounds each read or write on an HDFS connection. Default 60s.
+	IOTimeout time.Duration
+	// PoolSize is the number of HDFS clients. Default 8.
+	PoolSize int
+	// ClaimWait is how long an upload waits for a concurrent upload of the same content to finish
+	// committing. Default 30s.
+	ClaimWait time.Duration
+	// UseDatanodeHostname connects to DataNodes by host name instead of IP (dfs.client.use.datanode.hostname).
+	UseDatanodeHostname bool
+	// Logger receives warnings about clean-up. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	if o.IOTimeout == 0 {
+		o.IOTimeout = 60 * time.Second
+	}
+	if o.PoolSize == 0 {
+		o.PoolSize = 8
+	}
+	if o.ClaimWait == 0 {
+		o.ClaimWait = 30 * time.Second
+	}
+	if o.FSURI == "" && len(o.Addresses) > 0 {
+		o.FSURI = "hdfs://" + o.Addresses[0]
+	}
+	o.FSURI = strings.TrimSuffix(o.FSURI, "/")
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if len(o.Addresses) == 0 {
+		errs = append(errs, errors.New("no NameNode addresses"))
+	}
+	if o.User == "" {
+		errs = append(errs, errors.New("no user"))
+	}
+	if !path.IsAbs(o.Root) || path.Clean(o.Root) != o.Root || o.Root == "/" {
+		errs = append(errs, fmt.Errorf("staging root %q is not a clean absolute path below /", o.Root))
+	}
+	if o.MaxSize <= 0 {
+		errs = append(errs, errors.New("max size must be positive"))
+	}
+	if o.DialTimeout < 0 || o.IOTimeout < 0 || o.ClaimWait < 0 || o.PoolSize < 0 {
+		errs = append(errs, errors.New("timeouts and pool size must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Store stages jars under a root directory in HDFS. It is safe for concurrent use.
+type Store struct {
+	opts    Options
+	tmpDir  string
+	jarsDir string
+	pool    *pool[*gohdfs.Client]
+}
+
+// New returns a Store. It does not connect: clients are dialled on first use, so a gateway can start (and
+// report itself not ready) while HDFS is down.
+func New(opts Options) (*Store, error) {
+	opts.setDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("hdfs store options: %w", err)
+	}
+	nnDial, dnDial := dialers(opts.DialTimeout, opts.IOTimeout)
+	clientOpts := gohdfs.ClientOptions{
+		Addresses:           opts.Addresses,
+		User:                opts.User,
+		UseDatanodeHostname: opts.UseDatanodeHostname,
+		NamenodeDialFunc:    nnDial,
+		DatanodeDialFunc:    dnDial,
+	}
+	return &Store{
+		opts:    opts,
+		tmpDir:  path.Join(opts.Root, "tmp"),
+		jarsDir: path.Join(opts.Root, "jars"),
+		pool: newPool(opts.PoolSize, func() (*gohdfs.Client, error) {
+			return gohdfs.NewClient(clientOpts)
+		}),
+	}, nil
+}
+
+// Close waits, bounded by ctx, for running operations to return their clients and closes all clients.
+// Operations still running when ctx ends close their clients when they finish.
+func (s *Store) Close(ctx context.Context) error {
+	return s.pool.close(ctx)
+}
+
+// Root returns the staging root directory.
+func (s *Store) Root() string { return s.opts.Root }
+
+// Ping checks that a NameNode answers, bounded by ctx while waiting for a client.
+func (s *Store) Ping(ctx context.Context) error {
+	l, err := s.pool.get(ctx)
+	if err != nil {
+		return fmt.Errorf("ping hdfs: %w", err)
+	}
+	defer l.release()
+	_, err = l.c.Stat(s.opts.Root)
+	if err = l.check(err); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("ping hdfs: %w", err)
+	}
+	return nil
+}
+
+// Jar is a staged jar.
+type Jar struct {
+	// ID is the lower-case hex SHA-256 of the content.
+	ID string
+	// Name is the (sanitised) original file name given at upload, possibly empty.
+	Name string
+	// Size is the length in bytes.
+	Size int64
+	// Path is the absolute HDFS path.
+	Path string
+	// URI is Path prefixed with the file system URI, such as hdfs://mycluster/user/u/.yarngate/jars/<id>.jar.
+	URI string
+	// MainClass is the manifest's Main-Class, or "".
+	MainClass string
+	// ModTime is the file's modification time (millisecond precision): when it was staged, and the
+	// timestamp a YARN local resource for it must carry.
+	ModTime time.Time
+}
+
+// ValidID reports whether id has the form of a jar id: 64 lower-case hex digits.
+func ValidID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) jarPath(id string) string {
+	return path.Join(s.jarsDir, id+".jar")
+}
+
+// ioDeadline returns the deadline for one reader or writer call: IOTimeout from now, or ctx's deadline
+// when that is earlier.
+func (s *Store) ioDeadline(ctx context.Context) time.Time {
+	d := time.Now().Add(s.opts.IOTimeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		return cd
+	}
+	return d
+}

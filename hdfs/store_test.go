@@ -1,0 +1,129 @@
+package hdfs
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidID(t *testing.T) {
+	good := strings.Repeat("0123456789abcdef", 4)
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{good, true},
+		{strings.ToUpper(good), false},
+		{good[:63], false},
+		{good + "0", false},
+		{"../../etc/passwd", false},
+		{strings.Repeat("g", 64), false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.id, func(t *testing.T) {
+			if got := ValidID(tc.id); got != tc.want {
+				t.Errorf("ValidID(%q) = %v, want %v", tc.id, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestStoredName(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain", "job.jar", "job.jar"},
+		{"control characters dropped", "a\x00b\nc\x7f.jar", "abc.jar"},
+		{"invalid UTF-8 dropped", "a\xffb.jar", "ab.jar"},
+		{"bounded at a character boundary", strings.Repeat("é", maxNameLen), strings.Repeat("é", maxNameLen/2)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := storedName(tc.in); got != tc.want {
+				t.Errorf("storedName() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	valid := Options{Addresses: []string{"nn:8020"}, User: "u", Root: "/user/u/.yarngate", MaxSize: 1 << 20}
+	tests := []struct {
+		name   string
+		mutate func(*Options)
+		ok     bool
+	}{
+		{name: "valid", mutate: func(*Options) {}, ok: true},
+		{name: "no addresses", mutate: func(o *Options) { o.Addresses = nil }},
+		{name: "no user", mutate: func(o *Options) { o.User = "" }},
+		{name: "relative root", mutate: func(o *Options) { o.Root = "stage" }},
+		{name: "root is /", mutate: func(o *Options) { o.Root = "/" }},
+		{name: "unclean root", mutate: func(o *Options) { o.Root = "/a/../b" }},
+		{name: "no max size", mutate: func(o *Options) { o.MaxSize = 0 }},
+		{name: "negative timeout", mutate: func(o *Options) { o.IOTimeout = -1 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := valid
+			tc.mutate(&o)
+			s, err := New(o)
+			if (err == nil) != tc.ok {
+				t.Fatalf("New() error = %v, want ok=%v", err, tc.ok)
+			}
+			if tc.ok && s.opts.FSURI != "hdfs://nn:8020" {
+				t.Errorf("FSURI default = %q", s.opts.FSURI)
+			}
+		})
+	}
+}
+
+func TestUnreachableNameNode(t *testing.T) {
+	// A listener that is closed at once gives a port nobody answers on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s, err := New(Options{Addresses: []string{addr}, User: "u", Root: "/r", MaxSize: 1, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	checks := map[string]func() error{
+		"Ping":   func() error { return s.Ping(ctx) },
+		"List":   func() error { _, err := s.List(ctx); return err },
+		"Put":    func() error { _, err := s.Put(ctx, strings.NewReader("x"), "x.jar"); return err },
+		"Delete": func() error { return s.Delete(ctx, strings.Repeat("a", 64)) },
+	}
+	for name, f := range checks {
+		t.Run(name, func(t *testing.T) {
+			if err := f(); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("%s() = %v, want ErrUnavailable", name, err)
+			}
+		})
+	}
+	t.Run("invalid id is checked before connecting", func(t *testing.T) {
+		if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("Get() = %v, want ErrInvalidID", err)
+		}
+	})
+}
+
+func TestIODeadline(t *testing.T) {
+	s := &Store{opts: Options{IOTimeout: time.Minute}}
+	if d := time.Until(s.ioDeadline(t.Context())); d < 59*time.Second || d > time.Minute {
+		t.Errorf("deadline without ctx deadline is %v away", d)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if d := time.Until(s.ioDeadline(ctx)); d > time.Second {
+		t.Errorf("deadline ignores the earlier ctx deadline: %v away", d)
+	}
+}
