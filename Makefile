@@ -13,7 +13,7 @@ CLUSTER_ENV  := testenv/.run/cluster.env
 GO_TEST_FLAGS ?= -timeout 40m
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status demo example-jar fetch clean
+.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore demo example-jar fetch clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,6 +58,12 @@ cluster-down: ## stop the test cluster
 
 cluster-status: ## show the test cluster's processes and health
 	testenv/cluster.sh status
+
+rm-failover: ## (HA=1 cluster) kill -9 the active ResourceManager and wait for the standby to take over
+	testenv/cluster.sh rm-failover
+
+rm-restore: ## (HA=1 cluster) start the stopped ResourceManager again; it rejoins as standby
+	testenv/cluster.sh rm-restore
 
 fetch: ## download and assemble Hadoop and Flink into the cache, build the example job
 	testenv/cluster.sh fetch

@@ -6,6 +6,7 @@
 #   testenv/cluster.sh up       fetch, start what is not running, wait until healthy, write testenv/.run/cluster.env
 #   testenv/cluster.sh down     stop exactly the processes `up` started (by PID), and the YARN containers they ran
 #   testenv/cluster.sh status   one line per process, then the health checks
+#   testenv/cluster.sh rm-failover / rm-restore   (HA=1 only) kill -9 the active ResourceManager / start it again
 #
 # Downloads live in $YARNGATE_CACHE (default ~/.cache/yarngate), never in git. Runtime state lives in
 # testenv/.run/ (gitignored). Ports and sizes can be changed through the YARNGATE_TE_* variables below.
@@ -25,10 +26,14 @@ nn_http_port=${YARNGATE_TE_NN_HTTP_PORT:-19870}
 rm_port=${YARNGATE_TE_RM_PORT:-18030}
 rm_web_port=${YARNGATE_TE_RM_WEB_PORT:-18088}
 zk_port=${YARNGATE_TE_ZK_PORT:-12181}
+nm_web_port=${YARNGATE_TE_NM_WEB_PORT:-18042}
+nm_localizer_port=${YARNGATE_TE_NM_LOCALIZER_PORT:-18040}
 nm_memory_mb=${YARNGATE_TE_NM_MEMORY_MB:-12288}
 max_completed_apps=${YARNGATE_TE_MAX_COMPLETED_APPS:-1000}
 rms=1
 [[ ${HA:-0} == 1 ]] && rms=2
+# Every command but `up` works on the mode the running cluster was started in.
+if [[ ${1:-} != up && -f $run/mode ]]; then rms=$(sed -n 's/^rms=//p' "$run/mode"); fi
 
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
 hadoop_cache=$cache/hadoop/$hadoop_version
@@ -159,6 +164,7 @@ start_dfs() {
     -Dyarngate.nn.port="$nn_port" -Dyarngate.nn.http.port="$nn_http_port" -Dyarngate.rms="$rms" \
     -Dyarngate.rm.port="$rm_port" -Dyarngate.rm.web.port="$rm_web_port" -Dyarngate.zk="$host:$zk_port" \
     -Dyarngate.nm.memory.mb="$nm_memory_mb" -Dyarngate.max.completed.apps="$max_completed_apps" \
+    -Dyarngate.nm.web.port="$nm_web_port" -Dyarngate.nm.localizer.port="$nm_localizer_port" \
     -cp "$(hadoop_cp)" "$here/hadoop/Launcher.java"
   wait_for "HDFS" 180 grep -q '^READY' "$run/logs/dfs.out"
 }
@@ -277,8 +283,8 @@ cmd_up() {
   echo "rms=$rms" >"$run/mode"
   daemon_env
   start_zk
-  wait_for "ZooKeeper" 60 zk_ok
   start_dfs
+  wait_for "ZooKeeper" 60 zk_ok
   for ((i = 0; i < rms; i++)); do start_rm "$i"; done
   start_nm
   wait_for "ResourceManager" 120 rm_started
@@ -345,10 +351,51 @@ cmd_status() {
   return $rc
 }
 
+# The active ResourceManager's index, from each RM's own /ws/v1/cluster/info (never redirected by a standby).
+active_rm() {
+  local i
+  for ((i = 0; i < rms; i++)); do
+    curl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/info" 2>/dev/null | grep -q '"haState":"ACTIVE"' && {
+      echo "$i"
+      return 0
+    }
+  done
+  return 1
+}
+
+cmd_rm_failover() { # kill -9 the active RM; the standby takes over through ZooKeeper
+  local i
+  ((rms > 1)) || die "rm-failover needs the HA cluster (HA=1 make cluster-up)"
+  i=$(active_rm) || die "no active ResourceManager"
+  log "killing the active ResourceManager rm$((i + 1)) (pid $(cat "$(pidfile "rm$((i + 1))")"))"
+  kill -KILL -- "-$(cat "$(pidfile "rm$((i + 1))")")" 2>/dev/null || true
+  rm -f "$(pidfile "rm$((i + 1))")"
+  wait_for "failover to another ResourceManager" 90 active_rm
+  log "rm$(($(active_rm) + 1)) is active"
+}
+
+cmd_rm_restore() { # start every ResourceManager that is not running; it rejoins as standby
+  local i
+  ((rms > 1)) || die "rm-restore needs the HA cluster (HA=1 make cluster-up)"
+  daemon_env
+  for ((i = 0; i < rms; i++)); do start_rm "$i"; done
+  wait_for "ResourceManagers" 120 all_rms_answer
+  log "all ResourceManagers answer; rm$(($(active_rm) + 1)) is active"
+}
+
+all_rms_answer() {
+  local i
+  for ((i = 0; i < rms; i++)); do
+    curl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/info" 2>/dev/null | grep -Eq '"haState":"(ACTIVE|STANDBY)"' || return 1
+  done
+}
+
 case ${1:-} in
+  rm-failover) cmd_rm_failover ;;
+  rm-restore) cmd_rm_restore ;;
   fetch) cmd_fetch ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 fetch|up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|up|down|status|rm-failover|rm-restore" >&2; exit 2 ;;
 esac

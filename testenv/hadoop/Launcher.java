@@ -94,7 +94,7 @@ public final class Launcher {
   /** Writes the shared conf dir and, with more than one RM, a conf dir per RM id. */
   private static void writeConf(File dir, File base, String host, int nnPort, int nnHttpPort) throws IOException {
     int numRMs = intProp("rms", 1);
-    int rmBasePort = intProp("rm.port", 18030); // scheduler; +1 tracker, +2 client, +3 admin; +10 per RM
+    int rmBasePort = intProp("rm.port", 18030); // scheduler; +1 tracker, +2 client, +3 admin; +100 per RM
     int rmWebPort = intProp("rm.web.port", 18088); // +1 per RM
     String zk = prop("zk", "localhost:12181");
 
@@ -133,7 +133,7 @@ public final class Launcher {
       y.put("yarn.client.failover-sleep-base-ms", "200");
       y.put("yarn.client.failover-sleep-max-ms", "1000");
       for (int i = 0; i < numRMs; i++) {
-        rmAddresses(y, "." + ids.get(i), host, rmBasePort + 10 * i, rmWebPort + i);
+        rmAddresses(y, "." + ids.get(i), host, rmBasePort + 100 * i, rmWebPort + i);
         y.put("yarn.resourcemanager.hostname." + ids.get(i), host);
       }
     } else {
