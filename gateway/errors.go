@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/jarfile"
+)
+
+// Error codes of the API. They are part of the contract (api/openapi.yaml): never rename one.
+const (
+	codeInvalidRequest       = "invalid_request"
+	codeInvalidJar           = "invalid_jar"
+	codeNotFound             = "not_found"
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeRequestTimeout       = "request_timeout"
+	codeTooLarge             = "too_large"
+	codeUnsupportedMediaType = "unsupported_media_type"
+	codeRequestCanceled      = "request_canceled"
+	codeInternal             = "internal"
+	codeUnavailable          = "unavailable"
+	codeBusy                 = "busy"
+	codeNotReady             = "not_ready"
+)
+
+// statusClientClosedRequest is the (nginx) status logged when the client went away before the answer.
+const statusClientClosedRequest = 499
+
+// apiError is an error with its HTTP rendering: a status, a stable code and a message that is safe to show
+// to clients. The cause, if any, is only logged.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	cause   error
+}
+
+func (e *apiError) Error() string {
+	if e.cause != nil {
+		return e.message + ": " + e.cause.Error()
+	}
+	return e.message
+}
+
+func (e *apiError) Unwrap() error { return e.cause }
+
+// newAPIError returns an apiError; handlers use it for request problems they detect themselves.
+func newAPIError(status int, code, message string, cause error) *apiError {
+	return &apiError{status: status, code: code, message: message, cause: cause}
+}
+
+// bodyError marks a failure to read the request body: the client's doing, not the server's.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "read request body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// invalidJarMessages gives the client-safe explanation of each jarfile reason.
+var invalidJarMessages = []struct {
+	err error
+	msg string
+}{
+	{jarfile.ErrEmpty, "the request body is empty"},
+	{jarfile.ErrNotZip, "the body is not a jar (zip) archive, or it is truncated"},
+	{jarfile.ErrNoEntries, "the jar has no entries"},
+	{jarfile.ErrTooManyEntries, fmt.Sprintf("the jar has more than %d entries", jarfile.MaxEntries)},
+	{jarfile.ErrManifestTooLarge, fmt.Sprintf("META-INF/MANIFEST.MF is larger than %d bytes", jarfile.MaxManifestSize)},
+	{jarfile.ErrBadManifest, "META-INF/MANIFEST.MF is malformed or its Main-Class is not a class name"},
+}
+
+// classify maps any error to its HTTP rendering. It is the only place that knows which error means which
+// status; everything else returns errors.
+func classify(err error, maxJarSize int64) *apiError {
+	var (
+		ae       *apiError
+		tooLarge *http.MaxBytesError
+		body     *bodyError
+		netErr   net.Error
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, hdfs.ErrTooLarge), errors.As(err, &tooLarge):
+		return newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge,
+			fmt.Sprintf("the jar is larger than the limit of %d bytes", maxJarSize), err)
+	case errors.Is(err, hdfs.ErrInvalidJar):
+		msg := "the body is not a valid jar"
+		for _, m := range invalidJarMessages {
+			if errors.Is(err, m.err) {
+				msg = m.msg
+				break
+			}
+		}
+		return newAPIError(http.StatusBadRequest, codeInvalidJar, msg, err)
+	case errors.Is(err, hdfs.ErrNotFound):
+		return newAPIError(http.StatusNotFound, codeNotFound, "no jar with this id", err)
+	case errors.Is(err, hdfs.ErrInvalidID):
+		return newAPIError(http.StatusBadRequest, codeInvalidRequest, "a jar id is 64 lower-case hex digits", err)
+	case errors.As(err, &body) && errors.As(err, &netErr) && netErr.Timeout():
+		return newAPIError(http.StatusRequestTimeout, codeRequestTimeout, "the request body stalled", err)
+	case errors.Is(err, context.Canceled):
+		return newAPIError(statusClientClosedRequest, codeRequestCanceled, "the request was canceled", err)
+	case errors.As(err, &body):
+		return newAPIError(http.StatusBadRequest, codeInvalidRequest, "the request body could not be read completely", err)
+	case errors.Is(err, hdfs.ErrBusy):
+		return newAPIError(http.StatusServiceUnavailable, codeBusy, "the same jar is being staged by another request; retry", err)
+	case errors.Is(err, hdfs.ErrUnavailable), errors.Is(err, hdfs.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "jar storage is unavailable; retry later", err)
+	default:
+		return newAPIError(http.StatusInternalServerError, codeInternal, "internal error", err)
+	}
+}
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestId"`
+}
+
+// ctxKeyErrorCode is the gin context key under which renderError leaves the code for the access log.
+const ctxKeyErrorCode = "yarngate.errorCode"
+
+// renderError logs err with its cause (debug for 4xx, error for 5xx) and writes the error response.
+func (s *server) renderError(c *gin.Context, err error) {
+	ae := classify(err, s.opts.MaxJarSize)
+	rid := requestID(c.Request.Context())
+	level := slog.LevelDebug
+	if ae.status >= 500 {
+		level = slog.LevelError
+	}
+	s.opts.Logger.Log(c.Request.Context(), level, "request failed",
+		"requestId", rid, "method", c.Request.Method, "route", routeOf(c),
+		"status", ae.status, "code", ae.code, "error", err.Error())
+	c.Set(ctxKeyErrorCode, ae.code)
+	if c.Writer.Written() {
+		c.Abort() // too late for a body; the access log still tells
+		return
+	}
+	c.AbortWithStatusJSON(ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.message, RequestID: rid}})
+}
+
+// handlerFunc is a gin handler that returns its error instead of rendering it.
+type handlerFunc func(c *gin.Context) error
+
+// handle adapts a handlerFunc to gin, sending its error to renderError.
+func (s *server) handle(h handlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.renderError(c, err)
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/hdfs"
+)
+
+// jarJSON is the API representation of a staged jar.
+type jarJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256"`
+	Path      string    `json:"path"`
+	MainClass *string   `json:"mainClass"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func toJarJSON(j hdfs.Jar) jarJSON {
+	out := jarJSON{ID: j.ID, Name: j.Name, Size: j.Size, SHA256: j.ID, Path: j.URI, CreatedAt: j.ModTime.UTC()}
+	if j.MainClass != "" {
+		mc := j.MainClass
+		out.MainClass = &mc
+	}
+	return out
+}
+
+type jarListJSON struct {
+	Jars []jarJSON `json:"jars"`
+}
+
+// uploadJar handles POST /v1/jars.
+func (s *server) uploadJar(c *gin.Context) error {
+	req, err := decodeUpload(c, s.opts.MaxJarSize, s.opts.UploadIdleTimeout)
+	if err != nil {
+		return err
+	}
+	res, err := s.opts.Jars.Upload(c.Request.Context(), req)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	c.Header("Location", "/v1/jars/"+res.Jar.ID)
+	c.JSON(status, toJarJSON(res.Jar))
+	return nil
+}
+
+// listJars handles GET /v1/jars.
+func (s *server) listJars(c *gin.Context) error {
+	jars, err := s.opts.Jars.List(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	out := jarListJSON{Jars: make([]jarJSON, 0, len(jars))}
+	for _, j := range jars {
+		out.Jars = append(out.Jars, toJarJSON(j))
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// jarID binds and validates the :id path parameter.
+func jarID(c *gin.Context) (string, error) {
+	id := c.Param("id")
+	if !hdfs.ValidID(id) {
+		return "", newAPIError(http.StatusBadRequest, codeInvalidRequest, "a jar id is 64 lower-case hex digits", nil)
+	}
+	return id, nil
+}
+
+// getJar handles GET /v1/jars/:id.
+func (s *server) getJar(c *gin.Context) error {
+	id, err := jarID(c)
+	if err != nil {
+		return err
+	}
+	jar, err := s.opts.Jars.Get(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toJarJSON(jar))
+	return nil
+}
+
+// deleteJar handles DELETE /v1/jars/:id.
+func (s *server) deleteJar(c *gin.Context) error {
+	id, err := jarID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Jars.Delete(c.Request.Context(), id); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// healthz handles GET /healthz: the process is up.
+func (s *server) healthz(c *gin.Context) error {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	return nil
+}
+
+// ReadinessCheck is one dependency probed by GET /readyz.
+type ReadinessCheck struct {
+	// Name identifies the dependency in responses and logs, such as "hdfs" or "yarn".
+	Name string
+	// Check returns nil when the dependency answers. It must respect ctx.
+	Check func(ctx context.Context) error
+}
+
+// readyz handles GET /readyz: every readiness check passes, run concurrently within ReadyTimeout.
+func (s *server) readyz(c *gin.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.ReadyTimeout)
+	defer cancel()
+	errs := make([]error, len(s.opts.Readiness))
+	var wg sync.WaitGroup
+	for i, rc := range s.opts.Readiness {
+		wg.Go(func() { errs[i] = rc.Check(ctx) })
+	}
+	wg.Wait()
+	checks := make(map[string]string, len(errs))
+	var failed []string
+	var causes []error
+	for i, rc := range s.opts.Readiness {
+		if errs[i] != nil {
+			checks[rc.Name] = "failed"
+			failed = append(failed, rc.Name)
+			causes = append(causes, errors.New(rc.Name+": "+errs[i].Error()))
+			continue
+		}
+		checks[rc.Name] = "ok"
+	}
+	if len(failed) > 0 {
+		return newAPIError(http.StatusServiceUnavailable, codeNotReady, "not ready: no answer from "+joinNames(failed), errors.Join(causes...))
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	return nil
+}
+
+func joinNames(names []string) string {
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += n
+	}
+	return out
+}
+
+// openAPI handles GET /v1/openapi.yaml.
+func (s *server) openAPI(c *gin.Context) error {
+	c.Data(http.StatusOK, "application/yaml", api.OpenAPI)
+	return nil
+}

@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/yarngate/yarngate/hdfs"
+)
+
+// jarStore is what the jar service needs from the staging store; *hdfs.Store implements it.
+type jarStore interface {
+	Put(ctx context.Context, body io.Reader, name string) (hdfs.PutResult, error)
+	Get(ctx context.Context, id string) (hdfs.Jar, error)
+	List(ctx context.Context) ([]hdfs.Jar, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// maxJarNameLen bounds the recorded file name of a jar.
+const maxJarNameLen = 255
+
+// JarService is the service layer for job jars: upload policy (size limit, file-name sanitising),
+// outcome metrics and logging on top of the staging store. Handlers call it; it never sees HTTP.
+type JarService struct {
+	store   jarStore
+	maxSize int64
+	logger  *slog.Logger
+	metrics *Metrics
+}
+
+// NewJarService returns a JarService over store (usually an *hdfs.Store) accepting jars up to maxSize
+// bytes.
+func NewJarService(store jarStore, maxSize int64, logger *slog.Logger, metrics *Metrics) *JarService {
+	return &JarService{store: store, maxSize: maxSize, logger: logger, metrics: metrics}
+}
+
+// UploadRequest is one jar upload.
+type UploadRequest struct {
+	// Body streams the jar.
+	Body io.Reader
+	// Name is the file name the client gave, unsanitised; it may be empty.
+	Name string
+	// DeclaredSize is a lower bound of the jar size known before reading (from Content-Length), or -1.
+	DeclaredSize int64
+}
+
+// Upload stages a jar. Content larger than the limit is refused before reading when DeclaredSize says
+// so. The file name is sanitised (SanitizeName) and only recorded.
+func (s *JarService) Upload(ctx context.Context, req UploadRequest) (hdfs.PutResult, error) {
+	if req.DeclaredSize > s.maxSize {
+		s.metrics.uploads.WithLabelValues(outcomeTooLarge).Inc()
+		return hdfs.PutResult{}, fmt.Errorf("upload jar: %w: %d bytes declared", hdfs.ErrTooLarge, req.DeclaredSize)
+	}
+	res, err := s.store.Put(ctx, req.Body, SanitizeName(req.Name))
+	s.metrics.uploads.WithLabelValues(uploadOutcome(res, err)).Inc()
+	if err != nil {
+		return hdfs.PutResult{}, fmt.Errorf("upload jar: %w", err)
+	}
+	if res.Created {
+		s.metrics.stagedBytes.Add(float64(res.Jar.Size))
+	}
+	s.logger.InfoContext(ctx, "jar uploaded", "requestId", requestID(ctx), "id", res.Jar.ID,
+		"size", res.Jar.Size, "created", res.Created, "mainClass", res.Jar.MainClass)
+	res.Jar = withDefaultName(res.Jar)
+	return res, nil
+}
+
+func uploadOutcome(res hdfs.PutResult, err error) string {
+	switch {
+	case err == nil && res.Created:
+		return outcomeCreated
+	case err == nil:
+		return outcomeExisted
+	case errors.Is(err, hdfs.ErrInvalidJar):
+		return outcomeInvalid
+	case errors.Is(err, hdfs.ErrTooLarge):
+		return outcomeTooLarge
+	default:
+		return outcomeFailed
+	}
+}
+
+// Get returns one staged jar.
+func (s *JarService) Get(ctx context.Context, id string) (hdfs.Jar, error) {
+	jar, err := s.store.Get(ctx, id)
+	if err != nil {
+		return hdfs.Jar{}, fmt.Errorf("get jar: %w", err)
+	}
+	return withDefaultName(jar), nil
+}
+
+// List returns all staged jars, newest first.
+func (s *JarService) List(ctx context.Context) ([]hdfs.Jar, error) {
+	jars, err := s.store.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list jars: %w", err)
+	}
+	for i := range jars {
+		jars[i] = withDefaultName(jars[i])
+	}
+	return jars, nil
+}
+
+// Delete removes a staged jar.
+func (s *JarService) Delete(ctx context.Context, id string) error {
+	if err := s.store.Delete(ctx, id); err != nil {
+		return fmt.Errorf("delete jar: %w", err)
+	}
+	s.logger.InfoContext(ctx, "jar deleted", "requestId", requestID(ctx), "id", id)
+	return nil
+}
+
+// withDefaultName names a jar uploaded without a file name after its id.
+func withDefaultName(j hdfs.Jar) hdfs.Jar {
+	if j.Name == "" {
+		j.Name = j.ID + ".jar"
+	}
+	return j
+}
+
+// SanitizeName turns a client-supplied file name into one that is safe to record and show: only the last
+// path element (after / or \), without control or invisible formatting characters, without leading dots
+// or surrounding spaces, valid UTF-8, at most 255 bytes. It may return "". Names never influence storage
+// paths in any case; this keeps the recorded metadata clean.
+func SanitizeName(raw string) string {
+	s := raw
+	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
+		s = s[i+1:]
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	s = strings.TrimLeft(strings.TrimSpace(s), ".")
+	if len(s) > maxJarNameLen {
+		s = strings.ToValidUTF8(s[:maxJarNameLen], "")
+	}
+	return strings.TrimSpace(s)
+}

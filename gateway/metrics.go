@@ -1,0 +1,69 @@
+package gateway
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Upload outcomes, the values of the outcome label of yarngate_jar_uploads_total.
+const (
+	outcomeCreated  = "created"
+	outcomeExisted  = "existed"
+	outcomeInvalid  = "invalid"
+	outcomeTooLarge = "too_large"
+	outcomeFailed   = "failed"
+)
+
+// Metrics are the gateway's Prometheus metrics. Create them once with NewMetrics on the registry the
+// process exposes, and pass them to NewJarService and New.
+type Metrics struct {
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	inFlight    prometheus.Gauge
+	uploads     *prometheus.CounterVec
+	stagedBytes prometheus.Counter
+}
+
+// NewMetrics creates the gateway metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "yarngate_http_requests_total",
+			Help: "HTTP requests by method, route template and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "yarngate_http_request_duration_seconds",
+			Help:    "HTTP request latency by method, route template and status.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 4, 9), // 5ms .. ~5.5min: uploads are long
+		}, []string{"method", "route", "status"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "yarngate_http_requests_in_flight",
+			Help: "HTTP requests being served.",
+		}),
+		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "yarngate_jar_uploads_total",
+			Help: "Jar uploads by outcome: created, existed, invalid, too_large, failed.",
+		}, []string{"outcome"}),
+		stagedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "yarngate_jar_staged_bytes_total",
+			Help: "Bytes of jars newly staged in HDFS.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.uploads, m.stagedBytes} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register gateway metrics: %w", err)
+		}
+	}
+	for _, o := range []string{outcomeCreated, outcomeExisted, outcomeInvalid, outcomeTooLarge, outcomeFailed} {
+		m.uploads.WithLabelValues(o) // export every outcome from the start, at 0
+	}
+	return m, nil
+}
+
+func (m *Metrics) observeRequest(method, route string, status int, elapsed time.Duration) {
+	s := statusLabel(status)
+	m.requests.WithLabelValues(method, route, s).Inc()
+	m.duration.WithLabelValues(method, route, s).Observe(elapsed.Seconds())
+}

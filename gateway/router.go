@@ -1,0 +1,113 @@
+// Package gateway is yarngate's HTTP layer: a gin router with thin handlers, and the service layer they
+// call (JarService).
+//
+// Dependency rule: handlers → services → clients. Handlers bind and validate a request, call one service
+// method with the request's context and render the result; they never call HDFS (or YARN, ZooKeeper)
+// themselves, and *gin.Context never leaves them. Services consume clients through small interfaces
+// declared here (jarStore). Client packages (hdfs, yarnclient, ...) never import gateway or gin.
+//
+// Handlers return errors; renderError is the one place that maps an error to a status and the body
+// {"error": {"code", "message", "requestId"}}. The message is written for clients and never contains the
+// cause (host names, Java exceptions, principals); the cause is logged with the request id, at debug level
+// for 4xx and error level for 5xx.
+//
+// Middleware: request ids (X-Request-Id, echoed, generated when absent or invalid), an slog access log,
+// Prometheus request metrics on an injected registry, and panic recovery to a 500 error body.
+package gateway
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options configures the gateway's HTTP handler.
+type Options struct {
+	// Logger receives access and error logs. Required.
+	Logger *slog.Logger
+	// Registry is served at /metrics. Required; the process-wide default registry is never used.
+	Registry *prometheus.Registry
+	// Metrics are the gateway metrics registered on Registry (NewMetrics). Required.
+	Metrics *Metrics
+	// Jars is the jar service. Required.
+	Jars *JarService
+	// Readiness lists the dependencies GET /readyz probes.
+	Readiness []ReadinessCheck
+	// MaxJarSize is the largest accepted jar in bytes. Required.
+	MaxJarSize int64
+	// UploadIdleTimeout bounds each read of an upload body. Default 60s.
+	UploadIdleTimeout time.Duration
+	// ReadyTimeout bounds GET /readyz. Default 5s.
+	ReadyTimeout time.Duration
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Logger == nil {
+		errs = append(errs, errors.New("no logger"))
+	}
+	if o.Registry == nil || o.Metrics == nil {
+		errs = append(errs, errors.New("no metrics registry"))
+	}
+	if o.Jars == nil {
+		errs = append(errs, errors.New("no jar service"))
+	}
+	if o.MaxJarSize <= 0 {
+		errs = append(errs, errors.New("max jar size must be positive"))
+	}
+	if o.UploadIdleTimeout == 0 {
+		o.UploadIdleTimeout = 60 * time.Second
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 5 * time.Second
+	}
+	return errors.Join(errs...)
+}
+
+// server holds the handlers' dependencies.
+type server struct {
+	opts    Options
+	metrics *Metrics
+}
+
+// New returns the gateway's HTTP handler.
+func New(opts Options) (http.Handler, error) {
+	return newEngine(opts)
+}
+
+func newEngine(opts Options) (*gin.Engine, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	s := &server{opts: opts, metrics: opts.Metrics}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	if err := e.SetTrustedProxies(nil); err != nil { // ClientIP is the peer address, never a header
+		return nil, err
+	}
+	e.Use(withRequestID(), s.accessLog(), s.recoverPanics())
+	e.NoRoute(s.handle(func(*gin.Context) error {
+		return newAPIError(http.StatusNotFound, codeNotFound, "no such route", nil)
+	}))
+	e.NoMethod(s.handle(func(*gin.Context) error {
+		return newAPIError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed on this route", nil)
+	}))
+
+	e.GET("/healthz", s.handle(s.healthz))
+	e.GET("/readyz", s.handle(s.readyz))
+	metrics := promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})
+	e.GET("/metrics", gin.WrapH(metrics))
+	e.GET("/v1/openapi.yaml", s.handle(s.openAPI))
+
+	v1 := e.Group("/v1")
+	v1.POST("/jars", s.handle(s.uploadJar))
+	v1.GET("/jars", s.handle(s.listJars))
+	v1.GET("/jars/:id", s.handle(s.getJar))
+	v1.DELETE("/jars/:id", s.handle(s.deleteJar))
+	return e, nil
+}

@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// jarField is the multipart form field that carries the jar.
+const jarField = "jar"
+
+// multipartSlack is what a multipart body may carry beyond the jar itself: boundaries, part headers and
+// small extra fields.
+const multipartSlack = 1 << 20
+
+// rawJarTypes are the media types accepted for a raw jar body.
+var rawJarTypes = map[string]bool{
+	"application/java-archive":   true,
+	"application/x-java-archive": true,
+	"application/octet-stream":   true,
+}
+
+// decodeUpload turns the request into an UploadRequest without reading the jar: for a raw body it is the
+// body itself, for multipart/form-data the "jar" part, read with multipart.Reader so that nothing is
+// buffered in memory or spooled to disk. The body is capped with http.MaxBytesReader and each read is
+// bounded by idle.
+func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (UploadRequest, error) {
+	r := c.Request
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+			"Content-Type must be application/java-archive, application/octet-stream or multipart/form-data", err)
+	}
+	name := c.Query("name")
+	rc := http.NewResponseController(c.Writer)
+	switch {
+	case rawJarTypes[mediaType]:
+		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+1), rc: rc, idle: idle}
+		return UploadRequest{Body: body, Name: name, DeclaredSize: r.ContentLength}, nil
+
+	case mediaType == "multipart/form-data":
+		boundary := params["boundary"]
+		if boundary == "" {
+			return UploadRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest, "multipart/form-data without a boundary", nil)
+		}
+		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+multipartSlack), rc: rc, idle: idle}
+		mr := multipart.NewReader(body, boundary)
+		for {
+			part, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return UploadRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest, "the multipart body has no file field \"jar\"", nil)
+			}
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return UploadRequest{}, err
+			}
+			if err != nil {
+				return UploadRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest, "malformed multipart body", err)
+			}
+			if part.FormName() != jarField {
+				continue // NextPart skips the rest of this part
+			}
+			if name == "" {
+				name = part.FileName()
+			}
+			declared := int64(-1)
+			if r.ContentLength > multipartSlack {
+				declared = r.ContentLength - multipartSlack
+			}
+			return UploadRequest{Body: &bodyReader{r: part}, Name: name, DeclaredSize: declared}, nil
+		}
+
+	default:
+		return UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+			"Content-Type must be application/java-archive, application/octet-stream or multipart/form-data", nil)
+	}
+}
+
+// idleReader bounds each read of the request body by idle, so a stalled client cannot hold an HDFS client
+// forever, and marks read failures as bodyErrors (the client's doing). A size-limit error keeps its type.
+type idleReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (x *idleReader) Read(p []byte) (int, error) {
+	if x.idle > 0 {
+		// Not every ResponseWriter supports deadlines (httptest's does not); then there is none.
+		_ = x.rc.SetReadDeadline(time.Now().Add(x.idle))
+	}
+	n, err := x.r.Read(p)
+	return n, markBodyError(err)
+}
+
+// bodyReader marks read failures of a multipart part as bodyErrors.
+type bodyReader struct{ r io.Reader }
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	return n, markBodyError(err)
+}
+
+func markBodyError(err error) error {
+	var tooLarge *http.MaxBytesError
+	var already *bodyError
+	if err == nil || errors.Is(err, io.EOF) || errors.As(err, &tooLarge) || errors.As(err, &already) {
+		return err
+	}
+	return &bodyError{err: err}
+}
