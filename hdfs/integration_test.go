@@ -3,49 +3,37 @@ package hdfs_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
 	"os"
 	"path"
-	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	gohdfs "github.com/colinmarc/hdfs/v2"
-	"github.com/yarngate/yarngate/hadoopconf"
 	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/hdfs/hdfstest"
 	"github.com/yarngate/yarngate/jarfile"
 	"github.com/yarngate/yarngate/jarfile/jartest"
-	"github.com/yarngate/yarngate/testenv"
 )
 
-// cluster is a Store on the real test cluster under a fresh staging root, plus a raw client to look
-// behind its back. Everything under the root is removed when the test ends.
+// cluster is a Store on the real test cluster under a fresh staging root.
 type cluster struct {
+	*hdfstest.Root
 	store *hdfs.Store
-	raw   *gohdfs.Client
 	root  string
 	fsURI string
+	raw   *gohdfs.Client
 }
 
 func newCluster(t *testing.T, tweak func(*hdfs.Options)) *cluster {
 	t.Helper()
-	env := testenv.Require(t)
-	conf, err := hadoopconf.Load(env.HadoopConfDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := conf.NameNodeRPCAddresses()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := "/user/" + env.User + "/test-" + rand.Text()
+	r := hdfstest.New(t)
 	opts := hdfs.Options{
-		Addresses: addrs, FSURI: conf.DefaultFS(), User: env.User, Root: root,
+		Addresses: r.Addresses, FSURI: r.FSURI, User: r.Cluster.User, Root: r.Path,
 		MaxSize: 4 << 20, PoolSize: 4, DialTimeout: 5 * time.Second, IOTimeout: 30 * time.Second,
 	}
 	if tweak != nil {
@@ -55,69 +43,14 @@ func newCluster(t *testing.T, tweak func(*hdfs.Options)) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := gohdfs.NewClient(gohdfs.ClientOptions{Addresses: addrs, User: env.User})
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := store.Close(ctx); err != nil {
 			t.Errorf("close store: %v", err)
 		}
-		if err := raw.RemoveAll(root); err != nil {
-			t.Errorf("remove %s: %v", root, err)
-		}
-		raw.Close()
 	})
-	return &cluster{store: store, raw: raw, root: root, fsURI: conf.DefaultFS()}
-}
-
-// names lists the names in dir (none when it does not exist).
-func (c *cluster) names(t *testing.T, dir string) []string {
-	t.Helper()
-	fis, err := c.raw.ReadDir(path.Join(c.root, dir))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, fi := range fis {
-		out = append(out, fi.Name())
-	}
-	sort.Strings(out)
-	return out
-}
-
-// assertLeftovers fails unless tmp/ is empty and jars/ holds exactly the given ids.
-func (c *cluster) assertLeftovers(t *testing.T, ids ...string) {
-	t.Helper()
-	if tmp := c.names(t, "tmp"); len(tmp) != 0 {
-		t.Errorf("tmp/ still holds %v", tmp)
-	}
-	var want []string
-	for _, id := range ids {
-		want = append(want, id+".jar")
-	}
-	sort.Strings(want)
-	got := c.names(t, "jars")
-	if len(got) != len(want) || (len(got) > 0 && !equal(got, want)) {
-		t.Errorf("jars/ holds %v, want %v", got, want)
-	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return &cluster{Root: r, store: store, root: r.Path, fsURI: r.FSURI, raw: r.Raw}
 }
 
 func sha(b []byte) string {
@@ -147,7 +80,7 @@ func TestStoreLifecycle(t *testing.T) {
 	if got != want {
 		t.Errorf("Put() jar = %+v\nwant %+v", got, want)
 	}
-	c.assertLeftovers(t, id)
+	c.AssertStaged(t, id)
 
 	// The content in HDFS is byte for byte what was sent, world-readable, in 0755 directories.
 	stored, err := c.raw.ReadFile(res.Jar.Path)
@@ -176,7 +109,7 @@ func TestStoreLifecycle(t *testing.T) {
 	if again.Created || again.Jar != res.Jar {
 		t.Errorf("second Put() = %+v, want the existing %+v", again, res.Jar)
 	}
-	c.assertLeftovers(t, id)
+	c.AssertStaged(t, id)
 
 	if g, err := c.store.Get(ctx, id); err != nil || g != res.Jar {
 		t.Errorf("Get() = %+v, %v", g, err)
@@ -194,7 +127,7 @@ func TestStoreLifecycle(t *testing.T) {
 	if err := c.store.Delete(ctx, id); !errors.Is(err, hdfs.ErrNotFound) {
 		t.Errorf("second Delete() = %v, want ErrNotFound", err)
 	}
-	c.assertLeftovers(t)
+	c.AssertStaged(t)
 	if list, err := c.store.List(ctx); err != nil || len(list) != 0 {
 		t.Errorf("List() after Delete = %+v, %v", list, err)
 	}
@@ -222,7 +155,7 @@ func TestStoreRejectsBadInput(t *testing.T) {
 					t.Errorf("Put() error = %v, want %v", err, want)
 				}
 			}
-			c.assertLeftovers(t)
+			c.AssertStaged(t)
 		})
 	}
 }
@@ -256,7 +189,7 @@ func TestStoreConcurrentSameContent(t *testing.T) {
 	if created != 1 {
 		t.Errorf("%d uploads report having created the jar, want exactly 1", created)
 	}
-	c.assertLeftovers(t, sha(data))
+	c.AssertStaged(t, sha(data))
 }
 
 func TestStoreCancelledUploadLeavesNothing(t *testing.T) {
@@ -275,7 +208,7 @@ func TestStoreCancelledUploadLeavesNothing(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Put() error = %v, want context.Canceled", err)
 	}
-	c.assertLeftovers(t)
+	c.AssertStaged(t)
 }
 
 func TestStoreWaitsForAClaim(t *testing.T) {
@@ -300,7 +233,7 @@ func TestStoreWaitsForAClaim(t *testing.T) {
 		if !errors.Is(err, hdfs.ErrBusy) {
 			t.Fatalf("Put() = %v, want ErrBusy", err)
 		}
-		if tmp := c.names(t, "tmp"); len(tmp) != 0 {
+		if tmp := c.Names(t, "tmp"); len(tmp) != 0 {
 			t.Errorf("tmp/ holds %v", tmp)
 		}
 	})
@@ -324,7 +257,7 @@ func TestStoreWaitsForAClaim(t *testing.T) {
 		if err != nil || res.Created || res.Jar.Size != int64(len(data)) {
 			t.Fatalf("Put() = %+v, %v; want the jar its owner staged", res, err)
 		}
-		c.assertLeftovers(t, id)
+		c.AssertStaged(t, id)
 	})
 }
 

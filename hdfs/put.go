@@ -139,7 +139,7 @@ func (u *upload) copy(ctx context.Context, body io.Reader) ([]byte, int64, error
 // closeWriter completes the temporary file, retrying with backoff while the NameNode answers that the
 // last block is not yet minimally replicated.
 func (u *upload) closeWriter(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
+	backoff := 25 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		if err := u.w.SetDeadline(u.s.ioDeadline(ctx)); err != nil {
 			return u.l.check(fmt.Errorf("close %s: %w", u.tmp, err))

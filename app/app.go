@@ -1,0 +1,208 @@
+// Package app is yarngate's composition root: Run turns a configuration into a running gateway (HDFS
+// staging store, ResourceManager client, services, HTTP server) and shuts it down gracefully when its
+// context ends. It is what cmd/yarngate calls, and what tests start in-process on 127.0.0.1:0.
+//
+// Dependency rule: app may import every yarngate package; nothing imports app except cmd/yarngate.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/hdfs"
+)
+
+// Options configures Run.
+type Options struct {
+	// Config is the validated configuration.
+	Config config.Config
+	// Logger receives all logs. Required.
+	Logger *slog.Logger
+	// Registry receives all metrics and is served at /metrics. Default: a new registry with the Go and
+	// process collectors.
+	Registry *prometheus.Registry
+	// OnListen, when set, is called with the bound address once the server accepts connections (useful
+	// with port 0).
+	OnListen func(net.Addr)
+	// Readiness adds checks to /readyz beyond the built-in HDFS and ResourceManager ones.
+	Readiness []gateway.ReadinessCheck
+}
+
+func (o *Options) validate() error {
+	if o.Logger == nil {
+		return errors.New("app: no logger")
+	}
+	if err := o.Config.Validate(); err != nil {
+		return err
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	return nil
+}
+
+// cleanupGrace bounds how long Run waits, after the HTTP server stopped, for aborted uploads to remove
+// their temporary files and return their HDFS clients.
+const cleanupGrace = 30 * time.Second
+
+// Run serves the gateway until ctx ends, then shuts down: it stops accepting connections, lets in-flight
+// requests finish within Config.ShutdownTimeout, aborts those still running (their uploads remove their
+// temporary files as their request contexts end), and closes the HDFS clients. It returns nil after a
+// shutdown caused by ctx, and an error when it cannot start or the server fails.
+func Run(ctx context.Context, opts Options) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	cfg, logger := opts.Config, opts.Logger
+	ep, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
+	logger.Info("cluster endpoints", "namenodes", ep.nameNodes, "fs", ep.fsURI, "resourceManagers", ep.rmURLs(), "hadoopConfDir", cfg.HadoopConfDir)
+
+	store, err := hdfs.New(hdfs.Options{
+		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,
+		MaxSize: int64(cfg.Jars.MaxSize), DialTimeout: cfg.HDFS.DialTimeout, IOTimeout: cfg.HDFS.IOTimeout,
+		PoolSize: cfg.HDFS.PoolSize, UseDatanodeHostname: ep.useDatanodeHostname, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), cleanupGrace)
+		defer cancel()
+		if err := store.Close(closeCtx); err != nil {
+			logger.Warn("hdfs clients still busy at exit", "error", err)
+		}
+	}()
+
+	readiness := []gateway.ReadinessCheck{{Name: "hdfs", Check: store.Ping}}
+	if len(ep.rms) > 0 {
+		check, err := rmReadiness(ep.rms, cfg, logger)
+		if err != nil {
+			return err
+		}
+		readiness = append(readiness, check)
+	}
+	readiness = append(readiness, opts.Readiness...)
+
+	metrics, err := gateway.NewMetrics(opts.Registry)
+	if err != nil {
+		return err
+	}
+	handler, err := gateway.New(gateway.Options{
+		Logger: logger, Registry: opts.Registry, Metrics: metrics,
+		Jars:       gateway.NewJarService(store, int64(cfg.Jars.MaxSize), logger, metrics),
+		Readiness:  readiness,
+		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	// Request contexts derive from base, so that aborting in-flight requests cancels their work.
+	base, abortRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer abortRequests()
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+
+	// Start-up housekeeping runs beside the server and stops with it.
+	housekeepingCtx, stopHousekeeping := context.WithCancel(ctx)
+	var housekeeping sync.WaitGroup
+	housekeeping.Go(func() { prepareStaging(housekeepingCtx, store, cfg.HDFS.TempMaxAge, logger) })
+	defer func() {
+		stopHousekeeping()
+		housekeeping.Wait()
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "stagingRoot", cfg.HDFS.StagingRoot)
+	if opts.OnListen != nil {
+		opts.OnListen(ln.Addr())
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("in-flight requests did not finish in time; aborting them", "error", err)
+		abortRequests()
+		srv.Close()
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// prepareStaging creates the staging directories and removes leftovers of crashed uploads. HDFS may be
+// down at start-up, so it retries with backoff until it succeeds or ctx ends.
+func prepareStaging(ctx context.Context, store *hdfs.Store, tempMaxAge time.Duration, logger *slog.Logger) {
+	backoff := time.Second
+	for {
+		err := store.Prepare(ctx)
+		if err == nil {
+			break
+		}
+		logger.Warn("cannot prepare the staging root yet; retrying", "error", err, "retryIn", backoff.String())
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+	if tempMaxAge <= 0 {
+		return
+	}
+	removed, err := store.CleanTemp(ctx, tempMaxAge)
+	if err != nil {
+		logger.Warn("cleaning leftover temporary uploads failed", "error", err)
+		return
+	}
+	logger.Info("staging root ready", "root", store.Root(), "removedLeftovers", removed)
+}
+
+// NewLogger returns the process logger described by cfg, writing to w.
+func NewLogger(cfg config.Log, w io.Writer) (*slog.Logger, error) {
+	level, err := cfg.SlogLevel()
+	if err != nil {
+		return nil, err
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch cfg.Format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	}
+	return nil, fmt.Errorf("log format %q is neither text nor json", cfg.Format)
+}

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/hadoopconf"
+	"github.com/yarngate/yarngate/yarnclient"
+)
+
+// endpoints are the cluster addresses Run connects to: explicit configuration where given, otherwise
+// what the Hadoop configuration directory says.
+type endpoints struct {
+	nameNodes           []string
+	fsURI               string
+	useDatanodeHostname bool
+	rms                 []hadoopconf.RM
+	zkQuorum            string
+}
+
+func (e endpoints) rmURLs() []string {
+	out := make([]string, 0, len(e.rms))
+	for _, rm := range e.rms {
+		out = append(out, rm.URL)
+	}
+	return out
+}
+
+// resolveEndpoints reads HadoopConfDir (when set) and applies the overrides of cfg.
+func resolveEndpoints(cfg config.Config) (endpoints, error) {
+	var ep endpoints
+	var conf *hadoopconf.Conf
+	if cfg.HadoopConfDir != "" {
+		var err error
+		conf, err = hadoopconf.Load(cfg.HadoopConfDir)
+		if err != nil {
+			return ep, err
+		}
+		if auth := conf.SecurityAuthentication(); auth != "simple" {
+			return ep, fmt.Errorf("hadoop.security.authentication=%s in %s: only simple authentication is supported so far", auth, cfg.HadoopConfDir)
+		}
+		ep.useDatanodeHostname = conf.Bool("dfs.client.use.datanode.hostname")
+		ep.zkQuorum = conf.ZooKeeperQuorum()
+	}
+
+	if len(cfg.HDFS.NameNodes) > 0 {
+		ep.nameNodes = cfg.HDFS.NameNodes
+	} else {
+		nns, err := conf.NameNodeRPCAddresses()
+		if err != nil {
+			return ep, fmt.Errorf("NameNodes from %s: %w", cfg.HadoopConfDir, err)
+		}
+		ep.nameNodes = nns
+		ep.fsURI = conf.DefaultFS()
+	}
+
+	switch {
+	case len(cfg.YARN.RMURLs) > 0:
+		for i, u := range cfg.YARN.RMURLs {
+			rm := hadoopconf.RM{URL: strings.TrimRight(u, "/")}
+			if len(cfg.YARN.RMURLs) > 1 {
+				rm.ID = fmt.Sprintf("rm%d", i+1)
+			}
+			ep.rms = append(ep.rms, rm)
+		}
+	case conf != nil:
+		rms, err := conf.ResourceManagers()
+		if err != nil && !errors.Is(err, hadoopconf.ErrNotConfigured) {
+			return ep, fmt.Errorf("ResourceManagers from %s: %w", cfg.HadoopConfDir, err)
+		}
+		ep.rms = rms // none when yarn-site.xml does not say: readiness then skips the RM
+	}
+	if cfg.ZooKeeper.Quorum != "" {
+		ep.zkQuorum = cfg.ZooKeeper.Quorum
+	}
+	return ep, nil
+}
+
+// rmReadiness returns the /readyz check of the ResourceManager: the active RM answers cluster info.
+func rmReadiness(rms []hadoopconf.RM, cfg config.Config, logger *slog.Logger) (gateway.ReadinessCheck, error) {
+	ycRMs := make([]yarnclient.RM, 0, len(rms))
+	for _, rm := range rms {
+		ycRMs = append(ycRMs, yarnclient.RM{ID: rm.ID, URL: rm.URL})
+	}
+	yc, err := yarnclient.New(yarnclient.Options{
+		RMs: ycRMs, User: cfg.User, RequestTimeout: cfg.YARN.RequestTimeout, Logger: logger,
+	})
+	if err != nil {
+		return gateway.ReadinessCheck{}, err
+	}
+	return gateway.ReadinessCheck{Name: "yarn", Check: func(ctx context.Context) error {
+		_, err := yc.ClusterInfo(ctx)
+		return err
+	}}, nil
+}
