@@ -252,7 +252,9 @@ func TestIntegrationBadInputLeavesNothing(t *testing.T) {
 		{name: "wrong content type", target: "/v1/jars", contentType: "text/plain",
 			body: func() io.Reader { return bytes.NewReader(valid) }, wantStatus: 415, wantCode: codeUnsupportedMediaType},
 		{name: "multipart without jar field", target: "/v1/jars", contentType: "multipart/form-data; boundary=xyz",
-			body: func() io.Reader { return strings.NewReader("--xyz\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nv\r\n--xyz--\r\n") },
+			body: func() io.Reader {
+				return strings.NewReader("--xyz\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nv\r\n--xyz--\r\n")
+			},
 			wantStatus: 400, wantCode: codeInvalidRequest},
 		{name: "evil file name is only metadata", target: "/v1/jars?name=" + "..%2F..%2F..%2Ftmp%2Fx%0A%00.jar", contentType: "application/java-archive",
 			body: func() io.Reader { return bytes.NewReader(evil) }, wantStatus: 201, staged: []string{digest(evil)}},
