@@ -19,8 +19,10 @@ import (
 )
 
 const (
-	// copyBufSize is the size of the one buffer an upload streams through.
+	// copyBufSize is the size of each buffer an upload streams through.
 	copyBufSize = 256 << 10
+	// copyDepth is the number of buffers: how far reading may run ahead of writing.
+	copyDepth = 4
 	// maxCloseAttempts bounds the retries of Close while the NameNode reports ErrReplicating.
 	maxCloseAttempts = 8
 	// maxClaimAttempts bounds how often an upload tries to claim a final name that keeps changing hands.
@@ -105,35 +107,100 @@ func (u *upload) run(ctx context.Context, body io.Reader, name string) (PutResul
 }
 
 // copy streams body into the temporary file, hashing and counting, and stops at the size limit.
+// Reading and hashing run in a goroutine of their own, a few buffers ahead of the HDFS write (checksums
+// and socket writes), so that the two overlap; the goroutine has ended when copy returns.
 func (u *upload) copy(ctx context.Context, body io.Reader) ([]byte, int64, error) {
-	h := sha256.New()
-	buf := make([]byte, copyBufSize)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, n, err
-		}
-		k, rerr := body.Read(buf)
-		if k > 0 {
-			n += int64(k)
-			if n > u.s.opts.MaxSize {
-				return nil, n, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, u.s.opts.MaxSize)
+	free := make(chan []byte, copyDepth)
+	for range copyDepth {
+		free <- make([]byte, copyBufSize)
+	}
+	chunks := make(chan []byte, copyDepth)
+	stop := make(chan struct{})
+	var ( // written by the reader, read after it ended
+		sum     []byte
+		total   int64
+		readErr error
+	)
+	go func() {
+		defer close(chunks)
+		h := sha256.New()
+		for {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
 			}
-			h.Write(buf[:k])
-			if err := u.w.SetDeadline(u.s.ioDeadline(ctx)); err != nil {
-				return nil, n, u.l.check(fmt.Errorf("write %s: %w", u.tmp, err))
+			k, err := fill(body, buf)
+			if k > 0 {
+				total += int64(k)
+				if total > u.s.opts.MaxSize {
+					readErr = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, u.s.opts.MaxSize)
+					return
+				}
+				h.Write(buf[:k])
+				select {
+				case chunks <- buf[:k]:
+				case <-stop:
+					return
+				}
 			}
-			if _, err := u.w.Write(buf[:k]); err != nil {
-				return nil, n, u.l.check(fmt.Errorf("write %s: %w", u.tmp, err))
+			if errors.Is(err, io.EOF) {
+				sum = h.Sum(nil)
+				return
+			}
+			if err != nil {
+				readErr = fmt.Errorf("read upload body: %w", err)
+				return
 			}
 		}
-		if errors.Is(rerr, io.EOF) {
-			return h.Sum(nil), n, nil
+	}()
+
+	var writeErr error
+	for buf := range chunks {
+		if writeErr == nil {
+			writeErr = u.write(ctx, buf)
+			if writeErr != nil {
+				close(stop)
+			}
 		}
-		if rerr != nil {
-			return nil, n, fmt.Errorf("read upload body: %w", rerr)
+		free <- buf[:cap(buf)] // never blocks: there are only copyDepth buffers
+	}
+	// chunks is closed: the reader has returned.
+	if writeErr != nil {
+		return nil, total, writeErr
+	}
+	if readErr != nil {
+		return nil, total, readErr
+	}
+	return sum, total, nil
+}
+
+// write writes one chunk to the temporary file under a fresh deadline.
+func (u *upload) write(ctx context.Context, b []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := u.w.SetDeadline(u.s.ioDeadline(ctx)); err != nil {
+		return u.l.check(fmt.Errorf("write %s: %w", u.tmp, err))
+	}
+	if _, err := u.w.Write(b); err != nil {
+		return u.l.check(fmt.Errorf("write %s: %w", u.tmp, err))
+	}
+	return nil
+}
+
+// fill reads into buf until it is full or r fails (io.EOF included).
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
 		}
 	}
+	return n, nil
 }
 
 // closeWriter completes the temporary file, retrying with backoff while the NameNode answers that the

@@ -6,6 +6,12 @@
 //
 // Configuration: defaults < YAML file < YARNGATE_* environment < flags; `yarngate serve -h` lists the
 // flags. Everything else lives in package app.
+//
+// Unless GOGC is set, serve runs the garbage collector at GOGC=200 instead of 100: the HDFS client
+// allocates two 64 KiB buffers per packet it sends, and with the gateway's small live heap the default
+// collects hundreds of times per large upload. On the 2-core benchmark machine this moves upload
+// throughput from about 0.85 to parity with Hadoop's own client, for a peak RSS of about 40 MiB during a
+// 1 GiB upload (64 MiB budget).
 package main
 
 import (
@@ -23,6 +29,9 @@ import (
 	"github.com/yarngate/yarngate/app"
 	"github.com/yarngate/yarngate/config"
 )
+
+// defaultGCPercent is the GOGC serve uses unless the environment sets one (see the command doc).
+const defaultGCPercent = 200
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = ""
@@ -89,6 +98,9 @@ func serve(args []string, stderr io.Writer) int {
 		return 2
 	}
 	gin.SetMode(gin.ReleaseMode) // process-wide: no debug route dump, no debug warnings
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger.Info("starting yarngate", "version", buildVersion(), "listen", cfg.Listen, "user", cfg.User)

@@ -1,0 +1,237 @@
+// Command yarngate-bench measures jar staging through the gateway against the real test cluster:
+//
+//   - upload throughput of a 256 MiB jar through POST /v1/jars into HDFS, compared in the same run with
+//     writing the same file through Hadoop's own client (testenv/hadoop/PutBench.java, the
+//     `hdfs dfs -put` code path), reported as a ratio;
+//   - the gateway's peak RSS (VmHWM) during a 1 GiB upload, with the gateway running as a subprocess.
+//
+// Run it from the repository root with the test cluster's environment (`make bench` does both):
+//
+//	source testenv/.run/cluster.env && go run ./cmd/yarngate-bench
+//
+// It prints a table and, last, one JSON line with every figure.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/jarfile/jartest"
+)
+
+// results is the JSON summary.
+type results struct {
+	JarBytes          int64     `json:"jarBytes"`
+	GatewaySeconds    []float64 `json:"gatewaySeconds"`
+	GatewayMiBps      float64   `json:"gatewayMiBps"`
+	BaselineSeconds   []float64 `json:"baselineSeconds,omitempty"`
+	BaselineMiBps     float64   `json:"baselineMiBps,omitempty"`
+	ThroughputRatio   float64   `json:"throughputRatio,omitempty"`
+	RSSJarBytes       int64     `json:"rssJarBytes"`
+	PeakRSSMiB        float64   `json:"peakRssMiB"`
+	RSSUploadSeconds  float64   `json:"rssUploadSeconds"`
+	ThroughputTarget  float64   `json:"throughputTarget"`
+	PeakRSSTargetMiB  float64   `json:"peakRssTargetMiB"`
+	BaselineAvailable bool      `json:"baselineAvailable"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "yarngate-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		binary   = flag.String("yarngate", "", "gateway binary (default: build ./cmd/yarngate into the work dir)")
+		sizeFlag = flag.String("size", "256MiB", "jar size for the throughput runs")
+		rssFlag  = flag.String("rss-size", "1GiB", "jar size for the peak-RSS run")
+		runs     = flag.Int("runs", 5, "throughput runs of each side (the medians count)")
+		workDir  = flag.String("work-dir", filepath.Join(os.TempDir(), "yarngate-bench"), "directory for jars and the binary")
+		baseline = flag.Bool("baseline", true, "also measure Hadoop's own client (needs JAVA_HOME and HADOOP_CLASSPATH)")
+	)
+	flag.Parse()
+	size, err := config.ParseByteSize(*sizeFlag)
+	if err != nil {
+		return err
+	}
+	rssSize, err := config.ParseByteSize(*rssFlag)
+	if err != nil {
+		return err
+	}
+	env, err := clusterEnv()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := os.MkdirAll(*workDir, 0o755); err != nil {
+		return err
+	}
+	if *binary == "" {
+		if *binary, err = buildGateway(ctx, *workDir); err != nil {
+			return err
+		}
+	}
+	hdfsRoot := fmt.Sprintf("/user/%s/bench-%d", env.user, time.Now().UnixNano())
+	defer removeHDFSRoot(env, hdfsRoot)
+
+	jar, err := writeJar(*workDir, "throughput.jar", int64(size), 1)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(jar.path)
+	res := results{JarBytes: jar.size, RSSJarBytes: 0, ThroughputTarget: 0.9, PeakRSSTargetMiB: 64}
+
+	var pb *putBench
+	if *baseline {
+		if pb, err = newPutBench(ctx, env, *workDir); err != nil {
+			fmt.Printf("Hadoop client baseline unavailable: %v\n", err)
+		}
+	}
+	res.BaselineAvailable = pb != nil
+	gw, err := startGateway(ctx, *binary, env, hdfsRoot+"/gateway")
+	if err != nil {
+		return err
+	}
+	// Runs alternate between the gateway and the Hadoop client, so that load from elsewhere on the
+	// machine affects both alike.
+	fmt.Printf("%.0f MiB jar, %d runs: gateway (POST /v1/jars) vs Hadoop client (FileSystem.create + copyBytes)\n",
+		float64(jar.size)/(1<<20), *runs)
+	for i := range *runs {
+		d, err := gw.upload(ctx, jar)
+		if err != nil {
+			gw.stop()
+			return fmt.Errorf("gateway run %d: %w", i+1, err)
+		}
+		res.GatewaySeconds = append(res.GatewaySeconds, d.Seconds())
+		line := fmt.Sprintf("  run %d: gateway %6.2fs %7.1f MiB/s", i+1, d.Seconds(), mibps(jar.size, d))
+		if pb != nil {
+			b, err := pb.put(ctx, jar.path, fmt.Sprintf("%s/baseline-%d.jar", hdfsRoot, i))
+			if err != nil {
+				gw.stop()
+				return fmt.Errorf("baseline run %d: %w", i+1, err)
+			}
+			res.BaselineSeconds = append(res.BaselineSeconds, b.Seconds())
+			line += fmt.Sprintf("   hadoop %6.2fs %7.1f MiB/s", b.Seconds(), mibps(jar.size, b))
+		}
+		fmt.Println(line)
+	}
+	if err := gw.stop(); err != nil {
+		return err
+	}
+	res.GatewayMiBps = mibps(jar.size, seconds(median(res.GatewaySeconds)))
+	if pb != nil {
+		res.BaselineMiBps = mibps(jar.size, seconds(median(res.BaselineSeconds)))
+		res.ThroughputRatio = res.GatewayMiBps / res.BaselineMiBps
+	}
+
+	big, err := writeJar(*workDir, "rss.jar", int64(rssSize), 2)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(big.path)
+	res.RSSJarBytes = big.size
+	fmt.Printf("peak RSS of a fresh gateway during a %.0f MiB upload\n", float64(big.size)/(1<<20))
+	gw, err = startGateway(ctx, *binary, env, hdfsRoot+"/rss")
+	if err != nil {
+		return err
+	}
+	d, err := gw.upload(ctx, big)
+	if err != nil {
+		gw.stop()
+		return fmt.Errorf("rss run: %w", err)
+	}
+	hwm, err := gw.peakRSS()
+	if stopErr := gw.stop(); err == nil {
+		err = stopErr
+	}
+	if err != nil {
+		return err
+	}
+	res.RSSUploadSeconds = d.Seconds()
+	res.PeakRSSMiB = float64(hwm) / (1 << 20)
+	fmt.Printf("  upload %6.2fs  %7.1f MiB/s  VmHWM %.1f MiB\n", d.Seconds(), mibps(big.size, d), res.PeakRSSMiB)
+
+	fmt.Println()
+	fmt.Printf("gateway throughput (median)   %8.1f MiB/s\n", res.GatewayMiBps)
+	if res.BaselineAvailable {
+		fmt.Printf("Hadoop client (median)        %8.1f MiB/s\n", res.BaselineMiBps)
+		fmt.Printf("ratio gateway/Hadoop          %8.2f   (target >= %.1f)\n", res.ThroughputRatio, res.ThroughputTarget)
+	}
+	fmt.Printf("gateway peak RSS, 1 GiB jar   %8.1f MiB (target < %.0f MiB)\n", res.PeakRSSMiB, res.PeakRSSTargetMiB)
+	out, _ := json.Marshal(res)
+	fmt.Println(string(out))
+	return nil
+}
+
+// jarFile is a generated jar on local disk.
+type jarFile struct {
+	path string
+	size int64
+}
+
+// writeJar writes a valid jar of about payload bytes.
+func writeJar(dir, name string, payload int64, seed uint64) (jarFile, error) {
+	p := filepath.Join(dir, name)
+	f, err := os.Create(p)
+	if err != nil {
+		return jarFile{}, err
+	}
+	n, err := jartest.Write(f, jartest.Options{MainClass: "com.example.Bench", PayloadSize: payload, Seed: seed ^ uint64(time.Now().UnixNano())})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+		return jarFile{}, fmt.Errorf("write %s: %w", p, err)
+	}
+	return jarFile{path: p, size: n}, nil
+}
+
+func mibps(bytes int64, d time.Duration) float64 {
+	return float64(bytes) / (1 << 20) / d.Seconds()
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+// cluster is what the benchmark needs from cluster.env.
+type cluster struct {
+	hadoopConfDir string
+	user          string
+	javaHome      string
+	hadoopCP      string
+}
+
+func clusterEnv() (cluster, error) {
+	c := cluster{
+		hadoopConfDir: os.Getenv("HADOOP_CONF_DIR"),
+		user:          os.Getenv("YARNGATE_USER"),
+		javaHome:      os.Getenv("JAVA_HOME"),
+		hadoopCP:      os.Getenv("HADOOP_CLASSPATH"),
+	}
+	if c.hadoopConfDir == "" || c.user == "" {
+		return c, errors.New("HADOOP_CONF_DIR and YARNGATE_USER must be set: source testenv/.run/cluster.env (make bench does)")
+	}
+	return c, nil
+}
