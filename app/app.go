@@ -70,7 +70,8 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("cluster endpoints", "namenodes", ep.nameNodes, "fs", ep.fsURI, "resourceManagers", ep.rmURLs(), "hadoopConfDir", cfg.HadoopConfDir)
+	logger.Info("cluster endpoints", "namenodes", ep.nameNodes, "fs", ep.fsURI, "resourceManagers", ep.rmURLs(),
+		"zookeeper", ep.zkQuorum, "hadoopConfDir", cfg.HadoopConfDir)
 
 	store, err := hdfs.New(hdfs.Options{
 		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,

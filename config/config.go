@@ -18,6 +18,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"os/user"
@@ -137,11 +138,16 @@ func DefaultStagingRoot(user string) string {
 
 // YAML renders the configuration as YAML, secrets redacted.
 func (c Config) YAML() ([]byte, error) {
-	out, err := yaml.Marshal(c)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
 		return nil, fmt.Errorf("render config: %w", err)
 	}
-	return out, nil
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("render config: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // Secret is a string that redacts itself whenever it is printed, logged or serialised. Use Reveal to get

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,21 +143,10 @@ func (s *server) readyz(c *gin.Context) error {
 		checks[rc.Name] = "ok"
 	}
 	if len(failed) > 0 {
-		return newAPIError(http.StatusServiceUnavailable, codeNotReady, "not ready: no answer from "+joinNames(failed), errors.Join(causes...))
+		return newAPIError(http.StatusServiceUnavailable, codeNotReady, "not ready: no answer from "+strings.Join(failed, ", "), errors.Join(causes...))
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
 	return nil
-}
-
-func joinNames(names []string) string {
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
 }
 
 // openAPI handles GET /v1/openapi.yaml.
