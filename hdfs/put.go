@@ -203,25 +203,49 @@ func fill(r io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
-// closeWriter completes the temporary file, retrying with backoff while the NameNode answers that the
-// last block is not yet minimally replicated.
+// closeWriter completes the temporary file, retrying while the NameNode answers that the last block is
+// not yet minimally replicated.
 func (u *upload) closeWriter(ctx context.Context) error {
-	backoff := 25 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	err := retryReplicating(ctx, 25*time.Millisecond, func() error {
 		if err := u.w.SetDeadline(u.s.ioDeadline(ctx)); err != nil {
-			return u.l.check(fmt.Errorf("close %s: %w", u.tmp, err))
+			return err
 		}
-		err := u.w.Close()
-		if err == nil {
-			u.w = nil
-			return nil
-		}
-		if !gohdfs.IsErrReplicating(err) {
-			u.w = nil // its state is unknown; cleanup only removes the file
-			return u.l.check(fmt.Errorf("close %s: %w", u.tmp, err))
+		return u.w.Close()
+	})
+	var still *errStillReplicating
+	switch {
+	case err == nil:
+		u.w = nil
+		return nil
+	case errors.As(err, &still):
+		return fmt.Errorf("close %s: %w: %w", u.tmp, ErrUnavailable, err)
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return err
+	default:
+		u.w = nil // its state is unknown; cleanup only removes the file
+		return u.l.check(fmt.Errorf("close %s: %w", u.tmp, err))
+	}
+}
+
+// errStillReplicating wraps the last ErrReplicating answer once the attempts are used up.
+type errStillReplicating struct{ last error }
+
+func (e *errStillReplicating) Error() string {
+	return fmt.Sprintf("still replicating after %d attempts: %v", maxCloseAttempts, e.last)
+}
+func (e *errStillReplicating) Unwrap() error { return e.last }
+
+// retryReplicating calls closeFn until it succeeds or fails with anything but ErrReplicating, at most
+// maxCloseAttempts times, waiting first backoff and then twice as long each time (capped at 2s), as the
+// Java client does. Used up attempts give an *errStillReplicating; ctx ending gives ctx's error.
+func retryReplicating(ctx context.Context, backoff time.Duration, closeFn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := closeFn()
+		if err == nil || !gohdfs.IsErrReplicating(err) {
+			return err
 		}
 		if attempt == maxCloseAttempts {
-			return fmt.Errorf("close %s: %w: still replicating after %d attempts: %w", u.tmp, ErrUnavailable, attempt, err)
+			return &errStillReplicating{last: err}
 		}
 		if err := sleep(ctx, backoff); err != nil {
 			return err

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	gohdfs "github.com/colinmarc/hdfs/v2"
 )
 
 func TestValidID(t *testing.T) {
@@ -126,4 +129,44 @@ func TestIODeadline(t *testing.T) {
 	if d := time.Until(s.ioDeadline(ctx)); d > time.Second {
 		t.Errorf("deadline ignores the earlier ctx deadline: %v away", d)
 	}
+}
+
+func TestRetryReplicating(t *testing.T) {
+	replicating := &os.PathError{Op: "create", Path: "/x", Err: gohdfs.ErrReplicating}
+	otherErr := errors.New("datanode gone")
+	tests := []struct {
+		name      string
+		answers   []error // one per call; the last repeats
+		wantCalls int
+		wantErr   error
+	}{
+		{name: "first close succeeds", answers: []error{nil}, wantCalls: 1},
+		{name: "succeeds after two replicating answers", answers: []error{replicating, replicating, nil}, wantCalls: 3},
+		{name: "other errors are not retried", answers: []error{otherErr}, wantCalls: 1, wantErr: otherErr},
+		{name: "bounded", answers: []error{replicating}, wantCalls: maxCloseAttempts, wantErr: gohdfs.ErrReplicating},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := retryReplicating(t.Context(), time.Millisecond, func() error {
+				a := tc.answers[min(calls, len(tc.answers)-1)]
+				calls++
+				return a
+			})
+			if calls != tc.wantCalls {
+				t.Errorf("%d calls, want %d", calls, tc.wantCalls)
+			}
+			if (tc.wantErr == nil) != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+				t.Errorf("error = %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+	t.Run("stops when the context ends", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		err := retryReplicating(ctx, time.Hour, func() error { return replicating })
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("error = %v, want context.Canceled", err)
+		}
+	})
 }
