@@ -167,8 +167,15 @@ func TestPlanApplicationDetails(t *testing.T) {
 	ship := strings.Split(env[EnvClientShipFiles], ";")
 	var keys []string
 	for _, d := range ship {
-		var desc descriptor
-		if err := json.Unmarshal([]byte(d), &desc); err != nil {
+		// Jackson reads Flink's single-quoted JSON; swap the quotes to read it here.
+		var desc struct {
+			ResourceKey, Path, Visibility, ResourceType string
+			Size, ModificationTime                      int64
+		}
+		if strings.Contains(d, `"`) {
+			t.Fatalf("descriptor with double quotes (eaten by the NodeManager's launch script): %s", d)
+		}
+		if err := json.Unmarshal([]byte(strings.ReplaceAll(d, "'", `"`)), &desc); err != nil {
 			t.Fatalf("descriptor %s: %v", d, err)
 		}
 		keys = append(keys, desc.ResourceKey)

@@ -1,9 +1,7 @@
 package flink
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"path"
@@ -67,24 +65,19 @@ func (p *Plan) StageConfig(ctx context.Context, fsys FileSystem) (RemoteFile, er
 	return RemoteFile{Key: p.ConfigName, URI: p.AppDir + "/" + p.ConfigName, Size: st.Size, ModTime: st.ModTime}, nil
 }
 
-// descriptor is YarnLocalResourceDescriptor's JSON form (1.19+), field order as Flink writes it.
-// Flink writes it with single quotes but parses with ALLOW_SINGLE_QUOTES, so standard JSON is read.
-type descriptor struct {
-	ResourceKey      string `json:"resourceKey"`
-	Path             string `json:"path"`
-	Size             int64  `json:"size"`
-	ModificationTime int64  `json:"modificationTime"`
-	Visibility       string `json:"visibility"`
-	ResourceType     string `json:"resourceType"`
-}
-
+// describeFile writes YarnLocalResourceDescriptor's 1.19+ string form: a JSON object with keys
+// resourceKey, path, size, modificationTime, visibility, resourceType, written with single quotes as
+// Flink's own writer does (JsonFactoryBuilder().quoteChar('\”)). The quotes matter: the NodeManager
+// writes environment values into its launch script as export NAME="value" without escaping, so
+// double quotes would be eaten by the shell and the TaskManagers could not parse the descriptor.
 func describeFile(f RemoteFile, vis yarnclient.Visibility) (string, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(descriptor{ResourceKey: f.Key, Path: f.URI, Size: f.Size, ModificationTime: f.ModTime,
-		Visibility: string(vis), ResourceType: string(yarnclient.ResourceFile)})
-	return strings.TrimSpace(buf.String()), err
+	for _, s := range []string{f.Key, f.URI} {
+		if strings.ContainsAny(s, "'\"\\$`;") {
+			return "", fmt.Errorf("resource %q: quotes, backslashes, '$', '`' and ';' cannot be carried in Flink's resource descriptors", s)
+		}
+	}
+	return fmt.Sprintf("{'resourceKey':'%s','path':'%s','size':%d,'modificationTime':%d,'visibility':'%s','resourceType':'%s'}",
+		f.Key, f.URI, f.Size, f.ModTime, vis, yarnclient.ResourceFile), nil
 }
 
 // Submission builds the YARN submission once the configuration file is staged (see StageConfig).
