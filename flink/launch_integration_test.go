@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -192,4 +195,111 @@ func launchExample(t *testing.T, c *testenv.Cluster, yc *yarnclient.Client, fsys
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// TestIntegrationLaunchSession starts a session cluster for each Flink version, checks that the
+// JobManager REST API answers at the address the AM registered (amRPCAddress), and kills it.
+func TestIntegrationLaunchSession(t *testing.T) {
+	c := testenv.Require(t)
+	if c.WebHDFSURL == "" {
+		t.Skip("cluster.env lacks WebHDFS")
+	}
+	yc, err := yarnclient.New(yarnclient.Options{RMs: []yarnclient.RM{{URL: c.RMURL}}, User: c.User})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := newWebHDFS(c.WebHDFSURL, c.User)
+	classpath := strings.Split(yarnSiteValue(t, c.HadoopConfDir, "yarn.application.classpath"), ",")
+	for _, home := range []string{c.FlinkHome, c.Flink2Home} {
+		t.Run(filepath.Base(home), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+			defer cancel()
+			d, err := OpenDist(home)
+			if err != nil {
+				t.Fatal(err)
+			}
+			userDir := "/user/" + c.User
+			libs, err := UploadDist(ctx, fsys, d, UploadOptions{FSURI: c.HDFSURL, Root: userDir + "/yarngate-it/flink"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			na, err := yc.NewApplication(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := na.ApplicationID
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				_, _ = yc.Kill(ctx, id, "test cleanup")
+				_ = fsys.RemoveAll(ctx, userDir+"/.flink/"+id)
+			})
+			plan, err := NewPlan(LaunchSpec{
+				Dist: d, Libs: libs, ApplicationID: id, Mode: ModeSession,
+				JobManagerMemory: "1024m", TaskManagerMemory: "1024m",
+				Tags: []string{"yarngate-test"}, User: c.User, StagingDir: c.HDFSURL + userDir,
+				YarnClasspath: classpath, MinAllocationMB: 64, MaxResource: &na.MaximumResourceCapability,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := plan.StageConfig(ctx, fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := plan.Submission(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := yc.Submit(ctx, sc); err != nil {
+				t.Fatal(err)
+			}
+			var app *yarnclient.App
+			for {
+				if app, err = yc.App(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+				if app.State == yarnclient.StateRunning && app.AMRPCAddress != "" {
+					break
+				}
+				if app.State.Terminal() {
+					t.Fatalf("%s ended %s: %s", id, app.State, app.Diagnostics)
+				}
+				select {
+				case <-ctx.Done():
+					t.Fatalf("%s still %s", id, app.State)
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+			var overview struct {
+				Version string `json:"flink-version"`
+			}
+			if err := getJSON(ctx, "http://"+app.AMRPCAddress+"/overview", &overview); err != nil {
+				t.Fatalf("JobManager REST at %s: %v", app.AMRPCAddress, err)
+			}
+			if overview.Version != d.Version.Raw {
+				t.Errorf("JobManager reports Flink %q, launched %s", overview.Version, d.Version)
+			}
+			state, err := yc.Kill(ctx, id, "session test done")
+			if err != nil || state != yarnclient.StateKilled {
+				t.Fatalf("kill: %s %v", state, err)
+			}
+		})
+	}
+}
+
+func getJSON(ctx context.Context, url string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }

@@ -344,3 +344,26 @@ func contains(l []string, s string) bool {
 	}
 	return false
 }
+
+func TestDescriptorFormat(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    RemoteFile
+		want    string
+		wantErr bool
+	}{
+		{"single-quoted like Flink", RemoteFile{Key: "lib/a.jar", URI: "hdfs://nn:8020/d/lib/a.jar", Size: 12, ModTime: 1700000000000},
+			"{'resourceKey':'lib/a.jar','path':'hdfs://nn:8020/d/lib/a.jar','size':12,'modificationTime':1700000000000,'visibility':'PUBLIC','resourceType':'FILE'}", false},
+		{"quote in path", RemoteFile{Key: "a.jar", URI: "hdfs:///it's/a.jar"}, "", true},
+		{"dollar in key", RemoteFile{Key: "$a.jar", URI: "hdfs:///a.jar"}, "", true},
+		{"separator in path", RemoteFile{Key: "a.jar", URI: "hdfs:///x;y/a.jar"}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := describeFile(tt.file, yarnclient.VisibilityPublic)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("describeFile = %q, %v", got, err)
+			}
+		})
+	}
+}
