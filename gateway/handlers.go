@@ -43,9 +43,6 @@ func (s *server) uploadJar(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	// The idle deadline set while reading the body must not outlive this request on a kept-alive
-	// connection.
-	defer http.NewResponseController(c.Writer).SetReadDeadline(time.Time{})
 	res, err := s.opts.Jars.Upload(c.Request.Context(), req)
 	if err != nil {
 		return err

@@ -83,6 +83,12 @@ func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (UploadRequ
 
 // idleReader bounds each read of the request body by idle, so a stalled client cannot hold an HDFS client
 // forever, and marks read failures as bodyErrors (the client's doing). A size-limit error keeps its type.
+//
+// The deadline is left in place after the last read. When the body was read to its end, net/http clears
+// it itself before it starts watching the connection for the client going away. When it was not (a
+// failure, or the closing boundary after a multipart jar part), it bounds the server's own attempt to
+// drain the rest of the body, so a client that stops sending cannot hold the connection; the next request
+// on a kept-alive connection gets fresh deadlines from the server's ReadHeaderTimeout.
 type idleReader struct {
 	r    io.Reader
 	rc   *http.ResponseController
@@ -91,7 +97,7 @@ type idleReader struct {
 
 func (x *idleReader) Read(p []byte) (int, error) {
 	if x.idle > 0 {
-		// Not every ResponseWriter supports deadlines (httptest's does not); then there is none.
+		// Not every ResponseWriter supports deadlines (httptest's recorder does not); then there is none.
 		_ = x.rc.SetReadDeadline(time.Now().Add(x.idle))
 	}
 	n, err := x.r.Read(p)
