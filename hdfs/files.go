@@ -1,0 +1,231 @@
+package hdfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"time"
+
+	gohdfs "github.com/colinmarc/hdfs/v2"
+)
+
+// This file is the Store's general file access, used beside jar staging: uploading Flink distributions,
+// writing per-application launch files, streaming staged jars out, and cleaning up. Every method takes a
+// context for waiting on a pooled client; each HDFS call on the connection is bounded by IOTimeout.
+
+// FileInfo is what the Store reports about a path.
+type FileInfo struct {
+	// Size is the length in bytes (0 for directories).
+	Size int64
+	// ModTime is the modification time exactly as the NameNode reports it (millisecond precision); a YARN
+	// local resource for the file must carry ModTime.UnixMilli().
+	ModTime time.Time
+	// Mode holds the permission bits, and fs.ModeDir for directories.
+	Mode fs.FileMode
+}
+
+// URI returns the fully qualified URI of an absolute path, such as hdfs://nn:8020/a/b.
+func (s *Store) URI(name string) string { return s.opts.FSURI + name }
+
+// FSURI returns the file system URI that qualifies paths, such as hdfs://nn:8020.
+func (s *Store) FSURI() string { return s.opts.FSURI }
+
+// withClient runs fn with a pooled client, marking the client broken on transport errors.
+func (s *Store) withClient(ctx context.Context, op, name string, fn func(c *gohdfs.Client) error) error {
+	l, err := s.pool.get(ctx)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", op, name, err)
+	}
+	defer l.release()
+	if err := l.check(fn(l.c)); err != nil {
+		return fmt.Errorf("%s %s: %w", op, name, err)
+	}
+	return nil
+}
+
+// Stat returns the status of a path; the error wraps fs.ErrNotExist when it does not exist.
+func (s *Store) Stat(ctx context.Context, name string) (FileInfo, error) {
+	var fi FileInfo
+	err := s.withClient(ctx, "stat", name, func(c *gohdfs.Client) error {
+		st, err := c.Stat(name)
+		if err != nil {
+			return err
+		}
+		fi = FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: st.Mode() & (fs.ModePerm | fs.ModeDir)}
+		if st.IsDir() {
+			fi.Size = 0
+		}
+		return nil
+	})
+	return fi, err
+}
+
+// MkdirAll creates a directory and its missing parents with perm (subject to the NameNode's umask for
+// parents; the leaf gets perm).
+func (s *Store) MkdirAll(ctx context.Context, name string, perm fs.FileMode) error {
+	return s.withClient(ctx, "mkdir", name, func(c *gohdfs.Client) error {
+		if err := c.MkdirAll(name, perm); err != nil {
+			return err
+		}
+		return c.Chmod(name, perm)
+	})
+}
+
+// Chmod sets the permission bits of a path.
+func (s *Store) Chmod(ctx context.Context, name string, perm fs.FileMode) error {
+	return s.withClient(ctx, "chmod", name, func(c *gohdfs.Client) error { return c.Chmod(name, perm) })
+}
+
+// RemoveAll removes a path and everything below it; a missing path is not an error.
+func (s *Store) RemoveAll(ctx context.Context, name string) error {
+	if !path.IsAbs(name) || path.Clean(name) == "/" {
+		return fmt.Errorf("remove %q: refusing to remove a relative path or the root", name)
+	}
+	return s.withClient(ctx, "remove", name, func(c *gohdfs.Client) error {
+		err := c.RemoveAll(name)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
+}
+
+// Rename moves oldName to newName and fails with an error wrapping fs.ErrExist when newName exists.
+// HDFS itself refuses to replace a non-empty directory; for files the existence check and the rename are
+// two calls, so callers that race on one name must claim it first (as jar staging does).
+func (s *Store) Rename(ctx context.Context, oldName, newName string) error {
+	return s.withClient(ctx, "rename", oldName, func(c *gohdfs.Client) error {
+		if _, err := c.Stat(newName); err == nil {
+			return fmt.Errorf("to %s: %w", newName, fs.ErrExist)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return c.Rename(oldName, newName)
+	})
+}
+
+// Create creates or truncates a file (mode 0644 after the umask; its directory must exist) and returns a writer that holds a pooled
+// client until Close. Close completes the file, retrying while the last block is still replicating; the
+// data is durable once it returned nil. Each Write is bounded by IOTimeout or ctx's deadline.
+func (s *Store) Create(ctx context.Context, name string) (io.WriteCloser, error) {
+	l, err := s.pool.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	err = l.c.Remove(name)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		err = l.check(err)
+		l.release()
+		return nil, fmt.Errorf("create %s: replace: %w", name, err)
+	}
+	w, err := l.c.Create(name)
+	if err != nil {
+		err = l.check(err)
+		l.release()
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	return &fileWriter{s: s, ctx: ctx, l: l, w: w, name: name}, nil
+}
+
+// fileWriter is an HDFS file being written through a leased client.
+type fileWriter struct {
+	s    *Store
+	ctx  context.Context
+	l    *lease[*gohdfs.Client]
+	w    *gohdfs.FileWriter
+	name string
+}
+
+func (f *fileWriter) Write(p []byte) (int, error) {
+	if f.w == nil {
+		return 0, fmt.Errorf("write %s: %w", f.name, fs.ErrClosed)
+	}
+	if err := f.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("write %s: %w", f.name, err)
+	}
+	if err := f.w.SetDeadline(f.s.ioDeadline(f.ctx)); err != nil {
+		return 0, fmt.Errorf("write %s: %w", f.name, err)
+	}
+	n, err := f.w.Write(p)
+	if err != nil {
+		return n, fmt.Errorf("write %s: %w", f.name, f.l.check(err))
+	}
+	return n, nil
+}
+
+// Close completes the file and returns the client to the pool. A failed Close leaves the file
+// incomplete; callers remove it.
+func (f *fileWriter) Close() error {
+	if f.w == nil {
+		return nil
+	}
+	defer func() {
+		f.w = nil
+		f.l.release()
+	}()
+	err := retryReplicating(f.ctx, 25*time.Millisecond, func() error {
+		if err := f.w.SetDeadline(f.s.ioDeadline(f.ctx)); err != nil {
+			return err
+		}
+		return f.w.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("close %s: %w", f.name, f.l.check(err))
+	}
+	return nil
+}
+
+// Open returns a reader of a whole file that holds a pooled client until Close. Each Read is bounded by
+// IOTimeout or ctx's deadline.
+func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	l, err := s.pool.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	r, err := l.c.Open(name)
+	if err != nil {
+		err = l.check(err)
+		l.release()
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	return &fileReader{s: s, ctx: ctx, l: l, r: r, name: name}, nil
+}
+
+type fileReader struct {
+	s    *Store
+	ctx  context.Context
+	l    *lease[*gohdfs.Client]
+	r    *gohdfs.FileReader
+	name string
+}
+
+func (f *fileReader) Read(p []byte) (int, error) {
+	if f.r == nil {
+		return 0, fmt.Errorf("read %s: %w", f.name, fs.ErrClosed)
+	}
+	if err := f.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("read %s: %w", f.name, err)
+	}
+	if err := f.r.SetDeadline(f.s.ioDeadline(f.ctx)); err != nil {
+		return 0, fmt.Errorf("read %s: %w", f.name, err)
+	}
+	n, err := f.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, fmt.Errorf("read %s: %w", f.name, f.l.check(err))
+	}
+	return n, err
+}
+
+func (f *fileReader) Close() error {
+	if f.r == nil {
+		return nil
+	}
+	err := f.r.Close()
+	f.r = nil
+	f.l.release()
+	return err
+}

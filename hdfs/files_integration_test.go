@@ -1,0 +1,117 @@
+package hdfs_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"path"
+	"testing"
+	"time"
+)
+
+func TestFilesRoundTrip(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	dir := path.Join(c.root, "files", "a")
+	if err := c.store.MkdirAll(ctx, dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.store.Stat(ctx, dir)
+	if err != nil || !st.Mode.IsDir() || st.Mode.Perm() != 0o755 {
+		t.Fatalf("stat dir = %+v, %v", st, err)
+	}
+
+	name := path.Join(dir, "f.bin")
+	data := bytes.Repeat([]byte("yarngate"), 300_000) // 2.4 MB: more than one packet
+	for range 2 {                                     // the second round replaces the file
+		w, err := c.store.Create(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err = c.store.Stat(ctx, name)
+	if err != nil || st.Size != int64(len(data)) || st.Mode.IsDir() {
+		t.Fatalf("stat file = %+v, %v", st, err)
+	}
+	raw, err := c.raw.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ModTime.UnixMilli() != raw.ModTime().UnixMilli() {
+		t.Errorf("mtime %d ms, NameNode says %d ms", st.ModTime.UnixMilli(), raw.ModTime().UnixMilli())
+	}
+	if got := c.store.URI(name); got != c.fsURI+name {
+		t.Errorf("URI = %q", got)
+	}
+
+	r, err := c.store.Open(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes (%v), want %d", len(got), err, len(data))
+	}
+
+	other := path.Join(dir, "g.bin")
+	w, _ := c.store.Create(ctx, other)
+	w.Close()
+	if err := c.store.Rename(ctx, name, other); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("rename onto an existing file: %v, want fs.ErrExist", err)
+	}
+	moved := path.Join(dir, "h.bin")
+	if err := c.store.Rename(ctx, name, moved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.store.Stat(ctx, name); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("old name after rename: %v, want fs.ErrNotExist", err)
+	}
+	if err := c.store.Chmod(ctx, moved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.store.Stat(ctx, moved); st.Mode.Perm() != 0o600 {
+		t.Errorf("mode after chmod = %v", st.Mode)
+	}
+
+	if err := c.store.RemoveAll(ctx, path.Join(c.root, "files")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.store.RemoveAll(ctx, path.Join(c.root, "files")); err != nil {
+		t.Fatalf("removing a missing path: %v", err)
+	}
+	if _, err := c.store.Stat(ctx, dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stat after remove: %v", err)
+	}
+	if err := c.store.RemoveAll(ctx, "/"); err == nil {
+		t.Fatal("RemoveAll(/) succeeded")
+	}
+}
+
+func TestCreateHonoursCanceledContext(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	if err := c.store.MkdirAll(ctx, c.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.store.Create(ctx, path.Join(c.root, "canceled"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := w.Write([]byte("x")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("write after cancel: %v, want context.Canceled", err)
+	}
+	w.Close()
+}
