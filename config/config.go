@@ -46,6 +46,10 @@ type Config struct {
 	YARN YARN `yaml:"yarn"`
 	// ZooKeeper configures the ZooKeeper client (zookeeper).
 	ZooKeeper ZooKeeper `yaml:"zookeeper"`
+	// Flink configures the Flink distributions jobs run on (flink).
+	Flink Flink `yaml:"flink"`
+	// Jobs configures job launches (jobs).
+	Jobs Jobs `yaml:"jobs"`
 	// Log configures logging (log).
 	Log Log `yaml:"log"`
 	// ShutdownTimeout is how long in-flight requests may take to finish after a shutdown signal
@@ -95,6 +99,32 @@ type ZooKeeper struct {
 	Digest Secret `yaml:"digest"`
 }
 
+// Flink configures the Flink distributions.
+type Flink struct {
+	// Homes are local Flink distributions (each with lib/, plugins/, conf/), such as /opt/flink-1.20.3
+	// (homes). Each is uploaded to HDFS once, on first use.
+	Homes []string `yaml:"homes"`
+	// DefaultVersion is the version a job gets when it names none, such as 1.20 or 2.2 (defaultVersion);
+	// empty means the first of Homes.
+	DefaultVersion string `yaml:"defaultVersion"`
+	// LibRoot is the HDFS directory the distributions are uploaded to (libRoot); it and its parents must
+	// be world-executable, because YARN localises the files as PUBLIC resources. Default:
+	// <hdfs.stagingRoot>/flink.
+	LibRoot string `yaml:"libRoot"`
+}
+
+// Jobs configures job launches.
+type Jobs struct {
+	// JobManagerMemory is the JobManager process size a job gets when it names none (jobManagerMemory).
+	JobManagerMemory string `yaml:"jobManagerMemory"`
+	// TaskManagerMemory is the TaskManager process size a job gets when it names none (taskManagerMemory).
+	TaskManagerMemory string `yaml:"taskManagerMemory"`
+	// TaskManagerSlots is the slot count per TaskManager a job gets when it names none (taskManagerSlots).
+	TaskManagerSlots int `yaml:"taskManagerSlots"`
+	// MaxWait caps the long poll of GET /v1/jobs/{id}?wait= (maxWait).
+	MaxWait time.Duration `yaml:"maxWait"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error (level).
@@ -118,6 +148,7 @@ func Default(env func(string) string) Config {
 		},
 		Jars:            Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second},
 		YARN:            YARN{RequestTimeout: 30 * time.Second},
+		Jobs:            Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: 30 * time.Second,
 	}

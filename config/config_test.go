@@ -51,6 +51,7 @@ func TestLoadLayers(t *testing.T) {
 		{name: "defaults", env: base, check: func(t *testing.T, c Config) {
 			want := Default(lookupEnv(base))
 			want.HDFS.StagingRoot = DefaultStagingRoot(want.User)
+			want.Flink.LibRoot = want.HDFS.StagingRoot + "/flink"
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got %+v\nwant %+v", c, want)
 			}
@@ -170,6 +171,7 @@ func TestValidate(t *testing.T) {
 	valid.User = "u"
 	valid.HadoopConfDir = "/etc/hadoop"
 	valid.HDFS.StagingRoot = "/user/u/.yarngate"
+	valid.Flink.LibRoot = "/user/u/.yarngate/flink"
 	if err := valid.Validate(); err != nil {
 		t.Fatalf("valid config rejected: %v", err)
 	}
@@ -186,6 +188,10 @@ func TestValidate(t *testing.T) {
 		{"relative staging root", func(c *Config) { c.HDFS.StagingRoot = "user/x" }, "hdfs.stagingRoot"},
 		{"unclean staging root", func(c *Config) { c.HDFS.StagingRoot = "/user/../x" }, "hdfs.stagingRoot"},
 		{"root as staging root", func(c *Config) { c.HDFS.StagingRoot = "/" }, "hdfs.stagingRoot"},
+		{"relative flink home", func(c *Config) { c.Flink.Homes = []string{"flink"} }, "flink.homes"},
+		{"root as flink lib root", func(c *Config) { c.Flink.LibRoot = "/" }, "flink.libRoot"},
+		{"no task manager slots", func(c *Config) { c.Jobs.TaskManagerSlots = 0 }, "jobs.taskManagerSlots"},
+		{"no max wait", func(c *Config) { c.Jobs.MaxWait = 0 }, "jobs.maxWait"},
 		{"zero dial timeout", func(c *Config) { c.HDFS.DialTimeout = 0 }, "hdfs.dialTimeout"},
 		{"negative io timeout", func(c *Config) { c.HDFS.IOTimeout = -time.Second }, "hdfs.ioTimeout"},
 		{"pool too large", func(c *Config) { c.HDFS.PoolSize = 65 }, "hdfs.poolSize"},
@@ -269,6 +275,7 @@ func TestExampleFiles(t *testing.T) {
 	want := Default(lookupEnv(env))
 	want.HadoopConfDir, want.User, want.HDFS.StagingRoot = "/etc/hadoop/conf", "yarngate", "/user/yarngate/.yarngate"
 	want.HDFS.NameNodes, want.YARN.RMURLs = []string{}, []string{}
+	want.Flink.Homes, want.Flink.LibRoot = []string{}, "/user/yarngate/.yarngate/flink"
 	if !reflect.DeepEqual(example, want) {
 		t.Errorf("example differs from the defaults:\n got %+v\nwant %+v", example, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -73,6 +74,9 @@ func Load(opts LoadOptions) (Config, error) {
 
 	if cfg.HDFS.StagingRoot == "" && cfg.User != "" {
 		cfg.HDFS.StagingRoot = DefaultStagingRoot(cfg.User)
+	}
+	if cfg.Flink.LibRoot == "" && cfg.HDFS.StagingRoot != "" {
+		cfg.Flink.LibRoot = path.Join(cfg.HDFS.StagingRoot, "flink")
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err

@@ -93,6 +93,20 @@ func (c Config) Validate() error {
 	if d := c.ZooKeeper.Digest.Reveal(); d != "" && !strings.Contains(d, ":") {
 		bad("zookeeper.digest", "must be user:password")
 	}
+	for _, h := range c.Flink.Homes {
+		if !path.IsAbs(h) {
+			bad("flink.homes", "%q is not an absolute path", h)
+		}
+	}
+	if lr := c.Flink.LibRoot; !path.IsAbs(lr) || path.Clean(lr) != lr || lr == "/" {
+		bad("flink.libRoot", "%q must be a clean absolute path below /", lr)
+	}
+	if c.Jobs.TaskManagerSlots < 1 {
+		bad("jobs.taskManagerSlots", "must be at least 1")
+	}
+	if c.Jobs.MaxWait <= 0 {
+		bad("jobs.maxWait", "must be positive")
+	}
 	if _, err := c.Log.SlogLevel(); err != nil {
 		bad("log.level", "%v", err)
 	}

@@ -263,6 +263,7 @@ write_env() {
     echo "export YARNGATE_USER=$user"
     echo "export YARNGATE_FLINK_HOME=$cache/flink/flink-${flink_versions[0]}"
     echo "export YARNGATE_FLINK2_HOME=$cache/flink/flink-${flink_versions[1]}"
+    echo "export YARNGATE_FLINK_HOMES=$cache/flink/flink-${flink_versions[0]},$cache/flink/flink-${flink_versions[1]}"
     echo "export YARNGATE_EXAMPLE_JAR=$repo/examples/streaming/target/yarngate-example.jar"
     echo "export YARNGATE_CLUSTER_RUN_DIR=$run"
   } >"$tmp"
