@@ -103,6 +103,7 @@ func baseConfig(t *testing.T) config.Config {
 	cfg.HDFS.StagingRoot = "/user/yarngate/.yarngate"
 	cfg.HDFS.DialTimeout = time.Second
 	cfg.ShutdownTimeout = 2 * time.Second
+	cfg.FillDerived()
 	return cfg
 }
 

@@ -72,12 +72,7 @@ func Load(opts LoadOptions) (Config, error) {
 		}
 	}
 
-	if cfg.HDFS.StagingRoot == "" && cfg.User != "" {
-		cfg.HDFS.StagingRoot = DefaultStagingRoot(cfg.User)
-	}
-	if cfg.Flink.LibRoot == "" && cfg.HDFS.StagingRoot != "" {
-		cfg.Flink.LibRoot = path.Join(cfg.HDFS.StagingRoot, "flink")
-	}
+	cfg.FillDerived()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -111,4 +106,16 @@ func decodeStrict(data []byte, cfg *Config) error {
 		return errors.New("more than one YAML document")
 	}
 	return nil
+}
+
+// FillDerived sets the settings whose defaults derive from others and are still empty: the staging root
+// from the user, the Flink library root from the staging root. Load calls it; code that builds a Config
+// by hand calls it before Validate.
+func (c *Config) FillDerived() {
+	if c.HDFS.StagingRoot == "" && c.User != "" {
+		c.HDFS.StagingRoot = DefaultStagingRoot(c.User)
+	}
+	if c.Flink.LibRoot == "" && c.HDFS.StagingRoot != "" {
+		c.Flink.LibRoot = path.Join(c.HDFS.StagingRoot, "flink")
+	}
 }
