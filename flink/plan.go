@@ -156,6 +156,9 @@ func effectiveConfig(s *LaunchSpec) Config {
 		if s.EntryClass != "" {
 			cfg["$internal.application.main"] = s.EntryClass
 		}
+		if s.JobID != "" {
+			cfg["$internal.pipeline.job-id"] = s.JobID // PipelineOptionsInternal.PIPELINE_FIXED_JOB_ID
+		}
 	case ModeSession:
 		cfg["execution.target"] = "yarn-session"
 	}

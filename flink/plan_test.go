@@ -128,6 +128,26 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+func TestPlanFixedJobID(t *testing.T) {
+	spec, _ := testSpec(t, "2.2.1", stockConfig22)
+	spec.JobID = "0000019a1b2c3d4e0000000000000007"
+	plan, err := NewPlan(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := plan.Config.String("$internal.pipeline.job-id"); got != spec.JobID {
+		t.Fatalf("$internal.pipeline.job-id = %q, want %q", got, spec.JobID)
+	}
+	spec.JobID = ""
+	plan, err = NewPlan(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := plan.Config["$internal.pipeline.job-id"]; ok {
+		t.Fatal("a job id was set without one in the spec")
+	}
+}
+
 func TestPlanApplicationDetails(t *testing.T) {
 	spec, mfs := testSpec(t, "1.20.3", stockConfig120)
 	plan, err := NewPlan(spec)
@@ -269,6 +289,7 @@ func TestPlanValidation(t *testing.T) {
 		{"tiny tm memory", func(s *LaunchSpec) { s.TaskManagerMemory = "1m" }, "taskManager.memory"},
 		{"jm memory below metaspace+overhead", func(s *LaunchSpec) { s.JobManagerMemory = "300m" }, "jobManager.memory"},
 		{"negative parallelism", func(s *LaunchSpec) { s.Parallelism = -1 }, "parallelism"},
+		{"bad job id", func(s *LaunchSpec) { s.JobID = "ABC" }, "jobId"},
 		{"reserved key", func(s *LaunchSpec) { s.FlinkConfig = map[string]string{"pipeline.jars": "x"} }, "flinkConfig.pipeline.jars"},
 		{"internal key", func(s *LaunchSpec) { s.FlinkConfig = map[string]string{"$internal.application.main": "x"} }, "flinkConfig.$internal.application.main"},
 		{"session with args", func(s *LaunchSpec) { s.Mode = ModeSession }, "target"},

@@ -33,6 +33,9 @@ type LaunchSpec struct {
 	ApplicationID string
 	// Mode is application or session.
 	Mode Mode
+	// JobID fixes the Flink job ID of an application-mode job ($internal.pipeline.job-id, 32 lower-case
+	// hex digits), so that the caller knows it before the cluster runs; empty lets Flink choose.
+	JobID string
 	// EntryClass is the program's main class; empty lets Flink read the jar manifest.
 	EntryClass string
 	// Args are the program arguments, passed to main() exactly.
@@ -153,8 +156,11 @@ func (s *LaunchSpec) validate() error {
 		} else if strings.ContainsAny(path.Base(s.UserJar.URI), ";, ") {
 			bad("jar", "jar name %q must not contain ';', ',' or spaces", path.Base(s.UserJar.URI))
 		}
+		if s.JobID != "" && !validJobID(s.JobID) {
+			bad("jobId", "%q is not 32 lower-case hex digits", s.JobID)
+		}
 	case ModeSession:
-		if s.EntryClass != "" || len(s.Args) > 0 || s.UserJar.URI != "" {
+		if s.EntryClass != "" || len(s.Args) > 0 || s.UserJar.URI != "" || s.JobID != "" {
 			bad("target", "a session cluster takes no jar, entry class or arguments")
 		}
 	default:
@@ -210,6 +216,19 @@ func (s *LaunchSpec) validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
 	}
 	return nil
+}
+
+// validJobID reports whether id has the form of a Flink JobID: 32 lower-case hex digits.
+func validJobID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // normalizeTags lower-cases, trims and de-duplicates tags and checks YARN's limits.
