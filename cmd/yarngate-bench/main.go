@@ -57,7 +57,7 @@ func run() error {
 		binary   = flag.String("yarngate", "", "gateway binary (default: build ./cmd/yarngate into the work dir)")
 		sizeFlag = flag.String("size", "256MiB", "jar size for the throughput runs")
 		rssFlag  = flag.String("rss-size", "1GiB", "jar size for the peak-RSS run")
-		runs     = flag.Int("runs", 5, "throughput runs of each side (the medians count)")
+		runs     = flag.Int("runs", 7, "throughput runs of each side (the medians count)")
 		workDir  = flag.String("work-dir", filepath.Join(os.TempDir(), "yarngate-bench"), "directory for jars and the binary")
 		baseline = flag.Bool("baseline", true, "also measure Hadoop's own client (needs JAVA_HOME and HADOOP_CLASSPATH)")
 	)
