@@ -11,6 +11,7 @@ import (
 	"time"
 
 	gohdfs "github.com/colinmarc/hdfs/v2"
+	"github.com/yarngate/yarngate/jarfile"
 )
 
 // This file is the Store's general file access, used beside jar staging: uploading Flink distributions,
@@ -41,7 +42,11 @@ func (s *Store) withClient(ctx context.Context, op, name string, fn func(c *gohd
 		return fmt.Errorf("%s %s: %w", op, name, err)
 	}
 	defer l.release()
-	if err := l.check(fn(l.c)); err != nil {
+	err = fn(l.c)
+	if errors.Is(err, ErrInvalidJar) { // the file's fault, not the connection's
+		return fmt.Errorf("%s %s: %w", op, name, err)
+	}
+	if err := l.check(err); err != nil {
 		return fmt.Errorf("%s %s: %w", op, name, err)
 	}
 	return nil
@@ -228,4 +233,35 @@ func (f *fileReader) Close() error {
 	f.r = nil
 	f.l.release()
 	return err
+}
+
+// Inspect validates the jar at name (an absolute path) and reads its manifest without copying it: the zip
+// directory and the manifest are read in place. The error wraps fs.ErrNotExist for a missing file and
+// ErrInvalidJar for anything that is not a jar.
+func (s *Store) Inspect(ctx context.Context, name string) (FileInfo, jarfile.Info, error) {
+	var (
+		fi   FileInfo
+		info jarfile.Info
+	)
+	err := s.withClient(ctx, "inspect", name, func(c *gohdfs.Client) error {
+		r, err := c.Open(name)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		st := r.Stat()
+		if st.IsDir() {
+			return fmt.Errorf("%w: a directory", ErrInvalidJar)
+		}
+		fi = FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: st.Mode() & fs.ModePerm}
+		if err := r.SetDeadline(s.ioDeadline(ctx)); err != nil {
+			return err
+		}
+		info, err = jarfile.Inspect(r, st.Size())
+		if errors.Is(err, jarfile.ErrInvalid) {
+			return fmt.Errorf("%w: %w", ErrInvalidJar, err)
+		}
+		return err
+	})
+	return fi, info, err
 }

@@ -9,6 +9,9 @@ import (
 	"path"
 	"testing"
 	"time"
+
+	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/jarfile/jartest"
 )
 
 func TestFilesRoundTrip(t *testing.T) {
@@ -114,4 +117,42 @@ func TestCreateHonoursCanceledContext(t *testing.T) {
 		t.Fatalf("write after cancel: %v, want context.Canceled", err)
 	}
 	w.Close()
+}
+
+func TestInspect(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := c.store.MkdirAll(ctx, c.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) string {
+		p := path.Join(c.root, name)
+		w, err := c.store.Create(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	jar := write("good.jar", jartest.Bytes(t, jartest.Options{MainClass: "com.example.Main", PayloadSize: 4096}))
+	fi, info, err := c.store.Inspect(ctx, jar)
+	if err != nil || info.MainClass != "com.example.Main" || fi.Size == 0 {
+		t.Fatalf("Inspect(good) = %+v, %+v, %v", fi, info, err)
+	}
+	text := write("text.jar", []byte("just text"))
+	if _, _, err := c.store.Inspect(ctx, text); !errors.Is(err, hdfs.ErrInvalidJar) {
+		t.Fatalf("Inspect(text) = %v, want ErrInvalidJar", err)
+	}
+	if _, _, err := c.store.Inspect(ctx, path.Join(c.root, "missing.jar")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Inspect(missing) = %v, want fs.ErrNotExist", err)
+	}
+	// The client survived the bad jar: the pool still works.
+	if err := c.store.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
