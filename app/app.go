@@ -89,26 +89,40 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}()
 
-	readiness := []gateway.ReadinessCheck{{Name: "hdfs", Check: store.Ping}}
-	if len(ep.rms) > 0 {
-		check, err := rmReadiness(ep.rms, cfg, logger)
-		if err != nil {
-			return err
-		}
-		readiness = append(readiness, check)
-	}
-	readiness = append(readiness, opts.Readiness...)
-
 	metrics, err := gateway.NewMetrics(opts.Registry)
 	if err != nil {
 		return err
 	}
-	handler, err := gateway.New(gateway.Options{
+	gwOpts := gateway.Options{
 		Logger: logger, Registry: opts.Registry, Metrics: metrics,
 		Jars:       gateway.NewJarService(store, int64(cfg.Jars.MaxSize), logger, metrics),
-		Readiness:  readiness,
+		Readiness:  []gateway.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
-	})
+	}
+	if len(ep.rms) > 0 {
+		yc, err := newRMClient(ep.rms, cfg, logger)
+		if err != nil {
+			return err
+		}
+		gwOpts.Readiness = append(gwOpts.Readiness, rmReadiness(yc))
+		jobs, err := gateway.NewJobService(gateway.JobServiceOptions{
+			RM: yc, Files: store, Jars: store,
+			FlinkHomes: cfg.Flink.Homes, DefaultFlinkVersion: cfg.Flink.DefaultVersion, FlinkLibRoot: cfg.Flink.LibRoot,
+			User: cfg.User, StagingRoot: cfg.HDFS.StagingRoot,
+			YarnClasspath: ep.yarnClasspath, MinAllocationMB: ep.minAllocationMB,
+			JobManagerMemory: cfg.Jobs.JobManagerMemory, TaskManagerMemory: cfg.Jobs.TaskManagerMemory,
+			TaskManagerSlots: cfg.Jobs.TaskManagerSlots, MaxWait: cfg.Jobs.MaxWait,
+			Logger: logger, Metrics: metrics,
+		})
+		if err != nil {
+			return err
+		}
+		defer jobs.Close()
+		gwOpts.Jobs = jobs
+		logger.Info("job launching enabled", "flink", jobs.FlinkVersions())
+	}
+	gwOpts.Readiness = append(gwOpts.Readiness, opts.Readiness...)
+	handler, err := gateway.New(gwOpts)
 	if err != nil {
 		return err
 	}

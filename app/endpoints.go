@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/yarngate/yarngate/config"
@@ -21,6 +22,11 @@ type endpoints struct {
 	useDatanodeHostname bool
 	rms                 []hadoopconf.RM
 	zkQuorum            string
+	// yarnClasspath is yarn.application.classpath (nil: Hadoop's default), which every launch puts on
+	// the containers' classpath.
+	yarnClasspath []string
+	// minAllocationMB is yarn.scheduler.minimum-allocation-mb: YARN rounds container sizes up to it.
+	minAllocationMB int64
 }
 
 func (e endpoints) rmURLs() []string {
@@ -46,6 +52,11 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 		}
 		ep.useDatanodeHostname = conf.Bool("dfs.client.use.datanode.hostname")
 		ep.zkQuorum = conf.ZooKeeperQuorum()
+		ep.yarnClasspath = conf.List("yarn.application.classpath")
+		minAlloc := conf.GetDefault("yarn.scheduler.minimum-allocation-mb", "1024")
+		if ep.minAllocationMB, err = strconv.ParseInt(strings.TrimSpace(minAlloc), 10, 64); err != nil {
+			return ep, fmt.Errorf("yarn.scheduler.minimum-allocation-mb=%q in %s: not a number", minAlloc, cfg.HadoopConfDir)
+		}
 	}
 
 	if len(cfg.HDFS.NameNodes) > 0 {
@@ -81,20 +92,21 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 	return ep, nil
 }
 
-// rmReadiness returns the /readyz check of the ResourceManager: the active RM answers cluster info.
-func rmReadiness(rms []hadoopconf.RM, cfg config.Config, logger *slog.Logger) (gateway.ReadinessCheck, error) {
+// newRMClient returns the ResourceManager client shared by readiness and the job service.
+func newRMClient(rms []hadoopconf.RM, cfg config.Config, logger *slog.Logger) (*yarnclient.Client, error) {
 	ycRMs := make([]yarnclient.RM, 0, len(rms))
 	for _, rm := range rms {
 		ycRMs = append(ycRMs, yarnclient.RM{ID: rm.ID, URL: rm.URL})
 	}
-	yc, err := yarnclient.New(yarnclient.Options{
+	return yarnclient.New(yarnclient.Options{
 		RMs: ycRMs, User: cfg.User, RequestTimeout: cfg.YARN.RequestTimeout, Logger: logger,
 	})
-	if err != nil {
-		return gateway.ReadinessCheck{}, err
-	}
+}
+
+// rmReadiness returns the /readyz check of the ResourceManager: the active RM answers cluster info.
+func rmReadiness(yc *yarnclient.Client) gateway.ReadinessCheck {
 	return gateway.ReadinessCheck{Name: "yarn", Check: func(ctx context.Context) error {
 		_, err := yc.ClusterInfo(ctx)
 		return err
-	}}, nil
+	}}
 }

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/jarfile"
+	"github.com/yarngate/yarngate/yarnclient"
 )
 
 // Error codes of the API. They are part of the contract (api/openapi.yaml): never rename one.
@@ -27,6 +29,11 @@ const (
 	codeUnavailable          = "unavailable"
 	codeBusy                 = "busy"
 	codeNotReady             = "not_ready"
+	codeInvalidSpec          = "invalid_spec"
+	codeJarNotFound          = "jar_not_found"
+	codeIdempotencyReused    = "idempotency_key_reused"
+	codeUnknownQueue         = "unknown_queue"
+	codeYARNRejected         = "yarn_rejected"
 )
 
 // statusClientClosedRequest is the (nginx) status logged when the client went away before the answer.
@@ -38,6 +45,7 @@ type apiError struct {
 	status  int
 	code    string
 	message string
+	details []FieldProblem
 	cause   error
 }
 
@@ -83,9 +91,35 @@ func classify(err error, maxJarSize int64) *apiError {
 		body     *bodyError
 		netErr   net.Error
 	)
+	var (
+		spec  *SpecError
+		rmErr *yarnclient.RMError
+	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &spec):
+		e := newAPIError(http.StatusBadRequest, codeInvalidSpec, "the job request is invalid: "+spec.Error(), err)
+		e.details = spec.Problems
+		return e
+	case errors.Is(err, ErrJobNotFound):
+		return newAPIError(http.StatusNotFound, codeNotFound, "no job with this id", err)
+	case errors.Is(err, ErrJarNotFound):
+		return newAPIError(http.StatusNotFound, codeJarNotFound, "the job's jar is not staged (upload it with POST /v1/jars)", err)
+	case errors.Is(err, ErrIdempotencyKeyReused):
+		return newAPIError(http.StatusUnprocessableEntity, codeIdempotencyReused,
+			"this Idempotency-Key was used for a different request", err)
+	case errors.Is(err, ErrUnknownQueue):
+		return newAPIError(http.StatusUnprocessableEntity, codeUnknownQueue, unwrapMessage(err, ErrUnknownQueue), err)
+	case errors.Is(err, ErrYARNRejected):
+		msg := "YARN rejected the application"
+		if errors.As(err, &rmErr) && rmErr.Message != "" {
+			msg += ": " + rmErr.Message
+		}
+		return newAPIError(http.StatusUnprocessableEntity, codeYARNRejected, msg, err)
+	case errors.Is(err, yarnclient.ErrUnavailable), errors.Is(err, yarnclient.ErrNoActiveRM),
+		errors.Is(err, yarnclient.ErrUnexpectedResponse):
+		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "YARN is unavailable; retry later", err)
 	case errors.Is(err, hdfs.ErrTooLarge), errors.As(err, &tooLarge):
 		return newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge,
 			fmt.Sprintf("the jar is larger than the limit of %d bytes", maxJarSize), err)
@@ -123,9 +157,10 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	RequestID string `json:"requestId"`
+	Code      string         `json:"code"`
+	Message   string         `json:"message"`
+	RequestID string         `json:"requestId"`
+	Details   []FieldProblem `json:"details,omitempty"`
 }
 
 // ctxKeyErrorCode is the gin context key under which renderError leaves the code for the access log.
@@ -147,7 +182,7 @@ func (s *server) renderError(c *gin.Context, err error) {
 		c.Abort() // too late for a body; the access log still tells
 		return
 	}
-	c.AbortWithStatusJSON(ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.message, RequestID: rid}})
+	c.AbortWithStatusJSON(ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.message, RequestID: rid, Details: ae.details}})
 }
 
 // handlerFunc is a gin handler that returns its error instead of rendering it.
@@ -160,4 +195,14 @@ func (s *server) handle(h handlerFunc) gin.HandlerFunc {
 			s.renderError(c, err)
 		}
 	}
+}
+
+// unwrapMessage returns err's message without the sentinel's own text, for errors built as
+// fmt.Errorf("%w: detail", sentinel) whose detail is client-safe.
+func unwrapMessage(err, sentinel error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, sentinel.Error()+": "); i >= 0 {
+		return msg[i+len(sentinel.Error())+2:]
+	}
+	return sentinel.Error()
 }

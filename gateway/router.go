@@ -36,6 +36,8 @@ type Options struct {
 	Metrics *Metrics
 	// Jars is the jar service. Required.
 	Jars *JarService
+	// Jobs launches and tracks jobs (usually a *JobService). When nil, the job routes answer 503.
+	Jobs jobAPI
 	// Readiness lists the dependencies GET /readyz probes.
 	Readiness []ReadinessCheck
 	// MaxJarSize is the largest accepted jar in bytes. Required.
@@ -109,5 +111,9 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	v1.GET("/jars", s.handle(s.listJars))
 	v1.GET("/jars/:id", s.handle(s.getJar))
 	v1.DELETE("/jars/:id", s.handle(s.deleteJar))
+	v1.POST("/jobs", s.handle(s.submitJob))
+	v1.GET("/jobs", s.handle(s.listJobs))
+	v1.GET("/jobs/:id", s.handle(s.getJob))
+	v1.POST("/jobs/:id/cancel", s.handle(s.cancelJob))
 	return e, nil
 }

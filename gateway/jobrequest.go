@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// JobRequest is the body of POST /v1/jobs (or the spec part of a multipart submission).
+type JobRequest struct {
+	Name         string           `json:"name"`
+	JarID        string           `json:"jarId,omitempty"`
+	JarPath      string           `json:"jarPath,omitempty"`
+	EntryClass   string           `json:"entryClass,omitempty"`
+	Args         []string         `json:"args"`
+	Target       string           `json:"target,omitempty"`
+	SessionID    string           `json:"sessionId,omitempty"`
+	Parallelism  *int             `json:"parallelism,omitempty"`
+	Queue        string           `json:"queue,omitempty"`
+	JobManager   *JobManagerSpec  `json:"jobManager,omitempty"`
+	TaskManager  *TaskManagerSpec `json:"taskManager,omitempty"`
+	FlinkVersion string           `json:"flinkVersion,omitempty"`
+	FlinkConfig  map[string]any   `json:"flinkConfig,omitempty"`
+	Savepoint    *SavepointSpec   `json:"savepoint,omitempty"`
+}
+
+// JobManagerSpec sizes the JobManager.
+type JobManagerSpec struct {
+	Memory string `json:"memory,omitempty"`
+}
+
+// TaskManagerSpec sizes the TaskManagers.
+type TaskManagerSpec struct {
+	Memory string `json:"memory,omitempty"`
+	Slots  *int   `json:"slots,omitempty"`
+}
+
+// SavepointSpec restores a job from a savepoint or retained checkpoint.
+type SavepointSpec struct {
+	Path                  string `json:"path"`
+	AllowNonRestoredState bool   `json:"allowNonRestoredState,omitempty"`
+}
+
+// Targets a job can run on.
+const (
+	targetApplication = "application"
+	targetSession     = "session"
+)
+
+// maxNameLen bounds a job name.
+const maxJobNameLen = 256
+
+// FieldProblem is one problem with one request field.
+type FieldProblem struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// SpecError lists what is wrong with a job request; it renders as 400 invalid_spec with the problems as
+// details.
+type SpecError struct {
+	Problems []FieldProblem
+}
+
+func (e *SpecError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Field + ": " + p.Reason
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e *SpecError) add(field, format string, args ...any) {
+	e.Problems = append(e.Problems, FieldProblem{Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (e *SpecError) orNil() error {
+	if len(e.Problems) == 0 {
+		return nil
+	}
+	return e
+}
+
+// decodeJobRequest parses a JSON job request strictly: unknown fields and trailing data are errors.
+func decodeJobRequest(b []byte) (JobRequest, error) {
+	var req JobRequest
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return JobRequest{}, &SpecError{Problems: []FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
+	}
+	if dec.More() {
+		return JobRequest{}, &SpecError{Problems: []FieldProblem{{Field: "body", Reason: "trailing data after the JSON object"}}}
+	}
+	return req, nil
+}
+
+// jsonProblem turns a decoding error into a client-safe reason.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "malformed JSON"
+}
+
+// normalize fills defaults and checks what can be checked without the cluster. It returns the flink
+// configuration as strings.
+func (r *JobRequest) normalize() (map[string]string, error) {
+	var e SpecError
+	r.Name = strings.TrimSpace(r.Name)
+	if r.Name == "" {
+		r.Name = "yarngate-job"
+	}
+	if len(r.Name) > maxJobNameLen || strings.IndexFunc(r.Name, unicode.IsControl) >= 0 {
+		e.add("name", "must be at most %d characters without control characters", maxJobNameLen)
+	}
+	if r.Target == "" {
+		r.Target = targetApplication
+	}
+	switch r.Target {
+	case targetApplication:
+		if r.SessionID != "" {
+			e.add("sessionId", "only allowed with target session")
+		}
+	case targetSession:
+		e.add("target", "session jobs are not supported yet; use application")
+	default:
+		e.add("target", "%q is not one of application, session", r.Target)
+	}
+	switch {
+	case r.JarID == "" && r.JarPath == "":
+		e.add("jarId", "either jarId or jarPath is required")
+	case r.JarID != "" && r.JarPath != "":
+		e.add("jarPath", "give jarId or jarPath, not both")
+	case r.JarPath != "":
+		if u, err := url.Parse(r.JarPath); err != nil || u.Scheme != "hdfs" || !strings.HasPrefix(u.Path, "/") {
+			e.add("jarPath", "must be an hdfs:// URI with an absolute path")
+		} else if !strings.HasSuffix(u.Path, ".jar") {
+			e.add("jarPath", "must name a .jar file")
+		}
+	}
+	if r.EntryClass != "" && !validClassName(r.EntryClass) {
+		e.add("entryClass", "%q is not a Java class name", r.EntryClass)
+	}
+	for i, a := range r.Args {
+		if strings.ContainsRune(a, 0) {
+			e.add(fmt.Sprintf("args[%d]", i), "must not contain NUL")
+		}
+	}
+	if r.Parallelism != nil && *r.Parallelism < 1 {
+		e.add("parallelism", "must be at least 1")
+	}
+	if r.TaskManager != nil && r.TaskManager.Slots != nil && *r.TaskManager.Slots < 1 {
+		e.add("taskManager.slots", "must be at least 1")
+	}
+	if r.Savepoint != nil && strings.TrimSpace(r.Savepoint.Path) == "" {
+		e.add("savepoint.path", "is required with savepoint")
+	}
+	cfg := make(map[string]string, len(r.FlinkConfig))
+	for k, v := range r.FlinkConfig {
+		switch v := v.(type) {
+		case string:
+			cfg[k] = v
+		case bool:
+			cfg[k] = strconv.FormatBool(v)
+		case float64:
+			cfg[k] = strconv.FormatFloat(v, 'f', -1, 64)
+		default:
+			e.add("flinkConfig."+k, "must be a string, number or boolean")
+		}
+	}
+	return cfg, e.orNil()
+}
+
+// fingerprint is a short hash of the request, to tell a retry from a different request that reuses an
+// idempotency key.
+func (r *JobRequest) fingerprint() string {
+	b, _ := json.Marshal(r) // map keys are sorted; field order is fixed
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// validClassName reports whether s looks like a binary Java class name (a.b.C, a.b.C$D).
+func validClassName(s string) bool {
+	if len(s) > 1024 {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if part == "" {
+			return false
+		}
+		for i, c := range part {
+			if !(unicode.IsLetter(c) || c == '_' || c == '$' || (i > 0 && unicode.IsDigit(c))) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,267 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/yarnclient"
+)
+
+// jobAPI is what the job handlers need; *JobService implements it.
+type jobAPI interface {
+	Submit(ctx context.Context, req JobRequest, idempotencyKey string) (Job, bool, error)
+	Job(ctx context.Context, id string) (Job, error)
+	Wait(ctx context.Context, id string, target JobState, timeout time.Duration) (Job, error)
+	List(ctx context.Context, state JobState) ([]Job, error)
+	Cancel(ctx context.Context, id string, kill bool) (Job, error)
+}
+
+// Request limits of the job API.
+const (
+	maxSpecSize          = 1 << 20 // a JSON job request
+	maxIdempotencyKeyLen = 255
+	defaultWaitTimeout   = 30 * time.Second
+	idempotencyKeyHeader = "Idempotency-Key"
+	specField            = "spec"
+)
+
+type jobListJSON struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// jobs returns the job service, or an error when the gateway runs without one.
+func (s *server) jobs() (jobAPI, error) {
+	if s.opts.Jobs == nil {
+		return nil, newAPIError(http.StatusServiceUnavailable, codeUnavailable,
+			"job launching is not configured on this gateway (no ResourceManager or Flink distribution)", nil)
+	}
+	return s.opts.Jobs, nil
+}
+
+// submitJob handles POST /v1/jobs: a JSON job request, or multipart/form-data with the jar in a "jar"
+// file field and the request in a "spec" field (staged and launched in one call).
+func (s *server) submitJob(c *gin.Context) error {
+	jobs, err := s.jobs()
+	if err != nil {
+		return err
+	}
+	key := c.GetHeader(idempotencyKeyHeader)
+	if len(key) > maxIdempotencyKeyLen || !printableASCII(key) {
+		return newAPIError(http.StatusBadRequest, codeInvalidRequest,
+			fmt.Sprintf("%s must be at most %d printable ASCII characters", idempotencyKeyHeader, maxIdempotencyKeyLen), nil)
+	}
+	mediaType, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil {
+		return newAPIError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+			"Content-Type must be application/json or multipart/form-data", err)
+	}
+	var req JobRequest
+	switch mediaType {
+	case "application/json":
+		b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxSpecSize))
+		if err != nil {
+			return &bodyError{err: err}
+		}
+		if req, err = decodeJobRequest(b); err != nil {
+			return err
+		}
+	case "multipart/form-data":
+		if req, err = s.decodeJobMultipart(c, params["boundary"]); err != nil {
+			return err
+		}
+	default:
+		return newAPIError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+			"Content-Type must be application/json or multipart/form-data", nil)
+	}
+	job, created, err := jobs.Submit(c.Request.Context(), req, key)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusAccepted
+	}
+	c.Header("Location", "/v1/jobs/"+job.ID)
+	c.JSON(status, job)
+	return nil
+}
+
+// decodeJobMultipart reads a multipart job submission part by part: the "jar" part is streamed into
+// the staging store as it arrives, the "spec" part is the JSON request. The parts may come in either
+// order; the staged jar becomes the request's jarId.
+func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (JobRequest, error) {
+	if boundary == "" {
+		return JobRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest, "multipart/form-data without a boundary", nil)
+	}
+	body := &idleReader{r: http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxJarSize+multipartSlack),
+		rc: http.NewResponseController(c.Writer), idle: s.opts.UploadIdleTimeout}
+	mr := multipart.NewReader(body, boundary)
+	var (
+		req         JobRequest
+		haveSpec    bool
+		stagedJarID string
+	)
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return JobRequest{}, &bodyError{err: err}
+		}
+		switch part.FormName() {
+		case specField:
+			b, err := io.ReadAll(io.LimitReader(part, maxSpecSize+1))
+			if err != nil {
+				return JobRequest{}, &bodyError{err: err}
+			}
+			if len(b) > maxSpecSize {
+				return JobRequest{}, newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge, "the spec field is larger than 1 MiB", nil)
+			}
+			if req, err = decodeJobRequest(b); err != nil {
+				return JobRequest{}, err
+			}
+			haveSpec = true
+		case jarField:
+			res, err := s.opts.Jars.Upload(c.Request.Context(), UploadRequest{Body: part, Name: part.FileName(), DeclaredSize: -1})
+			if err != nil {
+				return JobRequest{}, err
+			}
+			stagedJarID = res.Jar.ID
+		}
+		part.Close()
+	}
+	if !haveSpec || stagedJarID == "" {
+		return JobRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest,
+			`a multipart job submission needs a file field "jar" and a field "spec"`, nil)
+	}
+	if req.JarID != "" || req.JarPath != "" {
+		return JobRequest{}, &SpecError{Problems: []FieldProblem{{Field: "jarId", Reason: "must be empty when the jar is uploaded with the request"}}}
+	}
+	req.JarID = stagedJarID
+	return req, nil
+}
+
+// jobID binds and validates the :id path parameter: a YARN application id.
+func jobID(c *gin.Context) (string, error) {
+	id := c.Param("id")
+	if !yarnclient.ValidApplicationID(id) {
+		return "", newAPIError(http.StatusBadRequest, codeInvalidRequest, "a job id is a YARN application id (application_<ts>_<n>)", nil)
+	}
+	return id, nil
+}
+
+// getJob handles GET /v1/jobs/:id, with an optional long poll: ?wait=<STATE>&timeout=<duration>.
+func (s *server) getJob(c *gin.Context) error {
+	jobs, err := s.jobs()
+	if err != nil {
+		return err
+	}
+	id, err := jobID(c)
+	if err != nil {
+		return err
+	}
+	var job Job
+	if w := c.Query("wait"); w != "" {
+		target, ok := ParseJobState(w)
+		if !ok {
+			return newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("wait=%q is not a job state", w), nil)
+		}
+		timeout := defaultWaitTimeout
+		if t := c.Query("timeout"); t != "" {
+			if timeout, err = time.ParseDuration(t); err != nil || timeout <= 0 {
+				return newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("timeout=%q is not a positive duration such as 60s", t), nil)
+			}
+		}
+		job, err = jobs.Wait(c.Request.Context(), id, target, timeout)
+	} else {
+		job, err = jobs.Job(c.Request.Context(), id)
+	}
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, job)
+	return nil
+}
+
+// listJobs handles GET /v1/jobs, optionally filtered with ?state=<STATE>.
+func (s *server) listJobs(c *gin.Context) error {
+	jobs, err := s.jobs()
+	if err != nil {
+		return err
+	}
+	var state JobState
+	if st := c.Query("state"); st != "" {
+		var ok bool
+		if state, ok = ParseJobState(st); !ok {
+			return newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("state=%q is not a job state", st), nil)
+		}
+	}
+	list, err := jobs.List(c.Request.Context(), state)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []Job{}
+	}
+	c.JSON(http.StatusOK, jobListJSON{Jobs: list})
+	return nil
+}
+
+// cancelRequest is the optional body of POST /v1/jobs/:id/cancel.
+type cancelRequest struct {
+	// Kill skips Flink's cancel and kills the YARN application.
+	Kill bool `json:"kill"`
+}
+
+// cancelJob handles POST /v1/jobs/:id/cancel.
+func (s *server) cancelJob(c *gin.Context) error {
+	jobs, err := s.jobs()
+	if err != nil {
+		return err
+	}
+	id, err := jobID(c)
+	if err != nil {
+		return err
+	}
+	var req cancelRequest
+	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4096))
+	if err != nil {
+		return &bodyError{err: err}
+	}
+	if len(b) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return &SpecError{Problems: []FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
+		}
+	}
+	job, err := jobs.Cancel(c.Request.Context(), id, req.Kill)
+	if err != nil {
+		return err
+	}
+	status := http.StatusAccepted
+	if job.Terminal {
+		status = http.StatusOK
+	}
+	c.JSON(status, job)
+	return nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,321 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/yarngate/yarngate/flink/jobmanager"
+	"github.com/yarngate/yarngate/yarnclient"
+)
+
+// Job returns the current state of a job.
+func (s *JobService) Job(ctx context.Context, id string) (Job, error) {
+	if !yarnclient.ValidApplicationID(id) {
+		return Job{}, fmt.Errorf("%w: %q is not a job id", ErrJobNotFound, id)
+	}
+	if job, ok := s.tracker.terminal(id); ok {
+		return job, nil
+	}
+	app, err := s.opts.RM.App(ctx, id)
+	if errors.Is(err, yarnclient.ErrNotFound) {
+		return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("read application %s: %w", id, err)
+	}
+	if !app.HasTag(tagGateway) {
+		return Job{}, fmt.Errorf("%w: %s is not a yarngate application", ErrJobNotFound, id)
+	}
+	return s.describe(ctx, app)
+}
+
+// Wait returns the job once its state has reached target (or passed it, or ended), or after timeout
+// (capped by MaxWait), whichever comes first.
+func (s *JobService) Wait(ctx context.Context, id string, target JobState, timeout time.Duration) (Job, error) {
+	timeout = min(timeout, s.opts.MaxWait)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	backoff := 250 * time.Millisecond
+	for {
+		job, err := s.Job(ctx, id)
+		if err != nil && ctx.Err() == nil {
+			return Job{}, err
+		}
+		if err == nil && job.State.reached(target) {
+			return job, nil
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil { // the deadline cut a read short: answer with a fresh read
+				return s.Job(context.WithoutCancel(ctx), id)
+			}
+			return job, nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// List returns the gateway's jobs known to the ResourceManager, newest first, optionally only those in
+// one state.
+func (s *JobService) List(ctx context.Context, state JobState) ([]Job, error) {
+	apps, err := s.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{tagGateway}})
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", err)
+	}
+	jobs := make([]Job, 0, len(apps))
+	for i := range apps {
+		if !apps[i].HasTag(tagGateway) {
+			continue
+		}
+		job, ok := s.tracker.terminal(apps[i].ID)
+		if !ok {
+			if job, err = s.describe(ctx, &apps[i]); err != nil {
+				return nil, err
+			}
+		}
+		if state == "" || job.State == state {
+			jobs = append(jobs, job)
+		}
+	}
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].CreatedAt.After(jobs[j].CreatedAt) })
+	return jobs, nil
+}
+
+// Cancel cancels a job through its JobManager, or kills its YARN application when kill is set, the
+// JobManager does not answer or the job does not run yet. A job that has ended is returned unchanged.
+func (s *JobService) Cancel(ctx context.Context, id string, kill bool) (Job, error) {
+	job, err := s.Job(ctx, id)
+	if err != nil || job.Terminal {
+		return job, err
+	}
+	if !kill && job.Links.JobManager != nil {
+		jm, err := jobmanager.New(*job.Links.JobManager, s.jmHTTP)
+		if err == nil {
+			err = jm.Cancel(ctx, job.Flink.JobID)
+		}
+		if err == nil {
+			s.opts.Logger.InfoContext(ctx, "job cancel requested", "requestId", requestID(ctx), "applicationId", id)
+			return s.Job(ctx, id)
+		}
+		s.opts.Logger.InfoContext(ctx, "cancel through the JobManager failed; killing the application",
+			"requestId", requestID(ctx), "applicationId", id, "error", err)
+	}
+	state, err := s.opts.RM.Kill(ctx, id, "killed through yarngate (request "+requestID(ctx)+")")
+	if err != nil {
+		return Job{}, fmt.Errorf("kill %s: %w", id, err)
+	}
+	s.opts.Logger.InfoContext(ctx, "application killed", "requestId", requestID(ctx), "applicationId", id, "state", state)
+	return s.Job(ctx, id)
+}
+
+// describe builds the job object from an application report, asking the JobManager for the Flink job
+// while the application runs.
+func (s *JobService) describe(ctx context.Context, app *yarnclient.App) (Job, error) {
+	jobID, err := flinkJobID(app.ID)
+	if err != nil {
+		return Job{}, err
+	}
+	job := Job{
+		ID: app.ID, Name: app.Name, Target: tagValue(app, tagTargetPrefix),
+		YARN: JobYARN{ApplicationID: app.ID, State: string(app.State), FinalStatus: string(app.FinalStatus),
+			Diagnostics: cleanDiagnostics(app.Diagnostics), Queue: app.Queue, User: app.User},
+		Flink:     JobFlink{JobID: jobID, Version: tagValue(app, tagFlinkPrefix)},
+		CreatedAt: app.Started(),
+	}
+	var jmURL string
+	if app.State == yarnclient.StateRunning && app.AMRPCAddress != "" && app.AMRPCAddress != "N/A" {
+		jmURL = "http://" + app.AMRPCAddress
+	}
+	var flinkState jobmanager.JobStatus
+	if jmURL != "" {
+		flinkState, job.YARN.Diagnostics = s.flinkStatus(ctx, jmURL, jobID, job.YARN.Diagnostics)
+	}
+	job.State = deriveState(app.State, app.FinalStatus, flinkState)
+	if flinkState == "" && app.State == yarnclient.StateFinished {
+		// An application cluster ends with its job: its final status is the job's outcome.
+		switch job.State {
+		case StateFinished, StateFailed, StateCanceled:
+			flinkState = jobmanager.JobStatus(job.State)
+		}
+	}
+	if flinkState != "" {
+		job.Flink.State = ptr(string(flinkState))
+	}
+	job.Links = s.links(app.ID, jmURL)
+	job = s.tracker.observe(job)
+	if job.Terminal && app.State.Terminal() && s.tracker.claimCleanup(app.ID) {
+		select {
+		case s.cleanups <- app.ID:
+		default: // the worker is behind; a later observation retries
+			s.tracker.releaseCleanup(app.ID)
+		}
+	}
+	return job, nil
+}
+
+// flinkStatus asks the JobManager for the job's status; a failed job's root exception replaces the
+// diagnostics. An unreachable JobManager or an unknown job gives "".
+func (s *JobService) flinkStatus(ctx context.Context, jmURL, jobID, diagnostics string) (jobmanager.JobStatus, string) {
+	jm, err := jobmanager.New(jmURL, s.jmHTTP)
+	if err != nil {
+		return "", diagnostics
+	}
+	d, err := jm.Job(ctx, jobID)
+	if err != nil {
+		return "", diagnostics
+	}
+	if d.State == "FAILED" || d.State == "FAILING" {
+		if msg, err := jm.RootException(ctx, jobID); err == nil && msg != "" {
+			diagnostics = msg
+		}
+	}
+	return d.State, diagnostics
+}
+
+// links returns the job's web addresses: the YARN application page and, while a JobManager runs, the
+// Flink UI through the ResourceManager's web proxy and the JobManager's REST base.
+func (s *JobService) links(appID, jmURL string) JobLinks {
+	rm, _ := s.opts.RM.ActiveRM()
+	base := strings.TrimRight(rm.URL, "/")
+	l := JobLinks{YARN: base + "/cluster/app/" + appID}
+	if jmURL != "" {
+		l.FlinkUI = ptr(base + "/proxy/" + appID + "/")
+		l.JobManager = ptr(jmURL)
+	}
+	return l
+}
+
+// tagValue returns the value of the application tag with prefix, or "".
+func tagValue(app *yarnclient.App, prefix string) string {
+	for _, t := range app.ApplicationTags {
+		if v, ok := strings.CutPrefix(t, prefix); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// cleanupLoop removes the launch files of ended applications. Flink removes them itself when a cluster
+// shuts down normally; a killed or crashed cluster leaves them behind.
+func (s *JobService) cleanupLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-s.cleanups:
+			dir := path.Join(s.opts.StagingRoot, ".flink", id)
+			rmCtx, cancel := context.WithTimeout(ctx, time.Minute)
+			err := s.opts.Files.RemoveAll(rmCtx, dir)
+			cancel()
+			if err != nil {
+				s.opts.Logger.Warn("could not remove the staging files of an ended job", "applicationId", id, "error", err)
+				s.tracker.releaseCleanup(id)
+			}
+		}
+	}
+}
+
+// jobTracker remembers what the gateway has seen of each job: when its state last changed, and its
+// terminal state once reached (it never changes, whatever a later report says; the YARN fields still
+// follow the application until YARN has ended it too). It forgets ended jobs after retention.
+type jobTracker struct {
+	retention time.Duration
+
+	mu         sync.Mutex
+	jobs       map[string]*trackedJob
+	lastExpiry time.Time
+}
+
+type trackedJob struct {
+	state     JobState
+	updatedAt time.Time
+	final     *Job
+	cleanup   bool // clean-up claimed or done
+}
+
+func newJobTracker() *jobTracker {
+	return &jobTracker{retention: 24 * time.Hour, jobs: map[string]*trackedJob{}}
+}
+
+// observe records a freshly derived job and returns it with UpdatedAt and Terminal set; once a job was
+// terminal, the first terminal snapshot is returned instead.
+func (t *jobTracker) observe(job Job) Job {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.expire(now)
+	tj := t.jobs[job.ID]
+	if tj == nil {
+		tj = &trackedJob{state: job.State, updatedAt: now}
+		t.jobs[job.ID] = tj
+	}
+	if tj.final != nil {
+		if !yarnclient.AppState(tj.final.YARN.State).Terminal() {
+			tj.final.YARN = job.YARN // the state stays; YARN's own fields catch up
+		}
+		return *tj.final
+	}
+	if tj.state != job.State {
+		tj.state, tj.updatedAt = job.State, now
+	}
+	job.UpdatedAt = tj.updatedAt
+	job.Terminal = job.State.Terminal()
+	if job.Terminal {
+		final := job
+		final.Links.FlinkUI, final.Links.JobManager = nil, nil
+		tj.final = &final
+		return final
+	}
+	return job
+}
+
+// terminal returns the final snapshot of a job that ended.
+func (t *jobTracker) terminal(id string) (Job, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tj := t.jobs[id]; tj != nil && tj.final != nil && yarnclient.AppState(tj.final.YARN.State).Terminal() {
+		return *tj.final, true
+	}
+	return Job{}, false
+}
+
+// claimCleanup reports whether the caller should clean up the job's files (once per job).
+func (t *jobTracker) claimCleanup(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tj := t.jobs[id]
+	if tj == nil || tj.cleanup {
+		return false
+	}
+	tj.cleanup = true
+	return true
+}
+
+func (t *jobTracker) releaseCleanup(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tj := t.jobs[id]; tj != nil {
+		tj.cleanup = false
+	}
+}
+
+// expire forgets terminal jobs whose state has not changed for retention, sweeping at most once a
+// minute. Called with mu held.
+func (t *jobTracker) expire(now time.Time) {
+	if now.Sub(t.lastExpiry) < time.Minute {
+		return
+	}
+	t.lastExpiry = now
+	for id, tj := range t.jobs {
+		if tj.final != nil && now.Sub(tj.updatedAt) > t.retention {
+			delete(t.jobs, id)
+		}
+	}
+}
