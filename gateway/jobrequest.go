@@ -1,13 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -96,7 +97,7 @@ func decodeJobRequest(b []byte) (JobRequest, error) {
 	if err := dec.Decode(&req); err != nil {
 		return JobRequest{}, &SpecError{Problems: []FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 { // dec.More misses a stray '}' or ']'
 		return JobRequest{}, &SpecError{Problems: []FieldProblem{{Field: "body", Reason: "trailing data after the JSON object"}}}
 	}
 	return req, nil
@@ -107,14 +108,38 @@ func jsonProblem(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "the body must be a JSON object"
 	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
+		return fmt.Sprintf("field %q must be %s", typeErr.Field, jsonType(typeErr.Type))
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		return strings.TrimPrefix(err.Error(), "json: ")
 	}
 	return "malformed JSON"
+}
+
+// jsonType names, for a client, the JSON type that decodes into t (never the Go type).
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonType(t.Elem())
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "of another type"
 }
 
 // normalize fills defaults and checks what can be checked without the cluster. It returns the flink
@@ -210,14 +235,4 @@ func validClassName(s string) bool {
 		}
 	}
 	return true
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

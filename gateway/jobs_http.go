@@ -67,9 +67,9 @@ func (s *server) submitJob(c *gin.Context) error {
 	var req JobRequest
 	switch mediaType {
 	case "application/json":
-		b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxSpecSize))
+		b, err := readSmallBody(c, maxSpecSize, "the job request is larger than 1 MiB")
 		if err != nil {
-			return &bodyError{err: err}
+			return err
 		}
 		if req, err = decodeJobRequest(b); err != nil {
 			return err
@@ -132,7 +132,7 @@ func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (JobRequest
 			}
 			haveSpec = true
 		case jarField:
-			res, err := s.opts.Jars.Upload(c.Request.Context(), UploadRequest{Body: part, Name: part.FileName(), DeclaredSize: -1})
+			res, err := s.opts.Jars.Upload(c.Request.Context(), UploadRequest{Body: &bodyReader{r: part}, Name: part.FileName(), DeclaredSize: -1})
 			if err != nil {
 				return JobRequest{}, err
 			}
@@ -234,9 +234,9 @@ func (s *server) cancelJob(c *gin.Context) error {
 		return err
 	}
 	var req cancelRequest
-	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4096))
+	b, err := readSmallBody(c, 4096, "the cancel request is larger than 4 KiB")
 	if err != nil {
-		return &bodyError{err: err}
+		return err
 	}
 	if len(b) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(b))
@@ -255,6 +255,20 @@ func (s *server) cancelJob(c *gin.Context) error {
 	}
 	c.JSON(status, job)
 	return nil
+}
+
+// readSmallBody reads a JSON body of at most limit bytes; tooLarge is the client message when it is
+// larger (the generic 413 message speaks of jars).
+func readSmallBody(c *gin.Context, limit int64, tooLarge string) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return nil, newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge, err)
+	}
+	if err != nil {
+		return nil, &bodyError{err: err}
+	}
+	return b, nil
 }
 
 func printableASCII(s string) bool {

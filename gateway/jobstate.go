@@ -201,7 +201,7 @@ func cleanDiagnostics(s string) string {
 	}
 	out := strings.Join(keep, "\n")
 	if len(out) > diagnosticsLimit {
-		out = out[:diagnosticsLimit] + "…"
+		out = strings.ToValidUTF8(out[:diagnosticsLimit], "") + "…" // no rune cut in half
 	}
 	return out
 }
