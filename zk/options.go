@@ -25,6 +25,13 @@ type Options struct {
 	// unbounded). Default 1 MiB, ZooKeeper's default jute.maxbuffer.
 	MaxBufferSize int
 
+	// Chroot is prefixed to every path, as a connect string's "/chroot" suffix is by ZooKeeper's own clients
+	// (go-zookeeper does not do it). ParseConnectString splits it off a connect string. Default: none.
+	Chroot string
+	// Digest is "user:password" for ZooKeeper digest authentication, added to every session. It is a secret:
+	// never log Options. Default: none (SASL is not available in go-zookeeper).
+	Digest string
+
 	// Conn is an existing connection to use instead of dialing. The Watcher never closes it. The caller keeps
 	// draining its session event channel, unless it passes that channel as Events.
 	Conn *zk.Conn
@@ -89,12 +96,44 @@ func (o *Options) validate() error {
 	case o.RetryMax < retryMin:
 		return fmt.Errorf("zk: options: RetryMax %v is below %v", o.RetryMax, retryMin)
 	}
+	if o.Chroot != "" {
+		if err := zkValidatePath(o.Chroot); err != nil {
+			return fmt.Errorf("zk: options: Chroot: %w", err)
+		}
+	}
+	if o.Digest != "" && !strings.Contains(o.Digest, ":") {
+		return errors.New("zk: options: Digest is not user:password")
+	}
 	for _, s := range o.Servers {
 		if strings.TrimSpace(s) == "" || strings.ContainsAny(s, ", /") {
 			return fmt.Errorf("zk: options: bad server address %q (want host:port, one per element)", s)
 		}
 	}
 	return nil
+}
+
+// ParseConnectString splits a ZooKeeper connect string, such as hadoop.zk.address or Flink's
+// high-availability.zookeeper.quorum ("zk1:2181,zk2:2181/chroot"), into server addresses and a chroot ("" for
+// none), as ZooKeeper's ConnectStringParser does.
+func ParseConnectString(s string) (servers []string, chroot string, err error) {
+	hosts := s
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		hosts, chroot = s[:i], strings.TrimSuffix(s[i:], "/")
+		if chroot != "" {
+			if err := zkValidatePath(chroot); err != nil {
+				return nil, "", fmt.Errorf("zk: connect string %q: chroot: %w", s, err)
+			}
+		}
+	}
+	for _, h := range strings.Split(hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			servers = append(servers, h)
+		}
+	}
+	if len(servers) == 0 {
+		return nil, "", fmt.Errorf("zk: connect string %q names no server", s)
+	}
+	return servers, chroot, nil
 }
 
 // SessionState is the Watcher's view of its ZooKeeper session.

@@ -214,9 +214,13 @@ func (w *Watcher) runPath(ctx context.Context, p *pathWatch) {
 // read reads path; with arm it also sets a watch (ExistsW, which watches a missing node for creation and an
 // existing one for change or deletion) and returns its channel. Exactly one watch is set per armed read.
 func (w *Watcher) read(path string, arm bool) (Node, <-chan zk.Event, error) {
+	server := w.chroot + path // the path as the server knows it
+	if w.chroot != "" && path == "/" {
+		server = w.chroot
+	}
 	var ch <-chan zk.Event
 	if arm {
-		exists, _, c, err := w.conn.ExistsW(path)
+		exists, _, c, err := w.conn.ExistsW(server)
 		if err != nil {
 			return Node{}, nil, classify(err)
 		}
@@ -225,7 +229,7 @@ func (w *Watcher) read(path string, arm bool) (Node, <-chan zk.Event, error) {
 			return Node{Path: path, ReadAt: time.Now()}, ch, nil
 		}
 	}
-	data, st, err := w.conn.Get(path)
+	data, st, err := w.conn.Get(server)
 	switch {
 	case errors.Is(err, zk.ErrNoNode): // deleted since ExistsW: its watch fires with NodeDeleted
 		return Node{Path: path, ReadAt: time.Now()}, ch, nil

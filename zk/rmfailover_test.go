@@ -1,11 +1,6 @@
 package zk
 
 import (
-	"context"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,23 +81,4 @@ func since(start, t time.Time) any {
 		return "not seen (coalesced)"
 	}
 	return t.Sub(start)
-}
-
-// cluster runs testenv/cluster.sh with the given command against the running test cluster.
-func cluster(t *testing.T, c *testenv.Cluster, command string) {
-	t.Helper()
-	rm, err := url.Parse(c.RMURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join("..", "testenv", "cluster.sh"), command)
-	cmd.Env = append(os.Environ(), "YARNGATE_RUN_DIR="+c.Env["YARNGATE_CLUSTER_RUN_DIR"],
-		"YARNGATE_TE_RM_WEB_PORT="+rm.Port())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("cluster.sh %s: %v\n%s", command, err, out)
-	}
-	t.Logf("cluster.sh %s:\n%s", command, strings.TrimSpace(string(out)))
 }

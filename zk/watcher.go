@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ type Watcher struct {
 	metrics  *metrics
 	resync   time.Duration
 	retryMax time.Duration
+	chroot   string          // prefix of every server path, "" for none
+	digest   []byte          // digest credentials ("user:password"), owned by the monitor goroutine
+	authDone bool            // owned by the monitor goroutine: digest added; go-zookeeper re-sends it on reconnect
 	ctx      context.Context // cancelled by Close; parent of every goroutine's context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // every goroutine the Watcher or its trackers started
@@ -52,6 +56,7 @@ func New(opts Options) (*Watcher, error) {
 		metrics:  newMetrics(opts.Registerer),
 		resync:   opts.ResyncInterval,
 		retryMax: opts.RetryMax,
+		chroot:   strings.TrimSuffix(opts.Chroot, "/"),
 		paths:    map[string]*pathWatch{},
 		session:  SessionInfo{State: StateConnecting, Since: time.Now()},
 	}
@@ -65,6 +70,9 @@ func New(opts Options) (*Watcher, error) {
 			return nil, fmt.Errorf("zk: connect to %v: %w", opts.Servers, err)
 		}
 		w.conn, w.ownsConn, events = conn, true, ev
+	}
+	if opts.Digest != "" {
+		w.digest = []byte(opts.Digest)
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.metrics.setState(StateConnecting)
@@ -142,6 +150,16 @@ func (w *Watcher) monitor(events <-chan zk.Event) {
 // path: to publish "uncertain" when the session is lost, to re-read (and re-arm if needed) when one is usable.
 func (w *Watcher) observe() {
 	state, sid, server := sessionStateOf(w.conn.State()), w.conn.SessionID(), w.conn.Server()
+	if state == StateConnected && w.digest != nil && !w.authDone {
+		// go-zookeeper remembers credentials only once the server accepted them, and then re-sends them on
+		// every reconnect; until then the session is not usable, since reads could be refused.
+		if err := w.conn.AddAuth("digest", w.digest); err != nil {
+			w.log.Warn("zookeeper digest authentication failed; will retry", "err", err)
+			state = StateConnecting
+		} else {
+			w.authDone = true
+		}
+	}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
