@@ -18,6 +18,7 @@ type fileStore interface {
 	Stat(ctx context.Context, name string) (hdfs.FileInfo, error)
 	MkdirAll(ctx context.Context, name string, perm fs.FileMode) error
 	Create(ctx context.Context, name string) (io.WriteCloser, error)
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
 	Rename(ctx context.Context, oldName, newName string) error
 	Chmod(ctx context.Context, name string, perm fs.FileMode) error
 	RemoveAll(ctx context.Context, name string) error

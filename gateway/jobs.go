@@ -28,6 +28,7 @@ type rmClient interface {
 	Kill(ctx context.Context, id, diagnostics string) (yarnclient.AppState, error)
 	Queues(ctx context.Context) (yarnclient.Queues, error)
 	ActiveRM() (yarnclient.RM, bool)
+	ContainerLog(ctx context.Context, amContainerLogs, file string, tailBytes int64) (string, error)
 }
 
 // jarGetter finds staged jars; *hdfs.Store implements it.
@@ -102,12 +103,14 @@ type JobService struct {
 	tracker *jobTracker
 	keys    keyLocks
 
-	cleanups chan string // application ids whose staging files to remove
-	stop     context.CancelFunc
-	done     sync.WaitGroup
+	cleanups  chan string    // application ids whose staging files to remove
+	diagnoses chan diagnosis // failed jobs whose failure to find
+	stop      context.CancelFunc
+	done      sync.WaitGroup
 }
 
-// NewJobService opens the Flink distributions and starts the clean-up worker.
+// NewJobService opens the Flink distributions and starts the background workers (staging clean-up and
+// failure diagnosis).
 func NewJobService(opts JobServiceOptions) (*JobService, error) {
 	if opts.RM == nil || opts.Files == nil || opts.Jars == nil || opts.Logger == nil || opts.Metrics == nil {
 		return nil, errors.New("job service: RM, Files, Jars, Logger and Metrics are required")
@@ -129,13 +132,14 @@ func NewJobService(opts JobServiceOptions) (*JobService, error) {
 	s := &JobService{
 		opts: opts, dists: dists, tracker: newJobTracker(),
 		jmHTTP:   &http.Client{Timeout: opts.JobManagerTimeout},
-		cleanups: make(chan string, 256), stop: stop,
+		cleanups: make(chan string, 256), diagnoses: make(chan diagnosis, 256), stop: stop,
 	}
 	s.done.Go(func() { s.cleanupLoop(ctx) })
+	s.done.Go(func() { s.diagnoseLoop(ctx) })
 	return s, nil
 }
 
-// Close stops the clean-up worker; clean-ups still queued are left to the next observation.
+// Close stops the background workers; work still queued is left to the next observation.
 func (s *JobService) Close() {
 	s.stop()
 	s.done.Wait()
@@ -191,6 +195,10 @@ func (s *JobService) Submit(ctx context.Context, req JobRequest, idempotencyKey 
 	if err != nil {
 		return Job{}, false, err
 	}
+	// A failing main() becomes a FAILED job (possible because the job id is fixed), and every ended job is
+	// archived to HDFS with its exceptions, so that the failure can be reported after the cluster is gone.
+	setDefault(flinkConfig, "execution.submit-failed-job-on-application-error", "true")
+	setDefault(flinkConfig, "jobmanager.archive.fs.dir", s.opts.Files.URI(s.archiveDir()))
 	spec := s.launchSpec(req, flinkConfig, dist, libs, jar, na)
 	spec.JobID = jobID
 	spec.Tags = append([]string{tagGateway, tagTargetPrefix + req.Target, tagFlinkPrefix + dist.Version.Raw}, tags...)
@@ -366,6 +374,15 @@ func specErrorFrom(err error) error {
 		se.add("spec", "%v", err)
 	}
 	return &se
+}
+
+// archiveDir is where JobManagers archive ended jobs (jobmanager.archive.fs.dir).
+func (s *JobService) archiveDir() string { return path.Join(s.opts.StagingRoot, "archive") }
+
+func setDefault(m map[string]string, key, value string) {
+	if _, ok := m[key]; !ok {
+		m[key] = value
+	}
 }
 
 // idempotencyTags returns the tags that record an idempotency key and the request it came with.

@@ -154,10 +154,13 @@ type JobYARN struct {
 }
 
 // JobFlink is the Flink side of a job. State is nil while the JobManager has not reported the job.
+// Failure is the root exception of a failed job (first line and deepest cause), from the JobManager while
+// it runs and from the job archive after.
 type JobFlink struct {
 	JobID   string  `json:"jobId"`
 	State   *string `json:"state"`
 	Version string  `json:"version,omitempty"`
+	Failure *string `json:"failure"`
 }
 
 // JobLinks are the job's web addresses. FlinkUI and JobManager are nil while no JobManager runs.

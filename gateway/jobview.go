@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"path"
 	"sort"
 	"strings"
@@ -134,8 +136,9 @@ func (s *JobService) describe(ctx context.Context, app *yarnclient.App) (Job, er
 		jmURL = "http://" + app.AMRPCAddress
 	}
 	var flinkState jobmanager.JobStatus
+	var failure string
 	if jmURL != "" {
-		flinkState, job.YARN.Diagnostics = s.flinkStatus(ctx, jmURL, jobID, job.YARN.Diagnostics)
+		flinkState, failure = s.flinkStatus(ctx, jmURL, jobID)
 	}
 	job.State = deriveState(app.State, app.FinalStatus, flinkState)
 	if flinkState == "" && app.State == yarnclient.StateFinished {
@@ -148,35 +151,147 @@ func (s *JobService) describe(ctx context.Context, app *yarnclient.App) (Job, er
 	if flinkState != "" {
 		job.Flink.State = ptr(string(flinkState))
 	}
+	if failure != "" {
+		job.Flink.Failure = ptr(failure)
+	}
 	job.Links = s.links(app.ID, jmURL)
 	job = s.tracker.observe(job)
-	if job.Terminal && app.State.Terminal() && s.tracker.claimCleanup(app.ID) {
-		select {
-		case s.cleanups <- app.ID:
-		default: // the worker is behind; a later observation retries
-			s.tracker.releaseCleanup(app.ID)
-		}
+	if job.Terminal && app.State.Terminal() {
+		s.afterEnd(app, job)
 	}
 	return job, nil
 }
 
-// flinkStatus asks the JobManager for the job's status; a failed job's root exception replaces the
-// diagnostics. An unreachable JobManager or an unknown job gives "".
-func (s *JobService) flinkStatus(ctx context.Context, jmURL, jobID, diagnostics string) (jobmanager.JobStatus, string) {
+// afterEnd queues the work for an ended application: removing its launch files and, for a failed job
+// whose failure is not known, finding it (from the job archive or the JobManager log). Each is claimed
+// once; a full queue leaves it to a later observation.
+func (s *JobService) afterEnd(app *yarnclient.App, job Job) {
+	if s.tracker.claim(app.ID, claimCleanup) {
+		select {
+		case s.cleanups <- app.ID:
+		default:
+			s.tracker.release(app.ID, claimCleanup)
+		}
+	}
+	if job.State == StateFailed && job.Flink.Failure == nil && s.tracker.claim(app.ID, claimDiagnosis) {
+		select {
+		case s.diagnoses <- diagnosis{appID: app.ID, jobID: job.Flink.JobID, logs: app.AMContainerLogs}:
+		default:
+			s.tracker.release(app.ID, claimDiagnosis)
+		}
+	}
+}
+
+// diagnosis is a failed job whose root exception is to be found.
+type diagnosis struct {
+	appID, jobID, logs string
+}
+
+// diagnoseLoop finds the failures of failed jobs, a few at a time, and records them in the tracker.
+func (s *JobService) diagnoseLoop(ctx context.Context) {
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d := <-s.diagnoses:
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				dctx, cancel := context.WithTimeout(ctx, diagnosisTimeout)
+				defer cancel()
+				msg := s.archivedFailure(dctx, d.jobID)
+				if msg == "" && d.logs != "" {
+					msg = s.loggedFailure(dctx, d.appID, d.logs)
+				}
+				if msg == "" {
+					msg = "no failure recorded: the job archive and the JobManager log name none"
+				}
+				s.tracker.setFailure(d.appID, msg)
+			})
+		}
+	}
+}
+
+// diagnosisTimeout bounds the search for one job's failure.
+const diagnosisTimeout = 2 * time.Minute
+
+// flinkStatus asks the JobManager for the job's status and, for a failing job, its root exception. An
+// unreachable JobManager or an unknown job gives "".
+func (s *JobService) flinkStatus(ctx context.Context, jmURL, jobID string) (state jobmanager.JobStatus, failure string) {
 	jm, err := jobmanager.New(jmURL, s.jmHTTP)
 	if err != nil {
-		return "", diagnostics
+		return "", ""
 	}
 	d, err := jm.Job(ctx, jobID)
 	if err != nil {
-		return "", diagnostics
+		return "", ""
 	}
 	if d.State == "FAILED" || d.State == "FAILING" {
-		if msg, err := jm.RootException(ctx, jobID); err == nil && msg != "" {
-			diagnostics = msg
-		}
+		failure, _ = jm.RootException(ctx, jobID)
 	}
-	return d.State, diagnostics
+	return d.State, failure
+}
+
+// jobManagerLogTail is how much of the end of a JobManager log is searched for a driver failure.
+const jobManagerLogTail = 1 << 20
+
+// loggedFailure finds a failed driver's exception in the JobManager log its NodeManager keeps; "" when
+// the log is gone or names none.
+// The NodeManager answers 503 for a container it is still cleaning up, for some seconds after the
+// ResourceManager reports the application ended; the read is retried until ctx ends.
+func (s *JobService) loggedFailure(ctx context.Context, appID, logs string) string {
+	backoff := time.Second
+	for {
+		log, err := s.opts.RM.ContainerLog(ctx, logs, "jobmanager.log", jobManagerLogTail)
+		if err == nil {
+			return jobmanager.DriverFailure(log)
+		}
+		if !errors.Is(err, yarnclient.ErrUnavailable) {
+			s.opts.Logger.Debug("could not read the JobManager log", "applicationId", appID, "error", err)
+			return ""
+		}
+		select {
+		case <-ctx.Done():
+			s.opts.Logger.Debug("the JobManager log stayed unavailable", "applicationId", appID, "error", err)
+			return ""
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// maxArchiveSize bounds how much of a job archive is read.
+const maxArchiveSize = 16 << 20
+
+// archivedFailure reads a failed job's root exception from the archive its JobManager wrote to HDFS
+// before the cluster ended; "" when there is none.
+func (s *JobService) archivedFailure(ctx context.Context, jobID string) string {
+	name := path.Join(s.archiveDir(), jobID)
+	r, err := s.opts.Files.Open(ctx, name)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.opts.Logger.WarnContext(ctx, "could not read a job archive", "path", name, "error", err)
+		}
+		return ""
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, maxArchiveSize))
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "could not read a job archive", "path", name, "error", err)
+		return ""
+	}
+	msg, err := jobmanager.ArchivedRootException(b, jobID)
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "could not decode a job archive", "path", name, "error", err)
+	}
+	return msg
 }
 
 // links returns the job's web addresses: the YARN application page and, while a JobManager runs, the
@@ -216,7 +331,7 @@ func (s *JobService) cleanupLoop(ctx context.Context) {
 			cancel()
 			if err != nil {
 				s.opts.Logger.Warn("could not remove the staging files of an ended job", "applicationId", id, "error", err)
-				s.tracker.releaseCleanup(id)
+				s.tracker.release(id, claimCleanup)
 			}
 		}
 	}
@@ -237,8 +352,16 @@ type trackedJob struct {
 	state     JobState
 	updatedAt time.Time
 	final     *Job
-	cleanup   bool // clean-up claimed or done
+	claims    map[claimKind]bool // background work claimed or done
 }
+
+// claimKind names background work done once per ended job.
+type claimKind int
+
+const (
+	claimCleanup claimKind = iota
+	claimDiagnosis
+)
 
 func newJobTracker() *jobTracker {
 	return &jobTracker{retention: 24 * time.Hour, jobs: map[string]*trackedJob{}}
@@ -257,8 +380,12 @@ func (t *jobTracker) observe(job Job) Job {
 		t.jobs[job.ID] = tj
 	}
 	if tj.final != nil {
+		// The state stays; YARN's own fields and a failure read later (from the job archive) catch up.
 		if !yarnclient.AppState(tj.final.YARN.State).Terminal() {
-			tj.final.YARN = job.YARN // the state stays; YARN's own fields catch up
+			tj.final.YARN = job.YARN
+		}
+		if tj.final.Flink.Failure == nil {
+			tj.final.Flink.Failure = job.Flink.Failure
 		}
 		return *tj.final
 	}
@@ -286,23 +413,37 @@ func (t *jobTracker) terminal(id string) (Job, bool) {
 	return Job{}, false
 }
 
-// claimCleanup reports whether the caller should clean up the job's files (once per job).
-func (t *jobTracker) claimCleanup(id string) bool {
+// setFailure records the failure of an ended job found after it ended.
+func (t *jobTracker) setFailure(id, msg string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tj := t.jobs[id]; tj != nil && tj.final != nil && tj.final.Flink.Failure == nil {
+		tj.final.Flink.Failure = &msg
+	}
+}
+
+// claim reports whether the caller should do the background work of this kind for the job (once per
+// job, unless released).
+func (t *jobTracker) claim(id string, kind claimKind) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tj := t.jobs[id]
-	if tj == nil || tj.cleanup {
+	if tj == nil || tj.claims[kind] {
 		return false
 	}
-	tj.cleanup = true
+	if tj.claims == nil {
+		tj.claims = map[claimKind]bool{}
+	}
+	tj.claims[kind] = true
 	return true
 }
 
-func (t *jobTracker) releaseCleanup(id string) {
+// release gives up a claim, so that a later observation claims the work again.
+func (t *jobTracker) release(id string, kind claimKind) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if tj := t.jobs[id]; tj != nil {
-		tj.cleanup = false
+		delete(tj.claims, kind)
 	}
 }
 

@@ -270,8 +270,14 @@ func (c *Client) redirectTarget(current, loc string) (string, error) {
 	return u.String(), nil
 }
 
-// send performs one HTTP exchange bounded by RequestTimeout.
+// send performs one JSON HTTP exchange bounded by RequestTimeout.
 func (c *Client) send(ctx context.Context, method, target string, body []byte) (int, http.Header, []byte, error) {
+	return c.sendAccepting(ctx, method, target, "application/json", body)
+}
+
+// sendAccepting is send asking for the media type accept. (Hadoop's Jersey answers 503, not 406, when it
+// cannot produce the type asked for.)
+func (c *Client) sendAccepting(ctx context.Context, method, target, accept string, body []byte) (int, http.Header, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
 	defer cancel()
 	var rd io.Reader
@@ -282,7 +288,7 @@ func (c *Client) send(ctx context.Context, method, target string, body []byte) (
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("build request: %w", err)
 	}
-	hreq.Header.Set("Accept", "application/json")
+	hreq.Header.Set("Accept", accept)
 	if body != nil {
 		hreq.Header.Set("Content-Type", "application/json")
 	}

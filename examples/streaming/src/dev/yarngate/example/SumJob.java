@@ -17,6 +17,8 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  *   --mode bounded   --n N --output hdfs:///path   sums the squares of 1..N and writes "count=N sum=S" to the path
  *   --mode unbounded [--rate R]                    squares an endless sequence (R elements a second) until cancelled
  *   --fail                                         throws in main() before building the job (a failing submission)
+ *   --record-args PATH -- ARG...                   writes every ARG after "--" to PATH, one per line as hex of its
+ *                                                  UTF-8 bytes, so a test can check they reached main() exactly
  * </pre>
  */
 public final class SumJob {
@@ -27,15 +29,25 @@ public final class SumJob {
     String output = null;
     long n = 1000;
     long rate = 10;
+    String recordArgs = null;
+    java.util.List<String> payload = new java.util.ArrayList<>();
     for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--")) {
+        payload.addAll(java.util.Arrays.asList(args).subList(i + 1, args.length));
+        break;
+      }
       switch (args[i]) {
         case "--mode": mode = args[++i]; break;
         case "--output": output = args[++i]; break;
         case "--n": n = Long.parseLong(args[++i]); break;
         case "--rate": rate = Long.parseLong(args[++i]); break;
+        case "--record-args": recordArgs = args[++i]; break;
         case "--fail": throw new IllegalArgumentException("failing on purpose (--fail)");
         default: throw new IllegalArgumentException("unknown argument " + args[i]);
       }
+    }
+    if (recordArgs != null) {
+      writeArgs(recordArgs, payload);
     }
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
     if (mode.equals("bounded")) {
@@ -62,6 +74,20 @@ public final class SumJob {
       env.execute("yarngate-example-unbounded");
     } else {
       throw new IllegalArgumentException("--mode must be bounded or unbounded");
+    }
+  }
+
+  private static void writeArgs(String output, java.util.List<String> payload) throws java.io.IOException {
+    StringBuilder sb = new StringBuilder();
+    for (String a : payload) {
+      for (byte b : a.getBytes(StandardCharsets.UTF_8)) {
+        sb.append(String.format("%02x", b));
+      }
+      sb.append('\n');
+    }
+    Path path = new Path(output);
+    try (OutputStream out = path.getFileSystem().create(path, FileSystem.WriteMode.OVERWRITE)) {
+      out.write(sb.toString().getBytes(StandardCharsets.UTF_8));
     }
   }
 
