@@ -373,8 +373,9 @@ func TestThreeApplicationJobsAtOnce(t *testing.T) {
 func TestIdempotencyKeyLaunchesOnce(t *testing.T) {
 	t.Parallel()
 	g := startJobGateway(t)
-	key := "it-key-" + fmt.Sprint(time.Now().UnixNano())
-	spec := g.spec("it-idempotent", "1.20", "--mode", "unbounded")
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	key, name := "it-key-"+suffix, "it-idempotent-"+suffix
+	spec := g.spec(name, "1.20", "--mode", "unbounded")
 	headers := map[string]string{"Idempotency-Key": key}
 
 	// Five at once, then one more: every answer names the same application.
@@ -412,13 +413,13 @@ func TestIdempotencyKeyLaunchesOnce(t *testing.T) {
 	if status, _, e, body := g.do(http.MethodPost, "/v1/jobs", headers, other); status != http.StatusUnprocessableEntity || e.Error.Code != "idempotency_key_reused" {
 		t.Errorf("reuse with another body = %d %s", status, body)
 	}
-	// YARN has exactly one application with this name.
-	if n := g.countApps(t, "it-idempotent"); n != 1 {
-		t.Errorf("YARN has %d applications named it-idempotent from this test, want 1", n)
+	// YARN has exactly one application with this (unique) name.
+	if n := g.countApps(t, name); n != 1 {
+		t.Errorf("YARN has %d applications named %s, want 1", n, name)
 	}
 }
 
-// countApps counts the cluster's applications with this name started after the test began.
+// countApps counts the cluster's applications with this name.
 func (g *jobGateway) countApps(t *testing.T, name string) int {
 	t.Helper()
 	status, body := get(t, g.cluster.RMURL+"/ws/v1/cluster/apps?user.name="+g.cluster.User)

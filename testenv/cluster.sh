@@ -324,6 +324,7 @@ stop_containers() {
 
 cmd_down() {
   rm -f "$run/cluster.env"
+  stop gateway # started by make demo
   stop nm
   stop_containers
   stop rm1
@@ -336,7 +337,7 @@ cmd_down() {
 
 cmd_status() {
   local name rc=0
-  for name in zk dfs rm1 rm2 nm; do
+  for name in zk dfs rm1 rm2 nm gateway; do
     if alive "$name"; then
       printf '%-4s running (pid %s)\n' "$name" "$(cat "$(pidfile "$name")")"
     elif [[ -f $(pidfile "$name") ]]; then
