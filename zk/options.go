@@ -141,17 +141,17 @@ type SessionState int
 
 // Session states. Only StateConnected serves certain data.
 const (
-	// StateConnecting: dialing a server or establishing a session; also the state before the first session.
+	// StateConnecting means dialing a server or establishing a session; it is also the state before the first.
 	StateConnecting SessionState = iota
-	// StateConnected: the client has a live session.
+	// StateConnected means that the client has a live (and, with Digest, authenticated) session.
 	StateConnected
-	// StateDisconnected: the connection dropped; the session may still be alive on the server.
+	// StateDisconnected means that the connection dropped; the session may still be alive on the server.
 	StateDisconnected
-	// StateExpired: the server expired the session; watches are gone and a new session is being set up.
+	// StateExpired means that the server expired the session; watches are gone, a new session is being set up.
 	StateExpired
-	// StateAuthFailed: the server refused the client's authentication.
+	// StateAuthFailed means that the server refused the client's authentication.
 	StateAuthFailed
-	// StateClosed: the Watcher was closed.
+	// StateClosed means that the Watcher was closed.
 	StateClosed
 )
 

@@ -72,7 +72,10 @@ func TestRMLeaderFailoverOnHACluster(t *testing.T) {
 		t.Errorf("after two failovers %s is active, want %s back", prev, first)
 	}
 	if got := metricValue(t, reg, "yarngate_zk_leader_changes_total"); got != 2 {
-		t.Errorf("leader_changes_total = %v, want 2", got)
+		t.Errorf("leader_changes_total = %v, want 2; OnChange saw:", got)
+		for _, o := range log.all() {
+			t.Logf("  %s %+v", o.at.Format("15:04:05.000"), o.l)
+		}
 	}
 }
 

@@ -9,20 +9,23 @@ import (
 	"time"
 )
 
-// Znode names of Hadoop's ActiveStandbyElector (hadoop-common org.apache.hadoop.ha.ActiveStandbyElector
-// LOCK_FILENAME, BREADCRUMB_FILENAME) and the RM's default election base path
-// (YarnConfiguration.DEFAULT_AUTO_FAILOVER_ZK_BASE_PATH).
+// Znode names of Hadoop's ActiveStandbyElector and the RM's default election base path.
 const (
-	LockZnode                  = "ActiveStandbyElectorLock"
-	BreadCrumbZnode            = "ActiveBreadCrumb"
-	DefaultRMElectionBasePath  = "/yarn-leader-election"
+	// LockZnode is the ephemeral znode the active RM holds (ActiveStandbyElector.LOCK_FILENAME).
+	LockZnode = "ActiveStandbyElectorLock"
+	// BreadCrumbZnode is the persistent znode naming the last RM that became active
+	// (ActiveStandbyElector.BREADCRUMB_FILENAME).
+	BreadCrumbZnode = "ActiveBreadCrumb"
+	// DefaultRMElectionBasePath is YarnConfiguration.DEFAULT_AUTO_FAILOVER_ZK_BASE_PATH.
+	DefaultRMElectionBasePath = "/yarn-leader-election"
+
 	rmLeaderKind               = "resourcemanager"
 	jobManagerLeaderKind       = "jobmanager"
 	rmElectionBasePathConfKey  = "yarn.resourcemanager.ha.automatic-failover.zk-base-path"
 	rmElectionClusterIDConfKey = "yarn.resourcemanager.cluster-id"
 )
 
-// ErrClusterMismatch: the election lock names another YARN cluster than the configured one.
+// ErrClusterMismatch is reported when the election lock names another YARN cluster than the configured one.
 var ErrClusterMismatch = errors.New("zk: election znode belongs to another cluster")
 
 // RMLeaderSource says where RMLeader.ID or LastActive comes from.
@@ -30,13 +33,14 @@ type RMLeaderSource string
 
 // RMLeader sources.
 const (
-	// SourceLock: the ephemeral ActiveStandbyElectorLock, held by the active RM for as long as its session lives.
+	// SourceLock means that ID comes from the ephemeral ActiveStandbyElectorLock, which the active RM holds
+	// for as long as its ZooKeeper session lives.
 	SourceLock RMLeaderSource = "lock"
-	// SourceBreadCrumb: no RM holds the lock (an election is under way, or none can become active);
-	// LastActive comes from the persistent ActiveBreadCrumb, which names the last RM that became active and
-	// survives its crash. A hint for which RM to probe first, not an active RM.
+	// SourceBreadCrumb means that no RM holds the lock (an election is under way, or none can become active)
+	// and LastActive comes from the persistent ActiveBreadCrumb, which names the last RM that became active
+	// and survives its crash: a hint for which RM to probe first, not an active RM.
 	SourceBreadCrumb RMLeaderSource = "breadcrumb"
-	// SourceNone: neither znode names an RM.
+	// SourceNone means that neither znode names an RM.
 	SourceNone RMLeaderSource = ""
 )
 

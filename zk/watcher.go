@@ -14,11 +14,12 @@ import (
 
 // Errors of this package. Errors returned by Watcher methods wrap one of them, or ErrDecode.
 var (
-	// ErrClosed: the Watcher or tracker was closed.
+	// ErrClosed is returned once the Watcher or tracker was closed.
 	ErrClosed = errors.New("zk: closed")
-	// ErrUnavailable: ZooKeeper cannot answer now (no session, connection lost, session expired).
+	// ErrUnavailable means that ZooKeeper cannot answer now: no session yet, connection lost, session expired.
 	ErrUnavailable = errors.New("zk: ZooKeeper unavailable")
-	// ErrNoAuth: the znode's ACL refuses this client; go-zookeeper has no SASL, so sasl:-only ACLs end here.
+	// ErrNoAuth means that the znode's ACL refuses this client. go-zookeeper has no SASL, so znodes with
+	// sasl:-only ACLs end here.
 	ErrNoAuth = errors.New("zk: not authorised to read the znode")
 )
 
