@@ -38,9 +38,9 @@ type gatewayProc struct {
 	exited chan error
 }
 
-// startGateway starts `yarngate serve` on a free loopback port with the given staging root and waits
-// until it listens.
-func startGateway(ctx context.Context, binary string, env cluster, stagingRoot string) (*gatewayProc, error) {
+// startGateway starts `yarngate serve` on a free loopback port with the given staging root (and extra
+// KEY=VALUE settings) and waits until it listens.
+func startGateway(ctx context.Context, binary string, env cluster, stagingRoot string, extraEnv ...string) (*gatewayProc, error) {
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = append(filteredEnv(),
 		"HADOOP_CONF_DIR="+env.hadoopConfDir,
@@ -51,6 +51,7 @@ func startGateway(ctx context.Context, binary string, env cluster, stagingRoot s
 		"YARNGATE_HDFS_STAGING_ROOT="+stagingRoot,
 		"YARNGATE_JARS_MAX_SIZE=4GiB",
 	)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -1,9 +1,11 @@
-// Command yarngate-bench measures jar staging through the gateway against the real test cluster:
+// Command yarngate-bench measures the gateway against the real test cluster (suites, -suites):
 //
 //   - upload throughput of a 256 MiB jar through POST /v1/jars into HDFS, compared in the same run with
 //     writing the same file through Hadoop's own client (testenv/hadoop/PutBench.java, the
 //     `hdfs dfs -put` code path), reported as a ratio;
-//   - the gateway's peak RSS (VmHWM) during a 1 GiB upload, with the gateway running as a subprocess.
+//   - the gateway's peak RSS (VmHWM) during a 1 GiB upload, with the gateway running as a subprocess;
+//   - (jobs) time from submission to YARN ACCEPTED and to the Flink job RUNNING, POST /v1/jobs against
+//     Flink's own `flink run-application -t yarn-application`, alternating, with CPU time per submission.
 //
 // Run it from the repository root with the test cluster's environment (`make bench` does both):
 //
@@ -22,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,18 +34,19 @@ import (
 
 // results is the JSON summary.
 type results struct {
-	JarBytes          int64     `json:"jarBytes"`
-	GatewaySeconds    []float64 `json:"gatewaySeconds"`
-	GatewayMiBps      float64   `json:"gatewayMiBps"`
-	BaselineSeconds   []float64 `json:"baselineSeconds,omitempty"`
-	BaselineMiBps     float64   `json:"baselineMiBps,omitempty"`
-	ThroughputRatio   float64   `json:"throughputRatio,omitempty"`
-	RSSJarBytes       int64     `json:"rssJarBytes"`
-	PeakRSSMiB        float64   `json:"peakRssMiB"`
-	RSSUploadSeconds  float64   `json:"rssUploadSeconds"`
-	ThroughputTarget  float64   `json:"throughputTarget"`
-	PeakRSSTargetMiB  float64   `json:"peakRssTargetMiB"`
-	BaselineAvailable bool      `json:"baselineAvailable"`
+	JarBytes          int64       `json:"jarBytes"`
+	GatewaySeconds    []float64   `json:"gatewaySeconds"`
+	GatewayMiBps      float64     `json:"gatewayMiBps"`
+	BaselineSeconds   []float64   `json:"baselineSeconds,omitempty"`
+	BaselineMiBps     float64     `json:"baselineMiBps,omitempty"`
+	ThroughputRatio   float64     `json:"throughputRatio,omitempty"`
+	RSSJarBytes       int64       `json:"rssJarBytes"`
+	PeakRSSMiB        float64     `json:"peakRssMiB"`
+	RSSUploadSeconds  float64     `json:"rssUploadSeconds"`
+	ThroughputTarget  float64     `json:"throughputTarget"`
+	PeakRSSTargetMiB  float64     `json:"peakRssTargetMiB"`
+	BaselineAvailable bool        `json:"baselineAvailable"`
+	Jobs              *jobResults `json:"jobs,omitempty"`
 }
 
 func main() {
@@ -60,8 +64,19 @@ func run() error {
 		runs     = flag.Int("runs", 7, "throughput runs of each side (the medians count)")
 		workDir  = flag.String("work-dir", filepath.Join(os.TempDir(), "yarngate-bench"), "directory for jars and the binary")
 		baseline = flag.Bool("baseline", true, "also measure Hadoop's own client (needs JAVA_HOME and HADOOP_CLASSPATH)")
+		suites   = flag.String("suites", "upload,jobs", "comma-separated suites to run: upload, jobs")
+		jobRuns  = flag.Int("job-runs", 3, "job submissions of each side in the jobs suite")
 	)
 	flag.Parse()
+	want := map[string]bool{}
+	for _, name := range strings.Split(*suites, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "upload", "jobs":
+			want[name] = true
+		default:
+			return fmt.Errorf("unknown suite %q (upload, jobs)", name)
+		}
+	}
 	size, err := config.ParseByteSize(*sizeFlag)
 	if err != nil {
 		return err
@@ -87,29 +102,57 @@ func run() error {
 	hdfsRoot := fmt.Sprintf("/user/%s/bench-%d", env.user, time.Now().UnixNano())
 	defer removeHDFSRoot(env, hdfsRoot)
 
-	jar, err := writeJar(*workDir, "throughput.jar", int64(size), 1)
+	res := results{ThroughputTarget: 0.9, PeakRSSTargetMiB: 64}
+	if want["upload"] {
+		if err := uploadSuite(ctx, &res, *binary, env, *workDir, hdfsRoot, int64(size), int64(rssSize), *runs, *baseline); err != nil {
+			return err
+		}
+	}
+	if want["jobs"] {
+		jr, err := runJobsSuite(ctx, *binary, env, hdfsRoot, *jobRuns)
+		if err != nil {
+			return err
+		}
+		res.Jobs = jr
+	}
+	fmt.Println()
+	if want["upload"] {
+		printUpload(res)
+	}
+	if res.Jobs != nil {
+		printJobs(res.Jobs)
+	}
+	out, _ := json.Marshal(res)
+	fmt.Println(string(out))
+	return nil
+}
+
+// uploadSuite measures upload throughput against Hadoop's own client and the gateway's peak RSS.
+func uploadSuite(ctx context.Context, res *results, binary string, env cluster, workDir, hdfsRoot string,
+	size, rssSize int64, runs int, baseline bool) error {
+	jar, err := writeJar(workDir, "throughput.jar", size, 1)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(jar.path)
-	res := results{JarBytes: jar.size, RSSJarBytes: 0, ThroughputTarget: 0.9, PeakRSSTargetMiB: 64}
+	res.JarBytes = jar.size
 
 	var pb *putBench
-	if *baseline {
-		if pb, err = newPutBench(ctx, env, *workDir); err != nil {
+	if baseline {
+		if pb, err = newPutBench(ctx, env, workDir); err != nil {
 			fmt.Printf("Hadoop client baseline unavailable: %v\n", err)
 		}
 	}
 	res.BaselineAvailable = pb != nil
-	gw, err := startGateway(ctx, *binary, env, hdfsRoot+"/gateway")
+	gw, err := startGateway(ctx, binary, env, hdfsRoot+"/gateway")
 	if err != nil {
 		return err
 	}
 	// Runs alternate between the gateway and the Hadoop client, so that load from elsewhere on the
 	// machine affects both alike.
 	fmt.Printf("%.0f MiB jar, %d runs: gateway (POST /v1/jars) vs Hadoop client (FileSystem.create + copyBytes)\n",
-		float64(jar.size)/(1<<20), *runs)
-	for i := range *runs {
+		float64(jar.size)/(1<<20), runs)
+	for i := range runs {
 		d, err := gw.upload(ctx, jar)
 		if err != nil {
 			gw.stop()
@@ -137,14 +180,14 @@ func run() error {
 		res.ThroughputRatio = res.GatewayMiBps / res.BaselineMiBps
 	}
 
-	big, err := writeJar(*workDir, "rss.jar", int64(rssSize), 2)
+	big, err := writeJar(workDir, "rss.jar", rssSize, 2)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(big.path)
 	res.RSSJarBytes = big.size
 	fmt.Printf("peak RSS of a fresh gateway during a %.0f MiB upload\n", float64(big.size)/(1<<20))
-	gw, err = startGateway(ctx, *binary, env, hdfsRoot+"/rss")
+	gw, err = startGateway(ctx, binary, env, hdfsRoot+"/rss")
 	if err != nil {
 		return err
 	}
@@ -164,16 +207,23 @@ func run() error {
 	res.PeakRSSMiB = float64(hwm) / (1 << 20)
 	fmt.Printf("  upload %6.2fs  %7.1f MiB/s  VmHWM %.1f MiB\n", d.Seconds(), mibps(big.size, d), res.PeakRSSMiB)
 
-	fmt.Println()
+	return nil
+}
+
+func printUpload(res results) {
 	fmt.Printf("gateway throughput (median)   %8.1f MiB/s\n", res.GatewayMiBps)
 	if res.BaselineAvailable {
 		fmt.Printf("Hadoop client (median)        %8.1f MiB/s\n", res.BaselineMiBps)
 		fmt.Printf("ratio gateway/Hadoop          %8.2f   (target >= %.1f)\n", res.ThroughputRatio, res.ThroughputTarget)
 	}
 	fmt.Printf("gateway peak RSS, 1 GiB jar   %8.1f MiB (target < %.0f MiB)\n", res.PeakRSSMiB, res.PeakRSSTargetMiB)
-	out, _ := json.Marshal(res)
-	fmt.Println(string(out))
-	return nil
+}
+
+func printJobs(j *jobResults) {
+	fmt.Printf("job submission, median of %d (gateway vs flink run-application):\n", j.Runs)
+	fmt.Printf("  to YARN ACCEPTED     gateway %6.2fs   flink CLI %6.2fs   ratio %.2f\n", median(j.GatewayAccepted), median(j.CLIAccepted), j.AcceptedRatio)
+	fmt.Printf("  to Flink job RUNNING gateway %6.2fs   flink CLI %6.2fs   ratio %.2f\n", median(j.GatewayRunning), median(j.CLIRunning), j.RunningRatio)
+	fmt.Printf("  CPU per submission   gateway %6.3fs   flink CLI %6.2fs\n", j.GatewayCPUPerSubmit, j.CLICPUPerSubmit)
 }
 
 // jarFile is a generated jar on local disk.
