@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 CACHE        ?= $(or $(YARNGATE_CACHE),$(HOME)/.cache/yarngate)
 TOOLS        := $(CACHE)/tools
-STATICCHECK  := $(TOOLS)/staticcheck
+STATICCHECK  := $(TOOLS)/staticcheck-v0.8.2
 FLINK_HOME   ?= $(CACHE)/flink/flink-1.20.3
 FLINK2_HOME  ?= $(CACHE)/flink/flink-2.2.1
 EXAMPLE_DIR  := examples/streaming
@@ -24,7 +24,7 @@ build: ## build bin/yarngate
 run: build cluster-up ## run the gateway in the foreground against the test cluster (YARNGATE_LISTEN, default 127.0.0.1:8080)
 	source $(CLUSTER_ENV) && exec bin/yarngate serve --config configs/dev.yaml
 
-test: ## all tests, integration included: brings the test cluster up if needed, takes it down after
+test: lint ## lint, then all tests, integration included: brings the test cluster up if needed, takes it down after
 	@started=0; \
 	if ! testenv/cluster.sh status >/dev/null 2>&1; then testenv/cluster.sh up || exit 1; started=1; fi; \
 	rc=0; YARNGATE_REQUIRE_CLUSTER=1 go test $(GO_TEST_FLAGS) ./... || rc=$$?; \
@@ -44,7 +44,8 @@ lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	$(STATICCHECK) ./...
 
 $(STATICCHECK):
-	GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	mv $(TOOLS)/staticcheck $@
 
 bench: ## benchmarks against the real cluster, as ratios to a baseline measured in the same run
 	@testenv/cluster.sh up
