@@ -25,6 +25,7 @@ func archiveOf(t *testing.T, entries map[string]any) []byte {
 
 func TestArchivedRootException(t *testing.T) {
 	const id = "000001a1fe4fa0c70000000000000028"
+	errDecode := errors.New("any decoding error")
 	tests := []struct {
 		name    string
 		archive []byte
@@ -40,14 +41,14 @@ func TestArchivedRootException(t *testing.T) {
 		}), "java.lang.RuntimeException: boom", nil},
 		{"no exception", archiveOf(t, map[string]any{"/jobs/" + id + "/exceptions": map[string]any{}}), "", nil},
 		{"other job", archiveOf(t, map[string]any{"/jobs/other/exceptions": map[string]any{"root-exception": "x"}}), "", ErrNotArchived},
-		{"not json", []byte("PK\x03\x04"), "", nil},
+		{"not json", []byte("PK\x03\x04"), "", errDecode},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ArchivedRootException(tc.archive, id)
-			if tc.name == "not json" {
-				if err == nil {
-					t.Fatal("garbage decoded without error")
+			if tc.wantErr == errDecode {
+				if err == nil || errors.Is(err, ErrNotArchived) {
+					t.Fatalf("err = %v, want a decoding error", err)
 				}
 				return
 			}
