@@ -118,7 +118,7 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		defer jobs.Close()
-		gwOpts.Jobs = jobs
+		gwOpts.Jobs, gwOpts.Sessions = jobs, jobs
 		logger.Info("job launching enabled", "flink", jobs.FlinkVersions())
 	}
 	gwOpts.Readiness = append(gwOpts.Readiness, opts.Readiness...)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/jarfile"
 	"github.com/yarngate/yarngate/yarnclient"
@@ -34,6 +35,8 @@ const (
 	codeIdempotencyReused    = "idempotency_key_reused"
 	codeUnknownQueue         = "unknown_queue"
 	codeYARNRejected         = "yarn_rejected"
+	codeSessionNotFound      = "session_not_found"
+	codeSessionNotRunning    = "session_not_running"
 )
 
 // statusClientClosedRequest is the (nginx) status logged when the client went away before the answer.
@@ -104,6 +107,11 @@ func classify(err error, maxJarSize int64) *apiError {
 		return e
 	case errors.Is(err, ErrJobNotFound):
 		return newAPIError(http.StatusNotFound, codeNotFound, "no job with this id", err)
+	case errors.Is(err, ErrSessionNotFound):
+		return newAPIError(http.StatusNotFound, codeSessionNotFound, "no session with this id", err)
+	case errors.Is(err, ErrSessionNotRunning):
+		return newAPIError(http.StatusConflict, codeSessionNotRunning,
+			"the session is not running (starting, stopping or ended); it takes no jobs now", err)
 	case errors.Is(err, ErrJarNotFound):
 		return newAPIError(http.StatusNotFound, codeJarNotFound, "the job's jar is not staged (upload it with POST /v1/jars)", err)
 	case errors.Is(err, ErrIdempotencyKeyReused):
@@ -120,6 +128,8 @@ func classify(err error, maxJarSize int64) *apiError {
 	case errors.Is(err, yarnclient.ErrUnavailable), errors.Is(err, yarnclient.ErrNoActiveRM),
 		errors.Is(err, yarnclient.ErrUnexpectedResponse):
 		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "YARN is unavailable; retry later", err)
+	case errors.Is(err, jobmanager.ErrUnavailable), errors.Is(err, jobmanager.ErrBadRequest), errors.Is(err, jobmanager.ErrNotFound):
+		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "the session's JobManager did not answer as expected; retry later", err)
 	case errors.Is(err, hdfs.ErrTooLarge), errors.As(err, &tooLarge):
 		return newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge,
 			fmt.Sprintf("the jar is larger than the limit of %d bytes", maxJarSize), err)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/yarngate/yarngate/yarnclient"
 )
 
 // JobRequest is the body of POST /v1/jobs (or the spec part of a multipart submission).
@@ -162,7 +164,18 @@ func (r *JobRequest) normalize() (map[string]string, error) {
 			e.add("sessionId", "only allowed with target session")
 		}
 	case targetSession:
-		e.add("target", "session jobs are not supported yet; use application")
+		if !yarnclient.ValidApplicationID(r.SessionID) {
+			e.add("sessionId", "required with target session: the id of a session (POST /v1/sessions)")
+		}
+		for _, f := range []struct {
+			field string
+			set   bool
+		}{{"queue", r.Queue != ""}, {"jobManager", r.JobManager != nil}, {"taskManager", r.TaskManager != nil},
+			{"flinkVersion", r.FlinkVersion != ""}, {"flinkConfig", len(r.FlinkConfig) > 0}} {
+			if f.set {
+				e.add(f.field, "not allowed with target session: the session decides it")
+			}
+		}
 	default:
 		e.add("target", "%q is not one of application, session", r.Target)
 	}
@@ -195,8 +208,15 @@ func (r *JobRequest) normalize() (map[string]string, error) {
 	if r.Savepoint != nil && strings.TrimSpace(r.Savepoint.Path) == "" {
 		e.add("savepoint.path", "is required with savepoint")
 	}
-	cfg := make(map[string]string, len(r.FlinkConfig))
-	for k, v := range r.FlinkConfig {
+	cfg := flinkConfigStrings(r.FlinkConfig, &e)
+	return cfg, e.orNil()
+}
+
+// flinkConfigStrings converts a request's flinkConfig to strings, adding a problem to e for each value
+// that is not a string, number or boolean.
+func flinkConfigStrings(in map[string]any, e *SpecError) map[string]string {
+	cfg := make(map[string]string, len(in))
+	for k, v := range in {
 		switch v := v.(type) {
 		case string:
 			cfg[k] = v
@@ -208,7 +228,7 @@ func (r *JobRequest) normalize() (map[string]string, error) {
 			e.add("flinkConfig."+k, "must be a string, number or boolean")
 		}
 	}
-	return cfg, e.orNil()
+	return cfg
 }
 
 // fingerprint is a short hash of the request, to tell a retry from a different request that reuses an

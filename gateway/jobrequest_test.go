@@ -99,7 +99,7 @@ func TestNormalize(t *testing.T) {
 			want: []FieldProblem{{"name", "must be at most 256 characters without control characters"}}},
 		{name: "explicit application target", body: `{"target":"application",` + jar + `}`, wantName: "yarngate-job", wantCfg: map[string]string{}},
 		{name: "session target", body: `{"target":"session",` + jar + `}`,
-			want: []FieldProblem{{"target", "session jobs are not supported yet; use application"}}},
+			want: []FieldProblem{{"sessionId", "required with target session: the id of a session (POST /v1/sessions)"}}},
 		{name: "unknown target", body: `{"target":"yarn-per-job",` + jar + `}`,
 			want: []FieldProblem{{"target", `"yarn-per-job" is not one of application, session`}}},
 		{name: "session id with an application", body: `{"sessionId":"s1",` + jar + `}`,

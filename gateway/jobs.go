@@ -88,23 +88,31 @@ type JobServiceOptions struct {
 	MaxWait time.Duration
 	// JobManagerTimeout bounds one JobManager REST call. Default 5s.
 	JobManagerTimeout time.Duration
+	// SessionStopGrace is how long a session may take to shut down through its JobManager before its
+	// application is killed. Default 30s.
+	SessionStopGrace time.Duration
 	// Logger and Metrics are required.
 	Logger  *slog.Logger
 	Metrics *Metrics
 }
 
-// JobService launches Flink jobs on YARN and reports their state. YARN is the record of truth: a job's
-// id is its application id, and the application's tags carry what the gateway needs to find and describe
-// it again, also after a restart. It is safe for concurrent use; Close stops its background clean-up.
+// JobService launches Flink jobs and session clusters on YARN and reports their state. YARN is the record
+// of truth: an application job's id is its application id, a session's id is its application id, a session
+// job's id is "<session id>.<Flink job id>", and the applications' tags carry what the gateway needs to find
+// and describe them again, also after a restart. It is safe for concurrent use; Close stops its background
+// work (clean-up, failure diagnosis, session shutdowns).
 type JobService struct {
-	opts    JobServiceOptions
-	dists   *distRegistry
-	jmHTTP  *http.Client
-	tracker *jobTracker
-	keys    keyLocks
+	opts     JobServiceOptions
+	dists    *distRegistry
+	jmHTTP   *http.Client // short JobManager calls (JobManagerTimeout)
+	jmStream *http.Client // jar uploads and runs, bounded by their contexts
+	tracker  *jobTracker
+	sessions *sessionRegistry
+	keys     keyLocks
 
 	cleanups  chan string    // application ids whose staging files to remove
 	diagnoses chan diagnosis // failed jobs whose failure to find
+	bg        context.Context
 	stop      context.CancelFunc
 	done      sync.WaitGroup
 }
@@ -124,15 +132,18 @@ func NewJobService(opts JobServiceOptions) (*JobService, error) {
 	if opts.MaxWait == 0 {
 		opts.MaxWait = 5 * time.Minute
 	}
+	if opts.SessionStopGrace == 0 {
+		opts.SessionStopGrace = 30 * time.Second
+	}
 	dists, err := newDistRegistry(opts.Files, opts.FlinkLibRoot, opts.FlinkHomes, opts.DefaultFlinkVersion)
 	if err != nil {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &JobService{
-		opts: opts, dists: dists, tracker: newJobTracker(),
-		jmHTTP:   &http.Client{Timeout: opts.JobManagerTimeout},
-		cleanups: make(chan string, 256), diagnoses: make(chan diagnosis, 256), stop: stop,
+		opts: opts, dists: dists, tracker: newJobTracker(), sessions: newSessionRegistry(),
+		jmHTTP: &http.Client{Timeout: opts.JobManagerTimeout}, jmStream: &http.Client{},
+		cleanups: make(chan string, 256), diagnoses: make(chan diagnosis, 256), bg: ctx, stop: stop,
 	}
 	s.done.Go(func() { s.cleanupLoop(ctx) })
 	s.done.Go(func() { s.diagnoseLoop(ctx) })
@@ -158,6 +169,9 @@ func (s *JobService) Submit(ctx context.Context, req JobRequest, idempotencyKey 
 	flinkConfig, err := req.normalize()
 	if err != nil {
 		return Job{}, false, err
+	}
+	if req.Target == targetSession {
+		return s.submitToSession(ctx, req, idempotencyKey)
 	}
 	dist, err := s.dists.resolve(req.FlinkVersion)
 	if err != nil {
@@ -399,7 +413,7 @@ func (s *JobService) findByTag(ctx context.Context, idemTag, specTag string) (Jo
 	}
 	for i := range apps {
 		app := &apps[i]
-		if !app.HasTag(idemTag) {
+		if !app.HasTag(idemTag) || app.HasTag(tagKindSession) {
 			continue
 		}
 		if !app.HasTag(specTag) {

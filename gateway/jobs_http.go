@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/yarngate/yarngate/yarnclient"
 )
 
 // jobAPI is what the job handlers need; *JobService implements it.
@@ -151,11 +150,13 @@ func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (JobRequest
 	return req, nil
 }
 
-// jobID binds and validates the :id path parameter: a YARN application id.
+// jobID binds and validates the :id path parameter: a YARN application id (application jobs) or
+// "<session id>.<Flink job id>" (session jobs).
 func jobID(c *gin.Context) (string, error) {
 	id := c.Param("id")
-	if !yarnclient.ValidApplicationID(id) {
-		return "", newAPIError(http.StatusBadRequest, codeInvalidRequest, "a job id is a YARN application id (application_<ts>_<n>)", nil)
+	if !ValidJobID(id) {
+		return "", newAPIError(http.StatusBadRequest, codeInvalidRequest,
+			"a job id is a YARN application id (application_<ts>_<n>) or a session job id (application_<ts>_<n>.<32 hex digits>)", nil)
 	}
 	return id, nil
 }

@@ -18,6 +18,9 @@ import (
 
 // Job returns the current state of a job.
 func (s *JobService) Job(ctx context.Context, id string) (Job, error) {
+	if _, _, ok := parseSessionJobID(id); ok {
+		return s.sessionJob(ctx, id)
+	}
 	if !yarnclient.ValidApplicationID(id) {
 		return Job{}, fmt.Errorf("%w: %q is not a job id", ErrJobNotFound, id)
 	}
@@ -33,6 +36,9 @@ func (s *JobService) Job(ctx context.Context, id string) (Job, error) {
 	}
 	if !app.HasTag(tagGateway) {
 		return Job{}, fmt.Errorf("%w: %s is not a yarngate application", ErrJobNotFound, id)
+	}
+	if app.HasTag(tagKindSession) {
+		return Job{}, fmt.Errorf("%w: %s is a session (GET /v1/sessions/%s)", ErrJobNotFound, id, id)
 	}
 	return s.describe(ctx, app)
 }
@@ -64,8 +70,8 @@ func (s *JobService) Wait(ctx context.Context, id string, target JobState, timeo
 	}
 }
 
-// List returns the gateway's jobs known to the ResourceManager, newest first, optionally only those in
-// one state.
+// List returns the gateway's jobs known to the ResourceManager (application jobs, and the jobs of running
+// sessions as their JobManagers report them), newest first, optionally only those in one state.
 func (s *JobService) List(ctx context.Context, state JobState) ([]Job, error) {
 	apps, err := s.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{tagGateway}})
 	if err != nil {
@@ -73,7 +79,7 @@ func (s *JobService) List(ctx context.Context, state JobState) ([]Job, error) {
 	}
 	jobs := make([]Job, 0, len(apps))
 	for i := range apps {
-		if !apps[i].HasTag(tagGateway) {
+		if !apps[i].HasTag(tagGateway) || apps[i].HasTag(tagKindSession) {
 			continue
 		}
 		job, ok := s.tracker.terminal(apps[i].ID)
@@ -86,6 +92,11 @@ func (s *JobService) List(ctx context.Context, state JobState) ([]Job, error) {
 			jobs = append(jobs, job)
 		}
 	}
+	for _, job := range s.sessionJobs(ctx, apps) {
+		if state == "" || job.State == state {
+			jobs = append(jobs, job)
+		}
+	}
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].CreatedAt.After(jobs[j].CreatedAt) })
 	return jobs, nil
 }
@@ -93,6 +104,9 @@ func (s *JobService) List(ctx context.Context, state JobState) ([]Job, error) {
 // Cancel cancels a job through its JobManager, or kills its YARN application when kill is set, the
 // JobManager does not answer or the job does not run yet. A job that has ended is returned unchanged.
 func (s *JobService) Cancel(ctx context.Context, id string, kill bool) (Job, error) {
+	if _, _, ok := parseSessionJobID(id); ok {
+		return s.cancelSessionJob(ctx, id)
+	}
 	job, err := s.Job(ctx, id)
 	if err != nil || job.Terminal {
 		return job, err
@@ -411,6 +425,27 @@ func (t *jobTracker) terminal(id string) (Job, bool) {
 		return *tj.final, true
 	}
 	return Job{}, false
+}
+
+// final returns the final snapshot of a job that ended, whatever YARN's state (session jobs end while
+// their session's application runs on).
+func (t *jobTracker) final(id string) (Job, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tj := t.jobs[id]; tj != nil && tj.final != nil {
+		return *tj.final, true
+	}
+	return Job{}, false
+}
+
+// last returns the last state seen of a job.
+func (t *jobTracker) last(id string) (JobState, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tj := t.jobs[id]; tj != nil {
+		return tj.state, true
+	}
+	return "", false
 }
 
 // setFailure records the failure of an ended job found after it ended.

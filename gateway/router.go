@@ -1,5 +1,5 @@
 // Package gateway is yarngate's HTTP layer: a gin router with thin handlers, and the service layer they
-// call (JarService).
+// call (JarService, JobService).
 //
 // Dependency rule: handlers → services → clients. Handlers bind and validate a request, call one service
 // method with the request's context and render the result; they never call HDFS (or YARN, ZooKeeper)
@@ -38,6 +38,9 @@ type Options struct {
 	Jars *JarService
 	// Jobs launches and tracks jobs (usually a *JobService). When nil, the job routes answer 503.
 	Jobs jobAPI
+	// Sessions launches and tracks session clusters (usually the same *JobService). When nil, the session
+	// routes answer 503.
+	Sessions sessionAPI
 	// Readiness lists the dependencies GET /readyz probes.
 	Readiness []ReadinessCheck
 	// MaxJarSize is the largest accepted jar in bytes. Required.
@@ -115,5 +118,9 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	v1.GET("/jobs", s.handle(s.listJobs))
 	v1.GET("/jobs/:id", s.handle(s.getJob))
 	v1.POST("/jobs/:id/cancel", s.handle(s.cancelJob))
+	v1.POST("/sessions", s.handle(s.createSession))
+	v1.GET("/sessions", s.handle(s.listSessions))
+	v1.GET("/sessions/:id", s.handle(s.getSession))
+	v1.DELETE("/sessions/:id", s.handle(s.deleteSession))
 	return e, nil
 }

@@ -123,6 +123,8 @@ type JobDetail struct {
 	Name     string    `json:"name"`
 	State    JobStatus `json:"state"`
 	Vertices []Vertex  `json:"vertices"`
+	// StartTime is when the job was submitted, in milliseconds since the epoch.
+	StartTime int64 `json:"start-time"`
 }
 
 // Job returns one job's details.
@@ -242,6 +244,24 @@ func (c *Client) RunJar(ctx context.Context, jarID string, req RunRequest) (stri
 		return "", fmt.Errorf("jobmanager: run answer %q: %w", truncate(string(body), 200), ErrUnavailable)
 	}
 	return resp.JobID, nil
+}
+
+// JarFile is one row of GET /jars: a jar uploaded to the JobManager.
+type JarFile struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Uploaded int64  `json:"uploaded"`
+}
+
+// Jars lists the jars uploaded to the JobManager.
+func (c *Client) Jars(ctx context.Context) ([]JarFile, error) {
+	var body struct {
+		Files []JarFile `json:"files"`
+	}
+	if err := c.getJSON(ctx, "/jars", &body); err != nil {
+		return nil, err
+	}
+	return body.Files, nil
 }
 
 // DeleteJar removes an uploaded jar.

@@ -1,0 +1,497 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/yarngate/yarngate/flink/jobmanager"
+	"github.com/yarngate/yarngate/yarnclient"
+)
+
+// A session job's id is "<session application id>.<Flink job id>", such as
+// application_1763700000000_0042.0123456789abcdef0123456789abcdef: it names the session and the job, so the
+// gateway finds both from the id alone (also after a restart), and it never parses as an application id.
+
+// sessionJobID joins a session id and a Flink job id.
+func sessionJobID(sessionID, flinkJobID string) string { return sessionID + "." + flinkJobID }
+
+// parseSessionJobID splits a session job id; ok is false for anything else (application job ids too).
+func parseSessionJobID(id string) (sessionID, flinkJobID string, ok bool) {
+	sessionID, flinkJobID, found := strings.Cut(id, ".")
+	if !found || !yarnclient.ValidApplicationID(sessionID) || !validFlinkJobID(flinkJobID) {
+		return "", "", false
+	}
+	return sessionID, flinkJobID, true
+}
+
+// validFlinkJobID reports whether s is 32 lower-case hex digits.
+func validFlinkJobID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidJobID reports whether id has the form of a job id: a YARN application id (application jobs) or a
+// session job id.
+func ValidJobID(id string) bool {
+	_, _, ok := parseSessionJobID(id)
+	return ok || yarnclient.ValidApplicationID(id)
+}
+
+// Time limits of session job submissions: uploading a jar to a JobManager, and running main() there until
+// it has submitted the job.
+const (
+	sessionUploadTimeout = 5 * time.Minute
+	sessionRunTimeout    = 3 * time.Minute
+)
+
+// sessionRegistry is what the gateway keeps in memory about sessions and their jobs. Losing it (a restart)
+// loses only conveniences: job names and idempotency keys of session jobs (issue 7 makes them durable),
+// and the jar upload cache (jars are uploaded again).
+type sessionRegistry struct {
+	mu       sync.Mutex
+	stopping map[string]bool              // sessions the gateway is stopping
+	seen     map[string]sessionSeen       // per session: the last state and when it changed
+	cleaned  map[string]bool              // ended sessions whose launch files were queued for removal
+	jars     map[string]map[string]string // per session: jar key → the JobManager's jar id
+	jobs     map[string]sessionJobRecord  // session job id → what its submission said
+	keys     map[string]sessionJobKey     // idempotency key → the session job it launched
+}
+
+type sessionSeen struct {
+	state string
+	at    time.Time
+}
+
+type sessionJobRecord struct {
+	name      string
+	createdAt time.Time
+}
+
+type sessionJobKey struct {
+	fingerprint, jobID string
+}
+
+func newSessionRegistry() *sessionRegistry {
+	return &sessionRegistry{stopping: map[string]bool{}, seen: map[string]sessionSeen{}, cleaned: map[string]bool{},
+		jars: map[string]map[string]string{}, jobs: map[string]sessionJobRecord{}, keys: map[string]sessionJobKey{}}
+}
+
+// startStopping marks a session as being stopped; false when it already was.
+func (r *sessionRegistry) startStopping(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopping[id] {
+		return false
+	}
+	r.stopping[id] = true
+	return true
+}
+
+func (r *sessionRegistry) isStopping(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping[id]
+}
+
+// stopped forgets the jar uploads of a session that has been stopped.
+func (r *sessionRegistry) stopped(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.jars, id)
+}
+
+// observe records a session's state and returns when it last changed.
+func (r *sessionRegistry) observe(id, state string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.seen[id]
+	if !ok || s.state != state {
+		s = sessionSeen{state: state, at: time.Now()}
+		r.seen[id] = s
+	}
+	return s.at
+}
+
+// claimCleanup reports whether the caller should queue the removal of an ended session's launch files.
+func (r *sessionRegistry) claimCleanup(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cleaned[id] {
+		return false
+	}
+	r.cleaned[id] = true
+	delete(r.jars, id)
+	return true
+}
+
+func (r *sessionRegistry) jar(session, key string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, ok := r.jars[session][key]
+	return id, ok
+}
+
+func (r *sessionRegistry) setJar(session, key, jmJarID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.jars[session] == nil {
+		r.jars[session] = map[string]string{}
+	}
+	if jmJarID == "" {
+		delete(r.jars[session], key)
+		return
+	}
+	r.jars[session][key] = jmJarID
+}
+
+func (r *sessionRegistry) addJob(id string, rec sessionJobRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.jobs[id] = rec
+}
+
+func (r *sessionRegistry) job(id string) (sessionJobRecord, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, ok := r.jobs[id]
+	return rec, ok
+}
+
+func (r *sessionRegistry) key(k string) (sessionJobKey, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.keys[k]
+	return v, ok
+}
+
+func (r *sessionRegistry) setKey(k string, v sessionJobKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.keys[k] = v
+}
+
+// submitToSession runs a job in a session: the staged jar is streamed from HDFS to the session's
+// JobManager (once per jar and session), then run there with a Flink job id fixed here. A main() that fails
+// gives a FAILED job with the JobManager's message; the session is unaffected.
+func (s *JobService) submitToSession(ctx context.Context, req JobRequest, idempotencyKey string) (Job, bool, error) {
+	if idempotencyKey != "" {
+		// In-process only: there is no YARN application per session job to tag (issue 7 makes it durable).
+		unlock, err := s.keys.lock(ctx, "session-job\x00"+idempotencyKey)
+		if err != nil {
+			return Job{}, false, err
+		}
+		defer unlock()
+		if k, ok := s.sessions.key(idempotencyKey); ok {
+			if k.fingerprint != req.fingerprint() {
+				return Job{}, false, fmt.Errorf("%w (job %s)", ErrIdempotencyKeyReused, k.jobID)
+			}
+			job, err := s.Job(ctx, k.jobID)
+			return job, false, err
+		}
+	}
+	fingerprint := req.fingerprint()
+	app, err := s.sessionApp(ctx, req.SessionID)
+	if err != nil {
+		return Job{}, false, err
+	}
+	jmURL := amURL(app)
+	if jmURL == "" || s.sessions.isStopping(app.ID) {
+		return Job{}, false, fmt.Errorf("%w: session %s is %s", ErrSessionNotRunning, app.ID, s.describeSession(ctx, app).State)
+	}
+	jm, err := jobmanager.New(jmURL, s.jmHTTP)
+	if err != nil {
+		return Job{}, false, err
+	}
+	if _, err := jm.Config(ctx); err != nil {
+		return Job{}, false, fmt.Errorf("%w: the JobManager of session %s does not answer yet: %w", ErrSessionNotRunning, app.ID, err)
+	}
+	jar, err := s.resolveJar(ctx, &req)
+	if err != nil {
+		return Job{}, false, err
+	}
+	jmJar, err := s.sessionJar(ctx, app.ID, jmURL, jar)
+	if err != nil {
+		return Job{}, false, err
+	}
+	var raw [16]byte
+	rand.Read(raw[:])
+	flinkID := hex.EncodeToString(raw[:])
+	id := sessionJobID(app.ID, flinkID)
+	now := time.Now()
+	s.sessions.addJob(id, sessionJobRecord{name: req.Name, createdAt: now})
+	run := jobmanager.RunRequest{EntryClass: req.EntryClass, ProgramArgsList: req.Args, JobID: flinkID}
+	if req.Parallelism != nil {
+		run.Parallelism = *req.Parallelism
+	}
+	if req.Savepoint != nil {
+		run.SavepointPath, run.AllowNonRestoredState = req.Savepoint.Path, req.Savepoint.AllowNonRestoredState
+	}
+	runJM, _ := jobmanager.New(jmURL, s.jmStream)
+	runCtx, cancel := context.WithTimeout(ctx, sessionRunTimeout)
+	_, err = runJM.RunJar(runCtx, jmJar, run)
+	cancel()
+	var jmErr *jobmanager.Error
+	switch {
+	case errors.As(err, &jmErr) && errors.Is(err, jobmanager.ErrBadRequest):
+		// main() failed (or the program is invalid): no Flink job exists; the failure is the job's.
+		failure := strings.Join(jmErr.Messages, "; ")
+		job := s.sessionJobBase(app, id, flinkID)
+		job.State, job.Flink.State, job.Flink.Failure = StateFailed, ptr("FAILED"), &failure
+		job = s.tracker.observe(job)
+		s.opts.Logger.InfoContext(ctx, "session job failed in main()", "requestId", requestID(ctx), "session", app.ID,
+			"flinkJobId", flinkID, "failure", failure)
+		if idempotencyKey != "" {
+			s.sessions.setKey(idempotencyKey, sessionJobKey{fingerprint: fingerprint, jobID: id})
+		}
+		return job, true, nil
+	case err != nil:
+		// The job may have been submitted all the same (the answer was lost): its fixed id tells.
+		if job, jerr := s.Job(ctx, id); jerr == nil && job.Flink.State != nil {
+			return job, true, nil
+		}
+		return Job{}, false, fmt.Errorf("run jar in session %s: %w", app.ID, err)
+	}
+	if idempotencyKey != "" {
+		s.sessions.setKey(idempotencyKey, sessionJobKey{fingerprint: fingerprint, jobID: id})
+	}
+	s.opts.Logger.InfoContext(ctx, "session job submitted", "requestId", requestID(ctx), "session", app.ID,
+		"flinkJobId", flinkID, "name", req.Name, "jar", jar.URI)
+	job, err := s.Job(ctx, id)
+	if err != nil {
+		job = s.sessionJobBase(app, id, flinkID)
+		job.State = StateStarting
+		job = s.tracker.observe(job)
+	}
+	return job, true, nil
+}
+
+// sessionJar returns the JobManager's id of the jar in this session, uploading it (streamed from HDFS) when
+// the session does not have it. Uploads of one jar to one session are serialised, so it is uploaded once.
+func (s *JobService) sessionJar(ctx context.Context, sessionID, jmURL string, jar resolvedJar) (string, error) {
+	key := fmt.Sprintf("%s@%d@%d", jar.URI, jar.Size, jar.ModTime)
+	unlock, err := s.keys.lock(ctx, "session-jar\x00"+sessionID+"\x00"+key)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	jm, err := jobmanager.New(jmURL, s.jmHTTP)
+	if err != nil {
+		return "", err
+	}
+	if id, ok := s.sessions.jar(sessionID, key); ok {
+		files, err := jm.Jars(ctx)
+		if err != nil {
+			return "", fmt.Errorf("list jars of session %s: %w", sessionID, err)
+		}
+		for _, f := range files {
+			if f.ID == id {
+				return id, nil
+			}
+		}
+		s.sessions.setJar(sessionID, key, "") // gone (the JobManager restarted): upload again
+	}
+	u, err := url.Parse(jar.URI)
+	if err != nil {
+		return "", fmt.Errorf("jar uri %q: %w", jar.URI, err)
+	}
+	upCtx, cancel := context.WithTimeout(ctx, sessionUploadTimeout)
+	defer cancel()
+	r, err := s.opts.Files.Open(upCtx, u.Path)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", u.Path, err)
+	}
+	defer r.Close()
+	up, _ := jobmanager.New(jmURL, s.jmStream)
+	id, err := up.UploadJar(upCtx, path.Base(u.Path), r)
+	if err != nil {
+		return "", fmt.Errorf("upload jar to session %s: %w", sessionID, err)
+	}
+	s.sessions.setJar(sessionID, key, id)
+	s.opts.Logger.InfoContext(ctx, "jar uploaded to a session", "requestId", requestID(ctx), "session", sessionID,
+		"jar", jar.URI, "jobManagerJarId", id)
+	return id, nil
+}
+
+// sessionJobBase is a session job's object without its state: the session's YARN report and what the
+// submission said.
+func (s *JobService) sessionJobBase(app *yarnclient.App, id, flinkID string) Job {
+	job := Job{
+		ID: id, Target: targetSession,
+		YARN: JobYARN{ApplicationID: app.ID, State: string(app.State), FinalStatus: string(app.FinalStatus),
+			Diagnostics: cleanDiagnostics(app.Diagnostics), Queue: app.Queue, User: app.User},
+		Flink:     JobFlink{JobID: flinkID, Version: tagValue(app, tagFlinkPrefix)},
+		Links:     s.links(app.ID, ""),
+		CreatedAt: app.Started(),
+	}
+	if rec, ok := s.sessions.job(id); ok {
+		job.Name, job.CreatedAt = rec.name, rec.createdAt
+	}
+	return job
+}
+
+// sessionJob returns the current state of a session job, from its session's JobManager while the session
+// runs. A job not seen ended before its session ended is CANCELED when the session was stopped (stopping a
+// session cancels its jobs) and LOST when the session failed or is gone.
+func (s *JobService) sessionJob(ctx context.Context, id string) (Job, error) {
+	sessionID, flinkID, _ := parseSessionJobID(id)
+	if job, ok := s.tracker.final(id); ok {
+		return job, nil
+	}
+	_, known := s.sessions.job(id)
+	app, err := s.opts.RM.App(ctx, sessionID)
+	if errors.Is(err, yarnclient.ErrNotFound) || (err == nil && (!app.HasTag(tagGateway) || !app.HasTag(tagKindSession))) {
+		if !known {
+			return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+		}
+		if app == nil {
+			app = &yarnclient.App{ID: sessionID}
+		}
+		job := s.sessionJobBase(app, id, flinkID)
+		job.State = StateLost
+		return s.tracker.observe(job), nil
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("read application %s: %w", sessionID, err)
+	}
+	job := s.sessionJobBase(app, id, flinkID)
+	jmURL := amURL(app)
+	switch {
+	case jmURL != "":
+		jm, err := jobmanager.New(jmURL, s.jmHTTP)
+		if err != nil {
+			return Job{}, err
+		}
+		d, err := jm.Job(ctx, flinkID)
+		switch {
+		case errors.Is(err, jobmanager.ErrNotFound):
+			if !known {
+				return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+			}
+			job.State = StateLost // the JobManager forgot it (restarted, or expired from its job store)
+		case err != nil:
+			// The JobManager does not answer: keep the last state seen.
+			if st, ok := s.tracker.last(id); ok {
+				job.State = st
+			} else if !known {
+				return Job{}, fmt.Errorf("read job %s from session %s: %w", flinkID, sessionID, err)
+			} else {
+				job.State = StateStarting
+			}
+		default:
+			job.State = deriveState(yarnclient.StateRunning, "", d.State)
+			job.Flink.State = ptr(string(d.State))
+			if !known {
+				job.Name = d.Name
+				if d.StartTime > 0 {
+					job.CreatedAt = time.UnixMilli(d.StartTime)
+				}
+			}
+			if d.State == "FAILED" || d.State == "FAILING" {
+				if msg, _ := jm.RootException(ctx, flinkID); msg != "" {
+					job.Flink.Failure = &msg
+				}
+			}
+			route := "running"
+			if d.State.Terminal() {
+				route = "completed"
+			}
+			job.Links = s.links(app.ID, jmURL)
+			job.Links.FlinkUI = ptr(*job.Links.FlinkUI + "#/job/" + route + "/" + flinkID + "/overview")
+		}
+	case app.State.Terminal():
+		if !known {
+			if _, seen := s.tracker.last(id); !seen {
+				return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+			}
+		}
+		job.State = StateCanceled
+		if deriveSessionState(app, false, false) == SessionFailed {
+			job.State = StateLost
+		}
+	default: // the session is starting
+		if !known {
+			return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+		}
+		job.State = StateSubmitted
+	}
+	return s.tracker.observe(job), nil
+}
+
+// cancelSessionJob cancels a session job through its session's JobManager. There is no YARN application of
+// its own to kill: kill is the same as cancel.
+func (s *JobService) cancelSessionJob(ctx context.Context, id string) (Job, error) {
+	job, err := s.sessionJob(ctx, id)
+	if err != nil || job.Terminal {
+		return job, err
+	}
+	if job.Links.JobManager == nil {
+		return Job{}, fmt.Errorf("%w: cannot cancel %s", ErrSessionNotRunning, id)
+	}
+	jm, err := jobmanager.New(*job.Links.JobManager, s.jmHTTP)
+	if err == nil {
+		err = jm.Cancel(ctx, job.Flink.JobID)
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	s.opts.Logger.InfoContext(ctx, "session job cancel requested", "requestId", requestID(ctx), "job", id)
+	return s.sessionJob(ctx, id)
+}
+
+// sessionJobs lists the jobs of the running sessions among apps, from their JobManagers.
+func (s *JobService) sessionJobs(ctx context.Context, apps []yarnclient.App) []Job {
+	var jobs []Job
+	for i := range apps {
+		app := &apps[i]
+		jmURL := amURL(app)
+		if !app.HasTag(tagKindSession) || jmURL == "" {
+			continue
+		}
+		jm, err := jobmanager.New(jmURL, s.jmHTTP)
+		if err != nil {
+			continue
+		}
+		list, err := jm.Jobs(ctx)
+		if err != nil {
+			continue // a session that does not answer lists no jobs
+		}
+		for _, o := range list {
+			if !validFlinkJobID(o.ID) {
+				continue
+			}
+			if job, err := s.sessionJob(ctx, sessionJobID(app.ID, o.ID)); err == nil {
+				jobs = append(jobs, job)
+			}
+		}
+	}
+	return jobs
+}
+
+// latchSessionJobs records the state of every job a session's JobManager knows, before the session
+// goes away.
+func (s *JobService) latchSessionJobs(ctx context.Context, sessionID string, jm *jobmanager.Client) {
+	list, err := jm.Jobs(ctx)
+	if err != nil {
+		return
+	}
+	for _, o := range list {
+		if validFlinkJobID(o.ID) {
+			s.sessionJob(ctx, sessionJobID(sessionID, o.ID)) //nolint:errcheck // only its side effect
+		}
+	}
+}
