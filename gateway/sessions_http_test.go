@@ -1,0 +1,336 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/flink/jobmanager"
+	"github.com/yarngate/yarngate/yarnclient"
+)
+
+// fakeSessions is a sessionAPI whose behaviour each test sets through function fields. Unset fields fail
+// the test when called.
+type fakeSessions struct {
+	t      *testing.T
+	create func(ctx context.Context, req SessionRequest, idempotencyKey string) (Session, bool, error)
+	get    func(ctx context.Context, id string) (Session, error)
+	wait   func(ctx context.Context, id string, target SessionState, timeout time.Duration) (Session, error)
+	list   func(ctx context.Context) ([]Session, error)
+	stop   func(ctx context.Context, id string) (Session, error)
+}
+
+func (f *fakeSessions) CreateSession(ctx context.Context, req SessionRequest, key string) (Session, bool, error) {
+	if f.create == nil {
+		f.t.Error("unexpected CreateSession")
+		return Session{}, false, errors.New("unexpected CreateSession")
+	}
+	return f.create(ctx, req, key)
+}
+
+func (f *fakeSessions) Session(ctx context.Context, id string) (Session, error) {
+	if f.get == nil {
+		f.t.Error("unexpected Session")
+		return Session{}, errors.New("unexpected Session")
+	}
+	return f.get(ctx, id)
+}
+
+func (f *fakeSessions) WaitSession(ctx context.Context, id string, target SessionState, timeout time.Duration) (Session, error) {
+	if f.wait == nil {
+		f.t.Error("unexpected WaitSession")
+		return Session{}, errors.New("unexpected WaitSession")
+	}
+	return f.wait(ctx, id, target, timeout)
+}
+
+func (f *fakeSessions) ListSessions(ctx context.Context) ([]Session, error) {
+	if f.list == nil {
+		f.t.Error("unexpected ListSessions")
+		return nil, errors.New("unexpected ListSessions")
+	}
+	return f.list(ctx)
+}
+
+func (f *fakeSessions) StopSession(ctx context.Context, id string) (Session, error) {
+	if f.stop == nil {
+		f.t.Error("unexpected StopSession")
+		return Session{}, errors.New("unexpected StopSession")
+	}
+	return f.stop(ctx, id)
+}
+
+// newSessionTestServer is a gateway whose session routes go to fakeSessions and job routes to fakeJobs.
+func newSessionTestServer(t *testing.T) (*testServer, *fakeSessions, *fakeJobs) {
+	t.Helper()
+	store := &fakeStore{t: t}
+	sessions, jobs := &fakeSessions{t: t}, &fakeJobs{t: t}
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	reg := prometheus.NewRegistry()
+	metrics, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := newEngine(Options{
+		Logger: logger, Registry: reg, Metrics: metrics,
+		Jars: NewJarService(store, testMaxJarSize, logger, metrics), Jobs: jobs, Sessions: sessions,
+		MaxJarSize: testMaxJarSize,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{engine: engine, store: store, log: logs}, sessions, jobs
+}
+
+const testSessionID = "application_1767225600000_0043"
+
+func testSession() Session {
+	return Session{
+		ID: testSessionID, Name: "etl", State: SessionRunning, FlinkVersion: "2.2.1",
+		YARN: JobYARN{ApplicationID: testSessionID, State: "RUNNING", FinalStatus: "UNDEFINED", Queue: "default", User: "yarngate"},
+		Links: JobLinks{YARN: "http://rm:8088/cluster/app/" + testSessionID, FlinkUI: ptr("http://rm:8088/proxy/" + testSessionID + "/"),
+			JobManager: ptr("http://nm1:41231")},
+		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC),
+	}
+}
+
+func decodeSession(t *testing.T, body []byte) Session {
+	t.Helper()
+	var s Session
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatalf("session body %q: %v", body, err)
+	}
+	return s
+}
+
+func TestCreateSession(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       string
+		key        string
+		created    bool
+		noCreate   bool
+		want       SessionRequest
+		wantStatus int
+		wantCode   string
+	}{
+		{name: "new session", body: `{"name":"etl","taskManager":{"slots":4,"memory":"2g"},"flinkVersion":"2"}`, created: true,
+			want:       SessionRequest{Name: "etl", TaskManager: &TaskManagerSpec{Slots: ptr(4), Memory: "2g"}, FlinkVersion: "2"},
+			wantStatus: 202},
+		{name: "idempotent replay", body: `{"name":"etl"}`, key: "etl-2026-01-01", want: SessionRequest{Name: "etl"}, wantStatus: 200},
+		{name: "unknown field", body: `{"slots":4}`, noCreate: true, wantStatus: 400, wantCode: codeInvalidSpec},
+		{name: "trailing data", body: `{"name":"etl"}}`, noCreate: true, wantStatus: 400, wantCode: codeInvalidSpec},
+		{name: "not an object", body: `[1]`, noCreate: true, wantStatus: 400, wantCode: codeInvalidSpec},
+		{name: "bad key", body: `{}`, key: "k\x01", noCreate: true, wantStatus: 400, wantCode: codeInvalidRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, sessions, _ := newSessionTestServer(t)
+			if !tc.noCreate {
+				sessions.create = func(_ context.Context, req SessionRequest, key string) (Session, bool, error) {
+					if !reflect.DeepEqual(req, tc.want) || key != tc.key {
+						t.Errorf("CreateSession(%+v, %q), want (%+v, %q)", req, key, tc.want, tc.key)
+					}
+					sess := testSession()
+					sess.State = SessionStarting
+					return sess, tc.created, nil
+				}
+			}
+			h := header("Content-Type", "application/json")
+			if tc.key != "" {
+				h.Set(idempotencyKeyHeader, tc.key)
+			}
+			rec := s.do(t, http.MethodPost, "/v1/sessions", strings.NewReader(tc.body), h)
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tc.wantStatus, rec.Body)
+			}
+			if tc.wantCode != "" {
+				if e := decodeError(t, rec); e.Code != tc.wantCode {
+					t.Errorf("code = %q, want %q", e.Code, tc.wantCode)
+				}
+				return
+			}
+			if got := decodeSession(t, rec.Body.Bytes()); got.ID != testSessionID || got.State != SessionStarting {
+				t.Errorf("session %+v", got)
+			}
+			if loc := rec.Header().Get("Location"); loc != "/v1/sessions/"+testSessionID {
+				t.Errorf("Location = %q", loc)
+			}
+		})
+	}
+}
+
+func TestGetSession(t *testing.T) {
+	tests := []struct {
+		name        string
+		target      string
+		get, wait   bool
+		wantState   SessionState
+		wantTimeout time.Duration
+		wantStatus  int
+	}{
+		{name: "get", target: "/v1/sessions/" + testSessionID, get: true, wantStatus: 200},
+		{name: "wait for running", target: "/v1/sessions/" + testSessionID + "?wait=running&timeout=90s", wait: true,
+			wantState: SessionRunning, wantTimeout: 90 * time.Second, wantStatus: 200},
+		{name: "wait with the default timeout", target: "/v1/sessions/" + testSessionID + "?wait=STOPPED", wait: true,
+			wantState: SessionStopped, wantTimeout: 30 * time.Second, wantStatus: 200},
+		{name: "wait for a job state", target: "/v1/sessions/" + testSessionID + "?wait=FINISHED", wantStatus: 400},
+		{name: "bad timeout", target: "/v1/sessions/" + testSessionID + "?wait=RUNNING&timeout=0s", wantStatus: 400},
+		{name: "session job id", target: "/v1/sessions/" + testSessionID + "." + strings.Repeat("a", 32), wantStatus: 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, sessions, _ := newSessionTestServer(t)
+			if tc.get {
+				sessions.get = func(_ context.Context, id string) (Session, error) {
+					if id != testSessionID {
+						t.Errorf("Session(%q)", id)
+					}
+					return testSession(), nil
+				}
+			}
+			if tc.wait {
+				sessions.wait = func(_ context.Context, id string, st SessionState, timeout time.Duration) (Session, error) {
+					if id != testSessionID || st != tc.wantState || timeout != tc.wantTimeout {
+						t.Errorf("WaitSession(%q, %q, %v)", id, st, timeout)
+					}
+					return testSession(), nil
+				}
+			}
+			rec := s.do(t, http.MethodGet, tc.target, nil, nil)
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tc.wantStatus, rec.Body)
+			}
+			if rec.Code == 200 && !reflect.DeepEqual(decodeSession(t, rec.Body.Bytes()), testSession()) {
+				t.Errorf("session %s", rec.Body)
+			}
+		})
+	}
+}
+
+func TestListAndDeleteSessions(t *testing.T) {
+	s, sessions, _ := newSessionTestServer(t)
+	sessions.list = func(context.Context) ([]Session, error) { return nil, nil }
+	if rec := s.do(t, http.MethodGet, "/v1/sessions", nil, nil); rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != `{"sessions":[]}` {
+		t.Errorf("empty list = %d %s", rec.Code, rec.Body)
+	}
+	for _, tc := range []struct {
+		state      SessionState
+		wantStatus int
+	}{{SessionStopping, 202}, {SessionStopped, 200}, {SessionFailed, 200}} {
+		sessions.stop = func(_ context.Context, id string) (Session, error) {
+			sess := testSession()
+			sess.State = tc.state
+			return sess, nil
+		}
+		if rec := s.do(t, http.MethodDelete, "/v1/sessions/"+testSessionID, nil, nil); rec.Code != tc.wantStatus {
+			t.Errorf("delete of a %s session = %d, want %d", tc.state, rec.Code, tc.wantStatus)
+		}
+	}
+}
+
+func TestSessionErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus int
+		wantCode   string
+	}{
+		{"not found", fmt.Errorf("%w: %s", ErrSessionNotFound, testSessionID), 404, codeSessionNotFound},
+		{"not running", fmt.Errorf("%w: session %s is STOPPED", ErrSessionNotRunning, testSessionID), 409, codeSessionNotRunning},
+		{"jobmanager unavailable", fmt.Errorf("upload jar to session: %w", &jobmanager.Error{Status: 503, Messages: []string{"java.lang.Exception at nm1"}}), 503, codeUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, sessions, jobs := newSessionTestServer(t)
+			sessions.get = func(context.Context, string) (Session, error) { return Session{}, tc.err }
+			jobs.submit = func(context.Context, JobRequest, string) (Job, bool, error) { return Job{}, false, tc.err }
+			for _, r := range []struct{ method, target, body string }{
+				{http.MethodGet, "/v1/sessions/" + testSessionID, ""},
+				{http.MethodPost, "/v1/jobs", `{"jarId":"` + goodID + `","target":"session","sessionId":"` + testSessionID + `"}`},
+			} {
+				rec := s.do(t, r.method, r.target, strings.NewReader(r.body), header("Content-Type", "application/json"))
+				if rec.Code != tc.wantStatus {
+					t.Fatalf("%s %s = %d, want %d; body %s", r.method, r.target, rec.Code, tc.wantStatus, rec.Body)
+				}
+				if e := decodeError(t, rec); e.Code != tc.wantCode || strings.Contains(e.Message, "java") {
+					t.Errorf("%s %s: error %+v, want code %s and no cause", r.method, r.target, e, tc.wantCode)
+				}
+			}
+		})
+	}
+}
+
+func TestSessionJobIDs(t *testing.T) {
+	jid := "0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		id      string
+		session bool
+		valid   bool
+	}{
+		{testAppID, false, true},
+		{testSessionID + "." + jid, true, true},
+		{testSessionID + "." + strings.ToUpper(jid), false, false},
+		{testSessionID + "." + jid[:31], false, false},
+		{testSessionID + ".", false, false},
+		{"sj-" + jid, false, false},
+		{testSessionID + "." + jid + ".x", false, false},
+	} {
+		s, f, ok := parseSessionJobID(tc.id)
+		if ok != tc.session || (ok && (s != testSessionID || f != jid)) {
+			t.Errorf("parseSessionJobID(%q) = %q, %q, %v", tc.id, s, f, ok)
+		}
+		if ValidJobID(tc.id) != tc.valid {
+			t.Errorf("ValidJobID(%q) = %v", tc.id, !tc.valid)
+		}
+	}
+	if got := sessionJobID(testSessionID, jid); got != testSessionID+"."+jid {
+		t.Errorf("sessionJobID = %q", got)
+	}
+}
+
+func TestDeriveSessionState(t *testing.T) {
+	tests := []struct {
+		yarn      yarnclient.AppState
+		final     yarnclient.FinalStatus
+		answers   bool
+		stopping  bool
+		wantState SessionState
+	}{
+		{yarnclient.StateAccepted, yarnclient.FinalUndefined, false, false, SessionStarting},
+		{yarnclient.StateRunning, yarnclient.FinalUndefined, false, false, SessionStarting},
+		{yarnclient.StateRunning, yarnclient.FinalUndefined, true, false, SessionRunning},
+		{yarnclient.StateRunning, yarnclient.FinalUndefined, true, true, SessionStopping},
+		{yarnclient.StateFinished, yarnclient.FinalSucceeded, false, true, SessionStopped},
+		{yarnclient.StateKilled, yarnclient.FinalKilled, false, false, SessionStopped},
+		{yarnclient.StateFinished, yarnclient.FinalFailed, false, false, SessionFailed},
+		{yarnclient.StateFailed, yarnclient.FinalFailed, false, false, SessionFailed},
+	}
+	for _, tc := range tests {
+		app := &yarnclient.App{State: tc.yarn, FinalStatus: tc.final}
+		if got := deriveSessionState(app, tc.answers, tc.stopping); got != tc.wantState {
+			t.Errorf("%s/%s answers=%v stopping=%v → %s, want %s", tc.yarn, tc.final, tc.answers, tc.stopping, got, tc.wantState)
+		}
+	}
+	if !SessionStopping.reached(SessionRunning) || SessionStarting.reached(SessionRunning) || !SessionFailed.reached(SessionRunning) {
+		t.Error("reached is wrong")
+	}
+}
+
+func TestOpenAPIListsSessionErrorCodes(t *testing.T) {
+	for _, code := range []string{codeSessionNotFound, codeSessionNotRunning} {
+		if !strings.Contains(string(api.OpenAPI), "`"+code+"`") {
+			t.Errorf("api/openapi.yaml does not document error code %s", code)
+		}
+	}
+}
