@@ -66,7 +66,8 @@ func New(opts Options) (*Watcher, error) {
 		w.conn = opts.Conn
 	} else {
 		conn, ev, err := zk.Connect(opts.Servers, opts.SessionTimeout,
-			zk.WithLogger(zkLogger{opts.Logger}), zk.WithMaxBufferSize(opts.MaxBufferSize))
+			zk.WithLogger(zkLogger{opts.Logger}), zk.WithMaxBufferSize(opts.MaxBufferSize),
+			zk.WithDialer(cappedDialer(max(opts.SessionTimeout, 2*time.Second))))
 		if err != nil {
 			return nil, fmt.Errorf("zk: connect to %v: %w", opts.Servers, err)
 		}

@@ -21,7 +21,7 @@ func TestWatcherSurvivesZooKeeperRestart(t *testing.T) {
 	admin := adminConn(t, c.ZooKeeper)
 	root := testRoot(t, admin)
 	createAll(t, admin, root+"/n", []byte("before"), 0)
-	w, reg := newTestWatcher(t, Options{Servers: []string{c.ZooKeeper}, SessionTimeout: 30 * time.Second, ResyncInterval: -1})
+	w, reg := newTestWatcher(t, Options{Servers: []string{c.ZooKeeper}, SessionTimeout: 15 * time.Second, ResyncInterval: -1})
 	notify, sig := signal()
 	h, err := w.Watch(root+"/n", notify)
 	if err != nil {
