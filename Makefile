@@ -37,6 +37,8 @@ test-unit: ## unit tests only (integration tests skip without a cluster)
 
 fuzz: ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime 20s ./jarfile
+	go test -run '^$$' -fuzz '^FuzzDecodeLeader$$' -fuzztime 15s ./zk
+	go test -run '^$$' -fuzz '^FuzzDecodeActiveRMInfo$$' -fuzztime 10s ./zk
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
