@@ -97,6 +97,7 @@ func classify(err error, maxJarSize int64) *apiError {
 	var (
 		spec  *SpecError
 		rmErr *yarnclient.RMError
+		jmErr *jobmanager.Error
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -128,6 +129,9 @@ func classify(err error, maxJarSize int64) *apiError {
 	case errors.Is(err, yarnclient.ErrUnavailable), errors.Is(err, yarnclient.ErrNoActiveRM),
 		errors.Is(err, yarnclient.ErrUnexpectedResponse):
 		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "YARN is unavailable; retry later", err)
+	case errors.As(err, &jmErr) && jmErr.Status == http.StatusRequestEntityTooLarge:
+		return newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge,
+			"the jar is larger than the session's JobManager accepts (its rest.server.max-content-length)", err)
 	case errors.Is(err, jobmanager.ErrUnavailable), errors.Is(err, jobmanager.ErrBadRequest), errors.Is(err, jobmanager.ErrNotFound):
 		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "the session's JobManager did not answer as expected; retry later", err)
 	case errors.Is(err, hdfs.ErrTooLarge), errors.As(err, &tooLarge):

@@ -248,6 +248,7 @@ func TestSessionErrors(t *testing.T) {
 	}{
 		{"not found", fmt.Errorf("%w: %s", ErrSessionNotFound, testSessionID), 404, codeSessionNotFound},
 		{"not running", fmt.Errorf("%w: session %s is STOPPED", ErrSessionNotRunning, testSessionID), 409, codeSessionNotRunning},
+		{"jar too large for the jobmanager", fmt.Errorf("upload jar to session: %w", &jobmanager.Error{Status: 413, Messages: []string{"Request entity too large"}}), 413, codeTooLarge},
 		{"jobmanager unavailable", fmt.Errorf("upload jar to session: %w", &jobmanager.Error{Status: 503, Messages: []string{"java.lang.Exception at nm1"}}), 503, codeUnavailable},
 	}
 	for _, tc := range tests {
