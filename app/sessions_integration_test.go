@@ -49,12 +49,19 @@ func (g *jobGateway) sessionDo(method, path string, body any) (int, session, api
 // killed, should the gateway be gone already) at test end.
 func (g *jobGateway) startSession(t *testing.T, name, version string, slots int) session {
 	t.Helper()
-	status, s, _, body := g.sessionDo(http.MethodPost, "/v1/sessions", map[string]any{
-		"name": name, "flinkVersion": version, "taskManager": map[string]any{"slots": slots}})
+	spec := map[string]any{"name": name, "flinkVersion": version, "taskManager": map[string]any{"slots": slots}}
+	key := map[string]string{"Idempotency-Key": fmt.Sprintf("it-session-%s-%d", version, time.Now().UnixNano())}
+	status, _, _, body := g.do(http.MethodPost, "/v1/sessions", key, spec)
+	var s session
+	json.Unmarshal([]byte(body), &s)
 	if status != http.StatusAccepted || !strings.HasPrefix(s.ID, "application_") {
 		t.Fatalf("create session = %d %s", status, body)
 	}
 	t.Cleanup(func() { g.killApp(s.ID) })
+	// A retry with the same key is the same session.
+	if status, _, _, body := g.do(http.MethodPost, "/v1/sessions", key, spec); status != http.StatusOK || !strings.Contains(body, `"id":"`+s.ID+`"`) {
+		t.Errorf("session create retry = %d %s, want 200 with %s", status, body, s.ID)
+	}
 	if s.State != "STARTING" && s.State != "RUNNING" {
 		t.Fatalf("new session is %s", s.State)
 	}
@@ -104,11 +111,33 @@ func TestSessionRunsJobs(t *testing.T) {
 			}
 
 			// Five bounded jobs: two one after the other, then three at once.
-			bounded := func(i int) (job, string, int64) {
+			var jarPath string
+			if status, body := get(t, g.url+"/v1/jars/"+g.jarID); status == 200 {
+				var jar struct {
+					Path string `json:"path"`
+				}
+				json.Unmarshal([]byte(body), &jar)
+				jarPath = jar.Path
+			}
+			boundedSpec := func(i int) (map[string]any, string, int64) {
 				n := int64(50 + i)
 				out := g.hdfsPath(fmt.Sprintf("session-%s-%d", v, i))
-				return g.submit(g.sessionSpec(s.ID, fmt.Sprintf("it-session-bounded-%s-%d", v, i),
-					"--mode", "bounded", "--n", fmt.Sprint(n), "--output", "hdfs://"+out), nil), out, n
+				spec := g.sessionSpec(s.ID, fmt.Sprintf("it-session-bounded-%s-%d", v, i),
+					"--mode", "bounded", "--n", fmt.Sprint(n), "--output", "hdfs://"+out)
+				if i == 1 && jarPath != "" { // the same jar by its HDFS path: still one upload
+					delete(spec, "jarId")
+					spec["jarPath"] = jarPath
+				}
+				return spec, out, n
+			}
+			key := map[string]string{"Idempotency-Key": fmt.Sprintf("it-session-job-%s-%d", v, time.Now().UnixNano())}
+			bounded := func(i int) (job, string, int64) {
+				spec, out, n := boundedSpec(i)
+				var h map[string]string
+				if i == 0 {
+					h = key
+				}
+				return g.submit(spec, h), out, n
 			}
 			type submitted struct {
 				j   job
@@ -122,6 +151,11 @@ func TestSessionRunsJobs(t *testing.T) {
 				if f := g.wait(j.ID, "FINISHED", 3*time.Minute); f.State != "FINISHED" {
 					t.Fatalf("sequential job %d = %s: %v", i, f.State, f.Flink.Failure)
 				}
+			}
+			// A retry of the first submission with its Idempotency-Key is the same job, not a new one.
+			spec0, _, _ := boundedSpec(0)
+			if status, again, _, body := g.do(http.MethodPost, "/v1/jobs", key, spec0); status != http.StatusOK || again.ID != jobs[0].j.ID {
+				t.Errorf("session job retry = %d %s, want 200 with %s", status, body, jobs[0].j.ID)
 			}
 			concurrent := make([]submitted, 3)
 			var wg sync.WaitGroup
@@ -162,8 +196,11 @@ func TestSessionRunsJobs(t *testing.T) {
 			}
 
 			// An unbounded job runs, is listed as a job (the session is not), and cancels; the session runs on.
+			postAt := time.Now()
 			u := g.submit(g.sessionSpec(s.ID, "it-session-unbounded-"+v, "--mode", "unbounded", "--rate", "20"), nil)
+			answered := time.Since(postAt)
 			u = g.wait(u.ID, "RUNNING", 3*time.Minute)
+			t.Logf("warm session: POST answered in %s, job RUNNING after %s", answered.Round(time.Millisecond), time.Since(postAt).Round(time.Millisecond))
 			if u.State != "RUNNING" || u.Links.FlinkUI == nil {
 				t.Fatalf("unbounded job = %s, links %+v", u.State, u.Links)
 			}
