@@ -61,9 +61,12 @@ const (
 
 // sessionRegistry is what the gateway keeps in memory about sessions and their jobs. Losing it (a restart)
 // loses only conveniences: job names and idempotency keys of session jobs (issue 7 makes them durable),
-// and the jar upload cache (jars are uploaded again).
+// and the jar upload cache (jars are uploaded again). Job records and keys are forgotten after retention.
 type sessionRegistry struct {
-	mu       sync.Mutex
+	retention time.Duration
+
+	mu         sync.Mutex
+	lastExpiry time.Time
 	stopping map[string]bool              // sessions the gateway is stopping
 	seen     map[string]sessionSeen       // per session: the last state and when it changed
 	cleaned  map[string]bool              // ended sessions whose launch files were queued for removal
@@ -84,10 +87,11 @@ type sessionJobRecord struct {
 
 type sessionJobKey struct {
 	fingerprint, jobID string
+	createdAt          time.Time
 }
 
 func newSessionRegistry() *sessionRegistry {
-	return &sessionRegistry{stopping: map[string]bool{}, seen: map[string]sessionSeen{}, cleaned: map[string]bool{},
+	return &sessionRegistry{retention: 24 * time.Hour, stopping: map[string]bool{}, seen: map[string]sessionSeen{}, cleaned: map[string]bool{},
 		jars: map[string]map[string]string{}, jobs: map[string]sessionJobRecord{}, keys: map[string]sessionJobKey{}}
 }
 
@@ -162,7 +166,27 @@ func (r *sessionRegistry) setJar(session, key, jmJarID string) {
 func (r *sessionRegistry) addJob(id string, rec sessionJobRecord) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.expire(time.Now())
 	r.jobs[id] = rec
+}
+
+// expire forgets job records and idempotency keys older than retention, sweeping at most once a minute.
+// Called with mu held.
+func (r *sessionRegistry) expire(now time.Time) {
+	if now.Sub(r.lastExpiry) < time.Minute {
+		return
+	}
+	r.lastExpiry = now
+	for id, rec := range r.jobs {
+		if now.Sub(rec.createdAt) > r.retention {
+			delete(r.jobs, id)
+		}
+	}
+	for k, v := range r.keys {
+		if now.Sub(v.createdAt) > r.retention {
+			delete(r.keys, k)
+		}
+	}
 }
 
 func (r *sessionRegistry) job(id string) (sessionJobRecord, bool) {
@@ -182,6 +206,7 @@ func (r *sessionRegistry) key(k string) (sessionJobKey, bool) {
 func (r *sessionRegistry) setKey(k string, v sessionJobKey) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	v.createdAt = time.Now()
 	r.keys[k] = v
 }
 
