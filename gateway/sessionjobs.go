@@ -67,12 +67,12 @@ type sessionRegistry struct {
 
 	mu         sync.Mutex
 	lastExpiry time.Time
-	stopping map[string]bool              // sessions the gateway is stopping
-	seen     map[string]sessionSeen       // per session: the last state and when it changed
-	cleaned  map[string]bool              // ended sessions whose launch files were queued for removal
-	jars     map[string]map[string]string // per session: jar key → the JobManager's jar id
-	jobs     map[string]sessionJobRecord  // session job id → what its submission said
-	keys     map[string]sessionJobKey     // idempotency key → the session job it launched
+	stopping   map[string]bool              // sessions the gateway is stopping
+	seen       map[string]sessionSeen       // per session: the last state and when it changed
+	cleaned    map[string]bool              // ended sessions whose launch files were queued for removal
+	jars       map[string]map[string]string // per session: jar key → the JobManager's jar id
+	jobs       map[string]sessionJobRecord  // session job id → what its submission said
+	keys       map[string]sessionJobKey     // idempotency key → the session job it launched
 }
 
 type sessionSeen struct {
