@@ -287,25 +287,34 @@ const maxArchiveSize = 16 << 20
 // archivedFailure reads a failed job's root exception from the archive its JobManager wrote to HDFS
 // before the cluster ended; "" when there is none.
 func (s *JobService) archivedFailure(ctx context.Context, jobID string) string {
+	b := s.readArchive(ctx, jobID)
+	if b == nil {
+		return ""
+	}
+	msg, err := jobmanager.ArchivedRootException(b, jobID)
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "could not decode a job archive", "jobId", jobID, "error", err)
+	}
+	return msg
+}
+
+// readArchive reads the archive a JobManager wrote for an ended job; nil when there is none.
+func (s *JobService) readArchive(ctx context.Context, jobID string) []byte {
 	name := path.Join(s.archiveDir(), jobID)
 	r, err := s.opts.Files.Open(ctx, name)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			s.opts.Logger.WarnContext(ctx, "could not read a job archive", "path", name, "error", err)
 		}
-		return ""
+		return nil
 	}
 	defer r.Close()
 	b, err := io.ReadAll(io.LimitReader(r, maxArchiveSize))
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "could not read a job archive", "path", name, "error", err)
-		return ""
+		return nil
 	}
-	msg, err := jobmanager.ArchivedRootException(b, jobID)
-	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "could not decode a job archive", "path", name, "error", err)
-	}
-	return msg
+	return b
 }
 
 // links returns the job's web addresses: the YARN application page and, while a JobManager runs, the

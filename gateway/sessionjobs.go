@@ -370,8 +370,9 @@ func (s *JobService) sessionJobBase(app *yarnclient.App, id, flinkID string) Job
 }
 
 // sessionJob returns the current state of a session job, from its session's JobManager while the session
-// runs. A job not seen ended before its session ended is CANCELED when the session was stopped (stopping a
-// session cancels its jobs) and LOST when the session failed or is gone.
+// runs, else from the archive the JobManager wrote to HDFS when the job ended. A job neither seen ended nor
+// archived is CANCELED when its session was stopped (stopping a session cancels its jobs) and LOST when the
+// session failed or is gone, or when the running JobManager no longer knows it.
 func (s *JobService) sessionJob(ctx context.Context, id string) (Job, error) {
 	sessionID, flinkID, _ := parseSessionJobID(id)
 	if job, ok := s.tracker.final(id); ok {
@@ -380,14 +381,16 @@ func (s *JobService) sessionJob(ctx context.Context, id string) (Job, error) {
 	_, known := s.sessions.job(id)
 	app, err := s.opts.RM.App(ctx, sessionID)
 	if errors.Is(err, yarnclient.ErrNotFound) || (err == nil && (!app.HasTag(tagGateway) || !app.HasTag(tagKindSession))) {
-		if !known {
-			return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
-		}
 		if app == nil {
 			app = &yarnclient.App{ID: sessionID}
 		}
 		job := s.sessionJobBase(app, id, flinkID)
-		job.State = StateLost
+		if !s.archivedOutcome(ctx, &job) {
+			if !known {
+				return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+			}
+			job.State = StateLost
+		}
 		return s.tracker.observe(job), nil
 	}
 	if err != nil {
@@ -404,10 +407,13 @@ func (s *JobService) sessionJob(ctx context.Context, id string) (Job, error) {
 		d, err := jm.Job(ctx, flinkID)
 		switch {
 		case errors.Is(err, jobmanager.ErrNotFound):
+			if s.archivedOutcome(ctx, &job) {
+				break // expired from the JobManager's job store
+			}
 			if !known {
 				return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 			}
-			job.State = StateLost // the JobManager forgot it (restarted, or expired from its job store)
+			job.State = StateLost // the JobManager forgot it (restarted)
 		case err != nil:
 			// The JobManager does not answer: keep the last state seen.
 			if st, ok := s.tracker.last(id); ok {
@@ -439,6 +445,9 @@ func (s *JobService) sessionJob(ctx context.Context, id string) (Job, error) {
 			job.Links.FlinkUI = ptr(*job.Links.FlinkUI + "#/job/" + route + "/" + flinkID + "/overview")
 		}
 	case app.State.Terminal():
+		if s.archivedOutcome(ctx, &job) {
+			break
+		}
 		if !known {
 			if _, seen := s.tracker.last(id); !seen {
 				return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
@@ -455,6 +464,25 @@ func (s *JobService) sessionJob(ctx context.Context, id string) (Job, error) {
 		job.State = StateSubmitted
 	}
 	return s.tracker.observe(job), nil
+}
+
+// archivedOutcome sets the state and failure of a job that ended from its job archive; false when it has
+// none.
+func (s *JobService) archivedOutcome(ctx context.Context, job *Job) bool {
+	b := s.readArchive(ctx, job.Flink.JobID)
+	if b == nil {
+		return false
+	}
+	st, err := jobmanager.ArchivedJobStatus(b, job.Flink.JobID)
+	if err != nil || !st.Terminal() {
+		return false
+	}
+	job.State = deriveState(yarnclient.StateRunning, "", st)
+	job.Flink.State = ptr(string(st))
+	if msg, _ := jobmanager.ArchivedRootException(b, job.Flink.JobID); msg != "" {
+		job.Flink.Failure = &msg
+	}
+	return true
 }
 
 // cancelSessionJob cancels a session job through its session's JobManager. There is no YARN application of

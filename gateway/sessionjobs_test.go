@@ -31,10 +31,14 @@ func (f *fakeRM) ActiveRM() (yarnclient.RM, bool)                           { re
 // fakeFiles is a fileStore that serves one jar for Open.
 type fakeFiles struct {
 	fileStore
-	opens int
+	opens    int
+	archives map[string]string // Flink job id → its job archive
 }
 
 func (f *fakeFiles) Open(_ context.Context, name string) (io.ReadCloser, error) {
+	if a, ok := f.archives[strings.TrimPrefix(name, "/staging/archive/")]; ok {
+		return io.NopCloser(strings.NewReader(a)), nil
+	}
 	if name != "/staging/jars/"+goodID+".jar" {
 		return nil, fs.ErrNotExist
 	}
@@ -148,7 +152,7 @@ func newSessionJobService(t *testing.T) (s *JobService, jm *fakeJobManager, file
 	t.Cleanup(stop)
 	s = &JobService{
 		opts: JobServiceOptions{RM: rm, Files: files, Jars: fakeJarGetter{}, Logger: slog.New(slog.DiscardHandler), Metrics: metrics,
-			MaxWait: time.Minute},
+			MaxWait: time.Minute, StagingRoot: "/staging"},
 		tracker: newJobTracker(), sessions: newSessionRegistry(),
 		jmHTTP: &http.Client{Timeout: 5 * time.Second}, jmStream: &http.Client{},
 		cleanups: make(chan string, 8), diagnoses: make(chan diagnosis, 8), bg: ctx, stop: stop,
@@ -241,6 +245,16 @@ func TestSessionJobLifecycle(t *testing.T) {
 	}
 	if _, _, err := s.Submit(ctx, req("--mode", "unbounded"), ""); !errors.Is(err, ErrSessionNotRunning) {
 		t.Errorf("submit to an ended session: %v", err)
+	}
+	// After a restart (nothing in memory) a job that ended in the stopped session is found in its archive.
+	archived := strings.Repeat("1", 32)
+	files.archives = map[string]string{archived: `{"archive":[{"path":"/jobs/` + archived + `","json":"{\"state\":\"FAILED\"}"},` +
+		`{"path":"/jobs/` + archived + `/exceptions","json":"{\"root-exception\":\"java.lang.RuntimeException: boom\\n\\tat x\"}"}]}`}
+	if job, err := s.Job(ctx, testSessionID+"."+archived); err != nil || job.State != StateFailed || job.Flink.Failure == nil || *job.Flink.Failure != "java.lang.RuntimeException: boom" {
+		t.Errorf("archived job = %+v, %v", job, err)
+	}
+	if _, err := s.Job(ctx, testSessionID+"."+strings.Repeat("2", 32)); !errors.Is(err, ErrJobNotFound) {
+		t.Errorf("job neither known nor archived: %v", err)
 	}
 	other := req()
 	other.SessionID = "application_1767225600000_0099"

@@ -47,3 +47,31 @@ func ArchivedRootException(archive []byte, jobID string) (string, error) {
 	}
 	return "", fmt.Errorf("%w: %s", ErrNotArchived, jobID)
 }
+
+// ArchivedJobStatus reads a job archive (see ArchivedRootException) and returns the status the job ended
+// in (FINISHED, FAILED or CANCELED), from its "/jobs/<id>" entry.
+func ArchivedJobStatus(archive []byte, jobID string) (JobStatus, error) {
+	var a struct {
+		Archive []struct {
+			Path string `json:"path"`
+			JSON string `json:"json"`
+		} `json:"archive"`
+	}
+	if err := json.Unmarshal(archive, &a); err != nil {
+		return "", fmt.Errorf("jobmanager: decode job archive: %w", err)
+	}
+	for _, e := range a.Archive {
+		if e.Path != "/jobs/"+jobID {
+			continue
+		}
+		var d JobDetail
+		if err := json.Unmarshal([]byte(e.JSON), &d); err != nil {
+			return "", fmt.Errorf("jobmanager: decode archived details of %s: %w", jobID, err)
+		}
+		if d.State == "" {
+			break
+		}
+		return d.State, nil
+	}
+	return "", fmt.Errorf("%w: %s", ErrNotArchived, jobID)
+}

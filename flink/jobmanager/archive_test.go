@@ -58,3 +58,16 @@ func TestArchivedRootException(t *testing.T) {
 		})
 	}
 }
+
+func TestArchivedJobStatus(t *testing.T) {
+	const id = "000001a1fe4fa0c70000000000000028"
+	if got, err := ArchivedJobStatus(archiveOf(t, map[string]any{"/jobs/" + id: map[string]any{"jid": id, "state": "FINISHED"}}), id); err != nil || got != "FINISHED" {
+		t.Errorf("= %q, %v; want FINISHED", got, err)
+	}
+	if _, err := ArchivedJobStatus(archiveOf(t, map[string]any{"/jobs/other": map[string]any{"state": "FINISHED"}}), id); !errors.Is(err, ErrNotArchived) {
+		t.Errorf("other job: %v", err)
+	}
+	if _, err := ArchivedJobStatus([]byte("{"), id); err == nil || errors.Is(err, ErrNotArchived) {
+		t.Errorf("not json: %v", err)
+	}
+}
