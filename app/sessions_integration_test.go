@@ -250,6 +250,8 @@ func TestSessionRunsJobs(t *testing.T) {
 			}
 			if f.Flink.Failure == nil || !strings.Contains(*f.Flink.Failure, "failing on purpose (--fail)") || strings.Contains(*f.Flink.Failure, "\tat ") {
 				t.Errorf("flink.failure = %v", f.Flink.Failure)
+			} else {
+				t.Logf("failed main(): %s", *f.Flink.Failure)
 			}
 			if _, now, _, _ := g.sessionDo(http.MethodGet, "/v1/sessions/"+s.ID, nil); now.State != "RUNNING" {
 				t.Fatalf("session after a failed main() is %s", now.State)
