@@ -262,3 +262,64 @@ func TestSessionJobLifecycle(t *testing.T) {
 		t.Errorf("submit to an unknown session: %v", err)
 	}
 }
+
+// killRM adds Kill to fakeRM.
+type killRM struct {
+	*fakeRM
+	killed chan string
+}
+
+func (k *killRM) Kill(_ context.Context, id, _ string) (yarnclient.AppState, error) {
+	k.killed <- id
+	return yarnclient.StateKilled, nil
+}
+
+// removeFiles adds RemoveAll to fakeFiles.
+type removeFiles struct {
+	*fakeFiles
+	removed chan string
+}
+
+func (r *removeFiles) RemoveAll(_ context.Context, name string) error {
+	r.removed <- name
+	return nil
+}
+
+func TestStopSessionKillsWhenShutdownHangs(t *testing.T) {
+	s, _, files, setState := newSessionJobService(t) // the fake JobManager has no DELETE /cluster: shutdown fails
+	rm := &killRM{fakeRM: s.opts.RM.(*fakeRM), killed: make(chan string, 1)}
+	rf := &removeFiles{fakeFiles: files, removed: make(chan string, 1)}
+	s.opts.RM, s.opts.Files, s.opts.SessionStopGrace = rm, rf, 100*time.Millisecond
+
+	sess, err := s.StopSession(t.Context(), testSessionID)
+	if err != nil || sess.State != SessionStopping {
+		t.Fatalf("StopSession = %+v, %v", sess, err)
+	}
+	if again, err := s.StopSession(t.Context(), testSessionID); err != nil || again.State != SessionStopping {
+		t.Errorf("second StopSession = %+v, %v", again, err)
+	}
+	if _, _, err := s.Submit(t.Context(), JobRequest{JarID: goodID, Target: targetSession, SessionID: testSessionID}, ""); !errors.Is(err, ErrSessionNotRunning) {
+		t.Errorf("submit to a stopping session: %v", err)
+	}
+	select {
+	case id := <-rm.killed:
+		if id != testSessionID {
+			t.Errorf("killed %s", id)
+		}
+		setState(yarnclient.StateKilled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session was not killed")
+	}
+	select {
+	case dir := <-rf.removed:
+		if dir != "/staging/.flink/"+testSessionID {
+			t.Errorf("removed %s", dir)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the staging files were not removed")
+	}
+	if sess, err := s.Session(t.Context(), testSessionID); err != nil || sess.State != SessionStopped {
+		t.Errorf("after the kill: %+v, %v", sess, err)
+	}
+	s.Close()
+}
