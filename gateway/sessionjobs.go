@@ -374,12 +374,18 @@ func (s *JobService) sessionJobBase(app *yarnclient.App, id, flinkID string) Job
 // archived is CANCELED when its session was stopped (stopping a session cancels its jobs) and LOST when the
 // session failed or is gone, or when the running JobManager no longer knows it.
 func (s *JobService) sessionJob(ctx context.Context, id string) (Job, error) {
-	sessionID, flinkID, _ := parseSessionJobID(id)
 	if job, ok := s.tracker.final(id); ok {
 		return job, nil
 	}
-	_, known := s.sessions.job(id)
+	sessionID, _, _ := parseSessionJobID(id)
 	app, err := s.opts.RM.App(ctx, sessionID)
+	return s.describeSessionJob(ctx, id, app, err)
+}
+
+// describeSessionJob is sessionJob given the session's application report (or the error reading it).
+func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yarnclient.App, err error) (Job, error) {
+	sessionID, flinkID, _ := parseSessionJobID(id)
+	_, known := s.sessions.job(id)
 	if errors.Is(err, yarnclient.ErrNotFound) || (err == nil && (!app.HasTag(tagGateway) || !app.HasTag(tagKindSession))) {
 		if app == nil {
 			app = &yarnclient.App{ID: sessionID}
@@ -527,9 +533,14 @@ func (s *JobService) sessionJobs(ctx context.Context, apps []yarnclient.App) []J
 			if !validFlinkJobID(o.ID) {
 				continue
 			}
-			if job, err := s.sessionJob(ctx, sessionJobID(app.ID, o.ID)); err == nil {
-				jobs = append(jobs, job)
+			id := sessionJobID(app.ID, o.ID)
+			job, ok := s.tracker.final(id)
+			if !ok {
+				if job, err = s.describeSessionJob(ctx, id, app, nil); err != nil {
+					continue
+				}
 			}
+			jobs = append(jobs, job)
 		}
 	}
 	return jobs
