@@ -5,7 +5,9 @@
 //     `hdfs dfs -put` code path), reported as a ratio;
 //   - the gateway's peak RSS (VmHWM) during a 1 GiB upload, with the gateway running as a subprocess;
 //   - (jobs) time from submission to YARN ACCEPTED and to the Flink job RUNNING, POST /v1/jobs against
-//     Flink's own `flink run-application -t yarn-application`, alternating, with CPU time per submission.
+//     Flink's own `flink run-application -t yarn-application`, alternating, with CPU time per submission;
+//   - (sessions) submission into a warm session until the job runs, POST /v1/jobs against
+//     `flink run -t yarn-session -Dyarn.application.id=...`, 20 jobs each, into the same session.
 //
 // Run it from the repository root with the test cluster's environment (`make bench` does both):
 //
@@ -34,19 +36,20 @@ import (
 
 // results is the JSON summary.
 type results struct {
-	JarBytes          int64       `json:"jarBytes"`
-	GatewaySeconds    []float64   `json:"gatewaySeconds"`
-	GatewayMiBps      float64     `json:"gatewayMiBps"`
-	BaselineSeconds   []float64   `json:"baselineSeconds,omitempty"`
-	BaselineMiBps     float64     `json:"baselineMiBps,omitempty"`
-	ThroughputRatio   float64     `json:"throughputRatio,omitempty"`
-	RSSJarBytes       int64       `json:"rssJarBytes"`
-	PeakRSSMiB        float64     `json:"peakRssMiB"`
-	RSSUploadSeconds  float64     `json:"rssUploadSeconds"`
-	ThroughputTarget  float64     `json:"throughputTarget"`
-	PeakRSSTargetMiB  float64     `json:"peakRssTargetMiB"`
-	BaselineAvailable bool        `json:"baselineAvailable"`
-	Jobs              *jobResults `json:"jobs,omitempty"`
+	JarBytes          int64           `json:"jarBytes"`
+	GatewaySeconds    []float64       `json:"gatewaySeconds"`
+	GatewayMiBps      float64         `json:"gatewayMiBps"`
+	BaselineSeconds   []float64       `json:"baselineSeconds,omitempty"`
+	BaselineMiBps     float64         `json:"baselineMiBps,omitempty"`
+	ThroughputRatio   float64         `json:"throughputRatio,omitempty"`
+	RSSJarBytes       int64           `json:"rssJarBytes"`
+	PeakRSSMiB        float64         `json:"peakRssMiB"`
+	RSSUploadSeconds  float64         `json:"rssUploadSeconds"`
+	ThroughputTarget  float64         `json:"throughputTarget"`
+	PeakRSSTargetMiB  float64         `json:"peakRssTargetMiB"`
+	BaselineAvailable bool            `json:"baselineAvailable"`
+	Jobs              *jobResults     `json:"jobs,omitempty"`
+	Sessions          *sessionResults `json:"sessions,omitempty"`
 }
 
 func main() {
@@ -58,23 +61,24 @@ func main() {
 
 func run() error {
 	var (
-		binary   = flag.String("yarngate", "", "gateway binary (default: build ./cmd/yarngate into the work dir)")
-		sizeFlag = flag.String("size", "256MiB", "jar size for the throughput runs")
-		rssFlag  = flag.String("rss-size", "1GiB", "jar size for the peak-RSS run")
-		runs     = flag.Int("runs", 7, "throughput runs of each side (the medians count)")
-		workDir  = flag.String("work-dir", filepath.Join(os.TempDir(), "yarngate-bench"), "directory for jars and the binary")
-		baseline = flag.Bool("baseline", true, "also measure Hadoop's own client (needs JAVA_HOME and HADOOP_CLASSPATH)")
-		suites   = flag.String("suites", "upload,jobs", "comma-separated suites to run: upload, jobs")
-		jobRuns  = flag.Int("job-runs", 3, "job submissions of each side in the jobs suite")
+		binary      = flag.String("yarngate", "", "gateway binary (default: build ./cmd/yarngate into the work dir)")
+		sizeFlag    = flag.String("size", "256MiB", "jar size for the throughput runs")
+		rssFlag     = flag.String("rss-size", "1GiB", "jar size for the peak-RSS run")
+		runs        = flag.Int("runs", 7, "throughput runs of each side (the medians count)")
+		workDir     = flag.String("work-dir", filepath.Join(os.TempDir(), "yarngate-bench"), "directory for jars and the binary")
+		baseline    = flag.Bool("baseline", true, "also measure Hadoop's own client (needs JAVA_HOME and HADOOP_CLASSPATH)")
+		suites      = flag.String("suites", "upload,jobs,sessions", "comma-separated suites to run: upload, jobs, sessions")
+		jobRuns     = flag.Int("job-runs", 3, "job submissions of each side in the jobs suite")
+		sessionJobs = flag.Int("session-jobs", 20, "jobs of each side in the sessions suite")
 	)
 	flag.Parse()
 	want := map[string]bool{}
 	for _, name := range strings.Split(*suites, ",") {
 		switch name = strings.TrimSpace(name); name {
-		case "upload", "jobs":
+		case "upload", "jobs", "sessions":
 			want[name] = true
 		default:
-			return fmt.Errorf("unknown suite %q (upload, jobs)", name)
+			return fmt.Errorf("unknown suite %q (upload, jobs, sessions)", name)
 		}
 	}
 	size, err := config.ParseByteSize(*sizeFlag)
@@ -115,12 +119,23 @@ func run() error {
 		}
 		res.Jobs = jr
 	}
+	if want["sessions"] {
+		sr, err := runSessionsSuite(ctx, *binary, env, hdfsRoot, *sessionJobs)
+		if err != nil {
+			return err
+		}
+		res.Sessions = sr
+	}
 	fmt.Println()
 	if want["upload"] {
 		printUpload(res)
 	}
 	if res.Jobs != nil {
 		printJobs(res.Jobs)
+	}
+	if s := res.Sessions; s != nil {
+		fmt.Printf("submission into a warm session, POST to Flink job RUNNING, median of %d:\n", s.Jobs)
+		fmt.Printf("  gateway %5.2fs   flink run -t yarn-session %5.2fs   ratio %.2f\n", median(s.GatewaySeconds), median(s.CLISeconds), s.Ratio)
 	}
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
