@@ -10,7 +10,7 @@ FLINK2_HOME  ?= $(CACHE)/flink/flink-2.2.1
 EXAMPLE_DIR  := examples/streaming
 EXAMPLE_JAR  := $(EXAMPLE_DIR)/target/yarngate-example.jar
 CLUSTER_ENV  := testenv/.run/cluster.env
-GO_TEST_FLAGS ?= -timeout 40m
+GO_TEST_FLAGS ?= -count=1 -timeout 40m
 export GOFLAGS ?= -buildvcs=false
 
 .PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore demo example-jar fetch clean
