@@ -96,6 +96,16 @@ const testMaxJarSize = 1 << 20
 
 func newTestServer(t *testing.T, readiness ...ReadinessCheck) *testServer {
 	t.Helper()
+	return newTestServerWith(t, func(o *Options) {
+		o.Readiness = readiness
+		o.ReadyTimeout = 300 * time.Millisecond
+	})
+}
+
+// newTestServerWith builds the engine over a fake jar store; tweak sets the job, session or readiness
+// parts of the options.
+func newTestServerWith(t *testing.T, tweak func(*Options)) *testServer {
+	t.Helper()
 	store := &fakeStore{t: t}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -104,13 +114,13 @@ func newTestServer(t *testing.T, readiness ...ReadinessCheck) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := newEngine(Options{
+	opts := Options{
 		Logger: logger, Registry: reg, Metrics: metrics,
-		Jars:         NewJarService(store, testMaxJarSize, logger, metrics),
-		Readiness:    readiness,
-		MaxJarSize:   testMaxJarSize,
-		ReadyTimeout: 300 * time.Millisecond,
-	})
+		Jars:       NewJarService(store, testMaxJarSize, logger, metrics),
+		MaxJarSize: testMaxJarSize,
+	}
+	tweak(&opts)
+	engine, err := newEngine(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/jarfile"
@@ -80,25 +78,8 @@ func (f *fakeJobs) Cancel(ctx context.Context, id string, kill bool) (Job, error
 // JarService over the fake jar store, the job routes to fakeJobs.
 func newJobTestServer(t *testing.T) (*testServer, *fakeJobs) {
 	t.Helper()
-	store := &fakeStore{t: t}
 	jobs := &fakeJobs{t: t}
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	reg := prometheus.NewRegistry()
-	metrics, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := newEngine(Options{
-		Logger: logger, Registry: reg, Metrics: metrics,
-		Jars:       NewJarService(store, testMaxJarSize, logger, metrics),
-		Jobs:       jobs,
-		MaxJarSize: testMaxJarSize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testServer{engine: engine, store: store, log: logs}, jobs
+	return newTestServerWith(t, func(o *Options) { o.Jobs = jobs }), jobs
 }
 
 const testAppID = "application_1767225600000_0042"

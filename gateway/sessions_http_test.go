@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/yarnclient"
@@ -72,24 +70,8 @@ func (f *fakeSessions) StopSession(ctx context.Context, id string) (Session, err
 // newSessionTestServer is a gateway whose session routes go to fakeSessions and job routes to fakeJobs.
 func newSessionTestServer(t *testing.T) (*testServer, *fakeSessions, *fakeJobs) {
 	t.Helper()
-	store := &fakeStore{t: t}
 	sessions, jobs := &fakeSessions{t: t}, &fakeJobs{t: t}
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	reg := prometheus.NewRegistry()
-	metrics, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := newEngine(Options{
-		Logger: logger, Registry: reg, Metrics: metrics,
-		Jars: NewJarService(store, testMaxJarSize, logger, metrics), Jobs: jobs, Sessions: sessions,
-		MaxJarSize: testMaxJarSize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testServer{engine: engine, store: store, log: logs}, sessions, jobs
+	return newTestServerWith(t, func(o *Options) { o.Jobs, o.Sessions = jobs, sessions }), sessions, jobs
 }
 
 const testSessionID = "application_1767225600000_0043"
