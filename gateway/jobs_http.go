@@ -171,18 +171,12 @@ func (s *server) getJob(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	target, timeout, wait, err := longPoll(c, ParseJobState, "job")
+	if err != nil {
+		return err
+	}
 	var job Job
-	if w := c.Query("wait"); w != "" {
-		target, ok := ParseJobState(w)
-		if !ok {
-			return newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("wait=%q is not a job state", w), nil)
-		}
-		timeout := defaultWaitTimeout
-		if t := c.Query("timeout"); t != "" {
-			if timeout, err = time.ParseDuration(t); err != nil || timeout <= 0 {
-				return newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("timeout=%q is not a positive duration such as 60s", t), nil)
-			}
-		}
+	if wait {
 		job, err = jobs.Wait(c.Request.Context(), id, target, timeout)
 	} else {
 		job, err = jobs.Job(c.Request.Context(), id)
@@ -192,6 +186,26 @@ func (s *server) getJob(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, job)
 	return nil
+}
+
+// longPoll binds ?wait=<STATE>&timeout=<duration> (default 30s); wait is false without ?wait=.
+func longPoll[S any](c *gin.Context, parse func(string) (S, bool), kind string) (target S, timeout time.Duration, wait bool, err error) {
+	w := c.Query("wait")
+	if w == "" {
+		return target, 0, false, nil
+	}
+	target, ok := parse(w)
+	if !ok {
+		return target, 0, false, newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("wait=%q is not a %s state", w, kind), nil)
+	}
+	timeout = defaultWaitTimeout
+	if t := c.Query("timeout"); t != "" {
+		if timeout, err = time.ParseDuration(t); err != nil || timeout <= 0 {
+			return target, 0, false, newAPIError(http.StatusBadRequest, codeInvalidRequest,
+				fmt.Sprintf("timeout=%q is not a positive duration such as 60s", t), nil)
+		}
+	}
+	return target, timeout, true, nil
 }
 
 // listJobs handles GET /v1/jobs, optionally filtered with ?state=<STATE>.

@@ -83,18 +83,12 @@ func (s *server) getSession(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	target, timeout, wait, err := longPoll(c, ParseSessionState, "session")
+	if err != nil {
+		return err
+	}
 	var sess Session
-	if w := c.Query("wait"); w != "" {
-		target, ok := ParseSessionState(w)
-		if !ok {
-			return newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("wait=%q is not a session state", w), nil)
-		}
-		timeout := defaultWaitTimeout
-		if t := c.Query("timeout"); t != "" {
-			if timeout, err = time.ParseDuration(t); err != nil || timeout <= 0 {
-				return newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("timeout=%q is not a positive duration such as 60s", t), nil)
-			}
-		}
+	if wait {
 		sess, err = sessions.WaitSession(c.Request.Context(), id, target, timeout)
 	} else {
 		sess, err = sessions.Session(c.Request.Context(), id)
