@@ -194,16 +194,9 @@ func (s *JobService) Submit(ctx context.Context, req JobRequest, idempotencyKey 
 	if err != nil {
 		return Job{}, false, err
 	}
-	if err := s.checkQueue(ctx, req.Queue); err != nil {
+	libs, na, err := s.prepareLaunch(ctx, req.Queue, dist)
+	if err != nil {
 		return Job{}, false, err
-	}
-	libs, err := s.dists.libs(ctx, dist)
-	if err != nil {
-		return Job{}, false, fmt.Errorf("upload flink %s: %w", dist.Version, err)
-	}
-	na, err := s.opts.RM.NewApplication(ctx)
-	if err != nil {
-		return Job{}, false, fmt.Errorf("new application: %w", err)
 	}
 	jobID, err := flinkJobID(na.ApplicationID)
 	if err != nil {
@@ -230,6 +223,23 @@ func (s *JobService) Submit(ctx context.Context, req JobRequest, idempotencyKey 
 			CreatedAt: time.Now()})
 	}
 	return job, true, nil
+}
+
+// prepareLaunch does what every launch needs before its plan: the queue is known to the scheduler, the
+// Flink distribution is in HDFS, and YARN has given an application id.
+func (s *JobService) prepareLaunch(ctx context.Context, queue string, dist *flink.Dist) (*flink.ProvidedLibs, *yarnclient.NewApplication, error) {
+	if err := s.checkQueue(ctx, queue); err != nil {
+		return nil, nil, err
+	}
+	libs, err := s.dists.libs(ctx, dist)
+	if err != nil {
+		return nil, nil, fmt.Errorf("upload flink %s: %w", dist.Version, err)
+	}
+	na, err := s.opts.RM.NewApplication(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("new application: %w", err)
+	}
+	return libs, na, nil
 }
 
 // launch stages the configuration and submits; on failure it removes the staged files.

@@ -182,16 +182,9 @@ func (s *JobService) CreateSession(ctx context.Context, req SessionRequest, idem
 		}
 		tags = append(tags, idem, spec)
 	}
-	if err := s.checkQueue(ctx, req.Queue); err != nil {
+	libs, na, err := s.prepareLaunch(ctx, req.Queue, dist)
+	if err != nil {
 		return Session{}, false, err
-	}
-	libs, err := s.dists.libs(ctx, dist)
-	if err != nil {
-		return Session{}, false, fmt.Errorf("upload flink %s: %w", dist.Version, err)
-	}
-	na, err := s.opts.RM.NewApplication(ctx)
-	if err != nil {
-		return Session{}, false, fmt.Errorf("new application: %w", err)
 	}
 	// Jobs that end in the session are archived like application jobs, so that their outcome can be read
 	// after the session is gone.
