@@ -1,5 +1,6 @@
 // Package app is yarngate's composition root: Run turns a configuration into a running gateway (HDFS
-// staging store, ResourceManager client, services, HTTP server) and shuts it down gracefully when its
+// staging store, ResourceManager client, ZooKeeper watcher and RM leader tracker when a quorum is known,
+// services, HTTP server) and shuts it down gracefully when its
 // context ends. It is what cmd/yarngate calls, and what tests start in-process on 127.0.0.1:0.
 //
 // Dependency rule: app may import every yarngate package; nothing imports app except cmd/yarngate.
@@ -73,6 +74,14 @@ func Run(ctx context.Context, opts Options) error {
 	logger.Info("cluster endpoints", "namenodes", ep.nameNodes, "fs", ep.fsURI, "resourceManagers", ep.rmURLs(),
 		"zookeeper", ep.zkQuorum, "hadoopConfDir", cfg.HadoopConfDir)
 
+	zw, err := newZKWatcher(ep, cfg, logger, opts.Registry)
+	if err != nil {
+		return err
+	}
+	if zw != nil {
+		defer zw.Close()
+	}
+
 	store, err := hdfs.New(hdfs.Options{
 		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,
 		MaxSize: int64(cfg.Jars.MaxSize), DialTimeout: cfg.HDFS.DialTimeout, IOTimeout: cfg.HDFS.IOTimeout,
@@ -99,10 +108,23 @@ func Run(ctx context.Context, opts Options) error {
 		Readiness:  []gateway.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
 	}
+	clusterOpts := gateway.ClusterServiceOptions{HDFS: store.Ping, HAEnabled: ep.rmHA}
+	if zw != nil {
+		clusterOpts.ZooKeeper = zw
+	}
 	if len(ep.rms) > 0 {
 		yc, err := newRMClient(ep.rms, cfg, logger)
 		if err != nil {
 			return err
+		}
+		clusterOpts.RM = yc
+		rmLeader, err := newRMLeaderTracker(zw, ep, yc, logger)
+		if err != nil {
+			return err
+		}
+		if rmLeader != nil {
+			defer rmLeader.Close()
+			clusterOpts.RMLeader = rmLeader
 		}
 		gwOpts.Readiness = append(gwOpts.Readiness, rmReadiness(yc))
 		jobs, err := gateway.NewJobService(gateway.JobServiceOptions{
@@ -119,7 +141,11 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		defer jobs.Close()
 		gwOpts.Jobs, gwOpts.Sessions = jobs, jobs
+		clusterOpts.Flink = jobs
 		logger.Info("job launching enabled", "flink", jobs.FlinkVersions())
+	}
+	if gwOpts.Cluster, err = gateway.NewClusterService(clusterOpts); err != nil {
+		return err
 	}
 	gwOpts.Readiness = append(gwOpts.Readiness, opts.Readiness...)
 	handler, err := gateway.New(gwOpts)

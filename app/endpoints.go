@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hadoopconf"
 	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/zk"
 )
 
 // endpoints are the cluster addresses Run connects to: explicit configuration where given, otherwise
@@ -22,6 +24,12 @@ type endpoints struct {
 	useDatanodeHostname bool
 	rms                 []hadoopconf.RM
 	zkQuorum            string
+	// rmHA says whether YARN runs several ResourceManagers (yarn.resourcemanager.ha.enabled, or several
+	// RM URLs configured); their election is followed in ZooKeeper under
+	// <rmElectionBasePath>/<clusterID> when a quorum is known.
+	rmHA               bool
+	clusterID          string
+	rmElectionBasePath string
 	// yarnClasspath is yarn.application.classpath (nil: Hadoop's default), which every launch puts on
 	// the containers' classpath.
 	yarnClasspath []string
@@ -52,6 +60,9 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 		}
 		ep.useDatanodeHostname = conf.Bool("dfs.client.use.datanode.hostname")
 		ep.zkQuorum = conf.ZooKeeperQuorum()
+		ep.rmHA = conf.Bool("yarn.resourcemanager.ha.enabled")
+		ep.clusterID = conf.ClusterID()
+		ep.rmElectionBasePath = conf.GetDefault("yarn.resourcemanager.ha.automatic-failover.zk-base-path", zk.DefaultRMElectionBasePath)
 		ep.yarnClasspath = conf.List("yarn.application.classpath")
 		minAlloc := conf.GetDefault("yarn.scheduler.minimum-allocation-mb", "1024")
 		if ep.minAllocationMB, err = strconv.ParseInt(strings.TrimSpace(minAlloc), 10, 64); err != nil {
@@ -86,6 +97,9 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 		}
 		ep.rms = rms // none when yarn-site.xml does not say: readiness then skips the RM
 	}
+	if len(ep.rms) > 1 {
+		ep.rmHA = true
+	}
 	if cfg.ZooKeeper.Quorum != "" {
 		ep.zkQuorum = cfg.ZooKeeper.Quorum
 	}
@@ -109,4 +123,45 @@ func rmReadiness(yc *yarnclient.Client) gateway.ReadinessCheck {
 		_, err := yc.ClusterInfo(ctx)
 		return err
 	}}
+}
+
+// newZKWatcher returns the gateway's one ZooKeeper watcher over the quorum of ep, or nil when no quorum is
+// known. The caller closes it.
+func newZKWatcher(ep endpoints, cfg config.Config, logger *slog.Logger, reg prometheus.Registerer) (*zk.Watcher, error) {
+	if ep.zkQuorum == "" {
+		return nil, nil
+	}
+	servers, chroot, err := zk.ParseConnectString(ep.zkQuorum)
+	if err != nil {
+		return nil, err
+	}
+	return zk.New(zk.Options{
+		Servers: servers, Chroot: chroot, Digest: cfg.ZooKeeper.Digest.Reveal(),
+		Logger: logger.With("component", "zookeeper"), Registerer: reg,
+	})
+}
+
+// newRMLeaderTracker follows the RM election on w and routes yc to each certain leader; the client keeps
+// probing haState by itself while ZooKeeper is uncertain. It returns nil (and logs why) when the election
+// cannot be followed: without RM HA, or without a cluster id.
+func newRMLeaderTracker(w *zk.Watcher, ep endpoints, yc *yarnclient.Client, logger *slog.Logger) (*zk.RMLeaderTracker, error) {
+	if w == nil || !ep.rmHA {
+		return nil, nil
+	}
+	if ep.clusterID == "" {
+		logger.Warn("RM HA without yarn.resourcemanager.cluster-id: finding the active ResourceManager by probing only")
+		return nil, nil
+	}
+	return zk.NewRMLeaderTracker(w, zk.RMLeaderOptions{
+		ClusterID: ep.clusterID, BasePath: ep.rmElectionBasePath,
+		OnChange: func(l zk.RMLeader) {
+			if !l.Certain || l.ID == "" {
+				logger.Info("ResourceManager leader uncertain in ZooKeeper; probing", "lastKnown", l.ID, "error", l.Err)
+				return
+			}
+			if err := yc.SetActive(l.ID); err != nil {
+				logger.Warn("ZooKeeper names an unknown ResourceManager", "rm", l.ID, "error", err)
+			}
+		},
+	})
 }

@@ -41,6 +41,9 @@ type Options struct {
 	// Sessions launches and tracks session clusters (usually the same *JobService). When nil, the session
 	// routes answer 503.
 	Sessions sessionAPI
+	// Cluster reports what the gateway sees of the cluster (usually a *ClusterService). When nil,
+	// GET /v1/cluster answers 503.
+	Cluster clusterAPI
 	// Readiness lists the dependencies GET /readyz probes.
 	Readiness []ReadinessCheck
 	// MaxJarSize is the largest accepted jar in bytes. Required.
@@ -110,6 +113,7 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	e.GET("/v1/openapi.yaml", s.handle(s.openAPI))
 
 	v1 := e.Group("/v1")
+	v1.GET("/cluster", s.handle(s.getCluster))
 	v1.POST("/jars", s.handle(s.uploadJar))
 	v1.GET("/jars", s.handle(s.listJars))
 	v1.GET("/jars/:id", s.handle(s.getJar))
