@@ -18,6 +18,7 @@ import (
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/hdfs/hdfstest"
 	"github.com/yarngate/yarngate/testenv"
+	"github.com/yarngate/yarngate/zk"
 )
 
 // clusterView is GET /v1/cluster.
@@ -256,6 +257,22 @@ func TestClusterHAFailover(t *testing.T) {
 		t.Fatalf("before failover: /v1/cluster = %+v, want %s at %s from zookeeper", v, id, h.rmURLs[idx])
 	}
 
+	// An independent view of the election lock: its creation time is when the lock moved.
+	servers, chroot, err := zk.ParseConnectString(h.ZooKeeper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw, err := zk.New(zk.Options{Servers: servers, Chroot: chroot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zw.Close()
+	lock, err := zk.NewRMLeaderTracker(zw, zk.RMLeaderOptions{ClusterID: "yarngate-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+
 	// Watch /v1/cluster for the switch from the moment the failover starts.
 	switched := make(chan time.Time, 1)
 	var watch sync.WaitGroup
@@ -276,8 +293,9 @@ func TestClusterHAFailover(t *testing.T) {
 	const submissions = 30
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	type result struct {
-		name, id string
-		err      string
+		name, id   string
+		err        string
+		begun, end time.Time
 	}
 	results := make([]result, submissions)
 	failoverAt := make(chan struct{})
@@ -287,23 +305,28 @@ func TestClusterHAFailover(t *testing.T) {
 			if n == 5 {
 				close(failoverAt)
 			}
-			name := fmt.Sprintf("ha-%d-%s", n, suffix)
-			spec := map[string]any{"name": name, "jarId": g.jarID, "flinkVersion": "1.20",
-				"args": []string{"--mode", "bounded", "--n", "10", "--output", fmt.Sprintf("hdfs:///tmp/ha-%d-%s", n, suffix)}}
 			res := &results[n]
-			res.name = name
-			status, j, body, err := request(r.url, http.MethodPost, "/v1/jobs", map[string]string{"Idempotency-Key": name}, spec)
-			if err != nil || status != http.StatusAccepted && status != http.StatusOK {
-				res.err = fmt.Sprintf("submit = %d %s %v", status, body, err)
-				continue
-			}
-			res.id = j.ID
-			if status, _, body, err := request(r.url, http.MethodGet, "/v1/jobs/"+j.ID, nil, nil); err != nil || status != http.StatusOK {
-				res.err = fmt.Sprintf("status = %d %s %v", status, body, err)
-			}
+			res.name, res.begun = fmt.Sprintf("ha-%d-%s", n, suffix), time.Now()
+			res.id, res.err = submitAndPoll(r.url, res.name, map[string]any{"name": res.name, "jarId": g.jarID, "flinkVersion": "1.20",
+				"args": []string{"--mode", "bounded", "--n", "10", "--output", fmt.Sprintf("hdfs:///tmp/ha-%d-%s", n, suffix)}})
+			res.end = time.Now()
 		}
 	})
 	<-failoverAt
+	// Status polls of an earlier job run all along the failover, beside the submissions.
+	var polls, pollFailures []string
+	pollCtx, stopPolls := context.WithCancel(t.Context())
+	var poller sync.WaitGroup
+	poller.Go(func() {
+		for pollCtx.Err() == nil {
+			status, _, body, err := request(r.url, http.MethodGet, "/v1/jobs/"+results[0].id, nil, nil)
+			polls = append(polls, body)
+			if err != nil || status != http.StatusOK {
+				pollFailures = append(pollFailures, fmt.Sprintf("%d %s %v", status, body, err))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	failoverStart := time.Now()
 	h.run(3*time.Minute, "rm-failover")
 	failoverDone := time.Now()
@@ -316,19 +339,40 @@ func TestClusterHAFailover(t *testing.T) {
 		t.Logf("rm-failover took %v; /v1/cluster named %s %v after the failover started, %v after the command returned",
 			failoverDone.Sub(failoverStart).Round(time.Millisecond), newID, at.Sub(failoverStart).Round(time.Millisecond),
 			max(0, at.Sub(failoverDone)).Round(time.Millisecond))
+		if l := lock.Leader(); l.ID == newID && !l.Since.IsZero() {
+			t.Logf("the election lock moved to %s %v after the failover started; /v1/cluster switched %v after the lock moved",
+				newID, l.Since.Sub(failoverStart).Round(time.Millisecond), at.Sub(l.Since).Round(time.Millisecond))
+			if at.Sub(l.Since) > 5*time.Second {
+				t.Errorf("/v1/cluster switched %v after the election lock moved, want within 5s", at.Sub(l.Since))
+			}
+		} else {
+			t.Errorf("election lock: %+v, want %s", l, newID)
+		}
 	case <-time.After(5 * time.Second):
 		t.Errorf("/v1/cluster does not name %s within 5s of rm-failover returning: %+v", newID, getCluster(t, r.url))
 	}
 	stopWatch()
 	watch.Wait()
 	stream.Wait()
+	stopPolls()
+	poller.Wait()
+	t.Logf("%d status polls of %s across the failover, %d failed", len(polls), results[0].id, len(pollFailures))
+	for _, f := range pollFailures {
+		t.Errorf("status poll: %s", f)
+	}
 
 	// Every submission succeeded and made exactly one YARN application; then kill them all.
+	overlapping := 0
 	for _, res := range results {
 		if res.err != "" {
 			t.Errorf("%s: %s", res.name, res.err)
 		}
+		if res.begun.Before(failoverDone) && res.end.After(failoverStart) {
+			overlapping++
+		}
 	}
+	t.Logf("%d submissions (with a status poll each) in %v, %d of them overlapping the failover",
+		submissions, results[submissions-1].end.Sub(results[0].begun).Round(time.Millisecond), overlapping)
 	apps := h.appsByName(t, h.rmURLs[newIdx])
 	for _, res := range results {
 		if res.id == "" {
@@ -345,6 +389,18 @@ func TestClusterHAFailover(t *testing.T) {
 	if v := getCluster(t, r.url); v.ResourceManager.Active != newID || v.ResourceManager.Source != "zookeeper" {
 		t.Errorf("after rm-restore: /v1/cluster = %+v, want %s from zookeeper", v, newID)
 	}
+}
+
+// submitAndPoll submits spec with its name as Idempotency-Key and reads the job once; err says what failed.
+func submitAndPoll(url, name string, spec map[string]any) (id, failure string) {
+	status, j, body, err := request(url, http.MethodPost, "/v1/jobs", map[string]string{"Idempotency-Key": name}, spec)
+	if err != nil || status != http.StatusAccepted && status != http.StatusOK {
+		return "", fmt.Sprintf("submit = %d %s %v", status, body, err)
+	}
+	if status, _, body, err := request(url, http.MethodGet, "/v1/jobs/"+j.ID, nil, nil); err != nil || status != http.StatusOK {
+		return j.ID, fmt.Sprintf("status = %d %s %v", status, body, err)
+	}
+	return j.ID, ""
 }
 
 // appsByName lists the applications the RM at url knows, by name.
