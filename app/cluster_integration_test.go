@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/hadoopconf"
 	"github.com/yarngate/yarngate/hdfs/hdfstest"
 	"github.com/yarngate/yarngate/testenv"
 	"github.com/yarngate/yarngate/zk"
@@ -267,7 +268,11 @@ func TestClusterHAFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer zw.Close()
-	lock, err := zk.NewRMLeaderTracker(zw, zk.RMLeaderOptions{ClusterID: "yarngate-test"})
+	conf, err := hadoopconf.Load(h.HadoopConfDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := zk.NewRMLeaderTracker(zw, zk.RMLeaderOptions{ClusterID: conf.ClusterID()})
 	if err != nil {
 		t.Fatal(err)
 	}
