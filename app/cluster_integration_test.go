@@ -217,10 +217,11 @@ func (h *haCluster) active() (int, string) {
 
 // TestClusterHAFailover starts a private HA cluster, fails its active ResourceManager over while a stream of
 // submissions and status polls runs, and checks that GET /v1/cluster follows the leader through ZooKeeper.
-// It is heavy (a second HDFS, two RMs, ZooKeeper and a NodeManager), so it runs only with YARNGATE_TEST_HA=1.
+// It is heavy (a second HDFS, two RMs, ZooKeeper and a NodeManager, about 75 s), so it runs wherever a cluster
+// is required (CI, make test) or with YARNGATE_TEST_HA=1, and skips in a plain local go test.
 func TestClusterHAFailover(t *testing.T) {
-	if os.Getenv("YARNGATE_TEST_HA") != "1" {
-		t.Skip("starts a private HA cluster (two ResourceManagers): set YARNGATE_TEST_HA=1 to run it")
+	if os.Getenv("YARNGATE_TEST_HA") != "1" && !testenv.Required() {
+		t.Skip("starts a private HA cluster (two ResourceManagers): runs under make test, CI or YARNGATE_TEST_HA=1")
 	}
 	shared := testenv.Require(t) // Flink homes and the example jar
 	jar, err := os.ReadFile(shared.ExampleJar)
