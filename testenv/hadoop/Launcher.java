@@ -147,7 +147,8 @@ public final class Launcher {
     y.put("yarn.resourcemanager.am.max-attempts", "4");
     y.put("yarn.resourcemanager.max-completed-applications", prop("max.completed.apps", "1000"));
     y.put("yarn.resourcemanager.state-store.max-completed-applications", prop("max.completed.apps", "1000"));
-    y.put("yarn.am.liveness-monitor.expiry-interval-ms", "30000");
+    // An AM must register within this; a JobManager on a loaded 2-core machine can take well over 30 s.
+    y.put("yarn.am.liveness-monitor.expiry-interval-ms", "180000");
     y.put("yarn.nm.liveness-monitor.expiry-interval-ms", "30000");
     y.put("yarn.resourcemanager.connect.retry-interval.ms", "1000");
     y.put("yarn.application.classpath", String.join(",",
