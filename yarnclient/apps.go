@@ -3,11 +3,13 @@ package yarnclient
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ClusterInfo returns /ws/v1/cluster/info of the active RM.
@@ -47,26 +49,71 @@ func (c *Client) Submit(ctx context.Context, sc *SubmissionContext) error {
 	if err != nil {
 		return fmt.Errorf("submit application %s: %w", sc.ApplicationID, err)
 	}
-	_, err = c.do(ctx, request{
-		method: http.MethodPost,
-		path:   "/ws/v1/cluster/apps",
-		body:   body,
-		expect: http.StatusAccepted,
-		beforeRetry: func(ctx context.Context) (bool, error) {
-			// An earlier attempt may have reached the RM although its answer was lost.
-			// When the report cannot be read (ErrNotFound or another failure), the submit is
-			// repeated; the RM treats a repeated id as success.
-			if _, err := c.appOnce(ctx, sc.ApplicationID); err == nil {
-				c.log.Info("application present after an ambiguous submit failure", "app", sc.ApplicationID)
-				return true, nil
-			}
-			return false, nil
-		},
-	})
-	if err != nil {
+	submit := func() error {
+		_, err := c.do(ctx, request{
+			method: http.MethodPost,
+			path:   "/ws/v1/cluster/apps",
+			body:   body,
+			expect: http.StatusAccepted,
+			beforeRetry: func(ctx context.Context) (bool, error) {
+				// An earlier attempt may have reached the RM although its answer was lost.
+				// When the report cannot be read (ErrNotFound or another failure), the submit is
+				// repeated; the RM treats a repeated id as success.
+				if _, err := c.appOnce(ctx, sc.ApplicationID); err == nil {
+					c.log.Info("application present after an ambiguous submit failure", "app", sc.ApplicationID)
+					return true, nil
+				}
+				return false, nil
+			},
+		})
+		return err
+	}
+	if err := submit(); err != nil {
+		return fmt.Errorf("submit application %s: %w", sc.ApplicationID, err)
+	}
+	if err := c.confirmSaved(ctx, sc.ApplicationID, submit); err != nil {
 		return fmt.Errorf("submit application %s: %w", sc.ApplicationID, err)
 	}
 	return nil
+}
+
+// maxResubmits bounds how often Submit submits an application again that the active ResourceManager does
+// not know after a failover.
+const maxResubmits = 3
+
+// confirmSaved waits, as Hadoop's YarnClientImpl.submitApplication does, until the application is past
+// NEW and NEW_SAVING, that is saved in the ResourceManager's state store. An RM answers 202 before that; when
+// it fails over in between, the new active RM never heard of the application, and it is submitted again
+// with the same context (what YarnClientImpl does on ApplicationNotFoundException). Bounded by
+// Options.SubmitConfirmTimeout.
+func (c *Client) confirmSaved(ctx context.Context, id string, submit func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.SubmitConfirmTimeout)
+	defer cancel()
+	poll, resubmits := 50*time.Millisecond, 0
+	for {
+		app, err := c.App(ctx, id)
+		switch {
+		case err == nil && app.State != StateNew && app.State != StateNewSaving:
+			return nil
+		case errors.Is(err, ErrNotFound):
+			if resubmits == maxResubmits {
+				return fmt.Errorf("%w: still unknown after %d submissions", ErrUnavailable, resubmits+1)
+			}
+			resubmits++
+			c.log.Warn("application unknown to the active ResourceManager after its submission (failover?); submitting again",
+				"app", id, "attempt", resubmits+1)
+			if err := submit(); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return fmt.Errorf("confirm it was saved: %w", err)
+		}
+		if err := sleep(ctx, poll); err != nil {
+			return fmt.Errorf("confirm it was saved (still %s): %w", app.State, err)
+		}
+		poll = min(2*poll, time.Second)
+	}
 }
 
 // App returns the report of one application. An unknown or evicted id is ErrNotFound.

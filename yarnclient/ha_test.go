@@ -197,7 +197,11 @@ func TestSubmitAfterAmbiguousFailure(t *testing.T) {
 				if tt.created {
 					exists.Store(true)
 				}
-				tt.post(w, r)
+				rec := &statusRecorder{ResponseWriter: w}
+				tt.post(rec, r)
+				if rec.status == http.StatusAccepted { // a real RM knows what it accepted
+					exists.Store(true)
+				}
 			})
 			report := jsonFile(t, 200, "app_running.json")
 			notFound := jsonFile(t, 404, "remote_exception_not_found.json")
@@ -211,6 +215,69 @@ func TestSubmitAfterAmbiguousFailure(t *testing.T) {
 			c := mustClient(t, testOptions(RM{URL: rm.srv.URL}))
 			if err := c.Submit(t.Context(), testSubmission()); err != nil {
 				t.Fatal(err)
+			}
+			if n := len(rm.callsTo("POST /ws/v1/cluster/apps")); n != tt.wantPosts {
+				t.Errorf("%d POSTs, want %d", n, tt.wantPosts)
+			}
+		})
+	}
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// TestSubmitConfirmsTheApplicationWasSaved covers the window in which an RM has answered 202 but not yet
+// saved the application: a failover then loses it, and Submit must submit it again (as YarnClientImpl does).
+func TestSubmitConfirmsTheApplicationWasSaved(t *testing.T) {
+	newSaving := []byte(`{"app":{"id":"application_1700000000000_0042","state":"NEW_SAVING","finalStatus":"UNDEFINED"}}`)
+	accepted := []byte(`{"app":{"id":"application_1700000000000_0042","state":"ACCEPTED","finalStatus":"UNDEFINED"}}`)
+	tests := []struct {
+		name      string
+		reports   []int // per GET: 0 = 404, 1 = NEW_SAVING, 2 = ACCEPTED (the last repeats)
+		wantPosts int
+		wantErr   bool
+	}{
+		{"saved at once", []int{2}, 1, false},
+		{"saving, then saved", []int{1, 1, 2}, 1, false},
+		{"lost in a failover, submitted again", []int{0, 2}, 2, false},
+		{"lost every time", []int{0}, maxResubmits + 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rm := newFakeRM(t)
+			rm.on("POST /ws/v1/cluster/apps", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) })
+			var gets atomic.Int32
+			notFound := jsonFile(t, 404, "remote_exception_not_found.json")
+			rm.on("GET "+appPath, func(w http.ResponseWriter, r *http.Request) {
+				i := int(gets.Add(1)) - 1
+				kind := tt.reports[min(i, len(tt.reports)-1)]
+				switch kind {
+				case 0:
+					notFound(w, r)
+				default:
+					w.Header().Set("Content-Type", "application/json")
+					if kind == 1 {
+						w.Write(newSaving)
+					} else {
+						w.Write(accepted)
+					}
+				}
+			})
+			c := mustClient(t, testOptions(RM{URL: rm.srv.URL}))
+			err := c.Submit(t.Context(), testSubmission())
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Submit = %v, want error %v", err, tt.wantErr)
+			}
+			if tt.wantErr && !errors.Is(err, ErrUnavailable) {
+				t.Errorf("err = %v, want ErrUnavailable", err)
 			}
 			if n := len(rm.callsTo("POST /ws/v1/cluster/apps")); n != tt.wantPosts {
 				t.Errorf("%d POSTs, want %d", n, tt.wantPosts)

@@ -49,6 +49,9 @@ type Options struct {
 	FailoverTimeout time.Duration
 	// KillPollInterval is how often Kill polls the report until the application is terminal.
 	KillPollInterval time.Duration
+	// SubmitConfirmTimeout bounds how long Submit waits for the ResourceManager to report a submitted
+	// application saved (past NEW_SAVING), re-submitting it after a failover that lost it.
+	SubmitConfirmTimeout time.Duration
 	// Authenticate, when set, decorates every outgoing request (for example with a SPNEGO
 	// Authorization header). An error fails that attempt without retry.
 	Authenticate func(*http.Request) error
@@ -65,8 +68,9 @@ func DefaultOptions() Options {
 			InitialBackoff: 250 * time.Millisecond,
 			MaxBackoff:     5 * time.Second,
 		},
-		FailoverTimeout:  60 * time.Second,
-		KillPollInterval: 500 * time.Millisecond,
+		FailoverTimeout:      60 * time.Second,
+		KillPollInterval:     500 * time.Millisecond,
+		SubmitConfirmTimeout: 2 * time.Minute,
 	}
 }
 
@@ -90,6 +94,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.KillPollInterval == 0 {
 		o.KillPollInterval = d.KillPollInterval
+	}
+	if o.SubmitConfirmTimeout == 0 {
+		o.SubmitConfirmTimeout = d.SubmitConfirmTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
