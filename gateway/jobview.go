@@ -46,24 +46,33 @@ func (s *JobService) Job(ctx context.Context, id string) (Job, error) {
 // Wait returns the job once its state has reached target (or passed it, or ended), or after timeout
 // (capped by MaxWait), whichever comes first.
 func (s *JobService) Wait(ctx context.Context, id string, target JobState, timeout time.Duration) (Job, error) {
-	timeout = min(timeout, s.opts.MaxWait)
+	return pollUntil(ctx, min(timeout, s.opts.MaxWait),
+		func(ctx context.Context) (Job, error) { return s.Job(ctx, id) },
+		func(job Job) bool { return job.State.reached(target) })
+}
+
+// pollUntil reads until done says so or timeout passes, backing off from 250 ms to 1 s, and answers with
+// the last read. A read error ends the poll, except when the deadline cut the read short: then one fresh
+// read outside the deadline answers.
+func pollUntil[T any](ctx context.Context, timeout time.Duration, read func(context.Context) (T, error), done func(T) bool) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	backoff := 250 * time.Millisecond
 	for {
-		job, err := s.Job(ctx, id)
+		v, err := read(ctx)
 		if err != nil && ctx.Err() == nil {
-			return Job{}, err
+			var zero T
+			return zero, err
 		}
-		if err == nil && job.State.reached(target) {
-			return job, nil
+		if err == nil && done(v) {
+			return v, nil
 		}
 		select {
 		case <-ctx.Done():
-			if err != nil { // the deadline cut a read short: answer with a fresh read
-				return s.Job(context.WithoutCancel(ctx), id)
+			if err != nil {
+				return read(context.WithoutCancel(ctx))
 			}
-			return job, nil
+			return v, nil
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)

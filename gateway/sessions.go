@@ -275,28 +275,9 @@ func (s *JobService) Session(ctx context.Context, id string) (Session, error) {
 // WaitSession returns the session once its state has reached target (or passed it, or ended), or after
 // timeout (capped by MaxWait).
 func (s *JobService) WaitSession(ctx context.Context, id string, target SessionState, timeout time.Duration) (Session, error) {
-	timeout = min(timeout, s.opts.MaxWait)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	backoff := 250 * time.Millisecond
-	for {
-		sess, err := s.Session(ctx, id)
-		if err != nil && ctx.Err() == nil {
-			return Session{}, err
-		}
-		if err == nil && sess.State.reached(target) {
-			return sess, nil
-		}
-		select {
-		case <-ctx.Done():
-			if err != nil {
-				return s.Session(context.WithoutCancel(ctx), id)
-			}
-			return sess, nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
+	return pollUntil(ctx, min(timeout, s.opts.MaxWait),
+		func(ctx context.Context) (Session, error) { return s.Session(ctx, id) },
+		func(sess Session) bool { return sess.State.reached(target) })
 }
 
 // ListSessions returns the gateway's sessions known to the ResourceManager, newest first.
