@@ -1,0 +1,118 @@
+package registry
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Tables of the registry.
+const (
+	// TableJobs holds one Record per job (application and session jobs) and per session cluster.
+	TableJobs = "jobs"
+	// TableKeys holds one KeyClaim per idempotency key, named by the key's hash.
+	TableKeys = "keys"
+)
+
+// Kinds of records.
+const (
+	KindJob     = "job"     // a job in its own application cluster
+	KindSession = "session" // a session cluster
+	// KindSessionJob is a job submitted into a session cluster.
+	KindSessionJob = "session-job"
+)
+
+// Record is what the registry keeps of one job or session.
+type Record struct {
+	// ID is the API id (the YARN application id, or "<session id>.<Flink job id>").
+	ID string `json:"id"`
+	// Kind is KindJob, KindSession or KindSessionJob.
+	Kind string `json:"kind"`
+	// ApplicationID is the YARN application running it.
+	ApplicationID string `json:"applicationId"`
+	// Owner is the user it runs as.
+	Owner string `json:"owner"`
+	// KeyHash is the SHA-256 (hex) of the idempotency key it was submitted with, if any; Fingerprint
+	// identifies the request, to tell a retry from a reused key.
+	KeyHash     string `json:"keyHash,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Spec is the request, without secrets.
+	Spec json.RawMessage `json:"spec,omitempty"`
+	// State is the current state of the API object; Terminal says whether it is final.
+	State    string `json:"state"`
+	Terminal bool   `json:"terminal"`
+	// History lists every state the record went through, oldest first.
+	History []Transition `json:"history"`
+	// View is the API object (job or session) as last derived, with YARN and Flink details, links,
+	// diagnostics and failure.
+	View json.RawMessage `json:"view,omitempty"`
+	// Launcher is the instance launching the application; empty once the launch is complete. A record
+	// with a Launcher that no longer runs is a launch that was cut short.
+	Launcher string `json:"launcher,omitempty"`
+	// Files are HDFS paths owned by this record, removed when it is dropped.
+	Files []string `json:"files,omitempty"`
+	// CreatedAt, UpdatedAt: when the record was created and last written; EndedAt: when it became
+	// terminal; GoneAt: when YARN was first seen no longer knowing the application.
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	EndedAt   time.Time `json:"endedAt,omitzero"`
+	GoneAt    time.Time `json:"goneAt,omitzero"`
+
+	// Version is the stored version this record was read at; Update writes only over it.
+	Version Version `json:"-"`
+}
+
+// Transition is one state change of a record.
+type Transition struct {
+	State string    `json:"state"`
+	At    time.Time `json:"at"`
+	// Reason says why, when the gateway knows more than the state says (a LOST record's cause).
+	Reason string `json:"reason,omitempty"`
+}
+
+// SetState moves the record to state at time at, appending to its history when the state changes.
+// A terminal record keeps its state: a record only becomes terminal once.
+func (r *Record) SetState(state string, terminal bool, at time.Time, reason string) bool {
+	if r.Terminal || (r.State == state && r.Terminal == terminal) {
+		return false
+	}
+	r.State, r.Terminal = state, terminal
+	r.History = append(r.History, Transition{State: state, At: at.UTC(), Reason: reason})
+	if terminal {
+		r.EndedAt = at.UTC()
+	}
+	return true
+}
+
+// KeyClaim maps an idempotency key (by hash) to the record submitted with it.
+type KeyClaim struct {
+	// ID is the record's id.
+	ID string `json:"id"`
+	// Fingerprint identifies the request the key was first used with.
+	Fingerprint string `json:"fingerprint"`
+	// CreatedAt is when the key was first used.
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Version is the stored version this claim was read at.
+	Version Version `json:"-"`
+}
+
+func key(table, name string) string { return table + "/" + name }
+
+func decodeRecord(e Entry) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(e.Value, &r); err != nil {
+		return Record{}, fmt.Errorf("registry: decode %s: %w", e.Key, err)
+	}
+	r.Version = e.Version
+	return r, nil
+}
+
+func decodeClaim(e Entry) (KeyClaim, error) {
+	var c KeyClaim
+	if err := json.Unmarshal(e.Value, &c); err != nil {
+		return KeyClaim{}, fmt.Errorf("registry: decode %s: %w", e.Key, err)
+	}
+	c.Version = e.Version
+	return c, nil
+}

@@ -1,0 +1,418 @@
+package registry
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Registry.
+type Options struct {
+	// Store keeps the records. Required.
+	Store Store
+	// Logger is required.
+	Logger *slog.Logger
+	// UpdateAttempts bounds the read-modify-write rounds of Update under contention. Default 16.
+	UpdateAttempts int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Registry is the gateway's view of its records: every job and session record held in memory, kept in step
+// with the Store (also with writes by other gateway instances, through Store.Subscribe), so that reads cost
+// no I/O. Writes go to the Store first, with optimistic concurrency. Safe for concurrent use; Close stops
+// its goroutine.
+type Registry struct {
+	store    Store
+	log      *slog.Logger
+	attempts int
+	now      func() time.Time
+	kick     chan struct{} // capacity 1: pending has work
+	stopSub  func()
+	cancel   context.CancelFunc
+	done     chan struct{}
+
+	mu      sync.Mutex
+	records map[string]Record        // by id: the newest version seen
+	waiters map[string]chan struct{} // by id: closed at the record's next change
+	pending map[string]bool          // ids changed in the store, to read again; "" means reload all
+}
+
+// Open loads every record and starts following the store's changes. It fails when the store cannot be read.
+func Open(ctx context.Context, opts Options) (*Registry, error) {
+	if opts.Store == nil || opts.Logger == nil {
+		return nil, errors.New("registry: Store and Logger are required")
+	}
+	if opts.UpdateAttempts <= 0 {
+		opts.UpdateAttempts = 16
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Registry{
+		store: opts.Store, log: opts.Logger, attempts: opts.UpdateAttempts, now: opts.Now,
+		kick: make(chan struct{}, 1), done: make(chan struct{}),
+		records: map[string]Record{}, waiters: map[string]chan struct{}{}, pending: map[string]bool{},
+	}
+	// Subscribe before loading, so that no change between the load and the subscription is missed.
+	stop, err := opts.Store.Subscribe(TableJobs, r.changed)
+	if err != nil {
+		return nil, fmt.Errorf("registry: follow changes: %w", err)
+	}
+	r.stopSub = stop
+	if err := r.reload(ctx); err != nil {
+		stop()
+		return nil, err
+	}
+	var bg context.Context
+	bg, r.cancel = context.WithCancel(context.Background())
+	go r.refresh(bg)
+	return r, nil
+}
+
+// Close stops following the store. Reads still answer from memory.
+func (r *Registry) Close() {
+	r.stopSub()
+	r.cancel()
+	<-r.done
+}
+
+// changed is the Store's change callback: it only marks the id for the refresh goroutine.
+func (r *Registry) changed(k string) {
+	name, ok := strings.CutPrefix(k, TableJobs+"/")
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	r.pending[name] = true
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// refresh reads changed records again until ctx ends. A failed read is retried after a pause.
+func (r *Registry) refresh(ctx context.Context) {
+	defer close(r.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		}
+		r.mu.Lock()
+		ids := r.pending
+		r.pending = map[string]bool{}
+		r.mu.Unlock()
+		var failed []string
+		if ids[""] {
+			if err := r.reload(ctx); err != nil {
+				failed = append(failed, "")
+			}
+		} else {
+			for id := range ids {
+				if err := r.refreshOne(ctx, id); err != nil {
+					failed = append(failed, id)
+				}
+			}
+		}
+		if len(failed) > 0 && ctx.Err() == nil {
+			r.log.Warn("registry: could not read changed records; retrying", "count", len(failed))
+			r.mu.Lock()
+			for _, id := range failed {
+				r.pending[id] = true
+			}
+			r.mu.Unlock()
+			go func() {
+				select {
+				case <-time.After(time.Second):
+					select {
+					case r.kick <- struct{}{}:
+					default:
+					}
+				case <-ctx.Done():
+				}
+			}()
+		}
+	}
+}
+
+func (r *Registry) refreshOne(ctx context.Context, id string) error {
+	e, err := r.store.Get(ctx, key(TableJobs, id))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		r.forget(id)
+		return nil
+	case err != nil:
+		return err
+	}
+	rec, err := decodeRecord(e)
+	if err != nil {
+		r.log.Error("registry: undecodable record ignored", "key", e.Key, "error", err)
+		return nil
+	}
+	r.put(rec)
+	return nil
+}
+
+// reload replaces the in-memory records with the store's.
+func (r *Registry) reload(ctx context.Context) error {
+	entries, err := r.store.List(ctx, TableJobs)
+	if err != nil {
+		return fmt.Errorf("registry: load records: %w", err)
+	}
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		rec, err := decodeRecord(e)
+		if err != nil {
+			r.log.Error("registry: undecodable record ignored", "key", e.Key, "error", err)
+			continue
+		}
+		seen[rec.ID] = true
+		r.put(rec)
+	}
+	r.mu.Lock()
+	var gone []string
+	for id := range r.records {
+		if !seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	r.mu.Unlock()
+	for _, id := range gone {
+		r.forget(id)
+	}
+	return nil
+}
+
+// put stores rec in memory if it is newer than what is held and wakes the record's waiters. Versions of a
+// key only grow, so a read that raced with a newer write never replaces it.
+func (r *Registry) put(rec Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.records[rec.ID]; ok && rec.Version <= old.Version {
+		return
+	}
+	r.records[rec.ID] = rec
+	r.wakeLocked(rec.ID)
+}
+
+func (r *Registry) forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.records[id]; ok {
+		delete(r.records, id)
+		r.wakeLocked(id)
+	}
+}
+
+func (r *Registry) wakeLocked(id string) {
+	if ch := r.waiters[id]; ch != nil {
+		close(ch)
+		delete(r.waiters, id)
+	}
+}
+
+// Get returns the record with this id from memory, reading the store when memory has none (a record
+// another instance created a moment ago). ErrNotFound when there is none.
+func (r *Registry) Get(ctx context.Context, id string) (Record, error) {
+	r.mu.Lock()
+	rec, ok := r.records[id]
+	r.mu.Unlock()
+	if ok {
+		return rec, nil
+	}
+	e, err := r.store.Get(ctx, key(TableJobs, id))
+	if err != nil {
+		return Record{}, fmt.Errorf("registry: record %s: %w", id, err)
+	}
+	if rec, err = decodeRecord(e); err != nil {
+		return Record{}, err
+	}
+	r.put(rec)
+	return rec, nil
+}
+
+// Cached returns the record with this id if memory holds it.
+func (r *Registry) Cached(id string) (Record, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, ok := r.records[id]
+	return rec, ok
+}
+
+// List returns the records for which keep returns true (all when keep is nil), oldest first.
+func (r *Registry) List(keep func(*Record) bool) []Record {
+	r.mu.Lock()
+	out := make([]Record, 0, len(r.records))
+	for _, rec := range r.records {
+		if keep == nil || keep(&rec) {
+			out = append(out, rec)
+		}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b Record) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// Changed returns a channel closed at the next change of the record with this id (its creation, an
+// update, its removal), by this instance or another.
+func (r *Registry) Changed(id string) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ch := r.waiters[id]
+	if ch == nil {
+		ch = make(chan struct{})
+		r.waiters[id] = ch
+	}
+	return ch
+}
+
+// Create stores a new record; ErrExists when its id is taken. CreatedAt and UpdatedAt default to now.
+func (r *Registry) Create(ctx context.Context, rec Record) (Record, error) {
+	now := r.now().UTC()
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	rec.UpdatedAt = now
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return Record{}, fmt.Errorf("registry: encode %s: %w", rec.ID, err)
+	}
+	v, err := r.store.Create(ctx, key(TableJobs, rec.ID), b)
+	if err != nil {
+		return Record{}, fmt.Errorf("registry: create %s: %w", rec.ID, err)
+	}
+	rec.Version = v
+	r.put(rec)
+	return rec, nil
+}
+
+// Update applies change to the newest version of the record and writes it, retrying on conflicts with
+// other writers. change returns whether it changed anything; when it did not, nothing is written and the
+// record is returned as read. An error from change is returned as is.
+func (r *Registry) Update(ctx context.Context, id string, change func(*Record) (bool, error)) (Record, error) {
+	rec, err := r.Get(ctx, id)
+	if err != nil {
+		return Record{}, err
+	}
+	for range r.attempts {
+		next := rec
+		next.History = slices.Clone(rec.History)
+		next.Files = slices.Clone(rec.Files)
+		changed, err := change(&next)
+		if err != nil || !changed {
+			return rec, err
+		}
+		next.UpdatedAt = r.now().UTC()
+		b, err := json.Marshal(next)
+		if err != nil {
+			return Record{}, fmt.Errorf("registry: encode %s: %w", id, err)
+		}
+		v, err := r.store.Update(ctx, key(TableJobs, id), b, rec.Version)
+		if err == nil {
+			next.Version = v
+			r.put(next)
+			return next, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			if errors.Is(err, ErrNotFound) {
+				r.forget(id)
+			}
+			return Record{}, fmt.Errorf("registry: update %s: %w", id, err)
+		}
+		// Someone else wrote first: read their version and apply the change to it.
+		e, err := r.store.Get(ctx, key(TableJobs, id))
+		if err != nil {
+			return Record{}, fmt.Errorf("registry: update %s: %w", id, err)
+		}
+		if rec, err = decodeRecord(e); err != nil {
+			return Record{}, err
+		}
+		r.put(rec)
+	}
+	return Record{}, fmt.Errorf("registry: update %s: %w after %d attempts", id, ErrConflict, r.attempts)
+}
+
+// Delete removes the record at the version given (ErrConflict if it changed since).
+func (r *Registry) Delete(ctx context.Context, rec Record) error {
+	if err := r.store.Delete(ctx, key(TableJobs, rec.ID), rec.Version); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("registry: delete %s: %w", rec.ID, err)
+	}
+	r.forget(rec.ID)
+	return nil
+}
+
+// Claim returns the claim of an idempotency key (by hash), or ErrNotFound.
+func (r *Registry) Claim(ctx context.Context, keyHash string) (KeyClaim, error) {
+	e, err := r.store.Get(ctx, key(TableKeys, keyHash))
+	if err != nil {
+		return KeyClaim{}, fmt.Errorf("registry: key %s: %w", keyHash, err)
+	}
+	return decodeClaim(e)
+}
+
+// ClaimKey claims an idempotency key (by hash) for the record id. When the key is claimed already it
+// returns the existing claim and false.
+func (r *Registry) ClaimKey(ctx context.Context, keyHash string, c KeyClaim) (KeyClaim, bool, error) {
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = r.now().UTC()
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return KeyClaim{}, false, err
+	}
+	v, err := r.store.Create(ctx, key(TableKeys, keyHash), b)
+	switch {
+	case err == nil:
+		c.Version = v
+		return c, true, nil
+	case errors.Is(err, ErrExists):
+		old, err := r.Claim(ctx, keyHash)
+		if errors.Is(err, ErrNotFound) { // released in between: try once more
+			return r.ClaimKey(ctx, keyHash, c)
+		}
+		return old, false, err
+	}
+	return KeyClaim{}, false, fmt.Errorf("registry: claim key %s: %w", keyHash, err)
+}
+
+// MoveClaim points a claimed key at another record, if the claim is still at the version read
+// (ErrConflict when another instance moved it first).
+func (r *Registry) MoveClaim(ctx context.Context, keyHash string, c KeyClaim) (KeyClaim, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return KeyClaim{}, err
+	}
+	v, err := r.store.Update(ctx, key(TableKeys, keyHash), b, c.Version)
+	if err != nil {
+		return KeyClaim{}, fmt.Errorf("registry: move key %s: %w", keyHash, err)
+	}
+	c.Version = v
+	return c, nil
+}
+
+// ReleaseKey removes a key's claim (for a record that is dropped after its retention).
+func (r *Registry) ReleaseKey(ctx context.Context, keyHash string) error {
+	e, err := r.store.Get(ctx, key(TableKeys, keyHash))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("registry: release key %s: %w", keyHash, err)
+	}
+	if err := r.store.Delete(ctx, key(TableKeys, keyHash), e.Version); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("registry: release key %s: %w", keyHash, err)
+	}
+	return nil
+}
