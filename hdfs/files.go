@@ -69,6 +69,34 @@ func (s *Store) Stat(ctx context.Context, name string) (FileInfo, error) {
 	return fi, err
 }
 
+// DirEntry is one entry of a directory listing.
+type DirEntry struct {
+	// Name is the entry's base name.
+	Name string
+	FileInfo
+}
+
+// ReadDir lists a directory; the error wraps fs.ErrNotExist when it does not exist.
+func (s *Store) ReadDir(ctx context.Context, name string) ([]DirEntry, error) {
+	var out []DirEntry
+	err := s.withClient(ctx, "list", name, func(c *gohdfs.Client) error {
+		infos, err := c.ReadDir(name)
+		if err != nil {
+			return err
+		}
+		out = make([]DirEntry, 0, len(infos))
+		for _, st := range infos {
+			e := DirEntry{Name: st.Name(), FileInfo: FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: st.Mode() & (fs.ModePerm | fs.ModeDir)}}
+			if st.IsDir() {
+				e.Size = 0
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // MkdirAll creates a directory and its missing parents with perm (subject to the NameNode's umask for
 // parents; the leaf gets perm).
 func (s *Store) MkdirAll(ctx context.Context, name string, perm fs.FileMode) error {

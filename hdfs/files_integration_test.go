@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +87,21 @@ func TestFilesRoundTrip(t *testing.T) {
 	}
 	if st, _ := c.store.Stat(ctx, moved); st.Mode.Perm() != 0o600 {
 		t.Errorf("mode after chmod = %v", st.Mode)
+	}
+
+	entries, err := c.store.ReadDir(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, fmt.Sprintf("%s:%d", e.Name, e.Size))
+	}
+	if got := strings.Join(names, ","); got != "g.bin:0,h.bin:"+fmt.Sprint(len(data)) {
+		t.Errorf("ReadDir = %s", got)
+	}
+	if _, err := c.store.ReadDir(ctx, path.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadDir of a missing directory: %v, want fs.ErrNotExist", err)
 	}
 
 	if err := c.store.RemoveAll(ctx, path.Join(c.root, "files")); err != nil {

@@ -86,8 +86,11 @@ func (r *Record) SetState(state string, terminal bool, at time.Time, reason stri
 
 // KeyClaim maps an idempotency key (by hash) to the record submitted with it.
 type KeyClaim struct {
-	// ID is the record's id.
-	ID string `json:"id"`
+	// ID is the record's id; empty while the launch is under way.
+	ID string `json:"id,omitempty"`
+	// Launcher is the instance launching it while ID is empty. A claim whose launcher no longer runs
+	// was cut short and may be taken over.
+	Launcher string `json:"launcher,omitempty"`
 	// Fingerprint identifies the request the key was first used with.
 	Fingerprint string `json:"fingerprint"`
 	// CreatedAt is when the key was first used.
