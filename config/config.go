@@ -50,6 +50,8 @@ type Config struct {
 	Flink Flink `yaml:"flink"`
 	// Jobs configures job launches (jobs).
 	Jobs Jobs `yaml:"jobs"`
+	// Registry configures the durable records of jobs and sessions (registry).
+	Registry Registry `yaml:"registry"`
 	// Log configures logging (log).
 	Log Log `yaml:"log"`
 	// ShutdownTimeout is how long in-flight requests may take to finish after a shutdown signal
@@ -125,6 +127,35 @@ type Jobs struct {
 	MaxWait time.Duration `yaml:"maxWait"`
 }
 
+// Registry backends.
+const (
+	// RegistryAuto keeps the records in ZooKeeper when a quorum is known, else in the embedded store.
+	RegistryAuto = "auto"
+	// RegistryZooKeeper keeps the records in ZooKeeper, shared by every instance using the same root.
+	RegistryZooKeeper = "zookeeper"
+	// RegistryEmbedded keeps the records in a local database file, for a single instance.
+	RegistryEmbedded = "embedded"
+)
+
+// Registry configures the durable records of jobs and sessions and their reconciliation with YARN.
+type Registry struct {
+	// Backend is auto, zookeeper or embedded (backend).
+	Backend string `yaml:"backend"`
+	// Path is the database file of the embedded backend (path).
+	Path string `yaml:"path"`
+	// ZKRoot is the znode under which the zookeeper backend keeps records, key claims and the election of
+	// the reconciler (zkRoot). Instances sharing it form one service.
+	ZKRoot string `yaml:"zkRoot"`
+	// ReconcileInterval is the period of the reconciler: one ResourceManager list call each (reconcileInterval).
+	ReconcileInterval time.Duration `yaml:"reconcileInterval"`
+	// Retention is how long the record of an ended job is kept after YARN forgot the application (retention).
+	Retention time.Duration `yaml:"retention"`
+	// LostGrace is how long a record may miss its application before it is marked LOST (lostGrace).
+	LostGrace time.Duration `yaml:"lostGrace"`
+	// GCInterval is the period of the staging garbage collection (gcInterval).
+	GCInterval time.Duration `yaml:"gcInterval"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error (level).
@@ -146,9 +177,11 @@ func Default(env func(string) string) Config {
 			PoolSize:    8,
 			TempMaxAge:  24 * time.Hour,
 		},
-		Jars:            Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second},
-		YARN:            YARN{RequestTimeout: 30 * time.Second},
-		Jobs:            Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute},
+		Jars: Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second},
+		YARN: YARN{RequestTimeout: 30 * time.Second},
+		Jobs: Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute},
+		Registry: Registry{Backend: RegistryAuto, Path: "yarngate-registry.db", ZKRoot: "/yarngate",
+			ReconcileInterval: time.Second, Retention: 7 * 24 * time.Hour, LostGrace: time.Minute, GCInterval: 5 * time.Minute},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: 30 * time.Second,
 	}

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -106,6 +107,26 @@ func (c Config) Validate() error {
 	}
 	if c.Jobs.MaxWait <= 0 {
 		bad("jobs.maxWait", "must be positive")
+	}
+	switch c.Registry.Backend {
+	case RegistryAuto, RegistryZooKeeper, RegistryEmbedded:
+	default:
+		bad("registry.backend", "%q is none of auto, zookeeper, embedded", c.Registry.Backend)
+	}
+	if c.Registry.Backend != RegistryZooKeeper && c.Registry.Path == "" {
+		bad("registry.path", "must be set for the embedded registry")
+	}
+	if !strings.HasPrefix(c.Registry.ZKRoot, "/") || (len(c.Registry.ZKRoot) > 1 && strings.HasSuffix(c.Registry.ZKRoot, "/")) {
+		bad("registry.zkRoot", "%q is not an absolute znode path", c.Registry.ZKRoot)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"registry.reconcileInterval", c.Registry.ReconcileInterval}, {"registry.retention", c.Registry.Retention},
+		{"registry.lostGrace", c.Registry.LostGrace}, {"registry.gcInterval", c.Registry.GCInterval}} {
+		if d.v <= 0 {
+			bad(d.key, "must be positive")
+		}
 	}
 	if _, err := c.Log.SlogLevel(); err != nil {
 		bad("log.level", "%v", err)

@@ -22,6 +22,7 @@ type fileStore interface {
 	Rename(ctx context.Context, oldName, newName string) error
 	Chmod(ctx context.Context, name string, perm fs.FileMode) error
 	RemoveAll(ctx context.Context, name string) error
+	ReadDir(ctx context.Context, name string) ([]hdfs.DirEntry, error)
 	Inspect(ctx context.Context, name string) (hdfs.FileInfo, jarfile.Info, error)
 	URI(name string) string
 	FSURI() string

@@ -400,6 +400,10 @@ func specErrorFrom(err error) error {
 	return &se
 }
 
+// haDir is the HDFS directory under which launched clusters keep their ZooKeeper HA data
+// (high-availability.storageDir), one directory per cluster id (the application id).
+func (s *JobService) haDir() string { return path.Join(s.opts.StagingRoot, "ha") }
+
 // archiveDir is where JobManagers archive ended jobs (jobmanager.archive.fs.dir).
 func (s *JobService) archiveDir() string { return path.Join(s.opts.StagingRoot, "archive") }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/flink/jobmanager"
+	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
@@ -168,6 +170,20 @@ func (r *sessionRegistry) addJob(id string, rec sessionJobRecord) {
 	defer r.mu.Unlock()
 	r.expire(time.Now())
 	r.jobs[id] = rec
+}
+
+// knowSessionJob tells the session registry of a session job recorded elsewhere (by another instance or an
+// earlier process), so that it is described as a job the gateway launched.
+func (s *JobService) knowSessionJob(rec registry.Record) {
+	if _, ok := s.sessions.job(rec.ID); ok {
+		return
+	}
+	var v struct {
+		Name      string    `json:"name"`
+		CreatedAt time.Time `json:"createdAt"`
+	}
+	json.Unmarshal(rec.View, &v) //nolint:errcheck // our own encoding
+	s.sessions.addJob(rec.ID, sessionJobRecord{name: v.Name, createdAt: v.CreatedAt})
 }
 
 // expire forgets job records and idempotency keys older than retention, sweeping at most once a minute.

@@ -32,7 +32,7 @@ const tagKindSession = "yarngate-kind:session"
 // SessionState is the state of a session cluster.
 type SessionState string
 
-// Session states. STOPPED and FAILED are terminal.
+// Session states. STOPPED, FAILED and LOST are terminal.
 const (
 	// SessionStarting: YARN has not started the JobManager yet, or its REST API does not answer yet.
 	SessionStarting SessionState = "STARTING"
@@ -44,9 +44,12 @@ const (
 	SessionStopped SessionState = "STOPPED"
 	// SessionFailed: the application failed.
 	SessionFailed SessionState = "FAILED"
+	// SessionLost: YARN no longer knows the application although it had not ended (the ResourceManager
+	// lost it, for example a restart without recovery); the record's history says why.
+	SessionLost SessionState = "LOST"
 )
 
-var sessionStates = []SessionState{SessionStarting, SessionRunning, SessionStopping, SessionStopped, SessionFailed}
+var sessionStates = []SessionState{SessionStarting, SessionRunning, SessionStopping, SessionStopped, SessionFailed, SessionLost}
 
 // ParseSessionState parses a session state name, case-insensitively.
 func ParseSessionState(s string) (SessionState, bool) {
@@ -59,7 +62,9 @@ func ParseSessionState(s string) (SessionState, bool) {
 }
 
 // Terminal reports whether the session has ended.
-func (s SessionState) Terminal() bool { return s == SessionStopped || s == SessionFailed }
+func (s SessionState) Terminal() bool {
+	return s == SessionStopped || s == SessionFailed || s == SessionLost
+}
 
 // reached reports whether a session in state s satisfies a wait for target: it is in target, past it, or
 // ended.
