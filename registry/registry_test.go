@@ -1,129 +1,29 @@
-package registry
+package registry_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"slices"
+	"github.com/yarngate/yarngate/registry"
+	"github.com/yarngate/yarngate/registry/registrytest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// memStore is an in-memory Store for unit tests; registry/storetest checks the real ones.
-type memStore struct {
-	mu   sync.Mutex
-	data map[string]Entry
-	subs []func(string)
-}
-
-func newMemStore() *memStore { return &memStore{data: map[string]Entry{}} }
-
-func (m *memStore) notify(k string) {
-	for _, f := range m.subs {
-		go f(k)
-	}
-}
-
-func (m *memStore) Get(_ context.Context, k string) (Entry, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.data[k]
-	if !ok {
-		return Entry{}, ErrNotFound
-	}
-	return e, nil
-}
-
-func (m *memStore) Create(_ context.Context, k string, v []byte) (Version, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.data[k]; ok {
-		return 0, ErrExists
-	}
-	m.data[k] = Entry{Key: k, Value: slices.Clone(v)}
-	m.notify(k)
-	return 0, nil
-}
-
-func (m *memStore) Update(_ context.Context, k string, v []byte, ver Version) (Version, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.data[k]
-	switch {
-	case !ok:
-		return 0, ErrNotFound
-	case e.Version != ver:
-		return 0, ErrConflict
-	}
-	m.data[k] = Entry{Key: k, Value: slices.Clone(v), Version: ver + 1}
-	m.notify(k)
-	return ver + 1, nil
-}
-
-func (m *memStore) Delete(_ context.Context, k string, ver Version) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.data[k]
-	switch {
-	case !ok:
-		return ErrNotFound
-	case e.Version != ver:
-		return ErrConflict
-	}
-	delete(m.data, k)
-	m.notify(k)
-	return nil
-}
-
-func (m *memStore) List(_ context.Context, table string) ([]Entry, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Entry
-	for k, e := range m.data {
-		if strings.HasPrefix(k, table+"/") {
-			out = append(out, e)
-		}
-	}
-	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
-	return out, nil
-}
-
-func (m *memStore) Subscribe(table string, f func(string)) (func(), error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.subs = append(m.subs, func(k string) {
-		if strings.HasPrefix(k, table+"/") {
-			f(k)
-		}
-	})
-	return func() {}, nil
-}
-
-func open(t *testing.T, s Store) *Registry {
-	t.Helper()
-	r, err := Open(t.Context(), Options{Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
-	return r
-}
+func open(t *testing.T, s registry.Store) *registry.Registry { return registrytest.Open(t, s) }
 
 func TestRegistrySharedBetweenInstances(t *testing.T) {
-	s := newMemStore()
+	s := registrytest.NewMemStore()
 	a, b := open(t, s), open(t, s)
 	ctx := t.Context()
 
-	rec, err := a.Create(ctx, Record{ID: "application_1_0001", Kind: KindJob, State: "SUBMITTING"})
+	rec, err := a.Create(ctx, registry.Record{ID: "application_1_0001", Kind: registry.KindJob, State: "SUBMITTING"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Create(ctx, Record{ID: rec.ID}); !errorsIs(err, ErrExists) {
-		t.Fatalf("second create: %v, want ErrExists", err)
+	if _, err := a.Create(ctx, registry.Record{ID: rec.ID}); !errorsIs(err, registry.ErrExists) {
+		t.Fatalf("second create: %v, want registry.ErrExists", err)
 	}
 	// b reads through to the store, then follows a's changes.
 	got, err := b.Get(ctx, rec.ID)
@@ -131,7 +31,7 @@ func TestRegistrySharedBetweenInstances(t *testing.T) {
 		t.Fatalf("b.Get = %+v, %v", got, err)
 	}
 	changed := b.Changed(rec.ID)
-	if _, err := a.Update(ctx, rec.ID, func(r *Record) (bool, error) {
+	if _, err := a.Update(ctx, rec.ID, func(r *registry.Record) (bool, error) {
 		return r.SetState("RUNNING", false, time.Now(), ""), nil
 	}); err != nil {
 		t.Fatal(err)
@@ -147,17 +47,17 @@ func TestRegistrySharedBetweenInstances(t *testing.T) {
 }
 
 func TestRegistryUpdateContention(t *testing.T) {
-	s := newMemStore()
-	regs := []*Registry{open(t, s), open(t, s), open(t, s)}
+	s := registrytest.NewMemStore()
+	regs := []*registry.Registry{open(t, s), open(t, s), open(t, s)}
 	ctx := t.Context()
-	if _, err := regs[0].Create(ctx, Record{ID: "r"}); err != nil {
+	if _, err := regs[0].Create(ctx, registry.Record{ID: "r"}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for i := range 12 {
 		wg.Go(func() {
 			for range 10 {
-				if _, err := regs[i%3].Update(ctx, "r", func(r *Record) (bool, error) {
+				if _, err := regs[i%3].Update(ctx, "r", func(r *registry.Record) (bool, error) {
 					r.Files = append(r.Files, fmt.Sprint(i))
 					return true, nil
 				}); err != nil {
@@ -167,8 +67,10 @@ func TestRegistryUpdateContention(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	e, _ := s.Get(ctx, key(TableJobs, "r"))
-	rec, _ := decodeRecord(e)
+	rec, err := registrytest.Open(t, s).Get(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(rec.Files) != 120 {
 		t.Fatalf("%d updates kept, want 120 (none lost)", len(rec.Files))
 	}
@@ -188,7 +90,7 @@ func TestRecordSetState(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var r Record
+			var r registry.Record
 			for _, s := range c.steps {
 				st, term := strings.CutSuffix(s, "!")
 				r.SetState(st, term, at, "")
@@ -204,14 +106,14 @@ func TestRecordSetState(t *testing.T) {
 }
 
 func TestClaimKey(t *testing.T) {
-	r := open(t, newMemStore())
+	r := open(t, registrytest.NewMemStore())
 	ctx := t.Context()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	winners := map[string]bool{}
 	for i := range 16 {
 		wg.Go(func() {
-			c, won, err := r.ClaimKey(ctx, "h", KeyClaim{ID: fmt.Sprint("id", i), Fingerprint: "f"})
+			c, won, err := r.ClaimKey(ctx, "h", registry.KeyClaim{ID: fmt.Sprint("id", i), Fingerprint: "f"})
 			if err != nil {
 				t.Error(err)
 				return
@@ -237,13 +139,13 @@ func TestClaimKey(t *testing.T) {
 	if _, err := r.MoveClaim(ctx, "h", moved); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.MoveClaim(ctx, "h", moved); !errorsIs(err, ErrConflict) {
-		t.Fatalf("stale move: %v, want ErrConflict", err)
+	if _, err := r.MoveClaim(ctx, "h", moved); !errorsIs(err, registry.ErrConflict) {
+		t.Fatalf("stale move: %v, want registry.ErrConflict", err)
 	}
 	if err := r.ReleaseKey(ctx, "h"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Claim(ctx, "h"); !errorsIs(err, ErrNotFound) {
+	if _, err := r.Claim(ctx, "h"); !errorsIs(err, registry.ErrNotFound) {
 		t.Fatalf("released claim: %v", err)
 	}
 }
