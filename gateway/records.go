@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -316,27 +317,28 @@ func viewState(kind string, view json.RawMessage) (string, bool) {
 	return v.State, JobState(v.State).Terminal()
 }
 
-// applyView stores a freshly derived API object in a record; false when nothing changed.
+// applyView stores a freshly derived API object in a record; false when nothing changed. A record ends
+// once: after it became terminal its state stays, while later details (YARN catching up, a failure found
+// in the archive) still come in.
 func applyView(rec *registry.Record, kind string, view json.RawMessage) bool {
 	if string(rec.View) == string(view) && rec.Kind == kind {
 		return false
 	}
 	state, terminal := viewState(kind, view)
-	if rec.Terminal && (!terminal || state != rec.State) {
-		// A record ends once. Later details (YARN catching up, a failure found) still come in.
-		var prev map[string]any
-		if json.Unmarshal(rec.View, &prev) == nil {
-			var next map[string]any
-			if json.Unmarshal(view, &next) == nil {
-				next["state"], next["terminal"] = prev["state"], prev["terminal"]
-				if b, err := json.Marshal(next); err == nil {
-					view = b
-				}
-			}
-		}
-		if string(rec.View) == string(view) {
+	if rec.Terminal && len(rec.View) > 0 {
+		var prev, next map[string]any
+		if json.Unmarshal(rec.View, &prev) != nil || json.Unmarshal(view, &next) != nil {
 			return false
 		}
+		next["state"], next["terminal"] = prev["state"], prev["terminal"]
+		if reflect.DeepEqual(prev, next) {
+			return false
+		}
+		b, err := json.Marshal(next)
+		if err != nil {
+			return false
+		}
+		view = b
 	}
 	rec.Kind, rec.View = kind, view
 	rec.SetState(state, terminal, time.Now(), "")
