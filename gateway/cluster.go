@@ -27,6 +27,22 @@ type ClusterView struct {
 	ZooKeeper       ClusterZooKeeper `json:"zookeeper"`
 	HDFS            ClusterHDFS      `json:"hdfs"`
 	Flink           []ClusterFlink   `json:"flink"`
+	// Registry is absent when jobs are disabled.
+	Registry *ClusterRegistry `json:"registry,omitempty"`
+}
+
+// ClusterRegistry is the state of the job registry as this instance sees it.
+type ClusterRegistry struct {
+	// Backend is "zookeeper" or "embedded".
+	Backend string `json:"backend"`
+	// Instance is this gateway process's id.
+	Instance string `json:"instance"`
+	// Reconciler says whether this instance runs the reconciler now.
+	Reconciler bool `json:"reconciler"`
+	// LastReconciled is when this instance last completed a reconciliation (absent if never).
+	LastReconciled *time.Time `json:"lastReconciled,omitempty"`
+	// Records counts the jobs and sessions recorded.
+	Records int `json:"records"`
 }
 
 // ClusterRM is the ResourceManager the gateway routes to.
@@ -79,6 +95,11 @@ type flinkCatalog interface {
 	FlinkVersions() []string
 }
 
+// registryStatus reports the job registry (*RecordedJobs).
+type registryStatus interface {
+	RegistryStatus() ClusterRegistry
+}
+
 // clusterAPI is what the /v1/cluster handler calls (*ClusterService).
 type clusterAPI interface {
 	View(ctx context.Context) ClusterView
@@ -98,6 +119,8 @@ type ClusterServiceOptions struct {
 	ZooKeeper zkSession
 	// Flink lists the distributions (*JobService); nil when jobs are disabled.
 	Flink flinkCatalog
+	// Registry reports the job registry (*RecordedJobs); nil when jobs are disabled.
+	Registry registryStatus
 	// ProbeTimeout bounds the HDFS ping and an RM probe. Default 2s.
 	ProbeTimeout time.Duration
 }
@@ -138,6 +161,10 @@ func (s *ClusterService) View(ctx context.Context) ClusterView {
 		for _, ver := range s.opts.Flink.FlinkVersions() {
 			v.Flink = append(v.Flink, ClusterFlink{Version: ver})
 		}
+	}
+	if s.opts.Registry != nil {
+		r := s.opts.Registry.RegistryStatus()
+		v.Registry = &r
 	}
 	v.HDFS.Reachable = <-hdfsErr == nil
 	return v

@@ -48,6 +48,8 @@ type RecordedJobsOptions struct {
 	Jobs *JobService
 	// Registry keeps the records. Required.
 	Registry recordRegistry
+	// Backend names the registry's store for the cluster view ("zookeeper", "embedded").
+	Backend string
 	// Instance identifies this gateway process among those sharing the registry. Required; unique per
 	// process start.
 	Instance string
@@ -114,6 +116,18 @@ func (r *RecordedJobs) Close() {
 
 // FlinkVersions lists the configured distributions.
 func (r *RecordedJobs) FlinkVersions() []string { return r.jobs.FlinkVersions() }
+
+// RegistryStatus reports the registry for the cluster view.
+func (r *RecordedJobs) RegistryStatus() ClusterRegistry {
+	st := ClusterRegistry{Backend: r.opts.Backend, Instance: r.opts.Instance,
+		Reconciler: r.opts.Leadership == nil || r.opts.Leadership.IsLeader(), Records: len(r.reg.List(visible))}
+	r.mu.Lock()
+	if !r.reconciled.IsZero() {
+		st.LastReconciled = ptr(r.reconciled.UTC())
+	}
+	r.mu.Unlock()
+	return st
+}
 
 // stateLaunchFailed marks the record of a launch that failed: hidden from the API, kept so that the
 // reconciler kills the application should YARN have started it after all.
