@@ -58,6 +58,7 @@ const (
 	tagFlinkPrefix  = "yarngate-flink:"
 	tagIdemPrefix   = "yarngate-idem:"
 	tagSpecPrefix   = "yarngate-spec:"
+	tagHomePrefix   = "yarngate-home:"
 )
 
 // JobServiceOptions configures a JobService.
@@ -208,7 +209,7 @@ func (s *JobService) Submit(ctx context.Context, req JobRequest, idempotencyKey 
 	setDefault(flinkConfig, "jobmanager.archive.fs.dir", s.opts.Files.URI(s.archiveDir()))
 	spec := s.launchSpec(req, flinkConfig, dist, libs, jar, na)
 	spec.JobID = jobID
-	spec.Tags = append([]string{tagGateway, tagTargetPrefix + req.Target, tagFlinkPrefix + dist.Version.Raw}, tags...)
+	spec.Tags = append([]string{tagGateway, s.homeTag(), tagTargetPrefix + req.Target, tagFlinkPrefix + dist.Version.Raw}, tags...)
 	if err := s.launch(ctx, spec); err != nil {
 		return Job{}, false, err
 	}
@@ -398,6 +399,13 @@ func specErrorFrom(err error) error {
 		se.add("spec", "%v", err)
 	}
 	return &se
+}
+
+// homeTag marks the applications of this gateway installation (its staging root), so that installations
+// sharing a YARN cluster reconcile only their own.
+func (s *JobService) homeTag() string {
+	sum := sha256.Sum256([]byte(s.opts.Files.URI(s.opts.StagingRoot)))
+	return tagHomePrefix + hex.EncodeToString(sum[:8])
 }
 
 // haDir is the HDFS directory under which launched clusters keep their ZooKeeper HA data

@@ -42,14 +42,15 @@ func (r *RecordedJobs) reconcileLoop(ctx context.Context) {
 // reconcileParallelism bounds the applications described at once (each may ask its JobManager).
 const reconcileParallelism = 8
 
-// reconcile is one pass: a single ResourceManager list call for every application carrying the gateway's
-// tag, then: records of applications brought up to date, applications without a record adopted, the
+// reconcile is one pass: a single ResourceManager list call for every application carrying the tag of this
+// gateway installation (its staging root; instances sharing a registry share it), then: records of applications brought up to date, applications without a record adopted, the
 // applications of failed launches killed, the jobs of sessions refreshed from their JobManagers, records
 // whose application vanished marked LOST, and terminal records dropped once YARN has forgotten them for
 // longer than the retention.
 func (r *RecordedJobs) reconcile(ctx context.Context) error {
 	began := time.Now()
-	apps, err := r.jobs.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{tagGateway}})
+	home := r.jobs.homeTag()
+	apps, err := r.jobs.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{home}})
 	if err != nil {
 		return fmt.Errorf("list applications: %w", err)
 	}
@@ -58,7 +59,7 @@ func (r *RecordedJobs) reconcile(ctx context.Context) error {
 	sem := make(chan struct{}, reconcileParallelism)
 	for i := range apps {
 		app := &apps[i]
-		if !app.HasTag(tagGateway) {
+		if !app.HasTag(tagGateway) || !app.HasTag(home) {
 			continue
 		}
 		listed[app.ID] = app

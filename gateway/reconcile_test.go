@@ -153,7 +153,7 @@ func taggedApp(id string, state yarnclient.AppState, tags ...string) yarnclient.
 		final = yarnclient.FinalKilled
 	}
 	return yarnclient.App{ID: id, Name: "job-" + id[len(id)-4:], State: state, FinalStatus: final, User: "yarngate",
-		StartedTime: 1700000000000, ApplicationTags: append([]string{tagGateway, tagTargetPrefix + "application"}, tags...)}
+		StartedTime: 1700000000000, ApplicationTags: append([]string{tagGateway, homeTagOf("/staging"), tagTargetPrefix + "application"}, tags...)}
 }
 
 func TestReconcileFollowsYARN(t *testing.T) {
@@ -162,6 +162,9 @@ func TestReconcileFollowsYARN(t *testing.T) {
 	rm.set(taggedApp(appA, yarnclient.StateAccepted))
 	rm.set(taggedApp(appS, yarnclient.StateAccepted, tagKindSession))
 	rm.set(yarnclient.App{ID: appB, State: yarnclient.StateRunning}) // not the gateway's
+	other := taggedApp("application_1700000000000_0009", yarnclient.StateRunning)
+	other.ApplicationTags = []string{tagGateway, homeTagOf("/elsewhere")}
+	rm.set(other) // another installation's
 
 	if err := r.reconcile(ctx); err != nil {
 		t.Fatal(err)
@@ -178,6 +181,9 @@ func TestReconcileFollowsYARN(t *testing.T) {
 	}
 	if _, ok := reg.Cached(appB); ok {
 		t.Fatal("an application without the gateway's tag was adopted")
+	}
+	if _, ok := reg.Cached(other.ID); ok {
+		t.Fatal("another installation's application was adopted")
 	}
 
 	rm.set(taggedApp(appA, yarnclient.StateFinished))
@@ -331,6 +337,11 @@ func TestRedactedSpec(t *testing.T) {
 	if strings.Contains(s, "hunter2") || strings.Contains(s, `"p"`) || !strings.Contains(s, `"parallelism.default":4`) {
 		t.Fatalf("redacted spec %s", s)
 	}
+}
+
+// homeTagOf is the home tag of a gateway whose fake file store qualifies paths as they are.
+func homeTagOf(root string) string {
+	return (&JobService{opts: JobServiceOptions{Files: &gcFiles{}, StagingRoot: root}}).homeTag()
 }
 
 // flagLeader is a leadership switched by the test.

@@ -203,7 +203,7 @@ func (s *JobService) CreateSession(ctx context.Context, req SessionRequest, idem
 		MaxResource:      &na.MaximumResourceCapability,
 		JobManagerMemory: s.opts.JobManagerMemory, TaskManagerMemory: s.opts.TaskManagerMemory,
 		TaskManagerSlots: s.opts.TaskManagerSlots,
-		Tags:             append([]string{tagGateway, tagKindSession, tagFlinkPrefix + dist.Version.Raw}, tags...),
+		Tags:             append([]string{tagGateway, s.homeTag(), tagKindSession, tagFlinkPrefix + dist.Version.Raw}, tags...),
 	}
 	if req.JobManager != nil && req.JobManager.Memory != "" {
 		spec.JobManagerMemory = req.JobManager.Memory
