@@ -63,6 +63,11 @@ func (o *StoreOptions) validate() error {
 //
 // A write whose context ends before ZooKeeper answered may still take effect; the caller sees the context's
 // error and finds out with Get.
+//
+// Versions are znode data versions: they grow with every Update, but a key deleted and created again starts
+// over at 0 (ZooKeeper has no compare-and-set on anything that survives a re-create), so a version read
+// before a Delete may match the re-created key. Callers that delete and re-create keys must drop versions
+// read before the Delete.
 type Store struct {
 	w         *Watcher
 	root      string // Root as the Watcher sees it (without chroot), no trailing slash

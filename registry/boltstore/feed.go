@@ -25,7 +25,7 @@ type subscription struct {
 // Subscribe calls onChange with the key of every value in table created, updated or deleted through this
 // Store from now on, until stop is called or the Store is closed. Calls come from one goroutine, one at a
 // time; a key changed again before its call is delivered once. stop does not wait for a call under way (Close
-// does), so it may be called from onChange; no call starts after stop returns.
+// does), so it may be called from onChange; a call already under way when stop runs may finish after it.
 func (s *Store) Subscribe(table string, onChange func(key string)) (stop func(), err error) {
 	if err := registry.CheckTable(table); err != nil {
 		return nil, err

@@ -112,7 +112,7 @@ func testCreate(t *testing.T, s registry.Store) {
 	if e, err := s.Get(ctx, "jobs/a"); err != nil || string(e.Value) != "one" || e.Version != v {
 		t.Fatalf("Get after failed Create = %+v, %v; want the first value at version %d", e, err, v)
 	}
-	// A deleted key can be created again, and its versions still only grow.
+	// A deleted key can be created again.
 	if err := s.Delete(ctx, "jobs/a", v); err != nil {
 		t.Fatal(err)
 	}
