@@ -142,7 +142,8 @@ func (s *Store) keyPath(table, name string) string {
 func (s *Store) server(path string) string { return s.w.chroot + path }
 
 // call runs fn, one or a few go-zookeeper calls, on a goroutine the Watcher tracks, and waits for it at most
-// until ctx ends or OpTimeout passes. fn's error is returned as is.
+// until ctx ends or OpTimeout passes. fn's error is returned as is; giving up wraps registry.ErrUnavailable
+// when the session is not connected (and the context's error if it ended).
 func (s *Store) call(ctx context.Context, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -163,6 +164,9 @@ func (s *Store) call(ctx context.Context, fn func() error) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
+		if st := s.w.Session().State; st != StateConnected {
+			return fmt.Errorf("%w: %w (session %s)", registry.ErrUnavailable, ctx.Err(), st)
+		}
 		return ctx.Err()
 	case <-timer.C:
 		return fmt.Errorf("%w: no answer within %v (session %s)", registry.ErrUnavailable, s.opTimeout,

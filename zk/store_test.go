@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/registry/storetest"
+	"github.com/yarngate/yarngate/testenv"
 )
 
 // storeRoot returns a unique root /yarngate-test/<test name>-<random> and deletes its tree at cleanup.
@@ -129,8 +131,8 @@ func TestStoreSessionExpiry(t *testing.T) {
 	waitFor(t, 5*time.Second, "the session to be lost", func() bool { return w.Session().State != StateConnected })
 	ctxShort, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	if _, err := s.Get(ctxShort, "jobs/a"); err == nil {
-		t.Error("Get while cut off succeeded")
+	if _, err := s.Get(ctxShort, "jobs/a"); !errors.Is(err, registry.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Get while cut off = %v, want ErrUnavailable and the context's error", err)
 	}
 	if v, err = peer.Update(ctx, "jobs/a", []byte("during"), v); err != nil {
 		t.Fatal(err)
@@ -284,4 +286,33 @@ func TestStoreSegments(t *testing.T) {
 			t.Errorf("decodeSegment(%q) = %q, want not ours", foreign, got)
 		}
 	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	server := testenv.Require(b).ZooKeeper
+	w, err := New(Options{Servers: []string{server}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = w.Close() })
+	for deadline := time.Now().Add(15 * time.Second); w.Session().State != StateConnected; {
+		if time.Now().After(deadline) {
+			b.Fatal("no ZooKeeper session")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rb := make([]byte, 4)
+	_, _ = rand.Read(rb)
+	root := "/yarngate-test/BenchmarkStore-" + hex.EncodeToString(rb)
+	b.Cleanup(func() {
+		if err := deleteTree(w.conn, root); err != nil {
+			b.Errorf("delete %s: %v", root, err)
+		}
+	})
+	s, err := NewStore(w, StoreOptions{Root: root})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	storetest.Bench(b, func(*testing.B) registry.Store { return s })
 }
