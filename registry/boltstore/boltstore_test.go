@@ -104,3 +104,63 @@ func TestOnChangeMayCallStore(t *testing.T) {
 		t.Fatal("no notification")
 	}
 }
+
+func TestOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr bool
+	}{
+		{name: "defaults", opts: Options{}},
+		{name: "lock timeout", opts: Options{LockTimeout: 5 * time.Second}},
+		{name: "negative lock timeout", opts: Options{LockTimeout: -time.Second}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "registry.db"), tc.opts)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Open = %v, want error %v", err, tc.wantErr)
+			}
+			if s != nil {
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestAfterClose(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "registry.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := make(chan string, 1)
+	if _, err := s.Subscribe("jobs", func(k string) { calls <- k }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	ops := []struct {
+		op string
+		fn func() error
+	}{
+		{"Create", func() error { _, err := s.Create(t.Context(), "jobs/a", nil); return err }},
+		{"List", func() error { _, err := s.List(t.Context(), "jobs"); return err }},
+		{"Subscribe", func() error { _, err := s.Subscribe("jobs", func(string) {}); return err }},
+	}
+	for _, o := range ops {
+		if err := o.fn(); !errors.Is(err, registry.ErrUnavailable) {
+			t.Errorf("%s after Close = %v, want ErrUnavailable", o.op, err)
+		}
+	}
+	select {
+	case k := <-calls:
+		t.Errorf("onChange(%q) after Close", k)
+	default:
+	}
+}
