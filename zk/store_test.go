@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/registry/storetest"
@@ -37,17 +38,17 @@ func storeRoot(t *testing.T, admin *zk.Conn) string {
 
 // newTestStore starts a Watcher on server, waits for its session and returns a Store on root; both close at
 // cleanup, the Store first.
-func newTestStore(t *testing.T, server, root string, opts Options) (*Store, *Watcher) {
+func newTestStore(t *testing.T, server, root string, opts Options) (*Store, *Watcher, *prometheus.Registry) {
 	t.Helper()
 	opts.Servers = []string{server}
-	w, _ := newTestWatcher(t, opts)
+	w, reg := newTestWatcher(t, opts)
 	waitFor(t, 15*time.Second, "a ZooKeeper session", func() bool { return w.Session().State == StateConnected })
 	s, err := NewStore(w, StoreOptions{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return s, w
+	return s, w, reg
 }
 
 func TestStoreConformance(t *testing.T) {
@@ -55,7 +56,7 @@ func TestStoreConformance(t *testing.T) {
 	server := requireZK(t)
 	admin := adminConn(t, server)
 	storetest.Run(t, func(t *testing.T) registry.Store {
-		s, _ := newTestStore(t, server, storeRoot(t, admin), Options{})
+		s, _, _ := newTestStore(t, server, storeRoot(t, admin), Options{})
 		return s
 	})
 }
@@ -68,8 +69,8 @@ func TestStorePeers(t *testing.T) {
 	admin := adminConn(t, server)
 	storetest.RunPeers(t, func(t *testing.T) (registry.Store, registry.Store) {
 		root := storeRoot(t, admin)
-		a, _ := newTestStore(t, server, root, Options{})
-		b, _ := newTestStore(t, server, root, Options{})
+		a, _, _ := newTestStore(t, server, root, Options{})
+		b, _, _ := newTestStore(t, server, root, Options{})
 		return a, b
 	})
 }
@@ -112,8 +113,8 @@ func TestStoreSessionExpiry(t *testing.T) {
 	root := storeRoot(t, admin)
 	px := startProxy(t, server)
 	// The smallest session the server grants and no periodic re-read: recovery must come from the new session.
-	s, w := newTestStore(t, px.addr(), root, Options{SessionTimeout: 2 * time.Second, ResyncInterval: -1})
-	peer, _ := newTestStore(t, server, root, Options{})
+	s, w, reg := newTestStore(t, px.addr(), root, Options{SessionTimeout: 2 * time.Second, ResyncInterval: -1})
+	peer, _, _ := newTestStore(t, server, root, Options{})
 	ctx := t.Context()
 	v, err := peer.Create(ctx, "jobs/a", []byte("before"))
 	if err != nil {
@@ -143,6 +144,9 @@ func TestStoreSessionExpiry(t *testing.T) {
 	waitFor(t, 15*time.Second, "the reload signal jobs/", func() bool { return r.count("jobs/") > 0 })
 	if s := w.Session(); s.ID == first.ID || s.Sessions != 2 {
 		t.Fatalf("session after expiry = %+v, first %+v; want a second session", s, first)
+	}
+	if got := metricValue(t, reg, "yarngate_zk_store_reloads_total"); got != 1 {
+		t.Errorf("store_reloads_total = %v, want 1", got)
 	}
 	if e, err := s.Get(ctx, "jobs/a"); err != nil || string(e.Value) != "during" {
 		t.Fatalf("Get after reload = %+v, %v", e, err)
@@ -190,8 +194,8 @@ func TestStoreManyKeys(t *testing.T) {
 	}
 	t.Logf("created %d znodes in %v", keys, time.Since(start).Round(time.Millisecond))
 
-	s, _ := newTestStore(t, server, root, Options{})
-	peer, _ := newTestStore(t, server, root, Options{})
+	s, _, _ := newTestStore(t, server, root, Options{})
+	peer, _, _ := newTestStore(t, server, root, Options{})
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
