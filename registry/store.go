@@ -25,7 +25,15 @@ var (
 	ErrConflict = errors.New("registry: version conflict")
 	// ErrUnavailable: the store cannot answer now (ZooKeeper disconnected, database closed); retry later.
 	ErrUnavailable = errors.New("registry: store unavailable")
+	// ErrInvalidKey: a key is not "<table>/<name>" of [A-Za-z0-9._:-], or a table name is not of
+	// [A-Za-z0-9._:-].
+	ErrInvalidKey = errors.New("registry: invalid key")
+	// ErrTooLarge: a value is longer than MaxValueSize.
+	ErrTooLarge = errors.New("registry: value too large")
 )
+
+// MaxValueSize is the largest value a Store accepts, in bytes.
+const MaxValueSize = 512 << 10
 
 // Version identifies one stored value of a key; it changes with every write. Versions of one key only
 // grow; they are meaningless across keys.

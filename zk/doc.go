@@ -2,7 +2,7 @@
 // ActiveStandbyElectorLock znode) and the REST leader of every tracked Flink cluster (the
 // leader/rest_server/connection_info znode that Flink's ZooKeeper HA services write).
 //
-// The package has three layers:
+// The package has four layers:
 //
 //   - Watcher keeps a set of znodes fresh over one github.com/go-zookeeper/zk connection. Watches are one-shot
 //     in ZooKeeper, so every watch is re-armed after it fires; after a reconnect or a session expiry every path is
@@ -14,6 +14,8 @@
 //     Flink's Java-serialised (address, session UUID) pair. Both are fuzzed and bound their allocations by the
 //     input size.
 //   - RMLeaderTracker and FlinkLeaders turn znode snapshots into leaders with change notifications.
+//   - Store implements registry.Store on znodes <root>/<table>/<name>: compare-and-set on the znode's data
+//     version, and Subscribe through a re-armed children watch on the table plus a Watcher path per key.
 //
 // Concurrency contract: every goroutine is started by a Watcher and stopped by its Close (trackers' Close stops
 // theirs earlier). Notifications are coalesced: a notify function or OnChange callback may skip intermediate
@@ -21,7 +23,7 @@
 // always returns a state at least that new.
 //
 // zk knows nothing of HTTP, YARN or Flink clients or HDFS: mapping an rm id to its web address, or routing REST
-// calls to a JobManager, is the caller's job. It depends on go-zookeeper/zk, protobuf wire decoding and the
-// Prometheus client only. go-zookeeper/zk has no SASL, so znodes whose ACL admits only sasl: identities are
+// calls to a JobManager, is the caller's job. It depends on go-zookeeper/zk, protobuf wire decoding, the
+// Prometheus client and package registry (the Store interface) only. go-zookeeper/zk has no SASL, so znodes whose ACL admits only sasl: identities are
 // unreadable (ErrNoAuth); callers must then probe instead.
 package zk

@@ -16,6 +16,7 @@ type metrics struct {
 	reads         *prometheus.CounterVec
 	watchedPaths  prometheus.Gauge
 	leaderChanges *prometheus.CounterVec
+	storeReloads  prometheus.Counter
 }
 
 // sessionStates lists every value of the session_state label, so that the gauge shows zeros, not gaps.
@@ -53,6 +54,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "yarngate", Subsystem: "zk", Name: "leader_changes_total",
 			Help: "Leader changes observed through ZooKeeper, by kind (resourcemanager, jobmanager).",
 		}, []string{"kind"}),
+		storeReloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "yarngate", Subsystem: "zk", Name: "store_reloads_total",
+			Help: "Registry table reloads signalled to subscribers, because a new session may have missed changes.",
+		}),
 	}
 	if reg == nil {
 		return m
@@ -64,6 +69,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.reads = register(reg, m.reads)
 	m.watchedPaths = register(reg, m.watchedPaths)
 	m.leaderChanges = register(reg, m.leaderChanges)
+	m.storeReloads = register(reg, m.storeReloads)
 	return m
 }
 
