@@ -104,6 +104,7 @@ func (f *gcFiles) ReadDir(_ context.Context, name string) ([]hdfs.DirEntry, erro
 }
 
 func (f *gcFiles) Open(context.Context, string) (io.ReadCloser, error) { return nil, fs.ErrNotExist }
+func (f *gcFiles) URI(name string) string                              { return "hdfs://nn:8020" + name }
 
 func newRecordedTest(t *testing.T, opts RecordedJobsOptions) (*RecordedJobs, *listRM, *gcFiles, *registry.Registry) {
 	t.Helper()
