@@ -16,6 +16,9 @@ type metrics struct {
 	reads         *prometheus.CounterVec
 	watchedPaths  prometheus.Gauge
 	leaderChanges *prometheus.CounterVec
+	// election metrics, by election path
+	electionLeader      *prometheus.GaugeVec
+	electionTransitions *prometheus.CounterVec
 }
 
 // sessionStates lists every value of the session_state label, so that the gauge shows zeros, not gaps.
@@ -53,6 +56,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "yarngate", Subsystem: "zk", Name: "leader_changes_total",
 			Help: "Leader changes observed through ZooKeeper, by kind (resourcemanager, jobmanager).",
 		}, []string{"kind"}),
+		electionLeader: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "yarngate", Subsystem: "zk", Name: "election_leader",
+			Help: "Candidates of this process that lead their election (0 or 1 per election path).",
+		}, []string{"path"}),
+		electionTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "yarngate", Subsystem: "zk", Name: "election_transitions_total",
+			Help: "Leadership transitions of this process's election candidates, by path and new role (leader, follower).",
+		}, []string{"path", "role"}),
 	}
 	if reg == nil {
 		return m
@@ -64,6 +75,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.reads = register(reg, m.reads)
 	m.watchedPaths = register(reg, m.watchedPaths)
 	m.leaderChanges = register(reg, m.leaderChanges)
+	m.electionLeader = register(reg, m.electionLeader)
+	m.electionTransitions = register(reg, m.electionTransitions)
 	return m
 }
 
