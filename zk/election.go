@@ -201,9 +201,10 @@ func (e *Election) members() ([]string, error) {
 	return ids, nil
 }
 
-// Close resigns: it stops the election's goroutine, which deletes this candidate's znode (if its session is
-// still alive) so that the next candidate takes over at once, and waits for it. Idempotent; Watcher.Close also
-// stops the election (without the delete: closing the session removes the znode).
+// Close resigns: it stops the election's goroutine, which deletes this candidate's znode so that the next
+// candidate takes over at once, and waits for it. While ZooKeeper is unreachable Close waits for a reconnect
+// up to the session timeout plus 2 s (after that the session, and the znode, are gone). Idempotent;
+// Watcher.Close also stops the election, at once (closing the session removes the znode).
 func (e *Election) Close() {
 	e.cancel()
 	<-e.done
@@ -403,22 +404,52 @@ func (e *Election) set(leading bool, leaderID string, known, keepLeader bool) {
 	}
 }
 
-// resign runs when the goroutine stops: it stops leading, then deletes the candidate's znode if its session is
-// alive (after Watcher.Close the connection is closed and the znode goes with the session).
+// resignMargin is added to the session timeout when resign waits for a reconnect: past it, the server has
+// expired the session and removed the znode.
+const resignMargin = 2 * time.Second
+
+// resign runs when the goroutine stops: it stops leading, then deletes the candidate's znode so that the next
+// candidate takes over at once. While ZooKeeper is unreachable it keeps trying until the session timeout (plus
+// a margin) has passed, since a session that survives a reconnect would otherwise keep the znode, and with it
+// the leadership, without anyone acting on it. After Watcher.Close it does nothing: closing the session removed
+// the znode.
 func (e *Election) resign() {
 	e.set(false, "", false, true)
 	e.mu.Lock()
 	node, sess := e.node, e.nodeSess
 	e.node = ""
 	e.mu.Unlock()
-	if node == "" || e.w.ctx.Err() != nil {
+	if node == "" {
 		return
 	}
-	if e.w.conn.State() != zk.StateHasSession || e.w.conn.SessionID() != sess {
-		return
-	}
-	if err := e.w.conn.Delete(e.dir+"/"+node, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
-		e.log.Warn("could not delete the candidate znode on resign; it goes with the session", "err", err)
+	conn := e.w.conn
+	deadline := time.Now().Add(e.w.sessionTimeout + resignMargin)
+	tick := time.NewTicker(retryMin)
+	defer tick.Stop()
+	for {
+		state, sid := conn.State(), conn.SessionID()
+		switch {
+		case e.w.ctx.Err() != nil:
+			return
+		case state == zk.StateHasSession && sid != sess: // expired: the znode went with the session
+			return
+		case state == zk.StateHasSession:
+			err := conn.Delete(e.dir+"/"+node, -1)
+			if err == nil || errors.Is(err, zk.ErrNoNode) {
+				return
+			}
+			e.log.Debug("could not delete the candidate znode on resign; retrying", "err", err)
+		}
+		if time.Now().After(deadline) {
+			e.log.Warn("could not delete the candidate znode on resign; the session has expired by now",
+				"znode", node)
+			return
+		}
+		select {
+		case <-e.w.ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }
 

@@ -252,4 +252,32 @@ func TestElectionZooKeeperStopped(t *testing.T) {
 	if got := a.log.all(); !slices.Equal(got, []bool{true, false, true}) {
 		t.Errorf("OnChange saw %v, want [true false true]", got)
 	}
+
+	// Resigning while ZooKeeper is down: the session survives the outage, so Close waits for the reconnect and
+	// deletes the znode, which would otherwise keep the leadership with no one acting on it.
+	z.Stop()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		a.e.Close()
+	}()
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-closed:
+		t.Fatal("Close returned while ZooKeeper was down and the session alive")
+	default:
+	}
+	z.Start()
+	select {
+	case <-closed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Close still waiting 15 s after ZooKeeper came back")
+	}
+	admin := adminConn(t, z.Addr())
+	if children, _, err := admin.Children("/yarngate/reconciler"); err != nil || len(children) != 0 {
+		t.Errorf("candidates after Close = %q, %v; want none", children, err)
+	}
+	if s := a.w.Session(); s.Sessions != 1 {
+		t.Errorf("session %+v, want the first session still", s)
+	}
 }

@@ -32,12 +32,14 @@ type Watcher struct {
 	metrics  *metrics
 	resync   time.Duration
 	retryMax time.Duration
-	chroot   string          // prefix of every server path, "" for none
-	digest   []byte          // digest credentials ("user:password"), owned by the monitor goroutine
-	authDone bool            // owned by the monitor goroutine: digest added; go-zookeeper re-sends it on reconnect
-	ctx      context.Context // cancelled by Close; parent of every goroutine's context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup // every goroutine the Watcher or its trackers started
+	// sessionTimeout is the session timeout asked of the server (which may raise it to 2 ticks).
+	sessionTimeout time.Duration
+	chroot         string          // prefix of every server path, "" for none
+	digest         []byte          // digest credentials ("user:password"), owned by the monitor goroutine
+	authDone       bool            // owned by the monitor goroutine: digest added; go-zookeeper re-sends it on reconnect
+	ctx            context.Context // cancelled by Close; parent of every goroutine's context
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup // every goroutine the Watcher or its trackers started
 
 	mu      sync.Mutex
 	closed  bool
@@ -55,14 +57,15 @@ func New(opts Options) (*Watcher, error) {
 		return nil, err
 	}
 	w := &Watcher{
-		log:         opts.Logger,
-		metrics:     newMetrics(opts.Registerer),
-		resync:      opts.ResyncInterval,
-		retryMax:    opts.RetryMax,
-		chroot:      strings.TrimSuffix(opts.Chroot, "/"),
-		paths:       map[string]*pathWatch{},
-		sessionSubs: map[chan struct{}]struct{}{},
-		session:     SessionInfo{State: StateConnecting, Since: time.Now()},
+		log:            opts.Logger,
+		metrics:        newMetrics(opts.Registerer),
+		resync:         opts.ResyncInterval,
+		retryMax:       opts.RetryMax,
+		sessionTimeout: opts.SessionTimeout,
+		chroot:         strings.TrimSuffix(opts.Chroot, "/"),
+		paths:          map[string]*pathWatch{},
+		sessionSubs:    map[chan struct{}]struct{}{},
+		session:        SessionInfo{State: StateConnecting, Since: time.Now()},
 	}
 	events := opts.Events
 	if opts.Conn != nil {
