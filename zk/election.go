@@ -220,7 +220,11 @@ func (e *Election) run(ctx context.Context) {
 		var retry <-chan time.Time
 		if err != nil {
 			d := bo.next()
-			e.log.Debug("election step failed; retrying", "err", err, "in", d)
+			level := slog.LevelWarn
+			if errors.Is(err, ErrUnavailable) { // the session monitor reports these
+				level = slog.LevelDebug
+			}
+			e.log.Log(context.Background(), level, "election step failed; retrying", "err", err, "in", d)
 			retry = time.After(d)
 		} else {
 			bo.reset()
@@ -427,10 +431,14 @@ func (e *Election) resign() {
 	tick := time.NewTicker(retryMin)
 	defer tick.Stop()
 	for {
+		// After Watcher.Close a connection the Watcher dialed is closed, and the znode gone with its session; a
+		// caller's connection lives on, so one attempt is made to delete the znode.
+		watcherClosed := e.w.ctx.Err() != nil
+		if watcherClosed && e.w.ownsConn {
+			return
+		}
 		state, sid := conn.State(), conn.SessionID()
 		switch {
-		case e.w.ctx.Err() != nil:
-			return
 		case state == zk.StateHasSession && sid != sess: // expired: the znode went with the session
 			return
 		case state == zk.StateHasSession:
@@ -440,16 +448,11 @@ func (e *Election) resign() {
 			}
 			e.log.Debug("could not delete the candidate znode on resign; retrying", "err", err)
 		}
-		if time.Now().After(deadline) {
-			e.log.Warn("could not delete the candidate znode on resign; the session has expired by now",
-				"znode", node)
+		if watcherClosed || time.Now().After(deadline) {
+			e.log.Warn("could not delete the candidate znode on resign; it goes with the session", "znode", node)
 			return
 		}
-		select {
-		case <-e.w.ctx.Done():
-			return
-		case <-tick.C:
-		}
+		<-tick.C
 	}
 }
 

@@ -1,6 +1,7 @@
 package zk
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -279,5 +280,29 @@ func TestElectionZooKeeperStopped(t *testing.T) {
 	}
 	if s := a.w.Session(); s.Sessions != 1 {
 		t.Errorf("session %+v, want the first session still", s)
+	}
+}
+
+func TestElectionOnCallersConn(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	server := requireZK(t)
+	conn := adminConn(t, server) // drains its own events
+	path := testRoot(t, conn) + "/election"
+	w, _ := newTestWatcher(t, Options{Conn: conn})
+	e, err := NewElection(w, ElectionOptions{Path: path, ID: "gw-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "gw-a leads", e.IsLeader)
+	// The connection, and so the session, outlive the Watcher: closing it must still withdraw the candidate.
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if children, _, err := conn.Children(path); err != nil || len(children) != 0 {
+		t.Errorf("candidates after Watcher.Close = %q, %v; want none", children, err)
+	}
+	e.Close() // idempotent after Watcher.Close
+	if _, err := NewElection(w, ElectionOptions{Path: path, ID: "gw-b"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("NewElection on a closed Watcher = %v, want ErrClosed", err)
 	}
 }
