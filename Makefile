@@ -13,7 +13,7 @@ CLUSTER_ENV  := testenv/.run/cluster.env
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore demo example-jar fetch clean
+.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart demo example-jar fetch clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,9 @@ rm-failover: ## (HA=1 cluster) kill -9 the active ResourceManager and wait for t
 
 rm-restore: ## (HA=1 cluster) start the stopped ResourceManager again; it rejoins as standby
 	testenv/cluster.sh rm-restore
+
+zk-restart: ## stop the test cluster's ZooKeeper and start it again (YARNGATE_TE_ZK_DOWN_SECONDS, default 5): watch yarngate recover
+	testenv/cluster.sh zk-restart
 
 fetch: ## download and assemble Hadoop and Flink into the cache, build the example job
 	testenv/cluster.sh fetch

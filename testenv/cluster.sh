@@ -7,6 +7,7 @@
 #   testenv/cluster.sh down     stop exactly the processes `up` started (by PID), and the YARN containers they ran
 #   testenv/cluster.sh status   one line per process, then the health checks
 #   testenv/cluster.sh rm-failover / rm-restore   (HA=1 only) kill -9 the active ResourceManager / start it again
+#   testenv/cluster.sh zk-restart   stop ZooKeeper, and start it again (same port and data): a demo of recovery
 #
 # Downloads live in $YARNGATE_CACHE (default ~/.cache/yarngate), never in git. Runtime state lives in
 # testenv/.run/ (gitignored). Ports and sizes can be changed through the YARNGATE_TE_* variables below.
@@ -385,6 +386,17 @@ cmd_rm_restore() { # start every ResourceManager that is not running; it rejoins
   log "all ResourceManagers answer; rm$(($(active_rm) + 1)) is active"
 }
 
+cmd_zk_restart() { # stop the cluster's ZooKeeper and start it again on the same port and data directory
+  alive zk || die "ZooKeeper is not running (make cluster-up)"
+  local down=${YARNGATE_TE_ZK_DOWN_SECONDS:-5}
+  log "stopping ZooKeeper (pid $(cat "$(pidfile zk)")) for ${down}s"
+  stop zk
+  sleep "$down"
+  start_zk
+  wait_for "ZooKeeper" 60 zk_ok
+  log "ZooKeeper answers imok again on 127.0.0.1:$zk_port"
+}
+
 all_rms_answer() {
   local i
   for ((i = 0; i < rms; i++)); do
@@ -395,9 +407,10 @@ all_rms_answer() {
 case ${1:-} in
   rm-failover) cmd_rm_failover ;;
   rm-restore) cmd_rm_restore ;;
+  zk-restart) cmd_zk_restart ;;
   fetch) cmd_fetch ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 fetch|up|down|status|rm-failover|rm-restore" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|up|down|status|rm-failover|rm-restore|zk-restart" >&2; exit 2 ;;
 esac

@@ -16,11 +16,15 @@
 //   - RMLeaderTracker and FlinkLeaders turn znode snapshots into leaders with change notifications.
 //   - Store implements registry.Store on znodes <root>/<table>/<name>: compare-and-set on the znode's data
 //     version, and Subscribe through a re-armed children watch on the table plus a Watcher path per key.
+//   - Election makes this process a candidate in a leader election of its own (the ZooKeeper recipe: ephemeral
+//     sequential znodes, the lowest leads, each other candidate watches its predecessor), for work that one
+//     gateway instance at a time must do.
 //
 // Concurrency contract: every goroutine is started by a Watcher and stopped by its Close (trackers' Close stops
 // theirs earlier). Notifications are coalesced: a notify function or OnChange callback may skip intermediate
 // states under load, but the last state is always delivered, and reading the snapshot after a notification
-// always returns a state at least that new.
+// always returns a state at least that new. Election's OnChange is the exception: it sees every leadership
+// transition, in order.
 //
 // zk knows nothing of HTTP, YARN or Flink clients or HDFS: mapping an rm id to its web address, or routing REST
 // calls to a JobManager, is the caller's job. It depends on go-zookeeper/zk, protobuf wire decoding, the

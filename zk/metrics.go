@@ -17,6 +17,9 @@ type metrics struct {
 	watchedPaths  prometheus.Gauge
 	leaderChanges *prometheus.CounterVec
 	storeReloads  prometheus.Counter
+	// election metrics, by election path
+	electionLeader      *prometheus.GaugeVec
+	electionTransitions *prometheus.CounterVec
 }
 
 // sessionStates lists every value of the session_state label, so that the gauge shows zeros, not gaps.
@@ -58,6 +61,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "yarngate", Subsystem: "zk", Name: "store_reloads_total",
 			Help: "Registry table reloads signalled to subscribers, because a new session may have missed changes.",
 		}),
+		electionLeader: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "yarngate", Subsystem: "zk", Name: "election_leader",
+			Help: "Candidates of this process that lead their election (0 or 1 per election path).",
+		}, []string{"path"}),
+		electionTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "yarngate", Subsystem: "zk", Name: "election_transitions_total",
+			Help: "Leadership transitions of this process's election candidates, by path and new role (leader, follower).",
+		}, []string{"path", "role"}),
 	}
 	if reg == nil {
 		return m
@@ -70,6 +81,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.watchedPaths = register(reg, m.watchedPaths)
 	m.leaderChanges = register(reg, m.leaderChanges)
 	m.storeReloads = register(reg, m.storeReloads)
+	m.electionLeader = register(reg, m.electionLeader)
+	m.electionTransitions = register(reg, m.electionTransitions)
 	return m
 }
 

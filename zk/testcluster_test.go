@@ -2,15 +2,11 @@ package zk
 
 import (
 	"context"
-	"errors"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,29 +40,4 @@ func cluster(t *testing.T, c *testenv.Cluster, command string) {
 		t.Fatalf("cluster.sh %s: %v\n%s", command, err, out)
 	}
 	t.Logf("cluster.sh %s:\n%s", command, strings.TrimSpace(string(out)))
-}
-
-// stopZooKeeper stops the test cluster's ZooKeeper server (SIGTERM to its process group, as cluster.sh down
-// does) and waits until its port refuses connections.
-func stopZooKeeper(t *testing.T, c *testenv.Cluster) {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(c.Env["YARNGATE_CLUSTER_RUN_DIR"], "pids", "zk.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil || pid <= 1 {
-		t.Fatalf("zk.pid: %q", raw)
-	}
-	if err := syscall.Kill(-pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "ZooKeeper to stop", func() bool {
-		conn, err := net.DialTimeout("tcp", c.ZooKeeper, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return false
-		}
-		return syscall.Kill(pid, 0) != nil
-	})
 }

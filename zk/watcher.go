@@ -32,18 +32,22 @@ type Watcher struct {
 	metrics  *metrics
 	resync   time.Duration
 	retryMax time.Duration
-	chroot   string          // prefix of every server path, "" for none
-	digest   []byte          // digest credentials ("user:password"), owned by the monitor goroutine
-	authDone bool            // owned by the monitor goroutine: digest added; go-zookeeper re-sends it on reconnect
-	ctx      context.Context // cancelled by Close; parent of every goroutine's context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup // every goroutine the Watcher or its trackers started
+	// sessionTimeout is the session timeout asked of the server (which may raise it to 2 ticks).
+	sessionTimeout time.Duration
+	chroot         string          // prefix of every server path, "" for none
+	digest         []byte          // digest credentials ("user:password"), owned by the monitor goroutine
+	authDone       bool            // owned by the monitor goroutine: digest added; go-zookeeper re-sends it on reconnect
+	ctx            context.Context // cancelled by Close; parent of every goroutine's context
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup // every goroutine the Watcher or its trackers started
 
 	mu      sync.Mutex
 	closed  bool
 	session SessionInfo
 	gen     uint64 // incremented whenever a session becomes usable; reads of older generations are uncertain
 	paths   map[string]*pathWatch
+	// sessionSubs are kicked (capacity-1 channels, never blocking) on every session state change.
+	sessionSubs map[chan struct{}]struct{}
 }
 
 // New starts a Watcher. It does not wait for a session: until one is established every snapshot is uncertain.
@@ -53,13 +57,15 @@ func New(opts Options) (*Watcher, error) {
 		return nil, err
 	}
 	w := &Watcher{
-		log:      opts.Logger,
-		metrics:  newMetrics(opts.Registerer),
-		resync:   opts.ResyncInterval,
-		retryMax: opts.RetryMax,
-		chroot:   strings.TrimSuffix(opts.Chroot, "/"),
-		paths:    map[string]*pathWatch{},
-		session:  SessionInfo{State: StateConnecting, Since: time.Now()},
+		log:            opts.Logger,
+		metrics:        newMetrics(opts.Registerer),
+		resync:         opts.ResyncInterval,
+		retryMax:       opts.RetryMax,
+		sessionTimeout: opts.SessionTimeout,
+		chroot:         strings.TrimSuffix(opts.Chroot, "/"),
+		paths:          map[string]*pathWatch{},
+		sessionSubs:    map[chan struct{}]struct{}{},
+		session:        SessionInfo{State: StateConnecting, Since: time.Now()},
 	}
 	events := opts.Events
 	if opts.Conn != nil {
@@ -127,6 +133,22 @@ func (w *Watcher) goTracked(fn func()) error {
 	return nil
 }
 
+// subscribeSession makes observe kick ch (which must have capacity 1) on every session state change, until
+// the returned function is called.
+func (w *Watcher) subscribeSession(ch chan struct{}) (unsubscribe func(), err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, ErrClosed
+	}
+	w.sessionSubs[ch] = struct{}{}
+	return func() {
+		w.mu.Lock()
+		delete(w.sessionSubs, ch)
+		w.mu.Unlock()
+	}, nil
+}
+
 // monitor drains the session event channel (go-zookeeper drops events once its six slots are full) and samples
 // the connection state; either way it acts on the sampled state, so a dropped event costs at most one poll.
 func (w *Watcher) monitor(events <-chan zk.Event) {
@@ -181,9 +203,12 @@ func (w *Watcher) observe() {
 			w.session.Sessions++
 		}
 	}
-	kicks := make([]chan struct{}, 0, len(w.paths))
+	kicks := make([]chan struct{}, 0, len(w.paths)+len(w.sessionSubs))
 	for _, p := range w.paths {
 		kicks = append(kicks, p.kick)
+	}
+	for k := range w.sessionSubs {
+		kicks = append(kicks, k)
 	}
 	info := w.session
 	w.mu.Unlock()
