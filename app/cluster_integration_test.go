@@ -150,25 +150,33 @@ var haPorts = []string{
 // startHACluster starts the private HA cluster and registers its teardown.
 func startHACluster(t *testing.T) *haCluster {
 	t.Helper()
-	runDir, err := os.MkdirTemp("", "yarngate-ha-")
+	h := startPrivateCluster(t, haPorts)
+	h.rmURLs = strings.Split(h.Env["YARNGATE_RM_URLS"], ",")
+	if len(h.rmURLs) != 2 {
+		t.Fatalf("HA cluster lists RMs %v", h.rmURLs)
+	}
+	return h
+}
+
+// startPrivateCluster starts a test cluster of its own, configured by settings (YARNGATE_TE_* and HA),
+// and registers its teardown.
+func startPrivateCluster(t *testing.T, settings []string) *haCluster {
+	t.Helper()
+	runDir, err := os.MkdirTemp("", "yarngate-private-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &haCluster{t: t, runDir: runDir, env: append(append(os.Environ(), "YARNGATE_RUN_DIR="+runDir), haPorts...)}
+	h := &haCluster{t: t, runDir: runDir, env: append(append(os.Environ(), "YARNGATE_RUN_DIR="+runDir), settings...)}
 	t.Cleanup(func() {
 		h.run(5*time.Minute, "down")
 		os.RemoveAll(runDir)
 	})
 	began := time.Now()
 	h.run(8*time.Minute, "up")
-	t.Logf("HA cluster up in %v", time.Since(began).Round(time.Second))
+	t.Logf("private cluster up in %v", time.Since(began).Round(time.Second))
 	t.Setenv("YARNGATE_CLUSTER_ENV", filepath.Join(runDir, "cluster.env"))
 	if h.Cluster, err = testenv.Load(); err != nil {
 		t.Fatal(err)
-	}
-	h.rmURLs = strings.Split(h.Env["YARNGATE_RM_URLS"], ",")
-	if len(h.rmURLs) != 2 {
-		t.Fatalf("HA cluster lists RMs %v", h.rmURLs)
 	}
 	return h
 }
@@ -238,6 +246,7 @@ func TestClusterHAFailover(t *testing.T) {
 	}
 	cfg.Flink.Homes = []string{shared.FlinkHome, shared.Flink2Home}
 	cfg.Jars.MaxSize = 64 << 20
+	isolateRegistry(t, &cfg, h.Env["YARNGATE_ZK"])
 	r := start(t, cfg)
 	g := &jobGateway{t: t, url: r.url, cluster: h.Cluster}
 	g.jarID = g.uploadJar(jar)

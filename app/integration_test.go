@@ -3,14 +3,19 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	gozk "github.com/go-zookeeper/zk"
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/hdfs/hdfstest"
 	"github.com/yarngate/yarngate/jarfile/jartest"
@@ -26,7 +31,57 @@ func clusterConfig(t *testing.T, root *hdfstest.Root) config.Config {
 		t.Fatal(err)
 	}
 	cfg.Jars.MaxSize = 8 * config.MiB
+	isolateRegistry(t, &cfg, root.Cluster.Env["YARNGATE_ZK"])
 	return cfg
+}
+
+// isolateRegistry gives a test gateway a registry of its own: a fresh ZooKeeper root (removed after the
+// test) and an embedded database file in a temporary directory, whichever the backend resolves to.
+func isolateRegistry(t *testing.T, cfg *config.Config, quorum string) {
+	t.Helper()
+	cfg.Registry.Path = filepath.Join(t.TempDir(), "registry.db")
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
+	cfg.Registry.ZKRoot = "/yarngate-test/" + name + "-" + hex.EncodeToString(b)
+	cfg.Registry.ReconcileInterval = 500 * time.Millisecond
+	if quorum == "" {
+		return
+	}
+	root := cfg.Registry.ZKRoot
+	t.Cleanup(func() { removeZNodes(t, quorum, root) })
+}
+
+// removeZNodes deletes a znode and everything below it.
+func removeZNodes(t *testing.T, quorum, root string) {
+	conn, _, err := gozk.Connect(strings.Split(quorum, ","), 5*time.Second, gozk.WithLogInfo(false))
+	if err != nil {
+		t.Logf("remove %s: %v", root, err)
+		return
+	}
+	defer conn.Close()
+	var remove func(p string) error
+	remove = func(p string) error {
+		children, _, err := conn.Children(p)
+		if errors.Is(err, gozk.ErrNoNode) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range children {
+			if err := remove(p + "/" + c); err != nil {
+				return err
+			}
+		}
+		if err := conn.Delete(p, -1); err != nil && !errors.Is(err, gozk.ErrNoNode) {
+			return err
+		}
+		return nil
+	}
+	if err := remove(root); err != nil {
+		t.Logf("remove %s: %v", root, err)
+	}
 }
 
 type jarResponse struct {

@@ -55,22 +55,24 @@ func (r *RecordedJobs) reconcile(ctx context.Context) error {
 		return fmt.Errorf("list applications: %w", err)
 	}
 	listed := make(map[string]*yarnclient.App, len(apps))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, reconcileParallelism)
+	var jobApps, sessionApps []*yarnclient.App
 	for i := range apps {
 		app := &apps[i]
 		if !app.HasTag(tagGateway) || !app.HasTag(home) {
 			continue
 		}
 		listed[app.ID] = app
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			r.reconcileApp(ctx, app)
-		})
+		if app.HasTag(tagKindSession) {
+			sessionApps = append(sessionApps, app)
+		} else {
+			jobApps = append(jobApps, app)
+		}
 	}
-	wg.Wait()
+	// Session jobs are written before their sessions, so that whoever sees a session ended sees its jobs'
+	// outcome too.
+	r.reconcileApps(ctx, jobApps)
 	r.reconcileSessionJobs(ctx, apps, listed)
+	r.reconcileApps(ctx, sessionApps)
 	for _, rec := range r.reg.List(nil) {
 		if rec.Kind == registry.KindSessionJob {
 			continue
@@ -91,6 +93,20 @@ func (r *RecordedJobs) reconcile(ctx context.Context) error {
 	return nil
 }
 
+// reconcileApps runs reconcileApp for each application, a few at a time.
+func (r *RecordedJobs) reconcileApps(ctx context.Context, apps []*yarnclient.App) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, reconcileParallelism)
+	for _, app := range apps {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r.reconcileApp(ctx, app)
+		})
+	}
+	wg.Wait()
+}
+
 // reconcileApp brings the record of one listed application up to date, or adopts the application.
 func (r *RecordedJobs) reconcileApp(ctx context.Context, app *yarnclient.App) {
 	rec, known := r.reg.Cached(app.ID)
@@ -103,7 +119,7 @@ func (r *RecordedJobs) reconcileApp(ctx context.Context, app *yarnclient.App) {
 		}
 		return
 	}
-	if known && rec.Terminal && yarnEnded(rec.View) {
+	if known && rec.Terminal && yarnEnded(rec.View) && !awaitingFailure(rec.View) {
 		return // final on both sides: nothing more to learn
 	}
 	if known && rec.Launcher != "" {
@@ -307,6 +323,18 @@ func (r *RecordedJobs) filesOf(rec registry.Record) []string {
 		out = append(out, path.Join(r.jobs.archiveDir(), v.Flink.JobID))
 	}
 	return append(out, rec.Files...)
+}
+
+// awaitingFailure reports whether an API object is a failed job whose failure is still being looked for
+// (in the job archive or the JobManager log).
+func awaitingFailure(view json.RawMessage) bool {
+	var v struct {
+		State string `json:"state"`
+		Flink *struct {
+			Failure *string `json:"failure"`
+		} `json:"flink"`
+	}
+	return json.Unmarshal(view, &v) == nil && v.State == string(StateFailed) && v.Flink != nil && v.Flink.Failure == nil
 }
 
 // yarnEnded reports whether an API object shows YARN's application ended.
