@@ -1,6 +1,6 @@
 // Package app is yarngate's composition root: Run turns a configuration into a running gateway (HDFS
 // staging store, ResourceManager client, ZooKeeper watcher and RM leader tracker when a quorum is known,
-// services, HTTP server) and shuts it down gracefully when its
+// the job registry with its reconciler, services, HTTP server) and shuts it down gracefully when its
 // context ends. It is what cmd/yarngate calls, and what tests start in-process on 127.0.0.1:0.
 //
 // Dependency rule: app may import every yarngate package; nothing imports app except cmd/yarngate.
@@ -140,8 +140,18 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		defer jobs.Close()
-		gwOpts.Jobs, gwOpts.Sessions = jobs, jobs
-		clusterOpts.Flink = jobs
+		recs, err := openRecords(ctx, cfg, zw, logger)
+		if err != nil {
+			return err
+		}
+		defer recs.close()
+		recorded, err := gateway.NewRecordedJobs(recs.recordedOptions(cfg, jobs, logger))
+		if err != nil {
+			return err
+		}
+		defer recorded.Close()
+		gwOpts.Jobs, gwOpts.Sessions = recorded, recorded
+		clusterOpts.Flink, clusterOpts.Registry = recorded, recorded
 		logger.Info("job launching enabled", "flink", jobs.FlinkVersions())
 	}
 	if gwOpts.Cluster, err = gateway.NewClusterService(clusterOpts); err != nil {

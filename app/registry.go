@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/registry"
+	"github.com/yarngate/yarngate/registry/boltstore"
+	"github.com/yarngate/yarngate/zk"
+)
+
+// records is the registry of jobs and sessions with what the reconciler needs around it.
+type records struct {
+	backend  string
+	instance string
+	reg      *registry.Registry
+	election *zk.Election // nil for the embedded backend: the only instance reconciles
+	closers  []func()
+}
+
+// close releases everything in reverse order of acquisition.
+func (r *records) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+}
+
+// openRecords opens the registry the configuration names: ZooKeeper (shared by every instance using the
+// same root, with an election of the one reconciler) or the embedded database (one instance).
+func openRecords(ctx context.Context, cfg config.Config, zw *zk.Watcher, logger *slog.Logger) (*records, error) {
+	backend := cfg.Registry.Backend
+	if backend == config.RegistryAuto {
+		backend = config.RegistryEmbedded
+		if zw != nil {
+			backend = config.RegistryZooKeeper
+		}
+	}
+	r := &records{backend: backend, instance: instanceID()}
+	var store registry.Store
+	switch backend {
+	case config.RegistryZooKeeper:
+		if zw == nil {
+			return nil, fmt.Errorf("registry.backend is zookeeper, but no ZooKeeper quorum is configured (zookeeper.quorum or hadoop.zk.address)")
+		}
+		zs, err := zk.NewStore(zw, zk.StoreOptions{Root: path.Join(cfg.Registry.ZKRoot, "registry")})
+		if err != nil {
+			return nil, err
+		}
+		r.closers = append(r.closers, func() { zs.Close() })
+		store = zs
+	default:
+		file := cfg.Registry.Path
+		if dir := filepath.Dir(file); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("registry directory: %w", err)
+			}
+		}
+		bs, err := boltstore.Open(file, boltstore.Options{Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		r.closers = append(r.closers, func() {
+			if err := bs.Close(); err != nil {
+				logger.Warn("closing the registry database failed", "error", err)
+			}
+		})
+		store = bs
+	}
+	reg, err := registry.Open(ctx, registry.Options{Store: store, Logger: logger})
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	r.reg = reg
+	r.closers = append(r.closers, reg.Close)
+	if backend == config.RegistryZooKeeper {
+		e, err := zk.NewElection(zw, zk.ElectionOptions{Path: path.Join(cfg.Registry.ZKRoot, "reconciler"), ID: r.instance,
+			Logger: logger})
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		r.election = e
+		r.closers = append(r.closers, e.Close)
+	}
+	logger.Info("registry open", "backend", backend, "instance", r.instance)
+	return r, nil
+}
+
+// recordedOptions returns the RecordedJobs options for these records.
+func (r *records) recordedOptions(cfg config.Config, jobs *gateway.JobService, logger *slog.Logger) gateway.RecordedJobsOptions {
+	opts := gateway.RecordedJobsOptions{
+		Jobs: jobs, Registry: r.reg, Backend: r.backend, Instance: r.instance, Logger: logger,
+		Interval: cfg.Registry.ReconcileInterval, Retention: cfg.Registry.Retention,
+		LostGrace: cfg.Registry.LostGrace, GCInterval: cfg.Registry.GCInterval,
+	}
+	if r.election != nil {
+		opts.Leadership, opts.Instances = r.election, r.election
+	}
+	return opts
+}
+
+// instanceID names this process among the gateway instances: host, pid and a random part, so that a
+// restarted process is a new instance.
+func instanceID() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
