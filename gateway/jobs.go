@@ -91,6 +91,12 @@ type JobServiceOptions struct {
 	// SessionStopGrace is how long a session may take to shut down through its JobManager before its
 	// application is killed. Default 30s.
 	SessionStopGrace time.Duration
+	// HA, when set, launches every cluster with ZooKeeper high availability (see JobManagerHA); a job opts
+	// out with flinkConfig high-availability.type: none.
+	HA *JobManagerHA
+	// Leaders, when set, follows the JobManager leaders of HA clusters in ZooKeeper under HA.PathRoot; job
+	// and session views, cancels, stops and session runs then talk to the leader (see jobManagerURL).
+	Leaders jobManagerLeaders
 	// Logger and Metrics are required.
 	Logger  *slog.Logger
 	Metrics *Metrics
@@ -244,6 +250,9 @@ func (s *JobService) prepareLaunch(ctx context.Context, queue string, dist *flin
 
 // launch stages the configuration and submits; on failure it removes the staged files.
 func (s *JobService) launch(ctx context.Context, spec flink.LaunchSpec) error {
+	if err := s.applyHA(&spec); err != nil {
+		return err
+	}
 	plan, err := flink.NewPlan(spec)
 	if err != nil {
 		return specErrorFrom(err)
@@ -257,6 +266,9 @@ func (s *JobService) launch(ctx context.Context, spec flink.LaunchSpec) error {
 		}
 	}
 	if err == nil {
+		if spec.HA != nil {
+			s.watchLeader(spec.ApplicationID)
+		}
 		return nil
 	}
 	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
