@@ -110,8 +110,9 @@ const leaderProbeTimeout = 2 * time.Second
 // For an application launched with HA and a gateway that follows leaders, it is the leader ZooKeeper
 // names, when certain; the cluster is watched lazily (after a gateway restart) and unwatched once the
 // application has ended. Without a certain leader it is the address YARN reports (amRPCAddress). While a
-// new attempt starts, the two may disagree (ZooKeeper keeps a dead JobManager's znode until its session
-// expires): then the leader is used only if it answers.
+// new attempt starts, the two may disagree: ZooKeeper keeps a dead JobManager's znode until its session
+// expires, and the new JobManager may lead before YARN reports its attempt running. Then the leader is used
+// only if it answers.
 func (s *JobService) jobManagerURL(ctx context.Context, app *yarnclient.App) string {
 	am := amURL(app)
 	if s.opts.Leaders == nil || !app.HasTag(tagHA) {
@@ -126,9 +127,10 @@ func (s *JobService) jobManagerURL(ctx context.Context, app *yarnclient.App) str
 		s.watchLeader(app.ID)
 		l, _ = s.opts.Leaders.Leader(app.ID)
 	}
-	if am == "" || !l.Known || !l.Certain || l.Address == "" || l.Address == am {
+	if !l.Known || !l.Certain || l.Address == "" || l.Address == am {
 		return am
 	}
+	// YARN names another JobManager, or none yet (the new attempt has not registered).
 	pctx, cancel := context.WithTimeout(ctx, leaderProbeTimeout)
 	defer cancel()
 	if jm, err := jobmanager.New(l.Address, s.jmHTTP); err == nil {

@@ -156,6 +156,14 @@ func TestJobThroughJobManagerFailover(t *testing.T) {
 		{name: "JobManager killed, YARN not told yet", before: srv1.Close, state: StateStarting, jm: srv1.URL},
 		{name: "YARN waits for attempt 2", before: func() { app.State, app.AMRPCAddress = yarnclient.StateAccepted, "N/A" },
 			state: StateStarting},
+		{name: "attempt 2 leads before YARN reports it running", before: func() {
+			leaders.set(appID, leader(addr2, true))
+			jm2.mu.Lock()
+			jm2.jobs[jobID] = "INITIALIZING"
+			jm2.mu.Unlock()
+		}, state: StateStarting, jm: srv2.URL},
+		{name: "back to the dead leader (a test device: znode not expired yet)", before: func() { leaders.set(appID, leader(addr1, true)) },
+			state: StateStarting},
 		{name: "attempt 2 registered, ZooKeeper still names the dead leader", before: func() {
 			app.State, app.AMRPCAddress = yarnclient.StateRunning, addr2
 		}, state: StateStarting, jm: srv2.URL},
