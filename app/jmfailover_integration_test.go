@@ -30,6 +30,19 @@ import (
 // JobManager and the Flink UI (through the ResourceManager's proxy) answer RUNNING again.
 func TestJobManagerFailover(t *testing.T) {
 	t.Parallel()
+	g, conn, pathRoot := startHAGateway(t)
+	for _, v := range flinkVersions {
+		t.Run("flink-"+v, func(t *testing.T) {
+			t.Parallel()
+			failover(t, g, conn, pathRoot, v)
+		})
+	}
+}
+
+// startHAGateway starts a job gateway with ZooKeeper HA under a path root of its own, and a ZooKeeper
+// connection for the test.
+func startHAGateway(t *testing.T) (*jobGateway, *gozk.Conn, string) {
+	t.Helper()
 	var pathRoot string
 	g := startJobGatewayWith(t, func(cfg *config.Config, root *hdfstest.Root) {
 		var b [4]byte
@@ -44,11 +57,64 @@ func TestJobManagerFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	for _, v := range flinkVersions {
-		t.Run("flink-"+v, func(t *testing.T) {
-			t.Parallel()
-			failover(t, g, conn, pathRoot, v)
-		})
+	return g, conn, pathRoot
+}
+
+// TestSessionJobManagerFailover kills the JobManager of an HA session running a job: neither the session nor
+// the job looks ended meanwhile, and both come back RUNNING at the new leader.
+func TestSessionJobManagerFailover(t *testing.T) {
+	t.Parallel()
+	g, conn, pathRoot := startHAGateway(t)
+	const v = "1.20"
+	s := g.startSession(t, "it-session-failover", v, 2)
+	spec := g.sessionSpec(s.ID, "it-session-unbounded", "--mode", "unbounded", "--rate", "20")
+	j := g.submit(spec, nil)
+	if j = g.wait(j.ID, "RUNNING", 3*time.Minute); j.State != "RUNNING" {
+		t.Fatalf("session job = %s", j.State)
+	}
+	data, _, err := conn.Get(zk.RESTLeaderPath(pathRoot, s.ID))
+	oldLeader, ok, derr := zk.DecodeLeaderInformation(data)
+	if err != nil || derr != nil || !ok || s.Links.JobManager == nil || oldLeader.Address != *s.Links.JobManager {
+		t.Fatalf("leader znode %+v (%v %v %v), session links %+v", oldLeader, ok, err, derr, s.Links)
+	}
+	killed := killAM(t, g, s.ID)
+	deadline := time.Now().Add(4 * time.Minute)
+	var back time.Time
+	var seen int
+	for time.Now().Before(deadline) {
+		_, cur, _, _ := g.do(http.MethodGet, "/v1/jobs/"+j.ID, nil, nil)
+		_, sess, _, _ := g.sessionDo(http.MethodGet, "/v1/sessions/"+s.ID, nil)
+		seen++
+		if cur.Terminal || sess.State == "FAILED" || sess.State == "STOPPED" {
+			t.Fatalf("at kill+%v: job %s (terminal %v), session %s", time.Since(killed), cur.State, cur.Terminal, sess.State)
+		}
+		if cur.State == "RUNNING" && sess.State == "RUNNING" && cur.Links.JobManager != nil && sess.Links.JobManager != nil &&
+			*cur.Links.JobManager != oldLeader.Address && *cur.Links.JobManager == *sess.Links.JobManager {
+			back = time.Now()
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if back.IsZero() {
+		t.Fatalf("the session job did not run again at a new JobManager")
+	}
+	data, _, err = conn.Get(zk.RESTLeaderPath(pathRoot, s.ID))
+	newLeader, _, _ := zk.DecodeLeaderInformation(data)
+	_, cur, _, _ := g.do(http.MethodGet, "/v1/jobs/"+j.ID, nil, nil)
+	if err != nil || *cur.Links.JobManager != newLeader.Address {
+		t.Errorf("links.jobManager %s, leader znode %+v (%v)", *cur.Links.JobManager, newLeader, err)
+	}
+	t.Logf("session %s: kill → job and session RUNNING at %s after %v (%d observations)", s.ID, newLeader.Address, back.Sub(killed), seen)
+
+	status, _, _, body := g.do(http.MethodPost, "/v1/jobs/"+j.ID+"/cancel", nil, nil)
+	if status != http.StatusAccepted && status != http.StatusOK {
+		t.Fatalf("cancel = %d %s", status, body)
+	}
+	if c := g.wait(j.ID, "CANCELED", 2*time.Minute); c.State != "CANCELED" {
+		t.Errorf("after cancel: %s", c.State)
+	}
+	if status, _, _, body := g.sessionDo(http.MethodDelete, "/v1/sessions/"+s.ID, nil); status >= 300 {
+		t.Errorf("delete session = %d %s", status, body)
 	}
 }
 
@@ -169,18 +235,26 @@ func failover(t *testing.T, g *jobGateway, conn *gozk.Conn, pathRoot, version st
 	polls.Wait()
 
 	states := map[string]int{}
+	var yarnAccepted, yarnRunning time.Time
 	for _, o := range seen {
 		if o.at.Before(killed) {
 			continue
 		}
 		states[o.state+"/"+o.yarnState]++
+		if yarnAccepted.IsZero() && o.yarnState == "ACCEPTED" {
+			yarnAccepted = o.at
+		}
+		if !yarnAccepted.IsZero() && yarnRunning.IsZero() && o.yarnState == "RUNNING" {
+			yarnRunning = o.at
+		}
 		if o.terminal || !slicesContains([]string{"SUBMITTED", "ACCEPTED", "STARTING", "RUNNING"}, o.state) {
 			t.Errorf("at kill+%v the job showed %s (terminal %v, yarn %s)", o.at.Sub(killed), o.state, o.terminal, o.yarnState)
 		}
 	}
 	t.Logf("flink %s: %d observations after the kill, state/yarn counts %v", version, len(seen), states)
-	t.Logf("flink %s: kill → new leader znode %v; → links.jobManager switched %v; → RUNNING at the new leader %v",
-		version, leader.at.Sub(killed), sinceOrNever(switched, killed), sinceOrNever(running, killed))
+	t.Logf("flink %s: kill → YARN ACCEPTED (attempt 2) %v; → new leader znode %v; → links.jobManager switched %v; "+
+		"→ YARN RUNNING %v; → job RUNNING at the new leader %v", version, sinceOrNever(yarnAccepted, killed),
+		leader.at.Sub(killed), sinceOrNever(switched, killed), sinceOrNever(yarnRunning, killed), sinceOrNever(running, killed))
 	if switched.IsZero() {
 		t.Fatalf("links.jobManager never became the new leader %s", newJM)
 	}

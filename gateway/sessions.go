@@ -85,7 +85,8 @@ func deriveSessionState(app *yarnclient.App, jmAnswers, stopping bool) SessionSt
 		return SessionStopped
 	case stopping:
 		return SessionStopping
-	case app.State == yarnclient.StateRunning && jmAnswers:
+	case (app.State == yarnclient.StateRunning || app.State == yarnclient.StateAccepted) && jmAnswers:
+		// ACCEPTED: a new attempt's JobManager of an HA session leads before YARN reports the attempt.
 		return SessionRunning
 	}
 	return SessionStarting
