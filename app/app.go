@@ -1,6 +1,7 @@
 // Package app is yarngate's composition root: Run turns a configuration into a running gateway (HDFS
 // staging store, ResourceManager client, ZooKeeper watcher, RM leader tracker and JobManager leaders when a
-// quorum is known, services, HTTP server) and shuts it down gracefully when its context ends. It is what cmd/yarngate calls, and what tests start in-process on 127.0.0.1:0.
+// quorum is known, services, HTTP server) and shuts it down gracefully when its context ends. It is what
+// cmd/yarngate calls, and what tests start in-process on 127.0.0.1:0.
 //
 // Dependency rule: app may import every yarngate package; nothing imports app except cmd/yarngate.
 package app

@@ -57,7 +57,20 @@ func startHAGateway(t *testing.T) (*jobGateway, *gozk.Conn, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
+	t.Cleanup(func() { deleteTree(conn, pathRoot) }) // before Close; the clusters are gone by then
 	return g, conn, pathRoot
+}
+
+// deleteTree removes a znode and its descendants, best effort.
+func deleteTree(conn *gozk.Conn, p string) {
+	children, _, err := conn.Children(p)
+	if err != nil {
+		return
+	}
+	for _, c := range children {
+		deleteTree(conn, p+"/"+c)
+	}
+	conn.Delete(p, -1)
 }
 
 // TestSessionJobManagerFailover kills the JobManager of an HA session running a job: neither the session nor
