@@ -416,3 +416,52 @@ func jobManagerLeaderChanges(t *testing.T, url string) float64 {
 type quietZK struct{}
 
 func (quietZK) Printf(string, ...any) {}
+
+// TestHAJobsFinish runs bounded jobs on an HA gateway, with HA and opted out, and checks that both finish
+// and that only the HA one left a leader in ZooKeeper while it ran (Flink removes its HA data at the end).
+func TestHAJobsFinish(t *testing.T) {
+	t.Parallel()
+	g, conn, pathRoot := startHAGateway(t)
+	tests := []struct {
+		name   string
+		config map[string]any
+		ha     bool
+	}{
+		{name: "ha", ha: true},
+		{name: "opted-out", config: map[string]any{"high-availability.type": "none"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out := g.hdfsPath("sum-ha-" + tc.name)
+			const n = 2000
+			spec := g.spec("it-ha-bounded-"+tc.name, "1.20", "--mode", "bounded", "--n", fmt.Sprint(n), "--output", "hdfs://"+out)
+			if tc.config != nil {
+				spec["flinkConfig"] = tc.config
+			}
+			j := g.submit(spec, nil)
+			j = g.wait(j.ID, "FINISHED", 6*time.Minute)
+			if j.State != "FINISHED" {
+				t.Fatalf("job ended %s (yarn %s/%s): %s", j.State, j.YARN.State, j.YARN.FinalStatus, j.YARN.Diagnostics)
+			}
+			if got, want := strings.TrimSpace(readHDFS(t, g.cluster, out)), fmt.Sprintf("count=%d sum=%d", n, sumOfSquares(n)); got != want {
+				t.Errorf("result %q, want %q", got, want)
+			}
+			var r struct {
+				App struct {
+					ApplicationTags string `json:"applicationTags"`
+				} `json:"app"`
+			}
+			_, body := get(t, g.cluster.RMURL+"/ws/v1/cluster/apps/"+j.ID)
+			json.Unmarshal([]byte(body), &r)
+			if tagged := strings.Contains(r.App.ApplicationTags, "yarngate-ha"); tagged != tc.ha {
+				t.Errorf("application tags %q, want HA %v", r.App.ApplicationTags, tc.ha)
+			}
+			if !tc.ha {
+				if exists, _, err := conn.Exists(pathRoot + "/" + j.ID); err != nil || exists {
+					t.Errorf("opted-out job has HA data in ZooKeeper (%v, %v)", exists, err)
+				}
+			}
+		})
+	}
+}
