@@ -268,6 +268,16 @@ func failover(t *testing.T, g *jobGateway, conn *gozk.Conn, pathRoot, version st
 	t.Logf("flink %s: kill → YARN ACCEPTED (attempt 2) %v; → new leader znode %v; → links.jobManager switched %v; "+
 		"→ YARN RUNNING %v; → job RUNNING at the new leader %v", version, sinceOrNever(yarnAccepted, killed),
 		leader.at.Sub(killed), sinceOrNever(switched, killed), sinceOrNever(yarnRunning, killed), sinceOrNever(running, killed))
+	var last observation
+	for _, o := range seen { // what the gateway showed around the switch, each change once
+		if o.at.Before(leader.at.Add(-2*time.Second)) || (!switched.IsZero() && o.at.After(switched.Add(time.Second))) {
+			continue
+		}
+		if o.state != last.state || o.yarnState != last.yarnState || o.jobManager != last.jobManager {
+			t.Logf("flink %s: kill+%v: %s, yarn %s, links.jobManager %q", version, o.at.Sub(killed).Round(time.Millisecond), o.state, o.yarnState, o.jobManager)
+		}
+		last = o
+	}
 	if switched.IsZero() {
 		t.Fatalf("links.jobManager never became the new leader %s", newJM)
 	}

@@ -120,6 +120,7 @@ func (s *JobService) jobManagerURL(ctx context.Context, app *yarnclient.App) str
 	}
 	if app.State.Terminal() {
 		s.opts.Leaders.Unwatch(app.ID)
+		s.answered.Delete(app.ID)
 		return ""
 	}
 	l, watched := s.opts.Leaders.Leader(app.ID)
@@ -130,11 +131,17 @@ func (s *JobService) jobManagerURL(ctx context.Context, app *yarnclient.App) str
 	if !l.Known || !l.Certain || l.Address == "" || l.Address == am {
 		return am
 	}
-	// YARN names another JobManager, or none yet (the new attempt has not registered).
+	// YARN names another JobManager, or none yet (the new attempt has not registered), or the same one
+	// under another host name.
+	pair := am + " " + l.Address
+	if v, ok := s.answered.Load(app.ID); ok && v == pair && am != "" {
+		return l.Address
+	}
 	pctx, cancel := context.WithTimeout(ctx, leaderProbeTimeout)
 	defer cancel()
 	if jm, err := jobmanager.New(l.Address, s.jmHTTP); err == nil {
 		if _, err := jm.Config(pctx); err == nil {
+			s.answered.Store(app.ID, pair)
 			return l.Address
 		}
 	}

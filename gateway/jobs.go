@@ -115,6 +115,9 @@ type JobService struct {
 	tracker  *jobTracker
 	sessions *sessionRegistry
 	keys     keyLocks
+	// answered holds, per application id, the last "<amURL> <leader>" pair whose leader answered while YARN
+	// named another address (such as localhost for 127.0.0.1), so that it is not asked again each view.
+	answered sync.Map
 
 	cleanups  chan string    // application ids whose staging files to remove
 	diagnoses chan diagnosis // failed jobs whose failure to find
