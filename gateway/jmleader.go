@@ -2,12 +2,13 @@ package gateway
 
 import (
 	"context"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/yarngate/yarngate/flink"
-	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
 )
@@ -101,9 +102,27 @@ func (s *JobService) watchLeader(appID string) {
 	}
 }
 
-// leaderProbeTimeout bounds the check that a leader ZooKeeper names answers, while YARN names another
+// leaderProbeTimeout bounds the check that a leader ZooKeeper names is alive, while YARN names another
 // JobManager.
-const leaderProbeTimeout = 2 * time.Second
+const leaderProbeTimeout = time.Second
+
+// listening reports whether something accepts TCP connections at the REST base URL base. A JobManager that
+// died refuses them at once (its znode stays until its ZooKeeper session expires); a new one that is busy
+// starting up accepts them before it answers its first requests, so connecting is the quicker and surer
+// sign of life than a REST call.
+func listening(ctx context.Context, base string) bool {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	d := net.Dialer{Timeout: leaderProbeTimeout}
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
 
 // jobManagerURL returns the REST base of the JobManager of a running Flink application, "" when none runs.
 //
@@ -112,7 +131,7 @@ const leaderProbeTimeout = 2 * time.Second
 // application has ended. Without a certain leader it is the address YARN reports (amRPCAddress). While a
 // new attempt starts, the two may disagree: ZooKeeper keeps a dead JobManager's znode until its session
 // expires, and the new JobManager may lead before YARN reports its attempt running. Then the leader is used
-// only if it answers.
+// only if it accepts connections.
 func (s *JobService) jobManagerURL(ctx context.Context, app *yarnclient.App) string {
 	am := amURL(app)
 	if s.opts.Leaders == nil || !app.HasTag(tagHA) {
@@ -137,13 +156,9 @@ func (s *JobService) jobManagerURL(ctx context.Context, app *yarnclient.App) str
 	if v, ok := s.answered.Load(app.ID); ok && v == pair && am != "" {
 		return l.Address
 	}
-	pctx, cancel := context.WithTimeout(ctx, leaderProbeTimeout)
-	defer cancel()
-	if jm, err := jobmanager.New(l.Address, s.jmHTTP); err == nil {
-		if _, err := jm.Config(pctx); err == nil {
-			s.answered.Store(app.ID, pair)
-			return l.Address
-		}
+	if listening(ctx, l.Address) {
+		s.answered.Store(app.ID, pair)
+		return l.Address
 	}
 	return am
 }
