@@ -308,9 +308,11 @@ func failover(t *testing.T, g *jobGateway, conn *gozk.Conn, pathRoot, version st
 	if status, body := get(t, strings.TrimSuffix(*j.Links.FlinkUI, "/")+"/jobs/"+j.Flink.JobID); status != 200 || !strings.Contains(body, `"RUNNING"`) {
 		t.Errorf("Flink UI proxy /jobs/%s = %d %.200s", j.Flink.JobID, status, body)
 	}
-	if after := jobManagerLeaderChanges(t, g.url); after <= changesBefore {
+	after := jobManagerLeaderChanges(t, g.url)
+	if after <= changesBefore {
 		t.Errorf("yarngate_zk_leader_changes_total{kind=\"jobmanager\"} = %v, was %v", after, changesBefore)
 	}
+	t.Logf("flink %s: yarngate_zk_leader_changes_total{kind=\"jobmanager\"} %v → %v", version, changesBefore, after)
 
 	status, _, _, body = g.do(http.MethodPost, "/v1/jobs/"+j.ID+"/cancel", nil, nil)
 	if status != http.StatusAccepted && status != http.StatusOK {
