@@ -1,7 +1,7 @@
 // Package app is yarngate's composition root: Run turns a configuration into a running gateway (HDFS
-// staging store, ResourceManager client, ZooKeeper watcher and RM leader tracker when a quorum is known,
-// the job registry with its reconciler, services, HTTP server) and shuts it down gracefully when its
-// context ends. It is what cmd/yarngate calls, and what tests start in-process on 127.0.0.1:0.
+// staging store, ResourceManager client, ZooKeeper watcher, RM leader tracker and JobManager leaders when a
+// quorum is known, the job registry with its reconciler, services, HTTP server) and shuts it down gracefully
+// when its context ends. It is what cmd/yarngate calls, and what tests start in-process on 127.0.0.1:0.
 //
 // Dependency rule: app may import every yarngate package; nothing imports app except cmd/yarngate.
 package app
@@ -127,15 +127,28 @@ func Run(ctx context.Context, opts Options) error {
 			clusterOpts.RMLeader = rmLeader
 		}
 		gwOpts.Readiness = append(gwOpts.Readiness, rmReadiness(yc))
-		jobs, err := gateway.NewJobService(gateway.JobServiceOptions{
+		ha, err := jobManagerHA(cfg, ep)
+		if err != nil {
+			return err
+		}
+		jmLeaders, err := newFlinkLeaders(zw, ha, logger)
+		if err != nil {
+			return err
+		}
+		jobOpts := gateway.JobServiceOptions{
 			RM: yc, Files: store, Jars: store,
 			FlinkHomes: cfg.Flink.Homes, DefaultFlinkVersion: cfg.Flink.DefaultVersion, FlinkLibRoot: cfg.Flink.LibRoot,
 			User: cfg.User, StagingRoot: cfg.HDFS.StagingRoot,
 			YarnClasspath: ep.yarnClasspath, MinAllocationMB: ep.minAllocationMB,
 			JobManagerMemory: cfg.Jobs.JobManagerMemory, TaskManagerMemory: cfg.Jobs.TaskManagerMemory,
 			TaskManagerSlots: cfg.Jobs.TaskManagerSlots, MaxWait: cfg.Jobs.MaxWait,
-			Logger: logger, Metrics: metrics,
-		})
+			HA: ha, Logger: logger, Metrics: metrics,
+		}
+		if jmLeaders != nil {
+			defer jmLeaders.Close()
+			jobOpts.Leaders = jmLeaders
+		}
+		jobs, err := gateway.NewJobService(jobOpts)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"strconv"
 	"strings"
 
@@ -162,6 +163,40 @@ func newRMLeaderTracker(w *zk.Watcher, ep endpoints, yc *yarnclient.Client, logg
 			if err := yc.SetActive(l.ID); err != nil {
 				logger.Warn("ZooKeeper names an unknown ResourceManager", "rm", l.ID, "error", err)
 			}
+		},
+	})
+}
+
+// jobManagerHA returns the ZooKeeper HA of the launched clusters, or nil without it: flink.ha.mode none, or
+// auto without a ZooKeeper quorum. Mode zookeeper without a quorum is an error.
+func jobManagerHA(cfg config.Config, ep endpoints) (*gateway.JobManagerHA, error) {
+	ha := cfg.Flink.HA
+	switch {
+	case ha.Mode == config.HANone:
+		return nil, nil
+	case ep.zkQuorum == "" && ha.Mode == config.HAZooKeeper:
+		return nil, errors.New("flink.ha.mode zookeeper: no ZooKeeper quorum (zookeeper.quorum or hadoop.zk.address)")
+	case ep.zkQuorum == "":
+		return nil, nil
+	}
+	storage := ha.StorageDir
+	if storage == "" {
+		storage = path.Join(cfg.HDFS.StagingRoot, "ha")
+	}
+	return &gateway.JobManagerHA{Quorum: ep.zkQuorum, PathRoot: ha.PathRoot, StorageDir: storage, SessionTimeout: ha.SessionTimeout}, nil
+}
+
+// newFlinkLeaders follows the JobManager leaders of the HA clusters on w, or returns nil without HA or a
+// watcher. The caller closes it.
+func newFlinkLeaders(w *zk.Watcher, ha *gateway.JobManagerHA, logger *slog.Logger) (*zk.FlinkLeaders, error) {
+	if w == nil || ha == nil {
+		return nil, nil
+	}
+	return zk.NewFlinkLeaders(w, zk.FlinkLeadersOptions{
+		Root: ha.PathRoot,
+		OnChange: func(clusterID string, l zk.JobManagerLeader) {
+			logger.Info("JobManager leader", "applicationId", clusterID, "known", l.Known, "address", l.Address,
+				"certain", l.Certain, "error", l.Err)
 		},
 	})
 }

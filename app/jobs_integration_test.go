@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/hdfs/hdfstest"
 	"github.com/yarngate/yarngate/jarfile/jartest"
 	"github.com/yarngate/yarngate/testenv"
@@ -36,6 +37,12 @@ type jobGateway struct {
 
 func startJobGateway(t *testing.T) *jobGateway {
 	t.Helper()
+	return startJobGatewayWith(t, nil)
+}
+
+// startJobGatewayWith is startJobGateway with tweak applied to the configuration (nil: none).
+func startJobGatewayWith(t *testing.T, tweak func(cfg *config.Config, root *hdfstest.Root)) *jobGateway {
+	t.Helper()
 	root := hdfstest.New(t)
 	c := root.Cluster
 	cfg := clusterConfig(t, root)
@@ -43,6 +50,9 @@ func startJobGateway(t *testing.T) *jobGateway {
 	cfg.Flink.DefaultVersion = "1.20"
 	cfg.Flink.LibRoot = "/user/" + c.User + "/it-flink" // shared: uploads are content-addressed
 	cfg.Jars.MaxSize = 64 << 20
+	if tweak != nil {
+		tweak(&cfg, root)
+	}
 	r := start(t, cfg)
 	g := &jobGateway{t: t, url: r.url, cluster: c, root: root}
 	jar, err := os.ReadFile(c.ExampleJar)

@@ -113,6 +113,34 @@ type Flink struct {
 	// be world-executable, because YARN localises the files as PUBLIC resources. Default:
 	// <hdfs.stagingRoot>/flink.
 	LibRoot string `yaml:"libRoot"`
+	// HA configures ZooKeeper high availability of the launched JobManagers (ha).
+	HA FlinkHA `yaml:"ha"`
+}
+
+// HA modes of FlinkHA.Mode.
+const (
+	// HAAuto launches with ZooKeeper HA when a ZooKeeper quorum is known.
+	HAAuto = "auto"
+	// HAZooKeeper always launches with ZooKeeper HA; a quorum is required.
+	HAZooKeeper = "zookeeper"
+	// HANone launches without HA.
+	HANone = "none"
+)
+
+// FlinkHA configures ZooKeeper high availability of the launched JobManagers: with it, YARN restarts a
+// failed JobManager in a new application attempt, the job recovers from its last checkpoint, and the
+// gateway follows the new leader through ZooKeeper.
+type FlinkHA struct {
+	// Mode is auto (ZooKeeper HA when a quorum is known), zookeeper or none (mode).
+	Mode string `yaml:"mode"`
+	// PathRoot is high-availability.zookeeper.path.root of every launch (pathRoot).
+	PathRoot string `yaml:"pathRoot"`
+	// StorageDir is high-availability.storageDir, an HDFS path or URI (storageDir). Default:
+	// <hdfs.stagingRoot>/ha.
+	StorageDir string `yaml:"storageDir"`
+	// SessionTimeout is high-availability.zookeeper.client.session-timeout (sessionTimeout): how long the
+	// leader znode of a JobManager that died stays, and so how long a new attempt waits to take over.
+	SessionTimeout time.Duration `yaml:"sessionTimeout"`
 }
 
 // Jobs configures job launches.
@@ -177,9 +205,10 @@ func Default(env func(string) string) Config {
 			PoolSize:    8,
 			TempMaxAge:  24 * time.Hour,
 		},
-		Jars: Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second},
-		YARN: YARN{RequestTimeout: 30 * time.Second},
-		Jobs: Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute},
+		Jars:  Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second},
+		YARN:  YARN{RequestTimeout: 30 * time.Second},
+		Flink: Flink{HA: FlinkHA{Mode: HAAuto, PathRoot: "/yarngate-flink", SessionTimeout: 10 * time.Second}},
+		Jobs:  Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute},
 		Registry: Registry{Backend: RegistryAuto, Path: "yarngate-registry.db", ZKRoot: "/yarngate",
 			ReconcileInterval: time.Second, Retention: 7 * 24 * time.Hour, LostGrace: time.Minute, GCInterval: 5 * time.Minute},
 		Log:             Log{Level: "info", Format: "text"},

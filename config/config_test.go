@@ -52,6 +52,7 @@ func TestLoadLayers(t *testing.T) {
 			want := Default(lookupEnv(base))
 			want.HDFS.StagingRoot = DefaultStagingRoot(want.User)
 			want.Flink.LibRoot = want.HDFS.StagingRoot + "/flink"
+			want.Flink.HA.StorageDir = want.HDFS.StagingRoot + "/ha"
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got %+v\nwant %+v", c, want)
 			}
@@ -190,6 +191,10 @@ func TestValidate(t *testing.T) {
 		{"root as staging root", func(c *Config) { c.HDFS.StagingRoot = "/" }, "hdfs.stagingRoot"},
 		{"relative flink home", func(c *Config) { c.Flink.Homes = []string{"flink"} }, "flink.homes"},
 		{"root as flink lib root", func(c *Config) { c.Flink.LibRoot = "/" }, "flink.libRoot"},
+		{"unknown ha mode", func(c *Config) { c.Flink.HA.Mode = "kubernetes" }, "flink.ha.mode"},
+		{"relative ha path root", func(c *Config) { c.Flink.HA.PathRoot = "flink" }, "flink.ha.pathRoot"},
+		{"relative ha storage dir", func(c *Config) { c.Flink.HA.StorageDir = "ha" }, "flink.ha.storageDir"},
+		{"short ha session timeout", func(c *Config) { c.Flink.HA.SessionTimeout = 100 * time.Millisecond }, "flink.ha.sessionTimeout"},
 		{"no task manager slots", func(c *Config) { c.Jobs.TaskManagerSlots = 0 }, "jobs.taskManagerSlots"},
 		{"no max wait", func(c *Config) { c.Jobs.MaxWait = 0 }, "jobs.maxWait"},
 		{"zero dial timeout", func(c *Config) { c.HDFS.DialTimeout = 0 }, "hdfs.dialTimeout"},
@@ -276,6 +281,7 @@ func TestExampleFiles(t *testing.T) {
 	want.HadoopConfDir, want.User, want.HDFS.StagingRoot = "/etc/hadoop/conf", "yarngate", "/user/yarngate/.yarngate"
 	want.HDFS.NameNodes, want.YARN.RMURLs = []string{}, []string{}
 	want.Flink.Homes, want.Flink.LibRoot = []string{}, "/user/yarngate/.yarngate/flink"
+	want.Flink.HA.StorageDir = "/user/yarngate/.yarngate/ha"
 	if !reflect.DeepEqual(example, want) {
 		t.Errorf("example differs from the defaults:\n got %+v\nwant %+v", example, want)
 	}

@@ -109,7 +109,7 @@ func decodeStrict(data []byte, cfg *Config) error {
 }
 
 // FillDerived sets the settings whose defaults derive from others and are still empty: the staging root
-// from the user, the Flink library root from the staging root. Load calls it; code that builds a Config
+// from the user, the Flink library root and HA storage directory from the staging root. Load calls it; code that builds a Config
 // by hand calls it before Validate.
 func (c *Config) FillDerived() {
 	if c.HDFS.StagingRoot == "" && c.User != "" {
@@ -117,5 +117,8 @@ func (c *Config) FillDerived() {
 	}
 	if c.Flink.LibRoot == "" && c.HDFS.StagingRoot != "" {
 		c.Flink.LibRoot = path.Join(c.HDFS.StagingRoot, "flink")
+	}
+	if c.Flink.HA.StorageDir == "" && c.HDFS.StagingRoot != "" {
+		c.Flink.HA.StorageDir = path.Join(c.HDFS.StagingRoot, "ha")
 	}
 }

@@ -102,6 +102,22 @@ func (c Config) Validate() error {
 	if lr := c.Flink.LibRoot; !path.IsAbs(lr) || path.Clean(lr) != lr || lr == "/" {
 		bad("flink.libRoot", "%q must be a clean absolute path below /", lr)
 	}
+	switch c.Flink.HA.Mode {
+	case HAAuto, HANone, HAZooKeeper: // zookeeper without a quorum fails at start-up
+	default:
+		bad("flink.ha.mode", "%q is not auto, zookeeper or none", c.Flink.HA.Mode)
+	}
+	if c.Flink.HA.Mode != HANone {
+		if pr := c.Flink.HA.PathRoot; !path.IsAbs(pr) || path.Clean(pr) != pr || pr == "/" {
+			bad("flink.ha.pathRoot", "%q must be a clean absolute path below /", pr)
+		}
+		if sd := c.Flink.HA.StorageDir; sd != "" && !path.IsAbs(sd) && !strings.Contains(sd, "://") {
+			bad("flink.ha.storageDir", "%q is neither an absolute path nor a URI", sd)
+		}
+		if c.Flink.HA.SessionTimeout < time.Second {
+			bad("flink.ha.sessionTimeout", "must be at least 1s")
+		}
+	}
 	if c.Jobs.TaskManagerSlots < 1 {
 		bad("jobs.taskManagerSlots", "must be at least 1")
 	}

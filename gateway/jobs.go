@@ -92,6 +92,12 @@ type JobServiceOptions struct {
 	// SessionStopGrace is how long a session may take to shut down through its JobManager before its
 	// application is killed. Default 30s.
 	SessionStopGrace time.Duration
+	// HA, when set, launches every cluster with ZooKeeper high availability (see JobManagerHA); a job opts
+	// out with flinkConfig high-availability.type: none.
+	HA *JobManagerHA
+	// Leaders, when set, follows the JobManager leaders of HA clusters in ZooKeeper under HA.PathRoot; job
+	// and session views, cancels, stops and session runs then talk to the leader (see jobManagerURL).
+	Leaders jobManagerLeaders
 	// Logger and Metrics are required.
 	Logger  *slog.Logger
 	Metrics *Metrics
@@ -110,6 +116,9 @@ type JobService struct {
 	tracker  *jobTracker
 	sessions *sessionRegistry
 	keys     keyLocks
+	// answered holds, per application id, the last "<amURL> <leader>" pair whose leader answered while YARN
+	// named another address (such as localhost for 127.0.0.1), so that it is not asked again each view.
+	answered sync.Map
 
 	cleanups  chan string    // application ids whose staging files to remove
 	diagnoses chan diagnosis // failed jobs whose failure to find
@@ -245,6 +254,9 @@ func (s *JobService) prepareLaunch(ctx context.Context, queue string, dist *flin
 
 // launch stages the configuration and submits; on failure it removes the staged files.
 func (s *JobService) launch(ctx context.Context, spec flink.LaunchSpec) error {
+	if err := s.applyHA(&spec); err != nil {
+		return err
+	}
 	plan, err := flink.NewPlan(spec)
 	if err != nil {
 		return specErrorFrom(err)
@@ -258,6 +270,9 @@ func (s *JobService) launch(ctx context.Context, spec flink.LaunchSpec) error {
 		}
 	}
 	if err == nil {
+		if spec.HA != nil {
+			s.watchLeader(spec.ApplicationID)
+		}
 		return nil
 	}
 	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -154,16 +154,17 @@ func (s *JobService) describe(ctx context.Context, app *yarnclient.App) (Job, er
 		Flink:     JobFlink{JobID: jobID, Version: tagValue(app, tagFlinkPrefix)},
 		CreatedAt: app.Started(),
 	}
-	var jmURL string
-	if app.State == yarnclient.StateRunning && app.AMRPCAddress != "" && app.AMRPCAddress != "N/A" {
-		jmURL = "http://" + app.AMRPCAddress
-	}
+	jmURL := s.jobManagerURL(ctx, app)
 	var flinkState jobmanager.JobStatus
 	var failure string
 	if jmURL != "" {
 		flinkState, failure = s.flinkStatus(ctx, jmURL, jobID)
 	}
-	job.State = deriveState(app.State, app.FinalStatus, flinkState)
+	yarnState := app.State
+	if jmURL != "" && yarnState == yarnclient.StateAccepted {
+		yarnState = yarnclient.StateRunning // a new attempt's JobManager leads before YARN reports it running
+	}
+	job.State = s.holdDuringFailover(app.ID, deriveState(yarnState, app.FinalStatus, flinkState))
 	if flinkState == "" && app.State == yarnclient.StateFinished {
 		// An application cluster ends with its job: its final status is the job's outcome.
 		switch job.State {

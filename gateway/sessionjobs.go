@@ -250,7 +250,7 @@ func (s *JobService) submitToSession(ctx context.Context, req JobRequest, idempo
 	if err != nil {
 		return Job{}, false, err
 	}
-	jmURL := amURL(app)
+	jmURL := s.jobManagerURL(ctx, app)
 	if jmURL == "" || s.sessions.isStopping(app.ID) {
 		return Job{}, false, fmt.Errorf("%w: session %s is %s", ErrSessionNotRunning, app.ID, s.describeSession(ctx, app).State)
 	}
@@ -419,7 +419,7 @@ func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yar
 		return Job{}, fmt.Errorf("read application %s: %w", sessionID, err)
 	}
 	job := s.sessionJobBase(app, id, flinkID)
-	jmURL := amURL(app)
+	jmURL := s.jobManagerURL(ctx, app)
 	switch {
 	case jmURL != "":
 		jm, err := jobmanager.New(jmURL, s.jmHTTP)
@@ -431,6 +431,11 @@ func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yar
 		case errors.Is(err, jobmanager.ErrNotFound):
 			if s.archivedOutcome(ctx, &job) {
 				break // expired from the JobManager's job store
+			}
+			if _, seen := s.tracker.last(id); (known || seen) && s.recovering(app) {
+				// A new JobManager of an HA session recovers its jobs from the HA stores: not lost yet.
+				job.State = StateStarting
+				break
 			}
 			if !known {
 				return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
@@ -479,11 +484,12 @@ func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yar
 		if deriveSessionState(app, false, false) == SessionFailed {
 			job.State = StateLost
 		}
-	default: // the session is starting
-		if !known {
+	default: // the session is starting, or starting again in a new attempt
+		_, seen := s.tracker.last(id)
+		if !known && !seen {
 			return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 		}
-		job.State = StateSubmitted
+		job.State = s.holdDuringFailover(id, StateSubmitted)
 	}
 	return s.tracker.observe(job), nil
 }
@@ -533,8 +539,11 @@ func (s *JobService) sessionJobs(ctx context.Context, apps []yarnclient.App) []J
 	var jobs []Job
 	for i := range apps {
 		app := &apps[i]
-		jmURL := amURL(app)
-		if !app.HasTag(tagKindSession) || jmURL == "" {
+		if !app.HasTag(tagKindSession) {
+			continue
+		}
+		jmURL := s.jobManagerURL(ctx, app)
+		if jmURL == "" {
 			continue
 		}
 		jm, err := jobmanager.New(jmURL, s.jmHTTP)

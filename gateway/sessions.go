@@ -90,7 +90,8 @@ func deriveSessionState(app *yarnclient.App, jmAnswers, stopping bool) SessionSt
 		return SessionStopped
 	case stopping:
 		return SessionStopping
-	case app.State == yarnclient.StateRunning && jmAnswers:
+	case (app.State == yarnclient.StateRunning || app.State == yarnclient.StateAccepted) && jmAnswers:
+		// ACCEPTED: a new attempt's JobManager of an HA session leads before YARN reports the attempt.
 		return SessionRunning
 	}
 	return SessionStarting
@@ -317,7 +318,7 @@ func (s *JobService) StopSession(ctx context.Context, id string) (Session, error
 		return Session{}, fmt.Errorf("stop session %s: %w", id, s.bg.Err())
 	}
 	if s.sessions.startStopping(id) {
-		jmURL := amURL(app)
+		jmURL := s.jobManagerURL(ctx, app)
 		s.done.Go(func() { s.stopSession(id, jmURL) })
 		s.opts.Logger.InfoContext(ctx, "session stop requested", "requestId", requestID(ctx), "applicationId", id)
 	}
@@ -377,7 +378,7 @@ func (s *JobService) waitAppEnd(ctx context.Context, id string, d time.Duration)
 // describeSession builds the session object from its application report, asking the JobManager whether it
 // answers while the application runs.
 func (s *JobService) describeSession(ctx context.Context, app *yarnclient.App) Session {
-	jmURL := amURL(app)
+	jmURL := s.jobManagerURL(ctx, app)
 	answers := false
 	if jmURL != "" {
 		if jm, err := jobmanager.New(jmURL, s.jmHTTP); err == nil {
@@ -407,7 +408,8 @@ func (s *JobService) describeSession(ctx context.Context, app *yarnclient.App) S
 	return sess
 }
 
-// amURL is the JobManager's REST base of a running Flink application, "" when it does not run.
+// amURL is the JobManager's REST base of a running Flink application as YARN reports it (Flink registers its
+// REST endpoint as the AM's RPC address), "" when it does not run. See jobManagerURL for HA clusters.
 func amURL(app *yarnclient.App) string {
 	if app.State == yarnclient.StateRunning && app.AMRPCAddress != "" && app.AMRPCAddress != "N/A" {
 		return "http://" + app.AMRPCAddress

@@ -291,6 +291,7 @@ func TestDeriveSessionState(t *testing.T) {
 		wantState SessionState
 	}{
 		{yarnclient.StateAccepted, yarnclient.FinalUndefined, false, false, SessionStarting},
+		{yarnclient.StateAccepted, yarnclient.FinalUndefined, true, false, SessionRunning}, // HA: new attempt leads
 		{yarnclient.StateRunning, yarnclient.FinalUndefined, false, false, SessionStarting},
 		{yarnclient.StateRunning, yarnclient.FinalUndefined, true, false, SessionRunning},
 		{yarnclient.StateRunning, yarnclient.FinalUndefined, true, true, SessionStopping},
