@@ -50,6 +50,7 @@ $(STATICCHECK):
 	mv $(TOOLS)/staticcheck $@
 
 bench: ## benchmarks against the real cluster, as ratios to a baseline measured in the same run
+	@command -v wrk >/dev/null || testenv/install-wrk.sh
 	@testenv/cluster.sh up
 	source $(CLUSTER_ENV) && go run ./cmd/yarngate-bench
 

@@ -424,8 +424,13 @@ func (s *JobService) homeTag() string {
 }
 
 // haDir is the HDFS directory under which launched clusters keep their ZooKeeper HA data
-// (high-availability.storageDir), one directory per cluster id (the application id).
-func (s *JobService) haDir() string { return path.Join(s.opts.StagingRoot, "ha") }
+// (high-availability.storageDir), one directory per cluster id (the application id); "" without HA.
+func (s *JobService) haDir() string {
+	if s.opts.HA == nil {
+		return ""
+	}
+	return s.opts.HA.StorageDir
+}
 
 // archiveDir is where JobManagers archive ended jobs (jobmanager.archive.fs.dir).
 func (s *JobService) archiveDir() string { return path.Join(s.opts.StagingRoot, "archive") }

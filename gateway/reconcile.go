@@ -312,7 +312,10 @@ func (r *RecordedJobs) filesOf(rec registry.Record) []string {
 	root := r.jobs.opts.StagingRoot
 	var out []string
 	if rec.Kind != registry.KindSessionJob {
-		out = append(out, path.Join(root, ".flink", rec.ApplicationID), path.Join(r.jobs.haDir(), rec.ApplicationID))
+		out = append(out, path.Join(root, ".flink", rec.ApplicationID))
+		if ha := r.jobs.haDir(); ha != "" {
+			out = append(out, path.Join(ha, rec.ApplicationID))
+		}
 	}
 	var v struct {
 		Flink struct {
@@ -364,7 +367,12 @@ func (r *RecordedJobs) collect(ctx context.Context) {
 	}
 	removed := 0
 	for _, dir := range []string{path.Join(r.jobs.opts.StagingRoot, ".flink"), r.jobs.haDir()} {
-		removed += r.collectDir(ctx, dir, gcMinAge, func(name string) bool { return inUse[name] })
+		if dir == "" {
+			continue
+		}
+		removed += r.collectDir(ctx, dir, gcMinAge, func(name string) bool {
+			return inUse[name] || !yarnclient.ValidApplicationID(name) // only per-application directories
+		})
 	}
 	archived := map[string]bool{}
 	for _, rec := range r.reg.List(nil) {
@@ -373,7 +381,7 @@ func (r *RecordedJobs) collect(ctx context.Context) {
 		}
 	}
 	removed += r.collectDir(ctx, r.jobs.archiveDir(), max(r.opts.Retention, gcMinAge), func(name string) bool {
-		return archived[path.Join(r.jobs.archiveDir(), name)]
+		return archived[path.Join(r.jobs.archiveDir(), name)] || !validFlinkJobID(name) // only job archives
 	})
 	if removed > 0 {
 		r.log.Info("removed unreferenced staging files", "count", removed)

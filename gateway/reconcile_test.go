@@ -410,3 +410,50 @@ func TestClaimKeyAcrossInstances(t *testing.T) {
 		})
 	}
 }
+
+func TestCollectRemovesOnlyUnreferencedFiles(t *testing.T) {
+	r, rm, files, reg := newRecordedTest(t, RecordedJobsOptions{Retention: time.Hour})
+	ctx := t.Context()
+	old, young := time.Now().Add(-2*time.Hour), time.Now()
+	const (
+		appRunning = "application_1700000000000_0011" // record not ended
+		appNoRec   = "application_1700000000000_0012" // running in YARN, no record (an older gateway)
+		appEnded   = "application_1700000000000_0013" // record ended, YARN ended
+		appOrphan  = "application_1700000000000_0014" // nothing knows it
+		appYoung   = "application_1700000000000_0015" // a launch under way
+	)
+	rm.set(taggedApp(appRunning, yarnclient.StateRunning))
+	rm.set(taggedApp(appNoRec, yarnclient.StateRunning))
+	rm.set(taggedApp(appEnded, yarnclient.StateFinished))
+	if err := r.reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Delete(ctx, mustCached(t, reg, appNoRec)); err != nil {
+		t.Fatal(err)
+	}
+	endedJob := mustCached(t, reg, appEnded)
+	var v Job
+	json.Unmarshal(endedJob.View, &v) //nolint:errcheck
+	entry := func(name string, at time.Time) hdfs.DirEntry {
+		return hdfs.DirEntry{Name: name, FileInfo: hdfs.FileInfo{ModTime: at, Mode: fs.ModeDir}}
+	}
+	files.dirs["/staging/.flink"] = []hdfs.DirEntry{entry(appRunning, old), entry(appNoRec, old), entry(appEnded, old),
+		entry(appOrphan, old), entry(appYoung, young), entry("not-an-app", old)}
+	files.dirs["/staging/archive"] = []hdfs.DirEntry{entry(v.Flink.JobID, old), entry(strings.Repeat("ab", 16), old),
+		entry(strings.Repeat("cd", 16), young)}
+	r.collect(ctx)
+	got := strings.Join(files.removed, " ")
+	want := "/staging/.flink/" + appEnded + " /staging/.flink/" + appOrphan + " /staging/archive/" + strings.Repeat("ab", 16)
+	if got != want {
+		t.Fatalf("removed %s\nwant    %s", got, want)
+	}
+}
+
+func mustCached(t *testing.T, reg *registry.Registry, id string) registry.Record {
+	t.Helper()
+	rec, ok := reg.Cached(id)
+	if !ok {
+		t.Fatalf("no record %s", id)
+	}
+	return rec
+}

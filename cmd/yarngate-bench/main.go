@@ -7,7 +7,9 @@
 //   - (jobs) time from submission to YARN ACCEPTED and to the Flink job RUNNING, POST /v1/jobs against
 //     Flink's own `flink run-application -t yarn-application`, alternating, with CPU time per submission;
 //   - (sessions) submission into a warm session until the job runs, POST /v1/jobs against
-//     `flink run -t yarn-session -Dyarn.application.id=...`, 20 jobs each, into the same session.
+//     `flink run -t yarn-session -Dyarn.application.id=...`, 20 jobs each, into the same session;
+//   - (reads) GET /v1/jobs/{id} throughput and latency over 1,000 tracked jobs with wrk on loopback, against
+//     GET /healthz in the same run, counting the ResourceManager requests the gateway makes meanwhile.
 //
 // Run it from the repository root with the test cluster's environment (`make bench` does both):
 //
@@ -50,6 +52,7 @@ type results struct {
 	BaselineAvailable bool            `json:"baselineAvailable"`
 	Jobs              *jobResults     `json:"jobs,omitempty"`
 	Sessions          *sessionResults `json:"sessions,omitempty"`
+	Reads             *readResults    `json:"reads,omitempty"`
 }
 
 func main() {
@@ -67,7 +70,9 @@ func run() error {
 		runs        = flag.Int("runs", 7, "throughput runs of each side (the medians count)")
 		workDir     = flag.String("work-dir", filepath.Join(os.TempDir(), "yarngate-bench"), "directory for jars and the binary")
 		baseline    = flag.Bool("baseline", true, "also measure Hadoop's own client (needs JAVA_HOME and HADOOP_CLASSPATH)")
-		suites      = flag.String("suites", "upload,jobs,sessions", "comma-separated suites to run: upload, jobs, sessions")
+		suites      = flag.String("suites", "upload,jobs,sessions,reads", "comma-separated suites to run: upload, jobs, sessions, reads")
+		readJobs    = flag.Int("read-jobs", 1000, "tracked jobs in the reads suite")
+		readTime    = flag.Duration("read-duration", 20*time.Second, "length of each wrk run in the reads suite")
 		jobRuns     = flag.Int("job-runs", 3, "job submissions of each side in the jobs suite")
 		sessionJobs = flag.Int("session-jobs", 20, "jobs of each side in the sessions suite")
 	)
@@ -75,10 +80,10 @@ func run() error {
 	want := map[string]bool{}
 	for _, name := range strings.Split(*suites, ",") {
 		switch name = strings.TrimSpace(name); name {
-		case "upload", "jobs", "sessions":
+		case "upload", "jobs", "sessions", "reads":
 			want[name] = true
 		default:
-			return fmt.Errorf("unknown suite %q (upload, jobs, sessions)", name)
+			return fmt.Errorf("unknown suite %q (upload, jobs, sessions, reads)", name)
 		}
 	}
 	size, err := config.ParseByteSize(*sizeFlag)
@@ -126,6 +131,13 @@ func run() error {
 		}
 		res.Sessions = sr
 	}
+	if want["reads"] {
+		rr, err := runReadsSuite(ctx, *binary, env, *workDir, *readJobs, *readTime)
+		if err != nil {
+			return err
+		}
+		res.Reads = rr
+	}
 	fmt.Println()
 	if want["upload"] {
 		printUpload(res)
@@ -136,6 +148,9 @@ func run() error {
 	if s := res.Sessions; s != nil {
 		fmt.Printf("submission into a warm session, POST to Flink job RUNNING, median of %d:\n", s.Jobs)
 		fmt.Printf("  gateway %5.2fs   flink run -t yarn-session %5.2fs   ratio %.2f\n", median(s.GatewaySeconds), median(s.CLISeconds), s.Ratio)
+	}
+	if res.Reads != nil {
+		printReads(res.Reads)
 	}
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
