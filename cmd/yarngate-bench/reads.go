@@ -96,8 +96,8 @@ func seedRegistry(ctx context.Context, path string, n int) ([]string, error) {
 			"terminal": state != "RUNNING",
 			"yarn": map[string]any{"applicationId": id, "state": yarnState, "finalStatus": final, "diagnostics": "",
 				"queue": "default", "user": "yarngate"},
-			"flink": map[string]any{"jobId": fmt.Sprintf("%016x%016x", ts, i+1), "state": state, "version": "1.20.3", "failure": nil},
-			"links": map[string]any{"yarn": "http://localhost:18088/cluster/app/" + id, "flinkUi": nil, "jobManager": nil},
+			"flink":     map[string]any{"jobId": fmt.Sprintf("%016x%016x", ts, i+1), "state": state, "version": "1.20.3", "failure": nil},
+			"links":     map[string]any{"yarn": "http://localhost:18088/cluster/app/" + id, "flinkUi": nil, "jobManager": nil},
 			"createdAt": created, "updatedAt": created,
 		}
 		b, err := json.Marshal(view)
