@@ -88,7 +88,12 @@ func startGatewayProc(t *testing.T, name string, env []string) *gatewayProc {
 	g := &gatewayProc{t: t, name: name, bin: gatewayBinary(t), env: env, addr: freeAddr(t),
 		log: filepath.Join(t.TempDir(), name+".log")}
 	g.start()
-	t.Cleanup(func() { g.kill() })
+	t.Cleanup(func() {
+		g.kill()
+		if t.Failed() {
+			t.Logf("log of gateway %s:\n%s", g.name, g.tail())
+		}
+	})
 	return g
 }
 
@@ -219,7 +224,7 @@ func TestRegistryDurableAndShared(t *testing.T) {
 	var canceled job
 	t.Run("either instance answers", func(t *testing.T) {
 		ga.t, gb.t = t, t
-		spec := ga.spec("shared-unbounded", "1.20", "--rate", "50")
+		spec := ga.spec("shared-unbounded", "1.20", "--mode", "unbounded", "--rate", "50")
 		keyed := map[string]string{"Idempotency-Key": "shared-1"}
 		j := ga.submit(spec, keyed)
 		if status, got, _, body := gb.do(http.MethodGet, "/v1/jobs/"+j.ID, nil, nil); status != 200 || got.ID != j.ID {
@@ -229,7 +234,8 @@ func TestRegistryDurableAndShared(t *testing.T) {
 			t.Fatalf("replay on the other instance = %d %s, want 200 with %s", status, body, j.ID)
 		}
 		if got := gb.wait(j.ID, "RUNNING", 3*time.Minute); got.State != "RUNNING" {
-			t.Fatalf("job on the other instance: %s", got.State)
+			t.Fatalf("job on the other instance: %s (yarn %s/%s %q, flink failure %v)", got.State, got.YARN.State,
+				got.YARN.FinalStatus, got.YARN.Diagnostics, got.Flink.Failure)
 		}
 		if status, _, _, body := gb.do(http.MethodPost, "/v1/jobs/"+j.ID+"/cancel", nil, nil); status != 200 && status != 202 {
 			t.Fatalf("cancel on the other instance = %d %s", status, body)
