@@ -17,7 +17,9 @@ field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 if ! curl -fsS -m 2 "$gw/healthz" >/dev/null 2>&1; then
   say "starting the gateway on $listen"
   mkdir -p "$run/pids" "$run/logs"
-  YARNGATE_LISTEN=$listen setsid "$repo/bin/yarngate" serve --config "$repo/configs/dev.yaml" \
+  # With the cluster's ZooKeeper: the job registry lives there and launched clusters get JobManager HA.
+  YARNGATE_LISTEN=$listen YARNGATE_ZOOKEEPER_QUORUM=$YARNGATE_ZK YARNGATE_REGISTRY_PATH=$run/registry.db \
+    setsid "$repo/bin/yarngate" serve --config "$repo/configs/dev.yaml" \
     >"$run/logs/gateway.log" 2>&1 </dev/null &
   echo $! >"$run/pids/gateway.pid"
 fi
