@@ -263,9 +263,11 @@ func (s *JobService) launch(ctx context.Context, spec flink.LaunchSpec) error {
 	}
 	stagingDir := path.Join(s.opts.StagingRoot, ".flink", spec.ApplicationID)
 	cfg, err := plan.StageConfig(ctx, flinkFS{s.opts.Files})
+	submitted := false // the submission reached the ResourceManager, which may have accepted it
 	if err == nil {
 		var sc *yarnclient.SubmissionContext
 		if sc, err = plan.Submission(cfg); err == nil {
+			submitted = true
 			err = s.opts.RM.Submit(ctx, sc)
 		}
 	}
@@ -283,8 +285,22 @@ func (s *JobService) launch(ctx context.Context, spec flink.LaunchSpec) error {
 	if errors.Is(err, yarnclient.ErrBadRequest) {
 		return fmt.Errorf("%w: %w", ErrYARNRejected, err)
 	}
-	return fmt.Errorf("submit %s: %w", spec.ApplicationID, err)
+	err = fmt.Errorf("submit %s: %w", spec.ApplicationID, err)
+	if submitted {
+		err = &launchError{applicationID: spec.ApplicationID, err: err}
+	}
+	return err
 }
+
+// launchError is a launch that failed after its submission reached the ResourceManager: the application
+// may exist nonetheless (a timeout, a lost answer), and the gateway reported the launch as failed.
+type launchError struct {
+	applicationID string
+	err           error
+}
+
+func (e *launchError) Error() string { return e.err.Error() }
+func (e *launchError) Unwrap() error { return e.err }
 
 func (s *JobService) launchSpec(req JobRequest, cfg map[string]string, dist *flink.Dist, libs *flink.ProvidedLibs,
 	jar resolvedJar, na *yarnclient.NewApplication) flink.LaunchSpec {

@@ -457,3 +457,37 @@ func mustCached(t *testing.T, reg *registry.Registry, id string) registry.Record
 	}
 	return rec
 }
+
+func TestFailedLaunchRecordRevivedByRetry(t *testing.T) {
+	r, _, _, reg := newRecordedTest(t, RecordedJobsOptions{})
+	ctx := t.Context()
+	failed := &launchError{applicationID: appA, err: errors.New("submit: timeout")}
+	view := Job{ID: appA, State: StateAccepted, YARN: JobYARN{ApplicationID: appA, State: "ACCEPTED"}}
+	calls := 0
+	launch := func(context.Context) (string, bool, error) {
+		calls++
+		if calls == 1 {
+			return "", false, failed
+		}
+		return appA, false, nil // the retry finds the application by its idempotency tag
+	}
+	if _, err := r.launchOnce(ctx, registry.KindJob, "k", "f", nil, launch, func() any { return &view }); !errors.Is(err, failed) {
+		t.Fatalf("first launch: %v", err)
+	}
+	if rec, ok := reg.Cached(appA); !ok || rec.State != stateLaunchFailed || visible(&rec) {
+		t.Fatalf("failed launch record %+v", rec)
+	}
+	if _, err := r.Job(ctx, appA); err == nil {
+		t.Fatal("a failed launch is served")
+	}
+	if _, err := r.launchOnce(ctx, registry.KindJob, "k", "f", nil, launch, func() any { return &view }); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	job, err := r.Job(ctx, appA)
+	if err != nil || job.State != StateAccepted {
+		t.Fatalf("after the retry: %+v, %v", job, err)
+	}
+	if c, err := reg.Claim(ctx, keyHash(registry.KindJob, "k")); err != nil || c.ID != appA {
+		t.Fatalf("key claim %+v, %v", c, err)
+	}
+}

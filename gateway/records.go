@@ -204,6 +204,10 @@ func (r *RecordedJobs) launchOnce(ctx context.Context, kind, key, fingerprint st
 	}
 	id, created, err := launch(ctx)
 	if err != nil {
+		var le *launchError
+		if errors.As(err, &le) {
+			r.recordFailedLaunch(context.WithoutCancel(ctx), kind, le.applicationID, err)
+		}
 		if hash != "" {
 			if rerr := r.reg.ReleaseKey(context.WithoutCancel(ctx), hash); rerr != nil {
 				r.log.Warn("could not release the idempotency key of a failed launch", "error", rerr)
@@ -222,6 +226,12 @@ func (r *RecordedJobs) launchOnce(ctx context.Context, kind, key, fingerprint st
 	if _, err := r.reg.Create(ctx, rec); errors.Is(err, registry.ErrExists) {
 		// Adopted meanwhile (the reconciler, or an earlier process): bring the view up to date.
 		_, err = r.reg.Update(ctx, id, func(old *registry.Record) (bool, error) {
+			if old.State == stateLaunchFailed {
+				// A launch reported as failed had started the application after all, and a retry found
+				// it: the job is real now, and the client knows its id.
+				old.State, old.Terminal, old.EndedAt = "", false, time.Time{}
+				old.KeyHash, old.Fingerprint, old.Spec = hash, fingerprint, spec
+			}
 			return applyView(old, kind, v), nil
 		})
 		if err != nil {
@@ -238,6 +248,16 @@ func (r *RecordedJobs) launchOnce(ctx context.Context, kind, key, fingerprint st
 		}
 	}
 	return created, nil
+}
+
+// recordFailedLaunch keeps a hidden record of a launch reported as failed whose application may exist, so
+// that the reconciler kills the application if YARN runs it after all.
+func (r *RecordedJobs) recordFailedLaunch(ctx context.Context, kind, appID string, cause error) {
+	rec := registry.Record{ID: appID, Kind: kind, ApplicationID: appID, Owner: r.jobs.opts.User}
+	rec.SetState(stateLaunchFailed, true, time.Now(), cause.Error())
+	if _, err := r.reg.Create(ctx, rec); err != nil {
+		r.log.Warn("could not record a failed launch", "applicationId", appID, "error", err)
+	}
 }
 
 // claimWait is how often a request polls a key claimed by a launch under way on another instance.
