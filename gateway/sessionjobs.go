@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -226,12 +227,26 @@ func (r *sessionRegistry) setKey(k string, v sessionJobKey) {
 	r.keys[k] = v
 }
 
+// sessionFlinkJobID chooses the Flink job id of a session job: derived from the session and the
+// idempotency key when there is one (a retry, also one taking over from a gateway that stopped in the middle,
+// runs under the same id, which the JobManager accepts once), random otherwise.
+func sessionFlinkJobID(sessionID, idempotencyKey string) string {
+	if idempotencyKey == "" {
+		var raw [16]byte
+		rand.Read(raw[:])
+		return hex.EncodeToString(raw[:])
+	}
+	sum := sha256.Sum256([]byte("session-job\x00" + sessionID + "\x00" + idempotencyKey))
+	return hex.EncodeToString(sum[:16])
+}
+
 // submitToSession runs a job in a session: the staged jar is streamed from HDFS to the session's
 // JobManager (once per jar and session), then run there with a Flink job id fixed here. A main() that fails
 // gives a FAILED job with the JobManager's message; the session is unaffected.
 func (s *JobService) submitToSession(ctx context.Context, req JobRequest, idempotencyKey string) (Job, bool, error) {
 	if idempotencyKey != "" {
-		// In-process only: there is no YARN application per session job to tag (issue 7 makes it durable).
+		// In-process; across processes and instances RecordedJobs claims the key, and the Flink job id derived
+		// from it finds a job a stopped gateway already ran.
 		unlock, err := s.keys.lock(ctx, "session-job\x00"+idempotencyKey)
 		if err != nil {
 			return Job{}, false, err
@@ -269,10 +284,16 @@ func (s *JobService) submitToSession(ctx context.Context, req JobRequest, idempo
 	if err != nil {
 		return Job{}, false, err
 	}
-	var raw [16]byte
-	rand.Read(raw[:])
-	flinkID := hex.EncodeToString(raw[:])
+	flinkID := sessionFlinkJobID(app.ID, idempotencyKey)
 	id := sessionJobID(app.ID, flinkID)
+	if idempotencyKey != "" {
+		// A launch with this key that a stopped gateway began may have run already: the fixed id tells.
+		if d, err := jm.Job(ctx, flinkID); err == nil && d.State != "" {
+			s.sessions.setKey(idempotencyKey, sessionJobKey{fingerprint: fingerprint, jobID: id})
+			job, err := s.Job(ctx, id)
+			return job, false, err
+		}
+	}
 	now := time.Now()
 	s.sessions.addJob(id, sessionJobRecord{name: req.Name, createdAt: now})
 	run := jobmanager.RunRequest{EntryClass: req.EntryClass, ProgramArgsList: req.Args, JobID: flinkID}

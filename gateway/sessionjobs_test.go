@@ -219,6 +219,18 @@ func TestSessionJobLifecycle(t *testing.T) {
 	if _, _, err := s.Submit(ctx, req("--mode", "unbounded", "--rate", "2"), "key-1"); !errors.Is(err, ErrIdempotencyKeyReused) {
 		t.Errorf("key reused with another request: %v", err)
 	}
+	// A gateway that forgot the key (another process) finds the job the key ran by its derived Flink job id
+	// and runs nothing again.
+	s.sessions.mu.Lock()
+	delete(s.sessions.keys, "key-1")
+	s.sessions.mu.Unlock()
+	runs := len(jm.runs)
+	if again, created, err := s.Submit(ctx, req("--mode", "unbounded", "--rate", "1"), "key-1"); err != nil || created || again.ID != first.ID {
+		t.Errorf("retry in a fresh process = %s, %v, %v; want %s, false", again.ID, created, err, first.ID)
+	}
+	if len(jm.runs) != runs {
+		t.Errorf("the retry in a fresh process ran the job again")
+	}
 
 	// Cancel goes through the JobManager.
 	if job, err := s.Cancel(ctx, ids[0], true); err != nil || job.State != StateCanceled || !job.Terminal {
