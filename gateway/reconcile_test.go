@@ -491,3 +491,19 @@ func TestFailedLaunchRecordRevivedByRetry(t *testing.T) {
 		t.Fatalf("key claim %+v, %v", c, err)
 	}
 }
+
+func TestUnknownIDsCostOneResourceManagerCall(t *testing.T) {
+	r, rm, _, _ := newRecordedTest(t, RecordedJobsOptions{})
+	ctx := t.Context()
+	for range 100 {
+		if _, err := r.Job(ctx, appB); !errors.Is(err, ErrJobNotFound) {
+			t.Fatalf("unknown job: %v", err)
+		}
+		if _, err := r.Session(ctx, appS); !errors.Is(err, ErrSessionNotFound) {
+			t.Fatalf("unknown session: %v", err)
+		}
+	}
+	if n := rm.calls.Load(); n != 2 {
+		t.Fatalf("%d ResourceManager calls for 200 reads of two unknown ids, want 2", n)
+	}
+}

@@ -82,7 +82,8 @@ type RecordedJobs struct {
 	done chan struct{}
 
 	mu         sync.Mutex
-	reconciled time.Time // end of the last complete reconciliation
+	reconciled time.Time            // end of the last complete reconciliation
+	unknown    map[string]time.Time // ids YARN did not know either, until when not to ask again
 }
 
 // NewRecordedJobs starts the reconciler.
@@ -103,7 +104,8 @@ func NewRecordedJobs(opts RecordedJobsOptions) (*RecordedJobs, error) {
 		opts.GCInterval = 5 * time.Minute
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	r := &RecordedJobs{opts: opts, jobs: opts.Jobs, reg: opts.Registry, log: opts.Logger, stop: stop, done: make(chan struct{})}
+	r := &RecordedJobs{opts: opts, jobs: opts.Jobs, reg: opts.Registry, log: opts.Logger, stop: stop, done: make(chan struct{}),
+		unknown: map[string]time.Time{}}
 	go r.reconcileLoop(ctx)
 	return r, nil
 }
@@ -429,8 +431,12 @@ func (r *RecordedJobs) Job(ctx context.Context, id string) (Job, error) {
 	case !errors.Is(err, registry.ErrNotFound):
 		return Job{}, fmt.Errorf("read job %s: %w", id, err)
 	}
+	if r.knownUnknown(id) {
+		return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+	}
 	job, err := r.jobs.Job(ctx, id)
 	if err != nil {
+		r.rememberUnknown(id, err)
 		return Job{}, err
 	}
 	kind := registry.KindJob
@@ -439,6 +445,34 @@ func (r *RecordedJobs) Job(ctx context.Context, id string) (Job, error) {
 	}
 	r.adopt(ctx, id, kind, job)
 	return job, nil
+}
+
+// unknownTTL is how long an id neither the registry nor YARN knows is answered 404 without asking YARN
+// again, so that polls of unknown ids cost no ResourceManager calls; maxUnknown bounds that memory.
+const (
+	unknownTTL = 30 * time.Second
+	maxUnknown = 10000
+)
+
+// knownUnknown reports whether YARN recently said it does not know id.
+func (r *RecordedJobs) knownUnknown(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	until, ok := r.unknown[id]
+	return ok && time.Now().Before(until)
+}
+
+// rememberUnknown notes an id YARN does not know (or not as a yarngate job or session).
+func (r *RecordedJobs) rememberUnknown(id string, err error) {
+	if !errors.Is(err, ErrJobNotFound) && !errors.Is(err, ErrSessionNotFound) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.unknown) >= maxUnknown {
+		clear(r.unknown)
+	}
+	r.unknown[id] = time.Now().Add(unknownTTL)
 }
 
 // adopt records a job or session found in YARN that has no record.
@@ -553,8 +587,12 @@ func (r *RecordedJobs) Session(ctx context.Context, id string) (Session, error) 
 	case !errors.Is(err, registry.ErrNotFound):
 		return Session{}, fmt.Errorf("read session %s: %w", id, err)
 	}
+	if r.knownUnknown(id) {
+		return Session{}, fmt.Errorf("%w: %s", ErrSessionNotFound, id)
+	}
 	sess, err := r.jobs.Session(ctx, id)
 	if err != nil {
+		r.rememberUnknown(id, err)
 		return Session{}, err
 	}
 	r.adopt(ctx, id, registry.KindSession, sess)
