@@ -33,15 +33,17 @@ func buildGateway(ctx context.Context, dir string) (string, error) {
 
 // gatewayProc is a gateway running as a subprocess.
 type gatewayProc struct {
-	cmd    *exec.Cmd
-	url    string
-	exited chan error
+	cmd      *exec.Cmd
+	url      string
+	exited   chan error
+	registry string // its embedded registry file
 }
 
 // startGateway starts `yarngate serve` on a free loopback port with the given staging root (and extra
 // KEY=VALUE settings) and waits until it listens.
 func startGateway(ctx context.Context, binary string, env cluster, stagingRoot string, extraEnv ...string) (*gatewayProc, error) {
 	cmd := exec.Command(binary, "serve")
+	registryPath := filepath.Join(os.TempDir(), fmt.Sprintf("yarngate-bench-registry-%d.db", time.Now().UnixNano()))
 	cmd.Env = append(filteredEnv(),
 		"HADOOP_CONF_DIR="+env.hadoopConfDir,
 		"YARNGATE_USER="+env.user,
@@ -50,6 +52,9 @@ func startGateway(ctx context.Context, binary string, env cluster, stagingRoot s
 		"YARNGATE_LOG_LEVEL=info",
 		"YARNGATE_HDFS_STAGING_ROOT="+stagingRoot,
 		"YARNGATE_JARS_MAX_SIZE=4GiB",
+		// Each gateway gets an embedded registry of its own, removed when it stops.
+		"YARNGATE_REGISTRY_BACKEND=embedded",
+		"YARNGATE_REGISTRY_PATH="+registryPath,
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	stderr, err := cmd.StderrPipe()
@@ -59,7 +64,7 @@ func startGateway(ctx context.Context, binary string, env cluster, stagingRoot s
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
-	g := &gatewayProc{cmd: cmd, exited: make(chan error, 1)}
+	g := &gatewayProc{cmd: cmd, exited: make(chan error, 1), registry: registryPath}
 	addr := make(chan string, 1)
 	go func() {
 		// Read the log until the gateway says where it listens, then keep draining it.
@@ -172,6 +177,7 @@ func (g *gatewayProc) peakRSS() (int64, error) {
 
 // stop sends SIGTERM and waits for the gateway to exit (killing it after 30s).
 func (g *gatewayProc) stop() error {
+	defer os.Remove(g.registry)
 	g.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-g.exited:
