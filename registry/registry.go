@@ -102,11 +102,14 @@ func (r *Registry) changed(k string) {
 // refresh reads changed records again until ctx ends. A failed read is retried after a pause.
 func (r *Registry) refresh(ctx context.Context) {
 	defer close(r.done)
+	var retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.kick:
+		case <-retry:
+			retry = nil
 		}
 		r.mu.Lock()
 		ids := r.pending
@@ -131,16 +134,7 @@ func (r *Registry) refresh(ctx context.Context) {
 				r.pending[id] = true
 			}
 			r.mu.Unlock()
-			go func() {
-				select {
-				case <-time.After(time.Second):
-					select {
-					case r.kick <- struct{}{}:
-					default:
-					}
-				case <-ctx.Done():
-				}
-			}()
+			retry = time.After(time.Second)
 		}
 	}
 }
