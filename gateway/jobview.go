@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -41,73 +40,6 @@ func (s *JobService) Job(ctx context.Context, id string) (Job, error) {
 		return Job{}, fmt.Errorf("%w: %s is a session (GET /v1/sessions/%s)", ErrJobNotFound, id, id)
 	}
 	return s.describe(ctx, app)
-}
-
-// Wait returns the job once its state has reached target (or passed it, or ended), or after timeout
-// (capped by MaxWait), whichever comes first.
-func (s *JobService) Wait(ctx context.Context, id string, target JobState, timeout time.Duration) (Job, error) {
-	return pollUntil(ctx, min(timeout, s.opts.MaxWait),
-		func(ctx context.Context) (Job, error) { return s.Job(ctx, id) },
-		func(job Job) bool { return job.State.reached(target) })
-}
-
-// pollUntil reads until done says so or timeout passes, backing off from 250 ms to 1 s, and answers with
-// the last read. A read error ends the poll, except when the deadline cut the read short: then one fresh
-// read outside the deadline answers.
-func pollUntil[T any](ctx context.Context, timeout time.Duration, read func(context.Context) (T, error), done func(T) bool) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	backoff := 250 * time.Millisecond
-	for {
-		v, err := read(ctx)
-		if err != nil && ctx.Err() == nil {
-			var zero T
-			return zero, err
-		}
-		if err == nil && done(v) {
-			return v, nil
-		}
-		select {
-		case <-ctx.Done():
-			if err != nil {
-				return read(context.WithoutCancel(ctx))
-			}
-			return v, nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
-}
-
-// List returns the gateway's jobs known to the ResourceManager (application jobs, and the jobs of running
-// sessions as their JobManagers report them), newest first, optionally only those in one state.
-func (s *JobService) List(ctx context.Context, state JobState) ([]Job, error) {
-	apps, err := s.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{tagGateway}})
-	if err != nil {
-		return nil, fmt.Errorf("list applications: %w", err)
-	}
-	jobs := make([]Job, 0, len(apps))
-	for i := range apps {
-		if !apps[i].HasTag(tagGateway) || apps[i].HasTag(tagKindSession) {
-			continue
-		}
-		job, ok := s.tracker.terminal(apps[i].ID)
-		if !ok {
-			if job, err = s.describe(ctx, &apps[i]); err != nil {
-				return nil, err
-			}
-		}
-		if state == "" || job.State == state {
-			jobs = append(jobs, job)
-		}
-	}
-	for _, job := range s.sessionJobs(ctx, apps) {
-		if state == "" || job.State == state {
-			jobs = append(jobs, job)
-		}
-	}
-	sort.Slice(jobs, func(i, j int) bool { return jobs[i].CreatedAt.After(jobs[j].CreatedAt) })
-	return jobs, nil
 }
 
 // Cancel cancels a job through its JobManager, or kills its YARN application when kill is set, the

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -276,30 +275,6 @@ func (s *JobService) Session(ctx context.Context, id string) (Session, error) {
 		return Session{}, err
 	}
 	return s.describeSession(ctx, app), nil
-}
-
-// WaitSession returns the session once its state has reached target (or passed it, or ended), or after
-// timeout (capped by MaxWait).
-func (s *JobService) WaitSession(ctx context.Context, id string, target SessionState, timeout time.Duration) (Session, error) {
-	return pollUntil(ctx, min(timeout, s.opts.MaxWait),
-		func(ctx context.Context) (Session, error) { return s.Session(ctx, id) },
-		func(sess Session) bool { return sess.State.reached(target) })
-}
-
-// ListSessions returns the gateway's sessions known to the ResourceManager, newest first.
-func (s *JobService) ListSessions(ctx context.Context) ([]Session, error) {
-	apps, err := s.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{tagKindSession}})
-	if err != nil {
-		return nil, fmt.Errorf("list applications: %w", err)
-	}
-	out := make([]Session, 0, len(apps))
-	for i := range apps {
-		if apps[i].HasTag(tagGateway) && apps[i].HasTag(tagKindSession) {
-			out = append(out, s.describeSession(ctx, &apps[i]))
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
-	return out, nil
 }
 
 // StopSession shuts a session down in the background: the JobManager's DELETE /cluster (which ends the
