@@ -22,6 +22,7 @@ import (
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/httpapi"
 )
 
 // Options configures Run.
@@ -37,7 +38,7 @@ type Options struct {
 	// with port 0).
 	OnListen func(net.Addr)
 	// Readiness adds checks to /readyz beyond the built-in HDFS and ResourceManager ones.
-	Readiness []gateway.ReadinessCheck
+	Readiness []httpapi.ReadinessCheck
 }
 
 func (o *Options) validate() error {
@@ -102,10 +103,14 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	gwOpts := gateway.Options{
-		Logger: logger, Registry: opts.Registry, Metrics: metrics,
+	httpMetrics, err := httpapi.NewMetrics(opts.Registry)
+	if err != nil {
+		return err
+	}
+	gwOpts := httpapi.Options{
+		Logger: logger, Registry: opts.Registry, Metrics: httpMetrics,
 		Jars:       gateway.NewJarService(store, int64(cfg.Jars.MaxSize), logger, metrics),
-		Readiness:  []gateway.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
+		Readiness:  []httpapi.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
 	}
 	clusterOpts := gateway.ClusterServiceOptions{HDFS: store.Ping, HAEnabled: ep.rmHA}
@@ -171,7 +176,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	gwOpts.Readiness = append(gwOpts.Readiness, opts.Readiness...)
-	handler, err := gateway.New(gwOpts)
+	handler, err := httpapi.New(gwOpts)
 	if err != nil {
 		return err
 	}

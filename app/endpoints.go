@@ -13,6 +13,7 @@ import (
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hadoopconf"
+	"github.com/yarngate/yarngate/httpapi"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
 )
@@ -119,8 +120,8 @@ func newRMClient(rms []hadoopconf.RM, cfg config.Config, logger *slog.Logger) (*
 }
 
 // rmReadiness returns the /readyz check of the ResourceManager: the active RM answers cluster info.
-func rmReadiness(yc *yarnclient.Client) gateway.ReadinessCheck {
-	return gateway.ReadinessCheck{Name: "yarn", Check: func(ctx context.Context) error {
+func rmReadiness(yc *yarnclient.Client) httpapi.ReadinessCheck {
+	return httpapi.ReadinessCheck{Name: "yarn", Check: func(ctx context.Context) error {
 		_, err := yc.ClusterInfo(ctx)
 		return err
 	}}

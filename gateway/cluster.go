@@ -3,10 +3,9 @@ package gateway
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
-	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
 )
@@ -20,58 +19,6 @@ const (
 	// zkNotConfigured is the ZooKeeper state when the gateway has no quorum.
 	zkNotConfigured = "not configured"
 )
-
-// ClusterView is what the gateway sees of the cluster: GET /v1/cluster.
-type ClusterView struct {
-	ResourceManager ClusterRM        `json:"resourceManager"`
-	ZooKeeper       ClusterZooKeeper `json:"zookeeper"`
-	HDFS            ClusterHDFS      `json:"hdfs"`
-	Flink           []ClusterFlink   `json:"flink"`
-	// Registry is absent when jobs are disabled.
-	Registry *ClusterRegistry `json:"registry,omitempty"`
-}
-
-// ClusterRegistry is the state of the job registry as this instance sees it.
-type ClusterRegistry struct {
-	// Backend is "zookeeper" or "embedded".
-	Backend string `json:"backend"`
-	// Instance is this gateway process's id.
-	Instance string `json:"instance"`
-	// Reconciler says whether this instance runs the reconciler now.
-	Reconciler bool `json:"reconciler"`
-	// LastReconciled is when this instance last completed a reconciliation (absent if never).
-	LastReconciled *time.Time `json:"lastReconciled,omitempty"`
-	// Records counts the jobs and sessions recorded.
-	Records int `json:"records"`
-}
-
-// ClusterRM is the ResourceManager the gateway routes to.
-type ClusterRM struct {
-	// Active is the rm id (empty without RM HA, or when no RM is known to be active).
-	Active string `json:"active"`
-	// URL is the active RM's web address, empty when none is known.
-	URL string `json:"url"`
-	// HAEnabled says whether YARN runs several ResourceManagers.
-	HAEnabled bool `json:"haEnabled"`
-	// Source is "zookeeper" when the election lock confirms Active, else "probe".
-	Source string `json:"source"`
-}
-
-// ClusterZooKeeper is the gateway's ZooKeeper session.
-type ClusterZooKeeper struct {
-	// State is the session state (zk.SessionState names), or "not configured".
-	State string `json:"state"`
-}
-
-// ClusterHDFS says whether HDFS answered.
-type ClusterHDFS struct {
-	Reachable bool `json:"reachable"`
-}
-
-// ClusterFlink is one registered Flink distribution.
-type ClusterFlink struct {
-	Version string `json:"version"`
-}
 
 // activeRMLocator is the part of *yarnclient.Client the cluster view reads: the RM it routes to, and a
 // cluster-info call that makes it find one by probing when none is known.
@@ -97,12 +44,7 @@ type flinkCatalog interface {
 
 // registryStatus reports the job registry (*RecordedJobs).
 type registryStatus interface {
-	RegistryStatus() ClusterRegistry
-}
-
-// clusterAPI is what the /v1/cluster handler calls (*ClusterService).
-type clusterAPI interface {
-	View(ctx context.Context) ClusterView
+	RegistryStatus() api.ClusterRegistry
 }
 
 // ClusterServiceOptions configure a ClusterService. Every dependency but HDFS is optional.
@@ -143,23 +85,23 @@ func NewClusterService(opts ClusterServiceOptions) (*ClusterService, error) {
 
 // View returns what the gateway sees now. It never fails: what does not answer shows as unreachable or
 // unknown. The HDFS ping and, when no active RM is known, an RM probe run concurrently within ProbeTimeout.
-func (s *ClusterService) View(ctx context.Context) ClusterView {
+func (s *ClusterService) View(ctx context.Context) api.ClusterView {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ProbeTimeout)
 	defer cancel()
 	hdfsErr := make(chan error, 1)
 	go func() { hdfsErr <- s.opts.HDFS(ctx) }()
 
-	v := ClusterView{
+	v := api.ClusterView{
 		ResourceManager: s.resourceManager(ctx),
-		ZooKeeper:       ClusterZooKeeper{State: zkNotConfigured},
-		Flink:           []ClusterFlink{},
+		ZooKeeper:       api.ClusterZooKeeper{State: zkNotConfigured},
+		Flink:           []api.ClusterFlink{},
 	}
 	if s.opts.ZooKeeper != nil {
 		v.ZooKeeper.State = s.opts.ZooKeeper.Session().State.String()
 	}
 	if s.opts.Flink != nil {
 		for _, ver := range s.opts.Flink.FlinkVersions() {
-			v.Flink = append(v.Flink, ClusterFlink{Version: ver})
+			v.Flink = append(v.Flink, api.ClusterFlink{Version: ver})
 		}
 	}
 	if s.opts.Registry != nil {
@@ -172,8 +114,8 @@ func (s *ClusterService) View(ctx context.Context) ClusterView {
 
 // resourceManager reports the RM the client routes to; the source is ZooKeeper when a certain election
 // lock names the same RM.
-func (s *ClusterService) resourceManager(ctx context.Context) ClusterRM {
-	out := ClusterRM{HAEnabled: s.opts.HAEnabled, Source: rmSourceProbe}
+func (s *ClusterService) resourceManager(ctx context.Context) api.ClusterRM {
+	out := api.ClusterRM{HAEnabled: s.opts.HAEnabled, Source: rmSourceProbe}
 	if s.opts.RM == nil {
 		return out
 	}
@@ -194,13 +136,4 @@ func (s *ClusterService) resourceManager(ctx context.Context) ClusterRM {
 		}
 	}
 	return out
-}
-
-// getCluster handles GET /v1/cluster.
-func (s *server) getCluster(c *gin.Context) error {
-	if s.opts.Cluster == nil {
-		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "the cluster view is not configured", nil)
-	}
-	c.JSON(http.StatusOK, s.opts.Cluster.View(c.Request.Context()))
-	return nil
 }

@@ -4,19 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"testing"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
 )
-
-// fakeCluster is a clusterAPI whose answer each test sets.
-type fakeCluster struct {
-	view func(ctx context.Context) ClusterView
-}
-
-func (f *fakeCluster) View(ctx context.Context) ClusterView { return f.view(ctx) }
 
 // fakeActiveRM is an activeRMLocator with function fields.
 type fakeActiveRM struct {
@@ -41,52 +34,6 @@ type fakeVersions []string
 
 func (f fakeVersions) FlinkVersions() []string { return f }
 
-func TestGetCluster(t *testing.T) {
-	want := ClusterView{
-		ResourceManager: ClusterRM{Active: "rm2", URL: "http://rm2:8088", HAEnabled: true, Source: "zookeeper"},
-		ZooKeeper:       ClusterZooKeeper{State: "connected"},
-		HDFS:            ClusterHDFS{Reachable: true},
-		Flink:           []ClusterFlink{{Version: "1.20.3"}, {Version: "2.2.1"}},
-	}
-	s := newTestServerWith(t, func(o *Options) {
-		o.Cluster = &fakeCluster{view: func(ctx context.Context) ClusterView {
-			if ctx == nil {
-				t.Error("no context")
-			}
-			return want
-		}}
-	})
-	rec := s.do(t, http.MethodGet, "/v1/cluster", nil, nil)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("GET /v1/cluster = %d %s", rec.Code, rec.Body)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
-	rm := got["resourceManager"].(map[string]any)
-	if rm["active"] != "rm2" || rm["url"] != "http://rm2:8088" || rm["haEnabled"] != true || rm["source"] != "zookeeper" {
-		t.Errorf("resourceManager = %v", rm)
-	}
-	if zk := got["zookeeper"].(map[string]any); zk["state"] != "connected" {
-		t.Errorf("zookeeper = %v", zk)
-	}
-	if h := got["hdfs"].(map[string]any); h["reachable"] != true {
-		t.Errorf("hdfs = %v", h)
-	}
-	if f := got["flink"].([]any); len(f) != 2 || f[0].(map[string]any)["version"] != "1.20.3" {
-		t.Errorf("flink = %v", f)
-	}
-}
-
-func TestGetClusterUnconfigured(t *testing.T) {
-	s := newTestServerWith(t, func(*Options) {})
-	rec := s.do(t, http.MethodGet, "/v1/cluster", nil, nil)
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("GET /v1/cluster without a cluster service = %d, want 503", rec.Code)
-	}
-}
-
 func TestClusterServiceView(t *testing.T) {
 	rm1 := yarnclient.RM{ID: "rm1", URL: "http://rm1:8088"}
 	rm2 := yarnclient.RM{ID: "rm2", URL: "http://rm2:8088"}
@@ -101,37 +48,37 @@ func TestClusterServiceView(t *testing.T) {
 	tests := []struct {
 		name string
 		opts ClusterServiceOptions
-		want ClusterView
+		want api.ClusterView
 	}{
 		{
 			name: "single RM, no ZooKeeper",
 			opts: ClusterServiceOptions{HDFS: ok, RM: activeIs(yarnclient.RM{URL: "http://rm:8088"}), Flink: fakeVersions{"1.20.3"}},
-			want: ClusterView{
-				ResourceManager: ClusterRM{URL: "http://rm:8088", Source: "probe"},
-				ZooKeeper:       ClusterZooKeeper{State: "not configured"},
-				HDFS:            ClusterHDFS{Reachable: true},
-				Flink:           []ClusterFlink{{Version: "1.20.3"}},
+			want: api.ClusterView{
+				ResourceManager: api.ClusterRM{URL: "http://rm:8088", Source: "probe"},
+				ZooKeeper:       api.ClusterZooKeeper{State: "not configured"},
+				HDFS:            api.ClusterHDFS{Reachable: true},
+				Flink:           []api.ClusterFlink{{Version: "1.20.3"}},
 			},
 		},
 		{
 			name: "HA, lock agrees",
 			opts: ClusterServiceOptions{HDFS: ok, RM: activeIs(rm2), HAEnabled: true, RMLeader: leader("rm2", true), ZooKeeper: connected},
-			want: ClusterView{
-				ResourceManager: ClusterRM{Active: "rm2", URL: rm2.URL, HAEnabled: true, Source: "zookeeper"},
-				ZooKeeper:       ClusterZooKeeper{State: "connected"},
-				HDFS:            ClusterHDFS{Reachable: true},
-				Flink:           []ClusterFlink{},
+			want: api.ClusterView{
+				ResourceManager: api.ClusterRM{Active: "rm2", URL: rm2.URL, HAEnabled: true, Source: "zookeeper"},
+				ZooKeeper:       api.ClusterZooKeeper{State: "connected"},
+				HDFS:            api.ClusterHDFS{Reachable: true},
+				Flink:           []api.ClusterFlink{},
 			},
 		},
 		{
 			name: "HA, lock uncertain",
 			opts: ClusterServiceOptions{HDFS: ok, RM: activeIs(rm1), HAEnabled: true, RMLeader: leader("rm1", false),
 				ZooKeeper: fakeSession(func() zk.SessionInfo { return zk.SessionInfo{State: zk.StateDisconnected} })},
-			want: ClusterView{
-				ResourceManager: ClusterRM{Active: "rm1", URL: rm1.URL, HAEnabled: true, Source: "probe"},
-				ZooKeeper:       ClusterZooKeeper{State: "disconnected"},
-				HDFS:            ClusterHDFS{Reachable: true},
-				Flink:           []ClusterFlink{},
+			want: api.ClusterView{
+				ResourceManager: api.ClusterRM{Active: "rm1", URL: rm1.URL, HAEnabled: true, Source: "probe"},
+				ZooKeeper:       api.ClusterZooKeeper{State: "disconnected"},
+				HDFS:            api.ClusterHDFS{Reachable: true},
+				Flink:           []api.ClusterFlink{},
 			},
 		},
 		{
@@ -153,20 +100,20 @@ func TestClusterServiceView(t *testing.T) {
 				}(),
 				HAEnabled: true, RMLeader: leader("", true), ZooKeeper: connected,
 			},
-			want: ClusterView{
-				ResourceManager: ClusterRM{Active: "rm1", URL: rm1.URL, HAEnabled: true, Source: "probe"},
-				ZooKeeper:       ClusterZooKeeper{State: "connected"},
-				Flink:           []ClusterFlink{},
+			want: api.ClusterView{
+				ResourceManager: api.ClusterRM{Active: "rm1", URL: rm1.URL, HAEnabled: true, Source: "probe"},
+				ZooKeeper:       api.ClusterZooKeeper{State: "connected"},
+				Flink:           []api.ClusterFlink{},
 			},
 		},
 		{
 			name: "no RM configured",
 			opts: ClusterServiceOptions{HDFS: ok},
-			want: ClusterView{
-				ResourceManager: ClusterRM{Source: "probe"},
-				ZooKeeper:       ClusterZooKeeper{State: "not configured"},
-				HDFS:            ClusterHDFS{Reachable: true},
-				Flink:           []ClusterFlink{},
+			want: api.ClusterView{
+				ResourceManager: api.ClusterRM{Source: "probe"},
+				ZooKeeper:       api.ClusterZooKeeper{State: "not configured"},
+				HDFS:            api.ClusterHDFS{Reachable: true},
+				Flink:           []api.ClusterFlink{},
 			},
 		},
 	}

@@ -3,220 +3,88 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 
-	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/hdfs"
-	"github.com/yarngate/yarngate/jarfile"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
-// Error codes of the API. They are part of the contract (api/openapi.yaml): never rename one.
-const (
-	codeInvalidRequest       = "invalid_request"
-	codeInvalidJar           = "invalid_jar"
-	codeNotFound             = "not_found"
-	codeMethodNotAllowed     = "method_not_allowed"
-	codeRequestTimeout       = "request_timeout"
-	codeTooLarge             = "too_large"
-	codeUnsupportedMediaType = "unsupported_media_type"
-	codeRequestCanceled      = "request_canceled"
-	codeInternal             = "internal"
-	codeUnavailable          = "unavailable"
-	codeBusy                 = "busy"
-	codeNotReady             = "not_ready"
-	codeInvalidSpec          = "invalid_spec"
-	codeJarNotFound          = "jar_not_found"
-	codeIdempotencyReused    = "idempotency_key_reused"
-	codeUnknownQueue         = "unknown_queue"
-	codeYARNRejected         = "yarn_rejected"
-	codeSessionNotFound      = "session_not_found"
-	codeSessionNotRunning    = "session_not_running"
+// Errors of the clients the services call, exported under the service's names so that the HTTP layer
+// (httpapi) classifies them without importing a cluster client. Each is the client's own sentinel value:
+// errors.Is matches what the services return, wrapped or not.
+var (
+	// ErrYARNUnavailable: no ResourceManager answered (yarnclient.ErrUnavailable).
+	ErrYARNUnavailable = yarnclient.ErrUnavailable
+	// ErrNoActiveRM: no ResourceManager is active (yarnclient.ErrNoActiveRM).
+	ErrNoActiveRM = yarnclient.ErrNoActiveRM
+	// ErrYARNUnexpectedResponse: a ResourceManager answered something the client does not understand
+	// (yarnclient.ErrUnexpectedResponse).
+	ErrYARNUnexpectedResponse = yarnclient.ErrUnexpectedResponse
+	// ErrJobManagerUnavailable: a session's JobManager did not answer (jobmanager.ErrUnavailable).
+	ErrJobManagerUnavailable = jobmanager.ErrUnavailable
+	// ErrJobManagerBadRequest: a session's JobManager refused a request (jobmanager.ErrBadRequest).
+	ErrJobManagerBadRequest = jobmanager.ErrBadRequest
+	// ErrJobManagerNotFound: a session's JobManager does not know what was asked for (jobmanager.ErrNotFound).
+	ErrJobManagerNotFound = jobmanager.ErrNotFound
+	// ErrStagedJarNotFound: no staged jar has this id (hdfs.ErrNotFound).
+	ErrStagedJarNotFound = hdfs.ErrNotFound
+	// ErrInvalidJarID: a jar id is not 64 lower-case hex digits (hdfs.ErrInvalidID).
+	ErrInvalidJarID = hdfs.ErrInvalidID
+	// ErrJarTooLarge: a jar is larger than the limit (hdfs.ErrTooLarge).
+	ErrJarTooLarge = hdfs.ErrTooLarge
+	// ErrInvalidJar: a jar is not a valid jar; the jarfile reason is wrapped (hdfs.ErrInvalidJar).
+	ErrInvalidJar = hdfs.ErrInvalidJar
+	// ErrStagingBusy: another upload is committing the same jar (hdfs.ErrBusy).
+	ErrStagingBusy = hdfs.ErrBusy
+	// ErrStorageUnavailable: HDFS did not answer (hdfs.ErrUnavailable).
+	ErrStorageUnavailable = hdfs.ErrUnavailable
+	// ErrStorageClosed: the jar store is closed (hdfs.ErrClosed).
+	ErrStorageClosed = hdfs.ErrClosed
 )
 
-// statusClientClosedRequest is the (nginx) status logged when the client went away before the answer.
-const statusClientClosedRequest = 499
-
-// apiError is an error with its HTTP rendering: a status, a stable code and a message that is safe to show
-// to clients. The cause, if any, is only logged.
-type apiError struct {
-	status  int
-	code    string
-	message string
-	details []FieldProblem
-	cause   error
-}
-
-func (e *apiError) Error() string {
-	if e.cause != nil {
-		return e.message + ": " + e.cause.Error()
+// RMMessage returns the ResourceManager's own message when err carries its error answer
+// (yarnclient.RMError), else "".
+func RMMessage(err error) string {
+	var rmErr *yarnclient.RMError
+	if errors.As(err, &rmErr) {
+		return rmErr.Message
 	}
-	return e.message
+	return ""
 }
 
-func (e *apiError) Unwrap() error { return e.cause }
-
-// newAPIError returns an apiError; handlers use it for request problems they detect themselves.
-func newAPIError(status int, code, message string, cause error) *apiError {
-	return &apiError{status: status, code: code, message: message, cause: cause}
+// JobManagerStatus returns the HTTP status of a JobManager's error answer when err carries one
+// (jobmanager.Error), else 0.
+func JobManagerStatus(err error) int {
+	var jmErr *jobmanager.Error
+	if errors.As(err, &jmErr) {
+		return jmErr.Status
+	}
+	return 0
 }
 
-// bodyError marks a failure to read the request body: the client's doing, not the server's.
-type bodyError struct{ err error }
-
-func (e *bodyError) Error() string { return "read request body: " + e.err.Error() }
-func (e *bodyError) Unwrap() error { return e.err }
-
-// invalidJarMessages gives the client-safe explanation of each jarfile reason.
-var invalidJarMessages = []struct {
-	err error
-	msg string
-}{
-	{jarfile.ErrEmpty, "the request body is empty"},
-	{jarfile.ErrNotZip, "the body is not a jar (zip) archive, or it is truncated"},
-	{jarfile.ErrNoEntries, "the jar has no entries"},
-	{jarfile.ErrTooManyEntries, fmt.Sprintf("the jar has more than %d entries", jarfile.MaxEntries)},
-	{jarfile.ErrManifestTooLarge, fmt.Sprintf("META-INF/MANIFEST.MF is larger than %d bytes", jarfile.MaxManifestSize)},
-	{jarfile.ErrBadManifest, "META-INF/MANIFEST.MF is malformed or its Main-Class is not a class name"},
-}
-
-// classify maps any error to its HTTP rendering. It is the only place that knows which error means which
-// status; everything else returns errors.
-func classify(err error, maxJarSize int64) *apiError {
+// ClientFault reports whether err, returned by a service, is the client's doing (the HTTP layer answers
+// it with a 4xx status) rather than the gateway's or the cluster's (5xx). It follows the order and the
+// 4xx rows of httpapi's classify, which a test there checks.
+func ClientFault(err error) bool {
 	var (
-		ae       *apiError
+		spec     *SpecError
 		tooLarge *http.MaxBytesError
-		body     *bodyError
-		netErr   net.Error
-	)
-	var (
-		spec  *SpecError
-		rmErr *yarnclient.RMError
-		jmErr *jobmanager.Error
 	)
 	switch {
-	case errors.As(err, &ae):
-		return ae
-	case errors.As(err, &spec):
-		e := newAPIError(http.StatusBadRequest, codeInvalidSpec, "the job request is invalid: "+spec.Error(), err)
-		e.details = spec.Problems
-		return e
-	case errors.Is(err, ErrJobNotFound):
-		return newAPIError(http.StatusNotFound, codeNotFound, "no job with this id", err)
-	case errors.Is(err, ErrSessionNotFound):
-		return newAPIError(http.StatusNotFound, codeSessionNotFound, "no session with this id", err)
-	case errors.Is(err, ErrSessionNotRunning):
-		return newAPIError(http.StatusConflict, codeSessionNotRunning,
-			"the session is not running (starting, stopping or ended); it takes no jobs now", err)
-	case errors.Is(err, ErrJarNotFound):
-		return newAPIError(http.StatusNotFound, codeJarNotFound, "the job's jar is not staged (upload it with POST /v1/jars)", err)
-	case errors.Is(err, ErrIdempotencyKeyReused):
-		return newAPIError(http.StatusUnprocessableEntity, codeIdempotencyReused,
-			"this Idempotency-Key was used for a different request", err)
-	case errors.Is(err, ErrUnknownQueue):
-		return newAPIError(http.StatusUnprocessableEntity, codeUnknownQueue, unwrapMessage(err, ErrUnknownQueue), err)
-	case errors.Is(err, ErrYARNRejected):
-		msg := "YARN rejected the application"
-		if errors.As(err, &rmErr) && rmErr.Message != "" {
-			msg += ": " + rmErr.Message
-		}
-		return newAPIError(http.StatusUnprocessableEntity, codeYARNRejected, msg, err)
-	case errors.Is(err, yarnclient.ErrUnavailable), errors.Is(err, yarnclient.ErrNoActiveRM),
-		errors.Is(err, yarnclient.ErrUnexpectedResponse):
-		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "YARN is unavailable; retry later", err)
-	case errors.As(err, &jmErr) && jmErr.Status == http.StatusRequestEntityTooLarge:
-		return newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge,
-			"the jar is larger than the session's JobManager accepts (its rest.server.max-content-length)", err)
-	case errors.Is(err, jobmanager.ErrUnavailable), errors.Is(err, jobmanager.ErrBadRequest), errors.Is(err, jobmanager.ErrNotFound):
-		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "the session's JobManager did not answer as expected; retry later", err)
-	case errors.Is(err, hdfs.ErrTooLarge), errors.As(err, &tooLarge):
-		return newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge,
-			fmt.Sprintf("the jar is larger than the limit of %d bytes", maxJarSize), err)
-	case errors.Is(err, hdfs.ErrInvalidJar):
-		msg := "the body is not a valid jar"
-		for _, m := range invalidJarMessages {
-			if errors.Is(err, m.err) {
-				msg = m.msg
-				break
-			}
-		}
-		return newAPIError(http.StatusBadRequest, codeInvalidJar, msg, err)
-	case errors.Is(err, hdfs.ErrNotFound):
-		return newAPIError(http.StatusNotFound, codeNotFound, "no jar with this id", err)
-	case errors.Is(err, hdfs.ErrInvalidID):
-		return newAPIError(http.StatusBadRequest, codeInvalidRequest, "a jar id is 64 lower-case hex digits", err)
-	case errors.As(err, &body) && errors.As(err, &netErr) && netErr.Timeout():
-		return newAPIError(http.StatusRequestTimeout, codeRequestTimeout, "the request body stalled", err)
-	case errors.Is(err, context.Canceled):
-		return newAPIError(statusClientClosedRequest, codeRequestCanceled, "the request was canceled", err)
-	case errors.As(err, &body):
-		return newAPIError(http.StatusBadRequest, codeInvalidRequest, "the request body could not be read completely", err)
-	case errors.Is(err, hdfs.ErrBusy):
-		return newAPIError(http.StatusServiceUnavailable, codeBusy, "the same jar is being staged by another request; retry", err)
-	case errors.Is(err, hdfs.ErrUnavailable), errors.Is(err, hdfs.ErrClosed), errors.Is(err, context.DeadlineExceeded):
-		return newAPIError(http.StatusServiceUnavailable, codeUnavailable, "jar storage is unavailable; retry later", err)
-	default:
-		return newAPIError(http.StatusInternalServerError, codeInternal, "internal error", err)
+	case errors.As(err, &spec), errors.Is(err, ErrJobNotFound), errors.Is(err, ErrSessionNotFound),
+		errors.Is(err, ErrSessionNotRunning), errors.Is(err, ErrJarNotFound), errors.Is(err, ErrIdempotencyKeyReused),
+		errors.Is(err, ErrUnknownQueue), errors.Is(err, ErrYARNRejected):
+		return true
+	case errors.Is(err, ErrYARNUnavailable), errors.Is(err, ErrNoActiveRM), errors.Is(err, ErrYARNUnexpectedResponse):
+		return false
+	case JobManagerStatus(err) == http.StatusRequestEntityTooLarge:
+		return true
+	case errors.Is(err, ErrJobManagerUnavailable), errors.Is(err, ErrJobManagerBadRequest), errors.Is(err, ErrJobManagerNotFound):
+		return false
+	case errors.Is(err, ErrJarTooLarge), errors.As(err, &tooLarge), errors.Is(err, ErrInvalidJar),
+		errors.Is(err, ErrStagedJarNotFound), errors.Is(err, ErrInvalidJarID), errors.Is(err, context.Canceled):
+		return true
 	}
-}
-
-// errorBody is the JSON body of every error response.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code      string         `json:"code"`
-	Message   string         `json:"message"`
-	RequestID string         `json:"requestId"`
-	Details   []FieldProblem `json:"details,omitempty"`
-}
-
-// ctxKeyErrorCode is the gin context key under which renderError leaves the code for the access log.
-const ctxKeyErrorCode = "yarngate.errorCode"
-
-// renderError logs err with its cause (debug for 4xx, error for 5xx) and writes the error response.
-func (s *server) renderError(c *gin.Context, err error) {
-	ae := classify(err, s.opts.MaxJarSize)
-	rid := requestID(c.Request.Context())
-	level := slog.LevelDebug
-	if ae.status >= 500 {
-		level = slog.LevelError
-	}
-	s.opts.Logger.Log(c.Request.Context(), level, "request failed",
-		"requestId", rid, "method", c.Request.Method, "route", routeOf(c),
-		"status", ae.status, "code", ae.code, "error", err.Error())
-	c.Set(ctxKeyErrorCode, ae.code)
-	if c.Writer.Written() {
-		c.Abort() // too late for a body; the access log still tells
-		return
-	}
-	c.AbortWithStatusJSON(ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.message, RequestID: rid, Details: ae.details}})
-}
-
-// handlerFunc is a gin handler that returns its error instead of rendering it.
-type handlerFunc func(c *gin.Context) error
-
-// handle adapts a handlerFunc to gin, sending its error to renderError.
-func (s *server) handle(h handlerFunc) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if err := h(c); err != nil {
-			s.renderError(c, err)
-		}
-	}
-}
-
-// unwrapMessage returns err's message without the sentinel's own text, for errors built as
-// fmt.Errorf("%w: detail", sentinel) whose detail is client-safe.
-func unwrapMessage(err, sentinel error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, sentinel.Error()+": "); i >= 0 {
-		return msg[i+len(sentinel.Error())+2:]
-	}
-	return sentinel.Error()
+	return false
 }

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/hdfs"
 )
 
@@ -64,7 +65,7 @@ func (s *JarService) Upload(ctx context.Context, req UploadRequest) (hdfs.PutRes
 	if res.Created {
 		s.metrics.stagedBytes.Add(float64(res.Jar.Size))
 	}
-	s.logger.InfoContext(ctx, "jar uploaded", "requestId", requestID(ctx), "id", res.Jar.ID,
+	s.logger.InfoContext(ctx, "jar uploaded", "requestId", RequestID(ctx), "id", res.Jar.ID,
 		"size", res.Jar.Size, "created", res.Created, "mainClass", res.Jar.MainClass)
 	res.Jar = withDefaultName(res.Jar)
 	return res, nil
@@ -111,7 +112,7 @@ func (s *JarService) Delete(ctx context.Context, id string) error {
 	if err := s.store.Delete(ctx, id); err != nil {
 		return fmt.Errorf("delete jar: %w", err)
 	}
-	s.logger.InfoContext(ctx, "jar deleted", "requestId", requestID(ctx), "id", id)
+	s.logger.InfoContext(ctx, "jar deleted", "requestId", RequestID(ctx), "id", id)
 	return nil
 }
 
@@ -143,4 +144,17 @@ func SanitizeName(raw string) string {
 		s = strings.ToValidUTF8(s[:maxJarNameLen], "")
 	}
 	return strings.TrimSpace(s)
+}
+
+// ValidJarID reports whether id has the form of a staged jar's id (64 lower-case hex digits).
+func ValidJarID(id string) bool { return hdfs.ValidID(id) }
+
+// JarToAPI renders a staged jar as the API's jar object.
+func JarToAPI(j hdfs.Jar) api.Jar {
+	out := api.Jar{ID: j.ID, Name: j.Name, Size: j.Size, SHA256: j.ID, Path: j.URI, CreatedAt: j.ModTime.UTC()}
+	if j.MainClass != "" {
+		mc := j.MainClass
+		out.MainClass = &mc
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
@@ -179,12 +180,12 @@ func (s *JobService) recovering(app *yarnclient.App) bool {
 
 // holdDuringFailover keeps a job that has run at STARTING while YARN starts a new application attempt
 // (YARN reports the application ACCEPTED again): a JobManager failover is not a new submission.
-func (s *JobService) holdDuringFailover(id string, state JobState) JobState {
-	if state != StateSubmitted && state != StateAccepted {
+func (s *JobService) holdDuringFailover(id string, state api.JobState) api.JobState {
+	if state != api.StateSubmitted && state != api.StateAccepted {
 		return state
 	}
-	if last, ok := s.tracker.last(id); ok && !last.Terminal() && last.rank() >= StateStarting.rank() {
-		return StateStarting
+	if last, ok := s.tracker.last(id); ok && !last.Terminal() && last.Rank() >= api.StateStarting.Rank() {
+		return api.StateStarting
 	}
 	return state
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
@@ -148,40 +149,40 @@ func TestJobThroughJobManagerFailover(t *testing.T) {
 	steps := []struct {
 		name   string
 		before func()
-		state  JobState
+		state  api.JobState
 		jm     string // links.jobManager, "" for none
 	}{
-		{name: "attempt 1 runs, leader not read yet", state: StateRunning, jm: srv1.URL},
-		{name: "attempt 1 is the leader", before: func() { leaders.set(appID, leader(addr1, true)) }, state: StateRunning, jm: srv1.URL},
-		{name: "JobManager killed, YARN not told yet", before: srv1.Close, state: StateStarting, jm: srv1.URL},
+		{name: "attempt 1 runs, leader not read yet", state: api.StateRunning, jm: srv1.URL},
+		{name: "attempt 1 is the leader", before: func() { leaders.set(appID, leader(addr1, true)) }, state: api.StateRunning, jm: srv1.URL},
+		{name: "JobManager killed, YARN not told yet", before: srv1.Close, state: api.StateStarting, jm: srv1.URL},
 		{name: "YARN waits for attempt 2", before: func() { app.State, app.AMRPCAddress = yarnclient.StateAccepted, "N/A" },
-			state: StateStarting},
+			state: api.StateStarting},
 		{name: "attempt 2 leads before YARN reports it running", before: func() {
 			leaders.set(appID, leader(addr2, true))
 			jm2.mu.Lock()
 			jm2.jobs[jobID] = "INITIALIZING"
 			jm2.mu.Unlock()
-		}, state: StateStarting, jm: srv2.URL},
+		}, state: api.StateStarting, jm: srv2.URL},
 		{name: "back to the dead leader (a test device: znode not expired yet)", before: func() { leaders.set(appID, leader(addr1, true)) },
-			state: StateStarting},
+			state: api.StateStarting},
 		{name: "attempt 2 registered, ZooKeeper still names the dead leader", before: func() {
 			app.State, app.AMRPCAddress = yarnclient.StateRunning, addr2
-		}, state: StateStarting, jm: srv2.URL},
-		{name: "ZooKeeper uncertain", before: func() { leaders.set(appID, leader(addr1, false)) }, state: StateStarting, jm: srv2.URL},
+		}, state: api.StateStarting, jm: srv2.URL},
+		{name: "ZooKeeper uncertain", before: func() { leaders.set(appID, leader(addr1, false)) }, state: api.StateStarting, jm: srv2.URL},
 		{name: "attempt 2 leads, job recovering", before: func() {
 			leaders.set(appID, leader(addr2, true))
 			jm2.mu.Lock()
 			jm2.jobs[jobID] = "INITIALIZING"
 			jm2.mu.Unlock()
-		}, state: StateStarting, jm: srv2.URL},
-		{name: "job restarting", before: func() { jm2.mu.Lock(); jm2.jobs[jobID] = "RESTARTING"; jm2.mu.Unlock() }, state: StateRunning, jm: srv2.URL},
-		{name: "job runs again", before: func() { jm2.mu.Lock(); jm2.jobs[jobID] = "RUNNING"; jm2.mu.Unlock() }, state: StateRunning, jm: srv2.URL},
+		}, state: api.StateStarting, jm: srv2.URL},
+		{name: "job restarting", before: func() { jm2.mu.Lock(); jm2.jobs[jobID] = "RESTARTING"; jm2.mu.Unlock() }, state: api.StateRunning, jm: srv2.URL},
+		{name: "job runs again", before: func() { jm2.mu.Lock(); jm2.jobs[jobID] = "RUNNING"; jm2.mu.Unlock() }, state: api.StateRunning, jm: srv2.URL},
 		{name: "YARN reports the leader's address under another name", before: func() {
 			leaders.set(appID, leader(strings.Replace(addr2, "127.0.0.1", "localhost", 1), true))
-		}, state: StateRunning, jm: strings.Replace(srv2.URL, "127.0.0.1", "localhost", 1)},
+		}, state: api.StateRunning, jm: strings.Replace(srv2.URL, "127.0.0.1", "localhost", 1)},
 		{name: "application ended", before: func() {
 			app.State, app.FinalStatus, app.AMRPCAddress = yarnclient.StateFinished, yarnclient.FinalKilled, ""
-		}, state: StateCanceled},
+		}, state: api.StateCanceled},
 	}
 	for _, st := range steps {
 		if st.before != nil {
@@ -229,17 +230,17 @@ func TestSessionJobRecoveringAfterFailover(t *testing.T) {
 	jm.mu.Lock()
 	jm.jobs[flinkID] = "RUNNING"
 	jm.mu.Unlock()
-	if job, err := s.Job(t.Context(), id); err != nil || job.State != StateRunning {
+	if job, err := s.Job(t.Context(), id); err != nil || job.State != api.StateRunning {
 		t.Fatalf("before = %+v, %v", job, err)
 	}
 
 	tests := []struct {
 		name  string
 		since time.Time
-		want  JobState
+		want  api.JobState
 	}{
-		{name: "new leader recovering", since: time.Now(), want: StateStarting},
-		{name: "leader past the grace", since: time.Now().Add(-2 * jobRecoveryGrace), want: StateLost},
+		{name: "new leader recovering", since: time.Now(), want: api.StateStarting},
+		{name: "leader past the grace", since: time.Now().Add(-2 * jobRecoveryGrace), want: api.StateLost},
 	}
 	jm.mu.Lock()
 	delete(jm.jobs, flinkID) // the new JobManager does not know it (yet)
@@ -267,22 +268,22 @@ func sessionAM(t *testing.T, s *JobService) string {
 func TestHoldDuringFailover(t *testing.T) {
 	tests := []struct {
 		name    string
-		last    JobState // "" for a job never seen
-		derived JobState
-		want    JobState
+		last    api.JobState // "" for a job never seen
+		derived api.JobState
+		want    api.JobState
 	}{
-		{name: "new job accepted", derived: StateAccepted, want: StateAccepted},
-		{name: "accepted after submitted", last: StateSubmitted, derived: StateAccepted, want: StateAccepted},
-		{name: "new attempt after running", last: StateRunning, derived: StateAccepted, want: StateStarting},
-		{name: "new attempt after starting", last: StateStarting, derived: StateSubmitted, want: StateStarting},
-		{name: "running stays", last: StateRunning, derived: StateRunning, want: StateRunning},
-		{name: "terminal passes", last: StateRunning, derived: StateFailed, want: StateFailed},
+		{name: "new job accepted", derived: api.StateAccepted, want: api.StateAccepted},
+		{name: "accepted after submitted", last: api.StateSubmitted, derived: api.StateAccepted, want: api.StateAccepted},
+		{name: "new attempt after running", last: api.StateRunning, derived: api.StateAccepted, want: api.StateStarting},
+		{name: "new attempt after starting", last: api.StateStarting, derived: api.StateSubmitted, want: api.StateStarting},
+		{name: "running stays", last: api.StateRunning, derived: api.StateRunning, want: api.StateRunning},
+		{name: "terminal passes", last: api.StateRunning, derived: api.StateFailed, want: api.StateFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &JobService{tracker: newJobTracker()}
 			if tc.last != "" {
-				s.tracker.observe(Job{ID: "j", State: tc.last})
+				s.tracker.observe(api.Job{ID: "j", State: tc.last})
 			}
 			if got := s.holdDuringFailover("j", tc.derived); got != tc.want {
 				t.Errorf("holdDuringFailover(%s after %s) = %s, want %s", tc.derived, tc.last, got, tc.want)

@@ -1,55 +1,18 @@
 package gateway
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/yarnclient"
 )
-
-// JobRequest is the body of POST /v1/jobs (or the spec part of a multipart submission).
-type JobRequest struct {
-	Name         string           `json:"name"`
-	JarID        string           `json:"jarId,omitempty"`
-	JarPath      string           `json:"jarPath,omitempty"`
-	EntryClass   string           `json:"entryClass,omitempty"`
-	Args         []string         `json:"args"`
-	Target       string           `json:"target,omitempty"`
-	SessionID    string           `json:"sessionId,omitempty"`
-	Parallelism  *int             `json:"parallelism,omitempty"`
-	Queue        string           `json:"queue,omitempty"`
-	JobManager   *JobManagerSpec  `json:"jobManager,omitempty"`
-	TaskManager  *TaskManagerSpec `json:"taskManager,omitempty"`
-	FlinkVersion string           `json:"flinkVersion,omitempty"`
-	FlinkConfig  map[string]any   `json:"flinkConfig,omitempty"`
-	Savepoint    *SavepointSpec   `json:"savepoint,omitempty"`
-}
-
-// JobManagerSpec sizes the JobManager.
-type JobManagerSpec struct {
-	Memory string `json:"memory,omitempty"`
-}
-
-// TaskManagerSpec sizes the TaskManagers.
-type TaskManagerSpec struct {
-	Memory string `json:"memory,omitempty"`
-	Slots  *int   `json:"slots,omitempty"`
-}
-
-// SavepointSpec restores a job from a savepoint or retained checkpoint.
-type SavepointSpec struct {
-	Path                  string `json:"path"`
-	AllowNonRestoredState bool   `json:"allowNonRestoredState,omitempty"`
-}
 
 // Targets a job can run on.
 const (
@@ -60,16 +23,10 @@ const (
 // maxNameLen bounds a job name.
 const maxJobNameLen = 256
 
-// FieldProblem is one problem with one request field.
-type FieldProblem struct {
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
-}
-
 // SpecError lists what is wrong with a job request; it renders as 400 invalid_spec with the problems as
 // details.
 type SpecError struct {
-	Problems []FieldProblem
+	Problems []api.FieldProblem
 }
 
 func (e *SpecError) Error() string {
@@ -81,7 +38,7 @@ func (e *SpecError) Error() string {
 }
 
 func (e *SpecError) add(field, format string, args ...any) {
-	e.Problems = append(e.Problems, FieldProblem{Field: field, Reason: fmt.Sprintf(format, args...)})
+	e.Problems = append(e.Problems, api.FieldProblem{Field: field, Reason: fmt.Sprintf(format, args...)})
 }
 
 func (e *SpecError) orNil() error {
@@ -91,62 +48,9 @@ func (e *SpecError) orNil() error {
 	return e
 }
 
-// decodeJobRequest parses a JSON job request strictly: unknown fields and trailing data are errors.
-func decodeJobRequest(b []byte) (JobRequest, error) {
-	var req JobRequest
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return JobRequest{}, &SpecError{Problems: []FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
-	}
-	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 { // dec.More misses a stray '}' or ']'
-		return JobRequest{}, &SpecError{Problems: []FieldProblem{{Field: "body", Reason: "trailing data after the JSON object"}}}
-	}
-	return req, nil
-}
-
-// jsonProblem turns a decoding error into a client-safe reason.
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field == "":
-		return "the body must be a JSON object"
-	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %q must be %s", typeErr.Field, jsonType(typeErr.Type))
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ")
-	}
-	return "malformed JSON"
-}
-
-// jsonType names, for a client, the JSON type that decodes into t (never the Go type).
-func jsonType(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Pointer:
-		return jsonType(t.Elem())
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	}
-	return "of another type"
-}
-
-// normalize fills defaults and checks what can be checked without the cluster. It returns the flink
+// normalizeJobRequest fills defaults and checks what can be checked without the cluster. It returns the flink
 // configuration as strings.
-func (r *JobRequest) normalize() (map[string]string, error) {
+func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 	var e SpecError
 	r.Name = strings.TrimSpace(r.Name)
 	if r.Name == "" {
@@ -231,9 +135,9 @@ func flinkConfigStrings(in map[string]any, e *SpecError) map[string]string {
 	return cfg
 }
 
-// fingerprint is a short hash of the request, to tell a retry from a different request that reuses an
+// jobRequestFingerprint is a short hash of the request, to tell a retry from a different request that reuses an
 // idempotency key.
-func (r *JobRequest) fingerprint() string {
+func jobRequestFingerprint(r *api.JobRequest) string {
 	b, _ := json.Marshal(r) // map keys are sorted; field order is fixed
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])

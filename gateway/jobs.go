@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/yarnclient"
@@ -172,29 +173,29 @@ func (s *JobService) FlinkVersions() []string { return s.dists.versions() }
 // Submit launches a job. With an idempotency key, a request that was already launched (also by an
 // earlier gateway process) returns that job and created=false; the same key with a different request is
 // ErrIdempotencyKeyReused. Nothing is left behind when the launch fails.
-func (s *JobService) Submit(ctx context.Context, req JobRequest, idempotencyKey string) (job Job, created bool, err error) {
+func (s *JobService) Submit(ctx context.Context, req api.JobRequest, idempotencyKey string) (job api.Job, created bool, err error) {
 	start := time.Now()
 	defer func() { s.opts.Metrics.observeSubmission(err, created, time.Since(start)) }()
 
-	flinkConfig, err := req.normalize()
+	flinkConfig, err := normalizeJobRequest(&req)
 	if err != nil {
-		return Job{}, false, err
+		return api.Job{}, false, err
 	}
 	if req.Target == targetSession {
 		return s.submitToSession(ctx, req, idempotencyKey)
 	}
 	dist, err := s.dists.resolve(req.FlinkVersion)
 	if err != nil {
-		return Job{}, false, &SpecError{Problems: []FieldProblem{{Field: "flinkVersion", Reason: err.Error()}}}
+		return api.Job{}, false, &SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: err.Error()}}}
 	}
 	var tags []string
 	if idempotencyKey != "" {
 		unlock, err := s.keys.lock(ctx, idempotencyKey)
 		if err != nil {
-			return Job{}, false, err
+			return api.Job{}, false, err
 		}
 		defer unlock()
-		idem, spec := idempotencyTags(idempotencyKey, req.fingerprint())
+		idem, spec := idempotencyTags(idempotencyKey, jobRequestFingerprint(&req))
 		if job, found, err := s.findByTag(ctx, idem, spec); err != nil || found {
 			return job, false, err
 		}
@@ -202,15 +203,15 @@ func (s *JobService) Submit(ctx context.Context, req JobRequest, idempotencyKey 
 	}
 	jar, err := s.resolveJar(ctx, &req)
 	if err != nil {
-		return Job{}, false, err
+		return api.Job{}, false, err
 	}
 	libs, na, err := s.prepareLaunch(ctx, req.Queue, dist)
 	if err != nil {
-		return Job{}, false, err
+		return api.Job{}, false, err
 	}
 	jobID, err := flinkJobID(na.ApplicationID)
 	if err != nil {
-		return Job{}, false, err
+		return api.Job{}, false, err
 	}
 	// A failing main() becomes a FAILED job (possible because the job id is fixed), and every ended job is
 	// archived to HDFS with its exceptions, so that the failure can be reported after the cluster is gone.
@@ -220,16 +221,16 @@ func (s *JobService) Submit(ctx context.Context, req JobRequest, idempotencyKey 
 	spec.JobID = jobID
 	spec.Tags = append([]string{tagGateway, s.homeTag(), tagTargetPrefix + req.Target, tagFlinkPrefix + dist.Version.Raw}, tags...)
 	if err := s.launch(ctx, spec); err != nil {
-		return Job{}, false, err
+		return api.Job{}, false, err
 	}
-	s.opts.Logger.InfoContext(ctx, "job launched", "requestId", requestID(ctx), "applicationId", na.ApplicationID,
+	s.opts.Logger.InfoContext(ctx, "job launched", "requestId", RequestID(ctx), "applicationId", na.ApplicationID,
 		"flinkJobId", jobID, "flink", dist.Version.Raw, "name", req.Name, "jar", jar.URI)
 	job, err = s.Job(ctx, na.ApplicationID)
 	if err != nil {
 		// Launched, but the first report failed: describe it from what was submitted.
-		job = s.tracker.observe(Job{ID: na.ApplicationID, Name: req.Name, Target: req.Target, State: StateSubmitted,
-			YARN:  JobYARN{ApplicationID: na.ApplicationID, State: string(yarnclient.StateSubmitted), User: s.opts.User},
-			Flink: JobFlink{JobID: jobID, Version: dist.Version.Raw}, Links: s.links(na.ApplicationID, ""),
+		job = s.tracker.observe(api.Job{ID: na.ApplicationID, Name: req.Name, Target: req.Target, State: api.StateSubmitted,
+			YARN:  api.JobYARN{ApplicationID: na.ApplicationID, State: string(yarnclient.StateSubmitted), User: s.opts.User},
+			Flink: api.JobFlink{JobID: jobID, Version: dist.Version.Raw}, Links: s.links(na.ApplicationID, ""),
 			CreatedAt: time.Now()})
 	}
 	return job, true, nil
@@ -302,7 +303,7 @@ type launchError struct {
 func (e *launchError) Error() string { return e.err.Error() }
 func (e *launchError) Unwrap() error { return e.err }
 
-func (s *JobService) launchSpec(req JobRequest, cfg map[string]string, dist *flink.Dist, libs *flink.ProvidedLibs,
+func (s *JobService) launchSpec(req api.JobRequest, cfg map[string]string, dist *flink.Dist, libs *flink.ProvidedLibs,
 	jar resolvedJar, na *yarnclient.NewApplication) flink.LaunchSpec {
 	spec := flink.LaunchSpec{
 		Dist: dist, Libs: libs, ApplicationID: na.ApplicationID, Mode: flink.ModeApplication,
@@ -345,10 +346,10 @@ type resolvedJar struct {
 
 // resolveJar finds the staged jar and fills in the entry class from its manifest when the request has
 // none.
-func (s *JobService) resolveJar(ctx context.Context, req *JobRequest) (resolvedJar, error) {
+func (s *JobService) resolveJar(ctx context.Context, req *api.JobRequest) (resolvedJar, error) {
 	if req.JarID != "" {
 		if !hdfs.ValidID(req.JarID) {
-			return resolvedJar{}, &SpecError{Problems: []FieldProblem{{Field: "jarId", Reason: "a jar id is 64 lower-case hex digits"}}}
+			return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "jarId", Reason: "a jar id is 64 lower-case hex digits"}}}
 		}
 		jar, err := s.opts.Jars.Get(ctx, req.JarID)
 		if errors.Is(err, hdfs.ErrNotFound) {
@@ -361,20 +362,20 @@ func (s *JobService) resolveJar(ctx context.Context, req *JobRequest) (resolvedJ
 			req.EntryClass = jar.MainClass
 		}
 		if req.EntryClass == "" {
-			return resolvedJar{}, &SpecError{Problems: []FieldProblem{{Field: "entryClass", Reason: "required: the jar's manifest has no Main-Class"}}}
+			return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "entryClass", Reason: "required: the jar's manifest has no Main-Class"}}}
 		}
 		return resolvedJar{URI: jar.URI, Size: jar.Size, ModTime: jar.ModTime.UnixMilli()}, nil
 	}
 	u, _ := url.Parse(req.JarPath) // checked by normalize
 	if fsu, _ := url.Parse(s.opts.Files.FSURI()); u.Host != "" && u.Host != fsu.Host {
-		return resolvedJar{}, &SpecError{Problems: []FieldProblem{{Field: "jarPath", Reason: "must be on the gateway's file system " + s.opts.Files.FSURI()}}}
+		return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "jarPath", Reason: "must be on the gateway's file system " + s.opts.Files.FSURI()}}}
 	}
 	fi, info, err := s.opts.Files.Inspect(ctx, u.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return resolvedJar{}, fmt.Errorf("%w: %s", ErrJarNotFound, req.JarPath)
 	case errors.Is(err, hdfs.ErrInvalidJar):
-		return resolvedJar{}, &SpecError{Problems: []FieldProblem{{Field: "jarPath", Reason: "not a valid jar"}}}
+		return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "jarPath", Reason: "not a valid jar"}}}
 	case err != nil:
 		return resolvedJar{}, fmt.Errorf("inspect %s: %w", req.JarPath, err)
 	}
@@ -382,7 +383,7 @@ func (s *JobService) resolveJar(ctx context.Context, req *JobRequest) (resolvedJ
 		req.EntryClass = info.MainClass
 	}
 	if req.EntryClass == "" {
-		return resolvedJar{}, &SpecError{Problems: []FieldProblem{{Field: "entryClass", Reason: "required: the jar's manifest has no Main-Class"}}}
+		return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "entryClass", Reason: "required: the jar's manifest has no Main-Class"}}}
 	}
 	return resolvedJar{URI: s.opts.Files.URI(u.Path), Size: fi.Size, ModTime: fi.ModTime.UnixMilli()}, nil
 }
@@ -464,10 +465,10 @@ func idempotencyTags(key, fingerprint string) (idem, spec string) {
 }
 
 // findByTag looks for the application launched earlier for an idempotency key.
-func (s *JobService) findByTag(ctx context.Context, idemTag, specTag string) (Job, bool, error) {
+func (s *JobService) findByTag(ctx context.Context, idemTag, specTag string) (api.Job, bool, error) {
 	apps, err := s.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{idemTag}})
 	if err != nil {
-		return Job{}, false, fmt.Errorf("look up idempotency key: %w", err)
+		return api.Job{}, false, fmt.Errorf("look up idempotency key: %w", err)
 	}
 	for i := range apps {
 		app := &apps[i]
@@ -475,12 +476,12 @@ func (s *JobService) findByTag(ctx context.Context, idemTag, specTag string) (Jo
 			continue
 		}
 		if !app.HasTag(specTag) {
-			return Job{}, false, fmt.Errorf("%w (application %s)", ErrIdempotencyKeyReused, app.ID)
+			return api.Job{}, false, fmt.Errorf("%w (application %s)", ErrIdempotencyKeyReused, app.ID)
 		}
 		job, err := s.describe(ctx, app)
 		return job, true, err
 	}
-	return Job{}, false, nil
+	return api.Job{}, false, nil
 }
 
 // keyLocks serialises requests that carry the same idempotency key within this process.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/yarnclient"
 )
@@ -15,117 +16,42 @@ func TestDeriveState(t *testing.T) {
 		yarn  yarnclient.AppState
 		final yarnclient.FinalStatus
 		flink jobmanager.JobStatus
-		want  JobState
+		want  api.JobState
 	}{
-		{"yarn NEW", yarnclient.StateNew, yarnclient.FinalUndefined, "", StateSubmitted},
-		{"yarn NEW_SAVING", yarnclient.StateNewSaving, yarnclient.FinalUndefined, "", StateSubmitted},
-		{"yarn SUBMITTED", yarnclient.StateSubmitted, yarnclient.FinalUndefined, "", StateSubmitted},
-		{"yarn ACCEPTED", yarnclient.StateAccepted, yarnclient.FinalUndefined, "", StateAccepted},
-		{"yarn ACCEPTED ignores a flink status", yarnclient.StateAccepted, yarnclient.FinalUndefined, "RUNNING", StateAccepted},
-		{"running, jobmanager not answering", yarnclient.StateRunning, yarnclient.FinalUndefined, "", StateStarting},
-		{"running, flink INITIALIZING", yarnclient.StateRunning, yarnclient.FinalUndefined, "INITIALIZING", StateStarting},
-		{"running, flink CREATED", yarnclient.StateRunning, yarnclient.FinalUndefined, "CREATED", StateStarting},
-		{"running, flink SUSPENDED", yarnclient.StateRunning, yarnclient.FinalUndefined, "SUSPENDED", StateStarting},
-		{"running, flink status never heard of", yarnclient.StateRunning, yarnclient.FinalUndefined, "WHATEVER", StateStarting},
-		{"running, flink RUNNING", yarnclient.StateRunning, yarnclient.FinalUndefined, "RUNNING", StateRunning},
-		{"running, flink RESTARTING", yarnclient.StateRunning, yarnclient.FinalUndefined, "RESTARTING", StateRunning},
-		{"running, flink FAILING", yarnclient.StateRunning, yarnclient.FinalUndefined, "FAILING", StateRunning},
-		{"running, flink CANCELLING", yarnclient.StateRunning, yarnclient.FinalUndefined, "CANCELLING", StateRunning},
-		{"running, flink RECONCILING", yarnclient.StateRunning, yarnclient.FinalUndefined, "RECONCILING", StateRunning},
-		{"running, flink FINISHED", yarnclient.StateRunning, yarnclient.FinalUndefined, "FINISHED", StateFinished},
-		{"running, flink FAILED", yarnclient.StateRunning, yarnclient.FinalUndefined, "FAILED", StateFailed},
-		{"running, flink CANCELED", yarnclient.StateRunning, yarnclient.FinalUndefined, "CANCELED", StateCanceled},
-		{"finished SUCCEEDED", yarnclient.StateFinished, yarnclient.FinalSucceeded, "", StateFinished},
-		{"finished KILLED is a canceled job", yarnclient.StateFinished, yarnclient.FinalKilled, "", StateCanceled},
-		{"finished FAILED", yarnclient.StateFinished, yarnclient.FinalFailed, "", StateFailed},
-		{"finished UNDEFINED", yarnclient.StateFinished, yarnclient.FinalUndefined, "", StateFailed},
-		{"finished without final status", yarnclient.StateFinished, "", "", StateFailed},
-		{"finished, the report wins over a stale flink status", yarnclient.StateFinished, yarnclient.FinalSucceeded, "RUNNING", StateFinished},
-		{"yarn FAILED", yarnclient.StateFailed, yarnclient.FinalFailed, "", StateFailed},
-		{"yarn FAILED with undefined final status", yarnclient.StateFailed, yarnclient.FinalUndefined, "", StateFailed},
-		{"yarn KILLED", yarnclient.StateKilled, yarnclient.FinalKilled, "", StateKilled},
-		{"yarn KILLED while flink ran", yarnclient.StateKilled, yarnclient.FinalKilled, "RUNNING", StateKilled},
-		{"unknown yarn state", "", "", "", StateSubmitted},
+		{"yarn NEW", yarnclient.StateNew, yarnclient.FinalUndefined, "", api.StateSubmitted},
+		{"yarn NEW_SAVING", yarnclient.StateNewSaving, yarnclient.FinalUndefined, "", api.StateSubmitted},
+		{"yarn SUBMITTED", yarnclient.StateSubmitted, yarnclient.FinalUndefined, "", api.StateSubmitted},
+		{"yarn ACCEPTED", yarnclient.StateAccepted, yarnclient.FinalUndefined, "", api.StateAccepted},
+		{"yarn ACCEPTED ignores a flink status", yarnclient.StateAccepted, yarnclient.FinalUndefined, "RUNNING", api.StateAccepted},
+		{"running, jobmanager not answering", yarnclient.StateRunning, yarnclient.FinalUndefined, "", api.StateStarting},
+		{"running, flink INITIALIZING", yarnclient.StateRunning, yarnclient.FinalUndefined, "INITIALIZING", api.StateStarting},
+		{"running, flink CREATED", yarnclient.StateRunning, yarnclient.FinalUndefined, "CREATED", api.StateStarting},
+		{"running, flink SUSPENDED", yarnclient.StateRunning, yarnclient.FinalUndefined, "SUSPENDED", api.StateStarting},
+		{"running, flink status never heard of", yarnclient.StateRunning, yarnclient.FinalUndefined, "WHATEVER", api.StateStarting},
+		{"running, flink RUNNING", yarnclient.StateRunning, yarnclient.FinalUndefined, "RUNNING", api.StateRunning},
+		{"running, flink RESTARTING", yarnclient.StateRunning, yarnclient.FinalUndefined, "RESTARTING", api.StateRunning},
+		{"running, flink FAILING", yarnclient.StateRunning, yarnclient.FinalUndefined, "FAILING", api.StateRunning},
+		{"running, flink CANCELLING", yarnclient.StateRunning, yarnclient.FinalUndefined, "CANCELLING", api.StateRunning},
+		{"running, flink RECONCILING", yarnclient.StateRunning, yarnclient.FinalUndefined, "RECONCILING", api.StateRunning},
+		{"running, flink FINISHED", yarnclient.StateRunning, yarnclient.FinalUndefined, "FINISHED", api.StateFinished},
+		{"running, flink FAILED", yarnclient.StateRunning, yarnclient.FinalUndefined, "FAILED", api.StateFailed},
+		{"running, flink CANCELED", yarnclient.StateRunning, yarnclient.FinalUndefined, "CANCELED", api.StateCanceled},
+		{"finished SUCCEEDED", yarnclient.StateFinished, yarnclient.FinalSucceeded, "", api.StateFinished},
+		{"finished KILLED is a canceled job", yarnclient.StateFinished, yarnclient.FinalKilled, "", api.StateCanceled},
+		{"finished FAILED", yarnclient.StateFinished, yarnclient.FinalFailed, "", api.StateFailed},
+		{"finished UNDEFINED", yarnclient.StateFinished, yarnclient.FinalUndefined, "", api.StateFailed},
+		{"finished without final status", yarnclient.StateFinished, "", "", api.StateFailed},
+		{"finished, the report wins over a stale flink status", yarnclient.StateFinished, yarnclient.FinalSucceeded, "RUNNING", api.StateFinished},
+		{"yarn FAILED", yarnclient.StateFailed, yarnclient.FinalFailed, "", api.StateFailed},
+		{"yarn FAILED with undefined final status", yarnclient.StateFailed, yarnclient.FinalUndefined, "", api.StateFailed},
+		{"yarn KILLED", yarnclient.StateKilled, yarnclient.FinalKilled, "", api.StateKilled},
+		{"yarn KILLED while flink ran", yarnclient.StateKilled, yarnclient.FinalKilled, "RUNNING", api.StateKilled},
+		{"unknown yarn state", "", "", "", api.StateSubmitted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := deriveState(tc.yarn, tc.final, tc.flink); got != tc.want {
 				t.Errorf("deriveState(%q, %q, %q) = %s, want %s", tc.yarn, tc.final, tc.flink, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestJobStateTerminal(t *testing.T) {
-	terminal := map[JobState]bool{StateFinished: true, StateFailed: true, StateCanceled: true, StateKilled: true, StateLost: true}
-	if len(jobStates) != 9 {
-		t.Fatalf("%d states, want 9: %v", len(jobStates), jobStates)
-	}
-	for _, s := range jobStates {
-		if s.Terminal() != terminal[s] {
-			t.Errorf("%s.Terminal() = %v", s, s.Terminal())
-		}
-	}
-}
-
-func TestJobStateReached(t *testing.T) {
-	tests := []struct {
-		name   string
-		state  JobState
-		target JobState
-		want   bool
-	}{
-		{"same transient state", StateSubmitted, StateSubmitted, true},
-		{"before the target", StateSubmitted, StateAccepted, false},
-		{"accepted is not yet running", StateAccepted, StateRunning, false},
-		{"starting is not yet running", StateStarting, StateRunning, false},
-		{"past the target", StateRunning, StateAccepted, true},
-		{"running satisfies starting", StateRunning, StateStarting, true},
-		{"failed ends a wait for running", StateFailed, StateRunning, true},
-		{"killed ends a wait for submitted", StateKilled, StateSubmitted, true},
-		{"lost ends a wait for running", StateLost, StateRunning, true},
-		{"running does not satisfy finished", StateRunning, StateFinished, false},
-		{"submitted does not satisfy canceled", StateSubmitted, StateCanceled, false},
-		{"finished satisfies finished", StateFinished, StateFinished, true},
-		{"another terminal state ends a wait for finished", StateFailed, StateFinished, true},
-		{"killed ends a wait for canceled", StateKilled, StateCanceled, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.state.reached(tc.target); got != tc.want {
-				t.Errorf("%s.reached(%s) = %v, want %v", tc.state, tc.target, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestParseJobState(t *testing.T) {
-	tests := []struct {
-		in     string
-		want   JobState
-		wantOK bool
-	}{
-		{"RUNNING", StateRunning, true},
-		{"running", StateRunning, true},
-		{"Canceled", StateCanceled, true},
-		{"submitted", StateSubmitted, true},
-		{"accepted", StateAccepted, true},
-		{"starting", StateStarting, true},
-		{"finished", StateFinished, true},
-		{"failed", StateFailed, true},
-		{"killed", StateKilled, true},
-		{"lost", StateLost, true},
-		{"", "", false},
-		{"RUN", "", false},
-		{"CANCELLED", "", false},
-		{" RUNNING", "", false},
-		{"SUCCEEDED", "", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			got, ok := ParseJobState(tc.in)
-			if got != tc.want || ok != tc.wantOK {
-				t.Errorf("ParseJobState(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.wantOK)
 			}
 		})
 	}

@@ -11,40 +11,41 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
 // Job returns the current state of a job.
-func (s *JobService) Job(ctx context.Context, id string) (Job, error) {
+func (s *JobService) Job(ctx context.Context, id string) (api.Job, error) {
 	if _, _, ok := parseSessionJobID(id); ok {
 		return s.sessionJob(ctx, id)
 	}
 	if !yarnclient.ValidApplicationID(id) {
-		return Job{}, fmt.Errorf("%w: %q is not a job id", ErrJobNotFound, id)
+		return api.Job{}, fmt.Errorf("%w: %q is not a job id", ErrJobNotFound, id)
 	}
 	if job, ok := s.tracker.terminal(id); ok {
 		return job, nil
 	}
 	app, err := s.opts.RM.App(ctx, id)
 	if errors.Is(err, yarnclient.ErrNotFound) {
-		return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+		return api.Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 	}
 	if err != nil {
-		return Job{}, fmt.Errorf("read application %s: %w", id, err)
+		return api.Job{}, fmt.Errorf("read application %s: %w", id, err)
 	}
 	if !app.HasTag(tagGateway) {
-		return Job{}, fmt.Errorf("%w: %s is not a yarngate application", ErrJobNotFound, id)
+		return api.Job{}, fmt.Errorf("%w: %s is not a yarngate application", ErrJobNotFound, id)
 	}
 	if app.HasTag(tagKindSession) {
-		return Job{}, fmt.Errorf("%w: %s is a session (GET /v1/sessions/%s)", ErrJobNotFound, id, id)
+		return api.Job{}, fmt.Errorf("%w: %s is a session (GET /v1/sessions/%s)", ErrJobNotFound, id, id)
 	}
 	return s.describe(ctx, app)
 }
 
 // Cancel cancels a job through its JobManager, or kills its YARN application when kill is set, the
 // JobManager does not answer or the job does not run yet. A job that has ended is returned unchanged.
-func (s *JobService) Cancel(ctx context.Context, id string, kill bool) (Job, error) {
+func (s *JobService) Cancel(ctx context.Context, id string, kill bool) (api.Job, error) {
 	if _, _, ok := parseSessionJobID(id); ok {
 		return s.cancelSessionJob(ctx, id)
 	}
@@ -58,32 +59,32 @@ func (s *JobService) Cancel(ctx context.Context, id string, kill bool) (Job, err
 			err = jm.Cancel(ctx, job.Flink.JobID)
 		}
 		if err == nil {
-			s.opts.Logger.InfoContext(ctx, "job cancel requested", "requestId", requestID(ctx), "applicationId", id)
+			s.opts.Logger.InfoContext(ctx, "job cancel requested", "requestId", RequestID(ctx), "applicationId", id)
 			return s.Job(ctx, id)
 		}
 		s.opts.Logger.InfoContext(ctx, "cancel through the JobManager failed; killing the application",
-			"requestId", requestID(ctx), "applicationId", id, "error", err)
+			"requestId", RequestID(ctx), "applicationId", id, "error", err)
 	}
-	state, err := s.opts.RM.Kill(ctx, id, "killed through yarngate (request "+requestID(ctx)+")")
+	state, err := s.opts.RM.Kill(ctx, id, "killed through yarngate (request "+RequestID(ctx)+")")
 	if err != nil {
-		return Job{}, fmt.Errorf("kill %s: %w", id, err)
+		return api.Job{}, fmt.Errorf("kill %s: %w", id, err)
 	}
-	s.opts.Logger.InfoContext(ctx, "application killed", "requestId", requestID(ctx), "applicationId", id, "state", state)
+	s.opts.Logger.InfoContext(ctx, "application killed", "requestId", RequestID(ctx), "applicationId", id, "state", state)
 	return s.Job(ctx, id)
 }
 
 // describe builds the job object from an application report, asking the JobManager for the Flink job
 // while the application runs.
-func (s *JobService) describe(ctx context.Context, app *yarnclient.App) (Job, error) {
+func (s *JobService) describe(ctx context.Context, app *yarnclient.App) (api.Job, error) {
 	jobID, err := flinkJobID(app.ID)
 	if err != nil {
-		return Job{}, err
+		return api.Job{}, err
 	}
-	job := Job{
+	job := api.Job{
 		ID: app.ID, Name: app.Name, Target: tagValue(app, tagTargetPrefix),
-		YARN: JobYARN{ApplicationID: app.ID, State: string(app.State), FinalStatus: string(app.FinalStatus),
+		YARN: api.JobYARN{ApplicationID: app.ID, State: string(app.State), FinalStatus: string(app.FinalStatus),
 			Diagnostics: cleanDiagnostics(app.Diagnostics), Queue: app.Queue, User: app.User},
-		Flink:     JobFlink{JobID: jobID, Version: tagValue(app, tagFlinkPrefix)},
+		Flink:     api.JobFlink{JobID: jobID, Version: tagValue(app, tagFlinkPrefix)},
 		CreatedAt: app.Started(),
 	}
 	jmURL := s.jobManagerURL(ctx, app)
@@ -100,7 +101,7 @@ func (s *JobService) describe(ctx context.Context, app *yarnclient.App) (Job, er
 	if flinkState == "" && app.State == yarnclient.StateFinished {
 		// An application cluster ends with its job: its final status is the job's outcome.
 		switch job.State {
-		case StateFinished, StateFailed, StateCanceled:
+		case api.StateFinished, api.StateFailed, api.StateCanceled:
 			flinkState = jobmanager.JobStatus(job.State)
 		}
 	}
@@ -121,7 +122,7 @@ func (s *JobService) describe(ctx context.Context, app *yarnclient.App) (Job, er
 // afterEnd queues the work for an ended application: removing its launch files and, for a failed job
 // whose failure is not known, finding it (from the job archive or the JobManager log). Each is claimed
 // once; a full queue leaves it to a later observation.
-func (s *JobService) afterEnd(app *yarnclient.App, job Job) {
+func (s *JobService) afterEnd(app *yarnclient.App, job api.Job) {
 	if s.tracker.claim(app.ID, claimCleanup) {
 		select {
 		case s.cleanups <- app.ID:
@@ -129,7 +130,7 @@ func (s *JobService) afterEnd(app *yarnclient.App, job Job) {
 			s.tracker.release(app.ID, claimCleanup)
 		}
 	}
-	if job.State == StateFailed && job.Flink.Failure == nil && s.tracker.claim(app.ID, claimDiagnosis) {
+	if job.State == api.StateFailed && job.Flink.Failure == nil && s.tracker.claim(app.ID, claimDiagnosis) {
 		select {
 		case s.diagnoses <- diagnosis{appID: app.ID, jobID: job.Flink.JobID, logs: app.AMContainerLogs}:
 		default:
@@ -261,10 +262,10 @@ func (s *JobService) readArchive(ctx context.Context, jobID string) []byte {
 
 // links returns the job's web addresses: the YARN application page and, while a JobManager runs, the
 // Flink UI through the ResourceManager's web proxy and the JobManager's REST base.
-func (s *JobService) links(appID, jmURL string) JobLinks {
+func (s *JobService) links(appID, jmURL string) api.JobLinks {
 	rm, _ := s.opts.RM.ActiveRM()
 	base := strings.TrimRight(rm.URL, "/")
-	l := JobLinks{YARN: base + "/cluster/app/" + appID}
+	l := api.JobLinks{YARN: base + "/cluster/app/" + appID}
 	if jmURL != "" {
 		l.FlinkUI = ptr(base + "/proxy/" + appID + "/")
 		l.JobManager = ptr(jmURL)
@@ -314,9 +315,9 @@ type jobTracker struct {
 }
 
 type trackedJob struct {
-	state     JobState
+	state     api.JobState
 	updatedAt time.Time
-	final     *Job
+	final     *api.Job
 	claims    map[claimKind]bool // background work claimed or done
 }
 
@@ -334,7 +335,7 @@ func newJobTracker() *jobTracker {
 
 // observe records a freshly derived job and returns it with UpdatedAt and Terminal set; once a job was
 // terminal, the first terminal snapshot is returned instead.
-func (t *jobTracker) observe(job Job) Job {
+func (t *jobTracker) observe(job api.Job) api.Job {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -369,28 +370,28 @@ func (t *jobTracker) observe(job Job) Job {
 }
 
 // terminal returns the final snapshot of a job that ended.
-func (t *jobTracker) terminal(id string) (Job, bool) {
+func (t *jobTracker) terminal(id string) (api.Job, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if tj := t.jobs[id]; tj != nil && tj.final != nil && yarnclient.AppState(tj.final.YARN.State).Terminal() {
 		return *tj.final, true
 	}
-	return Job{}, false
+	return api.Job{}, false
 }
 
 // final returns the final snapshot of a job that ended, whatever YARN's state (session jobs end while
 // their session's application runs on).
-func (t *jobTracker) final(id string) (Job, bool) {
+func (t *jobTracker) final(id string) (api.Job, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if tj := t.jobs[id]; tj != nil && tj.final != nil {
 		return *tj.final, true
 	}
-	return Job{}, false
+	return api.Job{}, false
 }
 
 // last returns the last state seen of a job.
-func (t *jobTracker) last(id string) (JobState, bool) {
+func (t *jobTracker) last(id string) (api.JobState, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if tj := t.jobs[id]; tj != nil {

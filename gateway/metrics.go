@@ -16,12 +16,10 @@ const (
 	outcomeFailed   = "failed"
 )
 
-// Metrics are the gateway's Prometheus metrics. Create them once with NewMetrics on the registry the
-// process exposes, and pass them to NewJarService and New.
+// Metrics are the services' Prometheus metrics (uploads, submissions, reconciliation; the HTTP metrics are
+// httpapi's). Create them once with NewMetrics on the registry the process exposes, and pass them to the
+// services.
 type Metrics struct {
-	requests    *prometheus.CounterVec
-	duration    *prometheus.HistogramVec
-	inFlight    prometheus.Gauge
 	uploads     *prometheus.CounterVec
 	stagedBytes prometheus.Counter
 	submissions *prometheus.CounterVec
@@ -34,19 +32,6 @@ type Metrics struct {
 // NewMetrics creates the gateway metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "yarngate_http_requests_total",
-			Help: "HTTP requests by method, route template and status.",
-		}, []string{"method", "route", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "yarngate_http_request_duration_seconds",
-			Help:    "HTTP request latency by method, route template and status.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 4, 9), // 5ms .. ~5.5min: uploads are long
-		}, []string{"method", "route", "status"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "yarngate_http_requests_in_flight",
-			Help: "HTTP requests being served.",
-		}),
 		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "yarngate_jar_uploads_total",
 			Help: "Jar uploads by outcome: created, existed, invalid, too_large, failed.",
@@ -78,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.005, 3, 9), // 5ms .. ~33s
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.uploads, m.stagedBytes,
+	for _, c := range []prometheus.Collector{m.uploads, m.stagedBytes,
 		m.submissions, m.submitTime, m.reconciles, m.reconciled, m.reconcileT} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register gateway metrics: %w", err)
@@ -91,12 +76,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.submissions.WithLabelValues(o)
 	}
 	return m, nil
-}
-
-func (m *Metrics) observeRequest(method, route string, status int, elapsed time.Duration) {
-	s := statusLabel(status)
-	m.requests.WithLabelValues(method, route, s).Inc()
-	m.duration.WithLabelValues(method, route, s).Observe(elapsed.Seconds())
 }
 
 // Submission outcomes, the values of the outcome label of yarngate_job_submissions_total.
@@ -115,7 +94,7 @@ func (m *Metrics) observeSubmission(err error, created bool, elapsed time.Durati
 		m.submitTime.Observe(elapsed.Seconds())
 	case err == nil:
 		m.submissions.WithLabelValues(submitReplayed).Inc()
-	case classify(err, 0).status < 500:
+	case ClientFault(err):
 		m.submissions.WithLabelValues(submitRejected).Inc()
 	default:
 		m.submissions.WithLabelValues(submitFailed).Inc()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
 )
@@ -130,8 +131,8 @@ func (r *RecordedJobs) reconcileApp(ctx context.Context, app *yarnclient.App) {
 	if app.HasTag(tagKindSession) {
 		kind = registry.KindSession
 		sess := r.jobs.describeSession(ctx, app)
-		if known && rec.State == string(SessionStopping) && !sess.State.Terminal() {
-			sess.State = SessionStopping // stopped through another instance (or an earlier process)
+		if known && rec.State == string(api.SessionStopping) && !sess.State.Terminal() {
+			sess.State = api.SessionStopping // stopped through another instance (or an earlier process)
 			r.resumeStop(ctx, rec, app)
 		}
 		view = sess
@@ -248,7 +249,7 @@ func (r *RecordedJobs) missing(ctx context.Context, rec registry.Record) {
 			return false
 		}
 		rec.View = lostView(rec.View, reason)
-		rec.SetState(string(StateLost), true, now, reason)
+		rec.SetState(string(api.StateLost), true, now, reason)
 		rec.GoneAt = now.UTC()
 		return true
 	})
@@ -261,7 +262,7 @@ func lostView(view json.RawMessage, reason string) json.RawMessage {
 	if json.Unmarshal(view, &m) != nil || m == nil {
 		m = map[string]any{}
 	}
-	m["state"] = string(StateLost)
+	m["state"] = string(api.StateLost)
 	if _, ok := m["terminal"]; ok {
 		m["terminal"] = true
 	}
@@ -337,7 +338,7 @@ func awaitingFailure(view json.RawMessage) bool {
 			Failure *string `json:"failure"`
 		} `json:"flink"`
 	}
-	return json.Unmarshal(view, &v) == nil && v.State == string(StateFailed) && v.Flink != nil && v.Flink.Failure == nil
+	return json.Unmarshal(view, &v) == nil && v.State == string(api.StateFailed) && v.Flink != nil && v.Flink.Failure == nil
 }
 
 // yarnEnded reports whether an API object shows YARN's application ended.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/registry/registrytest"
@@ -171,10 +172,10 @@ func TestReconcileFollowsYARN(t *testing.T) {
 		t.Fatal(err)
 	}
 	job, err := r.Job(ctx, appA)
-	if err != nil || job.State != StateAccepted {
+	if err != nil || job.State != api.StateAccepted {
 		t.Fatalf("adopted job = %+v, %v", job, err)
 	}
-	if sess, err := r.Session(ctx, appS); err != nil || sess.State != SessionStarting {
+	if sess, err := r.Session(ctx, appS); err != nil || sess.State != api.SessionStarting {
 		t.Fatalf("adopted session = %+v, %v", sess, err)
 	}
 	if _, err := r.Job(ctx, appS); err == nil {
@@ -192,7 +193,7 @@ func TestReconcileFollowsYARN(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ := reg.Cached(appA)
-	if rec.State != string(StateFinished) || !rec.Terminal || len(rec.History) != 2 || rec.History[0].Reason != "adopted" {
+	if rec.State != string(api.StateFinished) || !rec.Terminal || len(rec.History) != 2 || rec.History[0].Reason != "adopted" {
 		t.Fatalf("record after FINISHED: %+v", rec)
 	}
 
@@ -236,15 +237,15 @@ func TestReconcileLostAndRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	job, err := r.Job(ctx, appA)
-	if err != nil || job.State != StateLost || !job.Terminal || !strings.Contains(job.YARN.Diagnostics, "no longer knows") ||
+	if err != nil || job.State != api.StateLost || !job.Terminal || !strings.Contains(job.YARN.Diagnostics, "no longer knows") ||
 		job.Links.JobManager != nil {
 		t.Fatalf("vanished running job = %+v, %v", job, err)
 	}
 	rec, _ := reg.Cached(appA)
-	if last := rec.History[len(rec.History)-1]; last.State != string(StateLost) || last.Reason == "" {
+	if last := rec.History[len(rec.History)-1]; last.State != string(api.StateLost) || last.Reason == "" {
 		t.Fatalf("LOST transition %+v", last)
 	}
-	if job, err := r.Job(ctx, appB); err != nil || job.State != StateFinished {
+	if job, err := r.Job(ctx, appB); err != nil || job.State != api.StateFinished {
 		t.Fatalf("finished job after YARN forgot it = %+v, %v", job, err)
 	}
 
@@ -302,7 +303,7 @@ func TestReconcileKillsFailedLaunchesAndOnlyWhenLeading(t *testing.T) {
 
 func TestApplyViewKeepsTerminalState(t *testing.T) {
 	view := func(state string, yarn string) json.RawMessage {
-		b, _ := json.Marshal(Job{ID: appA, State: JobState(state), Terminal: JobState(state).Terminal(), YARN: JobYARN{State: yarn}})
+		b, _ := json.Marshal(api.Job{ID: appA, State: api.JobState(state), Terminal: api.JobState(state).Terminal(), YARN: api.JobYARN{State: yarn}})
 		return b
 	}
 	cases := []struct {
@@ -322,7 +323,7 @@ func TestApplyViewKeepsTerminalState(t *testing.T) {
 			rec := registry.Record{Kind: registry.KindJob}
 			applyView(&rec, registry.KindJob, c.from)
 			changed := applyView(&rec, registry.KindJob, c.to)
-			var got Job
+			var got api.Job
 			json.Unmarshal(rec.View, &got) //nolint:errcheck
 			if changed != c.changed || rec.State != c.wantState || string(got.State) != c.wantState || got.YARN.State != c.wantYARN {
 				t.Fatalf("changed %v state %s view %s/%s", changed, rec.State, got.State, got.YARN.State)
@@ -332,7 +333,7 @@ func TestApplyViewKeepsTerminalState(t *testing.T) {
 }
 
 func TestRedactedSpec(t *testing.T) {
-	spec := redactedSpec(JobRequest{Name: "x", FlinkConfig: map[string]any{
+	spec := redactedSpec(api.JobRequest{Name: "x", FlinkConfig: map[string]any{
 		"s3.secret-key": "hunter2", "fs.azure.account.key.password": "p", "parallelism.default": 4}})
 	s := string(spec)
 	if strings.Contains(s, "hunter2") || strings.Contains(s, `"p"`) || !strings.Contains(s, `"parallelism.default":4`) {
@@ -432,7 +433,7 @@ func TestCollectRemovesOnlyUnreferencedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	endedJob := mustCached(t, reg, appEnded)
-	var v Job
+	var v api.Job
 	json.Unmarshal(endedJob.View, &v) //nolint:errcheck
 	entry := func(name string, at time.Time) hdfs.DirEntry {
 		return hdfs.DirEntry{Name: name, FileInfo: hdfs.FileInfo{ModTime: at, Mode: fs.ModeDir}}
@@ -462,7 +463,7 @@ func TestFailedLaunchRecordRevivedByRetry(t *testing.T) {
 	r, _, _, reg := newRecordedTest(t, RecordedJobsOptions{})
 	ctx := t.Context()
 	failed := &launchError{applicationID: appA, err: errors.New("submit: timeout")}
-	view := Job{ID: appA, State: StateAccepted, YARN: JobYARN{ApplicationID: appA, State: "ACCEPTED"}}
+	view := api.Job{ID: appA, State: api.StateAccepted, YARN: api.JobYARN{ApplicationID: appA, State: "ACCEPTED"}}
 	calls := 0
 	launch := func(context.Context) (string, bool, error) {
 		calls++
@@ -484,7 +485,7 @@ func TestFailedLaunchRecordRevivedByRetry(t *testing.T) {
 		t.Fatalf("retry: %v", err)
 	}
 	job, err := r.Job(ctx, appA)
-	if err != nil || job.State != StateAccepted {
+	if err != nil || job.State != api.StateAccepted {
 		t.Fatalf("after the retry: %+v, %v", job, err)
 	}
 	if c, err := reg.Claim(ctx, keyHash(registry.KindJob, "k")); err != nil || c.ID != appA {

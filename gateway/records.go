@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/registry"
 )
 
@@ -120,8 +121,8 @@ func (r *RecordedJobs) Close() {
 func (r *RecordedJobs) FlinkVersions() []string { return r.jobs.FlinkVersions() }
 
 // RegistryStatus reports the registry for the cluster view.
-func (r *RecordedJobs) RegistryStatus() ClusterRegistry {
-	st := ClusterRegistry{Backend: r.opts.Backend, Instance: r.opts.Instance,
+func (r *RecordedJobs) RegistryStatus() api.ClusterRegistry {
+	st := api.ClusterRegistry{Backend: r.opts.Backend, Instance: r.opts.Instance,
 		Reconciler: r.opts.Leadership == nil || r.opts.Leadership.IsLeader(), Records: len(r.reg.List(visible))}
 	r.mu.Lock()
 	if !r.reconciled.IsZero() {
@@ -145,13 +146,13 @@ func keyHash(kind, key string) string {
 
 // Submit launches a job, or returns the job an earlier request with the same idempotency key launched
 // (created=false), whichever gateway instance or process launched it.
-func (r *RecordedJobs) Submit(ctx context.Context, req JobRequest, idempotencyKey string) (Job, bool, error) {
+func (r *RecordedJobs) Submit(ctx context.Context, req api.JobRequest, idempotencyKey string) (api.Job, bool, error) {
 	kind := registry.KindJob
 	if req.Target == targetSession {
 		kind = registry.KindSessionJob
 	}
-	var job Job
-	created, err := r.launchOnce(ctx, kind, idempotencyKey, req.fingerprint(), redactedSpec(req),
+	var job api.Job
+	created, err := r.launchOnce(ctx, kind, idempotencyKey, jobRequestFingerprint(&req), redactedSpec(req),
 		func(ctx context.Context) (string, bool, error) {
 			var created bool
 			var err error
@@ -164,9 +165,9 @@ func (r *RecordedJobs) Submit(ctx context.Context, req JobRequest, idempotencyKe
 
 // CreateSession launches a session, or returns the one an earlier request with the same idempotency key
 // launched (created=false).
-func (r *RecordedJobs) CreateSession(ctx context.Context, req SessionRequest, idempotencyKey string) (Session, bool, error) {
-	var sess Session
-	created, err := r.launchOnce(ctx, registry.KindSession, idempotencyKey, req.fingerprint(), redactedSpec(req),
+func (r *RecordedJobs) CreateSession(ctx context.Context, req api.SessionRequest, idempotencyKey string) (api.Session, bool, error) {
+	var sess api.Session
+	created, err := r.launchOnce(ctx, registry.KindSession, idempotencyKey, sessionRequestFingerprint(&req), redactedSpec(req),
 		func(ctx context.Context) (string, bool, error) {
 			var created bool
 			var err error
@@ -289,7 +290,7 @@ func (r *RecordedJobs) claimKey(ctx context.Context, hash, fingerprint string) (
 			c.Launcher = r.opts.Instance
 			moved, err := r.reg.MoveClaim(ctx, hash, c)
 			if err == nil {
-				r.log.InfoContext(ctx, "took over the launch of a stopped instance", "requestId", requestID(ctx))
+				r.log.InfoContext(ctx, "took over the launch of a stopped instance", "requestId", RequestID(ctx))
 				return moved, "", nil
 			}
 			if !errors.Is(err, registry.ErrConflict) && !errors.Is(err, registry.ErrNotFound) {
@@ -348,9 +349,9 @@ func viewState(kind string, view json.RawMessage) (string, bool) {
 	}
 	json.Unmarshal(view, &v) //nolint:errcheck // our own encoding
 	if kind == registry.KindSession {
-		return v.State, SessionState(v.State).Terminal()
+		return v.State, api.SessionState(v.State).Terminal()
 	}
-	return v.State, JobState(v.State).Terminal()
+	return v.State, api.JobState(v.State).Terminal()
 }
 
 // applyView stores a freshly derived API object in a record; false when nothing changed. A record ends
@@ -417,27 +418,27 @@ func redactedSpec(req any) json.RawMessage {
 
 // Job returns a job from its record. A job the registry does not know yet (launched by an older gateway,
 // or before its record was written) is read from YARN once and adopted.
-func (r *RecordedJobs) Job(ctx context.Context, id string) (Job, error) {
+func (r *RecordedJobs) Job(ctx context.Context, id string) (api.Job, error) {
 	if !ValidJobID(id) {
-		return Job{}, fmt.Errorf("%w: %q is not a job id", ErrJobNotFound, id)
+		return api.Job{}, fmt.Errorf("%w: %q is not a job id", ErrJobNotFound, id)
 	}
 	rec, err := r.reg.Get(ctx, id)
 	switch {
 	case err == nil && visible(&rec) && rec.Kind != registry.KindSession:
-		var job Job
+		var job api.Job
 		return job, json.Unmarshal(rec.View, &job)
 	case err == nil:
-		return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+		return api.Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 	case !errors.Is(err, registry.ErrNotFound):
-		return Job{}, fmt.Errorf("read job %s: %w", id, err)
+		return api.Job{}, fmt.Errorf("read job %s: %w", id, err)
 	}
 	if r.knownUnknown(id) {
-		return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+		return api.Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 	}
 	job, err := r.jobs.Job(ctx, id)
 	if err != nil {
 		r.rememberUnknown(id, err)
-		return Job{}, err
+		return api.Job{}, err
 	}
 	kind := registry.KindJob
 	if job.Target == targetSession {
@@ -493,8 +494,8 @@ func (r *RecordedJobs) adopt(ctx context.Context, id, kind string, view any) {
 
 // Wait returns the job once its state has reached target (or passed it, or ended), or after timeout
 // (capped by MaxWait). It waits on the record, so that waiting costs no ResourceManager calls.
-func (r *RecordedJobs) Wait(ctx context.Context, id string, target JobState, timeout time.Duration) (Job, error) {
-	return waitRecord(ctx, r, id, min(timeout, r.jobs.opts.MaxWait), r.Job, func(j Job) bool { return j.State.reached(target) })
+func (r *RecordedJobs) Wait(ctx context.Context, id string, target api.JobState, timeout time.Duration) (api.Job, error) {
+	return waitRecord(ctx, r, id, min(timeout, r.jobs.opts.MaxWait), r.Job, func(j api.Job) bool { return j.State.Reached(target) })
 }
 
 // waitRecord reads until done says so, waking on every change of the record (and once a second in any
@@ -525,30 +526,30 @@ func waitRecord[T any](ctx context.Context, r *RecordedJobs, id string, timeout 
 }
 
 // List returns the recorded jobs, newest first, optionally only those in one state.
-func (r *RecordedJobs) List(_ context.Context, state JobState) ([]Job, error) {
+func (r *RecordedJobs) List(_ context.Context, state api.JobState) ([]api.Job, error) {
 	recs := r.reg.List(func(rec *registry.Record) bool {
 		return visible(rec) && rec.Kind != registry.KindSession && (state == "" || rec.State == string(state))
 	})
-	jobs := make([]Job, 0, len(recs))
+	jobs := make([]api.Job, 0, len(recs))
 	for i := len(recs) - 1; i >= 0; i-- {
-		var job Job
+		var job api.Job
 		if err := json.Unmarshal(recs[i].View, &job); err != nil {
 			return nil, fmt.Errorf("decode job %s: %w", recs[i].ID, err)
 		}
 		jobs = append(jobs, job)
 	}
-	slices.SortStableFunc(jobs, func(a, b Job) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	slices.SortStableFunc(jobs, func(a, b api.Job) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	return jobs, nil
 }
 
 // Cancel cancels a job (see JobService.Cancel) and records the outcome.
-func (r *RecordedJobs) Cancel(ctx context.Context, id string, kill bool) (Job, error) {
+func (r *RecordedJobs) Cancel(ctx context.Context, id string, kill bool) (api.Job, error) {
 	if _, err := r.Job(ctx, id); err != nil {
-		return Job{}, err
+		return api.Job{}, err
 	}
 	job, err := r.jobs.Cancel(ctx, id, kill)
 	if err != nil {
-		return Job{}, err
+		return api.Job{}, err
 	}
 	kind := registry.KindJob
 	if job.Target == targetSession {
@@ -576,24 +577,24 @@ func (r *RecordedJobs) record(ctx context.Context, id, kind string, view any) er
 
 // Session returns a session from its record; one the registry does not know is read from YARN once and
 // adopted.
-func (r *RecordedJobs) Session(ctx context.Context, id string) (Session, error) {
+func (r *RecordedJobs) Session(ctx context.Context, id string) (api.Session, error) {
 	rec, err := r.reg.Get(ctx, id)
 	switch {
 	case err == nil && visible(&rec) && rec.Kind == registry.KindSession:
-		var sess Session
+		var sess api.Session
 		return sess, json.Unmarshal(rec.View, &sess)
 	case err == nil:
-		return Session{}, fmt.Errorf("%w: %s", ErrSessionNotFound, id)
+		return api.Session{}, fmt.Errorf("%w: %s", ErrSessionNotFound, id)
 	case !errors.Is(err, registry.ErrNotFound):
-		return Session{}, fmt.Errorf("read session %s: %w", id, err)
+		return api.Session{}, fmt.Errorf("read session %s: %w", id, err)
 	}
 	if r.knownUnknown(id) {
-		return Session{}, fmt.Errorf("%w: %s", ErrSessionNotFound, id)
+		return api.Session{}, fmt.Errorf("%w: %s", ErrSessionNotFound, id)
 	}
 	sess, err := r.jobs.Session(ctx, id)
 	if err != nil {
 		r.rememberUnknown(id, err)
-		return Session{}, err
+		return api.Session{}, err
 	}
 	r.adopt(ctx, id, registry.KindSession, sess)
 	return sess, nil
@@ -601,35 +602,35 @@ func (r *RecordedJobs) Session(ctx context.Context, id string) (Session, error) 
 
 // WaitSession returns the session once its state has reached target (or passed it, or ended), or after
 // timeout (capped by MaxWait).
-func (r *RecordedJobs) WaitSession(ctx context.Context, id string, target SessionState, timeout time.Duration) (Session, error) {
+func (r *RecordedJobs) WaitSession(ctx context.Context, id string, target api.SessionState, timeout time.Duration) (api.Session, error) {
 	return waitRecord(ctx, r, id, min(timeout, r.jobs.opts.MaxWait), r.Session,
-		func(s Session) bool { return s.State.reached(target) })
+		func(s api.Session) bool { return s.State.Reached(target) })
 }
 
 // ListSessions returns the recorded sessions, newest first.
-func (r *RecordedJobs) ListSessions(context.Context) ([]Session, error) {
+func (r *RecordedJobs) ListSessions(context.Context) ([]api.Session, error) {
 	recs := r.reg.List(func(rec *registry.Record) bool { return visible(rec) && rec.Kind == registry.KindSession })
-	out := make([]Session, 0, len(recs))
+	out := make([]api.Session, 0, len(recs))
 	for _, rec := range recs {
-		var sess Session
+		var sess api.Session
 		if err := json.Unmarshal(rec.View, &sess); err != nil {
 			return nil, fmt.Errorf("decode session %s: %w", rec.ID, err)
 		}
 		out = append(out, sess)
 	}
-	slices.SortStableFunc(out, func(a, b Session) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	slices.SortStableFunc(out, func(a, b api.Session) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	return out, nil
 }
 
 // StopSession stops a session (see JobService.StopSession) and records it STOPPING, so that every
 // instance reports it so until it has ended.
-func (r *RecordedJobs) StopSession(ctx context.Context, id string) (Session, error) {
+func (r *RecordedJobs) StopSession(ctx context.Context, id string) (api.Session, error) {
 	if _, err := r.Session(ctx, id); err != nil {
-		return Session{}, err
+		return api.Session{}, err
 	}
 	sess, err := r.jobs.StopSession(ctx, id)
 	if err != nil {
-		return Session{}, err
+		return api.Session{}, err
 	}
 	return sess, r.record(ctx, id, registry.KindSession, sess)
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
@@ -47,6 +48,9 @@ func validFlinkJobID(s string) bool {
 	}
 	return true
 }
+
+// ValidSessionID reports whether id has the form of a session id: a YARN application id.
+func ValidSessionID(id string) bool { return yarnclient.ValidApplicationID(id) }
 
 // ValidJobID reports whether id has the form of a job id: a YARN application id (application jobs) or a
 // session job id.
@@ -243,46 +247,46 @@ func sessionFlinkJobID(sessionID, idempotencyKey string) string {
 // submitToSession runs a job in a session: the staged jar is streamed from HDFS to the session's
 // JobManager (once per jar and session), then run there with a Flink job id fixed here. A main() that fails
 // gives a FAILED job with the JobManager's message; the session is unaffected.
-func (s *JobService) submitToSession(ctx context.Context, req JobRequest, idempotencyKey string) (Job, bool, error) {
+func (s *JobService) submitToSession(ctx context.Context, req api.JobRequest, idempotencyKey string) (api.Job, bool, error) {
 	if idempotencyKey != "" {
 		// In-process; across processes and instances RecordedJobs claims the key, and the Flink job id derived
 		// from it finds a job a stopped gateway already ran.
 		unlock, err := s.keys.lock(ctx, "session-job\x00"+idempotencyKey)
 		if err != nil {
-			return Job{}, false, err
+			return api.Job{}, false, err
 		}
 		defer unlock()
 		if k, ok := s.sessions.key(idempotencyKey); ok {
-			if k.fingerprint != req.fingerprint() {
-				return Job{}, false, fmt.Errorf("%w (job %s)", ErrIdempotencyKeyReused, k.jobID)
+			if k.fingerprint != jobRequestFingerprint(&req) {
+				return api.Job{}, false, fmt.Errorf("%w (job %s)", ErrIdempotencyKeyReused, k.jobID)
 			}
 			job, err := s.Job(ctx, k.jobID)
 			return job, false, err
 		}
 	}
-	fingerprint := req.fingerprint()
+	fingerprint := jobRequestFingerprint(&req)
 	app, err := s.sessionApp(ctx, req.SessionID)
 	if err != nil {
-		return Job{}, false, err
+		return api.Job{}, false, err
 	}
 	jmURL := s.jobManagerURL(ctx, app)
 	if jmURL == "" || s.sessions.isStopping(app.ID) {
-		return Job{}, false, fmt.Errorf("%w: session %s is %s", ErrSessionNotRunning, app.ID, s.describeSession(ctx, app).State)
+		return api.Job{}, false, fmt.Errorf("%w: session %s is %s", ErrSessionNotRunning, app.ID, s.describeSession(ctx, app).State)
 	}
 	jm, err := jobmanager.New(jmURL, s.jmHTTP)
 	if err != nil {
-		return Job{}, false, err
+		return api.Job{}, false, err
 	}
 	if _, err := jm.Config(ctx); err != nil {
-		return Job{}, false, fmt.Errorf("%w: the JobManager of session %s does not answer yet: %w", ErrSessionNotRunning, app.ID, err)
+		return api.Job{}, false, fmt.Errorf("%w: the JobManager of session %s does not answer yet: %w", ErrSessionNotRunning, app.ID, err)
 	}
 	jar, err := s.resolveJar(ctx, &req)
 	if err != nil {
-		return Job{}, false, err
+		return api.Job{}, false, err
 	}
 	jmJar, err := s.sessionJar(ctx, app.ID, jmURL, jar)
 	if err != nil {
-		return Job{}, false, err
+		return api.Job{}, false, err
 	}
 	flinkID := sessionFlinkJobID(app.ID, idempotencyKey)
 	id := sessionJobID(app.ID, flinkID)
@@ -313,9 +317,9 @@ func (s *JobService) submitToSession(ctx context.Context, req JobRequest, idempo
 		// main() failed (or the program is invalid): no Flink job exists; the failure is the job's.
 		failure := strings.Join(jmErr.Messages, "; ")
 		job := s.sessionJobBase(app, id, flinkID)
-		job.State, job.Flink.State, job.Flink.Failure = StateFailed, ptr("FAILED"), &failure
+		job.State, job.Flink.State, job.Flink.Failure = api.StateFailed, ptr("FAILED"), &failure
 		job = s.tracker.observe(job)
-		s.opts.Logger.InfoContext(ctx, "session job failed in main()", "requestId", requestID(ctx), "session", app.ID,
+		s.opts.Logger.InfoContext(ctx, "session job failed in main()", "requestId", RequestID(ctx), "session", app.ID,
 			"flinkJobId", flinkID, "failure", failure)
 		if idempotencyKey != "" {
 			s.sessions.setKey(idempotencyKey, sessionJobKey{fingerprint: fingerprint, jobID: id})
@@ -326,17 +330,17 @@ func (s *JobService) submitToSession(ctx context.Context, req JobRequest, idempo
 		if job, jerr := s.Job(ctx, id); jerr == nil && job.Flink.State != nil {
 			return job, true, nil
 		}
-		return Job{}, false, fmt.Errorf("run jar in session %s: %w", app.ID, err)
+		return api.Job{}, false, fmt.Errorf("run jar in session %s: %w", app.ID, err)
 	}
 	if idempotencyKey != "" {
 		s.sessions.setKey(idempotencyKey, sessionJobKey{fingerprint: fingerprint, jobID: id})
 	}
-	s.opts.Logger.InfoContext(ctx, "session job submitted", "requestId", requestID(ctx), "session", app.ID,
+	s.opts.Logger.InfoContext(ctx, "session job submitted", "requestId", RequestID(ctx), "session", app.ID,
 		"flinkJobId", flinkID, "name", req.Name, "jar", jar.URI)
 	job, err := s.Job(ctx, id)
 	if err != nil {
 		job = s.sessionJobBase(app, id, flinkID)
-		job.State = StateStarting
+		job.State = api.StateStarting
 		job = s.tracker.observe(job)
 	}
 	return job, true, nil
@@ -384,19 +388,19 @@ func (s *JobService) sessionJar(ctx context.Context, sessionID, jmURL string, ja
 		return "", fmt.Errorf("upload jar to session %s: %w", sessionID, err)
 	}
 	s.sessions.setJar(sessionID, key, id)
-	s.opts.Logger.InfoContext(ctx, "jar uploaded to a session", "requestId", requestID(ctx), "session", sessionID,
+	s.opts.Logger.InfoContext(ctx, "jar uploaded to a session", "requestId", RequestID(ctx), "session", sessionID,
 		"jar", jar.URI, "jobManagerJarId", id)
 	return id, nil
 }
 
 // sessionJobBase is a session job's object without its state: the session's YARN report and what the
 // submission said.
-func (s *JobService) sessionJobBase(app *yarnclient.App, id, flinkID string) Job {
-	job := Job{
+func (s *JobService) sessionJobBase(app *yarnclient.App, id, flinkID string) api.Job {
+	job := api.Job{
 		ID: id, Target: targetSession,
-		YARN: JobYARN{ApplicationID: app.ID, State: string(app.State), FinalStatus: string(app.FinalStatus),
+		YARN: api.JobYARN{ApplicationID: app.ID, State: string(app.State), FinalStatus: string(app.FinalStatus),
 			Diagnostics: cleanDiagnostics(app.Diagnostics), Queue: app.Queue, User: app.User},
-		Flink:     JobFlink{JobID: flinkID, Version: tagValue(app, tagFlinkPrefix)},
+		Flink:     api.JobFlink{JobID: flinkID, Version: tagValue(app, tagFlinkPrefix)},
 		Links:     s.links(app.ID, ""),
 		CreatedAt: app.Started(),
 	}
@@ -410,7 +414,7 @@ func (s *JobService) sessionJobBase(app *yarnclient.App, id, flinkID string) Job
 // runs, else from the archive the JobManager wrote to HDFS when the job ended. A job neither seen ended nor
 // archived is CANCELED when its session was stopped (stopping a session cancels its jobs) and LOST when the
 // session failed or is gone, or when the running JobManager no longer knows it.
-func (s *JobService) sessionJob(ctx context.Context, id string) (Job, error) {
+func (s *JobService) sessionJob(ctx context.Context, id string) (api.Job, error) {
 	if job, ok := s.tracker.final(id); ok {
 		return job, nil
 	}
@@ -420,7 +424,7 @@ func (s *JobService) sessionJob(ctx context.Context, id string) (Job, error) {
 }
 
 // describeSessionJob is sessionJob given the session's application report (or the error reading it).
-func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yarnclient.App, err error) (Job, error) {
+func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yarnclient.App, err error) (api.Job, error) {
 	sessionID, flinkID, _ := parseSessionJobID(id)
 	_, known := s.sessions.job(id)
 	if errors.Is(err, yarnclient.ErrNotFound) || (err == nil && (!app.HasTag(tagGateway) || !app.HasTag(tagKindSession))) {
@@ -430,14 +434,14 @@ func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yar
 		job := s.sessionJobBase(app, id, flinkID)
 		if !s.archivedOutcome(ctx, &job) {
 			if !known {
-				return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+				return api.Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 			}
-			job.State = StateLost
+			job.State = api.StateLost
 		}
 		return s.tracker.observe(job), nil
 	}
 	if err != nil {
-		return Job{}, fmt.Errorf("read application %s: %w", sessionID, err)
+		return api.Job{}, fmt.Errorf("read application %s: %w", sessionID, err)
 	}
 	job := s.sessionJobBase(app, id, flinkID)
 	jmURL := s.jobManagerURL(ctx, app)
@@ -445,7 +449,7 @@ func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yar
 	case jmURL != "":
 		jm, err := jobmanager.New(jmURL, s.jmHTTP)
 		if err != nil {
-			return Job{}, err
+			return api.Job{}, err
 		}
 		d, err := jm.Job(ctx, flinkID)
 		switch {
@@ -455,21 +459,21 @@ func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yar
 			}
 			if _, seen := s.tracker.last(id); (known || seen) && s.recovering(app) {
 				// A new JobManager of an HA session recovers its jobs from the HA stores: not lost yet.
-				job.State = StateStarting
+				job.State = api.StateStarting
 				break
 			}
 			if !known {
-				return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+				return api.Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 			}
-			job.State = StateLost // the JobManager forgot it (restarted)
+			job.State = api.StateLost // the JobManager forgot it (restarted)
 		case err != nil:
 			// The JobManager does not answer: keep the last state seen.
 			if st, ok := s.tracker.last(id); ok {
 				job.State = st
 			} else if !known {
-				return Job{}, fmt.Errorf("read job %s from session %s: %w", flinkID, sessionID, err)
+				return api.Job{}, fmt.Errorf("read job %s from session %s: %w", flinkID, sessionID, err)
 			} else {
-				job.State = StateStarting
+				job.State = api.StateStarting
 			}
 		default:
 			job.State = deriveState(yarnclient.StateRunning, "", d.State)
@@ -498,26 +502,26 @@ func (s *JobService) describeSessionJob(ctx context.Context, id string, app *yar
 		}
 		if !known {
 			if _, seen := s.tracker.last(id); !seen {
-				return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+				return api.Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 			}
 		}
-		job.State = StateCanceled
-		if deriveSessionState(app, false, false) == SessionFailed {
-			job.State = StateLost
+		job.State = api.StateCanceled
+		if deriveSessionState(app, false, false) == api.SessionFailed {
+			job.State = api.StateLost
 		}
 	default: // the session is starting, or starting again in a new attempt
 		_, seen := s.tracker.last(id)
 		if !known && !seen {
-			return Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
+			return api.Job{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 		}
-		job.State = s.holdDuringFailover(id, StateSubmitted)
+		job.State = s.holdDuringFailover(id, api.StateSubmitted)
 	}
 	return s.tracker.observe(job), nil
 }
 
 // archivedOutcome sets the state and failure of a job that ended from its job archive; false when it has
 // none.
-func (s *JobService) archivedOutcome(ctx context.Context, job *Job) bool {
+func (s *JobService) archivedOutcome(ctx context.Context, job *api.Job) bool {
 	b := s.readArchive(ctx, job.Flink.JobID)
 	if b == nil {
 		return false
@@ -536,28 +540,28 @@ func (s *JobService) archivedOutcome(ctx context.Context, job *Job) bool {
 
 // cancelSessionJob cancels a session job through its session's JobManager. There is no YARN application of
 // its own to kill: kill is the same as cancel.
-func (s *JobService) cancelSessionJob(ctx context.Context, id string) (Job, error) {
+func (s *JobService) cancelSessionJob(ctx context.Context, id string) (api.Job, error) {
 	job, err := s.sessionJob(ctx, id)
 	if err != nil || job.Terminal {
 		return job, err
 	}
 	if job.Links.JobManager == nil {
-		return Job{}, fmt.Errorf("%w: cannot cancel %s", ErrSessionNotRunning, id)
+		return api.Job{}, fmt.Errorf("%w: cannot cancel %s", ErrSessionNotRunning, id)
 	}
 	jm, err := jobmanager.New(*job.Links.JobManager, s.jmHTTP)
 	if err == nil {
 		err = jm.Cancel(ctx, job.Flink.JobID)
 	}
 	if err != nil {
-		return Job{}, fmt.Errorf("cancel %s: %w", id, err)
+		return api.Job{}, fmt.Errorf("cancel %s: %w", id, err)
 	}
-	s.opts.Logger.InfoContext(ctx, "session job cancel requested", "requestId", requestID(ctx), "job", id)
+	s.opts.Logger.InfoContext(ctx, "session job cancel requested", "requestId", RequestID(ctx), "job", id)
 	return s.sessionJob(ctx, id)
 }
 
 // sessionJobs lists the jobs of the running sessions among apps, from their JobManagers.
-func (s *JobService) sessionJobs(ctx context.Context, apps []yarnclient.App) []Job {
-	var jobs []Job
+func (s *JobService) sessionJobs(ctx context.Context, apps []yarnclient.App) []api.Job {
+	var jobs []api.Job
 	for i := range apps {
 		app := &apps[i]
 		if !app.HasTag(tagKindSession) {

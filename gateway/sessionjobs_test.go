@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/yarnclient"
 )
@@ -163,8 +164,8 @@ func newSessionJobService(t *testing.T) (s *JobService, jm *fakeJobManager, file
 func TestSessionJobLifecycle(t *testing.T) {
 	s, jm, files, setState := newSessionJobService(t)
 	ctx := t.Context()
-	req := func(args ...string) JobRequest {
-		return JobRequest{Name: "sum", JarID: goodID, Target: targetSession, SessionID: testSessionID, Args: args, Parallelism: ptr(2)}
+	req := func(args ...string) api.JobRequest {
+		return api.JobRequest{Name: "sum", JarID: goodID, Target: targetSession, SessionID: testSessionID, Args: args, Parallelism: ptr(2)}
 	}
 
 	// Two jobs of one jar: one upload; the job id names the session and the Flink job id sent to /run.
@@ -174,7 +175,7 @@ func TestSessionJobLifecycle(t *testing.T) {
 		if err != nil || !created {
 			t.Fatalf("Submit = %+v, %v, %v", job, created, err)
 		}
-		if job.State != StateRunning || job.Target != targetSession || job.ID != testSessionID+"."+job.Flink.JobID || job.YARN.ApplicationID != testSessionID {
+		if job.State != api.StateRunning || job.Target != targetSession || job.ID != testSessionID+"."+job.Flink.JobID || job.YARN.ApplicationID != testSessionID {
 			t.Errorf("job %+v", job)
 		}
 		want := "http://rm:8088/proxy/" + testSessionID + "/#/job/running/" + job.Flink.JobID + "/overview"
@@ -200,11 +201,11 @@ func TestSessionJobLifecycle(t *testing.T) {
 
 	// A main() that throws is a FAILED job with the JobManager's message, without the stack trace.
 	failed, created, err := s.Submit(ctx, req("--fail"), "")
-	if err != nil || !created || failed.State != StateFailed || !failed.Terminal || failed.Flink.Failure == nil ||
+	if err != nil || !created || failed.State != api.StateFailed || !failed.Terminal || failed.Flink.Failure == nil ||
 		!strings.Contains(*failed.Flink.Failure, "failing on purpose (--fail)") || strings.Contains(*failed.Flink.Failure, "\tat") {
 		t.Fatalf("failing main() = %+v (failure %v), %v", failed, failed.Flink.Failure, err)
 	}
-	if again, err := s.Job(ctx, failed.ID); err != nil || again.State != StateFailed {
+	if again, err := s.Job(ctx, failed.ID); err != nil || again.State != api.StateFailed {
 		t.Errorf("failed job later = %+v, %v", again, err)
 	}
 
@@ -233,7 +234,7 @@ func TestSessionJobLifecycle(t *testing.T) {
 	}
 
 	// Cancel goes through the JobManager.
-	if job, err := s.Cancel(ctx, ids[0], true); err != nil || job.State != StateCanceled || !job.Terminal {
+	if job, err := s.Cancel(ctx, ids[0], true); err != nil || job.State != api.StateCanceled || !job.Terminal {
 		t.Errorf("Cancel = %+v, %v", job, err)
 	}
 	// A job the running JobManager does not know: not found unless the gateway submitted it (then LOST).
@@ -243,16 +244,16 @@ func TestSessionJobLifecycle(t *testing.T) {
 	jm.mu.Lock()
 	delete(jm.jobs, ids[1][len(testSessionID)+1:])
 	jm.mu.Unlock()
-	if job, err := s.Job(ctx, ids[1]); err != nil || job.State != StateLost {
+	if job, err := s.Job(ctx, ids[1]); err != nil || job.State != api.StateLost {
 		t.Errorf("job the JobManager forgot = %+v, %v", job, err)
 	}
 
 	// The session ends: a job still running ends CANCELED, ended ones keep their state, no more submissions.
 	setState(yarnclient.StateFinished)
-	if job, err := s.Job(ctx, first.ID); err != nil || job.State != StateCanceled {
+	if job, err := s.Job(ctx, first.ID); err != nil || job.State != api.StateCanceled {
 		t.Errorf("running job after the session stopped = %+v, %v", job, err)
 	}
-	if job, err := s.Job(ctx, ids[0]); err != nil || job.State != StateCanceled {
+	if job, err := s.Job(ctx, ids[0]); err != nil || job.State != api.StateCanceled {
 		t.Errorf("canceled job after the session stopped = %+v, %v", job, err)
 	}
 	if _, _, err := s.Submit(ctx, req("--mode", "unbounded"), ""); !errors.Is(err, ErrSessionNotRunning) {
@@ -262,7 +263,7 @@ func TestSessionJobLifecycle(t *testing.T) {
 	archived := strings.Repeat("1", 32)
 	files.archives = map[string]string{archived: `{"archive":[{"path":"/jobs/` + archived + `","json":"{\"state\":\"FAILED\"}"},` +
 		`{"path":"/jobs/` + archived + `/exceptions","json":"{\"root-exception\":\"java.lang.RuntimeException: boom\\n\\tat x\"}"}]}`}
-	if job, err := s.Job(ctx, testSessionID+"."+archived); err != nil || job.State != StateFailed || job.Flink.Failure == nil || *job.Flink.Failure != "java.lang.RuntimeException: boom" {
+	if job, err := s.Job(ctx, testSessionID+"."+archived); err != nil || job.State != api.StateFailed || job.Flink.Failure == nil || *job.Flink.Failure != "java.lang.RuntimeException: boom" {
 		t.Errorf("archived job = %+v, %v", job, err)
 	}
 	if _, err := s.Job(ctx, testSessionID+"."+strings.Repeat("2", 32)); !errors.Is(err, ErrJobNotFound) {
@@ -304,13 +305,13 @@ func TestStopSessionKillsWhenShutdownHangs(t *testing.T) {
 	s.opts.RM, s.opts.Files, s.opts.SessionStopGrace = rm, rf, 100*time.Millisecond
 
 	sess, err := s.StopSession(t.Context(), testSessionID)
-	if err != nil || sess.State != SessionStopping {
+	if err != nil || sess.State != api.SessionStopping {
 		t.Fatalf("StopSession = %+v, %v", sess, err)
 	}
-	if again, err := s.StopSession(t.Context(), testSessionID); err != nil || again.State != SessionStopping {
+	if again, err := s.StopSession(t.Context(), testSessionID); err != nil || again.State != api.SessionStopping {
 		t.Errorf("second StopSession = %+v, %v", again, err)
 	}
-	if _, _, err := s.Submit(t.Context(), JobRequest{JarID: goodID, Target: targetSession, SessionID: testSessionID}, ""); !errors.Is(err, ErrSessionNotRunning) {
+	if _, _, err := s.Submit(t.Context(), api.JobRequest{JarID: goodID, Target: targetSession, SessionID: testSessionID}, ""); !errors.Is(err, ErrSessionNotRunning) {
 		t.Errorf("submit to a stopping session: %v", err)
 	}
 	select {
@@ -330,7 +331,7 @@ func TestStopSessionKillsWhenShutdownHangs(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the staging files were not removed")
 	}
-	if sess, err := s.Session(t.Context(), testSessionID); err != nil || sess.State != SessionStopped {
+	if sess, err := s.Session(t.Context(), testSessionID); err != nil || sess.State != api.SessionStopped {
 		t.Errorf("after the kill: %+v, %v", sess, err)
 	}
 	s.Close()

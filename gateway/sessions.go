@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink"
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/yarnclient"
@@ -28,50 +29,6 @@ var (
 // tagKindSession marks the YARN applications of session clusters; application jobs do not carry it.
 const tagKindSession = "yarngate-kind:session"
 
-// SessionState is the state of a session cluster.
-type SessionState string
-
-// Session states. STOPPED, FAILED and LOST are terminal.
-const (
-	// SessionStarting: YARN has not started the JobManager yet, or its REST API does not answer yet.
-	SessionStarting SessionState = "STARTING"
-	// SessionRunning: the JobManager's REST API answers; the session takes jobs.
-	SessionRunning SessionState = "RUNNING"
-	// SessionStopping: the gateway is shutting the session down.
-	SessionStopping SessionState = "STOPPING"
-	// SessionStopped: the application ended (shut down or killed).
-	SessionStopped SessionState = "STOPPED"
-	// SessionFailed: the application failed.
-	SessionFailed SessionState = "FAILED"
-	// SessionLost: YARN no longer knows the application although it had not ended (the ResourceManager
-	// lost it, for example a restart without recovery); the record's history says why.
-	SessionLost SessionState = "LOST"
-)
-
-var sessionStates = []SessionState{SessionStarting, SessionRunning, SessionStopping, SessionStopped, SessionFailed, SessionLost}
-
-// ParseSessionState parses a session state name, case-insensitively.
-func ParseSessionState(s string) (SessionState, bool) {
-	for _, st := range sessionStates {
-		if strings.EqualFold(s, string(st)) {
-			return st, true
-		}
-	}
-	return "", false
-}
-
-// Terminal reports whether the session has ended.
-func (s SessionState) Terminal() bool {
-	return s == SessionStopped || s == SessionFailed || s == SessionLost
-}
-
-// reached reports whether a session in state s satisfies a wait for target: it is in target, past it, or
-// ended.
-func (s SessionState) reached(target SessionState) bool {
-	rank := map[SessionState]int{SessionStarting: 0, SessionRunning: 1, SessionStopping: 2}
-	return s == target || s.Terminal() || (!target.Terminal() && rank[s] >= rank[target])
-}
-
 // deriveSessionState maps the session's YARN report, whether its JobManager answers and whether the
 // gateway is stopping it, to the session state:
 //
@@ -80,61 +37,25 @@ func (s SessionState) reached(target SessionState) bool {
 //	being stopped by the gateway                           → STOPPING
 //	YARN RUNNING and the JobManager REST API answers       → RUNNING
 //	otherwise                                              → STARTING
-func deriveSessionState(app *yarnclient.App, jmAnswers, stopping bool) SessionState {
+func deriveSessionState(app *yarnclient.App, jmAnswers, stopping bool) api.SessionState {
 	switch {
 	case app.State == yarnclient.StateFailed,
 		app.State == yarnclient.StateFinished && app.FinalStatus == yarnclient.FinalFailed:
-		return SessionFailed
+		return api.SessionFailed
 	case app.State.Terminal():
-		return SessionStopped
+		return api.SessionStopped
 	case stopping:
-		return SessionStopping
+		return api.SessionStopping
 	case (app.State == yarnclient.StateRunning || app.State == yarnclient.StateAccepted) && jmAnswers:
 		// ACCEPTED: a new attempt's JobManager of an HA session leads before YARN reports the attempt.
-		return SessionRunning
+		return api.SessionRunning
 	}
-	return SessionStarting
+	return api.SessionStarting
 }
 
-// Session is the session object of the API.
-type Session struct {
-	ID           string       `json:"id"`
-	Name         string       `json:"name"`
-	State        SessionState `json:"state"`
-	YARN         JobYARN      `json:"yarn"`
-	Links        JobLinks     `json:"links"`
-	FlinkVersion string       `json:"flinkVersion"`
-	CreatedAt    time.Time    `json:"createdAt"`
-	UpdatedAt    time.Time    `json:"updatedAt"`
-}
-
-// SessionRequest is the body of POST /v1/sessions.
-type SessionRequest struct {
-	Name         string           `json:"name"`
-	Queue        string           `json:"queue,omitempty"`
-	JobManager   *JobManagerSpec  `json:"jobManager,omitempty"`
-	TaskManager  *TaskManagerSpec `json:"taskManager,omitempty"`
-	FlinkVersion string           `json:"flinkVersion,omitempty"`
-	FlinkConfig  map[string]any   `json:"flinkConfig,omitempty"`
-}
-
-// decodeSessionRequest parses a JSON session request strictly.
-func decodeSessionRequest(b []byte) (SessionRequest, error) {
-	var req SessionRequest
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return SessionRequest{}, &SpecError{Problems: []FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
-	}
-	if strings.TrimSpace(string(b[dec.InputOffset():])) != "" {
-		return SessionRequest{}, &SpecError{Problems: []FieldProblem{{Field: "body", Reason: "trailing data after the JSON object"}}}
-	}
-	return req, nil
-}
-
-// normalize fills defaults, checks what can be checked without the cluster and returns the Flink
+// normalizeSessionRequest fills defaults, checks what can be checked without the cluster and returns the Flink
 // configuration as strings.
-func (r *SessionRequest) normalize() (map[string]string, error) {
+func normalizeSessionRequest(r *api.SessionRequest) (map[string]string, error) {
 	var e SpecError
 	r.Name = strings.TrimSpace(r.Name)
 	if r.Name == "" {
@@ -150,8 +71,8 @@ func (r *SessionRequest) normalize() (map[string]string, error) {
 	return cfg, e.orNil()
 }
 
-// fingerprint is a short hash of the request (see JobRequest.fingerprint).
-func (r *SessionRequest) fingerprint() string {
+// sessionRequestFingerprint is a short hash of the request (see jobRequestFingerprint).
+func sessionRequestFingerprint(r *api.SessionRequest) string {
 	b, _ := json.Marshal(r)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
@@ -165,23 +86,23 @@ func sessionIdempotencyTags(key, fingerprint string) (idem, spec string) {
 
 // CreateSession launches a Flink session cluster. With an idempotency key, a request launched before
 // (also by an earlier gateway process) returns that session and created=false.
-func (s *JobService) CreateSession(ctx context.Context, req SessionRequest, idempotencyKey string) (Session, bool, error) {
-	flinkConfig, err := req.normalize()
+func (s *JobService) CreateSession(ctx context.Context, req api.SessionRequest, idempotencyKey string) (api.Session, bool, error) {
+	flinkConfig, err := normalizeSessionRequest(&req)
 	if err != nil {
-		return Session{}, false, err
+		return api.Session{}, false, err
 	}
 	dist, err := s.dists.resolve(req.FlinkVersion)
 	if err != nil {
-		return Session{}, false, &SpecError{Problems: []FieldProblem{{Field: "flinkVersion", Reason: err.Error()}}}
+		return api.Session{}, false, &SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: err.Error()}}}
 	}
 	var tags []string
 	if idempotencyKey != "" {
 		unlock, err := s.keys.lock(ctx, "session\x00"+idempotencyKey)
 		if err != nil {
-			return Session{}, false, err
+			return api.Session{}, false, err
 		}
 		defer unlock()
-		idem, spec := sessionIdempotencyTags(idempotencyKey, req.fingerprint())
+		idem, spec := sessionIdempotencyTags(idempotencyKey, sessionRequestFingerprint(&req))
 		if sess, found, err := s.findSessionByTag(ctx, idem, spec); err != nil || found {
 			return sess, false, err
 		}
@@ -189,7 +110,7 @@ func (s *JobService) CreateSession(ctx context.Context, req SessionRequest, idem
 	}
 	libs, na, err := s.prepareLaunch(ctx, req.Queue, dist)
 	if err != nil {
-		return Session{}, false, err
+		return api.Session{}, false, err
 	}
 	// Jobs that end in the session are archived like application jobs, so that their outcome can be read
 	// after the session is gone.
@@ -217,25 +138,25 @@ func (s *JobService) CreateSession(ctx context.Context, req SessionRequest, idem
 		}
 	}
 	if err := s.launch(ctx, spec); err != nil {
-		return Session{}, false, err
+		return api.Session{}, false, err
 	}
-	s.opts.Logger.InfoContext(ctx, "session launched", "requestId", requestID(ctx), "applicationId", na.ApplicationID,
+	s.opts.Logger.InfoContext(ctx, "session launched", "requestId", RequestID(ctx), "applicationId", na.ApplicationID,
 		"flink", dist.Version.Raw, "name", req.Name)
 	sess, err := s.Session(ctx, na.ApplicationID)
 	if err != nil {
 		now := time.Now()
-		sess = Session{ID: na.ApplicationID, Name: req.Name, State: SessionStarting, FlinkVersion: dist.Version.Raw,
-			YARN:  JobYARN{ApplicationID: na.ApplicationID, State: string(yarnclient.StateSubmitted), Queue: req.Queue, User: s.opts.User},
+		sess = api.Session{ID: na.ApplicationID, Name: req.Name, State: api.SessionStarting, FlinkVersion: dist.Version.Raw,
+			YARN:  api.JobYARN{ApplicationID: na.ApplicationID, State: string(yarnclient.StateSubmitted), Queue: req.Queue, User: s.opts.User},
 			Links: s.links(na.ApplicationID, ""), CreatedAt: now, UpdatedAt: now}
 	}
 	return sess, true, nil
 }
 
 // findSessionByTag looks for the session launched earlier for an idempotency key.
-func (s *JobService) findSessionByTag(ctx context.Context, idemTag, specTag string) (Session, bool, error) {
+func (s *JobService) findSessionByTag(ctx context.Context, idemTag, specTag string) (api.Session, bool, error) {
 	apps, err := s.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{idemTag}})
 	if err != nil {
-		return Session{}, false, fmt.Errorf("look up idempotency key: %w", err)
+		return api.Session{}, false, fmt.Errorf("look up idempotency key: %w", err)
 	}
 	for i := range apps {
 		app := &apps[i]
@@ -243,11 +164,11 @@ func (s *JobService) findSessionByTag(ctx context.Context, idemTag, specTag stri
 			continue
 		}
 		if !app.HasTag(specTag) {
-			return Session{}, false, fmt.Errorf("%w (application %s)", ErrIdempotencyKeyReused, app.ID)
+			return api.Session{}, false, fmt.Errorf("%w (application %s)", ErrIdempotencyKeyReused, app.ID)
 		}
 		return s.describeSession(ctx, app), true, nil
 	}
-	return Session{}, false, nil
+	return api.Session{}, false, nil
 }
 
 // sessionApp reads the application report of a session.
@@ -269,10 +190,10 @@ func (s *JobService) sessionApp(ctx context.Context, id string) (*yarnclient.App
 }
 
 // Session returns the current state of a session.
-func (s *JobService) Session(ctx context.Context, id string) (Session, error) {
+func (s *JobService) Session(ctx context.Context, id string) (api.Session, error) {
 	app, err := s.sessionApp(ctx, id)
 	if err != nil {
-		return Session{}, err
+		return api.Session{}, err
 	}
 	return s.describeSession(ctx, app), nil
 }
@@ -281,21 +202,21 @@ func (s *JobService) Session(ctx context.Context, id string) (Session, error) {
 // session's jobs), a YARN kill when the application has not ended after SessionStopGrace, then removal of
 // its launch files. It returns at once with the session STOPPING; a session that has ended is returned
 // unchanged.
-func (s *JobService) StopSession(ctx context.Context, id string) (Session, error) {
+func (s *JobService) StopSession(ctx context.Context, id string) (api.Session, error) {
 	app, err := s.sessionApp(ctx, id)
 	if err != nil {
-		return Session{}, err
+		return api.Session{}, err
 	}
 	if app.State.Terminal() {
 		return s.describeSession(ctx, app), nil
 	}
 	if s.bg.Err() != nil {
-		return Session{}, fmt.Errorf("stop session %s: %w", id, s.bg.Err())
+		return api.Session{}, fmt.Errorf("stop session %s: %w", id, s.bg.Err())
 	}
 	if s.sessions.startStopping(id) {
 		jmURL := s.jobManagerURL(ctx, app)
 		s.done.Go(func() { s.stopSession(id, jmURL) })
-		s.opts.Logger.InfoContext(ctx, "session stop requested", "requestId", requestID(ctx), "applicationId", id)
+		s.opts.Logger.InfoContext(ctx, "session stop requested", "requestId", RequestID(ctx), "applicationId", id)
 	}
 	return s.describeSession(ctx, app), nil
 }
@@ -352,7 +273,7 @@ func (s *JobService) waitAppEnd(ctx context.Context, id string, d time.Duration)
 
 // describeSession builds the session object from its application report, asking the JobManager whether it
 // answers while the application runs.
-func (s *JobService) describeSession(ctx context.Context, app *yarnclient.App) Session {
+func (s *JobService) describeSession(ctx context.Context, app *yarnclient.App) api.Session {
 	jmURL := s.jobManagerURL(ctx, app)
 	answers := false
 	if jmURL != "" {
@@ -362,13 +283,13 @@ func (s *JobService) describeSession(ctx context.Context, app *yarnclient.App) S
 		}
 	}
 	state := deriveSessionState(app, answers, s.sessions.isStopping(app.ID))
-	sess := Session{
+	sess := api.Session{
 		ID: app.ID, Name: app.Name, State: state, FlinkVersion: tagValue(app, tagFlinkPrefix),
-		YARN: JobYARN{ApplicationID: app.ID, State: string(app.State), FinalStatus: string(app.FinalStatus),
+		YARN: api.JobYARN{ApplicationID: app.ID, State: string(app.State), FinalStatus: string(app.FinalStatus),
 			Diagnostics: cleanDiagnostics(app.Diagnostics), Queue: app.Queue, User: app.User},
 		CreatedAt: app.Started(),
 	}
-	if state == SessionRunning || state == SessionStopping {
+	if state == api.SessionRunning || state == api.SessionStopping {
 		sess.Links = s.links(app.ID, jmURL)
 	} else {
 		sess.Links = s.links(app.ID, "")

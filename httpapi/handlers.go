@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"context"
@@ -6,36 +6,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/gateway"
 )
-
-// jarJSON is the API representation of a staged jar.
-type jarJSON struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Size      int64     `json:"size"`
-	SHA256    string    `json:"sha256"`
-	Path      string    `json:"path"`
-	MainClass *string   `json:"mainClass"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-func toJarJSON(j hdfs.Jar) jarJSON {
-	out := jarJSON{ID: j.ID, Name: j.Name, Size: j.Size, SHA256: j.ID, Path: j.URI, CreatedAt: j.ModTime.UTC()}
-	if j.MainClass != "" {
-		mc := j.MainClass
-		out.MainClass = &mc
-	}
-	return out
-}
-
-type jarListJSON struct {
-	Jars []jarJSON `json:"jars"`
-}
 
 // uploadJar handles POST /v1/jars.
 func (s *server) uploadJar(c *gin.Context) error {
@@ -52,7 +27,7 @@ func (s *server) uploadJar(c *gin.Context) error {
 		status = http.StatusCreated
 	}
 	c.Header("Location", "/v1/jars/"+res.Jar.ID)
-	c.JSON(status, toJarJSON(res.Jar))
+	c.JSON(status, gateway.JarToAPI(res.Jar))
 	return nil
 }
 
@@ -62,9 +37,9 @@ func (s *server) listJars(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := jarListJSON{Jars: make([]jarJSON, 0, len(jars))}
+	out := api.JarList{Jars: make([]api.Jar, 0, len(jars))}
 	for _, j := range jars {
-		out.Jars = append(out.Jars, toJarJSON(j))
+		out.Jars = append(out.Jars, gateway.JarToAPI(j))
 	}
 	c.JSON(http.StatusOK, out)
 	return nil
@@ -73,8 +48,8 @@ func (s *server) listJars(c *gin.Context) error {
 // jarID binds and validates the :id path parameter.
 func jarID(c *gin.Context) (string, error) {
 	id := c.Param("id")
-	if !hdfs.ValidID(id) {
-		return "", newAPIError(http.StatusBadRequest, codeInvalidRequest, "a jar id is 64 lower-case hex digits", nil)
+	if !gateway.ValidJarID(id) {
+		return "", newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "a jar id is 64 lower-case hex digits", nil)
 	}
 	return id, nil
 }
@@ -89,7 +64,7 @@ func (s *server) getJar(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, toJarJSON(jar))
+	c.JSON(http.StatusOK, gateway.JarToAPI(jar))
 	return nil
 }
 
@@ -143,7 +118,7 @@ func (s *server) readyz(c *gin.Context) error {
 		checks[rc.Name] = "ok"
 	}
 	if len(failed) > 0 {
-		return newAPIError(http.StatusServiceUnavailable, codeNotReady, "not ready: no answer from "+strings.Join(failed, ", "), errors.Join(causes...))
+		return newAPIError(http.StatusServiceUnavailable, api.CodeNotReady, "not ready: no answer from "+strings.Join(failed, ", "), errors.Join(causes...))
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
 	return nil

@@ -1,19 +1,22 @@
-// Package gateway is yarngate's HTTP layer: a gin router with thin handlers, and the service layer they
-// call (JarService, JobService).
+// Package httpapi is yarngate's HTTP layer: a gin router with thin handlers over the services of package
+// gateway (JarService, RecordedJobs, ClusterService), rendering the wire types of package api.
 //
-// Dependency rule: handlers → services → clients. Handlers bind and validate a request, call one service
-// method with the request's context and render the result; they never call HDFS (or YARN, ZooKeeper)
-// themselves, and *gin.Context never leaves them. Services consume clients through small interfaces
-// declared here (jarStore). Client packages (hdfs, yarnclient, ...) never import gateway or gin.
+// Dependency rule: httpapi imports api and gateway, never a cluster client (hdfs, yarnclient, zk, flink,
+// flink/jobmanager, registry). Handlers bind and validate a request, call one service method with the
+// request's context and render the result; they never call HDFS (or YARN, ZooKeeper) themselves, and
+// *gin.Context never leaves them. The interfaces the handlers consume (jobAPI, sessionAPI, clusterAPI) are
+// declared here.
 //
-// Handlers return errors; renderError is the one place that maps an error to a status and the body
-// {"error": {"code", "message", "requestId"}}. The message is written for clients and never contains the
-// cause (host names, Java exceptions, principals); the cause is logged with the request id, at debug level
-// for 4xx and error level for 5xx.
+// Handlers return errors; classify (errors.go) is the one place that maps an error to a status and the body
+// {"error": {"code", "message", "requestId", "details"}}, using gateway's errors (its sentinels, SpecError
+// and the client errors it exports under its own names). The message is written for clients and never
+// contains the cause (host names, Java exceptions, principals); the cause is logged with the request id, at
+// debug level for 4xx and error level for 5xx.
 //
-// Middleware: request ids (X-Request-Id, echoed, generated when absent or invalid), an slog access log,
-// Prometheus request metrics on an injected registry, and panic recovery to a 500 error body.
-package gateway
+// Middleware: request ids (X-Request-Id, echoed, generated when absent or invalid, carried in the context
+// with gateway.WithRequestID), an slog access log, Prometheus request metrics on an injected registry, and
+// panic recovery to a 500 error body.
+package httpapi
 
 import (
 	"errors"
@@ -24,18 +27,20 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/gateway"
 )
 
-// Options configures the gateway's HTTP handler.
+// Options configures the HTTP handler.
 type Options struct {
 	// Logger receives access and error logs. Required.
 	Logger *slog.Logger
 	// Registry is served at /metrics. Required; the process-wide default registry is never used.
 	Registry *prometheus.Registry
-	// Metrics are the gateway metrics registered on Registry (NewMetrics). Required.
+	// Metrics are the HTTP metrics registered on Registry (NewMetrics). Required.
 	Metrics *Metrics
 	// Jars is the jar service. Required.
-	Jars *JarService
+	Jars *gateway.JarService
 	// Jobs launches and tracks jobs (usually a *JobService). When nil, the job routes answer 503.
 	Jobs jobAPI
 	// Sessions launches and tracks session clusters (usually the same *JobService). When nil, the session
@@ -100,10 +105,10 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	}
 	e.Use(withRequestID(), s.accessLog(), s.recoverPanics())
 	e.NoRoute(s.handle(func(*gin.Context) error {
-		return newAPIError(http.StatusNotFound, codeNotFound, "no such route", nil)
+		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no such route", nil)
 	}))
 	e.NoMethod(s.handle(func(*gin.Context) error {
-		return newAPIError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed on this route", nil)
+		return newAPIError(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "method not allowed on this route", nil)
 	}))
 
 	e.GET("/healthz", s.handle(s.healthz))

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"bytes"
@@ -13,15 +13,17 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/gateway"
 )
 
 // jobAPI is what the job handlers need; *JobService implements it.
 type jobAPI interface {
-	Submit(ctx context.Context, req JobRequest, idempotencyKey string) (Job, bool, error)
-	Job(ctx context.Context, id string) (Job, error)
-	Wait(ctx context.Context, id string, target JobState, timeout time.Duration) (Job, error)
-	List(ctx context.Context, state JobState) ([]Job, error)
-	Cancel(ctx context.Context, id string, kill bool) (Job, error)
+	Submit(ctx context.Context, req api.JobRequest, idempotencyKey string) (api.Job, bool, error)
+	Job(ctx context.Context, id string) (api.Job, error)
+	Wait(ctx context.Context, id string, target api.JobState, timeout time.Duration) (api.Job, error)
+	List(ctx context.Context, state api.JobState) ([]api.Job, error)
+	Cancel(ctx context.Context, id string, kill bool) (api.Job, error)
 }
 
 // Request limits of the job API.
@@ -33,14 +35,10 @@ const (
 	specField            = "spec"
 )
 
-type jobListJSON struct {
-	Jobs []Job `json:"jobs"`
-}
-
 // jobs returns the job service, or an error when the gateway runs without one.
 func (s *server) jobs() (jobAPI, error) {
 	if s.opts.Jobs == nil {
-		return nil, newAPIError(http.StatusServiceUnavailable, codeUnavailable,
+		return nil, newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable,
 			"job launching is not configured on this gateway (no ResourceManager or Flink distribution)", nil)
 	}
 	return s.opts.Jobs, nil
@@ -55,15 +53,15 @@ func (s *server) submitJob(c *gin.Context) error {
 	}
 	key := c.GetHeader(idempotencyKeyHeader)
 	if len(key) > maxIdempotencyKeyLen || !printableASCII(key) {
-		return newAPIError(http.StatusBadRequest, codeInvalidRequest,
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest,
 			fmt.Sprintf("%s must be at most %d printable ASCII characters", idempotencyKeyHeader, maxIdempotencyKeyLen), nil)
 	}
 	mediaType, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil {
-		return newAPIError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+		return newAPIError(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType,
 			"Content-Type must be application/json or multipart/form-data", err)
 	}
-	var req JobRequest
+	var req api.JobRequest
 	switch mediaType {
 	case "application/json":
 		b, err := readSmallBody(c, maxSpecSize, "the job request is larger than 1 MiB")
@@ -78,7 +76,7 @@ func (s *server) submitJob(c *gin.Context) error {
 			return err
 		}
 	default:
-		return newAPIError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+		return newAPIError(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType,
 			"Content-Type must be application/json or multipart/form-data", nil)
 	}
 	job, created, err := jobs.Submit(c.Request.Context(), req, key)
@@ -97,15 +95,15 @@ func (s *server) submitJob(c *gin.Context) error {
 // decodeJobMultipart reads a multipart job submission part by part: the "jar" part is streamed into
 // the staging store as it arrives, the "spec" part is the JSON request. The parts may come in either
 // order; the staged jar becomes the request's jarId.
-func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (JobRequest, error) {
+func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (api.JobRequest, error) {
 	if boundary == "" {
-		return JobRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest, "multipart/form-data without a boundary", nil)
+		return api.JobRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "multipart/form-data without a boundary", nil)
 	}
 	body := &idleReader{r: http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxJarSize+multipartSlack),
 		rc: http.NewResponseController(c.Writer), idle: s.opts.UploadIdleTimeout}
 	mr := multipart.NewReader(body, boundary)
 	var (
-		req         JobRequest
+		req         api.JobRequest
 		haveSpec    bool
 		stagedJarID string
 	)
@@ -115,36 +113,36 @@ func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (JobRequest
 			break
 		}
 		if err != nil {
-			return JobRequest{}, &bodyError{err: err}
+			return api.JobRequest{}, &bodyError{err: err}
 		}
 		switch part.FormName() {
 		case specField:
 			b, err := io.ReadAll(io.LimitReader(part, maxSpecSize+1))
 			if err != nil {
-				return JobRequest{}, &bodyError{err: err}
+				return api.JobRequest{}, &bodyError{err: err}
 			}
 			if len(b) > maxSpecSize {
-				return JobRequest{}, newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge, "the spec field is larger than 1 MiB", nil)
+				return api.JobRequest{}, newAPIError(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "the spec field is larger than 1 MiB", nil)
 			}
 			if req, err = decodeJobRequest(b); err != nil {
-				return JobRequest{}, err
+				return api.JobRequest{}, err
 			}
 			haveSpec = true
 		case jarField:
-			res, err := s.opts.Jars.Upload(c.Request.Context(), UploadRequest{Body: &bodyReader{r: part}, Name: part.FileName(), DeclaredSize: -1})
+			res, err := s.opts.Jars.Upload(c.Request.Context(), gateway.UploadRequest{Body: &bodyReader{r: part}, Name: part.FileName(), DeclaredSize: -1})
 			if err != nil {
-				return JobRequest{}, err
+				return api.JobRequest{}, err
 			}
 			stagedJarID = res.Jar.ID
 		}
 		part.Close()
 	}
 	if !haveSpec || stagedJarID == "" {
-		return JobRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest,
+		return api.JobRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest,
 			`a multipart job submission needs a file field "jar" and a field "spec"`, nil)
 	}
 	if req.JarID != "" || req.JarPath != "" {
-		return JobRequest{}, &SpecError{Problems: []FieldProblem{{Field: "jarId", Reason: "must be empty when the jar is uploaded with the request"}}}
+		return api.JobRequest{}, &gateway.SpecError{Problems: []api.FieldProblem{{Field: "jarId", Reason: "must be empty when the jar is uploaded with the request"}}}
 	}
 	req.JarID = stagedJarID
 	return req, nil
@@ -154,8 +152,8 @@ func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (JobRequest
 // "<session id>.<Flink job id>" (session jobs).
 func jobID(c *gin.Context) (string, error) {
 	id := c.Param("id")
-	if !ValidJobID(id) {
-		return "", newAPIError(http.StatusBadRequest, codeInvalidRequest,
+	if !gateway.ValidJobID(id) {
+		return "", newAPIError(http.StatusBadRequest, api.CodeInvalidRequest,
 			"a job id is a YARN application id (application_<ts>_<n>) or a session job id (application_<ts>_<n>.<32 hex digits>)", nil)
 	}
 	return id, nil
@@ -171,11 +169,11 @@ func (s *server) getJob(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	target, timeout, wait, err := longPoll(c, ParseJobState, "job")
+	target, timeout, wait, err := longPoll(c, api.ParseJobState, "job")
 	if err != nil {
 		return err
 	}
-	var job Job
+	var job api.Job
 	if wait {
 		job, err = jobs.Wait(c.Request.Context(), id, target, timeout)
 	} else {
@@ -196,12 +194,12 @@ func longPoll[S any](c *gin.Context, parse func(string) (S, bool), kind string) 
 	}
 	target, ok := parse(w)
 	if !ok {
-		return target, 0, false, newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("wait=%q is not a %s state", w, kind), nil)
+		return target, 0, false, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, fmt.Sprintf("wait=%q is not a %s state", w, kind), nil)
 	}
 	timeout = defaultWaitTimeout
 	if t := c.Query("timeout"); t != "" {
 		if timeout, err = time.ParseDuration(t); err != nil || timeout <= 0 {
-			return target, 0, false, newAPIError(http.StatusBadRequest, codeInvalidRequest,
+			return target, 0, false, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest,
 				fmt.Sprintf("timeout=%q is not a positive duration such as 60s", t), nil)
 		}
 	}
@@ -214,11 +212,11 @@ func (s *server) listJobs(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var state JobState
+	var state api.JobState
 	if st := c.Query("state"); st != "" {
 		var ok bool
-		if state, ok = ParseJobState(st); !ok {
-			return newAPIError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("state=%q is not a job state", st), nil)
+		if state, ok = api.ParseJobState(st); !ok {
+			return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, fmt.Sprintf("state=%q is not a job state", st), nil)
 		}
 	}
 	list, err := jobs.List(c.Request.Context(), state)
@@ -226,16 +224,10 @@ func (s *server) listJobs(c *gin.Context) error {
 		return err
 	}
 	if list == nil {
-		list = []Job{}
+		list = []api.Job{}
 	}
-	c.JSON(http.StatusOK, jobListJSON{Jobs: list})
+	c.JSON(http.StatusOK, api.JobList{Jobs: list})
 	return nil
-}
-
-// cancelRequest is the optional body of POST /v1/jobs/:id/cancel.
-type cancelRequest struct {
-	// Kill skips Flink's cancel and kills the YARN application.
-	Kill bool `json:"kill"`
 }
 
 // cancelJob handles POST /v1/jobs/:id/cancel.
@@ -248,7 +240,7 @@ func (s *server) cancelJob(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var req cancelRequest
+	var req api.CancelRequest
 	b, err := readSmallBody(c, 4096, "the cancel request is larger than 4 KiB")
 	if err != nil {
 		return err
@@ -257,7 +249,7 @@ func (s *server) cancelJob(c *gin.Context) error {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return &SpecError{Problems: []FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
+			return &gateway.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
 		}
 	}
 	job, err := jobs.Cancel(c.Request.Context(), id, req.Kill)
@@ -278,7 +270,7 @@ func readSmallBody(c *gin.Context, limit int64, tooLarge string) ([]byte, error)
 	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		return nil, newAPIError(http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge, err)
+		return nil, newAPIError(http.StatusRequestEntityTooLarge, api.CodeTooLarge, tooLarge, err)
 	}
 	if err != nil {
 		return nil, &bodyError{err: err}

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 )
 
@@ -110,13 +112,17 @@ func newTestServerWith(t *testing.T, tweak func(*Options)) *testServer {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	metrics, err := NewMetrics(reg)
+	metrics, err := gateway.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpMetrics, err := NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := Options{
-		Logger: logger, Registry: reg, Metrics: metrics,
-		Jars:       NewJarService(store, testMaxJarSize, logger, metrics),
+		Logger: logger, Registry: reg, Metrics: httpMetrics,
+		Jars:       gateway.NewJarService(store, testMaxJarSize, logger, metrics),
 		MaxJarSize: testMaxJarSize,
 	}
 	tweak(&opts)
@@ -149,9 +155,9 @@ func (s *testServer) do(t *testing.T, method, target string, body io.Reader, hea
 }
 
 // decodeError decodes an error body and checks its shape.
-func decodeError(t *testing.T, rec *httptest.ResponseRecorder) errorDetail {
+func decodeError(t *testing.T, rec *httptest.ResponseRecorder) api.Error {
 	t.Helper()
-	var body errorBody
+	var body api.ErrorBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 		t.Fatalf("error body %q is not JSON: %v", rec.Body.String(), err)
 	}
@@ -174,3 +180,5 @@ func header(kv ...string) http.Header {
 
 // goodID is a well-formed jar id.
 var goodID = strings.Repeat("ab", 32)
+
+func ptr[T any](v T) *T { return &v }

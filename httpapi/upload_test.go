@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 )
 
@@ -22,13 +23,17 @@ func newIdleServer(t *testing.T, store *fakeStore, idle time.Duration) *httptest
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	reg := prometheus.NewRegistry()
-	metrics, err := NewMetrics(reg)
+	metrics, err := gateway.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpMetrics, err := NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	handler, err := New(Options{
-		Logger: logger, Registry: reg, Metrics: metrics, MaxJarSize: testMaxJarSize,
-		Jars:              NewJarService(store, testMaxJarSize, logger, metrics),
+		Logger: logger, Registry: reg, Metrics: httpMetrics, MaxJarSize: testMaxJarSize,
+		Jars:              gateway.NewJarService(store, testMaxJarSize, logger, metrics),
 		UploadIdleTimeout: idle,
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/jarfile"
 	"github.com/yarngate/yarngate/yarnclient"
@@ -27,38 +28,38 @@ import (
 // test when called.
 type fakeJobs struct {
 	t      *testing.T
-	submit func(ctx context.Context, req JobRequest, idempotencyKey string) (Job, bool, error)
-	job    func(ctx context.Context, id string) (Job, error)
-	wait   func(ctx context.Context, id string, target JobState, timeout time.Duration) (Job, error)
-	list   func(ctx context.Context, state JobState) ([]Job, error)
-	cancel func(ctx context.Context, id string, kill bool) (Job, error)
+	submit func(ctx context.Context, req api.JobRequest, idempotencyKey string) (api.Job, bool, error)
+	job    func(ctx context.Context, id string) (api.Job, error)
+	wait   func(ctx context.Context, id string, target api.JobState, timeout time.Duration) (api.Job, error)
+	list   func(ctx context.Context, state api.JobState) ([]api.Job, error)
+	cancel func(ctx context.Context, id string, kill bool) (api.Job, error)
 }
 
-func (f *fakeJobs) Submit(ctx context.Context, req JobRequest, idempotencyKey string) (Job, bool, error) {
+func (f *fakeJobs) Submit(ctx context.Context, req api.JobRequest, idempotencyKey string) (api.Job, bool, error) {
 	if f.submit == nil {
 		f.t.Error("unexpected Submit")
-		return Job{}, false, errors.New("unexpected Submit")
+		return api.Job{}, false, errors.New("unexpected Submit")
 	}
 	return f.submit(ctx, req, idempotencyKey)
 }
 
-func (f *fakeJobs) Job(ctx context.Context, id string) (Job, error) {
+func (f *fakeJobs) Job(ctx context.Context, id string) (api.Job, error) {
 	if f.job == nil {
 		f.t.Error("unexpected Job")
-		return Job{}, errors.New("unexpected Job")
+		return api.Job{}, errors.New("unexpected Job")
 	}
 	return f.job(ctx, id)
 }
 
-func (f *fakeJobs) Wait(ctx context.Context, id string, target JobState, timeout time.Duration) (Job, error) {
+func (f *fakeJobs) Wait(ctx context.Context, id string, target api.JobState, timeout time.Duration) (api.Job, error) {
 	if f.wait == nil {
 		f.t.Error("unexpected Wait")
-		return Job{}, errors.New("unexpected Wait")
+		return api.Job{}, errors.New("unexpected Wait")
 	}
 	return f.wait(ctx, id, target, timeout)
 }
 
-func (f *fakeJobs) List(ctx context.Context, state JobState) ([]Job, error) {
+func (f *fakeJobs) List(ctx context.Context, state api.JobState) ([]api.Job, error) {
 	if f.list == nil {
 		f.t.Error("unexpected List")
 		return nil, errors.New("unexpected List")
@@ -66,10 +67,10 @@ func (f *fakeJobs) List(ctx context.Context, state JobState) ([]Job, error) {
 	return f.list(ctx, state)
 }
 
-func (f *fakeJobs) Cancel(ctx context.Context, id string, kill bool) (Job, error) {
+func (f *fakeJobs) Cancel(ctx context.Context, id string, kill bool) (api.Job, error) {
 	if f.cancel == nil {
 		f.t.Error("unexpected Cancel")
-		return Job{}, errors.New("unexpected Cancel")
+		return api.Job{}, errors.New("unexpected Cancel")
 	}
 	return f.cancel(ctx, id, kill)
 }
@@ -85,21 +86,21 @@ func newJobTestServer(t *testing.T) (*testServer, *fakeJobs) {
 const testAppID = "application_1767225600000_0042"
 
 // testJob is a running job as the service describes it.
-func testJob() Job {
-	return Job{
-		ID: testAppID, Name: "wordcount", Target: "application", State: StateRunning,
-		YARN:  JobYARN{ApplicationID: testAppID, State: "RUNNING", FinalStatus: "UNDEFINED", Queue: "default", User: "yarngate"},
-		Flink: JobFlink{JobID: "0000019b76daa800000000000000002a", State: ptr("RUNNING"), Version: "1.20.3"},
-		Links: JobLinks{YARN: "http://rm:8088/cluster/app/" + testAppID, FlinkUI: ptr("http://rm:8088/proxy/" + testAppID + "/"),
+func testJob() api.Job {
+	return api.Job{
+		ID: testAppID, Name: "wordcount", Target: "application", State: api.StateRunning,
+		YARN:  api.JobYARN{ApplicationID: testAppID, State: "RUNNING", FinalStatus: "UNDEFINED", Queue: "default", User: "yarngate"},
+		Flink: api.JobFlink{JobID: "0000019b76daa800000000000000002a", State: ptr("RUNNING"), Version: "1.20.3"},
+		Links: api.JobLinks{YARN: "http://rm:8088/cluster/app/" + testAppID, FlinkUI: ptr("http://rm:8088/proxy/" + testAppID + "/"),
 			JobManager: ptr("http://nm1:41231")},
 		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC),
 	}
 }
 
 // terminalJob is testJob after it was canceled.
-func terminalJob() Job {
+func terminalJob() api.Job {
 	j := testJob()
-	j.State, j.Terminal = StateCanceled, true
+	j.State, j.Terminal = api.StateCanceled, true
 	j.YARN.State, j.YARN.FinalStatus = "FINISHED", "KILLED"
 	j.Flink.State = ptr("CANCELED")
 	j.Links.FlinkUI, j.Links.JobManager = nil, nil
@@ -107,9 +108,9 @@ func terminalJob() Job {
 }
 
 // decodeJob decodes a job body and compares it with want.
-func decodeJob(t *testing.T, rec *httptest.ResponseRecorder, want Job) {
+func decodeJob(t *testing.T, rec *httptest.ResponseRecorder, want api.Job) {
 	t.Helper()
-	var got Job
+	var got api.Job
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 		t.Fatalf("job body %q: %v", rec.Body, err)
 	}
@@ -122,7 +123,7 @@ func TestJobJSONShape(t *testing.T) {
 	// While nothing is known from Flink, flink.state, links.flinkUi and links.jobManager are null, not
 	// absent; flink.version is left out when unknown; times are RFC 3339.
 	j := testJob()
-	j.State, j.YARN.State = StateAccepted, "ACCEPTED"
+	j.State, j.YARN.State = api.StateAccepted, "ACCEPTED"
 	j.Flink.State, j.Flink.Version = nil, ""
 	j.Links.FlinkUI, j.Links.JobManager = nil, nil
 	out, err := json.Marshal(j)
@@ -164,7 +165,7 @@ func TestSubmitJobJSON(t *testing.T) {
 		wantKey    string
 		wantStatus int
 		wantCode   string
-		wantDetail []FieldProblem
+		wantDetail []api.FieldProblem
 	}{
 		{name: "new job", body: spec, header: header("Content-Type", "application/json"), created: true, wantStatus: 202},
 		{name: "charset parameter", body: spec, header: header("Content-Type", "application/json; charset=utf-8"), created: true, wantStatus: 202},
@@ -175,45 +176,45 @@ func TestSubmitJobJSON(t *testing.T) {
 		{name: "key at the length limit", body: spec, header: header("Content-Type", "application/json", "Idempotency-Key", strings.Repeat("k", 255)),
 			wantKey: strings.Repeat("k", 255), created: true, wantStatus: 202},
 		{name: "key too long", body: spec, header: header("Content-Type", "application/json", "Idempotency-Key", strings.Repeat("k", 256)),
-			noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest},
+			noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest},
 		{name: "key with a control character", body: spec, header: header("Content-Type", "application/json", "Idempotency-Key", "k\x01ey"),
-			noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest},
+			noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest},
 		{name: "key with DEL", body: spec, header: header("Content-Type", "application/json", "Idempotency-Key", "key\x7f"),
-			noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest},
+			noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest},
 		{name: "key not ASCII", body: spec, header: header("Content-Type", "application/json", "Idempotency-Key", "schlüssel"),
-			noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "text/plain", body: spec, header: header("Content-Type", "text/plain"), noSubmit: true, wantStatus: 415, wantCode: codeUnsupportedMediaType},
-		{name: "a jar", body: spec, header: header("Content-Type", "application/java-archive"), noSubmit: true, wantStatus: 415, wantCode: codeUnsupportedMediaType},
-		{name: "no content type", body: spec, noSubmit: true, wantStatus: 415, wantCode: codeUnsupportedMediaType},
-		{name: "malformed content type", body: spec, header: header("Content-Type", "application/json; ="), noSubmit: true, wantStatus: 415, wantCode: codeUnsupportedMediaType},
+			noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "text/plain", body: spec, header: header("Content-Type", "text/plain"), noSubmit: true, wantStatus: 415, wantCode: api.CodeUnsupportedMediaType},
+		{name: "a jar", body: spec, header: header("Content-Type", "application/java-archive"), noSubmit: true, wantStatus: 415, wantCode: api.CodeUnsupportedMediaType},
+		{name: "no content type", body: spec, noSubmit: true, wantStatus: 415, wantCode: api.CodeUnsupportedMediaType},
+		{name: "malformed content type", body: spec, header: header("Content-Type", "application/json; ="), noSubmit: true, wantStatus: 415, wantCode: api.CodeUnsupportedMediaType},
 		{name: "malformed JSON", body: `{"name":`, header: header("Content-Type", "application/json"), noSubmit: true,
-			wantStatus: 400, wantCode: codeInvalidSpec, wantDetail: []FieldProblem{{"body", "malformed JSON"}}},
+			wantStatus: 400, wantCode: api.CodeInvalidSpec, wantDetail: []api.FieldProblem{{Field: "body", Reason: "malformed JSON"}}},
 		{name: "unknown field", body: `{"name":"x","jar":"x.jar"}`, header: header("Content-Type", "application/json"), noSubmit: true,
-			wantStatus: 400, wantCode: codeInvalidSpec, wantDetail: []FieldProblem{{"body", `unknown field "jar"`}}},
+			wantStatus: 400, wantCode: api.CodeInvalidSpec, wantDetail: []api.FieldProblem{{Field: "body", Reason: `unknown field "jar"`}}},
 		{name: "wrong type", body: `{"parallelism":"4"}`, header: header("Content-Type", "application/json"), noSubmit: true,
-			wantStatus: 400, wantCode: codeInvalidSpec, wantDetail: []FieldProblem{{"body", `field "parallelism" must be an integer`}}},
+			wantStatus: 400, wantCode: api.CodeInvalidSpec, wantDetail: []api.FieldProblem{{Field: "body", Reason: `field "parallelism" must be an integer`}}},
 		{name: "two objects", body: spec + spec, header: header("Content-Type", "application/json"), noSubmit: true,
-			wantStatus: 400, wantCode: codeInvalidSpec, wantDetail: []FieldProblem{{"body", "trailing data after the JSON object"}}},
+			wantStatus: 400, wantCode: api.CodeInvalidSpec, wantDetail: []api.FieldProblem{{Field: "body", Reason: "trailing data after the JSON object"}}},
 		{name: "larger than 1 MiB", body: `{"name":"` + strings.Repeat("x", maxSpecSize) + `"}`, header: header("Content-Type", "application/json"),
-			noSubmit: true, wantStatus: 413, wantCode: codeTooLarge},
+			noSubmit: true, wantStatus: 413, wantCode: api.CodeTooLarge},
 		{name: "the service finds problems", body: spec, header: header("Content-Type", "application/json"),
-			err:        &SpecError{Problems: []FieldProblem{{"flinkVersion", "unknown"}, {"jobManager.memory", "64k is too small"}}},
-			wantStatus: 400, wantCode: codeInvalidSpec,
-			wantDetail: []FieldProblem{{"flinkVersion", "unknown"}, {"jobManager.memory", "64k is too small"}}},
+			err:        &gateway.SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: "unknown"}, {Field: "jobManager.memory", Reason: "64k is too small"}}},
+			wantStatus: 400, wantCode: api.CodeInvalidSpec,
+			wantDetail: []api.FieldProblem{{Field: "flinkVersion", Reason: "unknown"}, {Field: "jobManager.memory", Reason: "64k is too small"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, jobs := newJobTestServer(t)
-			var got JobRequest
+			var got api.JobRequest
 			var gotKey string
 			if !tc.noSubmit {
-				jobs.submit = func(ctx context.Context, req JobRequest, key string) (Job, bool, error) {
-					if requestID(ctx) == "" {
+				jobs.submit = func(ctx context.Context, req api.JobRequest, key string) (api.Job, bool, error) {
+					if gateway.RequestID(ctx) == "" {
 						t.Error("Submit got a context without the request id")
 					}
 					got, gotKey = req, key
 					if tc.err != nil {
-						return Job{}, false, tc.err
+						return api.Job{}, false, tc.err
 					}
 					return testJob(), tc.created, nil
 				}
@@ -230,7 +231,7 @@ func TestSubmitJobJSON(t *testing.T) {
 				if !slices.Equal(e.Details, tc.wantDetail) {
 					t.Errorf("details = %+v, want %+v", e.Details, tc.wantDetail)
 				}
-				if tc.wantCode == codeTooLarge && strings.Contains(e.Message, "jar") {
+				if tc.wantCode == api.CodeTooLarge && strings.Contains(e.Message, "jar") {
 					t.Errorf("message %q blames a jar for a large job request", e.Message)
 				}
 				if loc := rec.Header().Get("Location"); loc != "" {
@@ -303,7 +304,7 @@ func TestSubmitJobMultipart(t *testing.T) {
 		noSubmit   bool
 		wantStatus int
 		wantCode   string
-		wantDetail []FieldProblem
+		wantDetail []api.FieldProblem
 	}{
 		{name: "spec then jar", body: body(spec, jar), wantStatus: 202},
 		{name: "jar then spec", body: body(jar, spec), wantStatus: 202},
@@ -314,27 +315,27 @@ func TestSubmitJobMultipart(t *testing.T) {
 				io.Copy(io.Discard, body)
 				return hdfs.PutResult{Jar: staged, Created: false}, nil
 			}},
-		{name: "no jar", body: body(spec, comment), noPut: true, noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest},
+		{name: "no jar", body: body(spec, comment), noPut: true, noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest},
 		{name: "jar in a field of another name", body: body(spec, mpPart{field: "file", fileName: "x.jar", content: jarBytes}),
-			noPut: true, noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "no spec", body: body(jar), noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "empty body", body: body(), noPut: true, noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest},
+			noPut: true, noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "no spec", body: body(jar), noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "empty body", body: body(), noPut: true, noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest},
 		{name: "spec names a jarId", body: body(mpPart{field: "spec", content: `{"jarId":"` + goodID + `"}`}, jar),
-			noSubmit: true, wantStatus: 400, wantCode: codeInvalidSpec,
-			wantDetail: []FieldProblem{{"jarId", "must be empty when the jar is uploaded with the request"}}},
+			noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidSpec,
+			wantDetail: []api.FieldProblem{{Field: "jarId", Reason: "must be empty when the jar is uploaded with the request"}}},
 		{name: "spec names a jarPath", body: body(jar, mpPart{field: "spec", content: `{"jarPath":"hdfs:///x.jar"}`}),
-			noSubmit: true, wantStatus: 400, wantCode: codeInvalidSpec,
-			wantDetail: []FieldProblem{{"jarId", "must be empty when the jar is uploaded with the request"}}},
+			noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidSpec,
+			wantDetail: []api.FieldProblem{{Field: "jarId", Reason: "must be empty when the jar is uploaded with the request"}}},
 		{name: "malformed spec", body: body(mpPart{field: "spec", content: `{"name":}`}, jar), noPut: true, noSubmit: true,
-			wantStatus: 400, wantCode: codeInvalidSpec, wantDetail: []FieldProblem{{"body", "malformed JSON at byte 9"}}},
+			wantStatus: 400, wantCode: api.CodeInvalidSpec, wantDetail: []api.FieldProblem{{Field: "body", Reason: "malformed JSON at byte 9"}}},
 		{name: "spec larger than 1 MiB", body: body(mpPart{field: "spec", content: `{"name":"` + strings.Repeat("x", maxSpecSize) + `"}`}, jar),
-			noPut: true, noSubmit: true, wantStatus: 413, wantCode: codeTooLarge},
-		{name: "not a jar", body: body(spec, jar), noSubmit: true, wantStatus: 400, wantCode: codeInvalidJar,
+			noPut: true, noSubmit: true, wantStatus: 413, wantCode: api.CodeTooLarge},
+		{name: "not a jar", body: body(spec, jar), noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidJar,
 			put: func(_ context.Context, body io.Reader, _ string) (hdfs.PutResult, error) {
 				io.Copy(io.Discard, body)
 				return hdfs.PutResult{}, fmt.Errorf("stage jar: %w: %w", hdfs.ErrInvalidJar, jarfile.ErrNotZip)
 			}},
-		{name: "cut off in the jar", noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest,
+		{name: "cut off in the jar", noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest,
 			body: func(t *testing.T) ([]byte, string) {
 				b, ct := jobMultipart(t, spec, jar)
 				return b[:bytes.Index(b, []byte(jarBytes))+5], ct
@@ -346,8 +347,8 @@ func TestSubmitJobMultipart(t *testing.T) {
 		{name: "cut off before the jar", body: func(t *testing.T) ([]byte, string) {
 			b, ct := jobMultipart(t, spec, jar)
 			return b[:bytes.Index(b, []byte("wordcount.jar"))], ct
-		}, noPut: true, noSubmit: true, wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "storage down", body: body(spec, jar), noSubmit: true, wantStatus: 503, wantCode: codeUnavailable,
+		}, noPut: true, noSubmit: true, wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "storage down", body: body(spec, jar), noSubmit: true, wantStatus: 503, wantCode: api.CodeUnavailable,
 			put: func(context.Context, io.Reader, string) (hdfs.PutResult, error) {
 				return hdfs.PutResult{}, fmt.Errorf("stage jar: %w: dial tcp namenode.internal:8020: refused", hdfs.ErrUnavailable)
 			}},
@@ -372,9 +373,9 @@ func TestSubmitJobMultipart(t *testing.T) {
 					return hdfs.PutResult{Jar: j, Created: true}, nil
 				}
 			}
-			var got JobRequest
+			var got api.JobRequest
 			if !tc.noSubmit {
-				jobs.submit = func(_ context.Context, req JobRequest, key string) (Job, bool, error) {
+				jobs.submit = func(_ context.Context, req api.JobRequest, key string) (api.Job, bool, error) {
 					got = req
 					return testJob(), true, nil
 				}
@@ -412,7 +413,7 @@ func TestSubmitJobMultipart(t *testing.T) {
 func TestSubmitJobMultipartWithoutBoundary(t *testing.T) {
 	s, _ := newJobTestServer(t)
 	rec := s.do(t, http.MethodPost, "/v1/jobs", strings.NewReader("x"), header("Content-Type", "multipart/form-data"))
-	if rec.Code != 400 || decodeError(t, rec).Code != codeInvalidRequest {
+	if rec.Code != 400 || decodeError(t, rec).Code != api.CodeInvalidRequest {
 		t.Errorf("status = %d, body %s; want 400 invalid_request", rec.Code, rec.Body)
 	}
 }
@@ -423,7 +424,7 @@ func TestGetJob(t *testing.T) {
 		target      string
 		job         bool          // expect a Job call
 		wait        bool          // expect a Wait call with wantState and wantTimeout
-		wantState   JobState      //
+		wantState   api.JobState  //
 		wantTimeout time.Duration //
 		wantStatus  int
 		wantCode    string
@@ -431,29 +432,29 @@ func TestGetJob(t *testing.T) {
 		{name: "get", target: "/v1/jobs/" + testAppID, job: true, wantStatus: 200},
 		{name: "timeout alone is ignored", target: "/v1/jobs/" + testAppID + "?timeout=5s", job: true, wantStatus: 200},
 		{name: "wait for running", target: "/v1/jobs/" + testAppID + "?wait=RUNNING&timeout=60s", wait: true,
-			wantState: StateRunning, wantTimeout: time.Minute, wantStatus: 200},
+			wantState: api.StateRunning, wantTimeout: time.Minute, wantStatus: 200},
 		{name: "wait case-insensitive", target: "/v1/jobs/" + testAppID + "?wait=finished&timeout=1m30s", wait: true,
-			wantState: StateFinished, wantTimeout: 90 * time.Second, wantStatus: 200},
+			wantState: api.StateFinished, wantTimeout: 90 * time.Second, wantStatus: 200},
 		{name: "wait with the default timeout", target: "/v1/jobs/" + testAppID + "?wait=Accepted", wait: true,
-			wantState: StateAccepted, wantTimeout: 30 * time.Second, wantStatus: 200},
+			wantState: api.StateAccepted, wantTimeout: 30 * time.Second, wantStatus: 200},
 		{name: "wait with a long timeout", target: "/v1/jobs/" + testAppID + "?wait=CANCELED&timeout=1h", wait: true,
-			wantState: StateCanceled, wantTimeout: time.Hour, wantStatus: 200},
-		{name: "wait for no state", target: "/v1/jobs/" + testAppID + "?wait=DONE", wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "wait with a YARN state", target: "/v1/jobs/" + testAppID + "?wait=SUCCEEDED", wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "timeout without unit", target: "/v1/jobs/" + testAppID + "?wait=RUNNING&timeout=60", wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "timeout not a duration", target: "/v1/jobs/" + testAppID + "?wait=RUNNING&timeout=soon", wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "timeout zero", target: "/v1/jobs/" + testAppID + "?wait=RUNNING&timeout=0s", wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "timeout negative", target: "/v1/jobs/" + testAppID + "?wait=RUNNING&timeout=-5s", wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "malformed id", target: "/v1/jobs/app_1_2", wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "id with letters", target: "/v1/jobs/application_1767225600000_00x2", wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "attempt id", target: "/v1/jobs/appattempt_1767225600000_0042_000001", wantStatus: 400, wantCode: codeInvalidRequest},
-		{name: "id with a trailing space", target: "/v1/jobs/" + testAppID + "%20", wantStatus: 400, wantCode: codeInvalidRequest},
+			wantState: api.StateCanceled, wantTimeout: time.Hour, wantStatus: 200},
+		{name: "wait for no state", target: "/v1/jobs/" + testAppID + "?wait=DONE", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "wait with a YARN state", target: "/v1/jobs/" + testAppID + "?wait=SUCCEEDED", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "timeout without unit", target: "/v1/jobs/" + testAppID + "?wait=RUNNING&timeout=60", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "timeout not a duration", target: "/v1/jobs/" + testAppID + "?wait=RUNNING&timeout=soon", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "timeout zero", target: "/v1/jobs/" + testAppID + "?wait=RUNNING&timeout=0s", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "timeout negative", target: "/v1/jobs/" + testAppID + "?wait=RUNNING&timeout=-5s", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "malformed id", target: "/v1/jobs/app_1_2", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "id with letters", target: "/v1/jobs/application_1767225600000_00x2", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "attempt id", target: "/v1/jobs/appattempt_1767225600000_0042_000001", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "id with a trailing space", target: "/v1/jobs/" + testAppID + "%20", wantStatus: 400, wantCode: api.CodeInvalidRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, jobs := newJobTestServer(t)
 			if tc.job {
-				jobs.job = func(_ context.Context, id string) (Job, error) {
+				jobs.job = func(_ context.Context, id string) (api.Job, error) {
 					if id != testAppID {
 						t.Errorf("Job(%q)", id)
 					}
@@ -461,7 +462,7 @@ func TestGetJob(t *testing.T) {
 				}
 			}
 			if tc.wait {
-				jobs.wait = func(_ context.Context, id string, state JobState, timeout time.Duration) (Job, error) {
+				jobs.wait = func(_ context.Context, id string, state api.JobState, timeout time.Duration) (api.Job, error) {
 					if id != testAppID || state != tc.wantState || timeout != tc.wantTimeout {
 						t.Errorf("Wait(%q, %q, %v), want (%q, %q, %v)", id, state, timeout, testAppID, tc.wantState, tc.wantTimeout)
 					}
@@ -488,24 +489,24 @@ func TestListJobs(t *testing.T) {
 		name       string
 		target     string
 		call       bool // expect a List call with wantState
-		wantState  JobState
-		list       []Job
+		wantState  api.JobState
+		list       []api.Job
 		wantStatus int
 		wantCode   string
 		wantBody   string
 	}{
-		{name: "all", target: "/v1/jobs", call: true, list: []Job{testJob(), terminalJob()}, wantStatus: 200},
-		{name: "by state", target: "/v1/jobs?state=RUNNING", call: true, wantState: StateRunning, list: []Job{testJob()}, wantStatus: 200},
-		{name: "by state, lower case", target: "/v1/jobs?state=canceled", call: true, wantState: StateCanceled, list: []Job{terminalJob()}, wantStatus: 200},
-		{name: "empty state is no filter", target: "/v1/jobs?state=", call: true, list: []Job{testJob()}, wantStatus: 200},
+		{name: "all", target: "/v1/jobs", call: true, list: []api.Job{testJob(), terminalJob()}, wantStatus: 200},
+		{name: "by state", target: "/v1/jobs?state=RUNNING", call: true, wantState: api.StateRunning, list: []api.Job{testJob()}, wantStatus: 200},
+		{name: "by state, lower case", target: "/v1/jobs?state=canceled", call: true, wantState: api.StateCanceled, list: []api.Job{terminalJob()}, wantStatus: 200},
+		{name: "empty state is no filter", target: "/v1/jobs?state=", call: true, list: []api.Job{testJob()}, wantStatus: 200},
 		{name: "none is an empty array", target: "/v1/jobs", call: true, list: nil, wantStatus: 200, wantBody: `{"jobs":[]}`},
-		{name: "unknown state", target: "/v1/jobs?state=DONE", wantStatus: 400, wantCode: codeInvalidRequest},
+		{name: "unknown state", target: "/v1/jobs?state=DONE", wantStatus: 400, wantCode: api.CodeInvalidRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, jobs := newJobTestServer(t)
 			if tc.call {
-				jobs.list = func(_ context.Context, state JobState) ([]Job, error) {
+				jobs.list = func(_ context.Context, state api.JobState) ([]api.Job, error) {
 					if state != tc.wantState {
 						t.Errorf("List(%q), want %q", state, tc.wantState)
 					}
@@ -525,7 +526,7 @@ func TestListJobs(t *testing.T) {
 			if tc.wantBody != "" && rec.Body.String() != tc.wantBody {
 				t.Errorf("body %s, want %s", rec.Body, tc.wantBody)
 			}
-			var got jobListJSON
+			var got api.JobList
 			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 				t.Fatal(err)
 			}
@@ -543,7 +544,7 @@ func TestCancelJob(t *testing.T) {
 		body       string
 		call       bool // expect a Cancel call with wantKill
 		wantKill   bool
-		answer     Job
+		answer     api.Job
 		wantStatus int
 		wantCode   string
 	}{
@@ -553,18 +554,18 @@ func TestCancelJob(t *testing.T) {
 		{name: "kill false", target: "/v1/jobs/" + testAppID + "/cancel", body: `{"kill":false}`, call: true, answer: testJob(), wantStatus: 202},
 		{name: "already ended", target: "/v1/jobs/" + testAppID + "/cancel", call: true, answer: terminalJob(), wantStatus: 200},
 		{name: "kill after the end", target: "/v1/jobs/" + testAppID + "/cancel", body: `{"kill":true}`, call: true, wantKill: true, answer: terminalJob(), wantStatus: 200},
-		{name: "unknown field", target: "/v1/jobs/" + testAppID + "/cancel", body: `{"force":true}`, wantStatus: 400, wantCode: codeInvalidSpec},
-		{name: "kill as a string", target: "/v1/jobs/" + testAppID + "/cancel", body: `{"kill":"yes"}`, wantStatus: 400, wantCode: codeInvalidSpec},
-		{name: "malformed JSON", target: "/v1/jobs/" + testAppID + "/cancel", body: `{"kill":`, wantStatus: 400, wantCode: codeInvalidSpec},
+		{name: "unknown field", target: "/v1/jobs/" + testAppID + "/cancel", body: `{"force":true}`, wantStatus: 400, wantCode: api.CodeInvalidSpec},
+		{name: "kill as a string", target: "/v1/jobs/" + testAppID + "/cancel", body: `{"kill":"yes"}`, wantStatus: 400, wantCode: api.CodeInvalidSpec},
+		{name: "malformed JSON", target: "/v1/jobs/" + testAppID + "/cancel", body: `{"kill":`, wantStatus: 400, wantCode: api.CodeInvalidSpec},
 		{name: "body too large", target: "/v1/jobs/" + testAppID + "/cancel", body: `{"kill":true` + strings.Repeat(" ", 5000) + `}`,
-			wantStatus: 413, wantCode: codeTooLarge},
-		{name: "malformed id", target: "/v1/jobs/job-1/cancel", wantStatus: 400, wantCode: codeInvalidRequest},
+			wantStatus: 413, wantCode: api.CodeTooLarge},
+		{name: "malformed id", target: "/v1/jobs/job-1/cancel", wantStatus: 400, wantCode: api.CodeInvalidRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, jobs := newJobTestServer(t)
 			if tc.call {
-				jobs.cancel = func(_ context.Context, id string, kill bool) (Job, error) {
+				jobs.cancel = func(_ context.Context, id string, kill bool) (api.Job, error) {
 					if id != testAppID || kill != tc.wantKill {
 						t.Errorf("Cancel(%q, %v), want (%q, %v)", id, kill, testAppID, tc.wantKill)
 					}
@@ -584,7 +585,7 @@ func TestCancelJob(t *testing.T) {
 				if e.Code != tc.wantCode {
 					t.Errorf("code = %q, want %q", e.Code, tc.wantCode)
 				}
-				if tc.wantCode == codeTooLarge && strings.Contains(e.Message, "jar") {
+				if tc.wantCode == api.CodeTooLarge && strings.Contains(e.Message, "jar") {
 					t.Errorf("message %q blames a jar for a large cancel request", e.Message)
 				}
 				return
@@ -609,24 +610,24 @@ func TestJobErrors(t *testing.T) {
 		wantCode   string
 		wantMsg    string
 	}{
-		{"job not found", leak(fmt.Errorf("%w: %s", ErrJobNotFound, testAppID)), 404, codeNotFound, "no job with this id"},
-		{"jar not found", leak(fmt.Errorf("%w: %s", ErrJarNotFound, goodID)), 404, codeJarNotFound,
+		{"job not found", leak(fmt.Errorf("%w: %s", gateway.ErrJobNotFound, testAppID)), 404, api.CodeNotFound, "no job with this id"},
+		{"jar not found", leak(fmt.Errorf("%w: %s", gateway.ErrJarNotFound, goodID)), 404, api.CodeJarNotFound,
 			"the job's jar is not staged (upload it with POST /v1/jars)"},
-		{"idempotency key reused", leak(fmt.Errorf("%w (application %s)", ErrIdempotencyKeyReused, testAppID)), 422, codeIdempotencyReused,
+		{"idempotency key reused", leak(fmt.Errorf("%w (application %s)", gateway.ErrIdempotencyKeyReused, testAppID)), 422, api.CodeIdempotencyReused,
 			"this Idempotency-Key was used for a different request"},
-		{"unknown queue", leak(fmt.Errorf("%w: %q is not a leaf queue of the %s", ErrUnknownQueue, "etl", "capacityScheduler")), 422, codeUnknownQueue,
+		{"unknown queue", leak(fmt.Errorf("%w: %q is not a leaf queue of the %s", gateway.ErrUnknownQueue, "etl", "capacityScheduler")), 422, api.CodeUnknownQueue,
 			`"etl" is not a leaf queue of the capacityScheduler`},
-		{"yarn rejected", leak(fmt.Errorf("%w: %w", ErrYARNRejected, fmt.Errorf("submit application: %w", rejected))), 422, codeYARNRejected,
+		{"yarn rejected", leak(fmt.Errorf("%w: %w", gateway.ErrYARNRejected, fmt.Errorf("submit application: %w", rejected))), 422, api.CodeYARNRejected,
 			"YARN rejected the application: " + rejected.Message},
-		{"yarn rejected without a message", leak(fmt.Errorf("%w: %w", ErrYARNRejected, &yarnclient.RMError{Status: 400})), 422, codeYARNRejected,
+		{"yarn rejected without a message", leak(fmt.Errorf("%w: %w", gateway.ErrYARNRejected, &yarnclient.RMError{Status: 400})), 422, api.CodeYARNRejected,
 			"YARN rejected the application"},
-		{"resourcemanager unavailable", leak(fmt.Errorf("new application: %w", yarnclient.ErrUnavailable)), 503, codeUnavailable,
+		{"resourcemanager unavailable", leak(fmt.Errorf("new application: %w", yarnclient.ErrUnavailable)), 503, api.CodeUnavailable,
 			"YARN is unavailable; retry later"},
-		{"resourcemanager 503", leak(&yarnclient.RMError{Status: 503, Message: "standby"}), 503, codeUnavailable,
+		{"resourcemanager 503", leak(&yarnclient.RMError{Status: 503, Message: "standby"}), 503, api.CodeUnavailable,
 			"YARN is unavailable; retry later"},
-		{"no active resourcemanager", leak(yarnclient.ErrNoActiveRM), 503, codeUnavailable, "YARN is unavailable; retry later"},
-		{"hdfs unavailable", leak(hdfs.ErrUnavailable), 503, codeUnavailable, "jar storage is unavailable; retry later"},
-		{"anything else", leak(errors.New("java.io.IOException: Permission denied: user=yarngate")), 500, codeInternal, "internal error"},
+		{"no active resourcemanager", leak(yarnclient.ErrNoActiveRM), 503, api.CodeUnavailable, "YARN is unavailable; retry later"},
+		{"hdfs unavailable", leak(hdfs.ErrUnavailable), 503, api.CodeUnavailable, "jar storage is unavailable; retry later"},
+		{"anything else", leak(errors.New("java.io.IOException: Permission denied: user=yarngate")), 500, api.CodeInternal, "internal error"},
 	}
 	routes := []struct {
 		name   string
@@ -636,19 +637,19 @@ func TestJobErrors(t *testing.T) {
 		setup  func(*fakeJobs, error)
 	}{
 		{"submit", http.MethodPost, "/v1/jobs", `{"jarId":"` + goodID + `"}`, func(f *fakeJobs, err error) {
-			f.submit = func(context.Context, JobRequest, string) (Job, bool, error) { return Job{}, false, err }
+			f.submit = func(context.Context, api.JobRequest, string) (api.Job, bool, error) { return api.Job{}, false, err }
 		}},
 		{"get", http.MethodGet, "/v1/jobs/" + testAppID, "", func(f *fakeJobs, err error) {
-			f.job = func(context.Context, string) (Job, error) { return Job{}, err }
+			f.job = func(context.Context, string) (api.Job, error) { return api.Job{}, err }
 		}},
 		{"wait", http.MethodGet, "/v1/jobs/" + testAppID + "?wait=RUNNING", "", func(f *fakeJobs, err error) {
-			f.wait = func(context.Context, string, JobState, time.Duration) (Job, error) { return Job{}, err }
+			f.wait = func(context.Context, string, api.JobState, time.Duration) (api.Job, error) { return api.Job{}, err }
 		}},
 		{"list", http.MethodGet, "/v1/jobs", "", func(f *fakeJobs, err error) {
-			f.list = func(context.Context, JobState) ([]Job, error) { return nil, err }
+			f.list = func(context.Context, api.JobState) ([]api.Job, error) { return nil, err }
 		}},
 		{"cancel", http.MethodPost, "/v1/jobs/" + testAppID + "/cancel", "", func(f *fakeJobs, err error) {
-			f.cancel = func(context.Context, string, bool) (Job, error) { return Job{}, err }
+			f.cancel = func(context.Context, string, bool) (api.Job, error) { return api.Job{}, err }
 		}},
 	}
 	for _, tc := range tests {
@@ -692,8 +693,8 @@ func TestJobsNotConfigured(t *testing.T) {
 			t.Errorf("%s %s = %d, want 503; body %s", r.method, r.target, rec.Code, rec.Body)
 			continue
 		}
-		if e := decodeError(t, rec); e.Code != codeUnavailable {
-			t.Errorf("%s %s: code %q, want %q", r.method, r.target, e.Code, codeUnavailable)
+		if e := decodeError(t, rec); e.Code != api.CodeUnavailable {
+			t.Errorf("%s %s: code %q, want %q", r.method, r.target, e.Code, api.CodeUnavailable)
 		}
 	}
 	s.store.list = func(context.Context) ([]hdfs.Jar, error) { return nil, nil }
@@ -704,7 +705,7 @@ func TestJobsNotConfigured(t *testing.T) {
 
 // TestOpenAPIListsJobErrorCodes keeps the job API's error codes documented.
 func TestOpenAPIListsJobErrorCodes(t *testing.T) {
-	for _, code := range []string{codeInvalidSpec, codeJarNotFound, codeIdempotencyReused, codeUnknownQueue, codeYARNRejected} {
+	for _, code := range []string{api.CodeInvalidSpec, api.CodeJarNotFound, api.CodeIdempotencyReused, api.CodeUnknownQueue, api.CodeYARNRejected} {
 		if !strings.Contains(string(api.OpenAPI), "`"+code+"`") {
 			t.Errorf("api/openapi.yaml does not document error code %s", code)
 		}

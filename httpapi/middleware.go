@@ -1,7 +1,6 @@
-package gateway
+package httpapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/gateway"
 )
 
 // RequestIDHeader carries the request id in both directions.
@@ -20,14 +20,6 @@ const RequestIDHeader = "X-Request-Id"
 
 // maxRequestIDLen bounds a caller-supplied request id.
 const maxRequestIDLen = 128
-
-type requestIDKey struct{}
-
-// requestID returns the request id stored in ctx by the request-id middleware, or "".
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
 
 // validRequestID accepts caller ids made of a safe character set, so they can be logged and echoed as is.
 func validRequestID(id string) bool {
@@ -59,7 +51,7 @@ func withRequestID() gin.HandlerFunc {
 			id = newRequestID()
 		}
 		c.Header(RequestIDHeader, id)
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+		c.Request = c.Request.WithContext(gateway.WithRequestID(c.Request.Context(), id))
 		c.Next()
 	}
 }
@@ -90,7 +82,7 @@ func (s *server) accessLog() gin.HandlerFunc {
 			level = slog.LevelDebug
 		}
 		attrs := []slog.Attr{
-			slog.String("requestId", requestID(c.Request.Context())),
+			slog.String("requestId", gateway.RequestID(c.Request.Context())),
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
 			slog.String("path", c.Request.URL.Path),
@@ -120,7 +112,7 @@ func (s *server) recoverPanics() gin.HandlerFunc {
 				panic(r) // the server's own way to abort a response
 			}
 			s.opts.Logger.ErrorContext(c.Request.Context(), "panic in handler",
-				"requestId", requestID(c.Request.Context()), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				"requestId", gateway.RequestID(c.Request.Context()), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			s.renderError(c, fmt.Errorf("panic: %v", r))
 		}()
 		c.Next()

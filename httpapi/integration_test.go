@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/hdfs/hdfstest"
 	"github.com/yarngate/yarngate/jarfile/jartest"
@@ -42,13 +44,17 @@ func newRealServer(t *testing.T) *realServer {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	metrics, err := NewMetrics(reg)
+	metrics, err := gateway.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpMetrics, err := NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	handler, err := New(Options{
-		Logger: logger, Registry: reg, Metrics: metrics, MaxJarSize: realMaxJarSize,
-		Jars:      NewJarService(store, realMaxJarSize, logger, metrics),
+		Logger: logger, Registry: reg, Metrics: httpMetrics, MaxJarSize: realMaxJarSize,
+		Jars:      gateway.NewJarService(store, realMaxJarSize, logger, metrics),
 		Readiness: []ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 	})
 	if err != nil {
@@ -95,9 +101,9 @@ func (s *realServer) request(t *testing.T, method, target string) (int, []byte) 
 	return resp.StatusCode, out
 }
 
-func decodeJar(t *testing.T, body []byte) jarJSON {
+func decodeJar(t *testing.T, body []byte) api.Jar {
 	t.Helper()
-	var j jarJSON
+	var j api.Jar
 	if err := json.Unmarshal(body, &j); err != nil {
 		t.Fatalf("response %q: %v", body, err)
 	}
@@ -105,7 +111,7 @@ func decodeJar(t *testing.T, body []byte) jarJSON {
 }
 
 // sameJar compares two API jars field by field (mainClass is a pointer).
-func sameJar(a, b jarJSON) bool {
+func sameJar(a, b api.Jar) bool {
 	ma, mb := "", ""
 	if a.MainClass != nil {
 		ma = "=" + *a.MainClass
@@ -159,7 +165,7 @@ func TestIntegrationUploadListGetDelete(t *testing.T) {
 	s.AssertStaged(t, a.ID, b.ID)
 
 	status, body = s.request(t, http.MethodGet, "/v1/jars")
-	var list jarListJSON
+	var list api.JarList
 	if status != 200 || json.Unmarshal(body, &list) != nil || len(list.Jars) != 2 {
 		t.Fatalf("list: %d %s", status, body)
 	}
@@ -238,24 +244,24 @@ func TestIntegrationBadInputLeavesNothing(t *testing.T) {
 		staged      []string // jars that must exist afterwards
 	}{
 		{name: "text file", target: "/v1/jars", contentType: "application/java-archive",
-			body: func() io.Reader { return strings.NewReader("just text\n") }, wantStatus: 400, wantCode: codeInvalidJar},
+			body: func() io.Reader { return strings.NewReader("just text\n") }, wantStatus: 400, wantCode: api.CodeInvalidJar},
 		{name: "truncated zip", target: "/v1/jars", contentType: "application/java-archive",
-			body: func() io.Reader { return bytes.NewReader(valid[:len(valid)-64]) }, wantStatus: 400, wantCode: codeInvalidJar},
+			body: func() io.Reader { return bytes.NewReader(valid[:len(valid)-64]) }, wantStatus: 400, wantCode: api.CodeInvalidJar},
 		{name: "empty body", target: "/v1/jars", contentType: "application/java-archive",
-			body: func() io.Reader { return bytes.NewReader(nil) }, wantStatus: 400, wantCode: codeInvalidJar},
+			body: func() io.Reader { return bytes.NewReader(nil) }, wantStatus: 400, wantCode: api.CodeInvalidJar},
 		{name: "too large by Content-Length", target: "/v1/jars", contentType: "application/java-archive",
-			body: func() io.Reader { return bytes.NewReader(big) }, wantStatus: 413, wantCode: codeTooLarge},
+			body: func() io.Reader { return bytes.NewReader(big) }, wantStatus: 413, wantCode: api.CodeTooLarge},
 		{name: "too large while streaming", target: "/v1/jars", contentType: "application/java-archive",
-			body: func() io.Reader { return onlyReader{bytes.NewReader(big)} }, wantStatus: 413, wantCode: codeTooLarge},
+			body: func() io.Reader { return onlyReader{bytes.NewReader(big)} }, wantStatus: 413, wantCode: api.CodeTooLarge},
 		{name: "too large multipart", target: "/v1/jars", contentType: bigMPType,
-			body: func() io.Reader { return onlyReader{bytes.NewReader(bigMP.Bytes())} }, wantStatus: 413, wantCode: codeTooLarge},
+			body: func() io.Reader { return onlyReader{bytes.NewReader(bigMP.Bytes())} }, wantStatus: 413, wantCode: api.CodeTooLarge},
 		{name: "wrong content type", target: "/v1/jars", contentType: "text/plain",
-			body: func() io.Reader { return bytes.NewReader(valid) }, wantStatus: 415, wantCode: codeUnsupportedMediaType},
+			body: func() io.Reader { return bytes.NewReader(valid) }, wantStatus: 415, wantCode: api.CodeUnsupportedMediaType},
 		{name: "multipart without jar field", target: "/v1/jars", contentType: "multipart/form-data; boundary=xyz",
 			body: func() io.Reader {
 				return strings.NewReader("--xyz\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nv\r\n--xyz--\r\n")
 			},
-			wantStatus: 400, wantCode: codeInvalidRequest},
+			wantStatus: 400, wantCode: api.CodeInvalidRequest},
 		{name: "evil file name is only metadata", target: "/v1/jars?name=" + "..%2F..%2F..%2Ftmp%2Fx%0A%00.jar", contentType: "application/java-archive",
 			body: func() io.Reader { return bytes.NewReader(evil) }, wantStatus: 201, staged: []string{digest(evil)}},
 	}
@@ -266,7 +272,7 @@ func TestIntegrationBadInputLeavesNothing(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", status, tc.wantStatus, body)
 			}
 			if tc.wantCode != "" {
-				var e errorBody
+				var e api.ErrorBody
 				if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != tc.wantCode || e.Error.RequestID == "" {
 					t.Errorf("error body %s, want code %s", body, tc.wantCode)
 				}

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"context"
@@ -7,26 +7,23 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/gateway"
 )
 
 // sessionAPI is what the session handlers need; *JobService implements it.
 type sessionAPI interface {
-	CreateSession(ctx context.Context, req SessionRequest, idempotencyKey string) (Session, bool, error)
-	Session(ctx context.Context, id string) (Session, error)
-	WaitSession(ctx context.Context, id string, target SessionState, timeout time.Duration) (Session, error)
-	ListSessions(ctx context.Context) ([]Session, error)
-	StopSession(ctx context.Context, id string) (Session, error)
-}
-
-type sessionListJSON struct {
-	Sessions []Session `json:"sessions"`
+	CreateSession(ctx context.Context, req api.SessionRequest, idempotencyKey string) (api.Session, bool, error)
+	Session(ctx context.Context, id string) (api.Session, error)
+	WaitSession(ctx context.Context, id string, target api.SessionState, timeout time.Duration) (api.Session, error)
+	ListSessions(ctx context.Context) ([]api.Session, error)
+	StopSession(ctx context.Context, id string) (api.Session, error)
 }
 
 // sessionsAPI returns the session service, or an error when the gateway runs without one.
 func (s *server) sessionsAPI() (sessionAPI, error) {
 	if s.opts.Sessions == nil {
-		return nil, newAPIError(http.StatusServiceUnavailable, codeUnavailable,
+		return nil, newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable,
 			"session clusters are not configured on this gateway (no ResourceManager or Flink distribution)", nil)
 	}
 	return s.opts.Sessions, nil
@@ -35,8 +32,8 @@ func (s *server) sessionsAPI() (sessionAPI, error) {
 // sessionID binds and validates the :id path parameter: a YARN application id.
 func sessionID(c *gin.Context) (string, error) {
 	id := c.Param("id")
-	if !yarnclient.ValidApplicationID(id) {
-		return "", newAPIError(http.StatusBadRequest, codeInvalidRequest, "a session id is a YARN application id (application_<ts>_<n>)", nil)
+	if !gateway.ValidSessionID(id) {
+		return "", newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "a session id is a YARN application id (application_<ts>_<n>)", nil)
 	}
 	return id, nil
 }
@@ -49,7 +46,7 @@ func (s *server) createSession(c *gin.Context) error {
 	}
 	key := c.GetHeader(idempotencyKeyHeader)
 	if len(key) > maxIdempotencyKeyLen || !printableASCII(key) {
-		return newAPIError(http.StatusBadRequest, codeInvalidRequest,
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest,
 			fmt.Sprintf("%s must be at most %d printable ASCII characters", idempotencyKeyHeader, maxIdempotencyKeyLen), nil)
 	}
 	b, err := readSmallBody(c, maxSpecSize, "the session request is larger than 1 MiB")
@@ -83,11 +80,11 @@ func (s *server) getSession(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	target, timeout, wait, err := longPoll(c, ParseSessionState, "session")
+	target, timeout, wait, err := longPoll(c, api.ParseSessionState, "session")
 	if err != nil {
 		return err
 	}
-	var sess Session
+	var sess api.Session
 	if wait {
 		sess, err = sessions.WaitSession(c.Request.Context(), id, target, timeout)
 	} else {
@@ -111,9 +108,9 @@ func (s *server) listSessions(c *gin.Context) error {
 		return err
 	}
 	if list == nil {
-		list = []Session{}
+		list = []api.Session{}
 	}
-	c.JSON(http.StatusOK, sessionListJSON{Sessions: list})
+	c.JSON(http.StatusOK, api.SessionList{Sessions: list})
 	return nil
 }
 

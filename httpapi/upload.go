@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/gateway"
 )
 
 // jarField is the multipart form field that carries the jar.
@@ -29,11 +31,11 @@ var rawJarTypes = map[string]bool{
 // body itself, for multipart/form-data the "jar" part, read with multipart.Reader so that nothing is
 // buffered in memory or spooled to disk. The body is capped with http.MaxBytesReader and each read is
 // bounded by idle.
-func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (UploadRequest, error) {
+func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (gateway.UploadRequest, error) {
 	r := c.Request
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+		return gateway.UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType,
 			"Content-Type must be application/java-archive, application/octet-stream or multipart/form-data", err)
 	}
 	name := c.Query("name")
@@ -41,26 +43,26 @@ func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (UploadRequ
 	switch {
 	case rawJarTypes[mediaType]:
 		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+1), rc: rc, idle: idle}
-		return UploadRequest{Body: body, Name: name, DeclaredSize: r.ContentLength}, nil
+		return gateway.UploadRequest{Body: body, Name: name, DeclaredSize: r.ContentLength}, nil
 
 	case mediaType == "multipart/form-data":
 		boundary := params["boundary"]
 		if boundary == "" {
-			return UploadRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest, "multipart/form-data without a boundary", nil)
+			return gateway.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "multipart/form-data without a boundary", nil)
 		}
 		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+multipartSlack), rc: rc, idle: idle}
 		mr := multipart.NewReader(body, boundary)
 		for {
 			part, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
-				return UploadRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest, "the multipart body has no file field \"jar\"", nil)
+				return gateway.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "the multipart body has no file field \"jar\"", nil)
 			}
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				return UploadRequest{}, err
+				return gateway.UploadRequest{}, err
 			}
 			if err != nil {
-				return UploadRequest{}, newAPIError(http.StatusBadRequest, codeInvalidRequest, "malformed multipart body", err)
+				return gateway.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "malformed multipart body", err)
 			}
 			if part.FormName() != jarField {
 				continue // NextPart skips the rest of this part
@@ -72,11 +74,11 @@ func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (UploadRequ
 			if r.ContentLength > multipartSlack {
 				declared = r.ContentLength - multipartSlack
 			}
-			return UploadRequest{Body: &bodyReader{r: part}, Name: name, DeclaredSize: declared}, nil
+			return gateway.UploadRequest{Body: &bodyReader{r: part}, Name: name, DeclaredSize: declared}, nil
 		}
 
 	default:
-		return UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+		return gateway.UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType,
 			"Content-Type must be application/java-archive, application/octet-stream or multipart/form-data", nil)
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/hdfs"
 )
 
@@ -53,9 +54,9 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 		wantStatus int
 		wantCode   string
 	}{
-		{name: "unknown route", method: "GET", target: "/nope", wantStatus: 404, wantCode: codeNotFound},
-		{name: "wrong method", method: "PUT", target: "/v1/jars", wantStatus: 405, wantCode: codeMethodNotAllowed},
-		{name: "post on healthz", method: "POST", target: "/healthz", wantStatus: 405, wantCode: codeMethodNotAllowed},
+		{name: "unknown route", method: "GET", target: "/nope", wantStatus: 404, wantCode: api.CodeNotFound},
+		{name: "wrong method", method: "PUT", target: "/v1/jars", wantStatus: 405, wantCode: api.CodeMethodNotAllowed},
+		{name: "post on healthz", method: "POST", target: "/healthz", wantStatus: 405, wantCode: api.CodeMethodNotAllowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,7 +80,7 @@ func TestPanicBecomes500(t *testing.T) {
 		t.Fatalf("status = %d, want 500", rec.Code)
 	}
 	e := decodeError(t, rec)
-	if e.Code != codeInternal || strings.Contains(rec.Body.String(), "boom") || strings.Contains(rec.Body.String(), "goroutine") {
+	if e.Code != api.CodeInternal || strings.Contains(rec.Body.String(), "boom") || strings.Contains(rec.Body.String(), "goroutine") {
 		t.Errorf("body = %s", rec.Body)
 	}
 	logs := s.log.String()
@@ -114,8 +115,8 @@ func TestErrorLogging(t *testing.T) {
 		wantLevel string
 		wantCode  string
 	}{
-		{name: "client error at debug", err: hdfs.ErrNotFound, wantLevel: "DEBUG", wantCode: codeNotFound},
-		{name: "server error at error with cause", err: fmt.Errorf("%w: dial nn1.internal:8020", hdfs.ErrUnavailable), wantLevel: "ERROR", wantCode: codeUnavailable},
+		{name: "client error at debug", err: hdfs.ErrNotFound, wantLevel: "DEBUG", wantCode: api.CodeNotFound},
+		{name: "server error at error with cause", err: fmt.Errorf("%w: dial nn1.internal:8020", hdfs.ErrUnavailable), wantLevel: "ERROR", wantCode: api.CodeUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,51 @@
+package api
+
+// Error codes of the API, the code of an error body. They are part of the contract (openapi.yaml): never
+// rename one.
+const (
+	CodeInvalidRequest       = "invalid_request"
+	CodeInvalidJar           = "invalid_jar"
+	CodeNotFound             = "not_found"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeRequestTimeout       = "request_timeout"
+	CodeTooLarge             = "too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeRequestCanceled      = "request_canceled"
+	CodeInternal             = "internal"
+	CodeUnavailable          = "unavailable"
+	CodeBusy                 = "busy"
+	CodeNotReady             = "not_ready"
+	CodeInvalidSpec          = "invalid_spec"
+	CodeJarNotFound          = "jar_not_found"
+	CodeIdempotencyReused    = "idempotency_key_reused"
+	CodeUnknownQueue         = "unknown_queue"
+	CodeYARNRejected         = "yarn_rejected"
+	CodeSessionNotFound      = "session_not_found"
+	CodeSessionNotRunning    = "session_not_running"
+)
+
+// ErrorBody is the JSON body of every error response: {"error": {"code", "message", "requestId", "details"}}.
+type ErrorBody struct {
+	// Error describes the error.
+	Error Error `json:"error"`
+}
+
+// Error is the error object of an ErrorBody.
+type Error struct {
+	// Code is one of the Code constants.
+	Code string `json:"code"`
+	// Message explains the error to a person; it never carries internals.
+	Message string `json:"message"`
+	// RequestID is the request's X-Request-Id.
+	RequestID string `json:"requestId"`
+	// Details lists the problems of an invalid request field by field (invalid_spec).
+	Details []FieldProblem `json:"details,omitempty"`
+}
+
+// FieldProblem is one problem with one request field.
+type FieldProblem struct {
+	// Field names the field, such as "taskManager.slots" or "body".
+	Field string `json:"field"`
+	// Reason says what is wrong with it.
+	Reason string `json:"reason"`
+}

@@ -1,0 +1,155 @@
+package api
+
+import (
+	"strings"
+	"time"
+)
+
+// JobState is the one state set of a job, whatever its target.
+type JobState string
+
+// Job states. SUBMITTED, ACCEPTED, STARTING and RUNNING are transient; the others are terminal and never
+// change once reached.
+const (
+	// StateSubmitted: YARN has the application but has not accepted it yet (NEW, NEW_SAVING, SUBMITTED).
+	StateSubmitted JobState = "SUBMITTED"
+	// StateAccepted: YARN accepted the application and is waiting for the AM container (ACCEPTED).
+	StateAccepted JobState = "ACCEPTED"
+	// StateStarting: the JobManager runs; the Flink job does not run yet (main() running, job
+	// INITIALIZING/CREATED, slots pending, or the JobManager not answering yet).
+	StateStarting JobState = "STARTING"
+	// StateRunning: the Flink job runs (also while RESTARTING, FAILING or CANCELLING).
+	StateRunning JobState = "RUNNING"
+	// StateFinished: the job finished successfully.
+	StateFinished JobState = "FINISHED"
+	// StateFailed: the job or its cluster failed.
+	StateFailed JobState = "FAILED"
+	// StateCanceled: the job was canceled through Flink.
+	StateCanceled JobState = "CANCELED"
+	// StateKilled: the YARN application was killed.
+	StateKilled JobState = "KILLED"
+	// StateLost: the gateway can no longer find the job's application.
+	StateLost JobState = "LOST"
+)
+
+// JobStates lists every job state in lifecycle order.
+func JobStates() []JobState {
+	return []JobState{StateSubmitted, StateAccepted, StateStarting, StateRunning,
+		StateFinished, StateFailed, StateCanceled, StateKilled, StateLost}
+}
+
+// ParseJobState parses a state name, case-insensitively.
+func ParseJobState(s string) (JobState, bool) {
+	for _, st := range JobStates() {
+		if strings.EqualFold(s, string(st)) {
+			return st, true
+		}
+	}
+	return "", false
+}
+
+// Terminal reports whether the state is final.
+func (s JobState) Terminal() bool {
+	switch s {
+	case StateFinished, StateFailed, StateCanceled, StateKilled, StateLost:
+		return true
+	}
+	return false
+}
+
+// Rank orders the transient states (SUBMITTED 0 to RUNNING 3); every terminal state ranks above them all.
+func (s JobState) Rank() int {
+	switch s {
+	case StateSubmitted:
+		return 0
+	case StateAccepted:
+		return 1
+	case StateStarting:
+		return 2
+	case StateRunning:
+		return 3
+	}
+	return 4
+}
+
+// Reached reports whether a job in state s satisfies a wait for target: it is in target, past it, or
+// terminal.
+func (s JobState) Reached(target JobState) bool {
+	return s == target || s.Terminal() || (!target.Terminal() && s.Rank() >= target.Rank())
+}
+
+// Job is the job object of the API.
+type Job struct {
+	// ID is the YARN application id (application jobs) or "<session id>.<Flink job id>" (session jobs).
+	ID string `json:"id"`
+	// Name is the job's name from its request.
+	Name string `json:"name"`
+	// Target is "application" or "session".
+	Target string `json:"target"`
+	// State is the job state.
+	State JobState `json:"state"`
+	// Terminal says whether State is final.
+	Terminal bool `json:"terminal"`
+	// YARN is the YARN side of the job.
+	YARN JobYARN `json:"yarn"`
+	// Flink is the Flink side of the job.
+	Flink JobFlink `json:"flink"`
+	// Links are the job's web addresses.
+	Links JobLinks `json:"links"`
+	// CreatedAt is when the gateway first saw the job.
+	CreatedAt time.Time `json:"createdAt"`
+	// UpdatedAt is when the object last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// JobYARN is the YARN side of a job.
+type JobYARN struct {
+	// ApplicationID is the YARN application id.
+	ApplicationID string `json:"applicationId"`
+	// State is YARN's application state.
+	State string `json:"state"`
+	// FinalStatus is YARN's final status of the application.
+	FinalStatus string `json:"finalStatus"`
+	// Diagnostics is YARN's diagnostics text, without Java stack frames and bounded in length.
+	Diagnostics string `json:"diagnostics"`
+	// Queue is the YARN queue the application runs in.
+	Queue string `json:"queue"`
+	// User is the user the application runs as.
+	User string `json:"user"`
+}
+
+// JobFlink is the Flink side of a job. State is nil while the JobManager has not reported the job.
+// Failure is the root exception of a failed job (first line and deepest cause), from the JobManager while
+// it runs and from the job archive after.
+type JobFlink struct {
+	// JobID is the Flink job id.
+	JobID string `json:"jobId"`
+	// State is the Flink job status, nil while the JobManager has not reported it.
+	State *string `json:"state"`
+	// Version is the Flink version the job runs on.
+	Version string `json:"version,omitempty"`
+	// Failure is the root exception of a failed job, nil when none is known.
+	Failure *string `json:"failure"`
+}
+
+// JobLinks are the job's web addresses. FlinkUI and JobManager are nil while no JobManager runs.
+type JobLinks struct {
+	// YARN is the application's page in the ResourceManager UI.
+	YARN string `json:"yarn"`
+	// FlinkUI is the Flink web UI through the ResourceManager's web proxy.
+	FlinkUI *string `json:"flinkUi"`
+	// JobManager is the JobManager's REST base URL.
+	JobManager *string `json:"jobManager"`
+}
+
+// JobList is the body of GET /v1/jobs.
+type JobList struct {
+	// Jobs are the jobs, never null.
+	Jobs []Job `json:"jobs"`
+}
+
+// CancelRequest is the optional body of POST /v1/jobs/{id}/cancel.
+type CancelRequest struct {
+	// Kill skips Flink's cancel and kills the YARN application.
+	Kill bool `json:"kill"`
+}

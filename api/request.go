@@ -1,0 +1,71 @@
+package api
+
+// JobRequest is the body of POST /v1/jobs (or the spec part of a multipart submission).
+type JobRequest struct {
+	// Name names the job (default "yarngate-job").
+	Name string `json:"name"`
+	// JarID is the id of a staged jar (POST /v1/jars); give it or JarPath.
+	JarID string `json:"jarId,omitempty"`
+	// JarPath is an hdfs:// URI of a jar; give it or JarID.
+	JarPath string `json:"jarPath,omitempty"`
+	// EntryClass overrides the jar's Main-Class.
+	EntryClass string `json:"entryClass,omitempty"`
+	// Args are the program arguments.
+	Args []string `json:"args"`
+	// Target is "application" (default) or "session".
+	Target string `json:"target,omitempty"`
+	// SessionID is the session to run in, with target session.
+	SessionID string `json:"sessionId,omitempty"`
+	// Parallelism is the job's default parallelism.
+	Parallelism *int `json:"parallelism,omitempty"`
+	// Queue is the YARN queue.
+	Queue string `json:"queue,omitempty"`
+	// JobManager sizes the JobManager.
+	JobManager *JobManagerSpec `json:"jobManager,omitempty"`
+	// TaskManager sizes the TaskManagers.
+	TaskManager *TaskManagerSpec `json:"taskManager,omitempty"`
+	// FlinkVersion selects a registered Flink distribution.
+	FlinkVersion string `json:"flinkVersion,omitempty"`
+	// FlinkConfig are Flink configuration overrides (string, number or boolean values).
+	FlinkConfig map[string]any `json:"flinkConfig,omitempty"`
+	// Savepoint restores the job from a savepoint or retained checkpoint.
+	Savepoint *SavepointSpec `json:"savepoint,omitempty"`
+}
+
+// JobManagerSpec sizes the JobManager.
+type JobManagerSpec struct {
+	// Memory is the JobManager's process memory, such as "1600m".
+	Memory string `json:"memory,omitempty"`
+}
+
+// TaskManagerSpec sizes the TaskManagers.
+type TaskManagerSpec struct {
+	// Memory is each TaskManager's process memory, such as "1728m".
+	Memory string `json:"memory,omitempty"`
+	// Slots is the number of task slots per TaskManager.
+	Slots *int `json:"slots,omitempty"`
+}
+
+// SavepointSpec restores a job from a savepoint or retained checkpoint.
+type SavepointSpec struct {
+	// Path is the savepoint's or checkpoint's path.
+	Path string `json:"path"`
+	// AllowNonRestoredState skips state that maps to no operator.
+	AllowNonRestoredState bool `json:"allowNonRestoredState,omitempty"`
+}
+
+// SessionRequest is the body of POST /v1/sessions.
+type SessionRequest struct {
+	// Name names the session (default "yarngate-session").
+	Name string `json:"name"`
+	// Queue is the YARN queue.
+	Queue string `json:"queue,omitempty"`
+	// JobManager sizes the JobManager.
+	JobManager *JobManagerSpec `json:"jobManager,omitempty"`
+	// TaskManager sizes the TaskManagers.
+	TaskManager *TaskManagerSpec `json:"taskManager,omitempty"`
+	// FlinkVersion selects a registered Flink distribution.
+	FlinkVersion string `json:"flinkVersion,omitempty"`
+	// FlinkConfig are Flink configuration overrides (string, number or boolean values).
+	FlinkConfig map[string]any `json:"flinkConfig,omitempty"`
+}

@@ -1,0 +1,182 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/jarfile"
+)
+
+// statusClientClosedRequest is the (nginx) status logged when the client went away before the answer.
+const statusClientClosedRequest = 499
+
+// apiError is an error with its HTTP rendering: a status, a stable code and a message that is safe to show
+// to clients. The cause, if any, is only logged.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	details []api.FieldProblem
+	cause   error
+}
+
+func (e *apiError) Error() string {
+	if e.cause != nil {
+		return e.message + ": " + e.cause.Error()
+	}
+	return e.message
+}
+
+func (e *apiError) Unwrap() error { return e.cause }
+
+// newAPIError returns an apiError; handlers use it for request problems they detect themselves.
+func newAPIError(status int, code, message string, cause error) *apiError {
+	return &apiError{status: status, code: code, message: message, cause: cause}
+}
+
+// bodyError marks a failure to read the request body: the client's doing, not the server's.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "read request body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// invalidJarMessages gives the client-safe explanation of each jarfile reason.
+var invalidJarMessages = []struct {
+	err error
+	msg string
+}{
+	{jarfile.ErrEmpty, "the request body is empty"},
+	{jarfile.ErrNotZip, "the body is not a jar (zip) archive, or it is truncated"},
+	{jarfile.ErrNoEntries, "the jar has no entries"},
+	{jarfile.ErrTooManyEntries, fmt.Sprintf("the jar has more than %d entries", jarfile.MaxEntries)},
+	{jarfile.ErrManifestTooLarge, fmt.Sprintf("META-INF/MANIFEST.MF is larger than %d bytes", jarfile.MaxManifestSize)},
+	{jarfile.ErrBadManifest, "META-INF/MANIFEST.MF is malformed or its Main-Class is not a class name"},
+}
+
+// classify maps any error to its HTTP rendering. It is the only place that knows which error means which
+// status; everything else returns errors.
+func classify(err error, maxJarSize int64) *apiError {
+	var (
+		ae       *apiError
+		tooLarge *http.MaxBytesError
+		body     *bodyError
+		netErr   net.Error
+	)
+	var spec *gateway.SpecError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &spec):
+		e := newAPIError(http.StatusBadRequest, api.CodeInvalidSpec, "the job request is invalid: "+spec.Error(), err)
+		e.details = spec.Problems
+		return e
+	case errors.Is(err, gateway.ErrJobNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no job with this id", err)
+	case errors.Is(err, gateway.ErrSessionNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeSessionNotFound, "no session with this id", err)
+	case errors.Is(err, gateway.ErrSessionNotRunning):
+		return newAPIError(http.StatusConflict, api.CodeSessionNotRunning,
+			"the session is not running (starting, stopping or ended); it takes no jobs now", err)
+	case errors.Is(err, gateway.ErrJarNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeJarNotFound, "the job's jar is not staged (upload it with POST /v1/jars)", err)
+	case errors.Is(err, gateway.ErrIdempotencyKeyReused):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeIdempotencyReused,
+			"this Idempotency-Key was used for a different request", err)
+	case errors.Is(err, gateway.ErrUnknownQueue):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeUnknownQueue, unwrapMessage(err, gateway.ErrUnknownQueue), err)
+	case errors.Is(err, gateway.ErrYARNRejected):
+		msg := "YARN rejected the application"
+		if m := gateway.RMMessage(err); m != "" {
+			msg += ": " + m
+		}
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeYARNRejected, msg, err)
+	case errors.Is(err, gateway.ErrYARNUnavailable), errors.Is(err, gateway.ErrNoActiveRM),
+		errors.Is(err, gateway.ErrYARNUnexpectedResponse):
+		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "YARN is unavailable; retry later", err)
+	case gateway.JobManagerStatus(err) == http.StatusRequestEntityTooLarge:
+		return newAPIError(http.StatusRequestEntityTooLarge, api.CodeTooLarge,
+			"the jar is larger than the session's JobManager accepts (its rest.server.max-content-length)", err)
+	case errors.Is(err, gateway.ErrJobManagerUnavailable), errors.Is(err, gateway.ErrJobManagerBadRequest), errors.Is(err, gateway.ErrJobManagerNotFound):
+		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "the session's JobManager did not answer as expected; retry later", err)
+	case errors.Is(err, gateway.ErrJarTooLarge), errors.As(err, &tooLarge):
+		return newAPIError(http.StatusRequestEntityTooLarge, api.CodeTooLarge,
+			fmt.Sprintf("the jar is larger than the limit of %d bytes", maxJarSize), err)
+	case errors.Is(err, gateway.ErrInvalidJar):
+		msg := "the body is not a valid jar"
+		for _, m := range invalidJarMessages {
+			if errors.Is(err, m.err) {
+				msg = m.msg
+				break
+			}
+		}
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidJar, msg, err)
+	case errors.Is(err, gateway.ErrStagedJarNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no jar with this id", err)
+	case errors.Is(err, gateway.ErrInvalidJarID):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "a jar id is 64 lower-case hex digits", err)
+	case errors.As(err, &body) && errors.As(err, &netErr) && netErr.Timeout():
+		return newAPIError(http.StatusRequestTimeout, api.CodeRequestTimeout, "the request body stalled", err)
+	case errors.Is(err, context.Canceled):
+		return newAPIError(statusClientClosedRequest, api.CodeRequestCanceled, "the request was canceled", err)
+	case errors.As(err, &body):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "the request body could not be read completely", err)
+	case errors.Is(err, gateway.ErrStagingBusy):
+		return newAPIError(http.StatusServiceUnavailable, api.CodeBusy, "the same jar is being staged by another request; retry", err)
+	case errors.Is(err, gateway.ErrStorageUnavailable), errors.Is(err, gateway.ErrStorageClosed), errors.Is(err, context.DeadlineExceeded):
+		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "jar storage is unavailable; retry later", err)
+	default:
+		return newAPIError(http.StatusInternalServerError, api.CodeInternal, "internal error", err)
+	}
+}
+
+// ctxKeyErrorCode is the gin context key under which renderError leaves the code for the access log.
+const ctxKeyErrorCode = "yarngate.errorCode"
+
+// renderError logs err with its cause (debug for 4xx, error for 5xx) and writes the error response.
+func (s *server) renderError(c *gin.Context, err error) {
+	ae := classify(err, s.opts.MaxJarSize)
+	rid := gateway.RequestID(c.Request.Context())
+	level := slog.LevelDebug
+	if ae.status >= 500 {
+		level = slog.LevelError
+	}
+	s.opts.Logger.Log(c.Request.Context(), level, "request failed",
+		"requestId", rid, "method", c.Request.Method, "route", routeOf(c),
+		"status", ae.status, "code", ae.code, "error", err.Error())
+	c.Set(ctxKeyErrorCode, ae.code)
+	if c.Writer.Written() {
+		c.Abort() // too late for a body; the access log still tells
+		return
+	}
+	c.AbortWithStatusJSON(ae.status, api.ErrorBody{Error: api.Error{Code: ae.code, Message: ae.message, RequestID: rid, Details: ae.details}})
+}
+
+// handlerFunc is a gin handler that returns its error instead of rendering it.
+type handlerFunc func(c *gin.Context) error
+
+// handle adapts a handlerFunc to gin, sending its error to renderError.
+func (s *server) handle(h handlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.renderError(c, err)
+		}
+	}
+}
+
+// unwrapMessage returns err's message without the sentinel's own text, for errors built as
+// fmt.Errorf("%w: detail", sentinel) whose detail is client-safe.
+func unwrapMessage(err, sentinel error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, sentinel.Error()+": "); i >= 0 {
+		return msg[i+len(sentinel.Error())+2:]
+	}
+	return sentinel.Error()
+}

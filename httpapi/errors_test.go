@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+
+	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/jarfile"
+)
+
+func TestClassify(t *testing.T) {
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus int
+		wantCode   string
+		wantMsg    string
+	}{
+		{"own api error", newAPIError(415, api.CodeUnsupportedMediaType, "m", nil), 415, api.CodeUnsupportedMediaType, "m"},
+		{"empty jar", fmt.Errorf("x: %w: %w", hdfs.ErrInvalidJar, jarfile.ErrEmpty), 400, api.CodeInvalidJar, "the request body is empty"},
+		{"truncated jar", fmt.Errorf("%w: %w: zip: not a valid zip file", hdfs.ErrInvalidJar, jarfile.ErrNotZip), 400, api.CodeInvalidJar, "the body is not a jar (zip) archive, or it is truncated"},
+		{"bad manifest", fmt.Errorf("%w: %w", hdfs.ErrInvalidJar, jarfile.ErrBadManifest), 400, api.CodeInvalidJar, "META-INF/MANIFEST.MF is malformed or its Main-Class is not a class name"},
+		{"too large", fmt.Errorf("x: %w", hdfs.ErrTooLarge), 413, api.CodeTooLarge, "the jar is larger than the limit of 1048576 bytes"},
+		{"body cap", fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 5}), 413, api.CodeTooLarge, ""},
+		{"stalled body", fmt.Errorf("stage: %w", &bodyError{err: timeout}), 408, api.CodeRequestTimeout, "the request body stalled"},
+		{"broken body", fmt.Errorf("stage: %w", &bodyError{err: io.ErrUnexpectedEOF}), 400, api.CodeInvalidRequest, ""},
+		{"client went away", fmt.Errorf("stage: %w", context.Canceled), 499, api.CodeRequestCanceled, ""},
+		{"not found", hdfs.ErrNotFound, 404, api.CodeNotFound, ""},
+		{"bad id", hdfs.ErrInvalidID, 400, api.CodeInvalidRequest, ""},
+		{"busy", hdfs.ErrBusy, 503, api.CodeBusy, ""},
+		{"unavailable", fmt.Errorf("%w: dial nn:8020", hdfs.ErrUnavailable), 503, api.CodeUnavailable, "jar storage is unavailable; retry later"},
+		{"closed", hdfs.ErrClosed, 503, api.CodeUnavailable, ""},
+		{"waited too long", fmt.Errorf("wait: %w", context.DeadlineExceeded), 503, api.CodeUnavailable, ""},
+		{"anything else", errors.New("java.lang.IllegalStateException"), 500, api.CodeInternal, "internal error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := classify(tc.err, testMaxJarSize)
+			if got.status != tc.wantStatus || got.code != tc.wantCode {
+				t.Errorf("classify() = %d %s, want %d %s", got.status, got.code, tc.wantStatus, tc.wantCode)
+			}
+			if tc.wantMsg != "" && got.message != tc.wantMsg {
+				t.Errorf("message = %q, want %q", got.message, tc.wantMsg)
+			}
+			if !errors.Is(got, tc.err) {
+				t.Errorf("classified error lost its cause")
+			}
+		})
+	}
+}
