@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/flink/jobmanager"
+	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/jarfile"
 )
@@ -54,5 +56,27 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classified error lost its cause")
 			}
 		})
+	}
+}
+
+// TestClientFaultAgreesWithClassify checks gateway.ClientFault, which splits the submission metric into
+// rejected and failed, against classify's 4xx and 5xx for every error a service returns.
+func TestClientFaultAgreesWithClassify(t *testing.T) {
+	for _, err := range []error{
+		&gateway.SpecError{Problems: []api.FieldProblem{{Field: "name", Reason: "x"}}},
+		gateway.ErrJobNotFound, gateway.ErrSessionNotFound, gateway.ErrSessionNotRunning, gateway.ErrJarNotFound,
+		gateway.ErrIdempotencyKeyReused, fmt.Errorf("%w: root.nope", gateway.ErrUnknownQueue), gateway.ErrYARNRejected,
+		gateway.ErrYARNUnavailable, gateway.ErrNoActiveRM, gateway.ErrYARNUnexpectedResponse,
+		fmt.Errorf("upload: %w", &jobmanager.Error{Status: http.StatusRequestEntityTooLarge}),
+		&jobmanager.Error{Status: http.StatusInternalServerError},
+		gateway.ErrJobManagerUnavailable, gateway.ErrJobManagerBadRequest, gateway.ErrJobManagerNotFound,
+		gateway.ErrJarTooLarge, &http.MaxBytesError{Limit: 1}, gateway.ErrInvalidJar, gateway.ErrStagedJarNotFound,
+		gateway.ErrInvalidJarID, gateway.ErrStagingBusy, gateway.ErrStorageUnavailable, gateway.ErrStorageClosed,
+		context.Canceled, context.DeadlineExceeded, errors.New("anything else"),
+	} {
+		want := classify(err, 0).status < 500
+		if got := gateway.ClientFault(err); got != want {
+			t.Errorf("ClientFault(%v) = %v, classify says %d", err, got, classify(err, 0).status)
+		}
 	}
 }
