@@ -40,10 +40,11 @@ fuzz: ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzDecodeLeader$$' -fuzztime 15s ./zk
 	go test -run '^$$' -fuzz '^FuzzDecodeActiveRMInfo$$' -fuzztime 10s ./zk
 
-lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
+lint: $(STATICCHECK) ## gofmt, go vet, staticcheck, the dependency rules (tools/layers)
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	$(STATICCHECK) ./...
+	go run ./tools/layers
 
 $(STATICCHECK):
 	GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@v0.8.2

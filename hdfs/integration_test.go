@@ -239,13 +239,16 @@ func TestStoreWaitsForAClaim(t *testing.T) {
 	})
 
 	t.Run("claim completed by its owner", func(t *testing.T) {
-		// Play the winning upload: stage the same content elsewhere and rename it over the claim soon.
+		// Play the winning upload: stage the same content elsewhere and rename it over the claim soon. The
+		// store's writer closes as production does, retrying while the last block is not yet replicated.
 		other := c.root + "/other.jar"
-		w, err := c.raw.Create(other)
+		w, err := c.store.Create(ctx, other)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Write(data)
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}

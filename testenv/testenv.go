@@ -38,7 +38,8 @@ type Cluster struct {
 	FlinkHome string
 	// Flink2Home is the Flink 2.x distribution.
 	Flink2Home string
-	// ExampleJar is the example streaming job built from examples/.
+	// ExampleJar is the example streaming job built from examples/: $YARNGATE_EXAMPLE_JAR when set, else
+	// cluster.env's.
 	ExampleJar string
 	// JavaHome is the JDK the cluster runs on.
 	JavaHome string
@@ -93,6 +94,9 @@ func Load() (*Cluster, error) {
 		Flink2Home:    env["YARNGATE_FLINK2_HOME"],
 		ExampleJar:    env["YARNGATE_EXAMPLE_JAR"],
 		JavaHome:      env["JAVA_HOME"],
+	}
+	if jar := os.Getenv("YARNGATE_EXAMPLE_JAR"); jar != "" {
+		c.ExampleJar = jar // a worktree's own build against a shared cluster
 	}
 	for k, v := range map[string]string{
 		"HADOOP_CONF_DIR": c.HadoopConfDir, "YARNGATE_RM_URL": c.RMURL, "YARNGATE_NAMENODE": c.NameNode,

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import org.apache.flink.api.common.RuntimeExecutionMode;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -19,7 +20,19 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  *   --fail                                         throws in main() before building the job (a failing submission)
  *   --record-args PATH -- ARG...                   writes every ARG after "--" to PATH, one per line as hex of its
  *                                                  UTF-8 bytes, so a test can check they reached main() exactly
+ *   --jobs N                                       (bounded) runs N jobs one after another from this main(), each
+ *                                                  submitted on its own as "sum-K", K = 1..N; job K writes to
+ *                                                  OUTPUT-K (the --output path with "-K" appended). Without --jobs,
+ *                                                  one job "yarngate-example-bounded" writes to OUTPUT itself
+ *   --then-fail MESSAGE                            (bounded) once every job has finished and written its output,
+ *                                                  throws IllegalStateException(MESSAGE) from main(): in application
+ *                                                  mode YARN ends FAILED although the Flink job(s) FINISHED
  * </pre>
+ *
+ * <p>With --jobs or --then-fail, main() waits for each job to end before it goes on, whether the client is attached
+ * or detached, so the jobs run one after another. Several jobs in one main() need application mode without
+ * JobManager HA. These modes are meant for application clusters, not a session's /jars/run, which would wait for
+ * the jobs to end.
  */
 public final class SumJob {
   private SumJob() {}
@@ -30,6 +43,8 @@ public final class SumJob {
     long n = 1000;
     long rate = 10;
     String recordArgs = null;
+    int jobs = 0; // 0: no --jobs, the single job of old
+    String thenFail = null;
     java.util.List<String> payload = new java.util.ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--")) {
@@ -42,6 +57,13 @@ public final class SumJob {
         case "--n": n = Long.parseLong(args[++i]); break;
         case "--rate": rate = Long.parseLong(args[++i]); break;
         case "--record-args": recordArgs = args[++i]; break;
+        case "--jobs":
+          jobs = Integer.parseInt(args[++i]);
+          if (jobs < 1) {
+            throw new IllegalArgumentException("--jobs must be at least 1, not " + jobs);
+          }
+          break;
+        case "--then-fail": thenFail = args[++i]; break;
         case "--fail": throw new IllegalArgumentException("failing on purpose (--fail)");
         default: throw new IllegalArgumentException("unknown argument " + args[i]);
       }
@@ -55,15 +77,26 @@ public final class SumJob {
         throw new IllegalArgumentException("--output is required in bounded mode");
       }
       env.setRuntimeMode(RuntimeExecutionMode.BATCH);
-      env.fromSequence(1, n)
-          .map((MapFunction<Long, Long>) x -> x * x)
-          .keyBy(x -> 0)
-          .reduce((a, b) -> a + b)
-          .map(new WriteResult(output, n))
-          .setParallelism(1)
-          .print();
-      env.execute("yarngate-example-bounded");
+      if (jobs == 0) {
+        buildBounded(env, n, output);
+        if (thenFail == null) {
+          env.execute("yarngate-example-bounded");
+        } else {
+          runToEnd(env, "yarngate-example-bounded");
+        }
+      } else {
+        for (int k = 1; k <= jobs; k++) {
+          buildBounded(env, n, output + "-" + k);
+          runToEnd(env, "sum-" + k);
+        }
+      }
+      if (thenFail != null) {
+        throw new IllegalStateException(thenFail);
+      }
     } else if (mode.equals("unbounded")) {
+      if (jobs != 0 || thenFail != null) {
+        throw new IllegalArgumentException("--jobs and --then-fail need --mode bounded");
+      }
       final long sleepMillis = Math.max(1, 1000 / Math.max(1, rate));
       env.fromSequence(1, Long.MAX_VALUE)
           .map((MapFunction<Long, Long>) x -> {
@@ -75,6 +108,28 @@ public final class SumJob {
     } else {
       throw new IllegalArgumentException("--mode must be bounded or unbounded");
     }
+  }
+
+  /** Adds the bounded pipeline to env: the sum of the squares of 1..n, written to output. */
+  private static void buildBounded(StreamExecutionEnvironment env, long n, String output) {
+    env.fromSequence(1, n)
+        .map((MapFunction<Long, Long>) x -> x * x)
+        .keyBy(x -> 0)
+        .reduce((a, b) -> a + b)
+        .map(new WriteResult(output, n))
+        .setParallelism(1)
+        .print();
+  }
+
+  /**
+   * Submits env's pipeline as job name and waits until the job has ended; a failed job throws. execute() alone
+   * waits only when the client is attached (Flink's CLI without -d); detached (yarngate's launches) it returns
+   * once the job is submitted, so sequential jobs would overlap and --then-fail would throw while the job runs.
+   * Submitting clears env's transformations, so the next pipeline is built on the same environment from scratch.
+   */
+  private static void runToEnd(StreamExecutionEnvironment env, String name) throws Exception {
+    JobClient client = env.executeAsync(name);
+    client.getJobExecutionResult().get();
   }
 
   private static void writeArgs(String output, java.util.List<String> payload) throws java.io.IOException {
