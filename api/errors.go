@@ -1,5 +1,10 @@
 package api
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Error codes of the API, the code of an error body. They are part of the contract (openapi.yaml): never
 // rename one.
 const (
@@ -48,4 +53,32 @@ type FieldProblem struct {
 	Field string `json:"field"`
 	// Reason says what is wrong with it.
 	Reason string `json:"reason"`
+}
+
+// SpecError lists what is wrong with a request, field by field; the gateway answers it 400 invalid_spec with
+// the problems as details, and a client can return it for such an answer.
+type SpecError struct {
+	// Problems are the problems found, in the order found.
+	Problems []FieldProblem
+}
+
+func (e *SpecError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Field + ": " + p.Reason
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Add records a problem with field.
+func (e *SpecError) Add(field, format string, args ...any) {
+	e.Problems = append(e.Problems, FieldProblem{Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+// OrNil returns e when it holds problems, else nil.
+func (e *SpecError) OrNil() error {
+	if len(e.Problems) == 0 {
+		return nil
+	}
+	return e
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"github.com/yarngate/yarngate/api"
 	"net/http"
 
 	"github.com/yarngate/yarngate/flink/jobmanager"
@@ -68,7 +69,7 @@ func JobManagerStatus(err error) int {
 // 4xx rows of httpapi's classify, which a test there checks.
 func ClientFault(err error) bool {
 	var (
-		spec     *SpecError
+		spec     *api.SpecError
 		tooLarge *http.MaxBytesError
 	)
 	switch {

@@ -66,13 +66,13 @@ func (s *JobService) applyHA(spec *flink.LaunchSpec) error {
 			break
 		}
 	}
-	var se SpecError
+	var se api.SpecError
 	for _, k := range haOwnedKeys {
 		if _, ok := spec.FlinkConfig[k]; ok {
-			se.add("flinkConfig."+k, "is set by the gateway for high availability (high-availability.type: none opts out)")
+			se.Add("flinkConfig."+k, "is set by the gateway for high availability (high-availability.type: none opts out)")
 		}
 	}
-	if err := se.orNil(); err != nil {
+	if err := se.OrNil(); err != nil {
 		return err
 	}
 	storage := ha.StorageDir

@@ -96,9 +96,9 @@ func TestApplyHA(t *testing.T) {
 			spec := flink.LaunchSpec{FlinkConfig: tc.config, Tags: []string{tagGateway}}
 			err := s.applyHA(&spec)
 			if tc.wantErr != "" {
-				var se *SpecError
+				var se *api.SpecError
 				if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("applyHA() = %v, want a SpecError naming %s", err, tc.wantErr)
+					t.Fatalf("applyHA() = %v, want a api.SpecError naming %s", err, tc.wantErr)
 				}
 				return
 			}

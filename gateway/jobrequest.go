@@ -23,41 +23,16 @@ const (
 // maxNameLen bounds a job name.
 const maxJobNameLen = 256
 
-// SpecError lists what is wrong with a job request; it renders as 400 invalid_spec with the problems as
-// details.
-type SpecError struct {
-	Problems []api.FieldProblem
-}
-
-func (e *SpecError) Error() string {
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		parts[i] = p.Field + ": " + p.Reason
-	}
-	return strings.Join(parts, "; ")
-}
-
-func (e *SpecError) add(field, format string, args ...any) {
-	e.Problems = append(e.Problems, api.FieldProblem{Field: field, Reason: fmt.Sprintf(format, args...)})
-}
-
-func (e *SpecError) orNil() error {
-	if len(e.Problems) == 0 {
-		return nil
-	}
-	return e
-}
-
 // normalizeJobRequest fills defaults and checks what can be checked without the cluster. It returns the flink
 // configuration as strings.
 func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
-	var e SpecError
+	var e api.SpecError
 	r.Name = strings.TrimSpace(r.Name)
 	if r.Name == "" {
 		r.Name = "yarngate-job"
 	}
 	if len(r.Name) > maxJobNameLen || strings.IndexFunc(r.Name, unicode.IsControl) >= 0 {
-		e.add("name", "must be at most %d characters without control characters", maxJobNameLen)
+		e.Add("name", "must be at most %d characters without control characters", maxJobNameLen)
 	}
 	if r.Target == "" {
 		r.Target = targetApplication
@@ -65,11 +40,11 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 	switch r.Target {
 	case targetApplication:
 		if r.SessionID != "" {
-			e.add("sessionId", "only allowed with target session")
+			e.Add("sessionId", "only allowed with target session")
 		}
 	case targetSession:
 		if !yarnclient.ValidApplicationID(r.SessionID) {
-			e.add("sessionId", "required with target session: the id of a session (POST /v1/sessions)")
+			e.Add("sessionId", "required with target session: the id of a session (POST /v1/sessions)")
 		}
 		for _, f := range []struct {
 			field string
@@ -77,48 +52,48 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 		}{{"queue", r.Queue != ""}, {"jobManager", r.JobManager != nil}, {"taskManager", r.TaskManager != nil},
 			{"flinkVersion", r.FlinkVersion != ""}, {"flinkConfig", len(r.FlinkConfig) > 0}} {
 			if f.set {
-				e.add(f.field, "not allowed with target session: the session decides it")
+				e.Add(f.field, "not allowed with target session: the session decides it")
 			}
 		}
 	default:
-		e.add("target", "%q is not one of application, session", r.Target)
+		e.Add("target", "%q is not one of application, session", r.Target)
 	}
 	switch {
 	case r.JarID == "" && r.JarPath == "":
-		e.add("jarId", "either jarId or jarPath is required")
+		e.Add("jarId", "either jarId or jarPath is required")
 	case r.JarID != "" && r.JarPath != "":
-		e.add("jarPath", "give jarId or jarPath, not both")
+		e.Add("jarPath", "give jarId or jarPath, not both")
 	case r.JarPath != "":
 		if u, err := url.Parse(r.JarPath); err != nil || u.Scheme != "hdfs" || !strings.HasPrefix(u.Path, "/") {
-			e.add("jarPath", "must be an hdfs:// URI with an absolute path")
+			e.Add("jarPath", "must be an hdfs:// URI with an absolute path")
 		} else if !strings.HasSuffix(u.Path, ".jar") {
-			e.add("jarPath", "must name a .jar file")
+			e.Add("jarPath", "must name a .jar file")
 		}
 	}
 	if r.EntryClass != "" && !validClassName(r.EntryClass) {
-		e.add("entryClass", "%q is not a Java class name", r.EntryClass)
+		e.Add("entryClass", "%q is not a Java class name", r.EntryClass)
 	}
 	for i, a := range r.Args {
 		if strings.ContainsRune(a, 0) {
-			e.add(fmt.Sprintf("args[%d]", i), "must not contain NUL")
+			e.Add(fmt.Sprintf("args[%d]", i), "must not contain NUL")
 		}
 	}
 	if r.Parallelism != nil && *r.Parallelism < 1 {
-		e.add("parallelism", "must be at least 1")
+		e.Add("parallelism", "must be at least 1")
 	}
 	if r.TaskManager != nil && r.TaskManager.Slots != nil && *r.TaskManager.Slots < 1 {
-		e.add("taskManager.slots", "must be at least 1")
+		e.Add("taskManager.slots", "must be at least 1")
 	}
 	if r.Savepoint != nil && strings.TrimSpace(r.Savepoint.Path) == "" {
-		e.add("savepoint.path", "is required with savepoint")
+		e.Add("savepoint.path", "is required with savepoint")
 	}
 	cfg := flinkConfigStrings(r.FlinkConfig, &e)
-	return cfg, e.orNil()
+	return cfg, e.OrNil()
 }
 
 // flinkConfigStrings converts a request's flinkConfig to strings, adding a problem to e for each value
 // that is not a string, number or boolean.
-func flinkConfigStrings(in map[string]any, e *SpecError) map[string]string {
+func flinkConfigStrings(in map[string]any, e *api.SpecError) map[string]string {
 	cfg := make(map[string]string, len(in))
 	for k, v := range in {
 		switch v := v.(type) {
@@ -129,7 +104,7 @@ func flinkConfigStrings(in map[string]any, e *SpecError) map[string]string {
 		case float64:
 			cfg[k] = strconv.FormatFloat(v, 'f', -1, 64)
 		default:
-			e.add("flinkConfig."+k, "must be a string, number or boolean")
+			e.Add("flinkConfig."+k, "must be a string, number or boolean")
 		}
 	}
 	return cfg

@@ -111,9 +111,9 @@ func TestNormalize(t *testing.T) {
 			}
 			cfg, err := normalizeJobRequest(&req)
 			if tc.want != nil {
-				var se *SpecError
+				var se *api.SpecError
 				if !errors.As(err, &se) {
-					t.Fatalf("err = %v, want a *SpecError", err)
+					t.Fatalf("err = %v, want a *api.SpecError", err)
 				}
 				if !slices.Equal(se.Problems, tc.want) {
 					t.Errorf("problems\n got %+v\nwant %+v", se.Problems, tc.want)

@@ -186,7 +186,7 @@ func (s *JobService) Submit(ctx context.Context, req api.JobRequest, idempotency
 	}
 	dist, err := s.dists.resolve(req.FlinkVersion)
 	if err != nil {
-		return api.Job{}, false, &SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: err.Error()}}}
+		return api.Job{}, false, &api.SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: err.Error()}}}
 	}
 	var tags []string
 	if idempotencyKey != "" {
@@ -349,7 +349,7 @@ type resolvedJar struct {
 func (s *JobService) resolveJar(ctx context.Context, req *api.JobRequest) (resolvedJar, error) {
 	if req.JarID != "" {
 		if !hdfs.ValidID(req.JarID) {
-			return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "jarId", Reason: "a jar id is 64 lower-case hex digits"}}}
+			return resolvedJar{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "jarId", Reason: "a jar id is 64 lower-case hex digits"}}}
 		}
 		jar, err := s.opts.Jars.Get(ctx, req.JarID)
 		if errors.Is(err, hdfs.ErrNotFound) {
@@ -362,20 +362,20 @@ func (s *JobService) resolveJar(ctx context.Context, req *api.JobRequest) (resol
 			req.EntryClass = jar.MainClass
 		}
 		if req.EntryClass == "" {
-			return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "entryClass", Reason: "required: the jar's manifest has no Main-Class"}}}
+			return resolvedJar{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "entryClass", Reason: "required: the jar's manifest has no Main-Class"}}}
 		}
 		return resolvedJar{URI: jar.URI, Size: jar.Size, ModTime: jar.ModTime.UnixMilli()}, nil
 	}
 	u, _ := url.Parse(req.JarPath) // checked by normalize
 	if fsu, _ := url.Parse(s.opts.Files.FSURI()); u.Host != "" && u.Host != fsu.Host {
-		return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "jarPath", Reason: "must be on the gateway's file system " + s.opts.Files.FSURI()}}}
+		return resolvedJar{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "jarPath", Reason: "must be on the gateway's file system " + s.opts.Files.FSURI()}}}
 	}
 	fi, info, err := s.opts.Files.Inspect(ctx, u.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return resolvedJar{}, fmt.Errorf("%w: %s", ErrJarNotFound, req.JarPath)
 	case errors.Is(err, hdfs.ErrInvalidJar):
-		return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "jarPath", Reason: "not a valid jar"}}}
+		return resolvedJar{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "jarPath", Reason: "not a valid jar"}}}
 	case err != nil:
 		return resolvedJar{}, fmt.Errorf("inspect %s: %w", req.JarPath, err)
 	}
@@ -383,7 +383,7 @@ func (s *JobService) resolveJar(ctx context.Context, req *api.JobRequest) (resol
 		req.EntryClass = info.MainClass
 	}
 	if req.EntryClass == "" {
-		return resolvedJar{}, &SpecError{Problems: []api.FieldProblem{{Field: "entryClass", Reason: "required: the jar's manifest has no Main-Class"}}}
+		return resolvedJar{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "entryClass", Reason: "required: the jar's manifest has no Main-Class"}}}
 	}
 	return resolvedJar{URI: s.opts.Files.URI(u.Path), Size: fi.Size, ModTime: fi.ModTime.UnixMilli()}, nil
 }
@@ -403,17 +403,17 @@ func (s *JobService) checkQueue(ctx context.Context, queue string) error {
 	return nil
 }
 
-// specErrorFrom turns the launch builder's field errors into a SpecError; other errors pass through.
+// specErrorFrom turns the launch builder's field errors into a api.SpecError; other errors pass through.
 func specErrorFrom(err error) error {
 	if !errors.Is(err, flink.ErrInvalidSpec) {
 		return err
 	}
-	var se SpecError
+	var se api.SpecError
 	var walk func(error)
 	walk = func(e error) {
 		var fe *flink.FieldError
 		if errors.As(e, &fe) && e == error(fe) {
-			se.add(fe.Field, "%s", fe.Reason)
+			se.Add(fe.Field, "%s", fe.Reason)
 			return
 		}
 		if j, ok := e.(interface{ Unwrap() []error }); ok {
@@ -428,7 +428,7 @@ func specErrorFrom(err error) error {
 	}
 	walk(err)
 	if len(se.Problems) == 0 {
-		se.add("spec", "%v", err)
+		se.Add("spec", "%v", err)
 	}
 	return &se
 }

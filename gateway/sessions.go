@@ -56,19 +56,19 @@ func deriveSessionState(app *yarnclient.App, jmAnswers, stopping bool) api.Sessi
 // normalizeSessionRequest fills defaults, checks what can be checked without the cluster and returns the Flink
 // configuration as strings.
 func normalizeSessionRequest(r *api.SessionRequest) (map[string]string, error) {
-	var e SpecError
+	var e api.SpecError
 	r.Name = strings.TrimSpace(r.Name)
 	if r.Name == "" {
 		r.Name = "yarngate-session"
 	}
 	if len(r.Name) > maxJobNameLen || strings.IndexFunc(r.Name, unicode.IsControl) >= 0 {
-		e.add("name", "must be at most %d characters without control characters", maxJobNameLen)
+		e.Add("name", "must be at most %d characters without control characters", maxJobNameLen)
 	}
 	if r.TaskManager != nil && r.TaskManager.Slots != nil && *r.TaskManager.Slots < 1 {
-		e.add("taskManager.slots", "must be at least 1")
+		e.Add("taskManager.slots", "must be at least 1")
 	}
 	cfg := flinkConfigStrings(r.FlinkConfig, &e)
-	return cfg, e.orNil()
+	return cfg, e.OrNil()
 }
 
 // sessionRequestFingerprint is a short hash of the request (see jobRequestFingerprint).
@@ -93,7 +93,7 @@ func (s *JobService) CreateSession(ctx context.Context, req api.SessionRequest, 
 	}
 	dist, err := s.dists.resolve(req.FlinkVersion)
 	if err != nil {
-		return api.Session{}, false, &SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: err.Error()}}}
+		return api.Session{}, false, &api.SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: err.Error()}}}
 	}
 	var tags []string
 	if idempotencyKey != "" {

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
 )
 
 // decodeJobRequest parses a JSON job request strictly: unknown fields and trailing data are errors.
@@ -18,10 +17,10 @@ func decodeJobRequest(b []byte) (api.JobRequest, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return api.JobRequest{}, &gateway.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
+		return api.JobRequest{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
 	}
 	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 { // dec.More misses a stray '}' or ']'
-		return api.JobRequest{}, &gateway.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: "trailing data after the JSON object"}}}
+		return api.JobRequest{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: "trailing data after the JSON object"}}}
 	}
 	return req, nil
 }
@@ -71,10 +70,10 @@ func decodeSessionRequest(b []byte) (api.SessionRequest, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return api.SessionRequest{}, &gateway.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
+		return api.SessionRequest{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
 	}
 	if strings.TrimSpace(string(b[dec.InputOffset():])) != "" {
-		return api.SessionRequest{}, &gateway.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: "trailing data after the JSON object"}}}
+		return api.SessionRequest{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: "trailing data after the JSON object"}}}
 	}
 	return req, nil
 }

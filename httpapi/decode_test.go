@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
 )
 
 func TestDecodeJobRequest(t *testing.T) {
@@ -58,9 +57,9 @@ func TestDecodeJobRequest(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeJobRequest([]byte(tc.body))
-			var se *gateway.SpecError
+			var se *api.SpecError
 			if !errors.As(err, &se) {
-				t.Fatalf("err = %v, want a *gateway.SpecError", err)
+				t.Fatalf("err = %v, want a *api.SpecError", err)
 			}
 			want := []api.FieldProblem{{Field: "body", Reason: tc.wantReason}}
 			if !slices.Equal(se.Problems, want) {

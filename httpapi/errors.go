@@ -70,7 +70,7 @@ func classify(err error, maxJarSize int64) *apiError {
 		body     *bodyError
 		netErr   net.Error
 	)
-	var spec *gateway.SpecError
+	var spec *api.SpecError
 	switch {
 	case errors.As(err, &ae):
 		return ae

@@ -63,7 +63,7 @@ func TestClassify(t *testing.T) {
 // rejected and failed, against classify's 4xx and 5xx for every error a service returns.
 func TestClientFaultAgreesWithClassify(t *testing.T) {
 	for _, err := range []error{
-		&gateway.SpecError{Problems: []api.FieldProblem{{Field: "name", Reason: "x"}}},
+		&api.SpecError{Problems: []api.FieldProblem{{Field: "name", Reason: "x"}}},
 		gateway.ErrJobNotFound, gateway.ErrSessionNotFound, gateway.ErrSessionNotRunning, gateway.ErrJarNotFound,
 		gateway.ErrIdempotencyKeyReused, fmt.Errorf("%w: root.nope", gateway.ErrUnknownQueue), gateway.ErrYARNRejected,
 		gateway.ErrYARNUnavailable, gateway.ErrNoActiveRM, gateway.ErrYARNUnexpectedResponse,

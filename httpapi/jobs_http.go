@@ -142,7 +142,7 @@ func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (api.JobReq
 			`a multipart job submission needs a file field "jar" and a field "spec"`, nil)
 	}
 	if req.JarID != "" || req.JarPath != "" {
-		return api.JobRequest{}, &gateway.SpecError{Problems: []api.FieldProblem{{Field: "jarId", Reason: "must be empty when the jar is uploaded with the request"}}}
+		return api.JobRequest{}, &api.SpecError{Problems: []api.FieldProblem{{Field: "jarId", Reason: "must be empty when the jar is uploaded with the request"}}}
 	}
 	req.JarID = stagedJarID
 	return req, nil
@@ -249,7 +249,7 @@ func (s *server) cancelJob(c *gin.Context) error {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return &gateway.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
+			return &api.SpecError{Problems: []api.FieldProblem{{Field: "body", Reason: jsonProblem(err)}}}
 		}
 	}
 	job, err := jobs.Cancel(c.Request.Context(), id, req.Kill)

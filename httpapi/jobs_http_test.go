@@ -198,7 +198,7 @@ func TestSubmitJobJSON(t *testing.T) {
 		{name: "larger than 1 MiB", body: `{"name":"` + strings.Repeat("x", maxSpecSize) + `"}`, header: header("Content-Type", "application/json"),
 			noSubmit: true, wantStatus: 413, wantCode: api.CodeTooLarge},
 		{name: "the service finds problems", body: spec, header: header("Content-Type", "application/json"),
-			err:        &gateway.SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: "unknown"}, {Field: "jobManager.memory", Reason: "64k is too small"}}},
+			err:        &api.SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: "unknown"}, {Field: "jobManager.memory", Reason: "64k is too small"}}},
 			wantStatus: 400, wantCode: api.CodeInvalidSpec,
 			wantDetail: []api.FieldProblem{{Field: "flinkVersion", Reason: "unknown"}, {Field: "jobManager.memory", Reason: "64k is too small"}}},
 	}

@@ -8,7 +8,7 @@
 // declared here.
 //
 // Handlers return errors; classify (errors.go) is the one place that maps an error to a status and the body
-// {"error": {"code", "message", "requestId", "details"}}, using gateway's errors (its sentinels, SpecError
+// {"error": {"code", "message", "requestId", "details"}}, using gateway's errors (its sentinels, api.SpecError
 // and the client errors it exports under its own names). The message is written for clients and never
 // contains the cause (host names, Java exceptions, principals); the cause is logged with the request id, at
 // debug level for 4xx and error level for 5xx.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/yarngate/yarngate/observe"
 )
 
 // Tables of the registry.
@@ -32,6 +34,9 @@ type Record struct {
 	ApplicationID string `json:"applicationId"`
 	// Owner is the user it runs as.
 	Owner string `json:"owner"`
+	// Name is the job's or session's name; Target is where a job runs ("application" or "session").
+	Name   string `json:"name,omitempty"`
+	Target string `json:"target,omitempty"`
 	// KeyHash is the SHA-256 (hex) of the idempotency key it was submitted with, if any; Fingerprint
 	// identifies the request, to tell a retry from a reused key.
 	KeyHash     string `json:"keyHash,omitempty"`
@@ -43,8 +48,10 @@ type Record struct {
 	Terminal bool   `json:"terminal"`
 	// History lists every state the record went through, oldest first.
 	History []Transition `json:"history"`
-	// View is the API object (job or session) as last derived, with YARN and Flink details, links,
-	// diagnostics and failure.
+	// Status is what the gateway last observed (typed and versioned); the API object is rendered from it.
+	Status observe.Status `json:"status"`
+	// View is the API object as records of schema 0 stored it; decoding converts it into Status (see
+	// upgrade) and it is never written again.
 	View json.RawMessage `json:"view,omitempty"`
 	// Launcher is the instance launching the application; empty once the launch is complete. A record
 	// with a Launcher that no longer runs is a launch that was cut short.
@@ -84,6 +91,18 @@ func (r *Record) SetState(state string, terminal bool, at time.Time, reason stri
 	return true
 }
 
+// SetStatus stores a newly observed status; false when it equals the stored one, so that an unchanged
+// observation is never written. The history follows the status's state (a record ends once); reason says
+// why, when the gateway knows more than the state does.
+func (r *Record) SetStatus(s observe.Status, reason string) bool {
+	if r.Status.Equal(s) {
+		return false
+	}
+	r.Status = s
+	r.SetState(s.State, observe.Terminal(observe.Kind(r.Kind), s.State), s.Since, reason)
+	return true
+}
+
 // KeyClaim maps an idempotency key (by hash) to the record submitted with it.
 type KeyClaim struct {
 	// ID is the record's id; empty while the launch is under way.
@@ -108,6 +127,7 @@ func decodeRecord(e Entry) (Record, error) {
 		return Record{}, fmt.Errorf("registry: decode %s: %w", e.Key, err)
 	}
 	r.Version = e.Version
+	upgrade(&r)
 	return r, nil
 }
 

@@ -1,0 +1,57 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/yarngate/yarngate/observe"
+)
+
+// Metrics are the reconciler's Prometheus metrics.
+type Metrics struct {
+	passes   prometheus.Counter
+	apps     prometheus.Gauge
+	duration prometheus.Histogram
+	writes   *prometheus.CounterVec
+}
+
+// NewMetrics registers the reconciler's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		passes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "yarngate_reconcile_passes_total",
+			Help: "Completed reconciliations of the registry with YARN (one ResourceManager list call each).",
+		}),
+		apps: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "yarngate_reconcile_applications",
+			Help: "Applications with the gateway's tag that the last reconciliation saw.",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "yarngate_reconcile_duration_seconds",
+			Help:    "Time one reconciliation took.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 3, 9), // 5ms .. ~33s
+		}),
+		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "yarngate_reconcile_writes_total",
+			Help: "Records the reconciler wrote (created or changed), by kind; an unchanged observation writes nothing.",
+		}, []string{"kind"}),
+	}
+	for _, c := range []prometheus.Collector{m.passes, m.apps, m.duration, m.writes} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register reconcile metrics: %w", err)
+		}
+	}
+	for _, k := range []observe.Kind{observe.KindJob, observe.KindSession, observe.KindSessionJob} {
+		m.writes.WithLabelValues(string(k))
+	}
+	return m, nil
+}
+
+func (m *Metrics) observePass(apps int, elapsed time.Duration) {
+	m.passes.Inc()
+	m.apps.Set(float64(apps))
+	m.duration.Observe(elapsed.Seconds())
+}
+
+func (m *Metrics) wrote(kind observe.Kind) { m.writes.WithLabelValues(string(kind)).Inc() }

@@ -1,0 +1,494 @@
+// Package reconcile keeps the registry's records true to what runs. One gateway instance at a time (the
+// leader of an election, or the only instance) makes a pass every interval: one ResourceManager list call
+// for the applications of this installation, the JobManagers of those that run, then for each record a pure
+// observation (package observe) whose status is written only when it changed, and the follow-up actions
+// it asks for (remove launch files, find a failure, kill a session whose stop stalled). A pass also adopts
+// applications without a record, kills the applications of launches reported as failed, marks LOST what YARN
+// forgot before it ended, drops records after their retention, and now and then collects staging files
+// nothing references.
+//
+// Dependency rule: reconcile uses the client packages (yarnclient, flink/jobmanager, registry, zk types) and
+// observe; it never imports the service (job) or the HTTP layer. Only its Run starts goroutines, and Run is
+// called by app.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/ident"
+	"github.com/yarngate/yarngate/observe"
+	"github.com/yarngate/yarngate/registry"
+	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/zk"
+)
+
+// rmClient is what the reconciler needs of the ResourceManager; *yarnclient.Client implements it.
+type rmClient interface {
+	Apps(ctx context.Context, f yarnclient.AppsFilter) ([]yarnclient.App, error)
+	App(ctx context.Context, id string) (*yarnclient.App, error)
+	Kill(ctx context.Context, id, diagnostics string) (yarnclient.AppState, error)
+	ContainerLog(ctx context.Context, amContainerLogs, file string, tailBytes int64) (string, error)
+}
+
+// fileStore is the HDFS access the reconciler needs; *hdfs.Store implements it.
+type fileStore interface {
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	ReadDir(ctx context.Context, name string) ([]hdfs.DirEntry, error)
+	RemoveAll(ctx context.Context, name string) error
+}
+
+// recordRegistry is what the reconciler needs of the registry; *registry.Registry implements it.
+type recordRegistry interface {
+	Get(ctx context.Context, id string) (registry.Record, error)
+	Cached(id string) (registry.Record, bool)
+	List(keep func(*registry.Record) bool) []registry.Record
+	Create(ctx context.Context, rec registry.Record) (registry.Record, error)
+	Update(ctx context.Context, id string, change func(*registry.Record) (bool, error)) (registry.Record, error)
+	Delete(ctx context.Context, rec registry.Record) error
+	ReleaseKey(ctx context.Context, keyHash string) error
+}
+
+// leadership says whether this instance is the one that reconciles; *zk.Election implements it.
+type leadership interface {
+	IsLeader() bool
+}
+
+// instanceLister lists the gateway instances that run now; *zk.Election implements it.
+type instanceLister interface {
+	Members(ctx context.Context) ([]string, error)
+}
+
+// jobManagerLeaders follows the REST leaders of Flink clusters in ZooKeeper, by cluster id (the application
+// id); *zk.FlinkLeaders implements it.
+type jobManagerLeaders interface {
+	Watch(clusterID string) error
+	Unwatch(clusterID string)
+	Leader(clusterID string) (zk.JobManagerLeader, bool)
+}
+
+// StateLaunchFailed is the state of the hidden record a launch reported as failed leaves behind when its
+// application may exist: the reconciler kills the application should YARN run it after all.
+const StateLaunchFailed = "LAUNCH_FAILED"
+
+// Options configure a Reconciler.
+type Options struct {
+	// RM, Files and Registry are required.
+	RM       rmClient
+	Files    fileStore
+	Registry recordRegistry
+	// Leadership says whether this instance reconciles; nil means always (a single instance).
+	Leadership leadership
+	// Instances lists the running instances, to tell a launch under way from one cut short; nil means only
+	// this one runs.
+	Instances instanceLister
+	// Leaders follows the JobManager leaders of HA clusters; nil without JobManager HA.
+	Leaders jobManagerLeaders
+	// HomeTag is the application tag of this installation (ident.HomeTag). Required.
+	HomeTag string
+	// StagingRoot is the absolute HDFS staging root: launch files under <root>/.flink/<application id>, job
+	// archives under <root>/archive. Required.
+	StagingRoot string
+	// HADir is where launched clusters keep their HA data (one directory per application id); "" without HA.
+	HADir string
+	// Interval is the period of passes. Default 1s.
+	Interval time.Duration
+	// Retention is how long an ended record is kept after YARN forgot its application. Default 7 days.
+	Retention time.Duration
+	// LostGrace is how long a new record may miss its application before it is LOST. Default 1 minute.
+	LostGrace time.Duration
+	// GCInterval is the period of the staging garbage collection. Default 5 minutes.
+	GCInterval time.Duration
+	// SessionStopGrace is how long a session may take to stop before its application is killed. Default 30s.
+	SessionStopGrace time.Duration
+	// JobManagerTimeout bounds one JobManager REST call. Default 5s.
+	JobManagerTimeout time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger and Metrics are required.
+	Logger  *slog.Logger
+	Metrics *Metrics
+}
+
+func (o *Options) validate() error {
+	if o.RM == nil || o.Files == nil || o.Registry == nil || o.Logger == nil || o.Metrics == nil {
+		return errors.New("reconcile: RM, Files, Registry, Logger and Metrics are required")
+	}
+	if o.HomeTag == "" || !path.IsAbs(o.StagingRoot) {
+		return errors.New("reconcile: HomeTag and an absolute StagingRoot are required")
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&o.Interval, time.Second}, {&o.Retention, 7 * 24 * time.Hour}, {&o.LostGrace, time.Minute},
+		{&o.GCInterval, 5 * time.Minute}, {&o.SessionStopGrace, 30 * time.Second}, {&o.JobManagerTimeout, 5 * time.Second}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// Reconciler keeps records in step with YARN and Flink; see the package documentation. Run runs it; Observe
+// observes one record at once, on any instance (after a cancel, say).
+type Reconciler struct {
+	opts     Options
+	jmHTTP   *http.Client
+	failures chan failureSearch // failed jobs whose failure to find
+	removals chan string        // application ids whose launch files to remove
+
+	mu       sync.Mutex
+	lastPass time.Time         // end of the last complete pass
+	seeking  map[string]bool   // record ids whose failure is being looked for
+	answered map[string]string // per application: the "<YARN address> <leader>" pair whose leader answered
+}
+
+// failureSearch is a failed job whose failure to find.
+type failureSearch struct {
+	recordID, jobID, logs string
+	archiveDir            string // where to read the job's archive
+}
+
+// New checks the options and builds a Reconciler; Run starts it.
+func New(opts Options) (*Reconciler, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	return &Reconciler{opts: opts, jmHTTP: &http.Client{Timeout: opts.JobManagerTimeout},
+		failures: make(chan failureSearch, 256), removals: make(chan string, 256),
+		seeking: map[string]bool{}, answered: map[string]string{}}, nil
+}
+
+// Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs
+// the workers of follow-up actions, until ctx ends; it returns once they have stopped.
+func (r *Reconciler) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { r.removeLoop(ctx) })
+	wg.Go(func() { r.failureLoop(ctx) })
+	tick := time.NewTicker(r.opts.Interval)
+	defer tick.Stop()
+	var lastGC time.Time
+	for {
+		if r.Leading() {
+			if err := r.Pass(ctx); err != nil && ctx.Err() == nil {
+				r.opts.Logger.Warn("reconciliation failed; retrying next interval", "error", err)
+			}
+			if r.opts.Now().Sub(lastGC) >= r.opts.GCInterval && ctx.Err() == nil {
+				r.collect(ctx)
+				lastGC = r.opts.Now()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Leading reports whether this instance reconciles.
+func (r *Reconciler) Leading() bool { return r.opts.Leadership == nil || r.opts.Leadership.IsLeader() }
+
+// LastPass is when the last complete pass ended; zero before the first.
+func (r *Reconciler) LastPass() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastPass
+}
+
+// parallelism bounds the applications observed at once (each may ask its JobManager).
+const parallelism = 8
+
+// Pass is one reconciliation: a single ResourceManager list call for every application carrying this
+// installation's tag, then every record brought up to date. Session jobs are written before their sessions,
+// so that whoever sees a session ended sees its jobs' outcome too.
+func (r *Reconciler) Pass(ctx context.Context) error {
+	began := r.opts.Now()
+	apps, err := r.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{r.opts.HomeTag}})
+	if err != nil {
+		return fmt.Errorf("list applications: %w", err)
+	}
+	listed := make(map[string]*yarnclient.App, len(apps))
+	var jobApps, sessionApps []*yarnclient.App
+	for i := range apps {
+		app := &apps[i]
+		if !app.HasTag(ident.TagGateway) || !app.HasTag(r.opts.HomeTag) {
+			continue
+		}
+		listed[app.ID] = app
+		if app.HasTag(ident.TagKindSession) {
+			sessionApps = append(sessionApps, app)
+		} else {
+			jobApps = append(jobApps, app)
+		}
+	}
+	r.each(ctx, jobApps, r.reconcileApp)
+	r.reconcileSessionJobs(ctx, sessionApps, listed)
+	r.each(ctx, sessionApps, r.reconcileApp)
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool { return rec.Kind != registry.KindSessionJob }) {
+		if _, ok := listed[rec.ApplicationID]; !ok {
+			r.missing(ctx, rec)
+		} else if !rec.GoneAt.IsZero() {
+			r.update(ctx, rec.ID, func(rec *registry.Record) bool {
+				rec.GoneAt = time.Time{}
+				return true
+			})
+		}
+	}
+	r.mu.Lock()
+	r.lastPass = r.opts.Now()
+	r.mu.Unlock()
+	r.opts.Metrics.observePass(len(listed), r.opts.Now().Sub(began))
+	return nil
+}
+
+// each runs f for each application, a few at a time.
+func (r *Reconciler) each(ctx context.Context, apps []*yarnclient.App, f func(context.Context, *yarnclient.App)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallelism)
+	for _, app := range apps {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(ctx, app)
+		})
+	}
+	wg.Wait()
+}
+
+// kindOf is the record kind of a listed application.
+func kindOf(app *yarnclient.App) observe.Kind {
+	if app.HasTag(ident.TagKindSession) {
+		return observe.KindSession
+	}
+	return observe.KindJob
+}
+
+// reconcileApp brings the record of one listed application up to date, or adopts the application.
+func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
+	rec, known := r.opts.Registry.Cached(app.ID)
+	kind := kindOf(app)
+	switch {
+	case known && rec.State == StateLaunchFailed:
+		if !app.State.Terminal() {
+			r.opts.Logger.Warn("killing the application of a launch reported as failed", "applicationId", app.ID)
+			if _, err := r.opts.RM.Kill(ctx, app.ID, "yarngate: the launch was reported as failed"); err != nil {
+				r.opts.Logger.Warn("could not kill the application of a failed launch", "applicationId", app.ID, "error", err)
+			}
+		}
+		return
+	case known && rec.Launcher != "":
+		return // its launch is under way
+	case known && observe.Settled(kind, rec.Status):
+		r.forgetLeader(app.ID)
+		return // final on both sides: nothing more to learn
+	}
+	prev := rec.Status
+	if !known {
+		prev = adoptedStatus(app)
+	}
+	next, actions := r.observeApp(ctx, app, kind, prev)
+	if !known {
+		r.adopt(ctx, app, kind, next)
+	} else {
+		r.write(ctx, rec.ID, kind, next, "")
+	}
+	r.act(ctx, app.ID, kind, next, actions)
+}
+
+// Observe observes one job or session now and writes its status when it changed; any instance may call it
+// (after a cancel or a stop, so that the answer shows the outcome). Records of session jobs and of launches
+// under way are left to the passes.
+func (r *Reconciler) Observe(ctx context.Context, id string) error {
+	rec, err := r.opts.Registry.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if rec.Kind == registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
+		return nil
+	}
+	app, err := r.opts.RM.App(ctx, rec.ApplicationID)
+	if err != nil {
+		return fmt.Errorf("read application %s: %w", rec.ApplicationID, err)
+	}
+	kind := observe.Kind(rec.Kind)
+	next, actions := r.observeApp(ctx, app, kind, rec.Status)
+	r.write(ctx, rec.ID, kind, next, "")
+	if r.Leading() {
+		r.act(ctx, app.ID, kind, next, actions)
+	}
+	return nil
+}
+
+// adoptedStatus is the status an application without a record starts from, as far as its tags tell.
+func adoptedStatus(app *yarnclient.App) observe.Status {
+	s := observe.Status{YARN: observe.YARN{ApplicationID: app.ID},
+		Flink: observe.Flink{Version: ident.TagValue(app.ApplicationTags, ident.TagFlinkPrefix)}}
+	if app.HasTag(ident.TagMultipleJobs) {
+		s.Flink.MultipleJobs = true
+	} else if !app.HasTag(ident.TagKindSession) {
+		s.Flink.JobID, _ = ident.FlinkJobID(app.ID)
+	}
+	return s
+}
+
+// adopt records an application found in YARN that has no record (launched by an older gateway, or whose
+// launcher died before writing its record).
+func (r *Reconciler) adopt(ctx context.Context, app *yarnclient.App, kind observe.Kind, st observe.Status) {
+	rec := registry.Record{ID: app.ID, Kind: string(kind), ApplicationID: app.ID, Owner: app.User, Name: app.Name,
+		Target: ident.TagValue(app.ApplicationTags, ident.TagTargetPrefix), CreatedAt: app.Started().UTC()}
+	rec.SetStatus(st, "adopted")
+	if _, err := r.opts.Registry.Create(ctx, rec); err == nil {
+		r.opts.Metrics.wrote(kind)
+		r.opts.Logger.Info("adopted an application without a record", "id", app.ID, "kind", kind, "state", st.State)
+	} else if !errors.Is(err, registry.ErrExists) {
+		r.opts.Logger.Warn("could not adopt an application", "id", app.ID, "error", err)
+	}
+}
+
+// write stores a status when it differs from the record's.
+func (r *Reconciler) write(ctx context.Context, id string, kind observe.Kind, st observe.Status, reason string) {
+	wrote := false
+	_, err := r.opts.Registry.Update(ctx, id, func(rec *registry.Record) (bool, error) {
+		if rec.Launcher != "" || rec.State == StateLaunchFailed {
+			return false, nil // a launch under way writes its own record
+		}
+		wrote = rec.SetStatus(st, reason)
+		return wrote, nil
+	})
+	if err != nil {
+		r.opts.Logger.Warn("could not update a record", "id", id, "error", err)
+		return
+	}
+	if wrote {
+		r.opts.Metrics.wrote(kind)
+	}
+}
+
+// update applies change to a record, logging failures (the next pass tries again).
+func (r *Reconciler) update(ctx context.Context, id string, change func(*registry.Record) bool) {
+	if _, err := r.opts.Registry.Update(ctx, id, func(rec *registry.Record) (bool, error) { return change(rec), nil }); err != nil {
+		r.opts.Logger.Warn("could not update a record", "id", id, "error", err)
+	}
+}
+
+// missing handles a record whose application YARN does not list: a record not ended is LOST once YARN
+// confirms it does not know the application (after LostGrace); an ended one is dropped after the retention.
+func (r *Reconciler) missing(ctx context.Context, rec registry.Record) {
+	now := r.opts.Now()
+	if rec.Terminal || rec.State == StateLaunchFailed {
+		switch {
+		case rec.GoneAt.IsZero():
+			r.update(ctx, rec.ID, func(rec *registry.Record) bool {
+				rec.GoneAt = now.UTC()
+				return true
+			})
+		case now.Sub(rec.GoneAt) >= r.opts.Retention:
+			r.drop(ctx, rec)
+		}
+		return
+	}
+	if rec.Kind == registry.KindSessionJob || now.Sub(rec.CreatedAt) < r.opts.LostGrace {
+		return
+	}
+	if rec.Launcher != "" {
+		if alive, err := r.alive(ctx, rec.Launcher); err != nil || alive {
+			return
+		}
+	}
+	app, err := r.opts.RM.App(ctx, rec.ApplicationID)
+	if err == nil {
+		r.reconcileApp(ctx, app) // listed late
+		return
+	}
+	if !errors.Is(err, yarnclient.ErrNotFound) {
+		return
+	}
+	reason := fmt.Sprintf("YARN no longer knows application %s although it had not ended "+
+		"(the ResourceManager lost it, for example after a restart without recovery)", rec.ApplicationID)
+	r.opts.Logger.Warn("record lost its application", "id", rec.ID, "applicationId", rec.ApplicationID)
+	kind := observe.Kind(rec.Kind)
+	r.update(ctx, rec.ID, func(rec *registry.Record) bool {
+		if rec.Terminal {
+			return false
+		}
+		if rec.Launcher != "" {
+			rec.Launcher = ""
+		}
+		rec.SetStatus(observe.Lost(kind, rec.Status, reason, now), reason)
+		rec.GoneAt = now.UTC()
+		return true
+	})
+	r.forgetLeader(rec.ApplicationID)
+}
+
+// alive reports whether a gateway instance runs.
+func (r *Reconciler) alive(ctx context.Context, instance string) (bool, error) {
+	if r.opts.Instances == nil {
+		return false, nil
+	}
+	ids, err := r.opts.Instances.Members(ctx)
+	if err != nil {
+		return false, fmt.Errorf("list gateway instances: %w", err)
+	}
+	return slices.Contains(ids, instance), nil
+}
+
+// drop removes a record after its retention, with the files it owns and its idempotency key.
+func (r *Reconciler) drop(ctx context.Context, rec registry.Record) {
+	for _, p := range r.filesOf(rec) {
+		if err := r.opts.Files.RemoveAll(ctx, p); err != nil {
+			r.opts.Logger.Warn("could not remove the files of an expired record", "id", rec.ID, "path", p, "error", err)
+			return
+		}
+	}
+	if rec.KeyHash != "" {
+		if err := r.opts.Registry.ReleaseKey(ctx, rec.KeyHash); err != nil {
+			r.opts.Logger.Warn("could not release the idempotency key of an expired record", "id", rec.ID, "error", err)
+			return
+		}
+	}
+	if err := r.opts.Registry.Delete(ctx, rec); err != nil {
+		r.opts.Logger.Warn("could not drop an expired record", "id", rec.ID, "error", err)
+		return
+	}
+	r.opts.Logger.Info("dropped an expired record", "id", rec.ID, "state", rec.State, "goneAt", rec.GoneAt)
+}
+
+// ArchiveDir is where JobManagers archive ended jobs (jobmanager.archive.fs.dir) under a staging root: one
+// file per Flink job id, and one directory per application that may run several jobs.
+func ArchiveDir(stagingRoot string) string { return path.Join(stagingRoot, "archive") }
+
+func (r *Reconciler) archiveDir() string { return ArchiveDir(r.opts.StagingRoot) }
+
+// filesOf lists the HDFS paths a record owns: the launch files and HA data of its application, and the
+// archive of its Flink job (or the archive directory of an application with several jobs).
+func (r *Reconciler) filesOf(rec registry.Record) []string {
+	var out []string
+	if rec.Kind != registry.KindSessionJob {
+		out = append(out, path.Join(r.opts.StagingRoot, ".flink", rec.ApplicationID))
+		if r.opts.HADir != "" {
+			out = append(out, path.Join(r.opts.HADir, rec.ApplicationID))
+		}
+	}
+	if rec.Status.Flink.MultipleJobs {
+		out = append(out, path.Join(r.archiveDir(), rec.ApplicationID))
+	}
+	if ident.ValidFlinkJobID(rec.Status.Flink.JobID) {
+		out = append(out, path.Join(r.archiveDir(), rec.Status.Flink.JobID))
+	}
+	return append(out, rec.Files...)
+}
