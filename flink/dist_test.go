@@ -153,6 +153,9 @@ func TestUploadDist(t *testing.T) {
 	if libs.Dir != "hdfs://nn:8020"+dir {
 		t.Errorf("dir %s", libs.Dir)
 	}
+	if got, err := d.UploadDir(opts.Root); got != dir || err != nil {
+		t.Errorf("UploadDir = %q, %v; want %q", got, err, dir)
+	}
 	wantPaths := []string{
 		"_UPLOADED", "conf", "conf/log4j.properties", "lib",
 		"lib/flink-cep-1.20.3.jar", "lib/flink-dist-1.20.3.jar", "lib/flink-table-runtime-1.20.3.jar", "lib/log4j-api-2.24.3.jar",

@@ -92,11 +92,10 @@ func UploadDist(ctx context.Context, fsys FileSystem, d *Dist, opts UploadOption
 	if !strings.HasPrefix(opts.Root, "/") || opts.FSURI == "" {
 		return nil, fmt.Errorf("upload flink %s: need an absolute root and a file system URI", d.Version)
 	}
-	digest, err := d.Digest()
+	final, err := d.UploadDir(opts.Root)
 	if err != nil {
 		return nil, fmt.Errorf("upload flink %s: %w", d.Version, err)
 	}
-	final := path.Join(opts.Root, d.Version.Raw+"-"+digest[:16])
 	if _, err := fsys.Stat(ctx, path.Join(final, completeMarker)); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("upload flink %s: stat %s: %w", d.Version, final, err)
@@ -113,6 +112,16 @@ func UploadDist(ctx context.Context, fsys FileSystem, d *Dist, opts UploadOption
 		return nil, fmt.Errorf("upload flink %s: %w", d.Version, err)
 	}
 	return libs, nil
+}
+
+// UploadDir returns the directory under root that UploadDist uses for this distribution,
+// <root>/<version>-<first 16 hex digits of Digest>, which holds lib/, plugins/ and conf/.
+func (d *Dist) UploadDir(root string) (string, error) {
+	digest, err := d.Digest()
+	if err != nil {
+		return "", err
+	}
+	return path.Join(root, d.Version.Raw+"-"+digest[:16]), nil
 }
 
 func upload(ctx context.Context, fsys FileSystem, d *Dist, root, final string) error {

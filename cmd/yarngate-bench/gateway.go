@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -192,17 +193,24 @@ func (g *gatewayProc) stop() error {
 	}
 }
 
+// hdfsClient connects to the cluster's NameNodes as the benchmark's user. colinmarc/hdfs takes no
+// context: connections are bounded by a dial timeout.
+func hdfsClient(conf *hadoopconf.Conf, user string) (*gohdfs.Client, error) {
+	addrs, err := conf.NameNodeRPCAddresses()
+	if err != nil {
+		return nil, err
+	}
+	dial := (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return gohdfs.NewClient(gohdfs.ClientOptions{Addresses: addrs, User: user, NamenodeDialFunc: dial, DatanodeDialFunc: dial})
+}
+
 // removeHDFSRoot deletes the benchmark's staging directories.
 func removeHDFSRoot(env cluster, root string) {
 	conf, err := hadoopconf.Load(env.hadoopConfDir)
 	if err != nil {
 		return
 	}
-	addrs, err := conf.NameNodeRPCAddresses()
-	if err != nil {
-		return
-	}
-	c, err := gohdfs.NewClient(gohdfs.ClientOptions{Addresses: addrs, User: env.user})
+	c, err := hdfsClient(conf, env.user)
 	if err != nil {
 		return
 	}

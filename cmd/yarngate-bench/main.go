@@ -5,7 +5,9 @@
 //     `hdfs dfs -put` code path), reported as a ratio;
 //   - the gateway's peak RSS (VmHWM) during a 1 GiB upload, with the gateway running as a subprocess;
 //   - (jobs) time from submission to YARN ACCEPTED and to the Flink job RUNNING, POST /v1/jobs against
-//     Flink's own `flink run-application -t yarn-application`, alternating, with CPU time per submission;
+//     Flink's own `flink run-application -t yarn-application`, once as it comes (shipping FLINK_HOME's
+//     lib/ and plugins/) and once with `yarn.provided.lib.dirs` pointing at the distribution the gateway
+//     uploaded to HDFS, alternating, with CPU time and HDFS bytes staged per submission;
 //   - (sessions) submission into a warm session until the job runs, POST /v1/jobs against
 //     `flink run -t yarn-session -Dyarn.application.id=...`, 20 jobs each, into the same session;
 //   - (reads) GET /v1/jobs/{id} throughput and latency over 1,000 tracked jobs with wrk on loopback, against
@@ -250,10 +252,30 @@ func printUpload(res results) {
 }
 
 func printJobs(j *jobResults) {
-	fmt.Printf("job submission, median of %d (gateway vs flink run-application):\n", j.Runs)
-	fmt.Printf("  to YARN ACCEPTED     gateway %6.2fs   flink CLI %6.2fs   ratio %.2f\n", median(j.GatewayAccepted), median(j.CLIAccepted), j.AcceptedRatio)
-	fmt.Printf("  to Flink job RUNNING gateway %6.2fs   flink CLI %6.2fs   ratio %.2f\n", median(j.GatewayRunning), median(j.CLIRunning), j.RunningRatio)
-	fmt.Printf("  CPU per submission   gateway %6.3fs   flink CLI %6.2fs\n", j.GatewayCPUPerSubmit, j.CLICPUPerSubmit)
+	fmt.Printf("job submission, median of %d: gateway vs flink run-application, plain and with %s\n", j.Runs, providedLibDirsKey)
+	fmt.Printf("  %-22s %10s %10s %18s %8s %16s\n", "", "gateway", "flink CLI", "CLI+provided libs", "gw/CLI", "gw/CLI+provided")
+	fmt.Printf("  %-22s %9.2fs %9.2fs %17.2fs %8.2f %16.2f\n", "to YARN ACCEPTED",
+		median(j.GatewayAccepted), median(j.CLIAccepted), median(j.CLILibsAccepted), j.AcceptedRatio, j.AcceptedRatioLibs)
+	fmt.Printf("  %-22s %9.2fs %9.2fs %17.2fs %8.2f %16.2f\n", "to Flink job RUNNING",
+		median(j.GatewayRunning), median(j.CLIRunning), median(j.CLILibsRunning), j.RunningRatio, j.RunningRatioLibs)
+	fmt.Printf("  %-22s %9.3fs %9.2fs %17.2fs   (mean)\n", "CPU per submission",
+		j.GatewayCPUPerSubmit, j.CLICPUPerSubmit, j.CLILibsCPUPerSubmit)
+	fmt.Printf("  %-22s %10s %10s %18s\n", "HDFS bytes staged", byteSize(j.GatewayStaged), byteSize(j.CLIStaged), byteSize(j.CLILibsStaged))
+	fmt.Printf("  %s=%s\n", providedLibDirsKey, j.ProvidedLibDirs)
+}
+
+// byteSize formats a byte count with a binary unit ("?" for a negative, unknown count).
+func byteSize(n int64) string {
+	switch {
+	case n < 0:
+		return "?"
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
 }
 
 // jarFile is a generated jar on local disk.
