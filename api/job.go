@@ -122,14 +122,29 @@ type JobYARN struct {
 // Failure is the root exception of a failed job (first line and deepest cause), from the JobManager while
 // it runs and from the job archive after.
 type JobFlink struct {
-	// JobID is the Flink job id.
+	// JobID is the Flink job id: fixed by the gateway for an application job, chosen by it for a session
+	// job; for an application that runs several jobs (multipleJobs), the first job's id once known (every
+	// job is in Jobs).
 	JobID string `json:"jobId"`
 	// State is the Flink job status, nil while the JobManager has not reported it.
 	State *string `json:"state"`
 	// Version is the Flink version the job runs on.
 	Version string `json:"version,omitempty"`
-	// Failure is the root exception of a failed job, nil when none is known.
+	// Failure is the root exception of a failed job, nil when none is known. For an application whose
+	// main() failed after its Flink job finished, it is main()'s failure while State stays FINISHED.
 	Failure *string `json:"failure"`
+	// Jobs lists every Flink job the application ran, in the order first seen (one for a single job).
+	Jobs []FlinkJob `json:"jobs"`
+}
+
+// FlinkJob is one Flink job of an application.
+type FlinkJob struct {
+	// ID is the Flink job id.
+	ID string `json:"id"`
+	// Name is the job's name (the name given to execute()).
+	Name string `json:"name"`
+	// State is the Flink job status as its JobManager or archive last reported it.
+	State string `json:"state"`
 }
 
 // JobLinks are the job's web addresses. FlinkUI and JobManager are nil while no JobManager runs.

@@ -30,6 +30,10 @@ type JobRequest struct {
 	FlinkConfig map[string]any `json:"flinkConfig,omitempty"`
 	// Savepoint restores the job from a savepoint or retained checkpoint.
 	Savepoint *SavepointSpec `json:"savepoint,omitempty"`
+	// MultipleJobs lets an application job's main() run several Flink jobs (several execute() calls).
+	// Flink allows that only without JobManager high availability and without a fixed job id, so such a job
+	// runs without HA, and its jobs are listed in flink.jobs. Not for session jobs.
+	MultipleJobs bool `json:"multipleJobs,omitempty"`
 }
 
 // JobManagerSpec sizes the JobManager.

@@ -20,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/yarngate/yarngate/config"
-	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/httpapi"
+	"github.com/yarngate/yarngate/job"
+	"github.com/yarngate/yarngate/launch"
+	"github.com/yarngate/yarngate/reconcile"
 )
 
 // Options configures Run.
@@ -99,7 +101,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}()
 
-	metrics, err := gateway.NewMetrics(opts.Registry)
+	metrics, err := job.NewMetrics(opts.Registry)
 	if err != nil {
 		return err
 	}
@@ -109,11 +111,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	gwOpts := httpapi.Options{
 		Logger: logger, Registry: opts.Registry, Metrics: httpMetrics,
-		Jars:       gateway.NewJarService(store, int64(cfg.Jars.MaxSize), logger, metrics),
+		Jars:       job.NewJarService(store, int64(cfg.Jars.MaxSize), logger, metrics),
 		Readiness:  []httpapi.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
 	}
-	clusterOpts := gateway.ClusterServiceOptions{HDFS: store.Ping, HAEnabled: ep.rmHA}
+	clusterOpts := job.ClusterServiceOptions{HDFS: store.Ping, HAEnabled: ep.rmHA}
 	if zw != nil {
 		clusterOpts.ZooKeeper = zw
 	}
@@ -140,39 +142,56 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		jobOpts := gateway.JobServiceOptions{
+		if jmLeaders != nil {
+			defer jmLeaders.Close()
+		}
+		launcher, err := launch.New(launch.Options{
 			RM: yc, Files: store, Jars: store,
 			FlinkHomes: cfg.Flink.Homes, DefaultFlinkVersion: cfg.Flink.DefaultVersion, FlinkLibRoot: cfg.Flink.LibRoot,
 			User: cfg.User, StagingRoot: cfg.HDFS.StagingRoot,
 			YarnClasspath: ep.yarnClasspath, MinAllocationMB: ep.minAllocationMB,
 			JobManagerMemory: cfg.Jobs.JobManagerMemory, TaskManagerMemory: cfg.Jobs.TaskManagerMemory,
-			TaskManagerSlots: cfg.Jobs.TaskManagerSlots, MaxWait: cfg.Jobs.MaxWait,
-			HA: ha, Logger: logger, Metrics: metrics,
-		}
-		if jmLeaders != nil {
-			defer jmLeaders.Close()
-			jobOpts.Leaders = jmLeaders
-		}
-		jobs, err := gateway.NewJobService(jobOpts)
+			TaskManagerSlots: cfg.Jobs.TaskManagerSlots, HA: ha, Logger: logger,
+		})
 		if err != nil {
 			return err
 		}
-		defer jobs.Close()
 		recs, err := openRecords(ctx, cfg, zw, logger)
 		if err != nil {
 			return err
 		}
 		defer recs.close()
-		recorded, err := gateway.NewRecordedJobs(recs.recordedOptions(cfg, jobs, logger))
+		reconcileMetrics, err := reconcile.NewMetrics(opts.Registry)
 		if err != nil {
 			return err
 		}
-		defer recorded.Close()
-		gwOpts.Jobs, gwOpts.Sessions = recorded, recorded
-		clusterOpts.Flink, clusterOpts.Registry = recorded, recorded
+		rec, err := reconcile.New(recs.reconcileOptions(cfg, reconcile.Options{
+			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
+			Logger: logger, Metrics: reconcileMetrics,
+		}, jmLeaders))
+		if err != nil {
+			return err
+		}
+		jobs, err := job.New(recs.serviceOptions(job.Options{
+			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait,
+			Logger: logger, Metrics: metrics,
+		}))
+		if err != nil {
+			return err
+		}
+		defer jobs.Close() // after the server: launches under way finish
+		reconcileCtx, stopReconcile := context.WithCancel(ctx)
+		var reconciling sync.WaitGroup
+		reconciling.Go(func() { rec.Run(reconcileCtx) })
+		defer func() {
+			stopReconcile()
+			reconciling.Wait()
+		}()
+		gwOpts.Jobs, gwOpts.Sessions = jobs, jobs
+		clusterOpts.Flink, clusterOpts.Registry = jobs, jobs
 		logger.Info("job launching enabled", "flink", jobs.FlinkVersions())
 	}
-	if gwOpts.Cluster, err = gateway.NewClusterService(clusterOpts); err != nil {
+	if gwOpts.Cluster, err = job.NewClusterService(clusterOpts); err != nil {
 		return err
 	}
 	gwOpts.Readiness = append(gwOpts.Readiness, opts.Readiness...)

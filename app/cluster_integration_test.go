@@ -67,7 +67,7 @@ func fetchCluster(url string) (clusterView, error) {
 }
 
 // request sends a JSON request to the gateway at url; it never fails the test, so goroutines may use it.
-func request(url, method, path string, headers map[string]string, body any) (int, job, string, error) {
+func request(url, method, path string, headers map[string]string, body any) (int, jobObj, string, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -82,11 +82,11 @@ func request(url, method, path string, headers map[string]string, body any) (int
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, job{}, "", fmt.Errorf("%s %s: %w", method, path, err)
+		return 0, jobObj{}, "", fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var j job
+	var j jobObj
 	if resp.StatusCode < 300 {
 		json.Unmarshal(raw, &j)
 	}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/config"
-	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hadoopconf"
 	"github.com/yarngate/yarngate/httpapi"
+	"github.com/yarngate/yarngate/launch"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
 )
@@ -170,7 +170,7 @@ func newRMLeaderTracker(w *zk.Watcher, ep endpoints, yc *yarnclient.Client, logg
 
 // jobManagerHA returns the ZooKeeper HA of the launched clusters, or nil without it: flink.ha.mode none, or
 // auto without a ZooKeeper quorum. Mode zookeeper without a quorum is an error.
-func jobManagerHA(cfg config.Config, ep endpoints) (*gateway.JobManagerHA, error) {
+func jobManagerHA(cfg config.Config, ep endpoints) (*launch.HA, error) {
 	ha := cfg.Flink.HA
 	switch {
 	case ha.Mode == config.HANone:
@@ -184,12 +184,12 @@ func jobManagerHA(cfg config.Config, ep endpoints) (*gateway.JobManagerHA, error
 	if storage == "" {
 		storage = path.Join(cfg.HDFS.StagingRoot, "ha")
 	}
-	return &gateway.JobManagerHA{Quorum: ep.zkQuorum, PathRoot: ha.PathRoot, StorageDir: storage, SessionTimeout: ha.SessionTimeout}, nil
+	return &launch.HA{Quorum: ep.zkQuorum, PathRoot: ha.PathRoot, StorageDir: storage, SessionTimeout: ha.SessionTimeout}, nil
 }
 
 // newFlinkLeaders follows the JobManager leaders of the HA clusters on w, or returns nil without HA or a
 // watcher. The caller closes it.
-func newFlinkLeaders(w *zk.Watcher, ha *gateway.JobManagerHA, logger *slog.Logger) (*zk.FlinkLeaders, error) {
+func newFlinkLeaders(w *zk.Watcher, ha *launch.HA, logger *slog.Logger) (*zk.FlinkLeaders, error) {
 	if w == nil || ha == nil {
 		return nil, nil
 	}

@@ -195,7 +195,7 @@ func failover(t *testing.T, g *jobGateway, conn *gozk.Conn, pathRoot, version st
 		for ctx.Err() == nil {
 			resp, err := client.Get(g.url + "/v1/jobs/" + j.ID)
 			if err == nil {
-				var cur job
+				var cur jobObj
 				json.NewDecoder(resp.Body).Decode(&cur)
 				resp.Body.Close()
 				o := observation{at: time.Now(), state: cur.State, terminal: cur.Terminal, yarnState: cur.YARN.State}

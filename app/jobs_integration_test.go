@@ -73,7 +73,7 @@ func (g *jobGateway) uploadJar(data []byte) string {
 }
 
 // job is the part of the job object the tests read.
-type job struct {
+type jobObj struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	State    string `json:"state"`
@@ -109,7 +109,7 @@ type apiErr struct {
 }
 
 // do sends a JSON request and decodes the answer into out (a *job or *apiErr chosen by status).
-func (g *jobGateway) do(method, path string, headers map[string]string, body any) (int, job, apiErr, string) {
+func (g *jobGateway) do(method, path string, headers map[string]string, body any) (int, jobObj, apiErr, string) {
 	g.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -127,7 +127,7 @@ func (g *jobGateway) do(method, path string, headers map[string]string, body any
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var j job
+	var j jobObj
 	var e apiErr
 	if resp.StatusCode < 300 {
 		json.Unmarshal(raw, &j)
@@ -138,7 +138,7 @@ func (g *jobGateway) do(method, path string, headers map[string]string, body any
 }
 
 // submit launches a job and registers its kill at test end.
-func (g *jobGateway) submit(spec map[string]any, headers map[string]string) job {
+func (g *jobGateway) submit(spec map[string]any, headers map[string]string) jobObj {
 	g.t.Helper()
 	status, j, _, body := g.do(http.MethodPost, "/v1/jobs", headers, spec)
 	if status != http.StatusAccepted && status != http.StatusOK {
@@ -149,7 +149,7 @@ func (g *jobGateway) submit(spec map[string]any, headers map[string]string) job 
 }
 
 // wait long-polls until the job reaches state (or ends), up to limit.
-func (g *jobGateway) wait(id, state string, limit time.Duration) job {
+func (g *jobGateway) wait(id, state string, limit time.Duration) jobObj {
 	g.t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -164,7 +164,7 @@ func (g *jobGateway) wait(id, state string, limit time.Duration) job {
 }
 
 // waitYARNEnd polls the job until YARN reports its application ended.
-func (g *jobGateway) waitYARNEnd(id string) job {
+func (g *jobGateway) waitYARNEnd(id string) jobObj {
 	g.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -352,7 +352,7 @@ func TestThreeApplicationJobsAtOnce(t *testing.T) {
 	t.Parallel()
 	g := startJobGateway(t)
 	var wg sync.WaitGroup
-	jobs := make([]job, 3)
+	jobs := make([]jobObj, 3)
 	for i := range jobs {
 		wg.Go(func() {
 			out := "hdfs://" + g.hdfsPath(fmt.Sprintf("concurrent-%d", i))
@@ -394,7 +394,7 @@ func TestIdempotencyKeyLaunchesOnce(t *testing.T) {
 	statuses := make([]int, 5)
 	for i := range ids {
 		wg.Go(func() {
-			var j job
+			var j jobObj
 			statuses[i], j, _, _ = g.do(http.MethodPost, "/v1/jobs", headers, spec)
 			ids[i] = j.ID
 		})

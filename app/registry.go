@@ -11,7 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/yarngate/yarngate/config"
-	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/job"
+	"github.com/yarngate/yarngate/reconcile"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/registry/boltstore"
 	"github.com/yarngate/yarngate/zk"
@@ -95,15 +96,26 @@ func openRecords(ctx context.Context, cfg config.Config, zw *zk.Watcher, logger 
 	return r, nil
 }
 
-// recordedOptions returns the RecordedJobs options for these records.
-func (r *records) recordedOptions(cfg config.Config, jobs *gateway.JobService, logger *slog.Logger) gateway.RecordedJobsOptions {
-	opts := gateway.RecordedJobsOptions{
-		Jobs: jobs, Registry: r.reg, Backend: r.backend, Instance: r.instance, Logger: logger,
-		Interval: cfg.Registry.ReconcileInterval, Retention: cfg.Registry.Retention,
-		LostGrace: cfg.Registry.LostGrace, GCInterval: cfg.Registry.GCInterval,
+// reconcileOptions completes the reconciler's options with these records, the registry settings and the
+// JobManager leaders (nil without JobManager HA).
+func (r *records) reconcileOptions(cfg config.Config, opts reconcile.Options, leaders *zk.FlinkLeaders) reconcile.Options {
+	opts.Registry = r.reg
+	opts.Interval, opts.Retention = cfg.Registry.ReconcileInterval, cfg.Registry.Retention
+	opts.LostGrace, opts.GCInterval = cfg.Registry.LostGrace, cfg.Registry.GCInterval
+	if leaders != nil {
+		opts.Leaders = leaders
 	}
 	if r.election != nil {
 		opts.Leadership, opts.Instances = r.election, r.election
+	}
+	return opts
+}
+
+// serviceOptions completes the job service's options with these records.
+func (r *records) serviceOptions(opts job.Options) job.Options {
+	opts.Registry, opts.Backend, opts.Instance = r.reg, r.backend, r.instance
+	if r.election != nil {
+		opts.Instances = r.election
 	}
 	return opts
 }

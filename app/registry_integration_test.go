@@ -221,7 +221,7 @@ func TestRegistryDurableAndShared(t *testing.T) {
 	ga.jarID = ga.uploadJar(jar)
 	gb := bb.client(c.Cluster, ga.jarID)
 
-	var canceled job
+	var canceled jobObj
 	t.Run("either instance answers", func(t *testing.T) {
 		ga.t, gb.t = t, t
 		spec := ga.spec("shared-unbounded", "1.20", "--mode", "unbounded", "--rate", "50")
@@ -340,7 +340,7 @@ func TestRegistryDurableAndShared(t *testing.T) {
 					if err == nil {
 						raw, _ := io.ReadAll(resp.Body)
 						resp.Body.Close()
-						var j job
+						var j jobObj
 						json.Unmarshal(raw, &j)
 						if (resp.StatusCode == 200 || resp.StatusCode == 202) && j.ID != "" {
 							ids[i] = j.ID

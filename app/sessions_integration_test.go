@@ -131,7 +131,7 @@ func TestSessionRunsJobs(t *testing.T) {
 				return spec, out, n
 			}
 			key := map[string]string{"Idempotency-Key": fmt.Sprintf("it-session-job-%s-%d", v, time.Now().UnixNano())}
-			bounded := func(i int) (job, string, int64) {
+			bounded := func(i int) (jobObj, string, int64) {
 				spec, out, n := boundedSpec(i)
 				var h map[string]string
 				if i == 0 {
@@ -140,7 +140,7 @@ func TestSessionRunsJobs(t *testing.T) {
 				return g.submit(spec, h), out, n
 			}
 			type submitted struct {
-				j   job
+				j   jobObj
 				out string
 				n   int64
 			}
@@ -214,7 +214,7 @@ func TestSessionRunsJobs(t *testing.T) {
 				t.Errorf("Flink UI at %s = %d", *u.Links.FlinkUI, status)
 			}
 			var list struct {
-				Jobs []job `json:"jobs"`
+				Jobs []jobObj `json:"jobs"`
 			}
 			status, body := get(t, g.url+"/v1/jobs")
 			if status != 200 || json.Unmarshal([]byte(body), &list) != nil {

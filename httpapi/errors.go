@@ -11,8 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/jarfile"
+	"github.com/yarngate/yarngate/job"
 )
 
 // statusClientClosedRequest is the (nginx) status logged when the client went away before the answer.
@@ -78,38 +78,38 @@ func classify(err error, maxJarSize int64) *apiError {
 		e := newAPIError(http.StatusBadRequest, api.CodeInvalidSpec, "the job request is invalid: "+spec.Error(), err)
 		e.details = spec.Problems
 		return e
-	case errors.Is(err, gateway.ErrJobNotFound):
+	case errors.Is(err, job.ErrJobNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no job with this id", err)
-	case errors.Is(err, gateway.ErrSessionNotFound):
+	case errors.Is(err, job.ErrSessionNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeSessionNotFound, "no session with this id", err)
-	case errors.Is(err, gateway.ErrSessionNotRunning):
+	case errors.Is(err, job.ErrSessionNotRunning):
 		return newAPIError(http.StatusConflict, api.CodeSessionNotRunning,
 			"the session is not running (starting, stopping or ended); it takes no jobs now", err)
-	case errors.Is(err, gateway.ErrJarNotFound):
+	case errors.Is(err, job.ErrJarNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeJarNotFound, "the job's jar is not staged (upload it with POST /v1/jars)", err)
-	case errors.Is(err, gateway.ErrIdempotencyKeyReused):
+	case errors.Is(err, job.ErrIdempotencyKeyReused):
 		return newAPIError(http.StatusUnprocessableEntity, api.CodeIdempotencyReused,
 			"this Idempotency-Key was used for a different request", err)
-	case errors.Is(err, gateway.ErrUnknownQueue):
-		return newAPIError(http.StatusUnprocessableEntity, api.CodeUnknownQueue, unwrapMessage(err, gateway.ErrUnknownQueue), err)
-	case errors.Is(err, gateway.ErrYARNRejected):
+	case errors.Is(err, job.ErrUnknownQueue):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeUnknownQueue, unwrapMessage(err, job.ErrUnknownQueue), err)
+	case errors.Is(err, job.ErrYARNRejected):
 		msg := "YARN rejected the application"
-		if m := gateway.RMMessage(err); m != "" {
+		if m := job.RMMessage(err); m != "" {
 			msg += ": " + m
 		}
 		return newAPIError(http.StatusUnprocessableEntity, api.CodeYARNRejected, msg, err)
-	case errors.Is(err, gateway.ErrYARNUnavailable), errors.Is(err, gateway.ErrNoActiveRM),
-		errors.Is(err, gateway.ErrYARNUnexpectedResponse):
+	case errors.Is(err, job.ErrYARNUnavailable), errors.Is(err, job.ErrNoActiveRM),
+		errors.Is(err, job.ErrYARNUnexpectedResponse):
 		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "YARN is unavailable; retry later", err)
-	case gateway.JobManagerStatus(err) == http.StatusRequestEntityTooLarge:
+	case job.JobManagerStatus(err) == http.StatusRequestEntityTooLarge:
 		return newAPIError(http.StatusRequestEntityTooLarge, api.CodeTooLarge,
 			"the jar is larger than the session's JobManager accepts (its rest.server.max-content-length)", err)
-	case errors.Is(err, gateway.ErrJobManagerUnavailable), errors.Is(err, gateway.ErrJobManagerBadRequest), errors.Is(err, gateway.ErrJobManagerNotFound):
+	case errors.Is(err, job.ErrJobManagerUnavailable), errors.Is(err, job.ErrJobManagerBadRequest), errors.Is(err, job.ErrJobManagerNotFound):
 		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "the session's JobManager did not answer as expected; retry later", err)
-	case errors.Is(err, gateway.ErrJarTooLarge), errors.As(err, &tooLarge):
+	case errors.Is(err, job.ErrJarTooLarge), errors.As(err, &tooLarge):
 		return newAPIError(http.StatusRequestEntityTooLarge, api.CodeTooLarge,
 			fmt.Sprintf("the jar is larger than the limit of %d bytes", maxJarSize), err)
-	case errors.Is(err, gateway.ErrInvalidJar):
+	case errors.Is(err, job.ErrInvalidJar):
 		msg := "the body is not a valid jar"
 		for _, m := range invalidJarMessages {
 			if errors.Is(err, m.err) {
@@ -118,9 +118,9 @@ func classify(err error, maxJarSize int64) *apiError {
 			}
 		}
 		return newAPIError(http.StatusBadRequest, api.CodeInvalidJar, msg, err)
-	case errors.Is(err, gateway.ErrStagedJarNotFound):
+	case errors.Is(err, job.ErrStagedJarNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no jar with this id", err)
-	case errors.Is(err, gateway.ErrInvalidJarID):
+	case errors.Is(err, job.ErrInvalidJarID):
 		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "a jar id is 64 lower-case hex digits", err)
 	case errors.As(err, &body) && errors.As(err, &netErr) && netErr.Timeout():
 		return newAPIError(http.StatusRequestTimeout, api.CodeRequestTimeout, "the request body stalled", err)
@@ -128,9 +128,9 @@ func classify(err error, maxJarSize int64) *apiError {
 		return newAPIError(statusClientClosedRequest, api.CodeRequestCanceled, "the request was canceled", err)
 	case errors.As(err, &body):
 		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "the request body could not be read completely", err)
-	case errors.Is(err, gateway.ErrStagingBusy):
+	case errors.Is(err, job.ErrStagingBusy):
 		return newAPIError(http.StatusServiceUnavailable, api.CodeBusy, "the same jar is being staged by another request; retry", err)
-	case errors.Is(err, gateway.ErrStorageUnavailable), errors.Is(err, gateway.ErrStorageClosed), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, job.ErrStorageUnavailable), errors.Is(err, job.ErrStorageClosed), errors.Is(err, context.DeadlineExceeded):
 		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "jar storage is unavailable; retry later", err)
 	default:
 		return newAPIError(http.StatusInternalServerError, api.CodeInternal, "internal error", err)
@@ -143,7 +143,7 @@ const ctxKeyErrorCode = "yarngate.errorCode"
 // renderError logs err with its cause (debug for 4xx, error for 5xx) and writes the error response.
 func (s *server) renderError(c *gin.Context, err error) {
 	ae := classify(err, s.opts.MaxJarSize)
-	rid := gateway.RequestID(c.Request.Context())
+	rid := job.RequestID(c.Request.Context())
 	level := slog.LevelDebug
 	if ae.status >= 500 {
 		level = slog.LevelError

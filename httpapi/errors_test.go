@@ -12,9 +12,9 @@ import (
 
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink/jobmanager"
-	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/jarfile"
+	"github.com/yarngate/yarngate/job"
 )
 
 func TestClassify(t *testing.T) {
@@ -59,23 +59,23 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestClientFaultAgreesWithClassify checks gateway.ClientFault, which splits the submission metric into
+// TestClientFaultAgreesWithClassify checks job.ClientFault, which splits the submission metric into
 // rejected and failed, against classify's 4xx and 5xx for every error a service returns.
 func TestClientFaultAgreesWithClassify(t *testing.T) {
 	for _, err := range []error{
 		&api.SpecError{Problems: []api.FieldProblem{{Field: "name", Reason: "x"}}},
-		gateway.ErrJobNotFound, gateway.ErrSessionNotFound, gateway.ErrSessionNotRunning, gateway.ErrJarNotFound,
-		gateway.ErrIdempotencyKeyReused, fmt.Errorf("%w: root.nope", gateway.ErrUnknownQueue), gateway.ErrYARNRejected,
-		gateway.ErrYARNUnavailable, gateway.ErrNoActiveRM, gateway.ErrYARNUnexpectedResponse,
+		job.ErrJobNotFound, job.ErrSessionNotFound, job.ErrSessionNotRunning, job.ErrJarNotFound,
+		job.ErrIdempotencyKeyReused, fmt.Errorf("%w: root.nope", job.ErrUnknownQueue), job.ErrYARNRejected,
+		job.ErrYARNUnavailable, job.ErrNoActiveRM, job.ErrYARNUnexpectedResponse,
 		fmt.Errorf("upload: %w", &jobmanager.Error{Status: http.StatusRequestEntityTooLarge}),
 		&jobmanager.Error{Status: http.StatusInternalServerError},
-		gateway.ErrJobManagerUnavailable, gateway.ErrJobManagerBadRequest, gateway.ErrJobManagerNotFound,
-		gateway.ErrJarTooLarge, &http.MaxBytesError{Limit: 1}, gateway.ErrInvalidJar, gateway.ErrStagedJarNotFound,
-		gateway.ErrInvalidJarID, gateway.ErrStagingBusy, gateway.ErrStorageUnavailable, gateway.ErrStorageClosed,
+		job.ErrJobManagerUnavailable, job.ErrJobManagerBadRequest, job.ErrJobManagerNotFound,
+		job.ErrJarTooLarge, &http.MaxBytesError{Limit: 1}, job.ErrInvalidJar, job.ErrStagedJarNotFound,
+		job.ErrInvalidJarID, job.ErrStagingBusy, job.ErrStorageUnavailable, job.ErrStorageClosed,
 		context.Canceled, context.DeadlineExceeded, errors.New("anything else"),
 	} {
 		want := classify(err, 0).status < 500
-		if got := gateway.ClientFault(err); got != want {
+		if got := job.ClientFault(err); got != want {
 			t.Errorf("ClientFault(%v) = %v, classify says %d", err, got, classify(err, 0).status)
 		}
 	}

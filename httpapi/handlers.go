@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/job"
 )
 
 // uploadJar handles POST /v1/jars.
@@ -27,7 +27,7 @@ func (s *server) uploadJar(c *gin.Context) error {
 		status = http.StatusCreated
 	}
 	c.Header("Location", "/v1/jars/"+res.Jar.ID)
-	c.JSON(status, gateway.JarToAPI(res.Jar))
+	c.JSON(status, job.JarToAPI(res.Jar))
 	return nil
 }
 
@@ -39,7 +39,7 @@ func (s *server) listJars(c *gin.Context) error {
 	}
 	out := api.JarList{Jars: make([]api.Jar, 0, len(jars))}
 	for _, j := range jars {
-		out.Jars = append(out.Jars, gateway.JarToAPI(j))
+		out.Jars = append(out.Jars, job.JarToAPI(j))
 	}
 	c.JSON(http.StatusOK, out)
 	return nil
@@ -48,7 +48,7 @@ func (s *server) listJars(c *gin.Context) error {
 // jarID binds and validates the :id path parameter.
 func jarID(c *gin.Context) (string, error) {
 	id := c.Param("id")
-	if !gateway.ValidJarID(id) {
+	if !job.ValidJarID(id) {
 		return "", newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "a jar id is 64 lower-case hex digits", nil)
 	}
 	return id, nil
@@ -64,7 +64,7 @@ func (s *server) getJar(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gateway.JarToAPI(jar))
+	c.JSON(http.StatusOK, job.JarToAPI(jar))
 	return nil
 }
 

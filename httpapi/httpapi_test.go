@@ -18,8 +18,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/job"
 )
 
 func TestMain(m *testing.M) {
@@ -112,7 +112,7 @@ func newTestServerWith(t *testing.T, tweak func(*Options)) *testServer {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	metrics, err := gateway.NewMetrics(reg)
+	metrics, err := job.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func newTestServerWith(t *testing.T, tweak func(*Options)) *testServer {
 	}
 	opts := Options{
 		Logger: logger, Registry: reg, Metrics: httpMetrics,
-		Jars:       gateway.NewJarService(store, testMaxJarSize, logger, metrics),
+		Jars:       job.NewJarService(store, testMaxJarSize, logger, metrics),
 		MaxJarSize: testMaxJarSize,
 	}
 	tweak(&opts)

@@ -17,10 +17,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/hdfs/hdfstest"
 	"github.com/yarngate/yarngate/jarfile/jartest"
+	"github.com/yarngate/yarngate/job"
 )
 
 // realServer is the gateway over a real HDFS staging store on the test cluster, behind a real HTTP server
@@ -44,7 +44,7 @@ func newRealServer(t *testing.T) *realServer {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	metrics, err := gateway.NewMetrics(reg)
+	metrics, err := job.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func newRealServer(t *testing.T) *realServer {
 	}
 	handler, err := New(Options{
 		Logger: logger, Registry: reg, Metrics: httpMetrics, MaxJarSize: realMaxJarSize,
-		Jars:      gateway.NewJarService(store, realMaxJarSize, logger, metrics),
+		Jars:      job.NewJarService(store, realMaxJarSize, logger, metrics),
 		Readiness: []ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 	})
 	if err != nil {

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/jarfile"
+	"github.com/yarngate/yarngate/job"
 )
 
 // multipartBody returns a multipart body with the given fields (name -> content) and a file part.
@@ -181,7 +181,7 @@ func TestJarJSONShape(t *testing.T) {
 	// mainClass is null, not absent, when there is none; createdAt is RFC 3339 UTC.
 	j := staged
 	j.MainClass = ""
-	out, err := json.Marshal(gateway.JarToAPI(j))
+	out, err := json.Marshal(job.JarToAPI(j))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/job"
 )
 
 // jobAPI is what the job handlers need; *JobService implements it.
@@ -129,7 +129,7 @@ func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (api.JobReq
 			}
 			haveSpec = true
 		case jarField:
-			res, err := s.opts.Jars.Upload(c.Request.Context(), gateway.UploadRequest{Body: &bodyReader{r: part}, Name: part.FileName(), DeclaredSize: -1})
+			res, err := s.opts.Jars.Upload(c.Request.Context(), job.UploadRequest{Body: &bodyReader{r: part}, Name: part.FileName(), DeclaredSize: -1})
 			if err != nil {
 				return api.JobRequest{}, err
 			}
@@ -152,7 +152,7 @@ func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (api.JobReq
 // "<session id>.<Flink job id>" (session jobs).
 func jobID(c *gin.Context) (string, error) {
 	id := c.Param("id")
-	if !gateway.ValidJobID(id) {
+	if !job.ValidJobID(id) {
 		return "", newAPIError(http.StatusBadRequest, api.CodeInvalidRequest,
 			"a job id is a YARN application id (application_<ts>_<n>) or a session job id (application_<ts>_<n>.<32 hex digits>)", nil)
 	}

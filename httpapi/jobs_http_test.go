@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/jarfile"
+	"github.com/yarngate/yarngate/job"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
@@ -209,7 +209,7 @@ func TestSubmitJobJSON(t *testing.T) {
 			var gotKey string
 			if !tc.noSubmit {
 				jobs.submit = func(ctx context.Context, req api.JobRequest, key string) (api.Job, bool, error) {
-					if gateway.RequestID(ctx) == "" {
+					if job.RequestID(ctx) == "" {
 						t.Error("Submit got a context without the request id")
 					}
 					got, gotKey = req, key
@@ -610,16 +610,16 @@ func TestJobErrors(t *testing.T) {
 		wantCode   string
 		wantMsg    string
 	}{
-		{"job not found", leak(fmt.Errorf("%w: %s", gateway.ErrJobNotFound, testAppID)), 404, api.CodeNotFound, "no job with this id"},
-		{"jar not found", leak(fmt.Errorf("%w: %s", gateway.ErrJarNotFound, goodID)), 404, api.CodeJarNotFound,
+		{"job not found", leak(fmt.Errorf("%w: %s", job.ErrJobNotFound, testAppID)), 404, api.CodeNotFound, "no job with this id"},
+		{"jar not found", leak(fmt.Errorf("%w: %s", job.ErrJarNotFound, goodID)), 404, api.CodeJarNotFound,
 			"the job's jar is not staged (upload it with POST /v1/jars)"},
-		{"idempotency key reused", leak(fmt.Errorf("%w (application %s)", gateway.ErrIdempotencyKeyReused, testAppID)), 422, api.CodeIdempotencyReused,
+		{"idempotency key reused", leak(fmt.Errorf("%w (application %s)", job.ErrIdempotencyKeyReused, testAppID)), 422, api.CodeIdempotencyReused,
 			"this Idempotency-Key was used for a different request"},
-		{"unknown queue", leak(fmt.Errorf("%w: %q is not a leaf queue of the %s", gateway.ErrUnknownQueue, "etl", "capacityScheduler")), 422, api.CodeUnknownQueue,
+		{"unknown queue", leak(fmt.Errorf("%w: %q is not a leaf queue of the %s", job.ErrUnknownQueue, "etl", "capacityScheduler")), 422, api.CodeUnknownQueue,
 			`"etl" is not a leaf queue of the capacityScheduler`},
-		{"yarn rejected", leak(fmt.Errorf("%w: %w", gateway.ErrYARNRejected, fmt.Errorf("submit application: %w", rejected))), 422, api.CodeYARNRejected,
+		{"yarn rejected", leak(fmt.Errorf("%w: %w", job.ErrYARNRejected, fmt.Errorf("submit application: %w", rejected))), 422, api.CodeYARNRejected,
 			"YARN rejected the application: " + rejected.Message},
-		{"yarn rejected without a message", leak(fmt.Errorf("%w: %w", gateway.ErrYARNRejected, &yarnclient.RMError{Status: 400})), 422, api.CodeYARNRejected,
+		{"yarn rejected without a message", leak(fmt.Errorf("%w: %w", job.ErrYARNRejected, &yarnclient.RMError{Status: 400})), 422, api.CodeYARNRejected,
 			"YARN rejected the application"},
 		{"resourcemanager unavailable", leak(fmt.Errorf("new application: %w", yarnclient.ErrUnavailable)), 503, api.CodeUnavailable,
 			"YARN is unavailable; retry later"},

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/job"
 )
 
 // RequestIDHeader carries the request id in both directions.
@@ -51,7 +51,7 @@ func withRequestID() gin.HandlerFunc {
 			id = newRequestID()
 		}
 		c.Header(RequestIDHeader, id)
-		c.Request = c.Request.WithContext(gateway.WithRequestID(c.Request.Context(), id))
+		c.Request = c.Request.WithContext(job.WithRequestID(c.Request.Context(), id))
 		c.Next()
 	}
 }
@@ -82,7 +82,7 @@ func (s *server) accessLog() gin.HandlerFunc {
 			level = slog.LevelDebug
 		}
 		attrs := []slog.Attr{
-			slog.String("requestId", gateway.RequestID(c.Request.Context())),
+			slog.String("requestId", job.RequestID(c.Request.Context())),
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
 			slog.String("path", c.Request.URL.Path),
@@ -112,7 +112,7 @@ func (s *server) recoverPanics() gin.HandlerFunc {
 				panic(r) // the server's own way to abort a response
 			}
 			s.opts.Logger.ErrorContext(c.Request.Context(), "panic in handler",
-				"requestId", gateway.RequestID(c.Request.Context()), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				"requestId", job.RequestID(c.Request.Context()), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			s.renderError(c, fmt.Errorf("panic: %v", r))
 		}()
 		c.Next()

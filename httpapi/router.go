@@ -14,7 +14,7 @@
 // debug level for 4xx and error level for 5xx.
 //
 // Middleware: request ids (X-Request-Id, echoed, generated when absent or invalid, carried in the context
-// with gateway.WithRequestID), an slog access log, Prometheus request metrics on an injected registry, and
+// with job.WithRequestID), an slog access log, Prometheus request metrics on an injected registry, and
 // panic recovery to a 500 error body.
 package httpapi
 
@@ -28,7 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/job"
 )
 
 // Options configures the HTTP handler.
@@ -40,7 +40,7 @@ type Options struct {
 	// Metrics are the HTTP metrics registered on Registry (NewMetrics). Required.
 	Metrics *Metrics
 	// Jars is the jar service. Required.
-	Jars *gateway.JarService
+	Jars *job.JarService
 	// Jobs launches and tracks jobs (usually a *JobService). When nil, the job routes answer 503.
 	Jobs jobAPI
 	// Sessions launches and tracks session clusters (usually the same *JobService). When nil, the session

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/job"
 )
 
 // sessionAPI is what the session handlers need; *JobService implements it.
@@ -32,7 +32,7 @@ func (s *server) sessionsAPI() (sessionAPI, error) {
 // sessionID binds and validates the :id path parameter: a YARN application id.
 func sessionID(c *gin.Context) (string, error) {
 	id := c.Param("id")
-	if !gateway.ValidSessionID(id) {
+	if !job.ValidSessionID(id) {
 		return "", newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "a session id is a YARN application id (application_<ts>_<n>)", nil)
 	}
 	return id, nil

@@ -13,7 +13,7 @@ import (
 
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink/jobmanager"
-	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/job"
 )
 
 // fakeSessions is a sessionAPI whose behaviour each test sets through function fields. Unset fields fail
@@ -228,8 +228,8 @@ func TestSessionErrors(t *testing.T) {
 		wantStatus int
 		wantCode   string
 	}{
-		{"not found", fmt.Errorf("%w: %s", gateway.ErrSessionNotFound, testSessionID), 404, api.CodeSessionNotFound},
-		{"not running", fmt.Errorf("%w: session %s is STOPPED", gateway.ErrSessionNotRunning, testSessionID), 409, api.CodeSessionNotRunning},
+		{"not found", fmt.Errorf("%w: %s", job.ErrSessionNotFound, testSessionID), 404, api.CodeSessionNotFound},
+		{"not running", fmt.Errorf("%w: session %s is STOPPED", job.ErrSessionNotRunning, testSessionID), 409, api.CodeSessionNotRunning},
 		{"jar too large for the jobmanager", fmt.Errorf("upload jar to session: %w", &jobmanager.Error{Status: 413, Messages: []string{"Request entity too large"}}), 413, api.CodeTooLarge},
 		{"jobmanager unavailable", fmt.Errorf("upload jar to session: %w", &jobmanager.Error{Status: 503, Messages: []string{"java.lang.Exception at nm1"}}), 503, api.CodeUnavailable},
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
-	"github.com/yarngate/yarngate/gateway"
+	"github.com/yarngate/yarngate/job"
 )
 
 // jarField is the multipart form field that carries the jar.
@@ -31,11 +31,11 @@ var rawJarTypes = map[string]bool{
 // body itself, for multipart/form-data the "jar" part, read with multipart.Reader so that nothing is
 // buffered in memory or spooled to disk. The body is capped with http.MaxBytesReader and each read is
 // bounded by idle.
-func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (gateway.UploadRequest, error) {
+func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (job.UploadRequest, error) {
 	r := c.Request
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return gateway.UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType,
+		return job.UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType,
 			"Content-Type must be application/java-archive, application/octet-stream or multipart/form-data", err)
 	}
 	name := c.Query("name")
@@ -43,26 +43,26 @@ func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (gateway.Up
 	switch {
 	case rawJarTypes[mediaType]:
 		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+1), rc: rc, idle: idle}
-		return gateway.UploadRequest{Body: body, Name: name, DeclaredSize: r.ContentLength}, nil
+		return job.UploadRequest{Body: body, Name: name, DeclaredSize: r.ContentLength}, nil
 
 	case mediaType == "multipart/form-data":
 		boundary := params["boundary"]
 		if boundary == "" {
-			return gateway.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "multipart/form-data without a boundary", nil)
+			return job.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "multipart/form-data without a boundary", nil)
 		}
 		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+multipartSlack), rc: rc, idle: idle}
 		mr := multipart.NewReader(body, boundary)
 		for {
 			part, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
-				return gateway.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "the multipart body has no file field \"jar\"", nil)
+				return job.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "the multipart body has no file field \"jar\"", nil)
 			}
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				return gateway.UploadRequest{}, err
+				return job.UploadRequest{}, err
 			}
 			if err != nil {
-				return gateway.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "malformed multipart body", err)
+				return job.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "malformed multipart body", err)
 			}
 			if part.FormName() != jarField {
 				continue // NextPart skips the rest of this part
@@ -74,11 +74,11 @@ func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (gateway.Up
 			if r.ContentLength > multipartSlack {
 				declared = r.ContentLength - multipartSlack
 			}
-			return gateway.UploadRequest{Body: &bodyReader{r: part}, Name: name, DeclaredSize: declared}, nil
+			return job.UploadRequest{Body: &bodyReader{r: part}, Name: name, DeclaredSize: declared}, nil
 		}
 
 	default:
-		return gateway.UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType,
+		return job.UploadRequest{}, newAPIError(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType,
 			"Content-Type must be application/java-archive, application/octet-stream or multipart/form-data", nil)
 	}
 }

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/yarngate/yarngate/gateway"
 	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/job"
 )
 
 // newIdleServer serves the gateway over store on a real HTTP server with a short upload idle timeout.
@@ -23,7 +23,7 @@ func newIdleServer(t *testing.T, store *fakeStore, idle time.Duration) *httptest
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	reg := prometheus.NewRegistry()
-	metrics, err := gateway.NewMetrics(reg)
+	metrics, err := job.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func newIdleServer(t *testing.T, store *fakeStore, idle time.Duration) *httptest
 	}
 	handler, err := New(Options{
 		Logger: logger, Registry: reg, Metrics: httpMetrics, MaxJarSize: testMaxJarSize,
-		Jars:              gateway.NewJarService(store, testMaxJarSize, logger, metrics),
+		Jars:              job.NewJarService(store, testMaxJarSize, logger, metrics),
 		UploadIdleTimeout: idle,
 	})
 	if err != nil {

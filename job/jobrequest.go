@@ -1,4 +1,4 @@
-package gateway
+package job
 
 import (
 	"crypto/sha256"
@@ -50,7 +50,7 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 			field string
 			set   bool
 		}{{"queue", r.Queue != ""}, {"jobManager", r.JobManager != nil}, {"taskManager", r.TaskManager != nil},
-			{"flinkVersion", r.FlinkVersion != ""}, {"flinkConfig", len(r.FlinkConfig) > 0}} {
+			{"flinkVersion", r.FlinkVersion != ""}, {"flinkConfig", len(r.FlinkConfig) > 0}, {"multipleJobs", r.MultipleJobs}} {
 			if f.set {
 				e.Add(f.field, "not allowed with target session: the session decides it")
 			}

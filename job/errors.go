@@ -1,10 +1,11 @@
-package gateway
+package job
 
 import (
 	"context"
 	"errors"
-	"github.com/yarngate/yarngate/api"
 	"net/http"
+
+	"github.com/yarngate/yarngate/api"
 
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/hdfs"

@@ -1,4 +1,4 @@
-package gateway
+package job
 
 import (
 	"bytes"
@@ -10,11 +10,6 @@ import (
 
 // Ids the service tests share (the handler tests in httpapi use the same values).
 var goodID = strings.Repeat("ab", 32)
-
-const (
-	testAppID     = "application_1767225600000_0042"
-	testSessionID = "application_1767225600000_0043"
-)
 
 // decodeJobRequest decodes a JSON job request strictly, as the HTTP layer does, for the service tests.
 func decodeJobRequest(b []byte) (api.JobRequest, error) {

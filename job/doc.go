@@ -8,4 +8,4 @@
 // interfaces declared here (jarStore, fileStore, rmClient, ...); it never imports gin or httpapi, and client
 // packages never import gateway. The client errors the HTTP layer must tell apart are exported under
 // gateway's own names (errors.go), so httpapi needs no client import.
-package gateway
+package job

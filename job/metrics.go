@@ -1,4 +1,4 @@
-package gateway
+package job
 
 import (
 	"fmt"
@@ -24,9 +24,6 @@ type Metrics struct {
 	stagedBytes prometheus.Counter
 	submissions *prometheus.CounterVec
 	submitTime  prometheus.Histogram
-	reconciles  prometheus.Counter
-	reconciled  prometheus.Gauge
-	reconcileT  prometheus.Histogram
 }
 
 // NewMetrics creates the gateway metrics and registers them on reg.
@@ -49,22 +46,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time from a job request to YARN accepting the application.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 10), // 50ms .. ~25s (a first launch uploads Flink)
 		}),
-		reconciles: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "yarngate_reconcile_passes_total",
-			Help: "Completed reconciliations of the registry with YARN (one ResourceManager list call each).",
-		}),
-		reconciled: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "yarngate_reconcile_applications",
-			Help: "Applications with the gateway's tag that the last reconciliation saw.",
-		}),
-		reconcileT: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "yarngate_reconcile_duration_seconds",
-			Help:    "Time one reconciliation took.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 3, 9), // 5ms .. ~33s
-		}),
 	}
 	for _, c := range []prometheus.Collector{m.uploads, m.stagedBytes,
-		m.submissions, m.submitTime, m.reconciles, m.reconciled, m.reconcileT} {
+		m.submissions, m.submitTime} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register gateway metrics: %w", err)
 		}
@@ -99,10 +83,4 @@ func (m *Metrics) observeSubmission(err error, created bool, elapsed time.Durati
 	default:
 		m.submissions.WithLabelValues(submitFailed).Inc()
 	}
-}
-
-func (m *Metrics) observeReconcile(apps int, elapsed time.Duration) {
-	m.reconciles.Inc()
-	m.reconciled.Set(float64(apps))
-	m.reconcileT.Observe(elapsed.Seconds())
 }
