@@ -38,8 +38,8 @@ func flinkRunning(s string) bool {
 	return false
 }
 
-// flinkEnded reports whether a Flink job status is globally terminal.
-func flinkEnded(s string) bool { return s == "FINISHED" || s == "FAILED" || s == "CANCELED" }
+// FlinkEnded reports whether a Flink job status is globally terminal.
+func FlinkEnded(s string) bool { return s == "FINISHED" || s == "FAILED" || s == "CANCELED" }
 
 // Terminal reports whether a status of this kind has ended; it never changes state again.
 func Terminal(kind Kind, state string) bool {
@@ -102,8 +102,8 @@ func Application(prev Status, o Observation) (Status, []Action) {
 	}
 	for _, a := range o.Archives {
 		next.Flink.Jobs = mergeJobs(next.Flink.Jobs, []FlinkJob{{ID: a.JobID, Name: a.Name, State: a.State}})
-		if a.JobID == next.Flink.JobID && next.Flink.State == "" {
-			next.Flink.State = a.State
+		if a.JobID == next.Flink.JobID && !FlinkEnded(next.Flink.State) {
+			next.Flink.State = a.State // the archive has the last word on a job that ended
 		}
 		if a.State == "FAILED" && a.Failure != "" && next.Flink.Failure == "" {
 			next.Flink.Failure = a.Failure
@@ -167,7 +167,7 @@ func runningState(prev Status, jm JobManager) api.JobState {
 	if prev.Flink.MultipleJobs {
 		started := false
 		for _, j := range jm.Jobs {
-			if flinkRunning(j.State) || flinkEnded(j.State) {
+			if flinkRunning(j.State) || FlinkEnded(j.State) {
 				started = true
 			}
 		}
@@ -176,7 +176,7 @@ func runningState(prev Status, jm JobManager) api.JobState {
 		}
 		return api.StateStarting
 	}
-	if jm.Job != nil && (flinkRunning(jm.Job.State) || flinkEnded(jm.Job.State)) {
+	if jm.Job != nil && (flinkRunning(jm.Job.State) || FlinkEnded(jm.Job.State)) {
 		return api.StateRunning
 	}
 	return api.StateStarting
@@ -255,7 +255,7 @@ func SessionJob(prev Status, o Observation, gone bool) (Status, []Action) {
 	next.JobManager = ""
 	var state api.JobState
 	fromArchive := func() bool {
-		if archived == nil || !flinkEnded(archived.State) {
+		if archived == nil || !FlinkEnded(archived.State) {
 			return false
 		}
 		state = jobStateOfFlink(archived.State)

@@ -47,8 +47,15 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 	if kind == observe.KindSession {
 		return observe.Session(prev, o, r.opts.SessionStopGrace)
 	}
-	if prev.Flink.MultipleJobs && app.State.Terminal() && !observe.Settled(kind, prev) {
+	switch {
+	case !app.State.Terminal() || observe.Settled(kind, prev):
+	case prev.Flink.MultipleJobs:
 		o.Archives = r.applicationArchives(ctx, app.ID)
+	case ident.ValidFlinkJobID(prev.Flink.JobID) && !observe.FlinkEnded(prev.Flink.State):
+		// The cluster ended before its job's end was seen: the archive tells how the job ended.
+		if a := r.archive(ctx, path.Join(r.archiveDir(), prev.Flink.JobID), prev.Flink.JobID); a != nil {
+			o.Archives = []observe.Archive{*a}
+		}
 	}
 	return observe.Application(prev, o)
 }
