@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -172,6 +173,30 @@ type registryView struct {
 	Records        int        `json:"records"`
 }
 
+// metric sums the samples of a metric on the gateway's /metrics.
+func (g *gatewayProc) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(g.url() + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics of %s: %v", g.name, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var sum float64
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
+}
+
 func (g *gatewayProc) registry() (registryView, error) {
 	resp, err := http.Get(g.url() + "/v1/cluster")
 	if err != nil {
@@ -285,7 +310,14 @@ func TestRegistryDurableAndShared(t *testing.T) {
 		check(gb, "on the other instance after the restart")
 	})
 
-	t.Run("reconciler fails over", func(t *testing.T) {
+	t.Run("reconciler fails over and writes nothing that did not change", func(t *testing.T) {
+		ga.t, gb.t = t, t
+		// A job that runs steadily through the failover, beside the canceled one.
+		steady := ga.submit(ga.spec("steady-unbounded", "1.20", "--mode", "unbounded", "--rate", "20"), nil)
+		defer gb.killApp(steady.ID)
+		if got := gb.wait(steady.ID, "RUNNING", 3*time.Minute); got.State != "RUNNING" {
+			t.Fatalf("steady job %s", got.State)
+		}
 		leader, follower := a, bb
 		deadline := time.Now().Add(40 * time.Second)
 		for {
@@ -302,6 +334,8 @@ func TestRegistryDurableAndShared(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+		time.Sleep(2 * time.Second) // the leader has observed the steady job RUNNING and written it
+		writesBefore := follower.metric(t, "yarngate_reconcile_writes_total")
 		killed := time.Now()
 		leader.kill()
 		for {
@@ -314,6 +348,20 @@ func TestRegistryDurableAndShared(t *testing.T) {
 				t.Fatalf("the survivor does not reconcile: %+v (%v)", v, err)
 			}
 			time.Sleep(200 * time.Millisecond)
+		}
+		// The new leader observes every record again and finds nothing changed: it writes none.
+		passes := follower.metric(t, "yarngate_reconcile_passes_total")
+		for follower.metric(t, "yarngate_reconcile_passes_total") < passes+10 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		writes := follower.metric(t, "yarngate_reconcile_writes_total") - writesBefore
+		recs, _ := follower.registry()
+		t.Logf("new leader: %v passes over %d records, %v writes", follower.metric(t, "yarngate_reconcile_passes_total")-passes+1, recs.Records, writes)
+		if writes != 0 {
+			t.Errorf("the new reconciler leader wrote %v records that had not changed", writes)
+		}
+		if got := gb.wait(steady.ID, "RUNNING", time.Second); got.State != "RUNNING" {
+			t.Errorf("steady job %s after the failover", got.State)
 		}
 		leader.start()
 	})

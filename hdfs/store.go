@@ -25,7 +25,7 @@
 // transport error is closed rather than reused.
 //
 // Dependency rule: hdfs is a client package. It imports jarfile and colinmarc/hdfs, never the HTTP layer;
-// the service layer in package gateway consumes it through a small interface.
+// the service layer in package job consumes it through a small interface.
 package hdfs
 
 import (

@@ -8,7 +8,7 @@ import (
 	"github.com/yarngate/yarngate/api"
 )
 
-// clusterAPI is what the /v1/cluster handler calls (*gateway.ClusterService).
+// clusterAPI is what the /v1/cluster handler calls (*job.ClusterService).
 type clusterAPI interface {
 	View(ctx context.Context) api.ClusterView
 }

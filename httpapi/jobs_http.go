@@ -17,7 +17,7 @@ import (
 	"github.com/yarngate/yarngate/job"
 )
 
-// jobAPI is what the job handlers need; *JobService implements it.
+// jobAPI is what the job handlers need; *job.Service implements it.
 type jobAPI interface {
 	Submit(ctx context.Context, req api.JobRequest, idempotencyKey string) (api.Job, bool, error)
 	Job(ctx context.Context, id string) (api.Job, error)

@@ -1,14 +1,14 @@
 // Package httpapi is yarngate's HTTP layer: a gin router with thin handlers over the services of package
-// gateway (JarService, RecordedJobs, ClusterService), rendering the wire types of package api.
+// job (JarService, Service, ClusterService), rendering the wire types of package api.
 //
-// Dependency rule: httpapi imports api and gateway, never a cluster client (hdfs, yarnclient, zk, flink,
+// Dependency rule: httpapi imports api and job, never a cluster client (hdfs, yarnclient, zk, flink,
 // flink/jobmanager, registry). Handlers bind and validate a request, call one service method with the
 // request's context and render the result; they never call HDFS (or YARN, ZooKeeper) themselves, and
 // *gin.Context never leaves them. The interfaces the handlers consume (jobAPI, sessionAPI, clusterAPI) are
 // declared here.
 //
 // Handlers return errors; classify (errors.go) is the one place that maps an error to a status and the body
-// {"error": {"code", "message", "requestId", "details"}}, using gateway's errors (its sentinels, api.SpecError
+// {"error": {"code", "message", "requestId", "details"}}, using job's errors (its sentinels, api.SpecError
 // and the client errors it exports under its own names). The message is written for clients and never
 // contains the cause (host names, Java exceptions, principals); the cause is logged with the request id, at
 // debug level for 4xx and error level for 5xx.
@@ -41,9 +41,9 @@ type Options struct {
 	Metrics *Metrics
 	// Jars is the jar service. Required.
 	Jars *job.JarService
-	// Jobs launches and tracks jobs (usually a *JobService). When nil, the job routes answer 503.
+	// Jobs launches and tracks jobs (usually a *job.Service). When nil, the job routes answer 503.
 	Jobs jobAPI
-	// Sessions launches and tracks session clusters (usually the same *JobService). When nil, the session
+	// Sessions launches and tracks session clusters (usually the same *job.Service). When nil, the session
 	// routes answer 503.
 	Sessions sessionAPI
 	// Cluster reports what the gateway sees of the cluster (usually a *ClusterService). When nil,

@@ -11,7 +11,7 @@ import (
 	"github.com/yarngate/yarngate/job"
 )
 
-// sessionAPI is what the session handlers need; *JobService implements it.
+// sessionAPI is what the session handlers need; *job.Service implements it.
 type sessionAPI interface {
 	CreateSession(ctx context.Context, req api.SessionRequest, idempotencyKey string) (api.Session, bool, error)
 	Session(ctx context.Context, id string) (api.Session, error)

@@ -37,12 +37,12 @@ type zkSession interface {
 	Session() zk.SessionInfo
 }
 
-// flinkCatalog lists the registered Flink distributions (*JobService).
+// flinkCatalog lists the registered Flink distributions (*Service).
 type flinkCatalog interface {
 	FlinkVersions() []string
 }
 
-// registryStatus reports the job registry (*RecordedJobs).
+// registryStatus reports the job registry (*Service).
 type registryStatus interface {
 	RegistryStatus() api.ClusterRegistry
 }
@@ -59,9 +59,9 @@ type ClusterServiceOptions struct {
 	RMLeader rmLeaderSource
 	// ZooKeeper is the gateway's ZooKeeper session (*zk.Watcher); nil without a quorum.
 	ZooKeeper zkSession
-	// Flink lists the distributions (*JobService); nil when jobs are disabled.
+	// Flink lists the distributions (*Service); nil when jobs are disabled.
 	Flink flinkCatalog
-	// Registry reports the job registry (*RecordedJobs); nil when jobs are disabled.
+	// Registry reports the job registry (*Service); nil when jobs are disabled.
 	Registry registryStatus
 	// ProbeTimeout bounds the HDFS ping and an RM probe. Default 2s.
 	ProbeTimeout time.Duration

@@ -14,6 +14,7 @@ import (
 	"github.com/yarngate/yarngate/ident"
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/zk"
 )
 
 // reportOf is the part of an application report observations use.
@@ -176,7 +177,7 @@ func (r *Reconciler) jobManagerURL(ctx context.Context, app *yarnclient.App) str
 		if err := r.opts.Leaders.Watch(app.ID); err != nil {
 			r.opts.Logger.Warn("cannot follow the JobManager leader in ZooKeeper", "applicationId", app.ID, "error", err)
 		}
-		l, _ = r.opts.Leaders.Leader(app.ID)
+		l = r.firstLeader(ctx, app.ID)
 	}
 	if !l.Known || !l.Certain || l.Address == "" || l.Address == am {
 		return am
@@ -195,6 +196,27 @@ func (r *Reconciler) jobManagerURL(ctx context.Context, app *yarnclient.App) str
 		return l.Address
 	}
 	return am
+}
+
+// firstReadWait bounds the wait for the first read of a leader znode just watched.
+const firstReadWait = 2 * time.Second
+
+// firstLeader waits (briefly) for the first read of a leader znode just watched, so that an instance that
+// starts reconciling (a new leader, a restart) sees the same JobManager address as its predecessor did,
+// instead of YARN's for one pass and the leader's the next — two writes of a record that did not change.
+func (r *Reconciler) firstLeader(ctx context.Context, appID string) zk.JobManagerLeader {
+	deadline := time.Now().Add(firstReadWait)
+	for {
+		l, _ := r.opts.Leaders.Leader(appID)
+		if l.Certain || l.Err != nil || time.Now().After(deadline) {
+			return l
+		}
+		select {
+		case <-ctx.Done():
+			return l
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // forgetLeader stops following the JobManager leader of an application that has ended.

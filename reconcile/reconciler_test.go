@@ -23,6 +23,7 @@ import (
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/registry/registrytest"
 	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/zk"
 )
 
 // fakeRM is a ResourceManager holding a set of applications; it counts the calls made.
@@ -556,5 +557,67 @@ func TestCollectRemovesOnlyUnreferencedFiles(t *testing.T) {
 		" /staging/archive/" + appOrphan
 	if got != want {
 		t.Fatalf("removed %s\nwant    %s", got, want)
+	}
+}
+
+// fakeLeaders is a zk.FlinkLeaders whose first read of a watched cluster completes after a delay.
+type fakeLeaders struct {
+	mu      sync.Mutex
+	leaders map[string]zk.JobManagerLeader
+	watched map[string]time.Time
+	delay   time.Duration
+}
+
+func (f *fakeLeaders) Watch(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.watched[id] = time.Now()
+	return nil
+}
+
+func (f *fakeLeaders) Unwatch(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.watched, id)
+}
+
+func (f *fakeLeaders) Leader(id string) (zk.JobManagerLeader, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	since, ok := f.watched[id]
+	if !ok {
+		return zk.JobManagerLeader{}, false
+	}
+	if time.Since(since) < f.delay {
+		return zk.JobManagerLeader{}, true // not read yet
+	}
+	return f.leaders[id], true
+}
+
+// TestHALeaderAddress: an HA application's JobManager address is the leader ZooKeeper names once it answers,
+// from the first observation on (a reconciler that just started waits for the first read), and the watch
+// ends with the application.
+func TestHALeaderAddress(t *testing.T) {
+	leaders := &fakeLeaders{leaders: map[string]zk.JobManagerLeader{}, watched: map[string]time.Time{}, delay: 100 * time.Millisecond}
+	h := newHarness(t, Options{Leaders: leaders})
+	flinkID, _ := ident.FlinkJobID(appA)
+	h.jm.set(flinkID, "RUNNING")
+	app := h.app(appA, yarnclient.StateRunning, yarnclient.FinalUndefined, ident.TagHA)
+	app.AMRPCAddress = "localhost:1" // YARN names the JobManager under another name (or an old attempt)
+	h.rm.set(app)
+	leaders.leaders[appA] = zk.JobManagerLeader{Known: true, Certain: true, Address: "http://" + h.jmAddr, Since: time.Now().Add(-time.Hour)}
+	h.pass(t)
+	rec := h.record(t, appA)
+	if rec.Status.JobManager != "http://"+h.jmAddr || rec.State != "RUNNING" {
+		t.Fatalf("first observation: %+v", rec.Status)
+	}
+	h.pass(t)
+	if n := h.writes(); n != 1 {
+		t.Fatalf("%v writes, want the adoption only", n)
+	}
+	h.rm.set(h.app(appA, yarnclient.StateFinished, yarnclient.FinalSucceeded, ident.TagHA))
+	h.pass(t)
+	if _, watched := leaders.Leader(appA); watched {
+		t.Fatal("the leader of an ended application is still watched")
 	}
 }
