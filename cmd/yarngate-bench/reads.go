@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/registry/boltstore"
 )
@@ -91,21 +91,13 @@ func seedRegistry(ctx context.Context, path string, n int) ([]string, error) {
 			state, yarnState, final = "RUNNING", "RUNNING", "UNDEFINED"
 		}
 		created := time.Now().Add(-time.Duration(n-i) * time.Minute).UTC()
-		view := map[string]any{
-			"id": id, "name": fmt.Sprintf("bench-job-%04d", i), "target": "application", "state": state,
-			"terminal": state != "RUNNING",
-			"yarn": map[string]any{"applicationId": id, "state": yarnState, "finalStatus": final, "diagnostics": "",
-				"queue": "default", "user": "yarngate"},
-			"flink":     map[string]any{"jobId": fmt.Sprintf("%016x%016x", ts, i+1), "state": state, "version": "1.20.3", "failure": nil},
-			"links":     map[string]any{"yarn": "http://localhost:18088/cluster/app/" + id, "flinkUi": nil, "jobManager": nil},
-			"createdAt": created, "updatedAt": created,
-		}
-		b, err := json.Marshal(view)
-		if err != nil {
-			return nil, err
-		}
-		rec := registry.Record{ID: id, Kind: registry.KindJob, ApplicationID: id, Owner: "yarngate", View: b, CreatedAt: created}
-		rec.SetState(state, state != "RUNNING", created, "")
+		st := observe.Status{Schema: observe.SchemaVersion, State: state, Since: created,
+			YARN: observe.YARN{ApplicationID: id, State: yarnState, FinalStatus: final, Queue: "default", User: "yarngate"},
+			Flink: observe.Flink{JobID: fmt.Sprintf("%016x%016x", ts, i+1), State: state, Version: "1.20.3",
+				Jobs: []observe.FlinkJob{{ID: fmt.Sprintf("%016x%016x", ts, i+1), Name: fmt.Sprintf("bench-job-%04d", i), State: state}}}}
+		rec := registry.Record{ID: id, Kind: registry.KindJob, ApplicationID: id, Owner: "yarngate", Name: fmt.Sprintf("bench-job-%04d", i),
+			Target: "application", CreatedAt: created}
+		rec.SetStatus(st, "")
 		if _, err := reg.Create(ctx, rec); err != nil {
 			return nil, err
 		}
