@@ -55,7 +55,7 @@ bench: ## benchmarks against the real cluster, as ratios to a baseline measured 
 	@testenv/cluster.sh up
 	source $(CLUSTER_ENV) && go run ./cmd/yarngate-bench
 
-cluster-up: ## start the real test cluster (HDFS, YARN, ZooKeeper, Flink); HA=1 for two ResourceManagers
+cluster-up: ## start the real test cluster (HDFS, YARN, ZooKeeper, Flink); HA=1 two ResourceManagers, KERBEROS=1 Kerberized (KDC, SPNEGO)
 	testenv/cluster.sh up
 
 cluster-down: ## stop the test cluster

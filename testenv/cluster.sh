@@ -2,6 +2,19 @@
 # The yarngate test cluster: real HDFS (MiniDFSCluster), a real YARN ResourceManager and NodeManager (Hadoop's own
 # daemons), ZooKeeper, and two unpacked Flink distributions, all on loopback.
 #
+# Modes, chosen at `up` and remembered in the run dir (every other command works on the running cluster's mode):
+#   HA=1        two ResourceManagers with automatic failover through ZooKeeper
+#   KERBEROS=1  a Kerberized cluster: a KDC (Hadoop's MiniKdc, testenv/hadoop/Kdc.java) started first; Kerberos RPC
+#               and SASL data transfer on HDFS; Kerberos on the ResourceManager(s) and NodeManager; SPNEGO on every
+#               web and REST endpoint (WebHDFS, RM, NM); the gateway's principal (YARNGATE_TE_USER@realm) may act
+#               for other users (hadoop.proxyuser.<user>.*). Principals: hdfs/, yarn/ and HTTP/localhost (service
+#               keytab), the gateway's, and end users alice and bob. cluster.env then also holds
+#               YARNGATE_KERBEROS=1, YARNGATE_KRB5_CONF (and KRB5_CONFIG), YARNGATE_REALM, YARNGATE_KEYTAB,
+#               YARNGATE_PRINCIPAL and YARNGATE_USER_KEYTAB (alice and bob; alice.keytab and bob.keytab lie beside
+#               it). Containers run as the NodeManager's OS user (DefaultContainerExecutor), as in simple mode.
+#               Health checks use MIT kinit + curl --negotiate (testenv/install-krb5.sh installs krb5-user).
+#   Both combine. Without KERBEROS, `up` keeps the mode of a cluster that is already running.
+#
 #   testenv/cluster.sh fetch    download (once, into the cache) and assemble everything; no processes
 #   testenv/cluster.sh up       fetch, start what is not running, wait until healthy, write testenv/.run/cluster.env
 #   testenv/cluster.sh down     stop exactly the processes `up` started (by PID), and the YARN containers they ran
@@ -31,10 +44,28 @@ nm_web_port=${YARNGATE_TE_NM_WEB_PORT:-18042}
 nm_localizer_port=${YARNGATE_TE_NM_LOCALIZER_PORT:-18040}
 nm_memory_mb=${YARNGATE_TE_NM_MEMORY_MB:-12288}
 max_completed_apps=${YARNGATE_TE_MAX_COMPLETED_APPS:-1000}
+# Kerberos mode only: the KDC's TCP port and realm, the longest ticket it issues (seconds), and optional HDFS
+# delegation-token lifetimes (ms; empty means Hadoop's defaults of 7 days max, renewed every 24 h).
+kdc_port=${YARNGATE_TE_KDC_PORT:-18800}
+realm=${YARNGATE_TE_REALM:-EXAMPLE.COM}
+kdc_max_ticket_lifetime=${YARNGATE_TE_KDC_MAX_TICKET_LIFETIME:-86400}
+dt_max_lifetime_ms=${YARNGATE_TE_DT_MAX_LIFETIME_MS:-}
+dt_renew_interval_ms=${YARNGATE_TE_DT_RENEW_INTERVAL_MS:-}
+end_users=alice,bob
 rms=1
 [[ ${HA:-0} == 1 ]] && rms=2
-# Every command but `up` works on the mode the running cluster was started in.
-if [[ ${1:-} != up && -f $run/mode ]]; then rms=$(sed -n 's/^rms=//p' "$run/mode"); fi
+kerberos=0
+[[ ${KERBEROS:-0} == 1 ]] && kerberos=1
+# Every command but `up` works on the mode the running cluster was started in; `up` without KERBEROS keeps the
+# Kerberos mode of a running cluster (so that `make run` and `make test` find it).
+if [[ ${1:-} != up && -f $run/mode ]]; then
+  rms=$(sed -n 's/^rms=//p' "$run/mode")
+  kerberos=$(sed -n 's/^kerberos=//p' "$run/mode")
+  kerberos=${kerberos:-0}
+elif [[ ${1:-} == up && -z ${KERBEROS:-} && -f $run/mode ]] && grep -qx 'kerberos=1' "$run/mode"; then
+  kerberos=1
+fi
+kdc_dir=$run/kdc
 
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
 hadoop_cache=$cache/hadoop/$hadoop_version
@@ -101,6 +132,20 @@ fetch_flink() {
   touch "$dir/.complete"
 }
 
+# The KDC's own classpath (hadoop-minikdc and Apache Kerby), kept apart from the cluster's: the Hadoop jars and the
+# fake HADOOP_HOME that containers use stay exactly as in simple mode.
+fetch_kdc() {
+  local stamp=$hadoop_cache/.kdc-complete pomsum
+  pomsum=$(sha256sum "$here/hadoop/kdc-pom.xml" | cut -c1-16)
+  [[ -f $stamp && $(cat "$stamp") == "$pomsum" ]] && return 0
+  log "resolving hadoop-minikdc $hadoop_version with Maven (first Kerberos run only)"
+  mkdir -p "$hadoop_cache"
+  mvn -B -q -f "$here/hadoop/kdc-pom.xml" -Dhadoop.version="$hadoop_version" dependency:build-classpath \
+    -Dmdep.outputFile="$hadoop_cache/kdc.cp" >"$hadoop_cache/mvn-kdc.log" 2>&1 ||
+    { tail -n 30 "$hadoop_cache/mvn-kdc.log" >&2; die "maven could not resolve hadoop-minikdc"; }
+  echo "$pomsum" >"$stamp"
+}
+
 build_example() {
   make -s -C "$repo" example-jar >&2
 }
@@ -110,6 +155,10 @@ cmd_fetch() {
   fetch_hadoop
   for v in "${flink_versions[@]}"; do fetch_flink "$v"; done
   build_example
+  if ((kerberos)); then
+    fetch_kdc
+    "$here/install-krb5.sh"
+  fi
 }
 
 # -------------------------------------------------------------------------------------------------- processes
@@ -143,6 +192,64 @@ daemon_env() {
 
 log4j_opts() { echo "-Dlog4j.configuration=file:$here/hadoop/log4j.properties -Dyarngate.log.file=$run/logs/$1.log"; }
 
+# JVM options every Hadoop daemon of a Kerberized cluster needs (none in simple mode).
+krb_java=()
+((kerberos)) && krb_java=("-Djava.security.krb5.conf=$kdc_dir/krb5.conf")
+
+# The cluster's krb5.conf, written before the KDC starts (fixed port; TCP only, as MiniKdc serves no UDP; no DNS).
+write_krb5_conf() {
+  cat >"$kdc_dir/krb5.conf" <<KRB5
+# Written by testenv/cluster.sh for the Kerberized test cluster; the KDC is MiniKdc (Apache Kerby).
+[libdefaults]
+    default_realm = $realm
+    dns_lookup_kdc = false
+    dns_lookup_realm = false
+    dns_canonicalize_hostname = false
+    rdns = false
+    udp_preference_limit = 1
+    forwardable = true
+[realms]
+    $realm = {
+        kdc = $host:$kdc_port
+    }
+[domain_realm]
+    $host = $realm
+KRB5
+}
+
+start_kdc() {
+  alive kdc && return 0
+  rm -rf "$kdc_dir"
+  mkdir -p "$kdc_dir"
+  write_krb5_conf
+  log "starting the KDC (MiniKdc, realm $realm, $host:$kdc_port)"
+  start kdc "$run/logs/kdc.out" "$java_home/bin/java" -Xmx192m -XX:+UseSerialGC $(log4j_opts kdc) \
+    -Dyarngate.kdc.dir="$kdc_dir" -Dyarngate.host="$host" -Dyarngate.realm="$realm" \
+    -Dyarngate.kdc.port="$kdc_port" -Dyarngate.kdc.max.ticket.lifetime="$kdc_max_ticket_lifetime" \
+    -Dyarngate.gateway.principal="$user" -Dyarngate.users="$end_users" \
+    -cp "$(cat "$hadoop_cache/kdc.cp")" "$here/hadoop/Kdc.java"
+  wait_for "KDC" 60 grep -q '^READY' "$run/logs/kdc.out"
+}
+
+# krb_env CMD...: run an MIT Kerberos tool (or curl) with the cluster's krb5.conf and a ticket cache of its own.
+krb_env() { KRB5_CONFIG=$kdc_dir/krb5.conf KRB5CCNAME=FILE:$kdc_dir/cluster.ccache "$@"; }
+
+# A ticket for the gateway's principal in that cache: the identity of the health checks.
+krb_login() {
+  krb_env klist -s 2>/dev/null && return 0
+  krb_env kinit -kt "$kdc_dir/gateway.keytab" "$user@$realm" >/dev/null 2>&1
+}
+
+# hcurl ARGS...: curl; on a Kerberized cluster authenticated with SPNEGO as the gateway's principal.
+hcurl() {
+  if ((kerberos)); then
+    krb_login || return 1
+    krb_env curl --negotiate -u : "$@"
+  else
+    curl "$@"
+  fi
+}
+
 start_zk() {
   alive zk && return 0
   mkdir -p "$run/zk/data"
@@ -159,8 +266,15 @@ start_dfs() {
   alive dfs && return 0
   rm -rf "$run/hadoop"
   mkdir -p "$run/hadoop"
+  local krb=()
+  if ((kerberos)); then
+    krb=("${krb_java[@]}" -Dyarngate.kerberos=1 -Dyarngate.realm="$realm" -Dyarngate.keytab="$kdc_dir/service.keytab"
+      -Dyarngate.users="$end_users" -Dyarngate.dt.max.lifetime.ms="$dt_max_lifetime_ms"
+      -Dyarngate.dt.renew.interval.ms="$dt_renew_interval_ms")
+  fi
   log "starting HDFS (NameNode $host:$nn_port, web $host:$nn_http_port)"
   start dfs "$run/logs/dfs.out" "$java_home/bin/java" -Xmx1g -XX:+UseSerialGC "${jvm_opens[@]}" $(log4j_opts dfs) \
+    "${krb[@]}" \
     -Dyarngate.base="$run/hadoop" -Dyarngate.user="$user" -Dyarngate.host="$host" \
     -Dyarngate.nn.port="$nn_port" -Dyarngate.nn.http.port="$nn_http_port" -Dyarngate.rms="$rms" \
     -Dyarngate.rm.port="$rm_port" -Dyarngate.rm.web.port="$rm_web_port" -Dyarngate.zk="$host:$zk_port" \
@@ -176,7 +290,7 @@ start_rm() { # index (0-based)
   ((rms > 1)) && conf=$run/hadoop/conf-$name
   log "starting ResourceManager $name (web $host:$((rm_web_port + i)))"
   start "$name" "$run/logs/$name.out" env HADOOP_CONF_DIR="$conf" "$java_home/bin/java" -Xmx768m -XX:+UseSerialGC \
-    "${jvm_opens[@]}" $(log4j_opts "$name") -Dyarn.log.dir="$run/logs" -Dhadoop.log.dir="$run/logs" \
+    "${jvm_opens[@]}" $(log4j_opts "$name") -Dyarn.log.dir="$run/logs" -Dhadoop.log.dir="$run/logs" "${krb_java[@]}" \
     -cp "$conf:$(hadoop_cp)" org.apache.hadoop.yarn.server.resourcemanager.ResourceManager
 }
 
@@ -184,7 +298,7 @@ start_nm() {
   alive nm && return 0
   log "starting NodeManager (${nm_memory_mb} MB)"
   start nm "$run/logs/nm.out" "$java_home/bin/java" -Xmx512m -XX:+UseSerialGC "${jvm_opens[@]}" $(log4j_opts nm) \
-    -Dyarn.log.dir="$run/logs" -Dhadoop.log.dir="$run/logs" \
+    -Dyarn.log.dir="$run/logs" -Dhadoop.log.dir="$run/logs" "${krb_java[@]}" \
     -cp "$run/hadoop/conf:$(hadoop_cp)" org.apache.hadoop.yarn.server.nodemanager.NodeManager
 }
 
@@ -212,7 +326,7 @@ rm_url() { echo "http://$host:$((rm_web_port + ${1:-0}))"; }
 rm_started() { # any RM reports state STARTED and, in HA, one of them is ACTIVE
   local i info
   for ((i = 0; i < rms; i++)); do
-    info=$(curl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/info" 2>/dev/null) || continue
+    info=$(hcurl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/info" 2>/dev/null) || continue
     if grep -q '"state":"STARTED"' <<<"$info" && { ((rms == 1)) || grep -q '"haState":"ACTIVE"' <<<"$info"; }; then
       return 0
     fi
@@ -223,20 +337,21 @@ rm_started() { # any RM reports state STARTED and, in HA, one of them is ACTIVE
 nm_registered() {
   local i
   for ((i = 0; i < rms; i++)); do
-    curl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/metrics" 2>/dev/null | grep -Eq '"activeNodes":[1-9]' && return 0
+    hcurl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/metrics" 2>/dev/null | grep -Eq '"activeNodes":[1-9]' && return 0
   done
   return 1
 }
 
-hdfs_writable() { # a WebHDFS write + read round trip as the test user
-  local probe=/tmp/.cluster-probe-$$ got dn
+hdfs_writable() { # a WebHDFS write + read round trip as the test user (SPNEGO as its principal when Kerberized)
+  local probe=/tmp/.cluster-probe-$$ got dn as="&user.name=$user"
+  ((kerberos)) && as=""
   # WebHDFS CREATE is two steps: the NameNode answers 307 with the DataNode's address, the data goes there.
-  dn=$(curl -sS -m 10 -o /dev/null -w '%{redirect_url}' -X PUT \
-    "http://$host:$nn_http_port/webhdfs/v1$probe?op=CREATE&overwrite=true&user.name=$user") || return 1
+  dn=$(hcurl -sS -m 10 -o /dev/null -w '%{redirect_url}' -X PUT \
+    "http://$host:$nn_http_port/webhdfs/v1$probe?op=CREATE&overwrite=true$as") || return 1
   [[ -n $dn ]] || return 1
   curl -fsS -m 10 -X PUT --data-binary probe-ok "$dn" || return 1
-  got=$(curl -fsS -m 10 -L "http://$host:$nn_http_port/webhdfs/v1$probe?op=OPEN&user.name=$user") || return 1
-  curl -fsS -m 10 -X DELETE "http://$host:$nn_http_port/webhdfs/v1$probe?op=DELETE&user.name=$user" >/dev/null
+  got=$(hcurl -fsS -m 10 -L "http://$host:$nn_http_port/webhdfs/v1$probe?op=OPEN$as") || return 1
+  hcurl -fsS -m 10 -X DELETE "http://$host:$nn_http_port/webhdfs/v1$probe?op=DELETE$as" >/dev/null
   [[ $got == probe-ok ]]
 }
 
@@ -267,23 +382,43 @@ write_env() {
     echo "export YARNGATE_FLINK_HOMES=$cache/flink/flink-${flink_versions[0]},$cache/flink/flink-${flink_versions[1]}"
     echo "export YARNGATE_EXAMPLE_JAR=$repo/examples/streaming/target/yarngate-example.jar"
     echo "export YARNGATE_CLUSTER_RUN_DIR=$run"
+    if ((kerberos)); then
+      echo "export YARNGATE_KERBEROS=1"
+      echo "export YARNGATE_REALM=$realm"
+      echo "export YARNGATE_KRB5_CONF=$kdc_dir/krb5.conf"
+      echo "export KRB5_CONFIG=$kdc_dir/krb5.conf"
+      echo "export YARNGATE_KDC=$host:$kdc_port"
+      echo "export YARNGATE_PRINCIPAL=$user@$realm"
+      echo "export YARNGATE_KEYTAB=$kdc_dir/gateway.keytab"
+      echo "export YARNGATE_USER_KEYTAB=$kdc_dir/users.keytab"
+      echo "export YARNGATE_END_USERS=$end_users"
+    fi
   } >"$tmp"
   mv "$tmp" "$run/cluster.env"
 }
 
+# The mode file: `rms=N` as it always was, plus a line `kerberos=1` on a Kerberized cluster.
+mode_text() {
+  echo "rms=$rms"
+  ((kerberos)) && echo "kerberos=1"
+  return 0
+}
+
 cmd_up() {
   local t0=$SECONDS i
-  if [[ -f $run/cluster.env ]] && alive dfs && alive nm && rm_started && zk_ok; then
+  if [[ -f $run/cluster.env ]] && { ((!kerberos)) || alive kdc; } && alive dfs && alive nm && rm_started && zk_ok; then
     log "already running"
     return 0
   fi
-  [[ -f $run/mode ]] && [[ $(cat "$run/mode") != "rms=$rms" ]] && alive dfs &&
-    die "a cluster in another mode ($(cat "$run/mode")) is running: make cluster-down first"
+  [[ -f $run/mode ]] && [[ $(cat "$run/mode") != "$(mode_text)" ]] && alive dfs &&
+    die "a cluster in another mode ($(paste -sd ' ' "$run/mode")) is running: make cluster-down first"
+  ((kerberos)) && ! alive kdc && alive dfs && die "the KDC is not running but HDFS is: make cluster-down first"
   cmd_fetch
   rm -f "$run/cluster.env"
   mkdir -p "$run/logs" "$run/pids"
-  echo "rms=$rms" >"$run/mode"
+  mode_text >"$run/mode"
   daemon_env
+  ((kerberos)) && start_kdc
   start_zk
   start_dfs
   wait_for "ZooKeeper" 60 zk_ok
@@ -332,13 +467,14 @@ cmd_down() {
   stop rm2
   stop dfs
   stop zk
+  stop kdc
   rm -f "$run/mode"
   log "down"
 }
 
 cmd_status() {
   local name rc=0
-  for name in zk dfs rm1 rm2 nm gateway; do
+  for name in kdc zk dfs rm1 rm2 nm gateway; do
     if alive "$name"; then
       printf '%-4s running (pid %s)\n' "$name" "$(cat "$(pidfile "$name")")"
     elif [[ -f $(pidfile "$name") ]]; then
@@ -346,6 +482,9 @@ cmd_status() {
       rc=1
     fi
   done
+  if ((kerberos)); then
+    krb_login && echo "kdc: ticket for $user@$realm" || { echo "kdc: no ticket for $user@$realm"; rc=1; }
+  fi
   zk_ok && echo "zookeeper: imok" || { echo "zookeeper: not answering"; rc=1; }
   rm_started && echo "resourcemanager: STARTED" || { echo "resourcemanager: not answering"; rc=1; }
   nm_registered && echo "nodemanager: registered" || { echo "nodemanager: not registered"; rc=1; }
@@ -358,7 +497,7 @@ cmd_status() {
 active_rm() {
   local i
   for ((i = 0; i < rms; i++)); do
-    curl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/info" 2>/dev/null | grep -q '"haState":"ACTIVE"' && {
+    hcurl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/info" 2>/dev/null | grep -q '"haState":"ACTIVE"' && {
       echo "$i"
       return 0
     }
@@ -400,7 +539,7 @@ cmd_zk_restart() { # stop the cluster's ZooKeeper and start it again on the same
 all_rms_answer() {
   local i
   for ((i = 0; i < rms; i++)); do
-    curl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/info" 2>/dev/null | grep -Eq '"haState":"(ACTIVE|STANDBY)"' || return 1
+    hcurl -fsS -m 5 "$(rm_url "$i")/ws/v1/cluster/info" 2>/dev/null | grep -Eq '"haState":"(ACTIVE|STANDBY)"' || return 1
   done
 }
 

@@ -40,7 +40,7 @@ func (c *Cluster) App(ctx context.Context, id string) (AppState, error) {
 		App AppState `json:"app"`
 	}
 	u := c.RMURL + "/ws/v1/cluster/apps/" + url.PathEscape(id)
-	if err := getJSON(ctx, u, &body); err != nil {
+	if err := c.getJSON(ctx, u, &body); err != nil {
 		return AppState{}, err
 	}
 	return body.App, nil
@@ -66,7 +66,7 @@ func (c *Cluster) ClusterInfo(ctx context.Context) (map[string]any, error) {
 	var body struct {
 		ClusterInfo map[string]any `json:"clusterInfo"`
 	}
-	if err := getJSON(ctx, c.RMURL+"/ws/v1/cluster/info", &body); err != nil {
+	if err := c.getJSON(ctx, c.RMURL+"/ws/v1/cluster/info", &body); err != nil {
 		return nil, err
 	}
 	return body.ClusterInfo, nil
@@ -74,13 +74,18 @@ func (c *Cluster) ClusterInfo(ctx context.Context) (map[string]any, error) {
 
 // WriteHDFS creates (or overwrites) an HDFS file over WebHDFS as the test user.
 func (c *Cluster) WriteHDFS(ctx context.Context, path string, data []byte) error {
+	hc, err := c.httpClient(ctx)
+	if err != nil {
+		return err
+	}
 	u := c.webHDFS(path, "CREATE", "overwrite=true")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, nil)
 	if err != nil {
 		return err
 	}
 	// The NameNode answers 307 with the DataNode to send the data to; follow it by hand with the body.
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{Transport: hc.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("webhdfs create %s: %w", path, err)
@@ -94,7 +99,7 @@ func (c *Cluster) WriteHDFS(ctx context.Context, path string, data []byte) error
 	if err != nil {
 		return err
 	}
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("webhdfs write %s: %w", path, err)
 	}
@@ -108,11 +113,15 @@ func (c *Cluster) WriteHDFS(ctx context.Context, path string, data []byte) error
 
 // ReadHDFS reads a whole HDFS file over WebHDFS as the test user.
 func (c *Cluster) ReadHDFS(ctx context.Context, path string) ([]byte, error) {
+	hc, err := c.httpClient(ctx)
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.webHDFS(path, "OPEN", ""), nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("webhdfs open %s: %w", path, err)
 	}
@@ -129,11 +138,15 @@ func (c *Cluster) ReadHDFS(ctx context.Context, path string) ([]byte, error) {
 
 // DeleteHDFS removes an HDFS path (recursively) over WebHDFS as the test user.
 func (c *Cluster) DeleteHDFS(ctx context.Context, path string) error {
+	hc, err := c.httpClient(ctx)
+	if err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.webHDFS(path, "DELETE", "recursive=true"), nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("webhdfs delete %s: %w", path, err)
 	}
@@ -144,8 +157,16 @@ func (c *Cluster) DeleteHDFS(ctx context.Context, path string) error {
 	return nil
 }
 
+// webHDFS is the URL of a WebHDFS operation as the test user: named by user.name on a simple cluster; on a
+// Kerberized one authenticated by SPNEGO as the gateway's principal, acting for the user of As with doas.
 func (c *Cluster) webHDFS(path, op, extra string) string {
-	q := "op=" + op + "&user.name=" + url.QueryEscape(c.User)
+	q := "op=" + op
+	switch {
+	case !c.Kerberos:
+		q += "&user.name=" + url.QueryEscape(c.User)
+	case c.asUser != "":
+		q += "&doas=" + url.QueryEscape(c.asUser)
+	}
 	if extra != "" {
 		q += "&" + extra
 	}
@@ -175,19 +196,43 @@ func (c *Cluster) ZooKeeperRUOK(ctx context.Context) (string, error) {
 
 // FlinkCLIRun launches jar with Flink's own CLI from flinkHome in application mode on the test cluster
 // (`flink run-application -t yarn-application` on 1.x, `flink run -t yarn-application` on 2.x) and returns the
-// YARN application ID it printed. The CLI returns once YARN has deployed the cluster.
+// YARN application ID it printed. The CLI returns once YARN has deployed the cluster. On a Kerberized cluster it
+// runs as the gateway's principal (see FlinkCLIRunAs).
 func (c *Cluster) FlinkCLIRun(ctx context.Context, flinkHome, name string, jar string, args ...string) (string, error) {
+	return c.FlinkCLIRunAs(ctx, c.GatewayLogin(), flinkHome, name, jar, args...)
+}
+
+// FlinkCLIRunAs is FlinkCLIRun as login's principal. On a Kerberized cluster Flink logs in from the keytab
+// (security.kerberos.login.keytab and .principal, in the CLI, the JobManager and the TaskManagers, which get the
+// keytab shipped), ships the cluster's krb5.conf to the containers (security.kerberos.krb5-conf.path) and
+// obtains the HDFS delegation tokens the containers start with. On a simple cluster the application's user is the
+// principal's short name, or the test user for a zero Login.
+func (c *Cluster) FlinkCLIRunAs(ctx context.Context, login Login, flinkHome, name, jar string, args ...string) (string, error) {
 	action := "run-application"
 	if strings.Contains(filepath.Base(flinkHome), "flink-2") {
 		action = "run"
 	}
 	cli := []string{action, "-t", "yarn-application",
 		"-Djobmanager.memory.process.size=1024m", "-Dtaskmanager.memory.process.size=1024m",
-		"-Dtaskmanager.numberOfTaskSlots=1", "-Dparallelism.default=1", "-Dyarn.application.name=" + name,
-		jar}
+		"-Dtaskmanager.numberOfTaskSlots=1", "-Dparallelism.default=1", "-Dyarn.application.name=" + name}
+	user := c.User
+	if login.Principal != "" {
+		user = login.ShortName()
+	}
+	env := append(os.Environ(), c.envList()...)
+	env = append(env, "HADOOP_USER_NAME="+user, "FLINK_HOME="+flinkHome)
+	if c.Kerberos {
+		cli = append(cli,
+			"-Dsecurity.kerberos.login.keytab="+login.Keytab,
+			"-Dsecurity.kerberos.login.principal="+login.Principal,
+			"-Dsecurity.kerberos.login.use-ticket-cache=false",
+			"-Dsecurity.kerberos.krb5-conf.path="+c.KRB5Conf)
+		// The CLI's own JVM: bin/flink passes JVM_ARGS to java.
+		env = append(env, "JVM_ARGS=-Djava.security.krb5.conf="+c.KRB5Conf)
+	}
+	cli = append(cli, jar)
 	cmd := exec.CommandContext(ctx, filepath.Join(flinkHome, "bin", "flink"), append(cli, args...)...)
-	cmd.Env = append(os.Environ(), c.envList()...)
-	cmd.Env = append(cmd.Env, "HADOOP_USER_NAME="+c.User, "FLINK_HOME="+flinkHome)
+	cmd.Env = env
 	cmd.Dir = os.TempDir()
 	out, err := cmd.CombinedOutput()
 	m := regexp.MustCompile(`Submitted application (application_\d+_\d+)`).FindSubmatch(out)
@@ -216,13 +261,17 @@ func (c *Cluster) envList() []string {
 	return list
 }
 
-func getJSON(ctx context.Context, u string, v any) error {
+func (c *Cluster) getJSON(ctx context.Context, u string, v any) error {
+	hc, err := c.httpClient(ctx)
+	if err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", u, err)
 	}

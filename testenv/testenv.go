@@ -4,6 +4,11 @@
 // The cluster describes itself in testenv/.run/cluster.env, a shell-sourceable file of KEY=VALUE lines written by
 // testenv/cluster.sh. Integration tests call Require; it skips the test when no cluster is running, except under
 // CI (CI=true) or when YARNGATE_REQUIRE_CLUSTER=1, where a missing cluster is a test failure.
+//
+// A Kerberized cluster (`make cluster-up KERBEROS=1`) says so with YARNGATE_KERBEROS=1. The helpers then
+// authenticate the way a Hadoop user does, with tools independent of the gateway's own Kerberos code: MIT kinit
+// from the cluster's keytabs, curl --negotiate (SPNEGO) for the REST APIs and WebHDFS, and Flink's CLI logging in
+// from a keytab. Tests of Kerberos itself call RequireKerberos.
 package testenv
 
 import (
@@ -43,6 +48,24 @@ type Cluster struct {
 	ExampleJar string
 	// JavaHome is the JDK the cluster runs on.
 	JavaHome string
+
+	// Kerberos reports a Kerberized cluster (YARNGATE_KERBEROS=1); the fields below are set only then.
+	Kerberos bool
+	// KRB5Conf is the cluster's krb5.conf (its KDC, realm and client defaults).
+	KRB5Conf string
+	// Realm is the Kerberos realm, such as EXAMPLE.COM.
+	Realm string
+	// Principal is the gateway's principal, such as yarngate@EXAMPLE.COM; its short name is User.
+	Principal string
+	// Keytab holds the gateway's key.
+	Keytab string
+	// UserKeytab holds the keys of the end users alice and bob (principals alice@<Realm>, bob@<Realm>).
+	UserKeytab string
+
+	// asUser is the user the gateway's principal acts for on WebHDFS (doas); see As.
+	asUser string
+	// tickets holds the MIT ticket caches the helpers authenticate with on a Kerberized cluster.
+	tickets *ticketCaches
 }
 
 // EnvFile returns the path of cluster.env: $YARNGATE_CLUSTER_ENV when set, else testenv/.run/cluster.env
@@ -94,6 +117,13 @@ func Load() (*Cluster, error) {
 		Flink2Home:    env["YARNGATE_FLINK2_HOME"],
 		ExampleJar:    env["YARNGATE_EXAMPLE_JAR"],
 		JavaHome:      env["JAVA_HOME"],
+		Kerberos:      env["YARNGATE_KERBEROS"] == "1",
+		KRB5Conf:      env["YARNGATE_KRB5_CONF"],
+		Realm:         env["YARNGATE_REALM"],
+		Principal:     env["YARNGATE_PRINCIPAL"],
+		Keytab:        env["YARNGATE_KEYTAB"],
+		UserKeytab:    env["YARNGATE_USER_KEYTAB"],
+		tickets:       &ticketCaches{},
 	}
 	if jar := os.Getenv("YARNGATE_EXAMPLE_JAR"); jar != "" {
 		c.ExampleJar = jar // a worktree's own build against a shared cluster
@@ -104,6 +134,16 @@ func Load() (*Cluster, error) {
 	} {
 		if v == "" {
 			return nil, fmt.Errorf("%s: %s is not set", path, k)
+		}
+	}
+	if c.Kerberos {
+		for k, v := range map[string]string{
+			"YARNGATE_KRB5_CONF": c.KRB5Conf, "YARNGATE_REALM": c.Realm, "YARNGATE_PRINCIPAL": c.Principal,
+			"YARNGATE_KEYTAB": c.Keytab, "YARNGATE_USER_KEYTAB": c.UserKeytab,
+		} {
+			if v == "" {
+				return nil, fmt.Errorf("%s: YARNGATE_KERBEROS=1 but %s is not set", path, k)
+			}
 		}
 	}
 	return c, nil
@@ -123,6 +163,17 @@ func Require(tb testing.TB) *Cluster {
 			tb.Fatalf("integration test needs the test cluster (make cluster-up): %v", err)
 		}
 		tb.Skipf("no test cluster (run make cluster-up): %v", err)
+	}
+	return c
+}
+
+// RequireKerberos returns the running test cluster if it is Kerberized, and skips the test otherwise (also under
+// CI: a cluster in simple mode is not a missing cluster).
+func RequireKerberos(tb testing.TB) *Cluster {
+	tb.Helper()
+	c := Require(tb)
+	if !c.Kerberos {
+		tb.Skip("the test cluster is not Kerberized (make cluster-up KERBEROS=1)")
 	}
 	return c
 }

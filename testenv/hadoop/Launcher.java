@@ -15,6 +15,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.permission.FsPermission;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.security.UserGroupInformation;
 
 /**
  * Starts the HDFS half of the yarngate test cluster (a MiniDFSCluster with one DataNode on loopback, fixed NameNode
@@ -25,6 +26,12 @@ import org.apache.hadoop.hdfs.MiniDFSCluster;
  * <p>The ResourceManager(s) and the NodeManager run as separate JVMs started by testenv/cluster.sh from the same
  * jars: RM and NM web apps cannot share one JVM (Guice's GuiceFilter pipeline is static, so the last web app
  * started answers on every port).
+ *
+ * <p>With {@code -Dyarngate.kerberos=1} the cluster is Kerberized: the NameNode and DataNode log in from
+ * {@code -Dyarngate.keytab} as {@code hdfs/<host>@<realm>}, RPC needs Kerberos (or a delegation token), the DataNode
+ * speaks SASL on data transfer (without privileged ports: {@code ignore.secure.ports.for.testing}), WebHDFS and
+ * every Hadoop web endpoint need SPNEGO as {@code HTTP/<host>}, and the gateway's principal may act for other users
+ * (proxy user). The JVM must be started with {@code -Djava.security.krb5.conf}.
  *
  * <p>Settings come from {@code -Dyarngate.*} system properties; the process prints {@code READY} on stdout once
  * HDFS is writable and the conf is written, and runs until SIGTERM.
@@ -47,6 +54,7 @@ public final class Launcher {
     int nnHttpPort = intProp("nn.http.port", 19870);
 
     Files.createDirectories(confDir.toPath());
+    Kerberos krb = Kerberos.fromProps(host, user);
 
     Configuration hconf = new Configuration();
     hconf.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, new File(base, "dfs").getPath());
@@ -57,6 +65,11 @@ public final class Launcher {
     hconf.set("fs.permissions.umask-mode", "022");
     hconf.set("hadoop.tmp.dir", new File(base, "tmp").getPath());
     hconf.set("dfs.namenode.safemode.extension", "0");
+    if (krb != null) {
+      krb.secureDfs(hconf);
+      UserGroupInformation.setConfiguration(hconf);
+      UserGroupInformation.loginUserFromKeytab(krb.hdfs, krb.keytab);
+    }
     MiniDFSCluster dfs = new MiniDFSCluster.Builder(hconf)
         .nameNodePort(nnPort)
         .nameNodeHttpPort(nnHttpPort)
@@ -71,11 +84,16 @@ public final class Launcher {
     mkdir(fs, "/tmp", "1777", null);
     mkdir(fs, "/user", "755", null);
     mkdir(fs, "/user/" + user, "755", user);
+    if (krb != null) {
+      for (String u : krb.users) {
+        mkdir(fs, "/user/" + u, "755", u);
+      }
+    }
     mkdir(fs, "/flink", "1777", null);
     mkdir(fs, "/yarn", "755", null);
     mkdir(fs, "/yarn/logs", "1777", null);
 
-    writeConf(confDir, base, host, nnPort, nnHttpPort);
+    writeConf(confDir, base, host, nnPort, nnHttpPort, krb);
 
     System.out.println("READY hdfs://" + host + ":" + nnPort);
     System.out.flush();
@@ -92,7 +110,8 @@ public final class Launcher {
   }
 
   /** Writes the shared conf dir and, with more than one RM, a conf dir per RM id. */
-  private static void writeConf(File dir, File base, String host, int nnPort, int nnHttpPort) throws IOException {
+  private static void writeConf(File dir, File base, String host, int nnPort, int nnHttpPort, Kerberos krb)
+      throws IOException {
     int numRMs = intProp("rms", 1);
     int rmBasePort = intProp("rm.port", 18030); // scheduler; +1 tracker, +2 client, +3 admin; +100 per RM
     int rmWebPort = intProp("rm.web.port", 18088); // +1 per RM
@@ -103,6 +122,9 @@ public final class Launcher {
     core.put("hadoop.security.authentication", "simple");
     core.put("hadoop.http.staticuser.user", "dr.who");
     core.put("hadoop.tmp.dir", new File(base, "tmp").getPath());
+    if (krb != null) {
+      krb.clientCore(core);
+    }
     write(dir, "core-site.xml", core);
 
     Map<String, String> hdfs = new LinkedHashMap<>();
@@ -110,6 +132,9 @@ public final class Launcher {
     hdfs.put("dfs.namenode.http-address", host + ":" + nnHttpPort);
     hdfs.put("dfs.replication", "1");
     hdfs.put("dfs.webhdfs.enabled", "true");
+    if (krb != null) {
+      krb.clientHdfs(hdfs);
+    }
     write(dir, "hdfs-site.xml", hdfs);
 
     Map<String, String> y = new LinkedHashMap<>();
@@ -178,6 +203,9 @@ public final class Launcher {
     y.put("yarn.nodemanager.env-whitelist",
         "JAVA_HOME,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_CONF_DIR,CLASSPATH_PREPEND_DISTCACHE,"
             + "HADOOP_YARN_HOME,HADOOP_HOME,PATH,LANG,TZ");
+    if (krb != null) {
+      krb.yarn(y);
+    }
     write(dir, "yarn-site.xml", y);
 
     for (String id : ids) {
@@ -213,6 +241,113 @@ public final class Launcher {
     }
     Files.move(tmp, dir.toPath().resolve(name), StandardCopyOption.REPLACE_EXISTING,
         StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** The Kerberos settings of a Kerberized cluster; null from {@link #fromProps} when the cluster is not one. */
+  private static final class Kerberos {
+    final String realm;
+    final String keytab; // service keytab: hdfs/, yarn/ and HTTP/<host>
+    final String hdfs;
+    final String yarn;
+    final String http;
+    final String gatewayUser; // short name of the gateway's principal, the proxy user
+    final List<String> users;
+
+    private Kerberos(String realm, String keytab, String host, String gatewayUser, List<String> users) {
+      this.realm = realm;
+      this.keytab = keytab;
+      this.hdfs = "hdfs/" + host + "@" + realm;
+      this.yarn = "yarn/" + host + "@" + realm;
+      this.http = "HTTP/" + host + "@" + realm;
+      this.gatewayUser = gatewayUser;
+      this.users = users;
+    }
+
+    static Kerberos fromProps(String host, String gatewayUser) {
+      if (!"1".equals(prop("kerberos", "0"))) {
+        return null;
+      }
+      String keytab = prop("keytab", null);
+      if (keytab == null || !new File(keytab).canRead()) {
+        throw new IllegalArgumentException("-Dyarngate.keytab: no readable service keytab (" + keytab + ")");
+      }
+      List<String> users = new ArrayList<>();
+      for (String u : prop("users", "alice,bob").split(",")) {
+        if (!u.isBlank()) {
+          users.add(u.trim());
+        }
+      }
+      return new Kerberos(prop("realm", "EXAMPLE.COM"), keytab, host, gatewayUser, users);
+    }
+
+    /** The NameNode's and DataNode's own settings (they run in this JVM). */
+    void secureDfs(Configuration c) {
+      Map<String, String> m = new LinkedHashMap<>();
+      common(m);
+      m.put("dfs.namenode.kerberos.principal", hdfs);
+      m.put("dfs.namenode.keytab.file", keytab);
+      m.put("dfs.datanode.kerberos.principal", hdfs);
+      m.put("dfs.datanode.keytab.file", keytab);
+      // The NameNode's internal SPNEGO servlets; WebHDFS itself takes hadoop.http.authentication.* (common).
+      m.put("dfs.web.authentication.kerberos.principal", http);
+      m.put("dfs.web.authentication.kerberos.keytab", keytab);
+      m.put("dfs.block.access.token.enable", "true");
+      // No privileged ports and no TLS: SASL on data transfer is what a secure DataNode then needs.
+      m.put("ignore.secure.ports.for.testing", "true");
+      m.put("dfs.data.transfer.protection", "authentication");
+      String v = prop("dt.max.lifetime.ms", "");
+      if (!v.isEmpty()) {
+        m.put("dfs.namenode.delegation.token.max-lifetime", v);
+      }
+      v = prop("dt.renew.interval.ms", "");
+      if (!v.isEmpty()) {
+        m.put("dfs.namenode.delegation.token.renew-interval", v);
+      }
+      m.forEach(c::set);
+    }
+
+    /** Settings every process shares through core-site.xml. */
+    void clientCore(Map<String, String> core) {
+      common(core);
+      // Without this initializer the ResourceManager installs no authentication filter at all.
+      core.put("hadoop.http.filter.initializers", "org.apache.hadoop.security.AuthenticationFilterInitializer");
+    }
+
+    private void common(Map<String, String> m) {
+      m.put("hadoop.security.authentication", "kerberos");
+      m.put("hadoop.security.authorization", "true");
+      m.put("hadoop.rpc.protection", "authentication");
+      m.put("hadoop.http.authentication.type", "kerberos");
+      m.put("hadoop.http.authentication.kerberos.principal", http);
+      m.put("hadoop.http.authentication.kerberos.keytab", keytab);
+      m.put("hadoop.http.authentication.simple.anonymous.allowed", "false");
+      m.put("hadoop.proxyuser." + gatewayUser + ".hosts", "*");
+      m.put("hadoop.proxyuser." + gatewayUser + ".groups", "*");
+      m.put("hadoop.proxyuser." + gatewayUser + ".users", "*");
+    }
+
+    /** What HDFS clients (the RM renewing tokens, the NM localizing, containers, Flink) need. */
+    void clientHdfs(Map<String, String> hdfsSite) {
+      hdfsSite.put("dfs.namenode.kerberos.principal", hdfs);
+      hdfsSite.put("dfs.datanode.kerberos.principal", hdfs);
+      hdfsSite.put("dfs.data.transfer.protection", "authentication");
+      hdfsSite.put("dfs.block.access.token.enable", "true");
+    }
+
+    void yarn(Map<String, String> y) {
+      y.put("yarn.resourcemanager.principal", yarn);
+      y.put("yarn.resourcemanager.keytab", keytab);
+      y.put("yarn.nodemanager.principal", yarn);
+      y.put("yarn.nodemanager.keytab", keytab);
+      y.put("yarn.resourcemanager.webapp.spnego-principal", http);
+      y.put("yarn.resourcemanager.webapp.spnego-keytab-file", keytab);
+      y.put("yarn.nodemanager.webapp.spnego-principal", http);
+      y.put("yarn.nodemanager.webapp.spnego-keytab-file", keytab);
+      // Containers run as the NodeManager's OS user; the application's user only names its directories and
+      // tokens. The LinuxContainerExecutor needs a setuid native binary that Maven does not ship.
+      y.put("yarn.nodemanager.container-executor.class",
+          "org.apache.hadoop.yarn.server.nodemanager.DefaultContainerExecutor");
+    }
   }
 
   private static String esc(String s) {
