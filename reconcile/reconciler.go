@@ -366,6 +366,9 @@ func (r *Reconciler) write(ctx context.Context, id string, kind observe.Kind, st
 		if rec.Launcher != "" || rec.State == StateLaunchFailed {
 			return false, nil // a launch under way writes its own record
 		}
+		if rec.Status.State == st.State {
+			st.Since = rec.Status.Since // another observer saw the change first (Observe beside a pass)
+		}
 		wrote = rec.SetStatus(st, reason)
 		return wrote, nil
 	})
