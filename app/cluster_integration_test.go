@@ -169,6 +169,14 @@ func startPrivateCluster(t *testing.T, settings []string) *haCluster {
 	h := &haCluster{t: t, runDir: runDir, env: append(append(os.Environ(), "YARNGATE_RUN_DIR="+runDir), settings...)}
 	t.Cleanup(func() {
 		h.run(5*time.Minute, "down")
+		if t.Failed() {
+			// Keep the daemons' logs of a failed test for a post-mortem.
+			if kept, err := os.MkdirTemp("", "yarngate-failed-"+strings.ReplaceAll(t.Name(), "/", "-")+"-"); err == nil {
+				if err := os.Rename(filepath.Join(runDir, "logs"), filepath.Join(kept, "logs")); err == nil {
+					t.Logf("the private cluster's logs are kept in %s", kept)
+				}
+			}
+		}
 		os.RemoveAll(runDir)
 	})
 	began := time.Now()

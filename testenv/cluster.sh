@@ -313,6 +313,10 @@ wait_for() {
         echo "--- $f" >&2
         tail -n 15 "$f" >&2
       done
+      for f in "$run"/logs/*.log; do # the daemons' own logs: their last warnings and errors
+        echo "--- $f (WARN/ERROR)" >&2
+        grep -E ' (WARN|ERROR|FATAL) ' "$f" | tail -n 15 >&2
+      done
       die "$what not ready after ${secs}s"
     fi
     sleep 1
