@@ -271,6 +271,17 @@ func (f *stagingFiles) Create(_ context.Context, name string) (io.WriteCloser, e
 	}}, nil
 }
 
+func (f *stagingFiles) Open(_ context.Context, name string) (io.ReadCloser, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.init()
+	b, ok := f.files[name]
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
 func (f *stagingFiles) Rename(_ context.Context, oldName, newName string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
