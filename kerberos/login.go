@@ -105,11 +105,11 @@ type kdc interface {
 // Login is the gateway's Kerberos login. Its methods are safe for concurrent use; Run must be called once.
 type Login struct {
 	// Immutable after New.
-	opts     Options
-	kdc      kdc
-	metrics  *metrics
-	log      *slog.Logger
-	loggedIn chan struct{} // closed by the first successful login
+	opts      Options
+	kdc       kdc
+	metrics   *metrics
+	log       *slog.Logger
+	attempted chan struct{} // closed when the first login attempt has ended, whatever its outcome
 
 	// mu guards the fields below.
 	mu sync.Mutex
@@ -133,14 +133,15 @@ func New(opts Options) (*Login, error) {
 	if k == nil {
 		k = &gokrb5KDC{principal: opts.Principal, keytab: opts.Keytab, krb5Conf: opts.Krb5Conf}
 	}
-	return &Login{opts: opts, kdc: k, metrics: m, log: opts.Logger, loggedIn: make(chan struct{})}, nil
+	return &Login{opts: opts, kdc: k, metrics: m, log: opts.Logger, attempted: make(chan struct{})}, nil
 }
 
 // Principal returns the configured principal name.
 func (l *Login) Principal() string { return l.opts.Principal }
 
-// LoggedIn is closed once the first login has succeeded.
-func (l *Login) LoggedIn() <-chan struct{} { return l.loggedIn }
+// FirstAttempt is closed once Run's first login attempt has ended, successfully or not; Ready then tells
+// which.
+func (l *Login) FirstAttempt() <-chan struct{} { return l.attempted }
 
 // Client returns the gokrb5 client of the current ticket. It fails, wrapping ErrNoTicket in a *LoginError,
 // when there is no valid ticket. A different pointer than before means new credentials.
@@ -193,8 +194,11 @@ func (l *Login) valid() (*ticket, error) {
 // package, and the app starts and stops it.
 func (l *Login) Run(ctx context.Context) {
 	failures := 0
-	for {
+	for first := true; ; first = false {
 		wait, ok := l.step()
+		if first {
+			close(l.attempted)
+		}
 		if ok {
 			failures = 0
 		} else {
@@ -272,11 +276,6 @@ func (l *Login) step() (time.Duration, bool) {
 	l.cur, l.lastErr = next, nil
 	l.mu.Unlock()
 	l.metrics.expiry.Set(float64(next.end.UnixNano()) / 1e9)
-	select {
-	case <-l.loggedIn:
-	default:
-		close(l.loggedIn)
-	}
 	l.log.Info("kerberos ticket", "how", kind, "principal", l.opts.Principal, "expires", next.end,
 		"renewableUntil", next.renewTill, "nextRefresh", l.refreshAt(next))
 	return max(l.refreshAt(next).Sub(l.opts.now()), 0), true

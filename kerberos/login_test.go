@@ -207,7 +207,7 @@ func TestLoginMetricsAndRun(t *testing.T) {
 	done := make(chan struct{})
 	go func() { l.Run(ctx); close(done) }()
 	select {
-	case <-l.LoggedIn():
+	case <-l.FirstAttempt():
 	case <-time.After(5 * time.Second):
 		t.Fatal("no login")
 	}
