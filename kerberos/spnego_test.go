@@ -22,7 +22,6 @@ type fakeHadoop struct {
 	valid     map[string]bool
 	requests  []seen
 	redirect  string // when set, every authenticated request is answered 307 to it
-	wantBody  string
 	gotBodies []string
 }
 
