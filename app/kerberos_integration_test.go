@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -72,6 +75,7 @@ func TestKerberizedGateway(t *testing.T) {
 	c := kerberizedCluster(t)
 
 	t.Run("spnego figures", func(t *testing.T) { spnegoFigures(t, c) })
+	t.Run("webhdfs delegation token for alice", func(t *testing.T) { webHDFSDelegationToken(t, c) })
 
 	t.Run("serves", func(t *testing.T) {
 		cfg := kerberosConfig(t, c, c.Keytab)
@@ -194,6 +198,120 @@ func spnegoFigures(t *testing.T, c *testenv.Cluster) {
 	}
 	t.Logf("login %v; GET /ws/v1/cluster/info over SPNEGO: first (TGS exchange + AP-REQ) %v, then with the cookie median %v, max %v",
 		loginTook.Round(time.Microsecond), first.Round(time.Microsecond), later[len(later)/2].Round(time.Microsecond), later[len(later)-1].Round(time.Microsecond))
+}
+
+// webHDFSDelegationToken checks the first step of launching on a Kerberized cluster (not done by the gateway
+// yet): the gateway's principal, over its own SPNEGO client, gets an HDFS delegation token for an end user
+// from WebHDFS, with the ResourceManager's principal as renewer, as the submission's credentials will need.
+func webHDFSDelegationToken(t *testing.T, c *testenv.Cluster) {
+	login, err := kerberos.New(kerberos.Options{Principal: c.Principal, Keytab: c.Keytab, Krb5Conf: c.KRB5Conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { login.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-login.FirstAttempt()
+	hc := login.NewHTTPClient(nil)
+	u := strings.TrimRight(c.WebHDFSURL, "/") + "/webhdfs/v1/?op=GETDELEGATIONTOKEN&renewer=yarn&kind=HDFS_DELEGATION_TOKEN&doas=alice"
+	t0 := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Token struct {
+			URLString string `json:"urlString"`
+		} `json:"Token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GETDELEGATIONTOKEN = %d, %v", resp.StatusCode, err)
+	}
+	tok, err := decodeToken(got.Token.URLString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.kind != "HDFS_DELEGATION_TOKEN" || tok.owner != "alice" || tok.renewer != "yarn" || tok.service == "" {
+		t.Errorf("token %+v, want an HDFS_DELEGATION_TOKEN of alice renewable by yarn with a service", tok)
+	}
+	t.Logf("WebHDFS delegation token in %v: kind %s, service %s, owner %s, renewer %s, real user %q, max date %v",
+		time.Since(t0).Round(time.Microsecond), tok.kind, tok.service, tok.owner, tok.renewer, tok.realUser, tok.maxDate.UTC())
+}
+
+// token is the part of a Hadoop delegation token the next steps need.
+type token struct {
+	kind, service, owner, renewer, realUser string
+	maxDate                                 time.Time
+}
+
+// decodeToken decodes Token.encodeToUrlString (URL-safe base64 of the Writable: identifier, password, kind,
+// service) and the delegation token identifier (version, owner, renewer, real user, issue date, max date, ...).
+func decodeToken(s string) (token, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return token{}, err
+	}
+	r := &writable{b: raw}
+	ident, _, kind, service := r.bytes(), r.bytes(), string(r.bytes()), string(r.bytes())
+	id := &writable{b: ident}
+	id.byte() // version
+	owner, renewer, realUser := string(id.bytes()), string(id.bytes()), string(id.bytes())
+	id.vlong() // issue date
+	maxDate := id.vlong()
+	if r.err != nil || id.err != nil {
+		return token{}, errors.Join(r.err, id.err)
+	}
+	return token{kind: kind, service: service, owner: owner, renewer: renewer, realUser: realUser,
+		maxDate: time.UnixMilli(maxDate)}, nil
+}
+
+// writable reads Hadoop's Writable encodings (WritableUtils vints, Text).
+type writable struct {
+	b   []byte
+	err error
+}
+
+func (w *writable) byte() byte {
+	if len(w.b) == 0 {
+		w.err = errors.New("token: truncated")
+		return 0
+	}
+	c := w.b[0]
+	w.b = w.b[1:]
+	return c
+}
+
+func (w *writable) vlong() int64 {
+	first := int8(w.byte())
+	if first >= -112 {
+		return int64(first)
+	}
+	n, negative := int(-111-first), false
+	if first < -120 {
+		n, negative = int(-119-first), true
+	}
+	var v int64
+	for i := 1; i < n; i++ {
+		v = v<<8 | int64(w.byte())
+	}
+	if negative {
+		v = ^v
+	}
+	return v
+}
+
+func (w *writable) bytes() []byte {
+	n := int(w.vlong())
+	if n < 0 || n > len(w.b) {
+		w.err = errors.New("token: bad length")
+		return nil
+	}
+	out := w.b[:n]
+	w.b = w.b[n:]
+	return out
 }
 
 // metricValue returns the value of the series named exactly series (name{labels}) in a text exposition.
