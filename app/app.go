@@ -1,7 +1,8 @@
 // Package app is yarngate's composition root: Run turns a configuration into a running gateway (the
-// Kerberos login on a Kerberized cluster, HDFS staging store, ResourceManager client, ZooKeeper watcher, RM leader tracker and JobManager leaders when a
-// quorum is known, the job registry with its reconciler, services, HTTP server) and shuts it down gracefully
-// when its context ends. It is what cmd/yarngate calls, and what tests start in-process on 127.0.0.1:0.
+// Kerberos login on a Kerberized cluster, HDFS staging store, ResourceManager client, ZooKeeper watcher, RM
+// leader tracker and JobManager leaders when a quorum is known, the job registry with its reconciler,
+// services, HTTP server) and shuts it down gracefully when its context ends. It is what cmd/yarngate calls,
+// and what tests start in-process on 127.0.0.1:0.
 //
 // Dependency rule: app may import every yarngate package; nothing imports app except cmd/yarngate.
 package app
