@@ -204,7 +204,7 @@ func hdfsKerberos(login *kerberos.Login, ep endpoints) *hdfs.Kerberos {
 
 // firstLoginWait bounds how long Run waits for the first Kerberos login attempt before it goes on (and
 // reports itself not ready until a login succeeds).
-const firstLoginWait = 15 * time.Second
+const firstLoginWait = 5 * time.Second
 
 // startKerberos runs login's loop until the returned stop function is called, and waits (bounded by
 // firstLoginWait and ctx) for its first login attempt, so that the clients normally start with a ticket.
