@@ -43,7 +43,8 @@ type Error struct {
 	Message string `json:"message"`
 	// RequestID is the request's X-Request-Id.
 	RequestID string `json:"requestId"`
-	// Details lists the problems of an invalid request field by field (invalid_spec).
+	// Details lists the problems of an invalid request field by field (invalid_spec), or the reasons of failed
+	// readiness checks by check name where they can be told (not_ready).
 	Details []FieldProblem `json:"details,omitempty"`
 }
 

@@ -1,7 +1,8 @@
-// Package app is yarngate's composition root: Run turns a configuration into a running gateway (HDFS
-// staging store, ResourceManager client, ZooKeeper watcher, RM leader tracker and JobManager leaders when a
-// quorum is known, the job registry with its reconciler, services, HTTP server) and shuts it down gracefully
-// when its context ends. It is what cmd/yarngate calls, and what tests start in-process on 127.0.0.1:0.
+// Package app is yarngate's composition root: Run turns a configuration into a running gateway (the
+// Kerberos login on a Kerberized cluster, HDFS staging store, ResourceManager client, ZooKeeper watcher, RM
+// leader tracker and JobManager leaders when a quorum is known, the job registry with its reconciler,
+// services, HTTP server) and shuts it down gracefully when its context ends. It is what cmd/yarngate calls,
+// and what tests start in-process on 127.0.0.1:0.
 //
 // Dependency rule: app may import every yarngate package; nothing imports app except cmd/yarngate.
 package app
@@ -85,10 +86,17 @@ func Run(ctx context.Context, opts Options) error {
 		defer zw.Close()
 	}
 
+	login, err := newKerberosLogin(cfg, ep, logger, opts.Registry)
+	if err != nil {
+		return err
+	}
+	defer startKerberos(ctx, login, logger)() // stopped last: every client below uses its ticket
+
 	store, err := hdfs.New(hdfs.Options{
 		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,
 		MaxSize: int64(cfg.Jars.MaxSize), DialTimeout: cfg.HDFS.DialTimeout, IOTimeout: cfg.HDFS.IOTimeout,
-		PoolSize: cfg.HDFS.PoolSize, UseDatanodeHostname: ep.useDatanodeHostname, Logger: logger,
+		PoolSize: cfg.HDFS.PoolSize, UseDatanodeHostname: ep.useDatanodeHostname, Kerberos: hdfsKerberos(login, ep),
+		Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -115,12 +123,15 @@ func Run(ctx context.Context, opts Options) error {
 		Readiness:  []httpapi.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
 	}
+	if login != nil {
+		gwOpts.Readiness = append([]httpapi.ReadinessCheck{{Name: "kerberos", Check: login.Ready}}, gwOpts.Readiness...)
+	}
 	clusterOpts := job.ClusterServiceOptions{HDFS: store.Ping, HAEnabled: ep.rmHA}
 	if zw != nil {
 		clusterOpts.ZooKeeper = zw
 	}
 	if len(ep.rms) > 0 {
-		yc, err := newRMClient(ep.rms, cfg, logger)
+		yc, err := newRMClient(ep.rms, cfg, login, logger)
 		if err != nil {
 			return err
 		}

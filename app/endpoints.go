@@ -5,14 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"path"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/hadoopconf"
+	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/httpapi"
+	"github.com/yarngate/yarngate/kerberos"
 	"github.com/yarngate/yarngate/launch"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
@@ -37,6 +43,16 @@ type endpoints struct {
 	yarnClasspath []string
 	// minAllocationMB is yarn.scheduler.minimum-allocation-mb: YARN rounds container sizes up to it.
 	minAllocationMB int64
+	// kerberos is set when the cluster is Kerberized (hadoop.security.authentication=kerberos).
+	kerberos *kerberosEndpoints
+}
+
+// kerberosEndpoints are the Kerberos settings of a secured cluster's HDFS.
+type kerberosEndpoints struct {
+	// nameNodePrincipal is dfs.namenode.kerberos.principal without the realm, such as hdfs/_HOST.
+	nameNodePrincipal string
+	// dataTransferProtection is the SASL protection of DataNode transfers, or "".
+	dataTransferProtection string
 }
 
 func (e endpoints) rmURLs() []string {
@@ -57,8 +73,16 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 		if err != nil {
 			return ep, err
 		}
-		if auth := conf.SecurityAuthentication(); auth != "simple" {
-			return ep, fmt.Errorf("hadoop.security.authentication=%s in %s: only simple authentication is supported so far", auth, cfg.HadoopConfDir)
+		switch auth := conf.SecurityAuthentication(); auth {
+		case "simple":
+		case "kerberos":
+			if cfg.Kerberos.Principal == "" || cfg.Kerberos.Keytab == "" {
+				return ep, fmt.Errorf("hadoop.security.authentication=kerberos in %s: the gateway needs its Kerberos principal and keytab: "+
+					"set kerberos.principal and kerberos.keytab (YARNGATE_PRINCIPAL and YARNGATE_KEYTAB, or --kerberos.principal and --kerberos.keytab)", cfg.HadoopConfDir)
+			}
+			ep.kerberos = &kerberosEndpoints{nameNodePrincipal: conf.NameNodeServicePrincipal(), dataTransferProtection: conf.DataTransferProtection()}
+		default:
+			return ep, fmt.Errorf("hadoop.security.authentication=%s in %s: only simple and kerberos are supported", auth, cfg.HadoopConfDir)
 		}
 		ep.useDatanodeHostname = conf.Bool("dfs.client.use.datanode.hostname")
 		ep.zkQuorum = conf.ZooKeeperQuorum()
@@ -108,15 +132,108 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 	return ep, nil
 }
 
-// newRMClient returns the ResourceManager client shared by readiness and the job service.
-func newRMClient(rms []hadoopconf.RM, cfg config.Config, logger *slog.Logger) (*yarnclient.Client, error) {
+// newRMClient returns the ResourceManager client shared by readiness and the job service. With a Kerberos
+// login it authenticates with SPNEGO, one cookie jar per ResourceManager and NodeManager, and fails a call
+// at once (no retry) while there is no ticket.
+func newRMClient(rms []hadoopconf.RM, cfg config.Config, login *kerberos.Login, logger *slog.Logger) (*yarnclient.Client, error) {
 	ycRMs := make([]yarnclient.RM, 0, len(rms))
 	for _, rm := range rms {
 		ycRMs = append(ycRMs, yarnclient.RM{ID: rm.ID, URL: rm.URL})
 	}
-	return yarnclient.New(yarnclient.Options{
-		RMs: ycRMs, User: cfg.User, RequestTimeout: cfg.YARN.RequestTimeout, Logger: logger,
+	opts := yarnclient.Options{RMs: ycRMs, User: cfg.User, RequestTimeout: cfg.YARN.RequestTimeout, Logger: logger}
+	if login != nil {
+		opts.HTTPClient = login.NewHTTPClient(&http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost:   8,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: cfg.YARN.RequestTimeout,
+		})
+		opts.Authenticate = func(*http.Request) error {
+			_, err := login.Client()
+			return err
+		}
+	}
+	return yarnclient.New(opts)
+}
+
+// newKerberosLogin returns the gateway's Kerberos login on a Kerberized cluster, or nil. Its Run is the
+// caller's to start.
+func newKerberosLogin(cfg config.Config, ep endpoints, logger *slog.Logger, reg prometheus.Registerer) (*kerberos.Login, error) {
+	if ep.kerberos == nil {
+		if cfg.Kerberos.Principal != "" {
+			logger.Info("kerberos settings ignored: the cluster uses simple authentication")
+		}
+		return nil, nil
+	}
+	login, err := kerberos.New(kerberos.Options{
+		Principal: cfg.Kerberos.Principal, Keytab: cfg.Kerberos.Keytab, Krb5Conf: cfg.Kerberos.Krb5Conf,
+		Registerer: reg, Logger: logger.With("component", "kerberos"),
 	})
+	if err != nil {
+		return nil, err
+	}
+	if short := principalShortName(cfg.Kerberos.Principal); short != cfg.User {
+		logger.Warn("the cluster sees the gateway as its principal's short name, not as user", "principal", cfg.Kerberos.Principal,
+			"shortName", short, "user", cfg.User, "stagingRoot", cfg.HDFS.StagingRoot)
+	}
+	if p := ep.kerberos.dataTransferProtection; p == "integrity" || p == "privacy" {
+		logger.Warn("DataNode transfer protection "+p+": the HDFS client cannot read blocks back, so jar uploads fail; use authentication",
+			"dfs.data.transfer.protection", p)
+	}
+	return login, nil
+}
+
+// principalShortName is the first component of a principal, what Hadoop's default auth_to_local rule maps
+// a principal of the default realm to: yarngate for yarngate@EXAMPLE.COM and yarngate/host@EXAMPLE.COM.
+func principalShortName(principal string) string {
+	name, _, _ := strings.Cut(principal, "@")
+	name, _, _ = strings.Cut(name, "/")
+	return name
+}
+
+// hdfsKerberos is the HDFS store's Kerberos configuration, or nil without a login.
+func hdfsKerberos(login *kerberos.Login, ep endpoints) *hdfs.Kerberos {
+	if login == nil {
+		return nil
+	}
+	return &hdfs.Kerberos{Client: login.Client, ServicePrincipal: ep.kerberos.nameNodePrincipal,
+		DataTransferProtection: ep.kerberos.dataTransferProtection}
+}
+
+// firstLoginWait bounds how long Run waits for the first Kerberos login attempt before it goes on (and
+// reports itself not ready until a login succeeds).
+const firstLoginWait = 5 * time.Second
+
+// startKerberos runs login's loop until the returned stop function is called, and waits (bounded by
+// firstLoginWait and ctx) for its first login attempt, so that the clients normally start with a ticket.
+func startKerberos(ctx context.Context, login *kerberos.Login, logger *slog.Logger) (stop func()) {
+	if login == nil {
+		return func() {}
+	}
+	// The loop outlives ctx: requests still draining after a shutdown signal keep a fresh ticket.
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { login.Run(loopCtx) })
+	began := time.Now()
+	t := time.NewTimer(firstLoginWait)
+	defer t.Stop()
+	select {
+	case <-login.FirstAttempt():
+		if err := login.Ready(ctx); err != nil {
+			logger.Warn("no kerberos ticket yet; serving, not ready", "error", err)
+		} else {
+			logger.Info("kerberos login done", "principal", login.Principal(), "took", time.Since(began).Round(time.Millisecond))
+		}
+	case <-t.C:
+		logger.Warn("no kerberos ticket yet; serving, not ready", "waited", firstLoginWait)
+	case <-ctx.Done():
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 // rmReadiness returns the /readyz check of the ResourceManager: the active RM answers cluster info.

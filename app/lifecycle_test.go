@@ -139,6 +139,11 @@ func TestRunStartupErrors(t *testing.T) {
 <property><name>fs.defaultFS</name><value>hdfs://nn:8020</value></property>
 <property><name>hadoop.security.authentication</name><value>kerberos</value></property>
 </configuration>`), 0o644)
+	token := t.TempDir()
+	os.WriteFile(filepath.Join(token, "core-site.xml"), []byte(`<configuration>
+<property><name>fs.defaultFS</name><value>hdfs://nn:8020</value></property>
+<property><name>hadoop.security.authentication</name><value>token</value></property>
+</configuration>`), 0o644)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +158,11 @@ func TestRunStartupErrors(t *testing.T) {
 		{name: "missing Hadoop conf dir", mutate: func(c *config.Config) {
 			c.HDFS.NameNodes, c.HadoopConfDir = nil, filepath.Join(t.TempDir(), "absent")
 		}, want: "no Hadoop configuration files"},
-		{name: "kerberos cluster", mutate: func(c *config.Config) { c.HDFS.NameNodes, c.HadoopConfDir = nil, kerberos }, want: "kerberos"},
+		{name: "kerberos cluster without principal and keytab", mutate: func(c *config.Config) { c.HDFS.NameNodes, c.HadoopConfDir = nil, kerberos },
+			want: "hadoop.security.authentication=kerberos in " + kerberos + ": the gateway needs its Kerberos principal and keytab: " +
+				"set kerberos.principal and kerberos.keytab (YARNGATE_PRINCIPAL and YARNGATE_KEYTAB"},
+		{name: "unknown authentication", mutate: func(c *config.Config) { c.HDFS.NameNodes, c.HadoopConfDir = nil, token },
+			want: "hadoop.security.authentication=token"},
 		{name: "address in use", mutate: func(c *config.Config) { c.Listen = busy.Addr().String() }, want: "listen"},
 	}
 	for _, tc := range tests {

@@ -36,8 +36,11 @@ type Config struct {
 	// it defaults to $HADOOP_CONF_DIR.
 	HadoopConfDir string `yaml:"hadoopConfDir"`
 	// User is the user yarngate acts as against HDFS and the ResourceManager with simple authentication
-	// (user); it defaults to the operating-system user.
+	// (user); it defaults to the operating-system user. On a Kerberized cluster the principal's short name
+	// is who the cluster sees; User still names the default staging root.
 	User string `yaml:"user"`
+	// Kerberos holds the gateway's credentials for a Kerberized cluster (kerberos).
+	Kerberos Kerberos `yaml:"kerberos"`
 	// HDFS configures jar staging (hdfs).
 	HDFS HDFS `yaml:"hdfs"`
 	// Jars configures accepted uploads (jars).
@@ -57,6 +60,18 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight requests may take to finish after a shutdown signal
 	// (shutdownTimeout).
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+}
+
+// Kerberos holds the gateway's Kerberos credentials. They are used when the Hadoop configuration says
+// hadoop.security.authentication=kerberos, and the gateway refuses to start on such a cluster without
+// Principal and Keytab; on a cluster with simple authentication they are ignored.
+type Kerberos struct {
+	// Principal is the gateway's principal, such as yarngate@EXAMPLE.COM (principal).
+	Principal string `yaml:"principal"`
+	// Keytab is the path of the keytab holding the principal's key (keytab).
+	Keytab string `yaml:"keytab"`
+	// Krb5Conf is the path of krb5.conf (krb5Conf); it defaults to $KRB5_CONFIG, else /etc/krb5.conf.
+	Krb5Conf string `yaml:"krb5Conf"`
 }
 
 // HDFS configures the staging store.
@@ -199,6 +214,7 @@ func Default(env func(string) string) Config {
 		Listen:        "127.0.0.1:8080",
 		HadoopConfDir: env("HADOOP_CONF_DIR"),
 		User:          osUser(env),
+		Kerberos:      Kerberos{Krb5Conf: defaultKrb5Conf(env)},
 		HDFS: HDFS{
 			DialTimeout: 10 * time.Second,
 			IOTimeout:   60 * time.Second,
@@ -222,6 +238,15 @@ func osUser(env func(string) string) string {
 		return u.Username
 	}
 	return env("USER")
+}
+
+// defaultKrb5Conf is where MIT Kerberos looks for krb5.conf: the first file of $KRB5_CONFIG, else
+// /etc/krb5.conf.
+func defaultKrb5Conf(env func(string) string) string {
+	if first, _, _ := strings.Cut(env("KRB5_CONFIG"), ":"); first != "" {
+		return first
+	}
+	return "/etc/krb5.conf"
 }
 
 // DefaultStagingRoot returns the staging root used when none is configured.

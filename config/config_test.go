@@ -99,6 +99,31 @@ func TestLoadLayers(t *testing.T) {
 					t.Errorf("YARNGATE_USER not applied: user %q root %q", c.User, c.HDFS.StagingRoot)
 				}
 			}},
+		{name: "cluster.env's Kerberos variables are the kerberos keys",
+			env: append(slices.Clone(base), "YARNGATE_KERBEROS=1", "YARNGATE_PRINCIPAL=yarngate@EXAMPLE.COM",
+				"YARNGATE_KEYTAB=/run/kdc/gateway.keytab", "YARNGATE_KRB5_CONF=/run/kdc/krb5.conf", "YARNGATE_REALM=EXAMPLE.COM"),
+			check: func(t *testing.T, c Config) {
+				want := Kerberos{Principal: "yarngate@EXAMPLE.COM", Keytab: "/run/kdc/gateway.keytab", Krb5Conf: "/run/kdc/krb5.conf"}
+				if c.Kerberos != want {
+					t.Errorf("kerberos = %+v, want %+v", c.Kerberos, want)
+				}
+			}},
+		{name: "krb5.conf defaults to KRB5_CONFIG, then /etc/krb5.conf", env: append(slices.Clone(base), "KRB5_CONFIG=/run/kdc/krb5.conf:/etc/krb5.conf"),
+			check: func(t *testing.T, c Config) {
+				if c.Kerberos.Krb5Conf != "/run/kdc/krb5.conf" {
+					t.Errorf("krb5Conf = %q", c.Kerberos.Krb5Conf)
+				}
+				if d := Default(lookupEnv(base)).Kerberos.Krb5Conf; d != "/etc/krb5.conf" {
+					t.Errorf("default krb5Conf without KRB5_CONFIG = %q", d)
+				}
+			}},
+		{name: "kerberos flags override the environment", env: append(slices.Clone(base), "YARNGATE_PRINCIPAL=a@EXAMPLE.COM", "YARNGATE_KEYTAB=/a.keytab"),
+			flags: []string{"--kerberos.principal", "b@EXAMPLE.COM", "--kerberos.keytab", "/b.keytab", "--kerberos.krb5-conf", "/b.conf"},
+			check: func(t *testing.T, c Config) {
+				if c.Kerberos != (Kerberos{Principal: "b@EXAMPLE.COM", Keytab: "/b.keytab", Krb5Conf: "/b.conf"}) {
+					t.Errorf("kerberos = %+v", c.Kerberos)
+				}
+			}},
 		{name: "YARNGATE_CONFIG names the file", env: append(slices.Clone(base), "YARNGATE_CONFIG="+file), check: func(t *testing.T, c Config) {
 			if c.User != "alice" {
 				t.Errorf("file not loaded: %+v", c)
@@ -209,6 +234,9 @@ func TestValidate(t *testing.T) {
 		{"bad level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"bad format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdownTimeout"},
+		{"principal with two realms", func(c *Config) { c.Kerberos = Kerberos{Principal: "gw@A@B", Keytab: "/k"} }, "kerberos.principal"},
+		{"principal without keytab", func(c *Config) { c.Kerberos.Principal = "gw@EXAMPLE.COM" }, "kerberos"},
+		{"keytab without principal", func(c *Config) { c.Kerberos.Keytab = "/etc/gw.keytab" }, "kerberos"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,6 +253,13 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+	t.Run("kerberos credentials are fine", func(t *testing.T) {
+		c := valid
+		c.Kerberos = Kerberos{Principal: "yarngate/gw.example.com@EXAMPLE.COM", Keytab: "/etc/security/gw.keytab", Krb5Conf: "/etc/krb5.conf"}
+		if err := c.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
+		}
+	})
 	t.Run("quorum with chroot is fine", func(t *testing.T) {
 		c := valid
 		c.ZooKeeper.Quorum = "zk1:2181,zk2:2181/hadoop"

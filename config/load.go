@@ -18,7 +18,7 @@ type LoadOptions struct {
 	// them there is no file layer.
 	File string
 	// Environ is the environment in os.Environ format. Only the variables of Keys (and HADOOP_CONF_DIR,
-	// USER and YARNGATE_CONFIG) are read.
+	// USER, KRB5_CONFIG and YARNGATE_CONFIG) are read.
 	Environ []string
 	// Flags is a parsed flag set prepared with RegisterFlags, or nil. Only flags given on the command line
 	// apply.

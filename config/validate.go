@@ -46,6 +46,13 @@ func (c Config) Validate() error {
 	} else if strings.ContainsAny(c.User, "/: \t\n") {
 		bad("user", "%q is not a valid user name", c.User)
 	}
+	if pr := c.Kerberos.Principal; pr != "" && (strings.ContainsAny(pr, " \t\n") || strings.Count(pr, "@") > 1 ||
+		strings.HasPrefix(pr, "@") || strings.HasSuffix(pr, "@")) {
+		bad("kerberos.principal", "%q is not a Kerberos principal name", pr)
+	}
+	if (c.Kerberos.Principal == "") != (c.Kerberos.Keytab == "") {
+		bad("kerberos", "principal and keytab go together: set both or neither")
+	}
 	for _, nn := range c.HDFS.NameNodes {
 		if err := checkHostPort(nn); err != nil {
 			bad("hdfs.namenodes", "%v", err)

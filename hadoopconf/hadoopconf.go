@@ -183,3 +183,33 @@ func (c *Conf) ZooKeeperQuorum() string {
 func (c *Conf) ClusterID() string {
 	return c.Get("yarn.resourcemanager.cluster-id")
 }
+
+// Kerberos reports whether hadoop.security.authentication is kerberos.
+func (c *Conf) Kerberos() bool {
+	return c.SecurityAuthentication() == "kerberos"
+}
+
+// NameNodeServicePrincipal returns dfs.namenode.kerberos.principal without its realm, such as hdfs/_HOST:
+// the NameNodes' service principal as HDFS clients name it, _HOST standing for the host dialled. It is
+// hdfs/_HOST when the property is unset.
+func (c *Conf) NameNodeServicePrincipal() string {
+	p, _, _ := strings.Cut(c.GetDefault("dfs.namenode.kerberos.principal", "hdfs/_HOST"), "@")
+	return p
+}
+
+// DataTransferProtection returns the SASL protection a client must use with the DataNodes: privacy when
+// dfs.encrypt.data.transfer is true, else the strongest of the values listed in dfs.data.transfer.protection
+// (authentication < integrity < privacy), or "" when neither is set.
+func (c *Conf) DataTransferProtection() string {
+	if c.Bool("dfs.encrypt.data.transfer") {
+		return "privacy"
+	}
+	strongest := ""
+	rank := map[string]int{"": 0, "authentication": 1, "integrity": 2, "privacy": 3}
+	for _, v := range c.List("dfs.data.transfer.protection") {
+		if v = strings.ToLower(v); rank[v] > rank[strongest] {
+			strongest = v
+		}
+	}
+	return strongest
+}

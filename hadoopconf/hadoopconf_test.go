@@ -181,3 +181,32 @@ func TestGetExpansion(t *testing.T) {
 		t.Errorf("List() = %q", got)
 	}
 }
+
+func TestKerberosSettings(t *testing.T) {
+	tests := []struct {
+		name       string
+		props      map[string]string
+		kerberos   bool
+		spn        string
+		protection string
+	}{
+		{name: "simple", props: map[string]string{}, spn: "hdfs/_HOST"},
+		{name: "upper-case kerberos", props: map[string]string{"hadoop.security.authentication": "Kerberos"}, kerberos: true, spn: "hdfs/_HOST"},
+		{name: "explicit principal", props: map[string]string{"hadoop.security.authentication": "kerberos",
+			"dfs.namenode.kerberos.principal": "hdfs/localhost@EXAMPLE.COM", "dfs.data.transfer.protection": "authentication"},
+			kerberos: true, spn: "hdfs/localhost", protection: "authentication"},
+		{name: "the strongest protection listed", props: map[string]string{"dfs.namenode.kerberos.principal": "nn/_HOST@EXAMPLE.COM",
+			"dfs.data.transfer.protection": "authentication, Privacy ,integrity"}, spn: "nn/_HOST", protection: "privacy"},
+		{name: "encrypted transfer means privacy", props: map[string]string{"dfs.encrypt.data.transfer": "true",
+			"dfs.data.transfer.protection": "authentication"}, spn: "hdfs/_HOST", protection: "privacy"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(tc.props)
+			if c.Kerberos() != tc.kerberos || c.NameNodeServicePrincipal() != tc.spn || c.DataTransferProtection() != tc.protection {
+				t.Errorf("Kerberos() %v, NameNodeServicePrincipal() %q, DataTransferProtection() %q; want %v, %q, %q",
+					c.Kerberos(), c.NameNodeServicePrincipal(), c.DataTransferProtection(), tc.kerberos, tc.spn, tc.protection)
+			}
+		})
+	}
+}

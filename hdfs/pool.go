@@ -16,25 +16,48 @@ import (
 
 // pool hands out at most size clients, each to one goroutine at a time. Clients are created lazily and
 // reused; a client that saw a transport error is closed instead of reused, because colinmarc's NameNode
-// connection does not recover from a half-read response.
+// connection does not recover from a half-read response. With an epoch function, an idle client dialled
+// in another epoch (under credentials since replaced: a renewed Kerberos ticket) is closed instead of
+// reused, because a colinmarc client authenticates every reconnection with the credentials it was made with.
 type pool[C io.Closer] struct {
 	dial  func() (C, error)
+	epoch func() any    // nil: one epoch forever
 	slots chan struct{} // one token per client in use
 
 	mu     sync.Mutex
-	idle   []C
+	idle   []pooled[C]
 	closed bool
 	leases sync.WaitGroup // leases handed out and not yet released
+}
+
+// pooled is an idle client and the epoch it was dialled in.
+type pooled[C io.Closer] struct {
+	c     C
+	epoch any
 }
 
 func newPool[C io.Closer](size int, dial func() (C, error)) *pool[C] {
 	return &pool[C]{dial: dial, slots: make(chan struct{}, size)}
 }
 
+// withEpoch sets the function naming the current epoch; it returns p.
+func (p *pool[C]) withEpoch(epoch func() any) *pool[C] {
+	p.epoch = epoch
+	return p
+}
+
+func (p *pool[C]) currentEpoch() any {
+	if p.epoch == nil {
+		return nil
+	}
+	return p.epoch()
+}
+
 // lease is one client lent to one goroutine.
 type lease[C io.Closer] struct {
 	p      *pool[C]
 	c      C
+	epoch  any
 	broken bool
 }
 
@@ -52,20 +75,34 @@ func (p *pool[C]) get(ctx context.Context) (*lease[C], error) {
 		return nil, ErrClosed
 	}
 	p.leases.Add(1)
-	if n := len(p.idle); n > 0 {
-		c := p.idle[n-1]
+	epoch := p.currentEpoch()
+	var stale []C
+	for n := len(p.idle); n > 0; n = len(p.idle) {
+		e := p.idle[n-1]
 		p.idle = p.idle[:n-1]
+		if e.epoch != epoch {
+			stale = append(stale, e.c)
+			continue
+		}
 		p.mu.Unlock()
-		return &lease[C]{p: p, c: c}, nil
+		closeAll(stale)
+		return &lease[C]{p: p, c: e.c, epoch: epoch}, nil
 	}
 	p.mu.Unlock()
+	closeAll(stale)
 	c, err := p.dial()
 	if err != nil {
 		p.leases.Done()
 		<-p.slots
 		return nil, fmt.Errorf("%w: connect: %w", ErrUnavailable, err)
 	}
-	return &lease[C]{p: p, c: c}, nil
+	return &lease[C]{p: p, c: c, epoch: epoch}, nil
+}
+
+func closeAll[C io.Closer](cs []C) {
+	for _, c := range cs {
+		c.Close()
+	}
 }
 
 // check marks the lease broken when err is a transport failure and returns err, wrapped with
@@ -84,7 +121,7 @@ func (l *lease[C]) release() {
 	p.mu.Lock()
 	keep := !l.broken && !p.closed
 	if keep {
-		p.idle = append(p.idle, l.c)
+		p.idle = append(p.idle, pooled[C]{c: l.c, epoch: l.epoch})
 	}
 	p.mu.Unlock()
 	if !keep {
@@ -102,8 +139,8 @@ func (p *pool[C]) close(ctx context.Context) error {
 	idle := p.idle
 	p.idle = nil
 	p.mu.Unlock()
-	for _, c := range idle {
-		c.Close()
+	for _, e := range idle {
+		e.c.Close()
 	}
 	done := make(chan struct{})
 	go func() {

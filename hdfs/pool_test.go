@@ -201,3 +201,40 @@ func TestDeadlineConnPassesData(t *testing.T) {
 		t.Fatalf("Read() = %q, %v", buf[:n], err)
 	}
 }
+
+// TestPoolReplacesClientsOfAnOldEpoch: after the credentials changed (a renewed Kerberos ticket), idle
+// clients dialled with the old ones are closed and replaced; leases keep theirs until they return them.
+func TestPoolReplacesClientsOfAnOldEpoch(t *testing.T) {
+	d := &fakeDialer{}
+	var epoch atomic.Int64
+	p := newPool(2, d.dial).withEpoch(func() any { return epoch.Load() })
+	ctx := t.Context()
+	a, _ := p.get(ctx)
+	b, _ := p.get(ctx)
+	a.release()
+	epoch.Store(1) // new credentials while b is leased
+	b.release()    // b goes back tagged with the old epoch
+	// The first get after the change dials anew and closes both old clients.
+	c, err := p.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.c.id != 2 {
+		t.Errorf("got client %d, want a new one", c.c.id)
+	}
+	for _, old := range d.created[:2] {
+		if !old.closed.Load() {
+			t.Errorf("old client %d not closed", old.id)
+		}
+	}
+	c.release()
+	// The new client is reused within its epoch.
+	c, _ = p.get(ctx)
+	if c.c.id != 2 {
+		t.Errorf("client %d, want the one dialled in the current epoch", c.c.id)
+	}
+	c.release()
+	if len(d.created) != 3 {
+		t.Errorf("dialled %d clients, want 3", len(d.created))
+	}
+}

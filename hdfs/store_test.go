@@ -10,6 +10,7 @@ import (
 	"time"
 
 	gohdfs "github.com/colinmarc/hdfs/v2"
+	krb "github.com/jcmturner/gokrb5/v8/client"
 )
 
 func TestValidID(t *testing.T) {
@@ -68,6 +69,10 @@ func TestNewValidatesOptions(t *testing.T) {
 		{name: "unclean root", mutate: func(o *Options) { o.Root = "/a/../b" }},
 		{name: "no max size", mutate: func(o *Options) { o.MaxSize = 0 }},
 		{name: "negative timeout", mutate: func(o *Options) { o.IOTimeout = -1 }},
+		{name: "kerberos", mutate: func(o *Options) { o.Kerberos = validKerberos() }, ok: true},
+		{name: "kerberos without client", mutate: func(o *Options) { o.Kerberos = validKerberos(); o.Kerberos.Client = nil }},
+		{name: "kerberos without SPN", mutate: func(o *Options) { o.Kerberos = validKerberos(); o.Kerberos.ServicePrincipal = "" }},
+		{name: "kerberos with unknown protection", mutate: func(o *Options) { o.Kerberos = validKerberos(); o.Kerberos.DataTransferProtection = "secret" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,6 +86,28 @@ func TestNewValidatesOptions(t *testing.T) {
 				t.Errorf("FSURI default = %q", s.opts.FSURI)
 			}
 		})
+	}
+}
+
+func validKerberos() *Kerberos {
+	return &Kerberos{Client: func() (*krb.Client, error) { return nil, errNoTicket }, ServicePrincipal: "hdfs/_HOST",
+		DataTransferProtection: "authentication"}
+}
+
+var errNoTicket = errors.New("kerberos: no valid ticket")
+
+// TestKerberosWithoutTicket: without a ticket no connection is tried, and the store reports HDFS unavailable
+// with the reason.
+func TestKerberosWithoutTicket(t *testing.T) {
+	s, err := New(Options{Addresses: []string{"localhost:1"}, User: "u", Root: "/user/u/.yarngate", MaxSize: 1 << 20,
+		Kerberos: validKerberos()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(t.Context())
+	err = s.Ping(t.Context())
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errNoTicket) {
+		t.Errorf("Ping() = %v, want ErrUnavailable wrapping the login's error", err)
 	}
 }
 

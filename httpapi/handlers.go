@@ -95,6 +95,11 @@ type ReadinessCheck struct {
 	Check func(ctx context.Context) error
 }
 
+// publicReason is implemented by readiness errors that can say what is wrong in words safe for any client
+// (such as kerberos.LoginError); /readyz lists those reasons as the error's details, by check name. Other
+// causes are only logged.
+type publicReason interface{ PublicReason() string }
+
 // readyz handles GET /readyz: every readiness check passes, run concurrently within ReadyTimeout.
 func (s *server) readyz(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.ReadyTimeout)
@@ -108,17 +113,24 @@ func (s *server) readyz(c *gin.Context) error {
 	checks := make(map[string]string, len(errs))
 	var failed []string
 	var causes []error
+	var reasons []api.FieldProblem
 	for i, rc := range s.opts.Readiness {
 		if errs[i] != nil {
 			checks[rc.Name] = "failed"
 			failed = append(failed, rc.Name)
 			causes = append(causes, errors.New(rc.Name+": "+errs[i].Error()))
+			var pr publicReason
+			if errors.As(errs[i], &pr) {
+				reasons = append(reasons, api.FieldProblem{Field: rc.Name, Reason: pr.PublicReason()})
+			}
 			continue
 		}
 		checks[rc.Name] = "ok"
 	}
 	if len(failed) > 0 {
-		return newAPIError(http.StatusServiceUnavailable, api.CodeNotReady, "not ready: no answer from "+strings.Join(failed, ", "), errors.Join(causes...))
+		e := newAPIError(http.StatusServiceUnavailable, api.CodeNotReady, "not ready: no answer from "+strings.Join(failed, ", "), errors.Join(causes...))
+		e.details = reasons
+		return e
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
 	return nil

@@ -180,10 +180,20 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// reasonError is a readiness failure with a public reason, as kerberos.LoginError is.
+type reasonError struct{ reason, cause string }
+
+func (e *reasonError) Error() string        { return e.cause }
+func (e *reasonError) PublicReason() string { return e.reason }
+
 func TestHealthAndReadiness(t *testing.T) {
 	ok := ReadinessCheck{Name: "hdfs", Check: func(context.Context) error { return nil }}
 	down := ReadinessCheck{Name: "yarn", Check: func(context.Context) error { return errors.New("dial rm1.internal:8088: refused") }}
 	slow := ReadinessCheck{Name: "slow", Check: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }}
+	noTicket := ReadinessCheck{Name: "kerberos", Check: func(context.Context) error {
+		return fmt.Errorf("wrapped: %w", &reasonError{reason: "kerberos: the keytab holds no key for the configured principal",
+			cause: "yarngate@EXAMPLE.COM not in /internal/gw.keytab"})
+	}}
 	tests := []struct {
 		name       string
 		checks     []ReadinessCheck
@@ -194,6 +204,9 @@ func TestHealthAndReadiness(t *testing.T) {
 		{name: "all ok", checks: []ReadinessCheck{ok}, wantStatus: 200, wantBody: `"checks":{"hdfs":"ok"}`},
 		{name: "one down", checks: []ReadinessCheck{ok, down}, wantStatus: 503, wantBody: `"code":"not_ready"`},
 		{name: "one hangs", checks: []ReadinessCheck{slow}, wantStatus: 503, wantBody: `no answer from slow`},
+		{name: "a public reason is shown", checks: []ReadinessCheck{ok, noTicket}, wantStatus: 503,
+			wantBody: `"details":[{"field":"kerberos","reason":"kerberos: the keytab holds no key for the configured principal"}]`},
+		{name: "other causes are not", checks: []ReadinessCheck{down}, wantStatus: 503, wantBody: `"code":"not_ready","message":"not ready: no answer from yarn","requestId"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

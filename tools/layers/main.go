@@ -34,6 +34,7 @@ var clients = []string{
 	module + "/flink/jobmanager",
 	module + "/registry",
 	module + "/registry/boltstore",
+	module + "/kerberos",
 }
 
 // rules is the table `make lint` enforces. A forbidden entry ending in "/..." forbids that path and every path
@@ -48,6 +49,11 @@ var rules = []rule{
 		pkg:    module + "/httpapi",
 		forbid: clients,
 		why:    "the HTTP layer reaches the cluster through the service, never a cluster client",
+	},
+	{
+		pkg:    module + "/kerberos",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		why:    "the Kerberos login and SPNEGO transports are handed to the clients by app; they know none of ours",
 	},
 	{
 		pkg: module + "/observe",

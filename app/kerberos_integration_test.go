@@ -1,0 +1,387 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/jarfile/jartest"
+	"github.com/yarngate/yarngate/kerberos"
+	"github.com/yarngate/yarngate/testenv"
+	"github.com/yarngate/yarngate/yarnclient"
+)
+
+// kerberosPorts keep the private Kerberized cluster clear of the shared one (1xxxx), the HA test's (3xxxx)
+// and the registry test's (4xxxx).
+var kerberosPorts = []string{
+	"KERBEROS=1", "YARNGATE_TE_KDC_PORT=58800",
+	"YARNGATE_TE_NN_PORT=59000", "YARNGATE_TE_NN_HTTP_PORT=59870", "YARNGATE_TE_RM_PORT=58030",
+	"YARNGATE_TE_RM_WEB_PORT=58088", "YARNGATE_TE_ZK_PORT=52181", "YARNGATE_TE_NM_WEB_PORT=58042",
+	"YARNGATE_TE_NM_LOCALIZER_PORT=58040", "YARNGATE_TE_NM_MEMORY_MB=4096",
+}
+
+// kerberizedCluster returns the shared test cluster when it is Kerberized, else a private Kerberized one.
+func kerberizedCluster(t *testing.T) *testenv.Cluster {
+	t.Helper()
+	if c, err := testenv.Load(); err == nil && c.Kerberos {
+		return testenv.RequireKerberos(t)
+	}
+	return startPrivateCluster(t, kerberosPorts).Cluster
+}
+
+// kerberosConfig is the configuration `make run` uses on a Kerberized cluster (cluster.env's YARNGATE_PRINCIPAL,
+// YARNGATE_KEYTAB and YARNGATE_KRB5_CONF), with a staging root and registry of its own.
+func kerberosConfig(t *testing.T, c *testenv.Cluster, keytab string) config.Config {
+	t.Helper()
+	b := make([]byte, 4)
+	rand.Read(b)
+	env := []string{"HADOOP_CONF_DIR=" + c.HadoopConfDir, "YARNGATE_USER=" + c.User,
+		"YARNGATE_HDFS_STAGING_ROOT=/user/" + c.User + "/.yarngate-krb-" + hex.EncodeToString(b),
+		"YARNGATE_PRINCIPAL=" + c.Principal, "YARNGATE_KEYTAB=" + keytab, "YARNGATE_KRB5_CONF=" + c.KRB5Conf}
+	cfg, err := config.Load(config.LoadOptions{File: "../configs/dev.yaml", Environ: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Jars.MaxSize = 8 * config.MiB
+	isolateRegistry(t, &cfg, c.Env["YARNGATE_ZK"])
+	return cfg
+}
+
+// TestKerberizedGateway proves the gateway as a Kerberos client of a Kerberized cluster: it logs in from its
+// keytab, is ready (HDFS over Kerberos RPC and SASL data transfer, the ResourceManager over SPNEGO), names the
+// RM, stages a jar in HDFS and lists it; with a keytab that lacks its principal, /readyz says why. Launching
+// Flink needs delegation tokens and is not tried. The test starts a private Kerberized cluster (a KDC, HDFS,
+// an RM, a NodeManager and ZooKeeper, about a minute) unless the shared one is Kerberized, so it runs wherever
+// a cluster is required (CI, make test) or with YARNGATE_TEST_KERBEROS=1.
+func TestKerberizedGateway(t *testing.T) {
+	if os.Getenv("YARNGATE_TEST_KERBEROS") != "1" && !testenv.Required() {
+		t.Skip("starts a private Kerberized cluster: runs under make test, CI or YARNGATE_TEST_KERBEROS=1")
+	}
+	c := kerberizedCluster(t)
+
+	t.Run("spnego figures", func(t *testing.T) { spnegoFigures(t, c) })
+	t.Run("webhdfs delegation token for alice", func(t *testing.T) { webHDFSDelegationToken(t, c) })
+
+	t.Run("serves", func(t *testing.T) {
+		cfg := kerberosConfig(t, c, c.Keytab)
+		began := time.Now()
+		r := start(t, cfg)
+		var status int
+		var body string
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(250 * time.Millisecond) {
+			if status, body = get(t, r.url+"/readyz"); status == 200 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if status != 200 || !strings.Contains(body, `"kerberos":"ok"`) || !strings.Contains(body, `"hdfs":"ok"`) || !strings.Contains(body, `"yarn":"ok"`) {
+			t.Fatalf("readyz = %d %s", status, body)
+		}
+		t.Logf("ready %v after Run started", time.Since(began).Round(time.Millisecond))
+
+		v := getCluster(t, r.url)
+		if v.ResourceManager.URL != strings.TrimRight(c.RMURL, "/") || !v.HDFS.Reachable {
+			t.Errorf("cluster view %+v, want the RM %s and HDFS reachable", v, c.RMURL)
+		}
+
+		data := jartest.Bytes(t, jartest.Options{MainClass: "com.example.Kerberized", PayloadSize: 2 << 20, Seed: 88})
+		status, created, body := post(t, r.url+"/v1/jars?name=kerberized.jar", "application/java-archive", bytes.NewReader(data))
+		if status != 201 || created.Size != int64(len(data)) || created.MainClass == nil || *created.MainClass != "com.example.Kerberized" {
+			t.Fatalf("upload = %d %s", status, body)
+		}
+		if status, body := get(t, r.url+"/v1/jars"); status != 200 || !strings.Contains(body, created.ID) {
+			t.Errorf("list = %d %s", status, body)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		path := strings.TrimPrefix(created.Path, strings.TrimRight(c.Env["YARNGATE_HDFS_URL"], "/"))
+		staged, err := c.ReadHDFS(ctx, path)
+		if err != nil || !bytes.Equal(staged, data) {
+			t.Errorf("the staged jar read back through WebHDFS (%d bytes, %v) differs from the upload", len(staged), err)
+		}
+		defer c.DeleteHDFS(context.WithoutCancel(ctx), cfg.HDFS.StagingRoot)
+
+		_, metrics := get(t, r.url+"/metrics")
+		expiry := metricValue(t, metrics, "yarngate_kerberos_tgt_expiry_timestamp_seconds")
+		if until := time.Until(time.Unix(int64(expiry), 0)); until <= 0 {
+			t.Errorf("yarngate_kerberos_tgt_expiry_timestamp_seconds = %v, not in the future", expiry)
+		} else {
+			t.Logf("ticket valid for another %v", until.Round(time.Second))
+		}
+		sum := metricValue(t, metrics, `yarngate_kerberos_exchange_duration_seconds_sum{kind="login"}`)
+		count := metricValue(t, metrics, `yarngate_kerberos_exchange_duration_seconds_count{kind="login"}`)
+		if count < 1 {
+			t.Errorf("no login recorded in the metrics")
+		} else {
+			t.Logf("login from the keytab (AS exchange): %v on average over %v", time.Duration(sum/count*float64(time.Second)).Round(time.Microsecond), count)
+		}
+		if err := r.wait(t, 30*time.Second); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+
+	t.Run("keytab without the principal", func(t *testing.T) {
+		cfg := kerberosConfig(t, c, c.UserKeytab) // alice's and bob's keys only
+		r := start(t, cfg)
+		status, body := get(t, r.url+"/readyz")
+		want := `{"field":"kerberos","reason":"kerberos: the keytab holds no key for the configured principal"}`
+		if status != 503 || !strings.Contains(body, want) {
+			t.Errorf("readyz = %d %s; want 503 with %s", status, body, want)
+		}
+		for _, secret := range []string{c.Principal, c.UserKeytab, c.KRB5Conf, c.Realm} {
+			if strings.Contains(body, secret) {
+				t.Errorf("readyz leaks %q: %s", secret, body)
+			}
+		}
+	})
+}
+
+// spnegoFigures measures the login and SPNEGO against the cluster's ResourceManager with the gateway's own
+// clients: a login from the keytab, the first call (an AP-REQ), and calls that send the hadoop.auth cookie.
+func spnegoFigures(t *testing.T, c *testenv.Cluster) {
+	login, err := kerberos.New(kerberos.Options{Principal: c.Principal, Keytab: c.Keytab, Krb5Conf: c.KRB5Conf,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	began := time.Now()
+	go func() { login.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-login.FirstAttempt()
+	loginTook := time.Since(began)
+	if err := login.Ready(ctx); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	yc, err := yarnclient.New(yarnclient.Options{RMs: []yarnclient.RM{{URL: c.RMURL}}, User: c.User,
+		HTTPClient: login.NewHTTPClient(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timed := func() time.Duration {
+		t0 := time.Now()
+		if _, err := yc.ClusterInfo(ctx); err != nil {
+			t.Fatalf("cluster info over SPNEGO: %v", err)
+		}
+		return time.Since(t0)
+	}
+	first := timed()
+	var later []time.Duration
+	for range 20 {
+		later = append(later, timed())
+	}
+	sort.Slice(later, func(i, j int) bool { return later[i] < later[j] })
+	// The same call without credentials is refused: the RM really demands SPNEGO.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.RMURL, "/")+"/ws/v1/cluster/info", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unauthenticated cluster info = %d, want 401", resp.StatusCode)
+	}
+	t.Logf("login %v; GET /ws/v1/cluster/info over SPNEGO: first (TGS exchange + AP-REQ) %v, then with the cookie median %v, max %v",
+		loginTook.Round(time.Microsecond), first.Round(time.Microsecond), later[len(later)/2].Round(time.Microsecond), later[len(later)-1].Round(time.Microsecond))
+}
+
+// webHDFSDelegationToken checks the first step of launching on a Kerberized cluster (not done by the gateway
+// yet): the gateway's principal, over its own SPNEGO client, gets an HDFS delegation token for an end user
+// from WebHDFS, with the ResourceManager's principal as renewer, as the submission's credentials will need.
+func webHDFSDelegationToken(t *testing.T, c *testenv.Cluster) {
+	login, err := kerberos.New(kerberos.Options{Principal: c.Principal, Keytab: c.Keytab, Krb5Conf: c.KRB5Conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { login.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-login.FirstAttempt()
+	hc := login.NewHTTPClient(nil)
+	u := strings.TrimRight(c.WebHDFSURL, "/") + "/webhdfs/v1/?op=GETDELEGATIONTOKEN&renewer=yarn&kind=HDFS_DELEGATION_TOKEN&doas=alice"
+	t0 := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Token struct {
+			URLString string `json:"urlString"`
+		} `json:"Token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GETDELEGATIONTOKEN = %d, %v", resp.StatusCode, err)
+	}
+	tok, err := decodeToken(got.Token.URLString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.kind != "HDFS_DELEGATION_TOKEN" || tok.owner != "alice" || tok.renewer != "yarn" || tok.service == "" {
+		t.Errorf("token %+v, want an HDFS_DELEGATION_TOKEN of alice renewable by yarn with a service", tok)
+	}
+	t.Logf("WebHDFS delegation token in %v: kind %s, service %s, owner %s, renewer %s, real user %q, max date %v",
+		time.Since(t0).Round(time.Microsecond), tok.kind, tok.service, tok.owner, tok.renewer, tok.realUser, tok.maxDate.UTC())
+}
+
+// token is the part of a Hadoop delegation token the next steps need.
+type token struct {
+	kind, service, owner, renewer, realUser string
+	maxDate                                 time.Time
+}
+
+// decodeToken decodes Token.encodeToUrlString (URL-safe base64 of the Writable: identifier, password, kind,
+// service) and the delegation token identifier (version, owner, renewer, real user, issue date, max date, ...).
+func decodeToken(s string) (token, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return token{}, err
+	}
+	r := &writable{b: raw}
+	ident, _, kind, service := r.bytes(), r.bytes(), string(r.bytes()), string(r.bytes())
+	id := &writable{b: ident}
+	id.byte() // version
+	owner, renewer, realUser := string(id.bytes()), string(id.bytes()), string(id.bytes())
+	id.vlong() // issue date
+	maxDate := id.vlong()
+	if r.err != nil || id.err != nil {
+		return token{}, errors.Join(r.err, id.err)
+	}
+	return token{kind: kind, service: service, owner: owner, renewer: renewer, realUser: realUser,
+		maxDate: time.UnixMilli(maxDate)}, nil
+}
+
+// writable reads Hadoop's Writable encodings (WritableUtils vints, Text).
+type writable struct {
+	b   []byte
+	err error
+}
+
+func (w *writable) byte() byte {
+	if len(w.b) == 0 {
+		w.err = errors.New("token: truncated")
+		return 0
+	}
+	c := w.b[0]
+	w.b = w.b[1:]
+	return c
+}
+
+func (w *writable) vlong() int64 {
+	first := int8(w.byte())
+	if first >= -112 {
+		return int64(first)
+	}
+	n, negative := int(-111-first), false
+	if first < -120 {
+		n, negative = int(-119-first), true
+	}
+	var v int64
+	for i := 1; i < n; i++ {
+		v = v<<8 | int64(w.byte())
+	}
+	if negative {
+		v = ^v
+	}
+	return v
+}
+
+func (w *writable) bytes() []byte {
+	n := int(w.vlong())
+	if n < 0 || n > len(w.b) {
+		w.err = errors.New("token: bad length")
+		return nil
+	}
+	out := w.b[:n]
+	w.b = w.b[n:]
+	return out
+}
+
+// metricValue returns the value of the series named exactly series (name{labels}) in a text exposition.
+func metricValue(t *testing.T, exposition, series string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
+	m := re.FindStringSubmatch(exposition)
+	if m == nil {
+		t.Errorf("metrics lack %s", series)
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Errorf("%s = %q: %v", series, m[1], err)
+	}
+	return v
+}
+
+// shortTicketSeconds is the KDC's longest ticket in TestKerberizedGatewayTicketRefresh.
+const shortTicketSeconds = 120
+
+// TestKerberizedGatewayTicketRefresh runs the gateway on a private Kerberized cluster whose KDC issues tickets
+// of two minutes, for more than two ticket lifetimes: it must log in again before each ticket expires and
+// stay ready, with HDFS (a new NameNode connection after each new ticket) and the ResourceManager (SPNEGO)
+// answering and jars uploading throughout. It takes about seven minutes, so it runs only with
+// YARNGATE_TEST_KERBEROS_REFRESH=1.
+func TestKerberizedGatewayTicketRefresh(t *testing.T) {
+	if os.Getenv("YARNGATE_TEST_KERBEROS_REFRESH") != "1" {
+		t.Skip("runs for several ticket lifetimes on a private Kerberized cluster: set YARNGATE_TEST_KERBEROS_REFRESH=1")
+	}
+	c := startPrivateCluster(t, append(slices.Clone(kerberosPorts),
+		"YARNGATE_TE_KDC_MAX_TICKET_LIFETIME="+strconv.Itoa(shortTicketSeconds))).Cluster
+	cfg := kerberosConfig(t, c, c.Keytab)
+	r := start(t, cfg)
+	lifetime := shortTicketSeconds * time.Second
+	runFor := 2*lifetime + lifetime/4
+	began := time.Now()
+	var polls, failures, uploads int
+	expiries := map[float64]bool{}
+	for seed := uint64(1); time.Since(began) < runFor; time.Sleep(time.Second) {
+		polls++
+		if status, body := get(t, r.url+"/readyz"); status != 200 {
+			failures++
+			t.Errorf("%v in: readyz = %d %s", time.Since(began).Round(time.Second), status, body)
+		}
+		if polls%15 == 0 { // every ~15 s: an upload (HDFS write and read back) and the cluster view (RM)
+			seed++
+			data := jartest.Bytes(t, jartest.Options{MainClass: "com.example.Refresh", PayloadSize: 64 << 10, Seed: seed})
+			if status, _, body := post(t, r.url+"/v1/jars?name=refresh.jar", "application/java-archive", bytes.NewReader(data)); status != 201 {
+				failures++
+				t.Errorf("%v in: upload = %d %s", time.Since(began).Round(time.Second), status, body)
+			}
+			uploads++
+			if v, err := fetchCluster(r.url); err != nil || v.ResourceManager.URL == "" {
+				failures++
+				t.Errorf("%v in: cluster view %+v, %v", time.Since(began).Round(time.Second), v, err)
+			}
+			_, metrics := get(t, r.url+"/metrics")
+			expiries[metricValue(t, metrics, "yarngate_kerberos_tgt_expiry_timestamp_seconds")] = true
+		}
+		if failures > 5 {
+			t.Fatal("giving up")
+		}
+	}
+	_, metrics := get(t, r.url+"/metrics")
+	logins := metricValue(t, metrics, `yarngate_kerberos_exchanges_total{kind="login",result="ok"}`)
+	if least := float64(runFor / (lifetime * 7 / 10)); logins < least {
+		t.Errorf("%v logins in %v, want at least %v (one per 70 %% of a %v ticket)", logins, runFor, least, lifetime)
+	}
+	t.Logf("%v with %v tickets: %v logins, %d distinct expiries seen, %d readiness polls, %d uploads, %d failures",
+		runFor, lifetime, logins, len(expiries), polls, uploads, failures)
+	c.DeleteHDFS(context.WithoutCancel(t.Context()), cfg.HDFS.StagingRoot)
+}
