@@ -121,11 +121,3 @@ func ValidJobID(id string) bool {
 	_, _, ok := ParseSessionJobID(id)
 	return ok || ValidApplicationID(id)
 }
-
-// ApplicationOf returns the YARN application id of a job or session id.
-func ApplicationOf(id string) string {
-	if app, _, ok := strings.Cut(id, "."); ok {
-		return app
-	}
-	return id
-}

@@ -24,9 +24,6 @@ func TestIDs(t *testing.T) {
 	if got, _ := FlinkJobID("application_1763700000000_0042"); got != "0000019aa4b64500000000000000002a" {
 		t.Fatalf("flink job id %q", got)
 	}
-	if ApplicationOf("application_1_2.0123456789abcdef0123456789abcdef") != "application_1_2" || ApplicationOf("application_1_2") != "application_1_2" {
-		t.Fatal("ApplicationOf")
-	}
 	if TagValue([]string{"yarngate", "yarngate-flink:1.20.3"}, TagFlinkPrefix) != "1.20.3" {
 		t.Fatal("TagValue")
 	}

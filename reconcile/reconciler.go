@@ -471,11 +471,9 @@ func (r *Reconciler) drop(ctx context.Context, rec registry.Record) {
 	r.opts.Logger.Info("dropped an expired record", "id", rec.ID, "state", rec.State, "goneAt", rec.GoneAt)
 }
 
-// ArchiveDir is where JobManagers archive ended jobs (jobmanager.archive.fs.dir) under a staging root: one
-// file per Flink job id, and one directory per application that may run several jobs.
-func ArchiveDir(stagingRoot string) string { return path.Join(stagingRoot, "archive") }
-
-func (r *Reconciler) archiveDir() string { return ArchiveDir(r.opts.StagingRoot) }
+// archiveDir is where JobManagers archive ended jobs (jobmanager.archive.fs.dir, set by launch): one file per
+// Flink job id, and one directory per application that may run several jobs.
+func (r *Reconciler) archiveDir() string { return path.Join(r.opts.StagingRoot, "archive") }
 
 // filesOf lists the HDFS paths a record owns: the launch files and HA data of its application, and the
 // archive of its Flink job (or the archive directory of an application with several jobs).
