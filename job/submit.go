@@ -180,8 +180,14 @@ func initialStatus(kind, appID, user, version, jobID string, multi bool, now tim
 // record writes the record of a launch (or completes the one the reconciler adopted meanwhile), points the
 // key claim at it, observes it once so that the answer is fresh, and returns it as stored.
 func (s *Service) record(ctx context.Context, rec registry.Record, cl *keyClaim) registry.Record {
-	if _, err := s.opts.Registry.Create(ctx, rec); errors.Is(err, registry.ErrExists) {
-		_, err = s.opts.Registry.Update(ctx, rec.ID, func(old *registry.Record) (bool, error) {
+	// The application exists: its record is written even when the launch's own deadline is spent.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	// The key claim points at the application in any case: should the record not be written, a retry finds
+	// no record under the claim, takes it over and finds the application by its tags.
+	defer s.pointClaim(wctx, cl, rec.ID)
+	if _, err := s.opts.Registry.Create(wctx, rec); errors.Is(err, registry.ErrExists) {
+		_, err = s.opts.Registry.Update(wctx, rec.ID, func(old *registry.Record) (bool, error) {
 			old.KeyHash, old.Fingerprint, old.Spec, old.Name, old.Target = rec.KeyHash, rec.Fingerprint, rec.Spec, rec.Name, rec.Target
 			return true, nil
 		})
@@ -193,7 +199,6 @@ func (s *Service) record(ctx context.Context, rec registry.Record, cl *keyClaim)
 		s.opts.Logger.Warn("could not record a launch; the reconciler will adopt it", "id", rec.ID, "error", err)
 		return rec
 	}
-	s.pointClaim(ctx, cl, rec.ID)
 	if rec.Kind != registry.KindSessionJob {
 		if err := s.opts.Observer.Observe(ctx, rec.ID); err != nil {
 			s.opts.Logger.Debug("first observation of a launch failed; the reconciler will", "id", rec.ID, "error", err)
@@ -204,6 +209,9 @@ func (s *Service) record(ctx context.Context, rec registry.Record, cl *keyClaim)
 	}
 	return rec
 }
+
+// recordTimeout bounds writing the record of a launch.
+const recordTimeout = 30 * time.Second
 
 // recordFound records the application a stopped launcher had submitted for the same key.
 func (s *Service) recordFound(ctx context.Context, tmpl registry.Record, app *yarnclient.App, cl *keyClaim) (registry.Record, error) {
