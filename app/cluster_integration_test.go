@@ -140,11 +140,12 @@ type haCluster struct {
 	rmURLs []string
 }
 
-// haPorts keep the private cluster clear of the shared one.
+// haPorts keep the private cluster clear of the shared one, below 32768: out of Linux's ephemeral port range,
+// where an outgoing connection can take a port before the daemon binds it.
 var haPorts = []string{
-	"YARNGATE_TE_NN_PORT=39000", "YARNGATE_TE_NN_HTTP_PORT=39870", "YARNGATE_TE_RM_PORT=38030",
-	"YARNGATE_TE_RM_WEB_PORT=38088", "YARNGATE_TE_ZK_PORT=32181", "YARNGATE_TE_NM_WEB_PORT=38042",
-	"YARNGATE_TE_NM_LOCALIZER_PORT=38040", "YARNGATE_TE_NM_MEMORY_MB=4096", "HA=1",
+	"YARNGATE_TE_NN_PORT=21000", "YARNGATE_TE_NN_HTTP_PORT=21870", "YARNGATE_TE_RM_PORT=21030",
+	"YARNGATE_TE_RM_WEB_PORT=21088", "YARNGATE_TE_ZK_PORT=22181", "YARNGATE_TE_NM_WEB_PORT=21042",
+	"YARNGATE_TE_NM_LOCALIZER_PORT=21040", "YARNGATE_TE_NM_MEMORY_MB=4096", "HA=1",
 }
 
 // startHACluster starts the private HA cluster and registers its teardown.

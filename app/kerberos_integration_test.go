@@ -26,13 +26,14 @@ import (
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
-// kerberosPorts keep the private Kerberized cluster clear of the shared one (1xxxx), the HA test's (3xxxx)
-// and the registry test's (4xxxx).
+// kerberosPorts keep the private Kerberized cluster clear of the shared one (1xxxx), the HA test's (21xxx-22xxx)
+// and the registry test's (23xxx-24xxx). Every private port stays below 32768, out of Linux's ephemeral range,
+// where an outgoing connection once took a ResourceManager's port first.
 var kerberosPorts = []string{
-	"KERBEROS=1", "YARNGATE_TE_KDC_PORT=58800",
-	"YARNGATE_TE_NN_PORT=59000", "YARNGATE_TE_NN_HTTP_PORT=59870", "YARNGATE_TE_RM_PORT=58030",
-	"YARNGATE_TE_RM_WEB_PORT=58088", "YARNGATE_TE_ZK_PORT=52181", "YARNGATE_TE_NM_WEB_PORT=58042",
-	"YARNGATE_TE_NM_LOCALIZER_PORT=58040", "YARNGATE_TE_NM_MEMORY_MB=4096",
+	"KERBEROS=1", "YARNGATE_TE_KDC_PORT=25800",
+	"YARNGATE_TE_NN_PORT=26000", "YARNGATE_TE_NN_HTTP_PORT=26870", "YARNGATE_TE_RM_PORT=26030",
+	"YARNGATE_TE_RM_WEB_PORT=26088", "YARNGATE_TE_ZK_PORT=27181", "YARNGATE_TE_NM_WEB_PORT=26042",
+	"YARNGATE_TE_NM_LOCALIZER_PORT=26040", "YARNGATE_TE_NM_MEMORY_MB=4096",
 }
 
 // kerberizedCluster returns the shared test cluster when it is Kerberized, else a private Kerberized one.

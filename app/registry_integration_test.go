@@ -27,9 +27,9 @@ import (
 // registryPorts configure the private cluster of the registry test: its own ports, room for one Flink
 // cluster at a time beside a small one, and a ResourceManager that remembers only two ended applications.
 var registryPorts = []string{
-	"YARNGATE_TE_NN_PORT=49000", "YARNGATE_TE_NN_HTTP_PORT=49870", "YARNGATE_TE_RM_PORT=48030",
-	"YARNGATE_TE_RM_WEB_PORT=48088", "YARNGATE_TE_ZK_PORT=42181", "YARNGATE_TE_NM_WEB_PORT=48042",
-	"YARNGATE_TE_NM_LOCALIZER_PORT=48040", "YARNGATE_TE_NM_MEMORY_MB=4096", "YARNGATE_TE_MAX_COMPLETED_APPS=2",
+	"YARNGATE_TE_NN_PORT=23000", "YARNGATE_TE_NN_HTTP_PORT=23870", "YARNGATE_TE_RM_PORT=23030",
+	"YARNGATE_TE_RM_WEB_PORT=23088", "YARNGATE_TE_ZK_PORT=24181", "YARNGATE_TE_NM_WEB_PORT=23042",
+	"YARNGATE_TE_NM_LOCALIZER_PORT=23040", "YARNGATE_TE_NM_MEMORY_MB=4096", "YARNGATE_TE_MAX_COMPLETED_APPS=2",
 }
 
 // gatewayProc is a `yarngate serve` process, so that it can be killed with SIGKILL.
