@@ -110,15 +110,19 @@ func (r *Reconciler) failureLoop(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
+				var kind observe.Kind
 				r.update(ctx, s.recordID, func(rec *registry.Record) bool {
 					next := observe.WithFailure(rec.Status, msg)
+					kind = ""
 					if next.Equal(rec.Status) {
 						return false
 					}
-					rec.Status = next
-					r.opts.Metrics.wrote(observe.Kind(rec.Kind))
+					rec.Status, kind = next, observe.Kind(rec.Kind)
 					return true
 				})
+				if kind != "" { // counted once, however often a conflict made the change run again
+					r.opts.Metrics.wrote(kind)
+				}
 			})
 		}
 	}
