@@ -156,13 +156,17 @@ func Run(ctx context.Context, opts Options) error {
 		if jmLeaders != nil {
 			defer jmLeaders.Close()
 		}
+		krb, err := launchKerberos(cfg, ep, login)
+		if err != nil {
+			return err
+		}
 		launcher, err := launch.New(launch.Options{
 			RM: yc, Files: store, Jars: store,
 			FlinkHomes: cfg.Flink.Homes, DefaultFlinkVersion: cfg.Flink.DefaultVersion, FlinkLibRoot: cfg.Flink.LibRoot,
 			User: cfg.User, StagingRoot: cfg.HDFS.StagingRoot,
 			YarnClasspath: ep.yarnClasspath, MinAllocationMB: ep.minAllocationMB,
 			JobManagerMemory: cfg.Jobs.JobManagerMemory, TaskManagerMemory: cfg.Jobs.TaskManagerMemory,
-			TaskManagerSlots: cfg.Jobs.TaskManagerSlots, HA: ha, Logger: logger,
+			TaskManagerSlots: cfg.Jobs.TaskManagerSlots, HA: ha, Kerberos: krb, Logger: logger,
 		})
 		if err != nil {
 			return err

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/delegation"
 	"github.com/yarngate/yarngate/hadoopconf"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/httpapi"
@@ -53,6 +56,12 @@ type kerberosEndpoints struct {
 	nameNodePrincipal string
 	// dataTransferProtection is the SASL protection of DataNode transfers, or "".
 	dataTransferProtection string
+	// webHDFS are the NameNodes' web endpoints, where launches get their delegation tokens.
+	webHDFS []string
+	// tokenService is the service HDFS tokens must name ("" keeps the NameNode's choice).
+	tokenService string
+	// rmPrincipal is yarn.resourcemanager.principal, or "".
+	rmPrincipal string
 }
 
 func (e endpoints) rmURLs() []string {
@@ -80,7 +89,11 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 				return ep, fmt.Errorf("hadoop.security.authentication=kerberos in %s: the gateway needs its Kerberos principal and keytab: "+
 					"set kerberos.principal and kerberos.keytab (YARNGATE_PRINCIPAL and YARNGATE_KEYTAB, or --kerberos.principal and --kerberos.keytab)", cfg.HadoopConfDir)
 			}
-			ep.kerberos = &kerberosEndpoints{nameNodePrincipal: conf.NameNodeServicePrincipal(), dataTransferProtection: conf.DataTransferProtection()}
+			ep.kerberos = &kerberosEndpoints{nameNodePrincipal: conf.NameNodeServicePrincipal(), dataTransferProtection: conf.DataTransferProtection(),
+				tokenService: conf.HDFSTokenService(), rmPrincipal: conf.Get("yarn.resourcemanager.principal")}
+			if ep.kerberos.webHDFS, err = conf.NameNodeHTTPURLs(); err != nil {
+				return ep, fmt.Errorf("NameNode web endpoints from %s (launches get their delegation tokens there): %w", cfg.HadoopConfDir, err)
+			}
 		default:
 			return ep, fmt.Errorf("hadoop.security.authentication=%s in %s: only simple and kerberos are supported", auth, cfg.HadoopConfDir)
 		}
@@ -200,6 +213,33 @@ func hdfsKerberos(login *kerberos.Login, ep endpoints) *hdfs.Kerberos {
 	}
 	return &hdfs.Kerberos{Client: login.Client, ServicePrincipal: ep.kerberos.nameNodePrincipal,
 		DataTransferProtection: ep.kerberos.dataTransferProtection}
+}
+
+// launchKerberos is what launches on a Kerberized cluster need: a delegation token fetcher over the
+// gateway's SPNEGO client and the krb5.conf to ship; nil without a login.
+func launchKerberos(cfg config.Config, ep endpoints, login *kerberos.Login) (*launch.Kerberos, error) {
+	if login == nil {
+		return nil, nil
+	}
+	renewer := cfg.Kerberos.TokenRenewer
+	if renewer == "" {
+		renewer = "yarn"
+		if p := ep.kerberos.rmPrincipal; p != "" {
+			renewer = principalShortName(p)
+		}
+	}
+	tokens, err := delegation.NewFetcher(delegation.Options{NameNodes: ep.kerberos.webHDFS, HTTPClient: login.NewHTTPClient(nil),
+		Renewer: renewer, Service: ep.kerberos.tokenService, LoginUser: principalShortName(cfg.Kerberos.Principal)})
+	if err != nil {
+		return nil, err
+	}
+	k := &launch.Kerberos{Tokens: tokens}
+	if file := cmp.Or(cfg.Kerberos.JobKrb5Conf, cfg.Kerberos.Krb5Conf); file != "none" {
+		if k.Krb5Conf, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("kerberos.jobKrb5Conf: the krb5.conf shipped to launched clusters: %w", err)
+		}
+	}
+	return k, nil
 }
 
 // firstLoginWait bounds how long Run waits for the first Kerberos login attempt before it goes on (and

@@ -35,6 +35,7 @@ var clients = []string{
 	module + "/registry",
 	module + "/registry/boltstore",
 	module + "/kerberos",
+	module + "/delegation",
 }
 
 // rules is the table `make lint` enforces. A forbidden entry ending in "/..." forbids that path and every path
@@ -54,6 +55,11 @@ var rules = []rule{
 		pkg:    module + "/kerberos",
 		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
 		why:    "the Kerberos login and SPNEGO transports are handed to the clients by app; they know none of ours",
+	},
+	{
+		pkg:    module + "/delegation",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		why:    "delegation tokens are fetched over an http.Client app hands in; the package knows none of ours",
 	},
 	{
 		pkg: module + "/observe",
