@@ -36,6 +36,7 @@ var clients = []string{
 	module + "/registry/boltstore",
 	module + "/kerberos",
 	module + "/delegation",
+	module + "/keytab",
 }
 
 // rules is the table `make lint` enforces. A forbidden entry ending in "/..." forbids that path and every path
@@ -60,6 +61,11 @@ var rules = []rule{
 		pkg:    module + "/delegation",
 		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
 		why:    "delegation tokens are fetched over an http.Client app hands in; the package knows none of ours",
+	},
+	{
+		pkg:    module + "/keytab",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		why:    "keytabs are stored through a file system interface app adapts; the package knows none of ours",
 	},
 	{
 		pkg: module + "/observe",
