@@ -27,6 +27,10 @@ const (
 	CodeYARNRejected         = "yarn_rejected"
 	CodeSessionNotFound      = "session_not_found"
 	CodeSessionNotRunning    = "session_not_running"
+	CodeInvalidKeytab        = "invalid_keytab"
+	CodeKeytabRejected       = "keytab_rejected"
+	CodeKeytabNotFound       = "keytab_not_found"
+	CodeKeytabUserMismatch   = "keytab_user_mismatch"
 )
 
 // ErrorBody is the JSON body of every error response: {"error": {"code", "message", "requestId", "details"}}.

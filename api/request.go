@@ -34,6 +34,10 @@ type JobRequest struct {
 	// Flink allows that only without JobManager high availability and without a fixed job id, so such a job
 	// runs without HA, and its jobs are listed in flink.jobs. Not for session jobs.
 	MultipleJobs bool `json:"multipleJobs,omitempty"`
+	// KeytabID names a stored keytab (POST /v1/keytabs) the job's cluster logs in with, on a Kerberized
+	// cluster, so that it obtains new delegation tokens itself and outlives the one it was launched with.
+	// Its principal must be the job's user. Not for session jobs (the session's keytab counts).
+	KeytabID string `json:"keytabId,omitempty"`
 }
 
 // JobManagerSpec sizes the JobManager.
@@ -72,4 +76,6 @@ type SessionRequest struct {
 	FlinkVersion string `json:"flinkVersion,omitempty"`
 	// FlinkConfig are Flink configuration overrides (string, number or boolean values).
 	FlinkConfig map[string]any `json:"flinkConfig,omitempty"`
+	// KeytabID names a stored keytab the session cluster logs in with (see JobRequest.KeytabID).
+	KeytabID string `json:"keytabId,omitempty"`
 }

@@ -123,8 +123,13 @@ func Run(ctx context.Context, opts Options) error {
 		Readiness:  []httpapi.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
 	}
+	keytabs, err := newKeytabService(cfg, store, login, logger)
+	if err != nil {
+		return err
+	}
 	if login != nil {
 		gwOpts.Readiness = append([]httpapi.ReadinessCheck{{Name: "kerberos", Check: login.Ready}}, gwOpts.Readiness...)
+		gwOpts.Keytabs = keytabs
 	}
 	clusterOpts := job.ClusterServiceOptions{HDFS: store.Ping, HAEnabled: ep.rmHA}
 	if zw != nil {
@@ -188,7 +193,7 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		jobs, err := job.New(recs.serviceOptions(job.Options{
-			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait,
+			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
 			Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {

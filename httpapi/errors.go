@@ -106,6 +106,30 @@ func classify(err error, maxJarSize int64) *apiError {
 			"the jar is larger than the session's JobManager accepts (its rest.server.max-content-length)", err)
 	case errors.Is(err, job.ErrJobManagerUnavailable), errors.Is(err, job.ErrJobManagerBadRequest), errors.Is(err, job.ErrJobManagerNotFound):
 		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "the session's JobManager did not answer as expected; retry later", err)
+	case errors.Is(err, job.ErrKeytabsDisabled):
+		return newAPIError(http.StatusNotFound, api.CodeNotFound, "the cluster does not use Kerberos: the gateway keeps no keytabs", err)
+	case errors.Is(err, job.ErrKeytabNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeKeytabNotFound, "the keytab named by keytabId is not stored (upload it with POST /v1/keytabs)", err)
+	case errors.Is(err, job.ErrKeytabUserMismatch):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeKeytabUserMismatch,
+			"the keytab's principal is not the user the job runs as (the gateway's user, by the principal's first component): use a keytab of that user", err)
+	case errors.Is(err, job.ErrKeytabTooLarge):
+		return newAPIError(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "the keytab is larger than the limit of 64 KiB", err)
+	case errors.Is(err, job.ErrInvalidKeytab):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidKeytab, "the keytab is unusable: "+unwrapMessage(err, job.ErrInvalidKeytab), err)
+	case errors.Is(err, job.ErrKeytabRejected):
+		msg := "the KDC refused a login with the keytab's keys"
+		var pr publicReason
+		if errors.As(err, &pr) {
+			msg += ": " + pr.PublicReason()
+		}
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeKeytabRejected, msg, err)
+	case errors.Is(err, job.ErrKDCUnavailable):
+		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "no KDC answered to try the keytab; retry later", err)
+	case errors.Is(err, job.ErrStoredKeytabNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no keytab with this id", err)
+	case errors.Is(err, job.ErrInvalidKeytabID):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "a keytab id is 32 lower-case hex digits", err)
 	case errors.Is(err, job.ErrJarTooLarge), errors.As(err, &tooLarge):
 		return newAPIError(http.StatusRequestEntityTooLarge, api.CodeTooLarge,
 			fmt.Sprintf("the jar is larger than the limit of %d bytes", maxJarSize), err)

@@ -72,6 +72,8 @@ func TestClientFaultAgreesWithClassify(t *testing.T) {
 		job.ErrJobManagerUnavailable, job.ErrJobManagerBadRequest, job.ErrJobManagerNotFound,
 		job.ErrJarTooLarge, &http.MaxBytesError{Limit: 1}, job.ErrInvalidJar, job.ErrStagedJarNotFound,
 		job.ErrInvalidJarID, job.ErrStagingBusy, job.ErrStorageUnavailable, job.ErrStorageClosed,
+		job.ErrKeytabsDisabled, job.ErrKeytabNotFound, job.ErrKeytabUserMismatch, job.ErrInvalidKeytab, job.ErrKeytabTooLarge,
+		job.ErrKeytabRejected, job.ErrKDCUnavailable, job.ErrStoredKeytabNotFound, job.ErrInvalidKeytabID,
 		context.Canceled, context.DeadlineExceeded, errors.New("anything else"),
 	} {
 		want := classify(err, 0).status < 500

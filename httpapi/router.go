@@ -1,10 +1,10 @@
 // Package httpapi is yarngate's HTTP layer: a gin router with thin handlers over the services of package
-// job (JarService, Service, ClusterService), rendering the wire types of package api.
+// job (JarService, KeytabService, Service, ClusterService), rendering the wire types of package api.
 //
 // Dependency rule: httpapi imports api and job, never a cluster client (hdfs, yarnclient, zk, flink,
 // flink/jobmanager, registry). Handlers bind and validate a request, call one service method with the
 // request's context and render the result; they never call HDFS (or YARN, ZooKeeper) themselves, and
-// *gin.Context never leaves them. The interfaces the handlers consume (jobAPI, sessionAPI, clusterAPI) are
+// *gin.Context never leaves them. The interfaces the handlers consume (jobAPI, sessionAPI, clusterAPI, keytabAPI) are
 // declared here.
 //
 // Handlers return errors; classify (errors.go) is the one place that maps an error to a status and the body
@@ -49,6 +49,9 @@ type Options struct {
 	// Cluster reports what the gateway sees of the cluster (usually a *ClusterService). When nil,
 	// GET /v1/cluster answers 503.
 	Cluster clusterAPI
+	// Keytabs keeps users' keytabs (usually a *job.KeytabService) on a Kerberized cluster. When nil, the
+	// keytab routes answer 404 (not_found: the gateway keeps no keytabs).
+	Keytabs keytabAPI
 	// Readiness lists the dependencies GET /readyz probes.
 	Readiness []ReadinessCheck
 	// MaxJarSize is the largest accepted jar in bytes. Required.
@@ -123,6 +126,10 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	v1.GET("/jars", s.handle(s.listJars))
 	v1.GET("/jars/:id", s.handle(s.getJar))
 	v1.DELETE("/jars/:id", s.handle(s.deleteJar))
+	v1.POST("/keytabs", s.handle(s.uploadKeytab))
+	v1.GET("/keytabs", s.handle(s.listKeytabs))
+	v1.GET("/keytabs/:id", s.handle(s.getKeytab))
+	v1.DELETE("/keytabs/:id", s.handle(s.deleteKeytab))
 	v1.POST("/jobs", s.handle(s.submitJob))
 	v1.GET("/jobs", s.handle(s.listJobs))
 	v1.GET("/jobs/:id", s.handle(s.getJob))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/keytab"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
@@ -43,6 +44,19 @@ var (
 	ErrStorageUnavailable = hdfs.ErrUnavailable
 	// ErrStorageClosed: the jar store is closed (hdfs.ErrClosed).
 	ErrStorageClosed = hdfs.ErrClosed
+	// ErrInvalidKeytab: an upload is not a keytab or holds no key of its principal; a client-safe detail
+	// follows the sentinel's text (keytab.ErrInvalid).
+	ErrInvalidKeytab = keytab.ErrInvalid
+	// ErrKeytabTooLarge: an uploaded keytab is larger than keytab.MaxSize (keytab.ErrTooLarge).
+	ErrKeytabTooLarge = keytab.ErrTooLarge
+	// ErrKeytabRejected: the KDC refused a login with an uploaded keytab's keys (keytab.ErrRejected).
+	ErrKeytabRejected = keytab.ErrRejected
+	// ErrKDCUnavailable: no KDC answered to try an uploaded keytab (keytab.ErrVerifyUnavailable).
+	ErrKDCUnavailable = keytab.ErrVerifyUnavailable
+	// ErrStoredKeytabNotFound: no stored keytab has this id (keytab.ErrNotFound).
+	ErrStoredKeytabNotFound = keytab.ErrNotFound
+	// ErrInvalidKeytabID: a keytab id is not 32 lower-case hex digits (keytab.ErrInvalidID).
+	ErrInvalidKeytabID = keytab.ErrInvalidID
 )
 
 // RMMessage returns the ResourceManager's own message when err carries its error answer
@@ -78,6 +92,12 @@ func ClientFault(err error) bool {
 		errors.Is(err, ErrSessionNotRunning), errors.Is(err, ErrJarNotFound), errors.Is(err, ErrIdempotencyKeyReused),
 		errors.Is(err, ErrUnknownQueue), errors.Is(err, ErrYARNRejected):
 		return true
+	case errors.Is(err, ErrKeytabsDisabled), errors.Is(err, ErrKeytabNotFound), errors.Is(err, ErrKeytabUserMismatch),
+		errors.Is(err, ErrInvalidKeytab), errors.Is(err, ErrKeytabTooLarge), errors.Is(err, ErrKeytabRejected),
+		errors.Is(err, ErrStoredKeytabNotFound), errors.Is(err, ErrInvalidKeytabID):
+		return true
+	case errors.Is(err, ErrKDCUnavailable):
+		return false
 	case errors.Is(err, ErrYARNUnavailable), errors.Is(err, ErrNoActiveRM), errors.Is(err, ErrYARNUnexpectedResponse):
 		return false
 	case JobManagerStatus(err) == http.StatusRequestEntityTooLarge:

@@ -50,7 +50,8 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 			field string
 			set   bool
 		}{{"queue", r.Queue != ""}, {"jobManager", r.JobManager != nil}, {"taskManager", r.TaskManager != nil},
-			{"flinkVersion", r.FlinkVersion != ""}, {"flinkConfig", len(r.FlinkConfig) > 0}, {"multipleJobs", r.MultipleJobs}} {
+			{"flinkVersion", r.FlinkVersion != ""}, {"flinkConfig", len(r.FlinkConfig) > 0}, {"multipleJobs", r.MultipleJobs},
+			{"keytabId", r.KeytabID != ""}} {
 			if f.set {
 				e.Add(f.field, "not allowed with target session: the session decides it")
 			}
@@ -87,8 +88,16 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 	if r.Savepoint != nil && strings.TrimSpace(r.Savepoint.Path) == "" {
 		e.Add("savepoint.path", "is required with savepoint")
 	}
+	checkKeytabID(r.KeytabID, &e)
 	cfg := flinkConfigStrings(r.FlinkConfig, &e)
 	return cfg, e.OrNil()
+}
+
+// checkKeytabID checks the form of a request's keytabId.
+func checkKeytabID(id string, e *api.SpecError) {
+	if id != "" && !ValidKeytabID(id) {
+		e.Add("keytabId", "must be the id of a stored keytab (POST /v1/keytabs): 32 lower-case hex digits")
+	}
 }
 
 // flinkConfigStrings converts a request's flinkConfig to strings, adding a problem to e for each value

@@ -91,6 +91,9 @@ type Options struct {
 	Backend string
 	// User is the Hadoop user the clusters run as. Required.
 	User string
+	// Keytabs, on a Kerberized cluster, holds the keytabs jobs and sessions name (keytabId); nil refuses
+	// keytabId.
+	Keytabs *KeytabService
 	// MaxWait caps long polls. Default 5 minutes.
 	MaxWait time.Duration
 	// LaunchTimeout bounds a launch from the moment YARN gave it an application id, whatever becomes of its

@@ -33,6 +33,7 @@ func normalizeSessionRequest(r *api.SessionRequest) (map[string]string, error) {
 	if r.TaskManager != nil && r.TaskManager.Slots != nil && *r.TaskManager.Slots < 1 {
 		e.Add("taskManager.slots", "must be at least 1")
 	}
+	checkKeytabID(r.KeytabID, &e)
 	cfg := flinkConfigStrings(r.FlinkConfig, &e)
 	return cfg, e.OrNil()
 }

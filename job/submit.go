@@ -45,6 +45,11 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 			spec.Parallelism = *req.Parallelism
 		}
 		sizeOf(&spec, req.JobManager, req.TaskManager)
+		if req.KeytabID != "" {
+			if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, s.opts.User); err != nil {
+				return api.Job{}, false, err
+			}
+		}
 		tmpl := registry.Record{Kind: registry.KindJob, Name: req.Name, Target: req.Target, Spec: redactedSpec(req)}
 		rec, created, err = s.launchOnce(ctx, key, fp, spec, tmpl)
 	}
@@ -63,6 +68,11 @@ func (s *Service) CreateSession(ctx context.Context, req api.SessionRequest, key
 	}
 	spec := launch.Spec{Kind: launch.Session, Name: req.Name, Queue: req.Queue, FlinkVersion: req.FlinkVersion, FlinkConfig: cfg}
 	sizeOf(&spec, req.JobManager, req.TaskManager)
+	if req.KeytabID != "" {
+		if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, s.opts.User); err != nil {
+			return api.Session{}, false, err
+		}
+	}
 	tmpl := registry.Record{Kind: registry.KindSession, Name: req.Name, Spec: redactedSpec(req)}
 	rec, created, err := s.launchOnce(ctx, key, sessionRequestFingerprint(&req), spec, tmpl)
 	if err != nil {

@@ -84,6 +84,16 @@ type Kerberos struct {
 	Krb5Conf []byte
 }
 
+// Keytab is a user's keytab a cluster on a Kerberized Hadoop logs in with (Flink's security.kerberos.login.*),
+// so that it obtains new delegation tokens itself when the one it was launched with reaches its maximum
+// lifetime. Its principal must map to the launch's user.
+type Keytab struct {
+	// Principal is the principal to log in as, name[/instance]@REALM.
+	Principal string
+	// Data is the keytab file.
+	Data []byte
+}
+
 // ErrCredentials: the launch's delegation token could not be obtained.
 var ErrCredentials = errors.New("no delegation token for the launch")
 
@@ -200,6 +210,8 @@ type Spec struct {
 	Savepoint *flink.Savepoint
 	// Tags are extra application tags (idempotency).
 	Tags []string
+	// Keytab, on a Kerberized cluster, is shipped for the cluster to log in with; nil ships none.
+	Keytab *Keytab
 }
 
 // Prepared is a launch that passed admission: the distribution is in HDFS, the jar and the queue are known.
@@ -207,6 +219,7 @@ type Spec struct {
 type Prepared struct {
 	launch flink.LaunchSpec // without the application id
 	multi  bool
+	keytab *Keytab
 	// FlinkVersion is the version the cluster will run.
 	FlinkVersion string
 }
@@ -218,11 +231,14 @@ func (l *Launcher) Prepare(ctx context.Context, s Spec) (*Prepared, error) {
 	if err != nil {
 		return nil, &api.SpecError{Problems: []api.FieldProblem{{Field: "flinkVersion", Reason: err.Error()}}}
 	}
+	if s.Keytab != nil && l.opts.Kerberos == nil {
+		return nil, &api.SpecError{Problems: []api.FieldProblem{{Field: "keytabId", Reason: "the cluster does not use Kerberos: no keytab is shipped"}}}
+	}
 	cfg := make(map[string]string, len(s.FlinkConfig))
 	for k, v := range s.FlinkConfig {
 		cfg[k] = v
 	}
-	p := &Prepared{multi: s.MultipleJobs, FlinkVersion: dist.Version.Raw, launch: flink.LaunchSpec{
+	p := &Prepared{multi: s.MultipleJobs, keytab: s.Keytab, FlinkVersion: dist.Version.Raw, launch: flink.LaunchSpec{
 		Dist: dist, Mode: flink.ModeApplication, EntryClass: s.EntryClass, Args: append([]string{}, s.Args...),
 		FlinkConfig: cfg, Queue: s.Queue, Name: s.Name, User: l.opts.User, Parallelism: s.Parallelism,
 		StagingDir:       l.opts.Files.URI(l.opts.StagingRoot),
@@ -332,7 +348,7 @@ func (l *Launcher) Submit(ctx context.Context, p *Prepared, na *yarnclient.NewAp
 		setDefault(spec.FlinkConfig, "jobmanager.archive.fs.dir", l.opts.Files.URI(path.Join(l.archiveDir(), na.ApplicationID)))
 	}
 	if l.opts.Kerberos != nil {
-		sec, creds, err := l.security(ctx, spec.User)
+		sec, creds, err := l.security(ctx, spec.User, p.keytab)
 		if err != nil {
 			return Launched{}, err
 		}
@@ -377,8 +393,9 @@ func (l *Launcher) Submit(ctx context.Context, p *Prepared, na *yarnclient.NewAp
 	return Launched{}, err
 }
 
-// security obtains a Kerberized launch's token for user and assembles what the cluster gets.
-func (l *Launcher) security(ctx context.Context, user string) (*flink.Security, *Credentials, error) {
+// security obtains a Kerberized launch's token for user and assembles what the cluster gets: with a keytab,
+// also the keytab and its principal, which the cluster logs in with.
+func (l *Launcher) security(ctx context.Context, user string, kt *Keytab) (*flink.Security, *Credentials, error) {
 	k := l.opts.Kerberos
 	tok, err := k.Tokens.HDFSToken(ctx, user)
 	if err != nil {
@@ -387,7 +404,11 @@ func (l *Launcher) security(ctx context.Context, user string) (*flink.Security, 
 	l.opts.Logger.Debug("delegation token obtained for a launch", "token", tok.String())
 	sec := &flink.Security{Tokens: map[string]string{tok.Service: tok.Encode()}, Krb5Conf: k.Krb5Conf,
 		TokenRenewer: k.Tokens.Renewer()}
-	return sec, &Credentials{HDFSTokenExpires: tok.MaxDate}, nil
+	creds := &Credentials{HDFSTokenExpires: tok.MaxDate}
+	if kt != nil {
+		sec.Keytab, sec.Principal, creds.Principal = kt.Data, kt.Principal, kt.Principal
+	}
+	return sec, creds, nil
 }
 
 // FindByTags looks for the application an earlier launch submitted with an idempotency tag: nil when there
