@@ -16,6 +16,7 @@ const (
 	EnvKeytabPrincipal    = "_KEYTAB_PRINCIPAL"
 	EnvRemoteKeytabPath   = "_REMOTE_KEYTAB_PATH"
 	keyTokenRenewer       = "security.kerberos.token.provider.hadoopfs.renewer"
+	keyUseTicketCache     = "security.kerberos.login.use-ticket-cache"
 	keyShipLocalKeytab    = "yarn.security.kerberos.ship-local-keytab"
 	keyLocalizedKeytab    = "yarn.security.kerberos.localized-keytab-path"
 	krb5ConfJVMOption     = "-Djava.security.krb5.conf=" + Krb5ConfName
@@ -76,10 +77,17 @@ func (s *LaunchSpec) validateSecurity(bad func(field, format string, a ...any)) 
 	}
 }
 
-// applySecurity sets the configuration a Kerberized launch implies.
+// applySecurity sets the configuration a Kerberized launch implies. Unless the job says otherwise, the
+// cluster does not read a Kerberos ticket cache: it authenticates with what the launch gave it (the tokens,
+// the keytab), never with a ticket some user of the node left in /tmp/krb5cc_<uid> — which Flink would
+// otherwise take (security.kerberos.login.use-ticket-cache defaults to true) and, with it, try to obtain
+// tokens of whoever that ticket names, or fail to start when that ticket is stale.
 func applySecurity(cfg Config, sec *Security) {
 	if sec == nil {
 		return
+	}
+	if _, ok := cfg[keyUseTicketCache]; !ok {
+		cfg[keyUseTicketCache] = false
 	}
 	if _, ok := cfg[keyTokenRenewer]; !ok && sec.TokenRenewer != "" {
 		cfg[keyTokenRenewer] = sec.TokenRenewer

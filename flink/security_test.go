@@ -27,6 +27,9 @@ func TestPlanKerberized(t *testing.T) {
 			if got, _ := plan.Config.String(keyTokenRenewer); got != "yarn" {
 				t.Errorf("%s = %q", keyTokenRenewer, got)
 			}
+			if got, ok := plan.Config[keyUseTicketCache]; !ok || got != false {
+				t.Errorf("%s = %v, want false: the cluster must not log in from a ticket cache of its node", keyUseTicketCache, got)
+			}
 			if !strings.Contains(plan.Command, " -Djava.security.krb5.conf=krb5.conf ") {
 				t.Errorf("the JobManager command lacks the krb5.conf option: %s", plan.Command)
 			}
