@@ -176,6 +176,8 @@ func startPrivateCluster(t *testing.T, settings []string) *haCluster {
 				if err := os.Rename(filepath.Join(runDir, "logs"), filepath.Join(kept, "logs")); err == nil {
 					t.Logf("the private cluster's logs are kept in %s", kept)
 				}
+				// The containers' logs (JobManagers, TaskManagers), which the NodeManager keeps in the run dir.
+				_ = os.Rename(filepath.Join(runDir, "hadoop", "nm-logs"), filepath.Join(kept, "nm-logs"))
 			}
 		}
 		os.RemoveAll(runDir)
