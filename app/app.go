@@ -92,11 +92,15 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer startKerberos(ctx, login, logger)() // stopped last: every client below uses its ticket
 
+	web, err := newWebHDFS(ep, login, cfg, logger)
+	if err != nil {
+		return err
+	}
 	store, err := hdfs.New(hdfs.Options{
 		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,
 		MaxSize: int64(cfg.Jars.MaxSize), DialTimeout: cfg.HDFS.DialTimeout, IOTimeout: cfg.HDFS.IOTimeout,
 		PoolSize: cfg.HDFS.PoolSize, UseDatanodeHostname: ep.useDatanodeHostname, Kerberos: hdfsKerberos(login, ep),
-		Logger: logger,
+		WebHDFS: web, Logger: logger,
 	})
 	if err != nil {
 		return err

@@ -33,6 +33,10 @@ var kerberosPorts = []string{
 	"YARNGATE_TE_NN_PORT=26000", "YARNGATE_TE_NN_HTTP_PORT=26870", "YARNGATE_TE_RM_PORT=26030",
 	"YARNGATE_TE_RM_WEB_PORT=26088", "YARNGATE_TE_ZK_PORT=27181", "YARNGATE_TE_NM_WEB_PORT=26042",
 	"YARNGATE_TE_NM_LOCALIZER_PORT=26040", "YARNGATE_TE_NM_MEMORY_MB=10240",
+	// The DataNode offers privacy first: colinmarc alone would negotiate it (and fail to read), the gateway
+	// configured for authentication (the cluster's hdfs-site.xml) negotiates authentication, one configured
+	// for privacy negotiates privacy and reads through WebHDFS.
+	"YARNGATE_TE_DATA_TRANSFER_PROTECTION=privacy,authentication",
 }
 
 // kerberizedCluster returns the shared test cluster when it is Kerberized, else a private Kerberized one.
@@ -65,7 +69,9 @@ func kerberosConfig(t *testing.T, c *testenv.Cluster, keytab string) config.Conf
 // TestKerberizedGateway proves the gateway as a Kerberos client of a Kerberized cluster: it logs in from its
 // keytab, is ready (HDFS over Kerberos RPC and SASL data transfer, the ResourceManager over SPNEGO), names the
 // RM, stages a jar in HDFS and lists it; launches Flink (application jobs and a session, both Flink versions,
-// see kerberizedFlink); with a keytab that lacks its principal, /readyz says why. The test starts a private Kerberized cluster (a KDC, HDFS,
+// see kerberizedFlink); where the DataNode offers privacy first, colinmarc alone cannot read under privacy,
+// and a gateway whose hdfs-site.xml says privacy stages a jar reading it back through WebHDFS; with a keytab
+// that lacks its principal, /readyz says why. The test starts a private Kerberized cluster (a KDC, HDFS,
 // an RM, a NodeManager and ZooKeeper, about a minute) unless the shared one is Kerberized, so it runs wherever
 // a cluster is required (CI, make test) or with YARNGATE_TEST_KERBEROS=1.
 func TestKerberizedGateway(t *testing.T) {
@@ -134,6 +140,9 @@ func TestKerberizedGateway(t *testing.T) {
 			t.Errorf("Run() = %v", err)
 		}
 	})
+
+	t.Run("colinmarc cannot read under privacy", func(t *testing.T) { colinmarcPrivacyReads(t, c) })
+	t.Run("privacy: reads through WebHDFS", func(t *testing.T) { privacyGateway(t, c) })
 
 	t.Run("keytab without the principal", func(t *testing.T) {
 		cfg := kerberosConfig(t, c, c.UserKeytab) // alice's and bob's keys only

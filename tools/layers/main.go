@@ -29,6 +29,7 @@ const module = "github.com/yarngate/yarngate"
 var clients = []string{
 	module + "/yarnclient",
 	module + "/hdfs",
+	module + "/hdfs/webhdfs",
 	module + "/zk",
 	module + "/flink",
 	module + "/flink/jobmanager",
