@@ -58,6 +58,11 @@ var rules = []rule{
 		why:    "the Kerberos login and SPNEGO transports are handed to the clients by app; they know none of ours",
 	},
 	{
+		pkg:    module + "/authn",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		why:    "authentication knows none of ours: httpapi installs it, app configures it, job reads its Principal",
+	},
+	{
 		pkg:    module + "/delegation",
 		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
 		why:    "delegation tokens are fetched over an http.Client app hands in; the package knows none of ours",
