@@ -27,6 +27,7 @@ const (
 	CodeYARNRejected         = "yarn_rejected"
 	CodeSessionNotFound      = "session_not_found"
 	CodeSessionNotRunning    = "session_not_running"
+	CodeForbidden            = "forbidden"
 )
 
 // ErrorBody is the JSON body of every error response: {"error": {"code", "message", "requestId", "details"}}.

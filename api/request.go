@@ -34,6 +34,8 @@ type JobRequest struct {
 	// Flink allows that only without JobManager high availability and without a fixed job id, so such a job
 	// runs without HA, and its jobs are listed in flink.jobs. Not for session jobs.
 	MultipleJobs bool `json:"multipleJobs,omitempty"`
+	// ACL grants others access to the job (the owner, its caller, always has it).
+	ACL *ACL `json:"acl,omitempty"`
 }
 
 // JobManagerSpec sizes the JobManager.
@@ -72,4 +74,16 @@ type SessionRequest struct {
 	FlinkVersion string `json:"flinkVersion,omitempty"`
 	// FlinkConfig are Flink configuration overrides (string, number or boolean values).
 	FlinkConfig map[string]any `json:"flinkConfig,omitempty"`
+	// ACL grants others access to the session; its modify list says who may submit jobs into it.
+	ACL *ACL `json:"acl,omitempty"`
+}
+
+// ACL grants users and groups other than the owner access to a job or session, like YARN's application
+// ACLs. Entries are user names, "group:<name>" for a group, or "*" for every authenticated caller.
+type ACL struct {
+	// View lists who may see it.
+	View []string `json:"view,omitempty"`
+	// Modify lists who may act on it: cancel a job; stop a session and submit jobs into it. Modify
+	// implies view.
+	Modify []string `json:"modify,omitempty"`
 }

@@ -78,6 +78,8 @@ func classify(err error, maxJarSize int64) *apiError {
 		e := newAPIError(http.StatusBadRequest, api.CodeInvalidSpec, "the job request is invalid: "+spec.Error(), err)
 		e.details = spec.Problems
 		return e
+	case errors.Is(err, job.ErrForbidden):
+		return newAPIError(http.StatusForbidden, api.CodeForbidden, unwrapMessage(err, job.ErrForbidden), err)
 	case errors.Is(err, job.ErrJobNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no job with this id", err)
 	case errors.Is(err, job.ErrSessionNotFound):

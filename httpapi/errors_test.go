@@ -36,6 +36,8 @@ func TestClassify(t *testing.T) {
 		{"broken body", fmt.Errorf("stage: %w", &bodyError{err: io.ErrUnexpectedEOF}), 400, api.CodeInvalidRequest, ""},
 		{"client went away", fmt.Errorf("stage: %w", context.Canceled), 499, api.CodeRequestCanceled, ""},
 		{"not found", hdfs.ErrNotFound, 404, api.CodeNotFound, ""},
+		{"forbidden", fmt.Errorf("%w: bob may not cancel application_1_0001 (owner alice)", job.ErrForbidden), 403, api.CodeForbidden,
+			"bob may not cancel application_1_0001 (owner alice)"},
 		{"bad id", hdfs.ErrInvalidID, 400, api.CodeInvalidRequest, ""},
 		{"busy", hdfs.ErrBusy, 503, api.CodeBusy, ""},
 		{"unavailable", fmt.Errorf("%w: dial nn:8020", hdfs.ErrUnavailable), 503, api.CodeUnavailable, "jar storage is unavailable; retry later"},
@@ -64,7 +66,7 @@ func TestClassify(t *testing.T) {
 func TestClientFaultAgreesWithClassify(t *testing.T) {
 	for _, err := range []error{
 		&api.SpecError{Problems: []api.FieldProblem{{Field: "name", Reason: "x"}}},
-		job.ErrJobNotFound, job.ErrSessionNotFound, job.ErrSessionNotRunning, job.ErrJarNotFound,
+		job.ErrForbidden, job.ErrJobNotFound, job.ErrSessionNotFound, job.ErrSessionNotRunning, job.ErrJarNotFound,
 		job.ErrIdempotencyKeyReused, fmt.Errorf("%w: root.nope", job.ErrUnknownQueue), job.ErrYARNRejected,
 		job.ErrYARNUnavailable, job.ErrNoActiveRM, job.ErrYARNUnexpectedResponse,
 		fmt.Errorf("upload: %w", &jobmanager.Error{Status: http.StatusRequestEntityTooLarge}),

@@ -89,8 +89,11 @@ type Options struct {
 	Instance string
 	// Backend names the registry's store for the cluster view ("zookeeper", "embedded").
 	Backend string
-	// User is the Hadoop user the clusters run as. Required.
+	// User is the Hadoop user the clusters run as, and the caller of a request without a principal (a
+	// gateway without authentication). Required.
 	User string
+	// Admins may see and act on every job and session.
+	Admins Admins
 	// MaxWait caps long polls. Default 5 minutes.
 	MaxWait time.Duration
 	// LaunchTimeout bounds a launch from the moment YARN gave it an application id, whatever becomes of its
