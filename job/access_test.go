@@ -46,8 +46,8 @@ func TestAccessMatrix(t *testing.T) {
 
 	type want struct{ see, modify bool }
 	matrix := map[string]map[string]want{
-		private:   {"alice": {true, true}, "bob": {}, "carol": {}, "dana": {true, true}, "eve": {}},
-		shared:    {"alice": {true, true}, "bob": {true, true}, "carol": {true, false}, "dana": {true, true}, "eve": {}},
+		private: {"alice": {true, true}, "bob": {}, "carol": {}, "dana": {true, true}, "eve": {}},
+		shared:  {"alice": {true, true}, "bob": {true, true}, "carol": {true, false}, "dana": {true, true}, "eve": {}},
 		// carol's job in bob's session: bob, and alice, who may modify the session, act on it too.
 		sessionJb: {"alice": {true, true}, "bob": {true, true}, "carol": {true, true}, "dana": {true, true}, "eve": {}},
 	}
