@@ -45,6 +45,9 @@ var kdcErrorHints = map[int32]string{
 // of its krberror.Krberror, which keeps no typed cause.
 var krbErrorCode = regexp.MustCompile(`KRB Error: \((\d+)\)`)
 
+// closedWithoutAnswer matches gokrb5's text for a KDC connection closed before any answer arrived.
+var closedWithoutAnswer = regexp.MustCompile(`error reading response size header: EOF`)
+
 // exchangeError explains a failed exchange with the KDC. gokrb5 classifies its errors by RootCause; the KDC's
 // error code survives only in the text, and is read from there for the explanation alone.
 func exchangeError(what string, err error) *LoginError {
@@ -54,6 +57,11 @@ func exchangeError(what string, err error) *LoginError {
 		switch ke.RootCause {
 		case krberror.NetworkingError:
 			reason = "the KDC cannot be reached (it is down or unreachable, or krb5.conf names the wrong host or port)"
+			if closedWithoutAnswer.MatchString(ke.Error()) {
+				// A KDC that accepts the connection and closes it unanswered: Kerby's answer to a realm it
+				// does not serve.
+				reason = "the KDC closed the connection without answering (does it serve the principal's realm?)"
+			}
 		case krberror.KDCError:
 			reason = "the KDC refused the " + what
 			if m := krbErrorCode.FindStringSubmatch(ke.Error()); m != nil {

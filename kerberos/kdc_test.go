@@ -181,6 +181,8 @@ func TestExchangeErrorReasons(t *testing.T) {
 		{kdcSays(37), "the clocks of the gateway and the KDC differ too much"},
 		{kdcSays(61), "the KDC refused the login (Kerberos error 61)"},
 		{krberror.Errorf(fmt.Errorf("dial tcp: refused"), krberror.NetworkingError, "sending"), "the KDC cannot be reached (it is down or unreachable, or krb5.conf names the wrong host or port)"},
+		{krberror.Errorf(fmt.Errorf("error reading response size header: EOF"), krberror.NetworkingError, "sending"),
+			"the KDC closed the connection without answering (does it serve the principal's realm?)"},
 		{kdcSays(68), "the KDC does not serve the principal's realm (krb5.conf sends the realm to another realm's KDC?)"},
 		{krberror.Errorf(fmt.Errorf("checksum"), krberror.KRBMsgError, "AS_REP is not valid"), "the KDC's answer does not decrypt with the keytab's key (an outdated keytab?)"},
 		{fmt.Errorf("something else"), "the login failed"},

@@ -241,7 +241,9 @@ start_kdc() {
     -Dyarngate.kdc.port="$kdc_port" -Dyarngate.kdc.max.ticket.lifetime="$kdc_max_ticket_lifetime" \
     -Dyarngate.gateway.principal="$user" -Dyarngate.users="$end_users" -Dyarngate.kdc.restore="$restore" \
     -cp "$(cat "$hadoop_cache/kdc.cp")" "$here/hadoop/Kdc.java"
-  echo "max_ticket_lifetime=$kdc_max_ticket_lifetime" >"$kdc_dir/settings"
+  # What kdc-start needs to start the same KDC again, whatever the caller's environment says.
+  printf 'kdc_port=%q\nrealm=%q\nkdc_max_ticket_lifetime=%q\nuser=%q\nend_users=%q\n' \
+    "$kdc_port" "$realm" "$kdc_max_ticket_lifetime" "$user" "$end_users" >"$kdc_dir/settings"
   wait_for "KDC" 60 grep -q '^READY' "$run/logs/kdc.out"
 }
 
@@ -567,8 +569,8 @@ cmd_kdc_start() { # start the KDC again with the keys of its first start
   ((kerberos)) || die "kdc-start needs the Kerberized cluster (make cluster-up KERBEROS=1)"
   alive kdc && { log "the KDC is running"; return 0; }
   alive dfs || die "the cluster is not running (make cluster-up KERBEROS=1)"
-  # The longest ticket of the first start, not of the caller's environment.
-  [[ -f $kdc_dir/settings ]] && kdc_max_ticket_lifetime=$(sed -n 's/^max_ticket_lifetime=//p' "$kdc_dir/settings")
+  [[ -f $kdc_dir/settings ]] || die "no KDC settings in $kdc_dir: start the cluster with make cluster-up KERBEROS=1"
+  . "$kdc_dir/settings" # the port, realm, longest ticket and principals of the first start
   start_kdc restore
   krb_env kdestroy >/dev/null 2>&1 || true
   wait_for "a ticket from the restarted KDC" 30 krb_login
