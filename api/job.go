@@ -96,10 +96,26 @@ type Job struct {
 	Flink JobFlink `json:"flink"`
 	// Links are the job's web addresses.
 	Links JobLinks `json:"links"`
+	// Credentials, on a Kerberized cluster, say what the job's cluster was launched with and until when it
+	// can reach HDFS; absent with simple authentication.
+	Credentials *Credentials `json:"credentials,omitempty"`
 	// CreatedAt is when the gateway first saw the job.
 	CreatedAt time.Time `json:"createdAt"`
 	// UpdatedAt is when the object last changed.
 	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Credentials are what a cluster on a Kerberized Hadoop was launched with.
+type Credentials struct {
+	// HDFSTokenExpiresAt is the maximum date of the HDFS delegation token the cluster was launched with:
+	// YARN renews the token until then, never beyond.
+	HDFSTokenExpiresAt time.Time `json:"hdfsTokenExpiresAt"`
+	// HDFSAccessUntil is when the cluster loses access to HDFS (checkpoints, HA data, new TaskManagers):
+	// HDFSTokenExpiresAt for a cluster without a keytab; null for one that logs in with a keytab and
+	// obtains new tokens itself.
+	HDFSAccessUntil *time.Time `json:"hdfsAccessUntil"`
+	// KeytabPrincipal is the principal of the keytab the cluster logs in with; null without one.
+	KeytabPrincipal *string `json:"keytabPrincipal"`
 }
 
 // JobYARN is the YARN side of a job.

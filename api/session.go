@@ -66,6 +66,8 @@ type Session struct {
 	Links JobLinks `json:"links"`
 	// FlinkVersion is the Flink version the session runs.
 	FlinkVersion string `json:"flinkVersion"`
+	// Credentials, on a Kerberized cluster, say what the session was launched with (see Job.Credentials).
+	Credentials *Credentials `json:"credentials,omitempty"`
 	// CreatedAt is when the gateway first saw the session.
 	CreatedAt time.Time `json:"createdAt"`
 	// UpdatedAt is when the object last changed.

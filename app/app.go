@@ -92,11 +92,15 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer startKerberos(ctx, login, logger)() // stopped last: every client below uses its ticket
 
+	web, err := newWebHDFS(ep, login, cfg, logger)
+	if err != nil {
+		return err
+	}
 	store, err := hdfs.New(hdfs.Options{
 		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,
 		MaxSize: int64(cfg.Jars.MaxSize), DialTimeout: cfg.HDFS.DialTimeout, IOTimeout: cfg.HDFS.IOTimeout,
 		PoolSize: cfg.HDFS.PoolSize, UseDatanodeHostname: ep.useDatanodeHostname, Kerberos: hdfsKerberos(login, ep),
-		Logger: logger,
+		WebHDFS: web, Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -156,13 +160,17 @@ func Run(ctx context.Context, opts Options) error {
 		if jmLeaders != nil {
 			defer jmLeaders.Close()
 		}
+		krb, err := launchKerberos(cfg, ep, login)
+		if err != nil {
+			return err
+		}
 		launcher, err := launch.New(launch.Options{
 			RM: yc, Files: store, Jars: store,
 			FlinkHomes: cfg.Flink.Homes, DefaultFlinkVersion: cfg.Flink.DefaultVersion, FlinkLibRoot: cfg.Flink.LibRoot,
 			User: cfg.User, StagingRoot: cfg.HDFS.StagingRoot,
 			YarnClasspath: ep.yarnClasspath, MinAllocationMB: ep.minAllocationMB,
 			JobManagerMemory: cfg.Jobs.JobManagerMemory, TaskManagerMemory: cfg.Jobs.TaskManagerMemory,
-			TaskManagerSlots: cfg.Jobs.TaskManagerSlots, HA: ha, Logger: logger,
+			TaskManagerSlots: cfg.Jobs.TaskManagerSlots, HA: ha, Kerberos: krb, Logger: logger,
 		})
 		if err != nil {
 			return err

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -15,8 +17,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/delegation"
 	"github.com/yarngate/yarngate/hadoopconf"
 	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/hdfs/webhdfs"
 	"github.com/yarngate/yarngate/httpapi"
 	"github.com/yarngate/yarngate/kerberos"
 	"github.com/yarngate/yarngate/launch"
@@ -51,8 +55,20 @@ type endpoints struct {
 type kerberosEndpoints struct {
 	// nameNodePrincipal is dfs.namenode.kerberos.principal without the realm, such as hdfs/_HOST.
 	nameNodePrincipal string
-	// dataTransferProtection is the SASL protection of DataNode transfers, or "".
-	dataTransferProtection string
+	// dataTransferProtection lists the SASL protections of DataNode transfers the gateway accepts, in its
+	// order of preference (dfs.data.transfer.protection), or nothing.
+	dataTransferProtection []string
+	// webHDFS are the NameNodes' web base URLs (dfs.namenode.http-address and its HA variants), in
+	// failover order: launches get their delegation tokens there, and file content is read there when
+	// dataPath says so.
+	webHDFS []string
+	// dataPath, when set, says why file content must be read through WebHDFS (hdfs.ReadsNeedWebHDFS), for
+	// the start-up log; empty when the gateway reads blocks from the DataNodes itself.
+	dataPath string
+	// tokenService is the service HDFS tokens must name ("" keeps the NameNode's choice).
+	tokenService string
+	// rmPrincipal is yarn.resourcemanager.principal, or "".
+	rmPrincipal string
 }
 
 func (e endpoints) rmURLs() []string {
@@ -80,7 +96,16 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 				return ep, fmt.Errorf("hadoop.security.authentication=kerberos in %s: the gateway needs its Kerberos principal and keytab: "+
 					"set kerberos.principal and kerberos.keytab (YARNGATE_PRINCIPAL and YARNGATE_KEYTAB, or --kerberos.principal and --kerberos.keytab)", cfg.HadoopConfDir)
 			}
-			ep.kerberos = &kerberosEndpoints{nameNodePrincipal: conf.NameNodeServicePrincipal(), dataTransferProtection: conf.DataTransferProtection()}
+			k := &kerberosEndpoints{nameNodePrincipal: conf.NameNodeServicePrincipal(), dataTransferProtection: conf.DataTransferProtections(),
+				tokenService: conf.HDFSTokenService(), rmPrincipal: conf.Get("yarn.resourcemanager.principal")}
+			if k.webHDFS, err = conf.NameNodeHTTPURLs(); err != nil {
+				return ep, fmt.Errorf("the NameNodes' web addresses (dfs.namenode.http-address) from %s, where launches get their delegation tokens: %w",
+					cfg.HadoopConfDir, err)
+			}
+			if need, why := hdfs.ReadsNeedWebHDFS(k.dataTransferProtection); need {
+				k.dataPath = why
+			}
+			ep.kerberos = k
 		default:
 			return ep, fmt.Errorf("hadoop.security.authentication=%s in %s: only simple and kerberos are supported", auth, cfg.HadoopConfDir)
 		}
@@ -183,10 +208,6 @@ func newKerberosLogin(cfg config.Config, ep endpoints, logger *slog.Logger, reg 
 		logger.Warn("the cluster sees the gateway as its principal's short name, not as user", "principal", cfg.Kerberos.Principal,
 			"shortName", short, "user", cfg.User, "stagingRoot", cfg.HDFS.StagingRoot)
 	}
-	if p := ep.kerberos.dataTransferProtection; p == "integrity" || p == "privacy" {
-		logger.Warn("DataNode transfer protection "+p+": the HDFS client cannot read blocks back, so jar uploads fail; use authentication",
-			"dfs.data.transfer.protection", p)
-	}
 	return login, nil
 }
 
@@ -222,6 +243,46 @@ func principalShortName(principal string) string {
 	return name
 }
 
+// newWebHDFS returns the client the HDFS store reads file content through, or nil when it reads blocks
+// from the DataNodes itself, and logs which data path the gateway uses and why. NameNode requests
+// authenticate with SPNEGO (login's client, one cookie jar per NameNode); the DataNode requests they are
+// redirected to carry a delegation token and go out without Kerberos.
+func newWebHDFS(ep endpoints, login *kerberos.Login, cfg config.Config, logger *slog.Logger) (*webhdfs.Client, error) {
+	if ep.kerberos == nil || ep.kerberos.dataPath == "" || login == nil {
+		var protection []string
+		if ep.kerberos != nil {
+			protection = ep.kerberos.dataTransferProtection
+		}
+		logger.Info("hdfs data path: file content read from the DataNodes over HDFS data transfer",
+			"dfs.data.transfer.protection", strings.Join(protection, ","))
+		return nil, nil
+	}
+	transport := func() *http.Transport {
+		return &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: cfg.HDFS.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost:   8,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: cfg.HDFS.IOTimeout,
+		}
+	}
+	web, err := webhdfs.New(webhdfs.Options{
+		NameNodes: ep.kerberos.webHDFS,
+		Client:    login.NewHTTPClient(transport()),
+		DataNodeClient: &http.Client{Transport: transport(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		ReadTimeout: cfg.HDFS.IOTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("hdfs data path: file content read through WebHDFS; metadata and writes over HDFS RPC and data transfer",
+		"reason", ep.kerberos.dataPath, "dfs.data.transfer.protection", strings.Join(ep.kerberos.dataTransferProtection, ","),
+		"webhdfs", ep.kerberos.webHDFS)
+	return web, nil
+}
+
 // hdfsKerberos is the HDFS store's Kerberos configuration, or nil without a login.
 func hdfsKerberos(login *kerberos.Login, ep endpoints) *hdfs.Kerberos {
 	if login == nil {
@@ -229,6 +290,33 @@ func hdfsKerberos(login *kerberos.Login, ep endpoints) *hdfs.Kerberos {
 	}
 	return &hdfs.Kerberos{Client: login.Client, ServicePrincipal: ep.kerberos.nameNodePrincipal,
 		DataTransferProtection: ep.kerberos.dataTransferProtection}
+}
+
+// launchKerberos is what launches on a Kerberized cluster need: a delegation token fetcher over the
+// gateway's SPNEGO client and the krb5.conf to ship; nil without a login.
+func launchKerberos(cfg config.Config, ep endpoints, login *kerberos.Login) (*launch.Kerberos, error) {
+	if login == nil {
+		return nil, nil
+	}
+	renewer := cfg.Kerberos.TokenRenewer
+	if renewer == "" {
+		renewer = "yarn"
+		if p := ep.kerberos.rmPrincipal; p != "" {
+			renewer = principalShortName(p)
+		}
+	}
+	tokens, err := delegation.NewFetcher(delegation.Options{NameNodes: ep.kerberos.webHDFS, HTTPClient: login.NewHTTPClient(nil),
+		Renewer: renewer, Service: ep.kerberos.tokenService, LoginUser: principalShortName(cfg.Kerberos.Principal)})
+	if err != nil {
+		return nil, err
+	}
+	k := &launch.Kerberos{Tokens: tokens}
+	if file := cmp.Or(cfg.Kerberos.JobKrb5Conf, cfg.Kerberos.Krb5Conf); file != "none" {
+		if k.Krb5Conf, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("kerberos.jobKrb5Conf: the krb5.conf shipped to launched clusters: %w", err)
+		}
+	}
+	return k, nil
 }
 
 // firstLoginWait bounds how long Run waits for the first Kerberos login attempt before it goes on (and

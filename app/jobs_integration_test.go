@@ -96,6 +96,11 @@ type jobObj struct {
 		FlinkUI    *string `json:"flinkUi"`
 		JobManager *string `json:"jobManager"`
 	} `json:"links"`
+	Credentials *struct {
+		HDFSTokenExpiresAt time.Time  `json:"hdfsTokenExpiresAt"`
+		HDFSAccessUntil    *time.Time `json:"hdfsAccessUntil"`
+		KeytabPrincipal    *string    `json:"keytabPrincipal"`
+	} `json:"credentials"`
 }
 
 type apiErr struct {

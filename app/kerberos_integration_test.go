@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/delegation"
 	"github.com/yarngate/yarngate/jarfile/jartest"
 	"github.com/yarngate/yarngate/kerberos"
 	"github.com/yarngate/yarngate/testenv"
@@ -32,7 +32,11 @@ var kerberosPorts = []string{
 	"KERBEROS=1", "YARNGATE_TE_KDC_PORT=25800",
 	"YARNGATE_TE_NN_PORT=26000", "YARNGATE_TE_NN_HTTP_PORT=26870", "YARNGATE_TE_RM_PORT=26030",
 	"YARNGATE_TE_RM_WEB_PORT=26088", "YARNGATE_TE_ZK_PORT=27181", "YARNGATE_TE_NM_WEB_PORT=26042",
-	"YARNGATE_TE_NM_LOCALIZER_PORT=26040", "YARNGATE_TE_NM_MEMORY_MB=4096",
+	"YARNGATE_TE_NM_LOCALIZER_PORT=26040", "YARNGATE_TE_NM_MEMORY_MB=10240",
+	// The DataNode offers privacy first: colinmarc alone would negotiate it (and fail to read), the gateway
+	// configured for authentication (the cluster's hdfs-site.xml) negotiates authentication, one configured
+	// for privacy negotiates privacy and reads through WebHDFS.
+	"YARNGATE_TE_DATA_TRANSFER_PROTECTION=privacy,authentication",
 	"YARNGATE_TE_KDC_MAX_TICKET_LIFETIME=" + strconv.Itoa(kerberosTicketSeconds), // short: see startTicketRefresh
 }
 
@@ -65,9 +69,12 @@ func kerberosConfig(t *testing.T, c *testenv.Cluster, keytab string) config.Conf
 
 // TestKerberizedGateway proves the gateway as a Kerberos client of a Kerberized cluster: it logs in from its
 // keytab, is ready (HDFS over Kerberos RPC and SASL data transfer, the ResourceManager over SPNEGO), names the
-// RM, stages a jar in HDFS and lists it; with a keytab that lacks its principal, it refuses to start. Launching
-// Flink needs delegation tokens and is not tried. The test starts a private Kerberized cluster (a KDC, HDFS,
-// an RM, a NodeManager and ZooKeeper, about a minute) unless the shared one is Kerberized, so it runs wherever
+// RM, stages a jar in HDFS and lists it; launches Flink (application jobs and a session, both Flink versions,
+// see kerberizedFlink); where the DataNode offers privacy first, colinmarc alone cannot read under privacy,
+// and a gateway whose hdfs-site.xml says privacy stages a jar reading it back through WebHDFS; with a keytab
+// that lacks its principal, it refuses to start; then the operations side (kerberosOperations: ticket refresh,
+// bad credentials, the KDC down and back, the secret scan). The test starts a private Kerberized cluster (a KDC,
+// HDFS, an RM, a NodeManager and ZooKeeper, about a minute) unless the shared one is Kerberized, so it runs wherever
 // a cluster is required (CI, make test) or with YARNGATE_TEST_KERBEROS=1.
 func TestKerberizedGateway(t *testing.T) {
 	if os.Getenv("YARNGATE_TEST_KERBEROS") != "1" && !testenv.Required() {
@@ -78,6 +85,7 @@ func TestKerberizedGateway(t *testing.T) {
 
 	t.Run("spnego figures", func(t *testing.T) { spnegoFigures(t, c) })
 	t.Run("webhdfs delegation token for alice", func(t *testing.T) { webHDFSDelegationToken(t, c) })
+	t.Run("flink", func(t *testing.T) { kerberizedFlink(t, c) })
 
 	t.Run("serves", func(t *testing.T) {
 		cfg := kerberosConfig(t, c, c.Keytab)
@@ -135,6 +143,9 @@ func TestKerberizedGateway(t *testing.T) {
 			t.Errorf("Run() = %v", err)
 		}
 	})
+
+	t.Run("colinmarc cannot read under privacy", func(t *testing.T) { colinmarcPrivacyReads(t, c) })
+	t.Run("privacy: reads through WebHDFS", func(t *testing.T) { privacyGateway(t, c) })
 
 	t.Run("keytab without the principal", func(t *testing.T) {
 		cfg := kerberosConfig(t, c, c.UserKeytab) // alice's and bob's keys only
@@ -200,9 +211,9 @@ func spnegoFigures(t *testing.T, c *testenv.Cluster) {
 		loginTook.Round(time.Microsecond), first.Round(time.Microsecond), later[len(later)/2].Round(time.Microsecond), later[len(later)-1].Round(time.Microsecond))
 }
 
-// webHDFSDelegationToken checks the first step of launching on a Kerberized cluster (not done by the gateway
-// yet): the gateway's principal, over its own SPNEGO client, gets an HDFS delegation token for an end user
-// from WebHDFS, with the ResourceManager's principal as renewer, as the submission's credentials will need.
+// webHDFSDelegationToken checks that the gateway's principal, over its own SPNEGO client, may get an HDFS
+// delegation token for another user (alice) from WebHDFS, with the ResourceManager's principal as renewer:
+// what launches as the caller will need.
 func webHDFSDelegationToken(t *testing.T, c *testenv.Cluster) {
 	login, err := kerberos.New(kerberos.Options{Principal: c.Principal, Keytab: c.Keytab, Krb5Conf: c.KRB5Conf})
 	if err != nil {
@@ -230,88 +241,14 @@ func webHDFSDelegationToken(t *testing.T, c *testenv.Cluster) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GETDELEGATIONTOKEN = %d, %v", resp.StatusCode, err)
 	}
-	tok, err := decodeToken(got.Token.URLString)
+	tok, err := delegation.Decode(got.Token.URLString)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.kind != "HDFS_DELEGATION_TOKEN" || tok.owner != "alice" || tok.renewer != "yarn" || tok.service == "" {
+	if tok.Kind != delegation.KindHDFS || tok.Owner != "alice" || tok.Renewer != "yarn" || tok.Service == "" {
 		t.Errorf("token %+v, want an HDFS_DELEGATION_TOKEN of alice renewable by yarn with a service", tok)
 	}
-	t.Logf("WebHDFS delegation token in %v: kind %s, service %s, owner %s, renewer %s, real user %q, max date %v",
-		time.Since(t0).Round(time.Microsecond), tok.kind, tok.service, tok.owner, tok.renewer, tok.realUser, tok.maxDate.UTC())
-}
-
-// token is the part of a Hadoop delegation token the next steps need.
-type token struct {
-	kind, service, owner, renewer, realUser string
-	maxDate                                 time.Time
-}
-
-// decodeToken decodes Token.encodeToUrlString (URL-safe base64 of the Writable: identifier, password, kind,
-// service) and the delegation token identifier (version, owner, renewer, real user, issue date, max date, ...).
-func decodeToken(s string) (token, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-	if err != nil {
-		return token{}, err
-	}
-	r := &writable{b: raw}
-	ident, _, kind, service := r.bytes(), r.bytes(), string(r.bytes()), string(r.bytes())
-	id := &writable{b: ident}
-	id.byte() // version
-	owner, renewer, realUser := string(id.bytes()), string(id.bytes()), string(id.bytes())
-	id.vlong() // issue date
-	maxDate := id.vlong()
-	if r.err != nil || id.err != nil {
-		return token{}, errors.Join(r.err, id.err)
-	}
-	return token{kind: kind, service: service, owner: owner, renewer: renewer, realUser: realUser,
-		maxDate: time.UnixMilli(maxDate)}, nil
-}
-
-// writable reads Hadoop's Writable encodings (WritableUtils vints, Text).
-type writable struct {
-	b   []byte
-	err error
-}
-
-func (w *writable) byte() byte {
-	if len(w.b) == 0 {
-		w.err = errors.New("token: truncated")
-		return 0
-	}
-	c := w.b[0]
-	w.b = w.b[1:]
-	return c
-}
-
-func (w *writable) vlong() int64 {
-	first := int8(w.byte())
-	if first >= -112 {
-		return int64(first)
-	}
-	n, negative := int(-111-first), false
-	if first < -120 {
-		n, negative = int(-119-first), true
-	}
-	var v int64
-	for i := 1; i < n; i++ {
-		v = v<<8 | int64(w.byte())
-	}
-	if negative {
-		v = ^v
-	}
-	return v
-}
-
-func (w *writable) bytes() []byte {
-	n := int(w.vlong())
-	if n < 0 || n > len(w.b) {
-		w.err = errors.New("token: bad length")
-		return nil
-	}
-	out := w.b[:n]
-	w.b = w.b[n:]
-	return out
+	t.Logf("WebHDFS delegation token in %v: %s, real user %q", time.Since(t0).Round(time.Microsecond), tok, tok.RealUser)
 }
 
 // metricValue returns the value of the series named exactly series (name{labels}) in a text exposition.

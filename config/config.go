@@ -72,6 +72,12 @@ type Kerberos struct {
 	Keytab string `yaml:"keytab"`
 	// Krb5Conf is the path of krb5.conf (krb5Conf); it defaults to $KRB5_CONFIG, else /etc/krb5.conf.
 	Krb5Conf string `yaml:"krb5Conf"`
+	// JobKrb5Conf is the krb5.conf shipped to the Flink clusters the gateway launches (jobKrb5Conf): a
+	// path, "none" for nodes that have their own, or empty for the gateway's Krb5Conf.
+	JobKrb5Conf string `yaml:"jobKrb5Conf"`
+	// TokenRenewer is the renewer of the delegation tokens launches get (tokenRenewer): the short name of
+	// the ResourceManager's principal. Empty: from yarn.resourcemanager.principal, else "yarn".
+	TokenRenewer string `yaml:"tokenRenewer"`
 }
 
 // HDFS configures the staging store.

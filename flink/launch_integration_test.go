@@ -142,7 +142,7 @@ func launchExample(t *testing.T, c *testenv.Cluster, yc *yarnclient.Client, fsys
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := plan.StageConfig(ctx, fsys)
+	cfg, err := plan.Stage(ctx, fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestIntegrationLaunchSession(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := plan.StageConfig(ctx, fsys)
+			cfg, err := plan.Stage(ctx, fsys)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -162,6 +162,7 @@ func effectiveConfig(s *LaunchSpec) Config {
 	case ModeSession:
 		cfg["execution.target"] = "yarn-session"
 	}
+	applySecurity(cfg, s.Security)
 	if s.Savepoint != nil {
 		pathKey, ignoreKey := s.Dist.Version.SavepointKeys()
 		cfg[pathKey] = s.Savepoint.Path
@@ -270,6 +271,9 @@ func (p *Plan) command() string {
 		}
 	}
 	opts = append(opts, "-XX:+IgnoreUnrecognizedVMOptions")
+	if sec := p.spec.Security; sec != nil && len(sec.Krb5Conf) > 0 {
+		opts = append(opts, krb5ConfJVMOption) // Utils.generateJvmOptsString with hasKrb5
+	}
 	logging := ""
 	switch p.spec.Libs.LogConfig.Key {
 	case "log4j.properties":

@@ -99,7 +99,7 @@ func TestPlanGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfgFile, err := plan.StageConfig(context.Background(), mfs)
+			cfgFile, err := plan.Stage(context.Background(), mfs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,12 +160,12 @@ func TestPlanApplicationDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgFile, err := plan.StageConfig(context.Background(), mfs)
+	cfgFile, err := plan.Stage(context.Background(), mfs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfgFile.URI != "hdfs://localhost:19000/user/yarngate/.flink/application_1700000000000_0007/config.yaml" {
-		t.Errorf("config staged at %s", cfgFile.URI)
+	if cfgFile.Config.URI != "hdfs://localhost:19000/user/yarngate/.flink/application_1700000000000_0007/config.yaml" {
+		t.Errorf("config staged at %s", cfgFile.Config.URI)
 	}
 	if st, _ := mfs.Stat(context.Background(), "/user/yarngate/.flink/application_1700000000000_0007"); st.Mode.Perm() != 0o700 {
 		t.Errorf("app dir mode %v", st.Mode)
@@ -213,7 +213,7 @@ func TestPlanApplicationDetails(t *testing.T) {
 	}
 	lr := sc.AMContainerSpec.LocalResources
 	if lr["wordcount.jar"].Visibility != yarnclient.VisibilityApplication || lr["lib/flink-dist-1.20.3.jar"].Visibility != yarnclient.VisibilityPublic ||
-		lr["config.yaml"].Timestamp != cfgFile.ModTime || lr["log4j.properties"].Visibility != yarnclient.VisibilityPublic {
+		lr["config.yaml"].Timestamp != cfgFile.Config.ModTime || lr["log4j.properties"].Visibility != yarnclient.VisibilityPublic {
 		t.Errorf("local resources %+v", lr)
 	}
 	if len(lr) != len(spec.Libs.Files)+3 {
@@ -345,7 +345,7 @@ func TestSubmissionRejectsUnstagedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plan.Submission(RemoteFile{Key: "config.yaml", URI: "hdfs:///x"}); err == nil {
+	if _, err := plan.Submission(Staged{Config: RemoteFile{Key: "config.yaml", URI: "hdfs:///x"}}); err == nil {
 		t.Fatal("accepted a config without size and mtime")
 	}
 }
@@ -355,7 +355,7 @@ func buildAll(spec LaunchSpec, fsys FileSystem) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := plan.StageConfig(context.Background(), fsys)
+	cfg, err := plan.Stage(context.Background(), fsys)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,9 @@ type LaunchSpec struct {
 	// JavaHome is the Java home expression in the AM command; empty means "$JAVA_HOME" as Flink
 	// writes it (the NodeManager's launch script expands it).
 	JavaHome string
+	// Security, on a Kerberized cluster, carries the tokens and Kerberos files the containers need; nil on
+	// a cluster with simple authentication.
+	Security *Security
 }
 
 // Savepoint says where to restore from.
@@ -212,6 +215,7 @@ func (s *LaunchSpec) validate() error {
 	if _, err := normalizeTags(s.Tags); err != nil {
 		bad("tags", "%v", err)
 	}
+	s.validateSecurity(bad)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
 	}

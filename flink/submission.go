@@ -32,37 +32,69 @@ var defaultYarnClasspath = []string{
 	"$HADOOP_YARN_HOME/share/hadoop/yarn/*", "$HADOOP_YARN_HOME/share/hadoop/yarn/lib/*",
 }
 
-// StageConfig writes the configuration file into the application directory (created 0700, as
-// YarnApplicationFileUploader does) and returns its coordinates for Submission.
-func (p *Plan) StageConfig(ctx context.Context, fsys FileSystem) (RemoteFile, error) {
+// Staged are the plan's files in the application directory, for Submission.
+type Staged struct {
+	// Config is the configuration file.
+	Config RemoteFile
+	// Krb5Conf and Keytab are the Kerberos files of a Kerberized launch (zero when not shipped).
+	Krb5Conf, Keytab RemoteFile
+}
+
+// Stage writes the configuration file, and on a Kerberized launch the Kerberos files, into the application
+// directory (created 0700, as YarnApplicationFileUploader does; the keytab 0600), and returns their
+// coordinates for Submission.
+func (p *Plan) Stage(ctx context.Context, fsys FileSystem) (Staged, error) {
 	u, err := url.Parse(p.AppDir)
 	if err != nil {
-		return RemoteFile{}, fmt.Errorf("stage flink configuration: app dir %q: %w", p.AppDir, err)
+		return Staged{}, fmt.Errorf("stage flink files: app dir %q: %w", p.AppDir, err)
 	}
-	dir := u.Path
-	name := path.Join(dir, p.ConfigName)
-	if err := fsys.MkdirAll(ctx, dir, 0o700); err != nil {
-		return RemoteFile{}, fmt.Errorf("stage flink configuration: %w", err)
+	if err := fsys.MkdirAll(ctx, u.Path, 0o700); err != nil {
+		return Staged{}, fmt.Errorf("stage flink files: %w", err)
 	}
-	w, err := fsys.Create(ctx, name)
+	var st Staged
+	if st.Config, err = p.stageFile(ctx, fsys, u.Path, p.ConfigName, p.ConfigYAML); err != nil {
+		return Staged{}, err
+	}
+	for name, data := range p.stagedSecurityFiles() {
+		f, err := p.stageFile(ctx, fsys, u.Path, name, data)
+		if err != nil {
+			return Staged{}, err
+		}
+		switch name {
+		case Krb5ConfName:
+			st.Krb5Conf = f
+		case KeytabName:
+			if err := fsys.Chmod(ctx, path.Join(u.Path, name), 0o600); err != nil {
+				return Staged{}, fmt.Errorf("stage %s: %w", name, err)
+			}
+			st.Keytab = f
+		}
+	}
+	return st, nil
+}
+
+// stageFile writes data to dir/name and returns the file's coordinates, the URI under the plan's AppDir.
+func (p *Plan) stageFile(ctx context.Context, fsys FileSystem, dir, name string, data []byte) (RemoteFile, error) {
+	full := path.Join(dir, name)
+	w, err := fsys.Create(ctx, full)
 	if err != nil {
-		return RemoteFile{}, fmt.Errorf("stage flink configuration: %w", err)
+		return RemoteFile{}, fmt.Errorf("stage %s: %w", name, err)
 	}
-	if _, err := w.Write(p.ConfigYAML); err != nil {
+	if _, err := w.Write(data); err != nil {
 		_ = w.Close()
-		return RemoteFile{}, fmt.Errorf("stage flink configuration: write %s: %w", name, err)
+		return RemoteFile{}, fmt.Errorf("stage %s: write %s: %w", name, full, err)
 	}
 	if err := w.Close(); err != nil {
-		return RemoteFile{}, fmt.Errorf("stage flink configuration: close %s: %w", name, err)
+		return RemoteFile{}, fmt.Errorf("stage %s: close %s: %w", name, full, err)
 	}
-	st, err := fsys.Stat(ctx, name)
+	st, err := fsys.Stat(ctx, full)
 	if err != nil {
-		return RemoteFile{}, fmt.Errorf("stage flink configuration: %w", err)
+		return RemoteFile{}, fmt.Errorf("stage %s: %w", name, err)
 	}
-	if st.Size != int64(len(p.ConfigYAML)) {
-		return RemoteFile{}, fmt.Errorf("stage flink configuration: %s has %d bytes, wrote %d", name, st.Size, len(p.ConfigYAML))
+	if st.Size != int64(len(data)) {
+		return RemoteFile{}, fmt.Errorf("stage %s: %s has %d bytes, wrote %d", name, full, st.Size, len(data))
 	}
-	return RemoteFile{Key: p.ConfigName, URI: p.AppDir + "/" + p.ConfigName, Size: st.Size, ModTime: st.ModTime}, nil
+	return RemoteFile{Key: name, URI: p.AppDir + "/" + name, Size: st.Size, ModTime: st.ModTime}, nil
 }
 
 // describeFile writes YarnLocalResourceDescriptor's 1.19+ string form: a JSON object with keys
@@ -80,14 +112,15 @@ func describeFile(f RemoteFile, vis yarnclient.Visibility) (string, error) {
 		f.Key, f.URI, f.Size, f.ModTime, vis, yarnclient.ResourceFile), nil
 }
 
-// Submission builds the YARN submission once the configuration file is staged (see StageConfig).
+// Submission builds the YARN submission once the plan's files are staged (see Stage).
 //
 // Local resources are those of Flink's provided-lib-dirs mode: every uploaded lib/ and plugins/
 // file and the log configuration PUBLIC, the user jar and the configuration file APPLICATION. The
 // AM environment carries the variables YarnResourceManagerDriverConfiguration requires and the
 // classpath built like startAppMaster (yarn.classpath.include-user-jar ORDER: sorted lib jars,
 // "." and the user jar, then flink-dist, then the configuration file) and Utils.setupYarnClassPath.
-func (p *Plan) Submission(config RemoteFile) (*yarnclient.SubmissionContext, error) {
+func (p *Plan) Submission(staged Staged) (*yarnclient.SubmissionContext, error) {
+	config := staged.Config
 	if config.Key != p.ConfigName || config.URI == "" || config.Size <= 0 || config.ModTime <= 0 {
 		return nil, fmt.Errorf("build flink submission: configuration file %+v is not a staged %s", config, p.ConfigName)
 	}
@@ -139,6 +172,18 @@ func (p *Plan) Submission(config RemoteFile) (*yarnclient.SubmissionContext, err
 		ship = append(ship, d)
 	}
 	sort.Strings(ship)
+	// Kerberos files are localized for the AM but are not ship files: the JobManager registers them for
+	// the TaskManagers itself, from _KRB5_PATH and _REMOTE_KEYTAB_PATH.
+	for _, f := range []RemoteFile{staged.Krb5Conf, staged.Keytab} {
+		if f.Key == "" {
+			continue
+		}
+		if _, dup := resources[f.Key]; dup {
+			return nil, fmt.Errorf("build flink submission: two local resources with key %q", f.Key)
+		}
+		resources[f.Key] = yarnclient.LocalResource{Resource: f.URI, Type: yarnclient.ResourceFile,
+			Visibility: yarnclient.VisibilityApplication, Size: f.Size, Timestamp: f.ModTime}
+	}
 	distDesc, err := describeFile(s.Libs.DistJar, yarnclient.VisibilityPublic)
 	if err != nil {
 		return nil, fmt.Errorf("build flink submission: %w", err)
@@ -184,6 +229,13 @@ func (p *Plan) Submission(config RemoteFile) (*yarnclient.SubmissionContext, err
 	} {
 		env[k] = v
 	}
+	secEnv, err := securityEnv(p.spec.Security, staged)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range secEnv {
+		env[k] = v
+	}
 
 	sc := &yarnclient.SubmissionContext{
 		ApplicationID:   p.ApplicationID,
@@ -200,6 +252,9 @@ func (p *Plan) Submission(config RemoteFile) (*yarnclient.SubmissionContext, err
 		KeepContainersAcrossApplicationAttempts: p.KeepContainers,
 		ApplicationTags:                         p.Tags,
 		AttemptFailuresValidityInterval:         p.AttemptFailuresValidityMs,
+	}
+	if sec := p.spec.Security; sec != nil {
+		sc.AMContainerSpec.Credentials = &yarnclient.Credentials{Tokens: yarnclient.EntryMap[string](sec.Tokens)}
 	}
 	if err := p.applyOptionalSettings(sc); err != nil {
 		return nil, err

@@ -128,6 +128,17 @@ func (c *Conf) NameNodeHTTPURLs() ([]string, error) {
 	return urls, nil
 }
 
+// HDFSTokenService returns the service HDFS delegation tokens of the default file system must name for
+// clients to select them: ha-hdfs:<nameservice> for an HA nameservice, "" otherwise (the NameNode's own
+// choice, its RPC address, is then right).
+func (c *Conf) HDFSTokenService() string {
+	nn, err := c.resolveNameNodes()
+	if err != nil || len(nn.ids) == 0 {
+		return ""
+	}
+	return "ha-hdfs:" + nn.nameservice
+}
+
 // RM is one ResourceManager's web endpoint.
 type RM struct {
 	// ID is the rm-id from yarn.resourcemanager.ha.rm-ids, or "" without RM HA.

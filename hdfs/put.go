@@ -254,28 +254,26 @@ func retryReplicating(ctx context.Context, backoff time.Duration, closeFn func()
 	}
 }
 
-// inspect reads the temporary file back from HDFS and validates it as a jar.
+// inspect reads the temporary file back from HDFS (openContent: blocks, or WebHDFS) and validates it as a
+// jar.
 func (u *upload) inspect(ctx context.Context, size int64) (jarfile.Info, error) {
 	if size == 0 {
 		return jarfile.Info{}, fmt.Errorf("%w: %w", ErrInvalidJar, jarfile.ErrEmpty)
 	}
-	r, err := u.l.c.Open(u.tmp)
-	if err = u.l.check(err); err != nil {
+	r, err := u.s.openContent(ctx, u.l, u.tmp)
+	if err != nil {
 		return jarfile.Info{}, fmt.Errorf("open %s: %w", u.tmp, err)
 	}
 	defer r.Close()
 	if got := r.Stat().Size(); got != size {
 		return jarfile.Info{}, fmt.Errorf("%w: %s has %d bytes, %d were written", ErrUnavailable, u.tmp, got, size)
 	}
-	if err := r.SetDeadline(u.s.ioDeadline(ctx)); err != nil {
-		return jarfile.Info{}, u.l.check(fmt.Errorf("read back %s: %w", u.tmp, err))
-	}
 	info, err := jarfile.Inspect(r, size)
 	if errors.Is(err, jarfile.ErrInvalid) {
 		return jarfile.Info{}, fmt.Errorf("%w: %w", ErrInvalidJar, err)
 	}
 	if err != nil {
-		return jarfile.Info{}, u.l.check(fmt.Errorf("read back %s: %w", u.tmp, err))
+		return jarfile.Info{}, fmt.Errorf("read back %s: %w", u.tmp, err)
 	}
 	return info, nil
 }

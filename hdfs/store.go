@@ -20,16 +20,19 @@
 // CleanTemp once older than its age limit.
 //
 // On a Kerberized cluster (Options.Kerberos) the clients authenticate to the NameNode with the gateway's
-// Kerberos ticket and protect DataNode transfers with SASL. colinmarc v2.4.0 writes with any protection but
-// cannot read from DataNodes whose protection is integrity or privacy (it drops bytes when a read spans two
-// SASL frames), so uploads, which read the jar back to check it, need authentication on such clusters for now.
+// Kerberos ticket and protect DataNode transfers with SASL, choosing the first protection of the client's
+// list that the DataNode offers, as Hadoop's client does (colinmarc alone takes the DataNode's first offer).
+// colinmarc v2.4.0 writes with any protection but cannot read from DataNodes under integrity or privacy (it
+// drops bytes when a read spans two SASL frames). On such clusters (ReadsNeedWebHDFS) the Store reads file
+// content through WebHDFS (Options.WebHDFS, package webhdfs) and everything else, writes included, through
+// colinmarc; every read goes through one seam (openContent in content.go), so callers do not care.
 //
 // colinmarc's client takes no context and is not safe for concurrent use, so the Store keeps a small pool of
 // clients (one goroutine each at a time), dials with timeouts, bounds every NameNode read and write, sets
 // deadlines on file readers and writers, and checks the context between steps. A client that saw a
 // transport error is closed rather than reused.
 //
-// Dependency rule: hdfs is a client package. It imports jarfile and colinmarc/hdfs, never the HTTP layer;
+// Dependency rule: hdfs is a client package. It imports jarfile, its webhdfs and colinmarc/hdfs, never the HTTP layer;
 // the service layer in package job consumes it through a small interface.
 package hdfs
 
@@ -45,6 +48,7 @@ import (
 
 	gohdfs "github.com/colinmarc/hdfs/v2"
 	krb "github.com/jcmturner/gokrb5/v8/client"
+	"github.com/yarngate/yarngate/hdfs/webhdfs"
 )
 
 // Errors returned by the Store. They are wrapped with an operation phrase; test with errors.Is.
@@ -86,6 +90,9 @@ type Options struct {
 	// Kerberos, when set, authenticates to the NameNodes with Kerberos and protects DataNode transfers with
 	// SASL (hadoop.security.authentication=kerberos).
 	Kerberos *Kerberos
+	// WebHDFS, when set, is the client the Store reads file content through instead of reading blocks from
+	// the DataNodes. It is required when ReadsNeedWebHDFS(Kerberos.DataTransferProtection).
+	WebHDFS *webhdfs.Client
 	// Root is the absolute staging root directory.
 	Root string
 	// MaxSize is the largest accepted jar in bytes.
@@ -113,9 +120,10 @@ type Kerberos struct {
 	// ServicePrincipal is the NameNodes' principal without the realm, such as hdfs/_HOST (from
 	// dfs.namenode.kerberos.principal); _HOST stands for the host of the NameNode address dialled.
 	ServicePrincipal string
-	// DataTransferProtection is the SASL protection of DataNode transfers: authentication, integrity or
-	// privacy (dfs.data.transfer.protection; privacy with dfs.encrypt.data.transfer), or "" for none.
-	DataTransferProtection string
+	// DataTransferProtection lists the SASL protections of DataNode transfers the client accepts, in its
+	// order of preference: authentication, integrity, privacy (dfs.data.transfer.protection; privacy with
+	// dfs.encrypt.data.transfer); empty for none. The first one the DataNode offers is negotiated.
+	DataTransferProtection []string
 }
 
 func (o *Options) setDefaults() {
@@ -164,10 +172,13 @@ func (o *Options) validate() error {
 		if k.ServicePrincipal == "" {
 			errs = append(errs, errors.New("kerberos: no NameNode service principal"))
 		}
-		switch k.DataTransferProtection {
-		case "", "authentication", "integrity", "privacy":
-		default:
-			errs = append(errs, fmt.Errorf("kerberos: data transfer protection %q is none of authentication, integrity, privacy", k.DataTransferProtection))
+		for _, p := range k.DataTransferProtection {
+			if _, ok := saslQOPs[p]; !ok {
+				errs = append(errs, fmt.Errorf("kerberos: data transfer protection %q is none of authentication, integrity, privacy", p))
+			}
+		}
+		if need, why := ReadsNeedWebHDFS(k.DataTransferProtection); need && o.WebHDFS == nil {
+			errs = append(errs, fmt.Errorf("kerberos: no WebHDFS client to read with: %s", why))
 		}
 	}
 	return errors.Join(errs...)
@@ -179,6 +190,8 @@ type Store struct {
 	tmpDir  string
 	jarsDir string
 	pool    *pool[*gohdfs.Client]
+	// web is the WebHDFS client file content is read through, or nil to read blocks with colinmarc.
+	web *webhdfs.Client
 }
 
 // New returns a Store. It does not connect: clients are dialled on first use, so a gateway can start (and
@@ -188,7 +201,11 @@ func New(opts Options) (*Store, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("hdfs store options: %w", err)
 	}
-	nnDial, dnDial := dialers(opts.DialTimeout, opts.IOTimeout)
+	var accept []string
+	if opts.Kerberos != nil {
+		accept = opts.Kerberos.DataTransferProtection
+	}
+	nnDial, dnDial := dialers(opts.DialTimeout, opts.IOTimeout, accept)
 	clientOpts := gohdfs.ClientOptions{
 		Addresses:           opts.Addresses,
 		User:                opts.User,
@@ -200,13 +217,14 @@ func New(opts Options) (*Store, error) {
 		opts:    opts,
 		tmpDir:  path.Join(opts.Root, "tmp"),
 		jarsDir: path.Join(opts.Root, "jars"),
+		web:     opts.WebHDFS,
 		pool: newPool(opts.PoolSize, func() (*gohdfs.Client, error) {
 			return gohdfs.NewClient(clientOpts)
 		}),
 	}
 	if k := opts.Kerberos; k != nil {
 		clientOpts.KerberosServicePrincipleName = k.ServicePrincipal
-		clientOpts.DataTransferProtection = k.DataTransferProtection
+		clientOpts.DataTransferProtection = weakestQOP(k.DataTransferProtection)
 		s.pool = newPool(opts.PoolSize, func() (*gohdfs.Client, error) {
 			cl, err := k.Client()
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	gohdfs "github.com/colinmarc/hdfs/v2"
 	krb "github.com/jcmturner/gokrb5/v8/client"
+	"github.com/yarngate/yarngate/hdfs/webhdfs"
 )
 
 func TestValidID(t *testing.T) {
@@ -72,7 +73,19 @@ func TestNewValidatesOptions(t *testing.T) {
 		{name: "kerberos", mutate: func(o *Options) { o.Kerberos = validKerberos() }, ok: true},
 		{name: "kerberos without client", mutate: func(o *Options) { o.Kerberos = validKerberos(); o.Kerberos.Client = nil }},
 		{name: "kerberos without SPN", mutate: func(o *Options) { o.Kerberos = validKerberos(); o.Kerberos.ServicePrincipal = "" }},
-		{name: "kerberos with unknown protection", mutate: func(o *Options) { o.Kerberos = validKerberos(); o.Kerberos.DataTransferProtection = "secret" }},
+		{name: "kerberos with unknown protection", mutate: func(o *Options) {
+			o.Kerberos = validKerberos()
+			o.Kerberos.DataTransferProtection = []string{"authentication", "secret"}
+		}},
+		{name: "kerberos with privacy and no WebHDFS", mutate: func(o *Options) {
+			o.Kerberos = validKerberos()
+			o.Kerberos.DataTransferProtection = []string{"authentication", "privacy"}
+		}},
+		{name: "kerberos with integrity and WebHDFS", ok: true, mutate: func(o *Options) {
+			o.Kerberos = validKerberos()
+			o.Kerberos.DataTransferProtection = []string{"integrity"}
+			o.WebHDFS = mustWebHDFS(t)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,7 +104,16 @@ func TestNewValidatesOptions(t *testing.T) {
 
 func validKerberos() *Kerberos {
 	return &Kerberos{Client: func() (*krb.Client, error) { return nil, errNoTicket }, ServicePrincipal: "hdfs/_HOST",
-		DataTransferProtection: "authentication"}
+		DataTransferProtection: []string{"authentication"}}
+}
+
+func mustWebHDFS(t *testing.T) *webhdfs.Client {
+	t.Helper()
+	c, err := webhdfs.New(webhdfs.Options{NameNodes: []string{"http://nn:9870"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 var errNoTicket = errors.New("kerberos: no valid ticket")

@@ -157,6 +157,13 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 			job.Target = targetSession
 		}
 	}
+	creds := rec.Credentials
+	if rec.Kind == registry.KindSessionJob {
+		if sess, ok := s.opts.Registry.Cached(rec.ApplicationID); ok {
+			creds = sess.Credentials // a session job runs on its session's credentials
+		}
+	}
+	job.Credentials = renderCredentials(creds)
 	for _, j := range st.Flink.Jobs {
 		job.Flink.Jobs = append(job.Flink.Jobs, api.FlinkJob{ID: j.ID, Name: j.Name, State: j.State})
 	}
@@ -185,13 +192,25 @@ func (s *Service) renderSession(rec registry.Record) api.Session {
 	sess := api.Session{ID: rec.ID, Name: rec.Name, State: api.SessionState(rec.State), FlinkVersion: st.Flink.Version,
 		YARN: api.JobYARN{ApplicationID: rec.ApplicationID, State: st.YARN.State, FinalStatus: st.YARN.FinalStatus,
 			Diagnostics: st.YARN.Diagnostics, Queue: st.YARN.Queue, User: st.YARN.User},
-		CreatedAt: rec.CreatedAt, UpdatedAt: st.Since}
+		CreatedAt: rec.CreatedAt, UpdatedAt: st.Since, Credentials: renderCredentials(rec.Credentials)}
 	base := s.rmBase()
 	sess.Links.YARN = base + "/cluster/app/" + rec.ApplicationID
 	if st.JobManager != "" && (sess.State == api.SessionRunning || sess.State == api.SessionStopping) {
 		sess.Links.FlinkUI, sess.Links.JobManager = ptr(base+"/proxy/"+rec.ApplicationID+"/"), ptr(st.JobManager)
 	}
 	return sess
+}
+
+// renderCredentials is the API form of a record's credentials; nil without.
+func renderCredentials(c *registry.Credentials) *api.Credentials {
+	if c == nil {
+		return nil
+	}
+	out := &api.Credentials{HDFSTokenExpiresAt: c.HDFSTokenExpires, KeytabPrincipal: optional(c.KeytabPrincipal)}
+	if c.KeytabPrincipal == "" {
+		out.HDFSAccessUntil = &out.HDFSTokenExpiresAt
+	}
+	return out
 }
 
 // optional is nil for "".

@@ -52,6 +52,7 @@ type rmClient interface {
 // recordRegistry is what the service needs of the registry; *registry.Registry implements it.
 type recordRegistry interface {
 	Get(ctx context.Context, id string) (registry.Record, error)
+	Cached(id string) (registry.Record, bool)
 	List(keep func(*registry.Record) bool) []registry.Record
 	Changed(id string) <-chan struct{}
 	Create(ctx context.Context, rec registry.Record) (registry.Record, error)

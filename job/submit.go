@@ -160,6 +160,9 @@ func (s *Service) complete(ctx context.Context, tmpl registry.Record, p *launch.
 	if cl != nil {
 		rec.KeyHash, rec.Fingerprint = cl.hash, cl.fp
 	}
+	if c := l.Credentials; c != nil {
+		rec.Credentials = &registry.Credentials{HDFSTokenExpires: c.HDFSTokenExpires.UTC(), KeytabPrincipal: c.Principal}
+	}
 	rec.SetStatus(initialStatus(rec.Kind, l.ApplicationID, s.opts.User, p.FlinkVersion, l.FlinkJobID, l.MultipleJobs, time.Now()), "")
 	s.opts.Logger.InfoContext(ctx, "launched", "requestId", RequestID(ctx), "kind", rec.Kind, "applicationId", l.ApplicationID,
 		"flinkJobId", l.FlinkJobID, "flink", p.FlinkVersion, "name", rec.Name, "ha", l.HA, "multipleJobs", l.MultipleJobs)
@@ -189,6 +192,7 @@ func (s *Service) record(ctx context.Context, rec registry.Record, cl *keyClaim)
 	if _, err := s.opts.Registry.Create(wctx, rec); errors.Is(err, registry.ErrExists) {
 		_, err = s.opts.Registry.Update(wctx, rec.ID, func(old *registry.Record) (bool, error) {
 			old.KeyHash, old.Fingerprint, old.Spec, old.Name, old.Target = rec.KeyHash, rec.Fingerprint, rec.Spec, rec.Name, rec.Target
+			old.Credentials = rec.Credentials
 			return true, nil
 		})
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/delegation"
 	"github.com/yarngate/yarngate/flink"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/ident"
@@ -67,6 +68,25 @@ type HA struct {
 	SessionTimeout time.Duration
 }
 
+// tokenSource obtains HDFS delegation tokens; *delegation.Fetcher implements it.
+type tokenSource interface {
+	HDFSToken(ctx context.Context, user string) (delegation.Token, error)
+	Renewer() string
+}
+
+// Kerberos configures launches on a Kerberized cluster. Each launch gets a new HDFS delegation token of its
+// user, renewable by the ResourceManager (which renews it until its maximum lifetime and cancels it when the
+// application ends), and the Kerberos configuration its JVMs need.
+type Kerberos struct {
+	// Tokens obtains the tokens. Required.
+	Tokens tokenSource
+	// Krb5Conf is shipped to the containers as krb5.conf; nil ships none (the nodes have their own).
+	Krb5Conf []byte
+}
+
+// ErrCredentials: the launch's delegation token could not be obtained.
+var ErrCredentials = errors.New("no delegation token for the launch")
+
 // Options configure a Launcher.
 type Options struct {
 	// RM, Files and Jars are required.
@@ -92,6 +112,9 @@ type Options struct {
 	// HA, when set, launches clusters with ZooKeeper high availability (a job opts out with flinkConfig
 	// high-availability.type: none, or by asking for several jobs).
 	HA *HA
+	// Kerberos, on a Kerberized cluster, gives launches their tokens and Kerberos configuration; nil with
+	// simple authentication.
+	Kerberos *Kerberos
 	// JobManagerTimeout bounds one short JobManager REST call. Default 5s.
 	JobManagerTimeout time.Duration
 	// Logger is required.
@@ -262,6 +285,17 @@ type Launched struct {
 	HA bool
 	// MultipleJobs says main() may run several jobs.
 	MultipleJobs bool
+	// Credentials describes the delegation token the cluster was launched with (Kerberized clusters only).
+	Credentials *Credentials
+}
+
+// Credentials is what a Kerberized cluster was launched with.
+type Credentials struct {
+	// HDFSTokenExpires is the maximum date of the submitted HDFS delegation token: a cluster without a
+	// keytab loses HDFS access then, whatever the renewals.
+	HDFSTokenExpires time.Time
+	// Principal is the principal of the shipped keytab, "" without one.
+	Principal string
 }
 
 // SubmitError is a launch that failed after its submission may have reached the ResourceManager, and that
@@ -297,16 +331,23 @@ func (l *Launcher) Submit(ctx context.Context, p *Prepared, na *yarnclient.NewAp
 		// listed after the cluster is gone.
 		setDefault(spec.FlinkConfig, "jobmanager.archive.fs.dir", l.opts.Files.URI(path.Join(l.archiveDir(), na.ApplicationID)))
 	}
+	if l.opts.Kerberos != nil {
+		sec, creds, err := l.security(ctx, spec.User)
+		if err != nil {
+			return Launched{}, err
+		}
+		spec.Security, out.Credentials = sec, creds
+	}
 	plan, err := flink.NewPlan(spec)
 	if err != nil {
 		return Launched{}, specErrorFrom(err)
 	}
 	stagingDir := path.Join(l.opts.StagingRoot, ".flink", spec.ApplicationID)
-	cfg, err := plan.StageConfig(ctx, flinkFS{l.opts.Files})
+	staged, err := plan.Stage(ctx, flinkFS{l.opts.Files})
 	reached := false // the submission reached the ResourceManager, which may have accepted it
 	if err == nil {
 		var sc *yarnclient.SubmissionContext
-		if sc, err = plan.Submission(cfg); err == nil {
+		if sc, err = plan.Submission(staged); err == nil {
 			reached = true
 			err = l.opts.RM.Submit(ctx, sc)
 		}
@@ -334,6 +375,19 @@ func (l *Launcher) Submit(ctx context.Context, p *Prepared, na *yarnclient.NewAp
 		return Launched{}, &SubmitError{ApplicationID: spec.ApplicationID, Err: err}
 	}
 	return Launched{}, err
+}
+
+// security obtains a Kerberized launch's token for user and assembles what the cluster gets.
+func (l *Launcher) security(ctx context.Context, user string) (*flink.Security, *Credentials, error) {
+	k := l.opts.Kerberos
+	tok, err := k.Tokens.HDFSToken(ctx, user)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrCredentials, err)
+	}
+	l.opts.Logger.Debug("delegation token obtained for a launch", "token", tok.String())
+	sec := &flink.Security{Tokens: map[string]string{tok.Service: tok.Encode()}, Krb5Conf: k.Krb5Conf,
+		TokenRenewer: k.Tokens.Renewer()}
+	return sec, &Credentials{HDFSTokenExpires: tok.MaxDate}, nil
 }
 
 // FindByTags looks for the application an earlier launch submitted with an idempotency tag: nil when there

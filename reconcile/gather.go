@@ -163,7 +163,9 @@ func amURL(app *yarnclient.App) string {
 //
 // For an application launched with HA and a gateway that follows leaders, it is the leader ZooKeeper
 // names, when certain; the cluster is watched from its first observation and unwatched once it has ended.
-// Without a certain leader it is the address YARN reports. While a new attempt starts the two may disagree:
+// Without a certain leader it is the address YARN reports: also for good when the leader znode's ACL refuses
+// the gateway (a cluster launched with high-availability.zookeeper.client.acl: creator, readable only by
+// the SASL identity that wrote it; go-zookeeper has no SASL). While a new attempt starts the two may disagree:
 // ZooKeeper keeps a dead JobManager's znode until its session expires, and the new JobManager may lead
 // before YARN reports its attempt running. Then the leader is used only if it accepts connections (checked
 // once per pair of addresses).
@@ -242,6 +244,11 @@ func (r *Reconciler) recovering(app *yarnclient.App) bool {
 		return false
 	}
 	l, ok := r.opts.Leaders.Leader(app.ID)
+	if errors.Is(l.Err, zk.ErrNoAuth) {
+		// The leader znode's ACL keeps the gateway out (Flink's high-availability.zookeeper.client.acl:
+		// creator): ZooKeeper will never say, so the JobManager's own answers decide.
+		return false
+	}
 	return ok && (!l.Known || !l.Certain || r.opts.Now().Sub(l.Since) < jobRecoveryGrace)
 }
 

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -619,5 +620,26 @@ func TestHALeaderAddress(t *testing.T) {
 	h.pass(t)
 	if _, watched := leaders.Leader(appA); watched {
 		t.Fatal("the leader of an ended application is still watched")
+	}
+}
+
+// TestHALeaderUnreadable: when the leader znode's ACL refuses the gateway (Flink's creator ACL), the
+// JobManager address is YARN's, and a JobManager that does not know the job is not taken for one recovering
+// it (ZooKeeper will never say when recovery ended).
+func TestHALeaderUnreadable(t *testing.T) {
+	leaders := &fakeLeaders{leaders: map[string]zk.JobManagerLeader{}, watched: map[string]time.Time{}}
+	h := newHarness(t, Options{Leaders: leaders})
+	leaders.leaders[appA] = zk.JobManagerLeader{Err: errors.Join(errors.New("zk: /flink/"+appA+"/leader/rest_server"), zk.ErrNoAuth)}
+	flinkID, _ := ident.FlinkJobID(appA)
+	h.jm.set(flinkID, "RUNNING")
+	h.rm.set(h.app(appA, yarnclient.StateRunning, yarnclient.FinalUndefined, ident.TagHA))
+	h.pass(t)
+	rec := h.record(t, appA)
+	if rec.Status.JobManager != "http://"+h.jmAddr || rec.State != "RUNNING" {
+		t.Fatalf("with an unreadable leader znode: %+v", rec.Status)
+	}
+	app := h.app(appA, yarnclient.StateRunning, yarnclient.FinalUndefined, ident.TagHA)
+	if h.r.recovering(&app) {
+		t.Error("an unreadable leader znode counts as a recovery under way")
 	}
 }

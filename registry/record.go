@@ -53,6 +53,8 @@ type Record struct {
 	// View is the API object as records of schema 0 stored it; decoding converts it into Status (see
 	// upgrade) and it is never written again.
 	View json.RawMessage `json:"view,omitempty"`
+	// Credentials describes what a cluster on a Kerberized Hadoop was launched with; nil otherwise.
+	Credentials *Credentials `json:"credentials,omitempty"`
 	// Launcher is the instance launching the application; empty once the launch is complete. A record
 	// with a Launcher that no longer runs is a launch that was cut short.
 	Launcher string `json:"launcher,omitempty"`
@@ -138,4 +140,12 @@ func decodeClaim(e Entry) (KeyClaim, error) {
 	}
 	c.Version = e.Version
 	return c, nil
+}
+
+// Credentials is what a cluster on a Kerberized Hadoop was launched with.
+type Credentials struct {
+	// HDFSTokenExpires is the maximum date of the HDFS delegation token submitted with the application.
+	HDFSTokenExpires time.Time `json:"hdfsTokenExpires"`
+	// KeytabPrincipal is the principal of the keytab the cluster logs in with, "" without one.
+	KeytabPrincipal string `json:"keytabPrincipal,omitempty"`
 }

@@ -53,6 +53,11 @@ realm=${YARNGATE_TE_REALM:-EXAMPLE.COM}
 kdc_max_ticket_lifetime=${YARNGATE_TE_KDC_MAX_TICKET_LIFETIME:-86400}
 dt_max_lifetime_ms=${YARNGATE_TE_DT_MAX_LIFETIME_MS:-}
 dt_renew_interval_ms=${YARNGATE_TE_DT_RENEW_INTERVAL_MS:-}
+# The DataNode's dfs.data.transfer.protection (Kerberos only), a comma list in the DataNode's order of offer; the
+# clients' hdfs-site.xml gets authentication when it is listed, else the first element. privacy,authentication
+# offers privacy first (what colinmarc, which takes the first offer, negotiates unless told otherwise) while every
+# client configured by the cluster stays on authentication.
+data_transfer_protection=${YARNGATE_TE_DATA_TRANSFER_PROTECTION:-authentication}
 end_users=alice,bob
 rms=1
 [[ ${HA:-0} == 1 ]] && rms=2
@@ -286,7 +291,7 @@ start_dfs() {
   if ((kerberos)); then
     krb=("${krb_java[@]}" -Dyarngate.kerberos=1 -Dyarngate.realm="$realm" -Dyarngate.keytab="$kdc_dir/service.keytab"
       -Dyarngate.users="$end_users" -Dyarngate.dt.max.lifetime.ms="$dt_max_lifetime_ms"
-      -Dyarngate.dt.renew.interval.ms="$dt_renew_interval_ms")
+      -Dyarngate.dt.renew.interval.ms="$dt_renew_interval_ms" -Dyarngate.data.transfer.protection="$data_transfer_protection")
   fi
   log "starting HDFS (NameNode $host:$nn_port, web $host:$nn_http_port)"
   start dfs "$run/logs/dfs.out" "$java_home/bin/java" -Xmx1g -XX:+UseSerialGC "${jvm_opens[@]}" $(log4j_opts dfs) \
@@ -413,6 +418,7 @@ write_env() {
       echo "export YARNGATE_USER_KEYTAB=$kdc_dir/users.keytab"
       echo "export YARNGATE_END_USERS=$end_users"
       echo "export YARNGATE_KDC_MAX_TICKET_LIFETIME=$kdc_max_ticket_lifetime"
+      echo "export YARNGATE_DATA_TRANSFER_PROTECTION=$data_transfer_protection"
     fi
   } >"$tmp"
   mv "$tmp" "$run/cluster.env"

@@ -29,12 +29,14 @@ const module = "github.com/yarngate/yarngate"
 var clients = []string{
 	module + "/yarnclient",
 	module + "/hdfs",
+	module + "/hdfs/webhdfs",
 	module + "/zk",
 	module + "/flink",
 	module + "/flink/jobmanager",
 	module + "/registry",
 	module + "/registry/boltstore",
 	module + "/kerberos",
+	module + "/delegation",
 }
 
 // rules is the table `make lint` enforces. A forbidden entry ending in "/..." forbids that path and every path
@@ -54,6 +56,16 @@ var rules = []rule{
 		pkg:    module + "/kerberos",
 		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
 		why:    "the Kerberos login and SPNEGO transports are handed to the clients by app; they know none of ours",
+	},
+	{
+		pkg:    module + "/authn",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		why:    "authentication knows none of ours: httpapi installs it, app configures it, job reads its Principal",
+	},
+	{
+		pkg:    module + "/delegation",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		why:    "delegation tokens are fetched over an http.Client app hands in; the package knows none of ours",
 	},
 	{
 		pkg: module + "/observe",
