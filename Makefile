@@ -13,7 +13,7 @@ CLUSTER_ENV  := testenv/.run/cluster.env
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart demo example-jar fetch clean
+.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,12 @@ rm-restore: ## (HA=1 cluster) start the stopped ResourceManager again; it rejoin
 
 zk-restart: ## stop the test cluster's ZooKeeper and start it again (YARNGATE_TE_ZK_DOWN_SECONDS, default 5): watch yarngate recover
 	testenv/cluster.sh zk-restart
+
+kdc-stop: ## (KERBEROS=1 cluster) stop the KDC: watch the gateway's readiness say why
+	testenv/cluster.sh kdc-stop
+
+kdc-start: ## (KERBEROS=1 cluster) start the KDC again with the same keys (tickets and keytabs stay valid)
+	testenv/cluster.sh kdc-start
 
 fetch: ## download and assemble Hadoop and Flink into the cache, build the example job
 	testenv/cluster.sh fetch

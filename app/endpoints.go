@@ -199,11 +199,40 @@ func newKerberosLogin(cfg config.Config, ep endpoints, logger *slog.Logger, reg 
 	if err != nil {
 		return nil, err
 	}
+	// A setting that cannot work whatever the KDC says stops the start; a KDC that does not answer does not
+	// (the login retries, and /readyz says why meanwhile).
+	if err := login.Check(); err != nil {
+		return nil, kerberosSetupError(err)
+	}
 	if short := principalShortName(cfg.Kerberos.Principal); short != cfg.User {
 		logger.Warn("the cluster sees the gateway as its principal's short name, not as user", "principal", cfg.Kerberos.Principal,
 			"shortName", short, "user", cfg.User, "stagingRoot", cfg.HDFS.StagingRoot)
 	}
 	return login, nil
+}
+
+// kerberosSetupKeys are the configuration keys of the Kerberos settings.
+var kerberosSetupKeys = map[kerberos.Setting]string{
+	kerberos.SettingPrincipal: "kerberos.principal",
+	kerberos.SettingKeytab:    "kerberos.keytab",
+	kerberos.SettingKrb5Conf:  "kerberos.krb5Conf",
+}
+
+// kerberosSetupError turns a *kerberos.SetupError into a configuration error that names the key and the file.
+func kerberosSetupError(err error) error {
+	var se *kerberos.SetupError
+	if !errors.As(err, &se) {
+		return fmt.Errorf("kerberos: %w", err)
+	}
+	problem := kerberosSetupKeys[se.Setting] + ": "
+	if se.Path != "" {
+		problem += se.Path + " "
+	}
+	problem += se.Problem
+	if se.Err != nil {
+		problem += " (" + se.Err.Error() + ")"
+	}
+	return &config.ValidationError{Problems: []string{problem}}
 }
 
 // principalShortName is the first component of a principal, what Hadoop's default auth_to_local rule maps

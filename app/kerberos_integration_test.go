@@ -6,11 +6,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +37,7 @@ var kerberosPorts = []string{
 	// configured for authentication (the cluster's hdfs-site.xml) negotiates authentication, one configured
 	// for privacy negotiates privacy and reads through WebHDFS.
 	"YARNGATE_TE_DATA_TRANSFER_PROTECTION=privacy,authentication",
+	"YARNGATE_TE_KDC_MAX_TICKET_LIFETIME=" + strconv.Itoa(kerberosTicketSeconds), // short: see startTicketRefresh
 }
 
 // kerberizedCluster returns the shared test cluster when it is Kerberized, else a private Kerberized one.
@@ -71,14 +72,16 @@ func kerberosConfig(t *testing.T, c *testenv.Cluster, keytab string) config.Conf
 // RM, stages a jar in HDFS and lists it; launches Flink (application jobs and a session, both Flink versions,
 // see kerberizedFlink); where the DataNode offers privacy first, colinmarc alone cannot read under privacy,
 // and a gateway whose hdfs-site.xml says privacy stages a jar reading it back through WebHDFS; with a keytab
-// that lacks its principal, /readyz says why. The test starts a private Kerberized cluster (a KDC, HDFS,
-// an RM, a NodeManager and ZooKeeper, about a minute) unless the shared one is Kerberized, so it runs wherever
+// that lacks its principal, it refuses to start; then the operations side (kerberosOperations: ticket refresh,
+// bad credentials, the KDC down and back, the secret scan). The test starts a private Kerberized cluster (a KDC,
+// HDFS, an RM, a NodeManager and ZooKeeper, about a minute) unless the shared one is Kerberized, so it runs wherever
 // a cluster is required (CI, make test) or with YARNGATE_TEST_KERBEROS=1.
 func TestKerberizedGateway(t *testing.T) {
 	if os.Getenv("YARNGATE_TEST_KERBEROS") != "1" && !testenv.Required() {
 		t.Skip("starts a private Kerberized cluster: runs under make test, CI or YARNGATE_TEST_KERBEROS=1")
 	}
 	c := kerberizedCluster(t)
+	refresh := startTicketRefresh(t, c) // watched while the subtests run, checked by kerberosOperations
 
 	t.Run("spnego figures", func(t *testing.T) { spnegoFigures(t, c) })
 	t.Run("webhdfs delegation token for alice", func(t *testing.T) { webHDFSDelegationToken(t, c) })
@@ -146,18 +149,16 @@ func TestKerberizedGateway(t *testing.T) {
 
 	t.Run("keytab without the principal", func(t *testing.T) {
 		cfg := kerberosConfig(t, c, c.UserKeytab) // alice's and bob's keys only
-		r := start(t, cfg)
-		status, body := get(t, r.url+"/readyz")
-		want := `{"field":"kerberos","reason":"kerberos: the keytab holds no key for the configured principal"}`
-		if status != 503 || !strings.Contains(body, want) {
-			t.Errorf("readyz = %d %s; want 503 with %s", status, body, want)
-		}
-		for _, secret := range []string{c.Principal, c.UserKeytab, c.KRB5Conf, c.Realm} {
-			if strings.Contains(body, secret) {
-				t.Errorf("readyz leaks %q: %s", secret, body)
-			}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		err := Run(ctx, Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+		want := "kerberos.keytab: " + c.UserKeytab + " holds no key for " + c.Principal
+		if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Run() = %v; want a configuration error with %q", err, want)
 		}
 	})
+
+	kerberosOperations(t, c, refresh)
 }
 
 // spnegoFigures measures the login and SPNEGO against the cluster's ResourceManager with the gateway's own
@@ -264,60 +265,4 @@ func metricValue(t *testing.T, exposition, series string) float64 {
 		t.Errorf("%s = %q: %v", series, m[1], err)
 	}
 	return v
-}
-
-// shortTicketSeconds is the KDC's longest ticket in TestKerberizedGatewayTicketRefresh.
-const shortTicketSeconds = 120
-
-// TestKerberizedGatewayTicketRefresh runs the gateway on a private Kerberized cluster whose KDC issues tickets
-// of two minutes, for more than two ticket lifetimes: it must log in again before each ticket expires and
-// stay ready, with HDFS (a new NameNode connection after each new ticket) and the ResourceManager (SPNEGO)
-// answering and jars uploading throughout. It takes about seven minutes, so it runs only with
-// YARNGATE_TEST_KERBEROS_REFRESH=1.
-func TestKerberizedGatewayTicketRefresh(t *testing.T) {
-	if os.Getenv("YARNGATE_TEST_KERBEROS_REFRESH") != "1" {
-		t.Skip("runs for several ticket lifetimes on a private Kerberized cluster: set YARNGATE_TEST_KERBEROS_REFRESH=1")
-	}
-	c := startPrivateCluster(t, append(slices.Clone(kerberosPorts),
-		"YARNGATE_TE_KDC_MAX_TICKET_LIFETIME="+strconv.Itoa(shortTicketSeconds))).Cluster
-	cfg := kerberosConfig(t, c, c.Keytab)
-	r := start(t, cfg)
-	lifetime := shortTicketSeconds * time.Second
-	runFor := 2*lifetime + lifetime/4
-	began := time.Now()
-	var polls, failures, uploads int
-	expiries := map[float64]bool{}
-	for seed := uint64(1); time.Since(began) < runFor; time.Sleep(time.Second) {
-		polls++
-		if status, body := get(t, r.url+"/readyz"); status != 200 {
-			failures++
-			t.Errorf("%v in: readyz = %d %s", time.Since(began).Round(time.Second), status, body)
-		}
-		if polls%15 == 0 { // every ~15 s: an upload (HDFS write and read back) and the cluster view (RM)
-			seed++
-			data := jartest.Bytes(t, jartest.Options{MainClass: "com.example.Refresh", PayloadSize: 64 << 10, Seed: seed})
-			if status, _, body := post(t, r.url+"/v1/jars?name=refresh.jar", "application/java-archive", bytes.NewReader(data)); status != 201 {
-				failures++
-				t.Errorf("%v in: upload = %d %s", time.Since(began).Round(time.Second), status, body)
-			}
-			uploads++
-			if v, err := fetchCluster(r.url); err != nil || v.ResourceManager.URL == "" {
-				failures++
-				t.Errorf("%v in: cluster view %+v, %v", time.Since(began).Round(time.Second), v, err)
-			}
-			_, metrics := get(t, r.url+"/metrics")
-			expiries[metricValue(t, metrics, "yarngate_kerberos_tgt_expiry_timestamp_seconds")] = true
-		}
-		if failures > 5 {
-			t.Fatal("giving up")
-		}
-	}
-	_, metrics := get(t, r.url+"/metrics")
-	logins := metricValue(t, metrics, `yarngate_kerberos_exchanges_total{kind="login",result="ok"}`)
-	if least := float64(runFor / (lifetime * 7 / 10)); logins < least {
-		t.Errorf("%v logins in %v, want at least %v (one per 70 %% of a %v ticket)", logins, runFor, least, lifetime)
-	}
-	t.Logf("%v with %v tickets: %v logins, %d distinct expiries seen, %d readiness polls, %d uploads, %d failures",
-		runFor, lifetime, logins, len(expiries), polls, uploads, failures)
-	c.DeleteHDFS(context.WithoutCancel(t.Context()), cfg.HDFS.StagingRoot)
 }

@@ -21,6 +21,8 @@
 #   testenv/cluster.sh status   one line per process, then the health checks
 #   testenv/cluster.sh rm-failover / rm-restore   (HA=1 only) kill -9 the active ResourceManager / start it again
 #   testenv/cluster.sh zk-restart   stop ZooKeeper, and start it again (same port and data): a demo of recovery
+#   testenv/cluster.sh kdc-stop / kdc-start   (KERBEROS=1 only) stop the KDC / start it again on the same port with
+#               the same keys (its krbtgt key included: tickets issued before stay valid, the keytabs are unchanged)
 #
 # Downloads live in $YARNGATE_CACHE (default ~/.cache/yarngate), never in git. Runtime state lives in
 # testenv/.run/ (gitignored). Ports and sizes can be changed through the YARNGATE_TE_* variables below.
@@ -222,17 +224,31 @@ write_krb5_conf() {
 KRB5
 }
 
+# start_kdc [restore]: start the KDC. A new KDC gets a fresh directory, principals and keytabs; with restore, the KDC
+# of a cluster that is up starts again with the keys it saved on its first start (kdc-db.keytab), in the same
+# directory, with the same krb5.conf and keytabs. MiniKdc keeps its database in memory, so a plain restart would
+# make new random keys: every keytab would be outdated and every ticket issued before (under the old krbtgt key)
+# rejected.
 start_kdc() {
+  local restore=false
   alive kdc && return 0
-  rm -rf "$kdc_dir"
-  mkdir -p "$kdc_dir"
-  write_krb5_conf
-  log "starting the KDC (MiniKdc, realm $realm, $host:$kdc_port)"
+  if [[ ${1:-} == restore ]]; then
+    restore=true
+    [[ -f $kdc_dir/kdc-db.keytab ]] || die "no saved KDC keys in $kdc_dir: start the cluster with make cluster-up KERBEROS=1"
+  else
+    rm -rf "$kdc_dir"
+    mkdir -p "$kdc_dir"
+    write_krb5_conf
+  fi
+  log "starting the KDC (MiniKdc, realm $realm, $host:$kdc_port, longest ticket ${kdc_max_ticket_lifetime}s, restore $restore)"
   start kdc "$run/logs/kdc.out" "$java_home/bin/java" -Xmx192m -XX:+UseSerialGC $(log4j_opts kdc) \
     -Dyarngate.kdc.dir="$kdc_dir" -Dyarngate.host="$host" -Dyarngate.realm="$realm" \
     -Dyarngate.kdc.port="$kdc_port" -Dyarngate.kdc.max.ticket.lifetime="$kdc_max_ticket_lifetime" \
-    -Dyarngate.gateway.principal="$user" -Dyarngate.users="$end_users" \
+    -Dyarngate.gateway.principal="$user" -Dyarngate.users="$end_users" -Dyarngate.kdc.restore="$restore" \
     -cp "$(cat "$hadoop_cache/kdc.cp")" "$here/hadoop/Kdc.java"
+  # What kdc-start needs to start the same KDC again, whatever the caller's environment says.
+  printf 'kdc_port=%q\nrealm=%q\nkdc_max_ticket_lifetime=%q\nuser=%q\nend_users=%q\n' \
+    "$kdc_port" "$realm" "$kdc_max_ticket_lifetime" "$user" "$end_users" >"$kdc_dir/settings"
   wait_for "KDC" 60 grep -q '^READY' "$run/logs/kdc.out"
 }
 
@@ -401,6 +417,7 @@ write_env() {
       echo "export YARNGATE_KEYTAB=$kdc_dir/gateway.keytab"
       echo "export YARNGATE_USER_KEYTAB=$kdc_dir/users.keytab"
       echo "export YARNGATE_END_USERS=$end_users"
+      echo "export YARNGATE_KDC_MAX_TICKET_LIFETIME=$kdc_max_ticket_lifetime"
       echo "export YARNGATE_DATA_TRANSFER_PROTECTION=$data_transfer_protection"
     fi
   } >"$tmp"
@@ -546,6 +563,26 @@ cmd_zk_restart() { # stop the cluster's ZooKeeper and start it again on the same
   log "ZooKeeper answers imok again on 127.0.0.1:$zk_port"
 }
 
+cmd_kdc_stop() { # stop the KDC; the rest of the cluster keeps running on the tickets it holds
+  ((kerberos)) || die "kdc-stop needs the Kerberized cluster (make cluster-up KERBEROS=1)"
+  alive kdc || die "the KDC is not running"
+  log "stopping the KDC (pid $(cat "$(pidfile kdc)"))"
+  stop kdc
+  log "the KDC is stopped; testenv/cluster.sh kdc-start starts it again with the same keys"
+}
+
+cmd_kdc_start() { # start the KDC again with the keys of its first start
+  ((kerberos)) || die "kdc-start needs the Kerberized cluster (make cluster-up KERBEROS=1)"
+  alive kdc && { log "the KDC is running"; return 0; }
+  alive dfs || die "the cluster is not running (make cluster-up KERBEROS=1)"
+  [[ -f $kdc_dir/settings ]] || die "no KDC settings in $kdc_dir: start the cluster with make cluster-up KERBEROS=1"
+  . "$kdc_dir/settings" # the port, realm, longest ticket and principals of the first start
+  start_kdc restore
+  krb_env kdestroy >/dev/null 2>&1 || true
+  wait_for "a ticket from the restarted KDC" 30 krb_login
+  log "the KDC answers again on $host:$kdc_port"
+}
+
 all_rms_answer() {
   local i
   for ((i = 0; i < rms; i++)); do
@@ -557,9 +594,11 @@ case ${1:-} in
   rm-failover) cmd_rm_failover ;;
   rm-restore) cmd_rm_restore ;;
   zk-restart) cmd_zk_restart ;;
+  kdc-stop) cmd_kdc_stop ;;
+  kdc-start) cmd_kdc_start ;;
   fetch) cmd_fetch ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 fetch|up|down|status|rm-failover|rm-restore|zk-restart" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|up|down|status|rm-failover|rm-restore|zk-restart|kdc-stop|kdc-start" >&2; exit 2 ;;
 esac
