@@ -102,11 +102,14 @@ func NewPlan(spec LaunchSpec) (*Plan, error) {
 	return p, nil
 }
 
-// effectiveConfig layers the distribution's configuration, the user's overrides, the explicit spec
+// effectiveConfig layers the distribution's configuration, the request's overrides, the gateway's, the explicit spec
 // fields and the keys the launch owns, as YarnClusterDescriptor.startAppMaster leaves them.
 func effectiveConfig(s *LaunchSpec) Config {
 	cfg := s.Dist.StockConfig.Clone()
 	for k, v := range s.FlinkConfig {
+		cfg[k] = v
+	}
+	for k, v := range s.GatewayConfig {
 		cfg[k] = v
 	}
 	// removeLocalhostBindHostSetting, and taskmanager.host is "unconditionally overridden anyway".

@@ -80,9 +80,9 @@ func TestPlanGolden(t *testing.T) {
 			s.Name, s.Tags = "", nil
 		}},
 		{"application-ha-1.20", "1.20.3", stockConfig120, func(s *LaunchSpec) {
-			// What the gateway launches with flink.ha: its session timeout travels in FlinkConfig.
+			// What the gateway launches with flink.ha: its session timeout travels in GatewayConfig.
 			s.HA = &HighAvailability{Quorum: "localhost:12181", PathRoot: "/yarngate-flink", StorageDir: "hdfs://localhost:19000/user/yarngate/.yarngate/ha"}
-			s.FlinkConfig["high-availability.zookeeper.client.session-timeout"] = "10000"
+			s.GatewayConfig = map[string]string{"high-availability.zookeeper.client.session-timeout": "10000"}
 			s.Tags = append(s.Tags, "yarngate-ha")
 		}},
 		{"savepoint-1.20", "1.20.3", stockConfig120, func(s *LaunchSpec) {
