@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 var trickyArgs = []string{"--input", "hdfs:///in put/a b.txt", `say "hi"`, "it's", "a;b", "# not a comment", "$HOME", "ünïcødé ✓", "", "true", "0123", "null", "- dash", "{x: 1}"}
 
 // testSpec is an application launch on an uploaded fake distribution.
-func testSpec(t *testing.T, version, stock string) (LaunchSpec, *memFS) {
+func testSpec(t testing.TB, version, stock string) (LaunchSpec, *memFS) {
 	t.Helper()
 	ctx := context.Background()
 	d := fakeDist(t, version, stock)
