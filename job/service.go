@@ -91,6 +91,10 @@ type Options struct {
 	Backend string
 	// User is the Hadoop user the clusters run as. Required.
 	User string
+	// IdempotencySecret keys the HMAC that names an idempotency key in its application's YARN tag
+	// (ident.IdempotencyTags); every instance sharing the registry must have the same one
+	// (registry.Registry.Secret). At least 16 bytes; required.
+	IdempotencySecret []byte
 	// MaxWait caps long polls. Default 5 minutes.
 	MaxWait time.Duration
 	// LaunchTimeout bounds a launch from the moment YARN gave it an application id, whatever becomes of its
@@ -121,6 +125,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Instance == "" || opts.User == "" {
 		return nil, errors.New("job service: Instance and User are required")
+	}
+	if len(opts.IdempotencySecret) < 16 {
+		return nil, errors.New("job service: an IdempotencySecret of at least 16 bytes is required")
 	}
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = 5 * time.Minute

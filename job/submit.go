@@ -109,7 +109,7 @@ func (s *Service) launchOnce(ctx context.Context, key, fp string, spec launch.Sp
 		if spec.Kind == launch.Session {
 			tagKind = "session"
 		}
-		idem, specTag := ident.IdempotencyTags(tagKind, key, fp)
+		idem, specTag := ident.IdempotencyTags(s.opts.IdempotencySecret, tagKind, key, fp)
 		if cl.recovering {
 			app, err := s.opts.Launcher.FindByTags(ctx, idem, specTag, spec.Kind)
 			if errors.Is(err, launch.ErrSpecMismatch) {

@@ -1,10 +1,13 @@
 package job
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"testing"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/ident"
 )
 
 // refusedKeyCases are a key of each kind the issue lists, with a value a caller might try.
@@ -61,5 +64,20 @@ func assertRefused(t *testing.T, err error, key, value string) {
 	var se *api.SpecError
 	if !errors.As(err, &se) || len(se.Problems) != 1 || se.Problems[0].Field != "flinkConfig."+key || se.Problems[0].Reason != reasonOf(key, value) {
 		t.Fatalf("err = %v, want one problem on flinkConfig.%s", err, key)
+	}
+}
+
+// TestIdempotencyTagIsKeyed: the tag that records an idempotency key in YARN is the HMAC under the service's
+// secret, not a hash anyone can compute from a guessed key.
+func TestIdempotencyTagIsKeyed(t *testing.T) {
+	s := newTestService(t, nil)
+	if _, _, err := s.Submit(t.Context(), jobRequest(goodID), "guessable-key"); err != nil {
+		t.Fatal(err)
+	}
+	tags := s.launcher.specs[0].Tags
+	want, _ := ident.IdempotencyTags(s.opts.IdempotencySecret, "", "guessable-key", "")
+	plain := sha256.Sum256([]byte("guessable-key"))
+	if len(tags) != 2 || tags[0] != want || tags[0] == ident.TagIdemPrefix+hex.EncodeToString(plain[:20]) {
+		t.Fatalf("tags %v, want the keyed tag %s", tags, want)
 	}
 }
