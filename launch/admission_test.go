@@ -112,7 +112,7 @@ func TestAdmission(t *testing.T) {
 		{name: "a gateway tag", mode: flink.ModeApplication,
 			config: map[string]string{"yarn.tags": "team-a,yarngate-idem:0123"}, wantErr: "flinkConfig.yarn.tags"},
 		{name: "tags and an environment variable of the job's own", mode: flink.ModeApplication,
-			config: map[string]string{"yarn.tags": "team-a", "containerized.taskmanager.env.MALLOC_ARENA_MAX": "4"},
+			config:     map[string]string{"yarn.tags": "team-a", "containerized.taskmanager.env.MALLOC_ARENA_MAX": "4"},
 			wantConfig: map[string]string{"execution.submit-failed-job-on-application-error": "true", "jobmanager.archive.fs.dir": archive},
 			wantTags:   []string{ident.TagGateway}},
 		{name: "known queue", mode: flink.ModeApplication, queue: "etl",
