@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/yarngate/yarngate/api"
@@ -79,5 +80,52 @@ func TestIdempotencyTagIsKeyed(t *testing.T) {
 	plain := sha256.Sum256([]byte("guessable-key"))
 	if len(tags) != 2 || tags[0] != want || tags[0] == ident.TagIdemPrefix+hex.EncodeToString(plain[:20]) {
 		t.Fatalf("tags %v, want the keyed tag %s", tags, want)
+	}
+}
+
+// TestRecordKeepsNoSecrets: the request stored in a record has no secret of its flinkConfig (Flink's sensitive
+// keys and more), no credentials of URIs, no secret-looking argument; for jobs and sessions.
+func TestRecordKeepsNoSecrets(t *testing.T) {
+	secrets := []string{"hunter2", "s3cr3t", "AKIAXYZ", "dd-api", "azkey", "jaaspw", "bearer-tok", "sigvalue", "pgpass"}
+	cfg := map[string]any{
+		"metrics.reporter.dd.apikey":                     "dd-api",
+		"fs.azure.account.key.acct.dfs.core.windows.net": "azkey",
+		"properties.sasl.jaas.config":                    "org.apache...PlainLoginModule required password=\"jaaspw\";",
+		"metrics.reporter.otel.http-headers":             "Authorization: Bearer bearer-tok",
+		"s3.access-key":                                  "AKIAXYZ",
+		"state.checkpoints.dir":                          "s3://AKIAXYZ:s3cr3t@bucket/ck",
+		"metrics.reporter.prom.port":                     float64(9249),
+		"connector.url":                                  "https://acct.blob.core.windows.net/c?sv=1&sig=sigvalue",
+		"containerized.taskmanager.env.MY_TOKEN":         "hunter2",
+		"execution.checkpointing.interval":               "10s",
+	}
+	s := newTestService(t, nil)
+	req := jobRequest(goodID)
+	req.Args = []string{"--password", "hunter2", "--db", "jdbc:postgresql://alice:pgpass@db/x", "--n", "10"}
+	req.FlinkConfig = cfg
+	job, _, err := s.Submit(t.Context(), req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, _, err := s.CreateSession(t.Context(), api.SessionRequest{FlinkConfig: cfg}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{job.ID, sess.ID} {
+		rec, err := s.reg.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := string(rec.Spec)
+		for _, secret := range secrets {
+			if strings.Contains(spec, secret) {
+				t.Errorf("record %s keeps %q: %s", id, secret, spec)
+			}
+		}
+		for _, kept := range []string{"10s", "9249", "bucket/ck", "acct.blob.core.windows.net"} {
+			if !strings.Contains(spec, kept) {
+				t.Errorf("record %s lost %q: %s", id, kept, spec)
+			}
+		}
 	}
 }
