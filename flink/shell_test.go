@@ -75,7 +75,7 @@ func lexShell(s string) ([]shToken, error) {
 			return out, nil
 		case c == '\\':
 			if i+1 < len(s) {
-				word().word += string(s[i+1])
+				word().word += s[i+1 : i+2]
 			}
 			i += 2
 		case c == '\'':
@@ -99,7 +99,7 @@ func lexShell(s string) ([]shToken, error) {
 				}
 				switch {
 				case d == '\\' && i+1 < len(s) && strings.IndexByte("$`\"\\\n", s[i+1]) >= 0:
-					w.word += string(s[i+1])
+					w.word += s[i+1 : i+2]
 					i += 2
 				case d == '$':
 					e, n := dollar(i)
@@ -113,7 +113,7 @@ func lexShell(s string) ([]shToken, error) {
 					w.word += "`"
 					i++
 				default:
-					w.word += string(d)
+					w.word += s[i : i+1]
 					i++
 				}
 			}
@@ -127,11 +127,11 @@ func lexShell(s string) ([]shToken, error) {
 			i += n
 		case strings.IndexByte("`*?[]{}", c) >= 0 || c == '~' && cur == nil:
 			w := word()
-			w.expansions = append(w.expansions, string(c))
-			w.word += string(c)
+			w.expansions = append(w.expansions, s[i:i+1])
+			w.word += s[i : i+1]
 			i++
 		default:
-			word().word += string(c)
+			word().word += s[i : i+1]
 			i++
 		}
 	}

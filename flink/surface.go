@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/yarngate/yarngate/yarnclient"
 )
@@ -245,6 +246,9 @@ func envValueReason(value string) string {
 	if strings.ContainsAny(value, "$`\"\\") || strings.Contains(value, "{{") || strings.Contains(value, "}}") ||
 		strings.IndexFunc(value, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
 		return "the value must not contain $, `, \", \\, {{, }} or control characters (it is written into the container's launch script)"
+	}
+	if !utf8.ValidString(value) {
+		return "the value must be UTF-8"
 	}
 	return ""
 }

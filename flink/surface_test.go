@@ -39,6 +39,7 @@ func TestCheckFlinkConfigRefuses(t *testing.T) {
 		{"containerized.master.env.FOO", "a\nid", "must not contain"},
 		{"containerized.taskmanager.env.FOO", "{{(id)}}", "must not contain"},
 		{"containerized.master.env.FOO", strings.Repeat("x", maxEnvValueLen+1), "longer than"},
+		{"containerized.master.env.FOO", "\xd5", "UTF-8"},
 		{"containerized.heap-cutoff-ratio", "0.1", "only containerized"},
 		{"yarn.application-master.env.FOO", "x", "deprecated"},
 		{"yarn.taskmanager.env.FOO", "x", "deprecated"},
