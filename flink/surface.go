@@ -93,15 +93,18 @@ var refusedKeys = []refusal{
 	// High availability: only opting out.
 	{key: "high-availability.type", accept: acceptHAType},
 	{key: "high-availability", reason: "a deprecated key: high-availability.type: none opts out of JobManager high availability"},
-	{key: "recovery.mode", reason: "a deprecated key: high-availability.type: none opts out of JobManager high availability"},
+	{key: "recovery.", prefix: true, reason: "deprecated keys of high availability: high-availability.type: none opts out of JobManager high availability"},
 	{key: "high-availability.", prefix: true, reason: reasonHA},
 	// The JobManager REST API the gateway talks to.
 	{key: "rest.address", reason: reasonREST},
 	{key: "rest.port", reason: reasonREST},
 	{key: "rest.bind-address", reason: reasonREST},
 	{key: "rest.bind-port", reason: reasonREST},
+	{key: "web.port", reason: reasonREST + " (a deprecated key of rest.port)"},
+	{key: "web.address", reason: reasonREST + " (a deprecated key of rest.address)"},
 	{key: "web.submit.enable", reason: reasonRESTAccess},
 	{key: "web.cancel.enable", reason: reasonRESTAccess},
+	{key: "jobmanager.web.", prefix: true, reason: "deprecated keys of the REST API (web.*, rest.*): " + reasonRESTAccess},
 }
 
 // maxKeyLen bounds a flinkConfig key.
