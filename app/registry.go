@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"time"
 
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/job"
@@ -24,7 +25,9 @@ type records struct {
 	instance string
 	reg      *registry.Registry
 	election *zk.Election // nil for the embedded backend: the only instance reconciles
-	closers  []func()
+	// idemSecret keys the idempotency tags; stored in the registry, the same for every instance sharing it.
+	idemSecret []byte
+	closers    []func()
 }
 
 // close releases everything in reverse order of acquisition.
@@ -82,6 +85,13 @@ func openRecords(ctx context.Context, cfg config.Config, zw *zk.Watcher, logger 
 	}
 	r.reg = reg
 	r.closers = append(r.closers, reg.Close)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	r.idemSecret, err = reg.Secret(sctx, "idempotency")
+	cancel()
+	if err != nil {
+		r.close()
+		return nil, fmt.Errorf("idempotency secret: %w", err)
+	}
 	if backend == config.RegistryZooKeeper {
 		e, err := zk.NewElection(zw, zk.ElectionOptions{Path: path.Join(cfg.Registry.ZKRoot, "reconciler"), ID: r.instance,
 			Logger: logger})
@@ -113,7 +123,7 @@ func (r *records) reconcileOptions(cfg config.Config, opts reconcile.Options, le
 
 // serviceOptions completes the job service's options with these records.
 func (r *records) serviceOptions(opts job.Options) job.Options {
-	opts.Registry, opts.Backend, opts.Instance = r.reg, r.backend, r.instance
+	opts.Registry, opts.Backend, opts.Instance, opts.IdempotencySecret = r.reg, r.backend, r.instance, r.idemSecret
 	if r.election != nil {
 		opts.Instances = r.election
 	}

@@ -45,11 +45,7 @@ type Security struct {
 	Principal string
 }
 
-// securityKeys are configuration keys a job may not set on a Kerberized launch: the login keytab and
-// principal are the launch's (a path on the gateway's host would mean nothing to the containers).
-var securityKeys = []string{"security.kerberos.login.keytab", "security.kerberos.login.principal", keyShipLocalKeytab, keyLocalizedKeytab}
-
-// validateSecurity checks the security settings and the job's configuration against them.
+// validateSecurity checks the security settings. (A request sets no security.* key: see refusedKeys.)
 func (s *LaunchSpec) validateSecurity(bad func(field, format string, a ...any)) {
 	sec := s.Security
 	if sec == nil {
@@ -68,11 +64,6 @@ func (s *LaunchSpec) validateSecurity(bad func(field, format string, a ...any)) 
 	}
 	if len(sec.Principal) > keytabPrincipalMaxLen || strings.ContainsAny(sec.Principal, "\"'\\$`;\n\r ") {
 		bad("security.principal", "%q is not a principal name", sec.Principal)
-	}
-	for _, k := range securityKeys {
-		if _, ok := s.FlinkConfig[k]; ok {
-			bad("flinkConfig."+k, "set by the gateway on a Kerberized cluster: upload a keytab instead")
-		}
 	}
 }
 

@@ -94,6 +94,10 @@ type Options struct {
 	User string
 	// Admins may see and act on every job and session.
 	Admins Admins
+	// IdempotencySecret keys the HMAC that names an idempotency key in its application's YARN tag
+	// (ident.IdempotencyTags); every instance sharing the registry must have the same one
+	// (registry.Registry.Secret). At least 16 bytes; required.
+	IdempotencySecret []byte
 	// MaxWait caps long polls. Default 5 minutes.
 	MaxWait time.Duration
 	// LaunchTimeout bounds a launch from the moment YARN gave it an application id, whatever becomes of its
@@ -124,6 +128,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Instance == "" || opts.User == "" {
 		return nil, errors.New("job service: Instance and User are required")
+	}
+	if len(opts.IdempotencySecret) < 16 {
+		return nil, errors.New("job service: an IdempotencySecret of at least 16 bytes is required")
 	}
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = 5 * time.Minute

@@ -150,7 +150,8 @@ func newTestService(t *testing.T, l *fakeLauncher) *testService {
 	}
 	ts := &testService{launcher: l, rm: &fakeRM{}, observer: &fakeObserver{}, reg: registrytest.Open(t, registrytest.NewMemStore())}
 	ts.Service, err = New(Options{Launcher: l, RM: ts.rm, Registry: ts.reg, Observer: ts.observer, Instance: "me", User: "yarngate",
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Metrics: metrics, LaunchTimeout: 5 * time.Second})
+		IdempotencySecret: []byte("0123456789abcdef0123456789abcdef"),
+		Logger:            slog.New(slog.NewTextHandler(t.Output(), nil)), Metrics: metrics, LaunchTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/yarngate/yarngate/api"
@@ -19,6 +18,7 @@ import (
 	"github.com/yarngate/yarngate/launch"
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/reconcile"
+	"github.com/yarngate/yarngate/redact"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
 )
@@ -122,7 +122,7 @@ func (s *Service) launchOnce(ctx context.Context, key, fp string, spec launch.Sp
 		if spec.Kind == launch.Session {
 			tagKind = "session"
 		}
-		idem, specTag := ident.IdempotencyTags(tagKind, key, fp)
+		idem, specTag := ident.IdempotencyTags(s.opts.IdempotencySecret, tagKind, key, fp)
 		if cl.recovering {
 			app, err := s.opts.Launcher.FindByTags(ctx, idem, specTag, spec.Kind)
 			if errors.Is(err, launch.ErrSpecMismatch) {
@@ -465,18 +465,9 @@ func (s *Service) release(ctx context.Context, cl *keyClaim) {
 	}
 }
 
-// secretKey reports whether a Flink configuration key names a secret.
-func secretKey(k string) bool {
-	k = strings.ToLower(k)
-	for _, s := range []string{"password", "secret", "token", "credential", "access-key", "accesskey", "keytab"} {
-		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactedSpec encodes a request for its record, with secret-looking configuration values replaced.
+// redactedSpec encodes a request for its record without its secrets (package redact): the flinkConfig values
+// of keys that name secrets, the credentials of URIs in any string (jarPath, savepoint path, configuration
+// values, arguments), secret-looking program arguments.
 func redactedSpec(req any) json.RawMessage {
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -484,17 +475,51 @@ func redactedSpec(req any) json.RawMessage {
 	}
 	var m map[string]any
 	if json.Unmarshal(b, &m) != nil {
-		return b
+		return nil
 	}
-	if cfg, ok := m["flinkConfig"].(map[string]any); ok {
-		for k := range cfg {
-			if secretKey(k) {
-				cfg[k] = "<redacted>"
+	for k, v := range m {
+		switch k {
+		case "flinkConfig":
+			if cfg, ok := v.(map[string]any); ok {
+				for ck, cv := range cfg {
+					if s, ok := cv.(string); ok {
+						cfg[ck] = redact.Value(ck, s)
+					} else if redact.SensitiveKey(ck) {
+						cfg[ck] = redact.Placeholder
+					}
+				}
 			}
+		case "args":
+			if l, ok := v.([]any); ok {
+				args := make([]string, len(l))
+				for i, a := range l {
+					args[i], _ = a.(string)
+				}
+				m[k] = redact.Args(args)
+			}
+		default:
+			m[k] = redactURIs(v)
 		}
 	}
 	if b, err = json.Marshal(m); err != nil {
 		return nil
 	}
 	return b
+}
+
+// redactURIs removes the credentials of URIs from every string in a decoded JSON value.
+func redactURIs(v any) any {
+	switch x := v.(type) {
+	case string:
+		return redact.URIs(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = redactURIs(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = redactURIs(e)
+		}
+	}
+	return v
 }
