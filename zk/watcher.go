@@ -34,18 +34,18 @@ type Watcher struct {
 	retryMax time.Duration
 	// sessionTimeout is the session timeout asked of the server (which may raise it to 2 ticks).
 	sessionTimeout time.Duration
-	chroot         string          // prefix of every server path, "" for none
-	digest         []byte          // digest credentials ("user:password"), owned by the monitor goroutine
-	authDone       bool            // owned by the monitor goroutine: digest added; go-zookeeper re-sends it on reconnect
+	chroot         string // prefix of every server path, "" for none
+	digest         []byte // digest credentials ("user:password"), owned by the monitor goroutine
+	authDone       bool   // owned by the monitor goroutine: digest added; go-zookeeper re-sends it on reconnect
 	// acl is the ACL of every znode the Store and the Election create: all permissions for the digest identity
 	// only, or world-open without Digest.
 	acl []zk.ACL
 	// authed is closed once the server accepted the digest credentials (at once without Digest); until then no
 	// Store call is sent, so that none runs unauthenticated.
 	authed chan struct{}
-	ctx            context.Context // cancelled by Close; parent of every goroutine's context
-	cancel         context.CancelFunc
-	wg             sync.WaitGroup // every goroutine the Watcher or its trackers started
+	ctx    context.Context // cancelled by Close; parent of every goroutine's context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the Watcher or its trackers started
 
 	mu      sync.Mutex
 	closed  bool
