@@ -24,18 +24,24 @@ func zkSession(t *testing.T, server, digest string) *gozk.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	for deadline := time.Now().Add(15 * time.Second); conn.State() != gozk.StateHasSession; {
-		if time.Now().After(deadline) {
-			t.Fatalf("no ZooKeeper session with %s", server)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitSession(t, conn)
 	if digest != "" {
 		if err := conn.AddAuth("digest", []byte(digest)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return conn
+}
+
+// waitSession waits until conn has a session (again, after a ZooKeeper restart).
+func waitSession(t *testing.T, conn *gozk.Conn) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); conn.State() != gozk.StateHasSession; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no ZooKeeper session with %s", conn.Server())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // znodesUnder lists root and every znode below it.
@@ -97,7 +103,8 @@ func TestRegistryZnodesClosed(t *testing.T) {
 		}
 	}
 	cfg.ZooKeeper.Digest = config.Secret(digest)
-	recs, err := openRecords(ctx, cfg, watcher(digest), logger)
+	zw := watcher(digest)
+	recs, err := openRecords(ctx, cfg, zw, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +151,13 @@ func TestRegistryZnodesClosed(t *testing.T) {
 
 	z.Stop()
 	z.Start()
+	// Calls made while the session is lost fail (registry.ErrUnavailable) and are the caller's to retry;
+	// once the Watcher has its session back, the gateway's calls go through, authenticated.
+	for deadline := time.Now().Add(30 * time.Second); zw.Session().State != zk.StateConnected; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no session after the restart: %+v", zw.Session())
+		}
+	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := recs.reg.Update(wctx, rec.ID, func(r *registry.Record) (bool, error) {
@@ -161,6 +175,8 @@ func TestRegistryZnodesClosed(t *testing.T) {
 			t.Fatal("no leadership after the restart")
 		}
 	}
+	waitSession(t, admin)
+	waitSession(t, stranger)
 	checkClosed(t)
 }
 

@@ -196,6 +196,9 @@ func TestZnodesClosedToOthers(t *testing.T) {
 	if n, err := s.List(wctx, "jobs"); err != nil || len(n) != 3 {
 		t.Errorf("List after the expiry = %d entries, %v; want 3", len(n), err)
 	}
+	for _, c := range []*zk.Conn{admin, stranger, impostor} {
+		waitFor(t, 30*time.Second, "the test's own sessions", func() bool { return c.State() == zk.StateHasSession })
+	}
 	checkClosed(t)
 	if _, err := stranger.Create(root+"/registry/jobs/b/x", nil, 0, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrNoAuth) {
 		t.Errorf("Create under a record made after the expiry = %v, want ErrNoAuth", err)
