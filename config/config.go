@@ -114,12 +114,18 @@ type YARN struct {
 	RequestTimeout time.Duration `yaml:"requestTimeout"`
 }
 
-// ZooKeeper configures the ZooKeeper client used for ResourceManager leader discovery.
+// ZooKeeper configures the ZooKeeper client: ResourceManager and JobManager leaders, and the zookeeper
+// registry with its election.
 type ZooKeeper struct {
 	// Quorum overrides the connect string (host:port,...) from hadoop.zk.address (quorum).
 	Quorum string `yaml:"quorum"`
-	// Digest is "user:password" for ZooKeeper digest authentication (digest). It never prints.
+	// Digest is "user:password" for ZooKeeper digest authentication (digest). It never prints. Every gateway
+	// instance sharing a registry uses the same one: the registry's and the election's znodes admit only
+	// this identity.
 	Digest Secret `yaml:"digest"`
+	// DigestFile is a file holding Digest (digestFile), read at start-up, for a secret kept out of the
+	// environment and the command line. Set Digest or DigestFile, not both.
+	DigestFile string `yaml:"digestFile"`
 }
 
 // Flink configures the Flink distributions.
@@ -193,8 +199,14 @@ type Registry struct {
 	// Path is the database file of the embedded backend (path).
 	Path string `yaml:"path"`
 	// ZKRoot is the znode under which the zookeeper backend keeps records, key claims and the election of
-	// the reconciler (zkRoot). Instances sharing it form one service.
+	// the reconciler (zkRoot). Instances sharing it form one service. With zookeeper.digest it and everything
+	// below it admit only the digest identity.
 	ZKRoot string `yaml:"zkRoot"`
+	// ZKOpenACL lets the zookeeper backend run without zookeeper.digest (zkOpenACL): its znodes are then
+	// world-writable, and anything that reaches the quorum (every launched job does, for Flink HA) can change
+	// or delete records and take the reconciler's election. Without it the gateway refuses to start with a
+	// zookeeper registry and no digest.
+	ZKOpenACL bool `yaml:"zkOpenACL"`
 	// ReconcileInterval is the period of the reconciler: one ResourceManager list call each (reconcileInterval).
 	ReconcileInterval time.Duration `yaml:"reconcileInterval"`
 	// Retention is how long the record of an ended job is kept after YARN forgot the application (retention).

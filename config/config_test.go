@@ -174,6 +174,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad env value", env: []string{"YARNGATE_HDFS_POOL_SIZE=lots"}, want: "YARNGATE_HDFS_POOL_SIZE"},
 		{name: "bad flag value", flags: []string{"--shutdown-timeout", "later"}, want: "--shutdown-timeout"},
 		{name: "invalid after layering", env: []string{"YARNGATE_LOG_FORMAT=xml"}, want: "log.format"},
+		{name: "bad bool", env: []string{"YARNGATE_REGISTRY_ZK_OPEN_ACL=maybe"}, want: "YARNGATE_REGISTRY_ZK_OPEN_ACL"},
+		{name: "digest and digest file", env: []string{"YARNGATE_ZOOKEEPER_DIGEST=a:b", "YARNGATE_ZOOKEEPER_DIGEST_FILE=/x"}, want: "both"},
+		{name: "missing digest file", env: []string{"YARNGATE_ZOOKEEPER_DIGEST_FILE=/nonexistent/digest"}, want: "zookeeper.digestFile"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,6 +234,10 @@ func TestValidate(t *testing.T) {
 		{"rm url without scheme", func(c *Config) { c.YARN.RMURLs = []string{"rm:8088"} }, "yarn.rmUrls"},
 		{"bad quorum", func(c *Config) { c.ZooKeeper.Quorum = "zk1:2181,zk2" }, "zookeeper.quorum"},
 		{"digest without colon", func(c *Config) { c.ZooKeeper.Digest = "password" }, "zookeeper.digest"},
+		{"digest without user", func(c *Config) { c.ZooKeeper.Digest = ":password" }, "zookeeper.digest"},
+		{"ha path root is the registry root", func(c *Config) { c.Flink.HA.PathRoot = "/yarngate" }, "flink.ha.pathRoot"},
+		{"ha path root under the registry root", func(c *Config) { c.Flink.HA.PathRoot = "/yarngate/flink" }, "flink.ha.pathRoot"},
+		{"registry root under the ha path root", func(c *Config) { c.Registry.ZKRoot = "/yarngate-flink/registry" }, "flink.ha.pathRoot"},
 		{"bad level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"bad format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdownTimeout"},
@@ -260,6 +267,17 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate() = %v", err)
 		}
 	})
+	t.Run("registry root and ha path root side by side are fine", func(t *testing.T) {
+		c := valid
+		c.Registry.ZKRoot, c.Flink.HA.PathRoot = "/yarngate", "/yarngate-flink"
+		if err := c.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
+		}
+		c.Flink.HA.Mode, c.Flink.HA.PathRoot = HANone, "/yarngate/flink" // not used without HA
+		if err := c.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
+		}
+	})
 	t.Run("quorum with chroot is fine", func(t *testing.T) {
 		c := valid
 		c.ZooKeeper.Quorum = "zk1:2181,zk2:2181/hadoop"
@@ -267,6 +285,24 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate() = %v", err)
 		}
 	})
+}
+
+func TestDigestFile(t *testing.T) {
+	file := writeFile(t, "  gw:s3cret:x\n")
+	c, err := Load(LoadOptions{Environ: []string{"HADOOP_CONF_DIR=/etc/hadoop", "YARNGATE_ZOOKEEPER_DIGEST_FILE=" + file,
+		"YARNGATE_REGISTRY_ZK_OPEN_ACL=true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ZooKeeper.Digest.Reveal(); got != "gw:s3cret:x" {
+		t.Errorf("digest from the file = %q", got)
+	}
+	if !c.Registry.ZKOpenACL {
+		t.Error("registry.zkOpenACL not set from the environment")
+	}
+	if _, err := Load(LoadOptions{Environ: []string{"HADOOP_CONF_DIR=/etc/hadoop", "YARNGATE_ZOOKEEPER_DIGEST_FILE=" + writeFile(t, "\n")}}); err == nil {
+		t.Error("an empty digest file was accepted")
+	}
 }
 
 func TestSecretRedaction(t *testing.T) {

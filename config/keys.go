@@ -68,6 +68,8 @@ var keys = []Key{
 		set: setString(func(c *Config) *string { return &c.ZooKeeper.Quorum })},
 	{Path: "zookeeper.digest", Env: "YARNGATE_ZOOKEEPER_DIGEST", Flag: "zookeeper.digest", Usage: "user:password for ZooKeeper digest authentication (secret)",
 		set: func(c *Config, v string) error { c.ZooKeeper.Digest = Secret(v); return nil }},
+	{Path: "zookeeper.digestFile", Env: "YARNGATE_ZOOKEEPER_DIGEST_FILE", Flag: "zookeeper.digest-file", Usage: "file holding zookeeper.digest, read at start-up",
+		set: setString(func(c *Config) *string { return &c.ZooKeeper.DigestFile })},
 	{Path: "flink.homes", Env: "YARNGATE_FLINK_HOMES", Flag: "flink.homes", Usage: "local Flink distributions (Flink homes) jobs can run on",
 		set: setList(func(c *Config) *[]string { return &c.Flink.Homes })},
 	{Path: "flink.defaultVersion", Env: "YARNGATE_FLINK_DEFAULT_VERSION", Flag: "flink.default-version", Usage: "Flink version of jobs that name none, such as 1.20 (default: the first home)",
@@ -96,6 +98,8 @@ var keys = []Key{
 		set: setString(func(c *Config) *string { return &c.Registry.Path })},
 	{Path: "registry.zkRoot", Env: "YARNGATE_REGISTRY_ZK_ROOT", Flag: "registry.zk-root", Usage: "znode of the zookeeper registry; instances sharing it form one service",
 		set: setString(func(c *Config) *string { return &c.Registry.ZKRoot })},
+	{Path: "registry.zkOpenACL", Env: "YARNGATE_REGISTRY_ZK_OPEN_ACL", Flag: "registry.zk-open-acl", Usage: "allow a zookeeper registry without zookeeper.digest: its znodes are then world-writable (not for production)",
+		set: setBool(func(c *Config) *bool { return &c.Registry.ZKOpenACL })},
 	{Path: "registry.reconcileInterval", Env: "YARNGATE_REGISTRY_RECONCILE_INTERVAL", Flag: "registry.reconcile-interval", Usage: "period of the reconciler (one ResourceManager list call each)",
 		set: setDuration(func(c *Config) *time.Duration { return &c.Registry.ReconcileInterval })},
 	{Path: "registry.retention", Env: "YARNGATE_REGISTRY_RETENTION", Flag: "registry.retention", Usage: "how long an ended job's record outlives YARN's memory of it",
@@ -156,6 +160,17 @@ func setDuration(field func(*Config) *time.Duration) func(*Config, string) error
 			return err
 		}
 		*field(c) = d
+		return nil
+	}
+}
+
+func setBool(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		*field(c) = b
 		return nil
 	}
 }

@@ -98,8 +98,10 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if d := c.ZooKeeper.Digest.Reveal(); d != "" && !strings.Contains(d, ":") {
-		bad("zookeeper.digest", "must be user:password")
+	if d := c.ZooKeeper.Digest.Reveal(); d != "" {
+		if user, _, ok := strings.Cut(d, ":"); !ok || user == "" {
+			bad("zookeeper.digest", "must be user:password")
+		}
 	}
 	for _, h := range c.Flink.Homes {
 		if !path.IsAbs(h) {
@@ -141,6 +143,10 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.Registry.ZKRoot, "/") || (len(c.Registry.ZKRoot) > 1 && strings.HasSuffix(c.Registry.ZKRoot, "/")) {
 		bad("registry.zkRoot", "%q is not an absolute znode path", c.Registry.ZKRoot)
+	}
+	if c.Flink.HA.Mode != HANone && znodeWithin(c.Flink.HA.PathRoot, c.Registry.ZKRoot) {
+		bad("flink.ha.pathRoot", "%q overlaps registry.zkRoot %q: the launched clusters' znodes (open to every job) "+
+			"and the gateway's (its digest identity's only) must lie apart", c.Flink.HA.PathRoot, c.Registry.ZKRoot)
 	}
 	for _, d := range []struct {
 		key string
@@ -187,4 +193,10 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("%q has an invalid port", addr)
 	}
 	return nil
+}
+
+// znodeWithin reports whether one of two znode paths is the other or lies below it.
+func znodeWithin(a, b string) bool {
+	a, b = strings.TrimSuffix(a, "/")+"/", strings.TrimSuffix(b, "/")+"/"
+	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
 }

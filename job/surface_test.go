@@ -76,7 +76,7 @@ func TestIdempotencyTagIsKeyed(t *testing.T) {
 		t.Fatal(err)
 	}
 	tags := s.launcher.specs[0].Tags
-	want, _ := ident.IdempotencyTags(s.opts.IdempotencySecret, "", "guessable-key", "")
+	want, _ := ident.IdempotencyTags(s.opts.IdempotencySecret, "", scopedKey(s.caller(t.Context()), "guessable-key"), "")
 	plain := sha256.Sum256([]byte("guessable-key"))
 	if len(tags) != 2 || tags[0] != want || tags[0] == ident.TagIdemPrefix+hex.EncodeToString(plain[:20]) {
 		t.Fatalf("tags %v, want the keyed tag %s", tags, want)

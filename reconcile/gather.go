@@ -161,6 +161,9 @@ func amURL(app *yarnclient.App) string {
 
 // jobManagerURL returns the REST base of the JobManager of a running Flink application, "" when none runs.
 //
+// Only an address on the host of the application's current AM container (YARN's amHostHttpAddress) is taken,
+// from YARN or from ZooKeeper: both name what the job itself registered or wrote (see onAMHost).
+//
 // For an application launched with HA and a gateway that follows leaders, it is the leader ZooKeeper
 // names, when certain; the cluster is watched from its first observation and unwatched once it has ended.
 // Without a certain leader it is the address YARN reports: also for good when the leader znode's ACL refuses
@@ -171,6 +174,9 @@ func amURL(app *yarnclient.App) string {
 // once per pair of addresses).
 func (r *Reconciler) jobManagerURL(ctx context.Context, app *yarnclient.App) string {
 	am := amURL(app)
+	if am != "" && !r.onAMHost(ctx, app, am, "yarn") {
+		am = ""
+	}
 	if r.opts.Leaders == nil || !app.HasTag(ident.TagHA) {
 		return am
 	}
@@ -181,7 +187,7 @@ func (r *Reconciler) jobManagerURL(ctx context.Context, app *yarnclient.App) str
 		}
 		l = r.firstLeader(ctx, app.ID)
 	}
-	if !l.Known || !l.Certain || l.Address == "" || l.Address == am {
+	if !l.Known || !l.Certain || l.Address == "" || l.Address == am || !r.onAMHost(ctx, app, l.Address, "zookeeper") {
 		return am
 	}
 	pair := am + " " + l.Address
@@ -223,6 +229,9 @@ func (r *Reconciler) firstLeader(ctx context.Context, appID string) zk.JobManage
 
 // forgetLeader stops following the JobManager leader of an application that has ended.
 func (r *Reconciler) forgetLeader(appID string) {
+	r.mu.Lock()
+	delete(r.refused, appID)
+	r.mu.Unlock()
 	if r.opts.Leaders == nil {
 		return
 	}

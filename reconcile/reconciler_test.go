@@ -211,6 +211,9 @@ func newHarness(t *testing.T, opts Options) *harness {
 	opts.RM, opts.Files, opts.Registry, opts.Metrics = h.rm, h.files, h.reg, h.metrics
 	opts.HomeTag, opts.StagingRoot = home, "/staging"
 	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	if opts.LookupHost == nil {
+		opts.LookupHost = fakeHosts.lookup
+	}
 	h.opts = opts
 	if h.r, err = New(opts); err != nil {
 		t.Fatal(err)
@@ -222,7 +225,8 @@ func newHarness(t *testing.T, opts Options) *harness {
 func (h *harness) app(id string, state yarnclient.AppState, final yarnclient.FinalStatus, tags ...string) yarnclient.App {
 	a := yarnclient.App{ID: id, Name: "job-" + id[len(id)-4:], State: state, FinalStatus: final, User: "yarngate",
 		StartedTime: 1700000000000, AMContainerLogs: "http://nm/logs/" + id,
-		ApplicationTags: append([]string{ident.TagGateway, home, ident.TagTargetPrefix + "application", ident.TagFlinkPrefix + "2.2.1"}, tags...)}
+		ApplicationTags:   append([]string{ident.TagGateway, home, ident.TagTargetPrefix + "application", ident.TagFlinkPrefix + "2.2.1"}, tags...),
+		AMHostHTTPAddress: "localhost:18042"} // the test cluster's NodeManager, as its RM reports it
 	if state == yarnclient.StateRunning {
 		a.AMRPCAddress = h.jmAddr
 	}

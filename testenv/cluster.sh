@@ -386,9 +386,20 @@ zk_ok() { # ZooKeeper four-letter word: ruok -> imok
   [[ $reply == imok ]]
 }
 
+# zk_digest prints the gateway's ZooKeeper digest credentials (user:password), generated once per run
+# directory and kept while it lives: the cluster's ZooKeeper keeps the znodes they protect across restarts.
+zk_digest() {
+  local f=$run/zk-digest
+  if [[ ! -s $f ]]; then
+    (umask 077 && printf 'yarngate:%s\n' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >"$f.tmp") && mv "$f.tmp" "$f"
+  fi
+  cat "$f"
+}
+
 write_env() {
   local tmp=$run/cluster.env.tmp i urls=()
   for ((i = 0; i < rms; i++)); do urls+=("$(rm_url "$i")"); done
+  (umask 077 && : >"$tmp") # it holds the ZooKeeper digest
   {
     echo "# Written by testenv/cluster.sh up on $(date -u +%FT%TZ). Source it: . testenv/.run/cluster.env"
     echo "export JAVA_HOME=$java_home"
@@ -407,6 +418,8 @@ write_env() {
     echo "export YARNGATE_FLINK_HOMES=$cache/flink/flink-${flink_versions[0]},$cache/flink/flink-${flink_versions[1]}"
     echo "export YARNGATE_EXAMPLE_JAR=$repo/examples/streaming/target/yarngate-example.jar"
     echo "export YARNGATE_CLUSTER_RUN_DIR=$run"
+    # The gateway's ZooKeeper digest (zookeeper.digest): its registry and election znodes admit only this identity.
+    echo "export YARNGATE_ZOOKEEPER_DIGEST=$(zk_digest)"
     if ((kerberos)); then
       echo "export YARNGATE_KERBEROS=1"
       echo "export YARNGATE_REALM=$realm"
@@ -435,6 +448,9 @@ cmd_up() {
   local t0=$SECONDS i
   if [[ -f $run/cluster.env ]] && { ((!kerberos)) || alive kdc; } && alive dfs && alive nm && rm_started && zk_ok; then
     log "already running"
+    # cluster.env written before the gateway had a ZooKeeper digest: add it.
+    grep -q '^export YARNGATE_ZOOKEEPER_DIGEST=' "$run/cluster.env" ||
+      echo "export YARNGATE_ZOOKEEPER_DIGEST=$(zk_digest)" >>"$run/cluster.env"
     return 0
   fi
   [[ -f $run/mode ]] && [[ $(cat "$run/mode") != "$(mode_text)" ]] && alive dfs &&
