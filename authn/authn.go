@@ -147,7 +147,7 @@ func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Pr
 	case scheme == "":
 		return Principal{}, fmt.Errorf("%w: no credentials", ErrUnauthenticated)
 	case strings.EqualFold(scheme, "Negotiate") && a.spnego != nil:
-		name, err := a.spnego.accept(cred, r.RemoteAddr)
+		name, ticketEnd, err := a.spnego.accept(cred, r.RemoteAddr)
 		if err != nil {
 			return Principal{}, err
 		}
@@ -155,7 +155,7 @@ func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Pr
 		if err != nil {
 			return Principal{}, err
 		}
-		value, expires, err := a.cookies.encode(p)
+		value, expires, err := a.cookies.encode(p, ticketEnd)
 		if err != nil {
 			return Principal{}, err
 		}

@@ -194,6 +194,17 @@ func TestSPNEGO(t *testing.T) {
 		}
 	})
 
+	t.Run("cookie ends with the ticket", func(t *testing.T) {
+		end := time.Now().Add(10 * time.Minute)
+		w := httptest.NewRecorder()
+		if _, err := a.Authenticate(w, request(negotiateHeader(t, kt, "alice", end))); err != nil {
+			t.Fatal(err)
+		}
+		if c := w.Result().Cookies(); len(c) != 1 || c[0].Expires.After(end) || c[0].Expires.Before(end.Add(-2*time.Second)) {
+			t.Fatalf("cookie %+v, want it to expire with the ticket at %v", c, end)
+		}
+	})
+
 	t.Run("keytab without the principal", func(t *testing.T) {
 		_, err := New(Options{Kerberos: &KerberosOptions{Keytab: path, Principal: "HTTP/elsewhere"}, Logger: discard})
 		if err == nil {

@@ -59,8 +59,14 @@ func newCookieCodec(opts CookieOptions, now func() time.Time) (*cookieCodec, err
 }
 
 // encode returns the cookie value for p and when it expires: base64url(JSON payload) "." base64url(HMAC).
-func (c *cookieCodec) encode(p Principal) (string, time.Time, error) {
-	expires := c.now().Add(c.lifetime).Truncate(time.Second)
+// The cookie expires after the lifetime, or with the credentials it stands for (notAfter, when not zero),
+// whichever comes first.
+func (c *cookieCodec) encode(p Principal, notAfter time.Time) (string, time.Time, error) {
+	expires := c.now().Add(c.lifetime)
+	if !notAfter.IsZero() && notAfter.Before(expires) {
+		expires = notAfter
+	}
+	expires = expires.Truncate(time.Second)
 	b, err := json.Marshal(cookiePayload{Name: p.Name, User: p.User, Groups: p.Groups, Method: p.Method, Expires: expires.Unix()})
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("authn: encode cookie: %w", err)

@@ -104,17 +104,17 @@ func hasPrincipal(kt *keytab.Keytab, name string) bool {
 }
 
 // accept verifies the base64 SPNEGO (or raw Kerberos) token of an Authorization: Negotiate header and
-// returns the client's principal, name@REALM.
-func (s *spnegoService) accept(header, remoteAddr string) (string, error) {
+// returns the client's principal, name@REALM, and the end of its service ticket's validity.
+func (s *spnegoService) accept(header, remoteAddr string) (string, time.Time, error) {
 	raw, err := base64.StdEncoding.DecodeString(header)
 	if err != nil || len(raw) == 0 {
-		return "", fmt.Errorf("%w: Negotiate token is not base64", ErrUnauthenticated)
+		return "", time.Time{}, fmt.Errorf("%w: Negotiate token is not base64", ErrUnauthenticated)
 	}
 	var mech []byte
 	var st spnego.SPNEGOToken
 	if err := st.Unmarshal(raw); err == nil && st.Init {
 		if !supportedMech(st.NegTokenInit.MechTypes) || len(st.NegTokenInit.MechTokenBytes) == 0 {
-			return "", fmt.Errorf("%w: SPNEGO without a Kerberos token (NTLM?)", ErrUnauthenticated)
+			return "", time.Time{}, fmt.Errorf("%w: SPNEGO without a Kerberos token (NTLM?)", ErrUnauthenticated)
 		}
 		mech = st.NegTokenInit.MechTokenBytes
 	} else {
@@ -122,11 +122,11 @@ func (s *spnegoService) accept(header, remoteAddr string) (string, error) {
 	}
 	var k spnego.KRB5Token
 	if err := k.Unmarshal(mech); err != nil || !k.IsAPReq() {
-		return "", fmt.Errorf("%w: Negotiate token holds no Kerberos AP-REQ", ErrUnauthenticated)
+		return "", time.Time{}, fmt.Errorf("%w: Negotiate token holds no Kerberos AP-REQ", ErrUnauthenticated)
 	}
 	kt, err := s.keytab()
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return "", time.Time{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	settings := []func(*service.Settings){service.KeytabPrincipal(s.principal), service.MaxClockSkew(s.skew),
 		service.DecodePAC(false)}
@@ -135,10 +135,10 @@ func (s *spnegoService) accept(header, remoteAddr string) (string, error) {
 	}
 	ok, creds, err := service.VerifyAPREQ(&k.APReq, service.NewSettings(kt, settings...))
 	if err != nil || !ok {
-		return "", fmt.Errorf("%w: Kerberos AP-REQ refused: %v", ErrUnauthenticated, err)
+		return "", time.Time{}, fmt.Errorf("%w: Kerberos AP-REQ refused: %v", ErrUnauthenticated, err)
 	}
 	cname := creds.CName()
-	return cname.PrincipalNameString() + "@" + creds.Realm(), nil
+	return cname.PrincipalNameString() + "@" + creds.Realm(), creds.ValidUntil(), nil
 }
 
 func supportedMech(mechs []asn1.ObjectIdentifier) bool {

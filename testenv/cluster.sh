@@ -11,7 +11,9 @@
 #               keytab), the gateway's, and end users alice and bob. cluster.env then also holds
 #               YARNGATE_KERBEROS=1, YARNGATE_KRB5_CONF (and KRB5_CONFIG), YARNGATE_REALM, YARNGATE_KEYTAB,
 #               YARNGATE_PRINCIPAL and YARNGATE_USER_KEYTAB (alice and bob; alice.keytab and bob.keytab lie beside
-#               it). Containers run as the NodeManager's OS user (DefaultContainerExecutor), as in simple mode.
+#               it), and the gateway's own SPNEGO authentication: YARNGATE_AUTH_METHODS=kerberos, YARNGATE_AUTH_KEYTAB
+#               (http.keytab: HTTP/localhost only, exported from the service keytab) and YARNGATE_AUTH_PRINCIPAL.
+#               Containers run as the NodeManager's OS user (DefaultContainerExecutor), as in simple mode.
 #               Health checks use MIT kinit + curl --negotiate (testenv/install-krb5.sh installs krb5-user).
 #   Both combine. Without KERBEROS, `up` keeps the mode of a cluster that is already running.
 #
@@ -370,8 +372,21 @@ zk_ok() { # ZooKeeper four-letter word: ruok -> imok
   [[ $reply == imok ]]
 }
 
+# export_http_keytab: $kdc_dir/http.keytab with only the HTTP/$host keys of the service keytab (MIT ktutil), the
+# keytab the gateway's SPNEGO authentication serves with; the gateway never holds the hdfs/ and yarn/ keys.
+export_http_keytab() {
+  local kt=$kdc_dir/service.keytab out=$kdc_dir/http.keytab slots s
+  [[ -s $out && $out -nt $kt ]] && return 0
+  slots=$(printf 'rkt %s\nlist\n' "$kt" | ktutil | awk '$1 ~ /^[0-9]+$/ && $3 !~ /^HTTP\// {print $1}' | sort -rn)
+  rm -f "$out"
+  { echo "rkt $kt"; for s in $slots; do echo "delent $s"; done; echo "wkt $out"; } | ktutil >/dev/null
+  chmod 600 "$out"
+  klist -k "$out" | grep -q "HTTP/$host@$realm" || die "could not export HTTP/$host into $out"
+}
+
 write_env() {
   local tmp=$run/cluster.env.tmp i urls=()
+  ((kerberos)) && export_http_keytab
   for ((i = 0; i < rms; i++)); do urls+=("$(rm_url "$i")"); done
   {
     echo "# Written by testenv/cluster.sh up on $(date -u +%FT%TZ). Source it: . testenv/.run/cluster.env"
@@ -402,6 +417,10 @@ write_env() {
       echo "export YARNGATE_USER_KEYTAB=$kdc_dir/users.keytab"
       echo "export YARNGATE_END_USERS=$end_users"
       echo "export YARNGATE_DATA_TRANSFER_PROTECTION=$data_transfer_protection"
+      # The gateway's own API: SPNEGO with HTTP/$host (make run; curl --negotiate -u : after kinit alice).
+      echo "export YARNGATE_AUTH_METHODS=kerberos"
+      echo "export YARNGATE_AUTH_KEYTAB=$kdc_dir/http.keytab"
+      echo "export YARNGATE_AUTH_PRINCIPAL=HTTP/$host@$realm"
     fi
   } >"$tmp"
   mv "$tmp" "$run/cluster.env"
@@ -418,6 +437,7 @@ cmd_up() {
   local t0=$SECONDS i
   if [[ -f $run/cluster.env ]] && { ((!kerberos)) || alive kdc; } && alive dfs && alive nm && rm_started && zk_ok; then
     log "already running"
+    write_env # a cluster started by an older cluster.sh gets the variables it lacks
     return 0
   fi
   [[ -f $run/mode ]] && [[ $(cat "$run/mode") != "$(mode_text)" ]] && alive dfs &&
