@@ -132,9 +132,9 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	e.GET("/readyz", s.handle(s.readyz))
 	metrics := promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})
 	e.GET("/metrics", gin.WrapH(metrics))
-	e.GET("/v1/openapi.yaml", s.handle(s.openAPI))
 
 	v1 := e.Group("/v1", s.authenticate())
+	v1.GET("/openapi.yaml", s.handle(s.openAPI))
 	v1.GET("/cluster", s.handle(s.getCluster))
 	v1.POST("/jars", s.handle(s.uploadJar))
 	v1.GET("/jars", s.handle(s.listJars))
