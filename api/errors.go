@@ -20,6 +20,7 @@ const (
 	CodeUnavailable          = "unavailable"
 	CodeBusy                 = "busy"
 	CodeNotReady             = "not_ready"
+	CodeUnauthenticated      = "unauthenticated"
 	CodeInvalidSpec          = "invalid_spec"
 	CodeJarNotFound          = "jar_not_found"
 	CodeIdempotencyReused    = "idempotency_key_reused"

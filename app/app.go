@@ -121,8 +121,16 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	auth, err := newAuthenticator(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	tlsConf, err := serverTLS(cfg, logger)
+	if err != nil {
+		return err
+	}
 	gwOpts := httpapi.Options{
-		Logger: logger, Registry: opts.Registry, Metrics: httpMetrics,
+		Logger: logger, Registry: opts.Registry, Metrics: httpMetrics, Auth: auth,
 		Jars:       job.NewJarService(store, int64(cfg.Jars.MaxSize), logger, metrics),
 		Readiness:  []httpapi.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
@@ -232,6 +240,7 @@ func Run(ctx context.Context, opts Options) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return base },
+		TLSConfig:         tlsConf,
 	}
 
 	// Start-up housekeeping runs beside the server and stops with it.
@@ -244,8 +253,14 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "stagingRoot", cfg.HDFS.StagingRoot)
+	go func() {
+		if tlsConf != nil {
+			served <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig.GetCertificate
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "stagingRoot", cfg.HDFS.StagingRoot)
 	if opts.OnListen != nil {
 		opts.OnListen(ln.Addr())
 	}

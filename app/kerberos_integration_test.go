@@ -86,6 +86,7 @@ func TestKerberizedGateway(t *testing.T) {
 	t.Run("spnego figures", func(t *testing.T) { spnegoFigures(t, c) })
 	t.Run("webhdfs delegation token for alice", func(t *testing.T) { webHDFSDelegationToken(t, c) })
 	t.Run("flink", func(t *testing.T) { kerberizedFlink(t, c) })
+	t.Run("spnego authentication", func(t *testing.T) { spnegoAuthentication(t, c) })
 
 	t.Run("serves", func(t *testing.T) {
 		cfg := kerberosConfig(t, c, c.Keytab)

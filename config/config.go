@@ -39,6 +39,10 @@ type Config struct {
 	// (user); it defaults to the operating-system user. On a Kerberized cluster the principal's short name
 	// is who the cluster sees; User still names the default staging root.
 	User string `yaml:"user"`
+	// TLS makes the gateway serve HTTPS (tls).
+	TLS TLS `yaml:"tls"`
+	// Auth configures how callers authenticate (auth).
+	Auth Auth `yaml:"auth"`
 	// Kerberos holds the gateway's credentials for a Kerberized cluster (kerberos).
 	Kerberos Kerberos `yaml:"kerberos"`
 	// HDFS configures jar staging (hdfs).
@@ -78,6 +82,71 @@ type Kerberos struct {
 	// TokenRenewer is the renewer of the delegation tokens launches get (tokenRenewer): the short name of
 	// the ResourceManager's principal. Empty: from yarn.resourcemanager.principal, else "yarn".
 	TokenRenewer string `yaml:"tokenRenewer"`
+}
+
+// TLS configures HTTPS serving. With both files set the gateway serves HTTPS only; the files are read again
+// when they change (a renewed certificate needs no restart).
+type TLS struct {
+	// CertFile is the PEM certificate chain, the server's certificate first (certFile).
+	CertFile string `yaml:"certFile"`
+	// KeyFile is the PEM private key of the certificate (keyFile).
+	KeyFile string `yaml:"keyFile"`
+}
+
+// Authentication methods of Auth.Methods.
+const (
+	// AuthNone lets every caller in as User; only on a loopback listen address.
+	AuthNone = "none"
+	// AuthKerberos is SPNEGO with the service keytab, and a session cookie after it.
+	AuthKerberos = "kerberos"
+	// AuthToken is bearer tokens: static ones from TokensFile and/or JWTs of the OIDC issuer.
+	AuthToken = "token"
+)
+
+// Auth configures the authentication of the gateway's callers.
+type Auth struct {
+	// Methods are kerberos and/or token, or none (methods).
+	Methods []string `yaml:"methods"`
+	// Kerberos configures SPNEGO (kerberos).
+	Kerberos AuthSPNEGO `yaml:"kerberos"`
+	// Cookie configures the session cookie issued after SPNEGO (cookie).
+	Cookie AuthCookie `yaml:"cookie"`
+	// TokensFile lists SHA-256 hashes of static bearer tokens with their principal and groups (tokensFile).
+	TokensFile string `yaml:"tokensFile"`
+	// OIDC configures bearer JWTs of an OIDC issuer (oidc).
+	OIDC AuthOIDC `yaml:"oidc"`
+	// AuthToLocal maps principals to user names, in Hadoop's hadoop.security.auth_to_local syntax (authToLocal).
+	AuthToLocal string `yaml:"authToLocal"`
+	// Groups maps users to their groups, for credentials that carry none (groups).
+	Groups map[string][]string `yaml:"groups"`
+}
+
+// AuthSPNEGO configures SPNEGO.
+type AuthSPNEGO struct {
+	// Keytab holds the service principal's keys (keytab).
+	Keytab string `yaml:"keytab"`
+	// Principal is the service principal, HTTP/<host clients use> (principal).
+	Principal string `yaml:"principal"`
+}
+
+// AuthCookie configures the SPNEGO session cookie.
+type AuthCookie struct {
+	// Secret signs the cookies, at least 32 bytes; empty: random per process (secret).
+	Secret Secret `yaml:"secret"`
+	// Lifetime is how long a cookie is accepted (lifetime).
+	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+// AuthOIDC configures bearer JWTs.
+type AuthOIDC struct {
+	// Issuer is the issuer URL, whose discovery document names its keys (issuer).
+	Issuer string `yaml:"issuer"`
+	// Audience is the aud tokens must carry (audience).
+	Audience string `yaml:"audience"`
+	// PrincipalClaim names the caller (principalClaim).
+	PrincipalClaim string `yaml:"principalClaim"`
+	// GroupsClaim lists the caller's groups (groupsClaim).
+	GroupsClaim string `yaml:"groupsClaim"`
 }
 
 // HDFS configures the staging store.
@@ -232,7 +301,9 @@ func Default(env func(string) string) Config {
 		Listen:        "127.0.0.1:8080",
 		HadoopConfDir: env("HADOOP_CONF_DIR"),
 		User:          osUser(env),
-		Kerberos:      Kerberos{Krb5Conf: defaultKrb5Conf(env)},
+		Auth: Auth{Methods: []string{AuthNone}, Cookie: AuthCookie{Lifetime: 10 * time.Hour},
+			OIDC: AuthOIDC{PrincipalClaim: "sub", GroupsClaim: "groups"}, AuthToLocal: "DEFAULT"},
+		Kerberos: Kerberos{Krb5Conf: defaultKrb5Conf(env)},
 		HDFS: HDFS{
 			DialTimeout: 10 * time.Second,
 			IOTimeout:   60 * time.Second,

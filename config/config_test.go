@@ -244,6 +244,26 @@ func TestValidate(t *testing.T) {
 		{"principal with two realms", func(c *Config) { c.Kerberos = Kerberos{Principal: "gw@A@B", Keytab: "/k"} }, "kerberos.principal"},
 		{"principal without keytab", func(c *Config) { c.Kerberos.Principal = "gw@EXAMPLE.COM" }, "kerberos"},
 		{"keytab without principal", func(c *Config) { c.Kerberos.Keytab = "/etc/gw.keytab" }, "kerberos"},
+		{"none on all interfaces", func(c *Config) { c.Listen = "0.0.0.0:8080" }, "auth.methods"},
+		{"none on an empty host", func(c *Config) { c.Listen = ":8080" }, "auth.methods"},
+		{"none on a host name", func(c *Config) { c.Listen = "gateway.example.com:8080" }, "auth.methods"},
+		{"none with token", func(c *Config) { c.Auth.Methods, c.Auth.TokensFile = []string{"none", "token"}, "/t.yaml" }, "auth.methods"},
+		{"no methods", func(c *Config) { c.Auth.Methods = nil }, "auth.methods"},
+		{"unknown method", func(c *Config) { c.Auth.Methods = []string{"basic"} }, "auth.methods"},
+		{"kerberos without keytab", func(c *Config) { c.Auth.Methods = []string{"kerberos"} }, "auth.kerberos"},
+		{"kerberos with a user principal", func(c *Config) {
+			c.Auth.Methods, c.Auth.Kerberos = []string{"kerberos"}, AuthSPNEGO{Keytab: "/k", Principal: "yarngate@EXAMPLE.COM"}
+		}, "auth.kerberos.principal"},
+		{"short cookie secret", func(c *Config) {
+			c.Auth.Methods, c.Auth.Kerberos, c.Auth.Cookie.Secret = []string{"kerberos"}, AuthSPNEGO{Keytab: "/k", Principal: "HTTP/gw"}, "short"
+		}, "auth.cookie.secret"},
+		{"token without a source", func(c *Config) { c.Auth.Methods = []string{"token"} }, "auth"},
+		{"issuer without audience", func(c *Config) { c.Auth.Methods, c.Auth.OIDC.Issuer = []string{"token"}, "https://idp" }, "auth.oidc.audience"},
+		{"issuer not a URL", func(c *Config) {
+			c.Auth.Methods, c.Auth.OIDC.Issuer, c.Auth.OIDC.Audience = []string{"token"}, "idp", "yarngate"
+		}, "auth.oidc.issuer"},
+		{"empty auth_to_local", func(c *Config) { c.Auth.AuthToLocal = " " }, "auth.authToLocal"},
+		{"cert without key", func(c *Config) { c.TLS.CertFile = "/c.pem" }, "tls"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -353,6 +373,7 @@ func TestExampleFiles(t *testing.T) {
 	want.HDFS.NameNodes, want.YARN.RMURLs = []string{}, []string{}
 	want.Flink.Homes, want.Flink.LibRoot = []string{}, "/user/yarngate/.yarngate/flink"
 	want.Flink.HA.StorageDir = "/user/yarngate/.yarngate/ha"
+	want.Auth.Groups = map[string][]string{}
 	if !reflect.DeepEqual(example, want) {
 		t.Errorf("example differs from the defaults:\n got %+v\nwant %+v", example, want)
 	}
@@ -385,5 +406,23 @@ func TestExampleFiles(t *testing.T) {
 	}
 	if dev.User != "yarngate" || dev.HadoopConfDir != "/tmp/hadoop-conf" {
 		t.Errorf("dev: user %q conf dir %q", dev.User, dev.HadoopConfDir)
+	}
+}
+
+func TestAuthFromEnvironment(t *testing.T) {
+	env := []string{"HADOOP_CONF_DIR=/etc/hadoop", "YARNGATE_USER=u", "YARNGATE_AUTH_METHODS=kerberos, token",
+		"YARNGATE_AUTH_KEYTAB=/k/http.keytab", "YARNGATE_AUTH_PRINCIPAL=HTTP/localhost@EXAMPLE.COM",
+		"YARNGATE_AUTH_TOKENS_FILE=/k/tokens.yaml", "YARNGATE_AUTH_GROUPS=alice=etl analysts, bob=", "YARNGATE_LISTEN=0.0.0.0:8080"}
+	c, err := Load(LoadOptions{Environ: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"alice": {"etl", "analysts"}, "bob": {}}
+	if !slices.Equal(c.Auth.Methods, []string{"kerberos", "token"}) || !reflect.DeepEqual(c.Auth.Groups, want) ||
+		c.Auth.Kerberos.Principal != "HTTP/localhost@EXAMPLE.COM" {
+		t.Errorf("auth = %+v", c.Auth)
+	}
+	if _, err := Load(LoadOptions{Environ: append(env, "YARNGATE_AUTH_GROUPS=alice")}); err == nil {
+		t.Error("groups without = accepted")
 	}
 }

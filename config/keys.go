@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,34 @@ type Key struct {
 var keys = []Key{
 	{Path: "listen", Env: "YARNGATE_LISTEN", Flag: "listen", Usage: "HTTP listen address host:port",
 		set: setString(func(c *Config) *string { return &c.Listen })},
+	{Path: "tls.certFile", Env: "YARNGATE_TLS_CERT_FILE", Flag: "tls.cert-file", Usage: "PEM certificate chain: serve HTTPS (with tls.keyFile), reloaded when it changes",
+		set: setString(func(c *Config) *string { return &c.TLS.CertFile })},
+	{Path: "tls.keyFile", Env: "YARNGATE_TLS_KEY_FILE", Flag: "tls.key-file", Usage: "PEM private key of tls.certFile",
+		set: setString(func(c *Config) *string { return &c.TLS.KeyFile })},
+	{Path: "auth.methods", Env: "YARNGATE_AUTH_METHODS", Flag: "auth.methods", Usage: "how callers authenticate: kerberos and/or token, or none (loopback only)",
+		set: setList(func(c *Config) *[]string { return &c.Auth.Methods })},
+	{Path: "auth.kerberos.keytab", Env: "YARNGATE_AUTH_KEYTAB", Flag: "auth.kerberos.keytab", Usage: "keytab with the SPNEGO service principal's keys",
+		set: setString(func(c *Config) *string { return &c.Auth.Kerberos.Keytab })},
+	{Path: "auth.kerberos.principal", Env: "YARNGATE_AUTH_PRINCIPAL", Flag: "auth.kerberos.principal", Usage: "SPNEGO service principal, HTTP/<host clients use>",
+		set: setString(func(c *Config) *string { return &c.Auth.Kerberos.Principal })},
+	{Path: "auth.cookie.secret", Env: "YARNGATE_AUTH_COOKIE_SECRET", Flag: "auth.cookie.secret", Usage: "secret signing the session cookies, 32 bytes or more (secret; default: random per process)",
+		set: func(c *Config, v string) error { c.Auth.Cookie.Secret = Secret(v); return nil }},
+	{Path: "auth.cookie.lifetime", Env: "YARNGATE_AUTH_COOKIE_LIFETIME", Flag: "auth.cookie.lifetime", Usage: "how long a session cookie is accepted",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Auth.Cookie.Lifetime })},
+	{Path: "auth.tokensFile", Env: "YARNGATE_AUTH_TOKENS_FILE", Flag: "auth.tokens-file", Usage: "file of static bearer tokens (SHA-256, principal, groups), reloaded when it changes",
+		set: setString(func(c *Config) *string { return &c.Auth.TokensFile })},
+	{Path: "auth.oidc.issuer", Env: "YARNGATE_AUTH_OIDC_ISSUER", Flag: "auth.oidc.issuer", Usage: "OIDC issuer URL of bearer JWTs",
+		set: setString(func(c *Config) *string { return &c.Auth.OIDC.Issuer })},
+	{Path: "auth.oidc.audience", Env: "YARNGATE_AUTH_OIDC_AUDIENCE", Flag: "auth.oidc.audience", Usage: "audience (aud) JWTs must carry",
+		set: setString(func(c *Config) *string { return &c.Auth.OIDC.Audience })},
+	{Path: "auth.oidc.principalClaim", Env: "YARNGATE_AUTH_OIDC_PRINCIPAL_CLAIM", Flag: "auth.oidc.principal-claim", Usage: "JWT claim naming the caller",
+		set: setString(func(c *Config) *string { return &c.Auth.OIDC.PrincipalClaim })},
+	{Path: "auth.oidc.groupsClaim", Env: "YARNGATE_AUTH_OIDC_GROUPS_CLAIM", Flag: "auth.oidc.groups-claim", Usage: "JWT claim listing the caller's groups",
+		set: setString(func(c *Config) *string { return &c.Auth.OIDC.GroupsClaim })},
+	{Path: "auth.authToLocal", Env: "YARNGATE_AUTH_TO_LOCAL", Flag: "auth.auth-to-local", Usage: "principal to user name rules, Hadoop's auth_to_local syntax",
+		set: setString(func(c *Config) *string { return &c.Auth.AuthToLocal })},
+	{Path: "auth.groups", Env: "YARNGATE_AUTH_GROUPS", Flag: "auth.groups", Usage: "groups of users whose credentials carry none: user=group group,user=group",
+		set: setGroups},
 	{Path: "hadoopConfDir", Env: "YARNGATE_HADOOP_CONF_DIR", Flag: "hadoop-conf-dir", Usage: "Hadoop configuration directory (default $HADOOP_CONF_DIR)",
 		set: setString(func(c *Config) *string { return &c.HadoopConfDir })},
 	{Path: "user", Env: "YARNGATE_USER", Flag: "user", Usage: "user to act as against HDFS and YARN (simple authentication)",
@@ -138,6 +167,23 @@ func setString(field func(*Config) *string) func(*Config, string) error {
 		*field(c) = strings.TrimSpace(v)
 		return nil
 	}
+}
+
+// setGroups parses user=group group,user=group.
+func setGroups(c *Config, v string) error {
+	m := map[string][]string{}
+	for _, entry := range strings.Split(v, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		user, groups, ok := strings.Cut(entry, "=")
+		if user = strings.TrimSpace(user); !ok || user == "" {
+			return fmt.Errorf("%q is not user=group group", entry)
+		}
+		m[user] = strings.Fields(groups)
+	}
+	c.Auth.Groups = m
+	return nil
 }
 
 func setList(field func(*Config) *[]string) func(*Config, string) error {

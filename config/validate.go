@@ -38,6 +38,10 @@ func (c Config) Validate() error {
 	if err := checkHostPort(c.Listen); err != nil {
 		bad("listen", "%v", err)
 	}
+	c.validateAuth(bad)
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "certFile and keyFile go together: set both or neither")
+	}
 	if c.HadoopConfDir == "" && len(c.HDFS.NameNodes) == 0 {
 		bad("hadoopConfDir", "not set: set it, $HADOOP_CONF_DIR or hdfs.namenodes")
 	}
@@ -167,6 +171,70 @@ func (c Config) Validate() error {
 		return &ValidationError{Problems: p}
 	}
 	return nil
+}
+
+// validateAuth checks the auth keys: known methods, none alone and only on a loopback listen address, what
+// each method needs.
+func (c Config) validateAuth(bad func(key, format string, args ...any)) {
+	a := c.Auth
+	methods := map[string]bool{}
+	for _, m := range a.Methods {
+		switch m {
+		case AuthNone, AuthKerberos, AuthToken:
+			methods[m] = true
+		default:
+			bad("auth.methods", "%q is not kerberos, token or none", m)
+		}
+	}
+	switch {
+	case len(a.Methods) == 0:
+		bad("auth.methods", "empty: name kerberos and/or token, or none")
+	case methods[AuthNone] && len(methods) > 1:
+		bad("auth.methods", "none excludes kerberos and token")
+	case methods[AuthNone]:
+		if host, _, err := net.SplitHostPort(c.Listen); err == nil && !loopback(host) {
+			bad("auth.methods", "none (no authentication) is refused on the non-loopback listen address %s: configure kerberos or token", c.Listen)
+		}
+	}
+	if methods[AuthKerberos] {
+		if a.Kerberos.Keytab == "" || a.Kerberos.Principal == "" {
+			bad("auth.kerberos", "the kerberos method needs keytab and principal (HTTP/<host>)")
+		} else if !strings.HasPrefix(a.Kerberos.Principal, "HTTP/") {
+			bad("auth.kerberos.principal", "%q is not HTTP/<host>[@REALM], the principal SPNEGO clients ask tickets for", a.Kerberos.Principal)
+		}
+		if n := len(a.Cookie.Secret.Reveal()); n > 0 && n < 32 {
+			bad("auth.cookie.secret", "%d bytes, fewer than 32", n)
+		}
+		if a.Cookie.Lifetime <= 0 {
+			bad("auth.cookie.lifetime", "must be positive")
+		}
+	}
+	if methods[AuthToken] && a.TokensFile == "" && a.OIDC.Issuer == "" {
+		bad("auth", "the token method needs tokensFile and/or oidc.issuer")
+	}
+	if a.OIDC.Issuer != "" {
+		if u, err := url.Parse(a.OIDC.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("auth.oidc.issuer", "%q is not an http(s) URL", a.OIDC.Issuer)
+		}
+		if a.OIDC.Audience == "" {
+			bad("auth.oidc.audience", "must be set with an issuer")
+		}
+		if a.OIDC.PrincipalClaim == "" {
+			bad("auth.oidc.principalClaim", "must not be empty")
+		}
+	}
+	if strings.TrimSpace(a.AuthToLocal) == "" {
+		bad("auth.authToLocal", "empty: DEFAULT maps principals of the default realm to their first component")
+	}
+}
+
+// loopback reports whether host (of a listen address) is a loopback name or address only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // SlogLevel returns the log level as a slog.Level.

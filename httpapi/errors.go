@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/jarfile"
 	"github.com/yarngate/yarngate/job"
 )
@@ -74,6 +75,11 @@ func classify(err error, maxJarSize int64) *apiError {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, authn.ErrUnauthenticated):
+		return newAPIError(http.StatusUnauthorized, api.CodeUnauthenticated,
+			"authentication required: valid credentials for one of the methods in WWW-Authenticate (Negotiate: Kerberos SPNEGO; Bearer: a token)", err)
+	case errors.Is(err, authn.ErrUnavailable):
+		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "credentials cannot be checked now; retry later", err)
 	case errors.As(err, &spec):
 		e := newAPIError(http.StatusBadRequest, api.CodeInvalidSpec, "the job request is invalid: "+spec.Error(), err)
 		e.details = spec.Problems

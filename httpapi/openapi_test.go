@@ -60,7 +60,8 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 // TestOpenAPIListsErrorCodes keeps the documented error codes in step with the code.
 func TestOpenAPIListsErrorCodes(t *testing.T) {
 	for _, code := range []string{api.CodeInvalidRequest, api.CodeInvalidJar, api.CodeNotFound, api.CodeMethodNotAllowed, api.CodeRequestTimeout,
-		api.CodeTooLarge, api.CodeUnsupportedMediaType, api.CodeRequestCanceled, api.CodeInternal, api.CodeUnavailable, api.CodeBusy, api.CodeNotReady, api.CodeForbidden} {
+		api.CodeTooLarge, api.CodeUnsupportedMediaType, api.CodeRequestCanceled, api.CodeInternal, api.CodeUnavailable, api.CodeBusy, api.CodeNotReady,
+		api.CodeUnauthenticated, api.CodeForbidden} {
 		if !strings.Contains(string(api.OpenAPI), "`"+code+"`") {
 			t.Errorf("api/openapi.yaml does not document error code %s", code)
 		}

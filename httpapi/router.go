@@ -15,7 +15,11 @@
 //
 // Middleware: request ids (X-Request-Id, echoed, generated when absent or invalid, carried in the context
 // with job.WithRequestID), an slog access log, Prometheus request metrics on an injected registry, and
-// panic recovery to a 500 error body.
+// panic recovery to a 500 error body. Every route under /v1 is authenticated (package authn): the caller's
+// authn.Principal goes into the request's context (authn.WithPrincipal), where the service reads it with
+// authn.FromContext; a caller without valid credentials gets 401 `unauthenticated` with the
+// WWW-Authenticate challenges of the configured methods. The probes (/healthz, /readyz) and /metrics are
+// open: they carry no job data, and Prometheus and orchestrators scrape them without credentials.
 package httpapi
 
 import (
@@ -28,13 +32,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/job"
 )
+
+// authenticator turns a request's credentials into the caller's principal (an *authn.Authenticator). It may
+// set headers on w: the session cookie after SPNEGO, the WWW-Authenticate challenges with an error.
+type authenticator interface {
+	Authenticate(w http.ResponseWriter, r *http.Request) (authn.Principal, error)
+}
 
 // Options configures the HTTP handler.
 type Options struct {
 	// Logger receives access and error logs. Required.
 	Logger *slog.Logger
+	// Auth authenticates the callers of /v1 (usually an *authn.Authenticator; one with authn's none method
+	// lets every caller in as the configured user). Required.
+	Auth authenticator
 	// Registry is served at /metrics. Required; the process-wide default registry is never used.
 	Registry *prometheus.Registry
 	// Metrics are the HTTP metrics registered on Registry (NewMetrics). Required.
@@ -66,6 +80,9 @@ func (o *Options) validate() error {
 	}
 	if o.Registry == nil || o.Metrics == nil {
 		errs = append(errs, errors.New("no metrics registry"))
+	}
+	if o.Auth == nil {
+		errs = append(errs, errors.New("no authenticator"))
 	}
 	if o.Jars == nil {
 		errs = append(errs, errors.New("no jar service"))
@@ -115,9 +132,9 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	e.GET("/readyz", s.handle(s.readyz))
 	metrics := promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})
 	e.GET("/metrics", gin.WrapH(metrics))
-	e.GET("/v1/openapi.yaml", s.handle(s.openAPI))
 
-	v1 := e.Group("/v1")
+	v1 := e.Group("/v1", s.authenticate())
+	v1.GET("/openapi.yaml", s.handle(s.openAPI))
 	v1.GET("/cluster", s.handle(s.getCluster))
 	v1.POST("/jars", s.handle(s.uploadJar))
 	v1.GET("/jars", s.handle(s.listJars))

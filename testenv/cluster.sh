@@ -11,7 +11,9 @@
 #               keytab), the gateway's, and end users alice and bob. cluster.env then also holds
 #               YARNGATE_KERBEROS=1, YARNGATE_KRB5_CONF (and KRB5_CONFIG), YARNGATE_REALM, YARNGATE_KEYTAB,
 #               YARNGATE_PRINCIPAL and YARNGATE_USER_KEYTAB (alice and bob; alice.keytab and bob.keytab lie beside
-#               it). Containers run as the NodeManager's OS user (DefaultContainerExecutor), as in simple mode.
+#               it), and the gateway's own SPNEGO authentication: YARNGATE_AUTH_METHODS=kerberos, YARNGATE_AUTH_KEYTAB
+#               (http.keytab: HTTP/localhost only, exported from the service keytab) and YARNGATE_AUTH_PRINCIPAL.
+#               Containers run as the NodeManager's OS user (DefaultContainerExecutor), as in simple mode.
 #               Health checks use MIT kinit + curl --negotiate (testenv/install-krb5.sh installs krb5-user).
 #   Both combine. Without KERBEROS, `up` keeps the mode of a cluster that is already running.
 #
@@ -396,8 +398,21 @@ zk_digest() {
   cat "$f"
 }
 
+# export_http_keytab: $kdc_dir/http.keytab with only the HTTP/$host keys of the service keytab (MIT ktutil), the
+# keytab the gateway's SPNEGO authentication serves with; the gateway never holds the hdfs/ and yarn/ keys.
+export_http_keytab() {
+  local kt=$kdc_dir/service.keytab out=$kdc_dir/http.keytab slots s
+  [[ -s $out && $out -nt $kt ]] && return 0
+  slots=$(printf 'rkt %s\nlist\n' "$kt" | ktutil | awk '$1 ~ /^[0-9]+$/ && $3 !~ /^HTTP\// {print $1}' | sort -rn)
+  rm -f "$out"
+  { echo "rkt $kt"; for s in $slots; do echo "delent $s"; done; echo "wkt $out"; } | ktutil >/dev/null
+  chmod 600 "$out"
+  klist -k "$out" | grep -q "HTTP/$host@$realm" || die "could not export HTTP/$host into $out"
+}
+
 write_env() {
   local tmp=$run/cluster.env.tmp i urls=()
+  ((kerberos)) && export_http_keytab
   for ((i = 0; i < rms; i++)); do urls+=("$(rm_url "$i")"); done
   (umask 077 && : >"$tmp") # it holds the ZooKeeper digest
   {
@@ -432,6 +447,10 @@ write_env() {
       echo "export YARNGATE_END_USERS=$end_users"
       echo "export YARNGATE_KDC_MAX_TICKET_LIFETIME=$kdc_max_ticket_lifetime"
       echo "export YARNGATE_DATA_TRANSFER_PROTECTION=$data_transfer_protection"
+      # The gateway's own API: SPNEGO with HTTP/$host (make run; curl --negotiate -u : after kinit alice).
+      echo "export YARNGATE_AUTH_METHODS=kerberos"
+      echo "export YARNGATE_AUTH_KEYTAB=$kdc_dir/http.keytab"
+      echo "export YARNGATE_AUTH_PRINCIPAL=HTTP/$host@$realm"
     fi
   } >"$tmp"
   mv "$tmp" "$run/cluster.env"
@@ -448,9 +467,7 @@ cmd_up() {
   local t0=$SECONDS i
   if [[ -f $run/cluster.env ]] && { ((!kerberos)) || alive kdc; } && alive dfs && alive nm && rm_started && zk_ok; then
     log "already running"
-    # cluster.env written before the gateway had a ZooKeeper digest: add it.
-    grep -q '^export YARNGATE_ZOOKEEPER_DIGEST=' "$run/cluster.env" ||
-      echo "export YARNGATE_ZOOKEEPER_DIGEST=$(zk_digest)" >>"$run/cluster.env"
+    write_env # a cluster started by an older cluster.sh gets the variables it lacks (ZooKeeper digest, SPNEGO keytab)
     return 0
   fi
   [[ -f $run/mode ]] && [[ $(cat "$run/mode") != "$(mode_text)" ]] && alive dfs &&

@@ -58,6 +58,11 @@ var rules = []rule{
 		why:    "the Kerberos login and SPNEGO transports are handed to the clients by app; they know none of ours",
 	},
 	{
+		pkg:    module + "/tlscert",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		why:    "certificate reloading knows none of ours: app hands its tls.Config to the HTTP server",
+	},
+	{
 		pkg:    module + "/authn",
 		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
 		why:    "authentication knows none of ours: httpapi installs it, app configures it, job reads its Principal",
