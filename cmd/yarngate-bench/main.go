@@ -17,13 +17,17 @@
 //
 //	source testenv/.run/cluster.env && go run ./cmd/yarngate-bench
 //
+// On a Kerberized cluster (cluster.env says YARNGATE_KERBEROS=1) every gateway it starts gets the cluster's
+// principal, keytab and krb5.conf (YARNGATE_PRINCIPAL, YARNGATE_KEYTAB, YARNGATE_KRB5_CONF), as `make run`
+// does; Flink's CLI logs in from the same keytab (the gateway's jobs run as its principal, so that is the fair
+// baseline), and the benchmark itself logs in from it too, for its ResourceManager and HDFS calls.
+//
 // It prints a table and, last, one JSON line with every figure.
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -55,6 +59,7 @@ type results struct {
 	Jobs              *jobResults     `json:"jobs,omitempty"`
 	Sessions          *sessionResults `json:"sessions,omitempty"`
 	Reads             *readResults    `json:"reads,omitempty"`
+	Kerberos          bool            `json:"kerberos"`
 }
 
 func main() {
@@ -105,6 +110,13 @@ func run() error {
 	if err := os.MkdirAll(*workDir, 0o755); err != nil {
 		return err
 	}
+	// On a Kerberized cluster the benchmark logs in first: its own ResourceManager and HDFS calls need a
+	// ticket. The login outlives every suite and the clean-up below.
+	stopLogin, err := env.logIn(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopLogin()
 	if *binary == "" {
 		if *binary, err = buildGateway(ctx, *workDir); err != nil {
 			return err
@@ -113,7 +125,10 @@ func run() error {
 	hdfsRoot := fmt.Sprintf("/user/%s/bench-%d", env.user, time.Now().UnixNano())
 	defer removeHDFSRoot(env, hdfsRoot)
 
-	res := results{ThroughputTarget: 0.9, PeakRSSTargetMiB: 64}
+	res := results{ThroughputTarget: 0.9, PeakRSSTargetMiB: 64, Kerberos: env.kerberos}
+	if env.kerberos {
+		fmt.Printf("Kerberized cluster: gateways and Flink's CLI log in as %s from its keytab\n", env.principal)
+	}
 	if want["upload"] {
 		if err := uploadSuite(ctx, &res, *binary, env, *workDir, hdfsRoot, int64(size), int64(rssSize), *runs, *baseline); err != nil {
 			return err
@@ -315,25 +330,4 @@ func median(xs []float64) float64 {
 		return 0
 	}
 	return s[len(s)/2]
-}
-
-// cluster is what the benchmark needs from cluster.env.
-type cluster struct {
-	hadoopConfDir string
-	user          string
-	javaHome      string
-	hadoopCP      string
-}
-
-func clusterEnv() (cluster, error) {
-	c := cluster{
-		hadoopConfDir: os.Getenv("HADOOP_CONF_DIR"),
-		user:          os.Getenv("YARNGATE_USER"),
-		javaHome:      os.Getenv("JAVA_HOME"),
-		hadoopCP:      os.Getenv("HADOOP_CLASSPATH"),
-	}
-	if c.hadoopConfDir == "" || c.user == "" {
-		return c, errors.New("HADOOP_CONF_DIR and YARNGATE_USER must be set: source testenv/.run/cluster.env (make bench does)")
-	}
-	return c, nil
 }
