@@ -11,7 +11,10 @@
 //   - (sessions) submission into a warm session until the job runs, POST /v1/jobs against
 //     `flink run -t yarn-session -Dyarn.application.id=...`, 20 jobs each, into the same session;
 //   - (reads) GET /v1/jobs/{id} throughput and latency over 1,000 tracked jobs with wrk on loopback, against
-//     GET /healthz in the same run, counting the ResourceManager requests the gateway makes meanwhile.
+//     GET /healthz in the same run, counting the ResourceManager requests the gateway makes meanwhile;
+//   - (spnego, Kerberized cluster only) the cost of SPNEGO per ResourceManager call: the same call with the
+//     hadoop.auth cookie reused (what the gateway does), with a fresh negotiation, and after a 401 challenge,
+//     against the RM's refusal of a request without credentials, interleaved in the same run.
 //
 // Run it from the repository root with the test cluster's environment (`make bench` does both):
 //
@@ -59,6 +62,7 @@ type results struct {
 	Jobs              *jobResults     `json:"jobs,omitempty"`
 	Sessions          *sessionResults `json:"sessions,omitempty"`
 	Reads             *readResults    `json:"reads,omitempty"`
+	SPNEGO            *spnegoResults  `json:"spnego,omitempty"`
 	Kerberos          bool            `json:"kerberos"`
 }
 
@@ -77,20 +81,21 @@ func run() error {
 		runs        = flag.Int("runs", 7, "throughput runs of each side (the medians count)")
 		workDir     = flag.String("work-dir", filepath.Join(os.TempDir(), "yarngate-bench"), "directory for jars and the binary")
 		baseline    = flag.Bool("baseline", true, "also measure Hadoop's own client (needs JAVA_HOME and HADOOP_CLASSPATH)")
-		suites      = flag.String("suites", "upload,jobs,sessions,reads", "comma-separated suites to run: upload, jobs, sessions, reads")
+		suites      = flag.String("suites", "upload,jobs,sessions,reads,spnego", "comma-separated suites to run: upload, jobs, sessions, reads, spnego")
 		readJobs    = flag.Int("read-jobs", 1000, "tracked jobs in the reads suite")
 		readTime    = flag.Duration("read-duration", 20*time.Second, "length of each wrk run in the reads suite")
 		jobRuns     = flag.Int("job-runs", 3, "job submissions of each side in the jobs suite")
 		sessionJobs = flag.Int("session-jobs", 20, "jobs of each side in the sessions suite")
+		spnegoCalls = flag.Int("spnego-calls", 400, "ResourceManager calls of each kind in the spnego suite")
 	)
 	flag.Parse()
 	want := map[string]bool{}
 	for _, name := range strings.Split(*suites, ",") {
 		switch name = strings.TrimSpace(name); name {
-		case "upload", "jobs", "sessions", "reads":
+		case "upload", "jobs", "sessions", "reads", "spnego":
 			want[name] = true
 		default:
-			return fmt.Errorf("unknown suite %q (upload, jobs, sessions, reads)", name)
+			return fmt.Errorf("unknown suite %q (upload, jobs, sessions, reads, spnego)", name)
 		}
 	}
 	size, err := config.ParseByteSize(*sizeFlag)
@@ -155,6 +160,17 @@ func run() error {
 		}
 		res.Reads = rr
 	}
+	if want["spnego"] {
+		if !env.kerberos {
+			fmt.Println("spnego: skipped, the cluster is not Kerberized (make cluster-up KERBEROS=1)")
+		} else {
+			sr, err := runSPNEGOSuite(ctx, env, *spnegoCalls)
+			if err != nil {
+				return err
+			}
+			res.SPNEGO = sr
+		}
+	}
 	fmt.Println()
 	if want["upload"] {
 		printUpload(res)
@@ -168,6 +184,9 @@ func run() error {
 	}
 	if res.Reads != nil {
 		printReads(res.Reads)
+	}
+	if res.SPNEGO != nil {
+		printSPNEGO(res.SPNEGO)
 	}
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
