@@ -172,6 +172,9 @@ func run() error {
 		}
 	}
 	fmt.Println()
+	if env.kerberos {
+		fmt.Printf("Kerberized cluster: the gateways, Flink's CLI and Hadoop's client all log in as %s from its keytab\n", env.principal)
+	}
 	if want["upload"] {
 		printUpload(res)
 	}
