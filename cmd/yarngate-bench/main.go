@@ -154,7 +154,7 @@ func run() error {
 		res.Sessions = sr
 	}
 	if want["reads"] {
-		rr, err := runReadsSuite(ctx, *binary, env, *workDir, *readJobs, *readTime)
+		rr, err := runReadsSuite(ctx, *binary, env, *workDir, hdfsRoot, *readJobs, *readTime)
 		if err != nil {
 			return err
 		}

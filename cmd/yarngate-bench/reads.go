@@ -177,8 +177,9 @@ func runWrk(ctx context.Context, target, script string, conns int, d time.Durati
 
 // runReadsSuite measures GET /v1/jobs/{id} over n tracked jobs with wrk on loopback, against GET /healthz
 // (the cheapest route, measured in the same run) as the baseline, while a proxy counts the
-// ResourceManager requests the gateway makes.
-func runReadsSuite(ctx context.Context, binary string, env cluster, workDir string, n int, d time.Duration) (*readResults, error) {
+// ResourceManager requests the gateway makes. The gateway's staging root lies below hdfsRoot, which the
+// benchmark removes at the end.
+func runReadsSuite(ctx context.Context, binary string, env cluster, workDir, hdfsRoot string, n int, d time.Duration) (*readResults, error) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return nil, errors.New("the reads suite needs wrk (Debian package wrk; make bench installs it)")
 	}
@@ -197,7 +198,7 @@ func runReadsSuite(ctx context.Context, binary string, env cluster, workDir stri
 	if err != nil {
 		return nil, fmt.Errorf("seed the registry: %w", err)
 	}
-	g, err := startGateway(ctx, binary, env, fmt.Sprintf("/user/%s/bench-reads", env.user),
+	g, err := startGateway(ctx, binary, env, hdfsRoot+"/reads",
 		"YARNGATE_YARN_RM_URLS="+counter.url, "YARNGATE_REGISTRY_BACKEND=embedded", "YARNGATE_REGISTRY_PATH="+dbPath,
 		"YARNGATE_REGISTRY_LOST_GRACE=24h", "YARNGATE_REGISTRY_RECONCILE_INTERVAL=1s")
 	if err != nil {
