@@ -30,7 +30,7 @@ type cluster struct {
 	// login is the benchmark's own login (set by logIn on a Kerberized cluster).
 	login *kerberos.Login
 	// rm is the client for the benchmark's own ResourceManager calls: SPNEGO from login on a Kerberized
-	// cluster, Go's default client otherwise.
+	// cluster, Go's default client otherwise. Both follow a standby ResourceManager's redirect.
 	rm *http.Client
 }
 
@@ -82,7 +82,9 @@ func (c *cluster) logIn(ctx context.Context) (stop func(), err error) {
 		stop()
 		return nil, fmt.Errorf("log in as %s: %w", c.principal, err)
 	}
-	c.login, c.rm = login, login.NewHTTPClient(nil)
+	// Unlike login.NewHTTPClient, this client follows redirects (to the active RM, when the first one is
+	// a standby); each endpoint gets its own SPNEGO transport and cookie.
+	c.login, c.rm = login, &http.Client{Transport: login.NewEndpoints(nil)}
 	return stop, nil
 }
 
