@@ -51,10 +51,11 @@ $(STATICCHECK):
 	GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	mv $(TOOLS)/staticcheck $@
 
-bench: ## benchmarks against the real cluster, as ratios to a baseline measured in the same run
+bench: ## benchmarks against the real cluster (Kerberized too), as ratios to a baseline measured in the same run (BENCH_FLAGS)
 	@command -v wrk >/dev/null || testenv/install-wrk.sh
-	@testenv/cluster.sh up
-	source $(CLUSTER_ENV) && go run ./cmd/yarngate-bench
+	@# YARNGATE_CLUSTER_ENV names the cluster.env of a cluster started elsewhere (another checkout): used as it is.
+	@if [ -n "$$YARNGATE_CLUSTER_ENV" ]; then echo "bench: the cluster of $$YARNGATE_CLUSTER_ENV"; else testenv/cluster.sh up; fi
+	source $${YARNGATE_CLUSTER_ENV:-$(CLUSTER_ENV)} && go run ./cmd/yarngate-bench $(BENCH_FLAGS)
 
 cluster-up: ## start the real test cluster (HDFS, YARN, ZooKeeper, Flink); HA=1 two ResourceManagers, KERBEROS=1 Kerberized (KDC, SPNEGO)
 	testenv/cluster.sh up
