@@ -79,7 +79,19 @@ func applySecurity(cfg Config, sec *Security) {
 		cfg[keyShipLocalKeytab] = true
 		cfg[keyLocalizedKeytab] = KeytabName
 	}
+	// A container must act on its own credentials only: never on a ticket cache it finds on the node (that of
+	// whoever ran kinit there last, possibly of another realm's KDC), which Flink and Hadoop would otherwise
+	// prefer to the submitted tokens. The TaskManagers get the same environment through the configuration.
+	cfg[keyUseTicketCache] = false
+	cfg["containerized.taskmanager.env."+EnvKrb5CCName] = noTicketCache
 }
+
+// A ticket cache no container has: KRB5CCNAME for every container of a Kerberized launch.
+const (
+	EnvKrb5CCName     = "KRB5CCNAME"
+	noTicketCache     = "FILE:./yarngate-no-ticket-cache"
+	keyUseTicketCache = "security.kerberos.login.use-ticket-cache"
+)
 
 // stagedSecurityFiles lists the files the plan stages besides its configuration, name → content.
 func (p *Plan) stagedSecurityFiles() map[string][]byte {
@@ -103,6 +115,7 @@ func securityEnv(sec *Security, staged Staged) (map[string]string, error) {
 	if sec == nil {
 		return env, nil
 	}
+	env[EnvKrb5CCName] = noTicketCache
 	if len(sec.Krb5Conf) > 0 {
 		if staged.Krb5Conf.URI == "" {
 			return nil, fmt.Errorf("build flink submission: %s is not staged", Krb5ConfName)

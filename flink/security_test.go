@@ -27,6 +27,12 @@ func TestPlanKerberized(t *testing.T) {
 			if got, _ := plan.Config.String(keyTokenRenewer); got != "yarn" {
 				t.Errorf("%s = %q", keyTokenRenewer, got)
 			}
+			if v, ok := plan.Config[keyUseTicketCache]; !ok || v != false {
+				t.Errorf("%s = %v, want false: a node's ticket cache is not the job's", keyUseTicketCache, v)
+			}
+			if got, _ := plan.Config.String("containerized.taskmanager.env.KRB5CCNAME"); got != noTicketCache {
+				t.Errorf("the TaskManagers' KRB5CCNAME = %q", got)
+			}
 			if !strings.Contains(plan.Command, " -Djava.security.krb5.conf=krb5.conf ") {
 				t.Errorf("the JobManager command lacks the krb5.conf option: %s", plan.Command)
 			}
@@ -44,6 +50,9 @@ func TestPlanKerberized(t *testing.T) {
 				}
 			}
 			env, res := sc.AMContainerSpec.Environment, sc.AMContainerSpec.LocalResources
+			if env[EnvKrb5CCName] != noTicketCache {
+				t.Errorf("the AM's KRB5CCNAME = %q", env[EnvKrb5CCName])
+			}
 			appDir := "hdfs://localhost:19000/user/yarngate/.flink/application_1700000000000_0007/"
 			if env[EnvKrb5Path] != appDir+"krb5.conf" || res["krb5.conf"].Resource != appDir+"krb5.conf" || res["krb5.conf"].Visibility != "APPLICATION" {
 				t.Errorf("krb5.conf: env %q, resource %+v", env[EnvKrb5Path], res["krb5.conf"])
