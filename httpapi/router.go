@@ -14,8 +14,10 @@
 // debug level for 4xx and error level for 5xx.
 //
 // Middleware: request ids (X-Request-Id, echoed, generated when absent or invalid, carried in the context
-// with job.WithRequestID), an slog access log, Prometheus request metrics on an injected registry, and
-// panic recovery to a 500 error body.
+// with job.WithRequestID), an slog access log, Prometheus request metrics on an injected registry, panic
+// recovery to a 500 error body, a read deadline on request bodies (BodyTimeout; jar uploads have their own
+// per read) and, under /v1, per-client rate limits (limits.go, package throttle). The client of a request
+// is what Options.ClientKey says: its remote address until authentication provides a principal.
 package httpapi
 
 import (
@@ -29,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/job"
+	"github.com/yarngate/yarngate/throttle"
 )
 
 // Options configures the HTTP handler.
@@ -55,6 +58,24 @@ type Options struct {
 	MaxJarSize int64
 	// UploadIdleTimeout bounds each read of an upload body. Default 60s.
 	UploadIdleTimeout time.Duration
+	// UploadPace is the minimum rate and the deadline of an upload body, from its first byte; a sender that
+	// falls behind gets 408 upload_too_slow. Zero: neither.
+	UploadPace throttle.PaceOptions
+	// BodyTimeout bounds reading the body of a request other than a jar upload (a JSON job request). Default
+	// 30s.
+	BodyTimeout time.Duration
+	// ClientKey names the client of a request for the per-client limits (WriteLimit, ReadLimit,
+	// LongPollsPerClient). Default RemoteIP. When authentication lands, app passes a function returning the
+	// caller's principal from the request context: a one-line change.
+	ClientKey func(*http.Request) string
+	// WriteLimit limits a client's mutating requests (every method but GET and HEAD) under /v1; ReadLimit
+	// its reads. Beyond them: 429 rate_limited with Retry-After. Zero: no limit.
+	WriteLimit, ReadLimit RateLimit
+	// LongPolls caps concurrent long polls (?wait=) overall, LongPollsPerClient those of one client (0: no
+	// cap). A long poll beyond a cap is answered at once with the current state.
+	LongPolls, LongPollsPerClient int
+	// Now is the clock of the limits. Default time.Now.
+	Now func() time.Time
 	// ReadyTimeout bounds GET /readyz. Default 5s.
 	ReadyTimeout time.Duration
 }
@@ -79,6 +100,15 @@ func (o *Options) validate() error {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 5 * time.Second
 	}
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = 30 * time.Second
+	}
+	if o.ClientKey == nil {
+		o.ClientKey = RemoteIP
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return errors.Join(errs...)
 }
 
@@ -86,6 +116,7 @@ func (o *Options) validate() error {
 type server struct {
 	opts    Options
 	metrics *Metrics
+	limits  limits
 }
 
 // New returns the gateway's HTTP handler.
@@ -97,13 +128,13 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &server{opts: opts, metrics: opts.Metrics}
+	s := &server{opts: opts, metrics: opts.Metrics, limits: newLimits(&opts)}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(nil); err != nil { // ClientIP is the peer address, never a header
 		return nil, err
 	}
-	e.Use(withRequestID(), s.accessLog(), s.recoverPanics())
+	e.Use(withRequestID(), s.accessLog(), s.recoverPanics(), s.bodyDeadline())
 	e.NoRoute(s.handle(func(*gin.Context) error {
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no such route", nil)
 	}))
@@ -117,7 +148,7 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	e.GET("/metrics", gin.WrapH(metrics))
 	e.GET("/v1/openapi.yaml", s.handle(s.openAPI))
 
-	v1 := e.Group("/v1")
+	v1 := e.Group("/v1", s.limitRate())
 	v1.GET("/cluster", s.handle(s.getCluster))
 	v1.POST("/jars", s.handle(s.uploadJar))
 	v1.GET("/jars", s.handle(s.listJars))
