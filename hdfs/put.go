@@ -181,12 +181,14 @@ func (u *upload) copy(ctx context.Context, body io.Reader) ([]byte, int64, error
 		}
 		free <- buf[:cap(buf)] // never blocks: there are only copyDepth buffers
 	}
-	// chunks is closed: the reader has returned.
-	if writeErr != nil {
-		return nil, total, writeErr
-	}
+	// chunks is closed: the reader has returned. A read error comes first: a failed write stops the reader
+	// without one, so the body failed on its own (stalled, too slow, cut off), and the HTTP server cancels
+	// the request's context when a body read fails, which the writer may have run into since.
 	if readErr != nil {
 		return nil, total, readErr
+	}
+	if writeErr != nil {
+		return nil, total, writeErr
 	}
 	return sum, total, nil
 }
