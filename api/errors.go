@@ -29,6 +29,9 @@ const (
 	CodeSessionNotFound      = "session_not_found"
 	CodeSessionNotRunning    = "session_not_running"
 	CodeForbidden            = "forbidden"
+	CodeUploadTooSlow        = "upload_too_slow"
+	CodeRateLimited          = "rate_limited"
+	CodeUploadSlotsFull      = "upload_slots_full"
 )
 
 // ErrorBody is the JSON body of every error response: {"error": {"code", "message", "requestId", "details"}}.
@@ -48,6 +51,9 @@ type Error struct {
 	// Details lists the problems of an invalid request field by field (invalid_spec), or the reasons of failed
 	// readiness checks by check name where they can be told (not_ready).
 	Details []FieldProblem `json:"details,omitempty"`
+	// RetryAfter is, on an answer a client should retry (rate_limited, upload_slots_full), the seconds to
+	// wait first; the Retry-After header says the same.
+	RetryAfter int `json:"retryAfter,omitempty"`
 }
 
 // FieldProblem is one problem with one request field.

@@ -26,6 +26,7 @@ import (
 	"github.com/yarngate/yarngate/job"
 	"github.com/yarngate/yarngate/launch"
 	"github.com/yarngate/yarngate/reconcile"
+	"github.com/yarngate/yarngate/throttle"
 )
 
 // Options configures Run.
@@ -99,7 +100,7 @@ func Run(ctx context.Context, opts Options) error {
 	store, err := hdfs.New(hdfs.Options{
 		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,
 		MaxSize: int64(cfg.Jars.MaxSize), DialTimeout: cfg.HDFS.DialTimeout, IOTimeout: cfg.HDFS.IOTimeout,
-		PoolSize: cfg.HDFS.PoolSize, UseDatanodeHostname: ep.useDatanodeHostname, Kerberos: hdfsKerberos(login, ep),
+		PoolSize: cfg.HDFS.PoolSize, UploadSlots: cfg.Jars.UploadSlots, UploadWait: cfg.Jars.SlotWait, UseDatanodeHostname: ep.useDatanodeHostname, Kerberos: hdfsKerberos(login, ep),
 		WebHDFS: web, Logger: logger,
 	})
 	if err != nil {
@@ -134,6 +135,14 @@ func Run(ctx context.Context, opts Options) error {
 		Jars:       job.NewJarService(store, int64(cfg.Jars.MaxSize), logger, metrics),
 		Readiness:  []httpapi.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
+		UploadPace:  throttle.PaceOptions{MinRate: int64(cfg.Jars.MinRate), Window: cfg.Jars.RateWindow, MaxDuration: cfg.Jars.MaxDuration},
+		BodyTimeout: cfg.HTTP.BodyTimeout,
+		// The client of the per-client limits: the remote address until authentication puts a principal into
+		// the request context; then ClientKey returns it (one line here).
+		ClientKey:  httpapi.RemoteIP,
+		WriteLimit: httpapi.RateLimit{Rate: cfg.Limits.Writes.Rate, Burst: cfg.Limits.Writes.Burst},
+		ReadLimit:  httpapi.RateLimit{Rate: cfg.Limits.Reads.Rate, Burst: cfg.Limits.Reads.Burst},
+		LongPolls:  cfg.Limits.LongPolls.Total, LongPollsPerClient: cfg.Limits.LongPolls.PerClient,
 	}
 	if login != nil {
 		gwOpts.Readiness = append([]httpapi.ReadinessCheck{{Name: "kerberos", Check: login.Ready}}, gwOpts.Readiness...)
@@ -235,9 +244,11 @@ func Run(ctx context.Context, opts Options) error {
 	base, abortRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer abortRequests()
 	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler: handler,
+		// No ReadTimeout or WriteTimeout: uploads and long polls are long. Bodies get read deadlines per
+		// request instead (httpapi: jars.idleTimeout and the upload pace for jars, http.bodyTimeout for the rest).
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return base },
 		TLSConfig:         tlsConf,

@@ -49,6 +49,10 @@ type Config struct {
 	HDFS HDFS `yaml:"hdfs"`
 	// Jars configures accepted uploads (jars).
 	Jars Jars `yaml:"jars"`
+	// HTTP configures the HTTP server's timeouts against slow clients (http).
+	HTTP HTTP `yaml:"http"`
+	// Limits configures the per-client request limits and the cap on long polls (limits).
+	Limits Limits `yaml:"limits"`
 	// YARN configures the ResourceManager client (yarn).
 	YARN YARN `yaml:"yarn"`
 	// ZooKeeper configures the ZooKeeper client (zookeeper).
@@ -173,6 +177,57 @@ type Jars struct {
 	MaxSize ByteSize `yaml:"maxSize"`
 	// IdleTimeout is the longest pause allowed while receiving an upload body (idleTimeout).
 	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// UploadSlots is the number of uploads staged at once, each on an HDFS client of its own beside
+	// hdfs.poolSize (uploadSlots).
+	UploadSlots int `yaml:"uploadSlots"`
+	// SlotWait is how long an upload waits for a free slot before it is refused with 503 (slotWait).
+	SlotWait time.Duration `yaml:"slotWait"`
+	// MinRate is the slowest accepted upload, in bytes per second averaged over RateWindow (minRate); 0
+	// disables the check.
+	MinRate ByteSize `yaml:"minRate"`
+	// RateWindow is the span MinRate is measured over (rateWindow).
+	RateWindow time.Duration `yaml:"rateWindow"`
+	// MaxDuration bounds the whole upload body (maxDuration); 0 disables it.
+	MaxDuration time.Duration `yaml:"maxDuration"`
+}
+
+// HTTP configures the HTTP server against slow clients.
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading a request's headers (readHeaderTimeout).
+	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
+	// IdleTimeout is how long a kept-alive connection may wait for its next request (idleTimeout).
+	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// BodyTimeout bounds reading the body of a request other than a jar upload, such as a JSON job request
+	// (bodyTimeout).
+	BodyTimeout time.Duration `yaml:"bodyTimeout"`
+}
+
+// Limits configures the limits per client (today its remote address; its authenticated principal once
+// authentication lands) and the cap on long polls.
+type Limits struct {
+	// Writes limits the mutating requests (POST, DELETE) of one client (writes).
+	Writes RateLimit `yaml:"writes"`
+	// Reads limits the reads (GET) of one client, long polls included (reads).
+	Reads RateLimit `yaml:"reads"`
+	// LongPolls caps concurrent long polls (?wait=) (longPolls).
+	LongPolls LongPolls `yaml:"longPolls"`
+}
+
+// RateLimit is a token bucket: Rate requests per second on average, Burst at once.
+type RateLimit struct {
+	// Rate is requests per second (rate); 0 disables the limit.
+	Rate float64 `yaml:"rate"`
+	// Burst is how many requests may come at once (burst).
+	Burst int `yaml:"burst"`
+}
+
+// LongPolls caps concurrent long polls; a long poll beyond a cap is answered at once with the current
+// state.
+type LongPolls struct {
+	// Total caps long polls of all clients together (total); 0: no cap.
+	Total int `yaml:"total"`
+	// PerClient caps the long polls of one client (perClient); 0: no cap.
+	PerClient int `yaml:"perClient"`
 }
 
 // YARN configures the ResourceManager client.
@@ -310,7 +365,14 @@ func Default(env func(string) string) Config {
 			PoolSize:    8,
 			TempMaxAge:  24 * time.Hour,
 		},
-		Jars:  Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second},
+		Jars: Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second, UploadSlots: 4, SlotWait: 10 * time.Second,
+			MinRate: 16 * KiB, RateWindow: 30 * time.Second, MaxDuration: time.Hour},
+		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, BodyTimeout: 30 * time.Second},
+		Limits: Limits{
+			Writes:    RateLimit{Rate: 10, Burst: 50},
+			Reads:     RateLimit{Rate: 100, Burst: 200},
+			LongPolls: LongPolls{Total: 1000, PerClient: 100},
+		},
 		YARN:  YARN{RequestTimeout: 30 * time.Second},
 		Flink: Flink{HA: FlinkHA{Mode: HAAuto, PathRoot: "/yarngate-flink", SessionTimeout: 10 * time.Second}},
 		Jobs:  Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute},

@@ -89,6 +89,38 @@ var keys = []Key{
 		}},
 	{Path: "jars.idleTimeout", Env: "YARNGATE_JARS_IDLE_TIMEOUT", Flag: "jars.idle-timeout", Usage: "longest pause while receiving an upload body",
 		set: setDuration(func(c *Config) *time.Duration { return &c.Jars.IdleTimeout })},
+	{Path: "jars.uploadSlots", Env: "YARNGATE_JARS_UPLOAD_SLOTS", Flag: "jars.upload-slots", Usage: "uploads staged at once, each on an HDFS client of its own beside hdfs.poolSize",
+		set: setInt(func(c *Config) *int { return &c.Jars.UploadSlots })},
+	{Path: "jars.slotWait", Env: "YARNGATE_JARS_SLOT_WAIT", Flag: "jars.slot-wait", Usage: "how long an upload waits for a free slot before 503",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Jars.SlotWait })},
+	{Path: "jars.minRate", Env: "YARNGATE_JARS_MIN_RATE", Flag: "jars.min-rate", Usage: "slowest accepted upload per second over jars.rateWindow, such as 16KiB (0 disables)",
+		set: func(c *Config, v string) error {
+			s, err := ParseByteSize(v)
+			c.Jars.MinRate = s
+			return err
+		}},
+	{Path: "jars.rateWindow", Env: "YARNGATE_JARS_RATE_WINDOW", Flag: "jars.rate-window", Usage: "span the minimum upload rate is measured over",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Jars.RateWindow })},
+	{Path: "jars.maxDuration", Env: "YARNGATE_JARS_MAX_DURATION", Flag: "jars.max-duration", Usage: "longest upload body (0 disables)",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Jars.MaxDuration })},
+	{Path: "http.readHeaderTimeout", Env: "YARNGATE_HTTP_READ_HEADER_TIMEOUT", Flag: "http.read-header-timeout", Usage: "timeout for reading a request's headers",
+		set: setDuration(func(c *Config) *time.Duration { return &c.HTTP.ReadHeaderTimeout })},
+	{Path: "http.idleTimeout", Env: "YARNGATE_HTTP_IDLE_TIMEOUT", Flag: "http.idle-timeout", Usage: "how long a kept-alive connection may wait for its next request",
+		set: setDuration(func(c *Config) *time.Duration { return &c.HTTP.IdleTimeout })},
+	{Path: "http.bodyTimeout", Env: "YARNGATE_HTTP_BODY_TIMEOUT", Flag: "http.body-timeout", Usage: "timeout for reading the body of a request other than a jar upload",
+		set: setDuration(func(c *Config) *time.Duration { return &c.HTTP.BodyTimeout })},
+	{Path: "limits.writes.rate", Env: "YARNGATE_LIMITS_WRITES_RATE", Flag: "limits.writes.rate", Usage: "mutating requests (POST, DELETE) per second per client (0 disables)",
+		set: setFloat(func(c *Config) *float64 { return &c.Limits.Writes.Rate })},
+	{Path: "limits.writes.burst", Env: "YARNGATE_LIMITS_WRITES_BURST", Flag: "limits.writes.burst", Usage: "mutating requests a client may send at once",
+		set: setInt(func(c *Config) *int { return &c.Limits.Writes.Burst })},
+	{Path: "limits.reads.rate", Env: "YARNGATE_LIMITS_READS_RATE", Flag: "limits.reads.rate", Usage: "reads (GET) per second per client (0 disables)",
+		set: setFloat(func(c *Config) *float64 { return &c.Limits.Reads.Rate })},
+	{Path: "limits.reads.burst", Env: "YARNGATE_LIMITS_READS_BURST", Flag: "limits.reads.burst", Usage: "reads a client may send at once",
+		set: setInt(func(c *Config) *int { return &c.Limits.Reads.Burst })},
+	{Path: "limits.longPolls.total", Env: "YARNGATE_LIMITS_LONG_POLLS_TOTAL", Flag: "limits.long-polls.total", Usage: "concurrent long polls (?wait=) of all clients (0: no cap)",
+		set: setInt(func(c *Config) *int { return &c.Limits.LongPolls.Total })},
+	{Path: "limits.longPolls.perClient", Env: "YARNGATE_LIMITS_LONG_POLLS_PER_CLIENT", Flag: "limits.long-polls.per-client", Usage: "concurrent long polls of one client (0: no cap)",
+		set: setInt(func(c *Config) *int { return &c.Limits.LongPolls.PerClient })},
 	{Path: "yarn.rmUrls", Env: "YARNGATE_YARN_RM_URLS", Flag: "yarn.rm-urls", Usage: "ResourceManager web URLs, overriding yarn-site.xml",
 		set: setList(func(c *Config) *[]string { return &c.YARN.RMURLs })},
 	{Path: "yarn.requestTimeout", Env: "YARNGATE_YARN_REQUEST_TIMEOUT", Flag: "yarn.request-timeout", Usage: "timeout of one ResourceManager REST call",
@@ -217,6 +249,17 @@ func setBool(field func(*Config) *bool) func(*Config, string) error {
 			return err
 		}
 		*field(c) = b
+		return nil
+	}
+}
+
+func setFloat(field func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return err
+		}
+		*field(c) = f
 		return nil
 	}
 }

@@ -74,6 +74,10 @@ func (c Config) Validate() error {
 		{"hdfs.ioTimeout", int64(c.HDFS.IOTimeout)},
 		{"jars.maxSize", int64(c.Jars.MaxSize)},
 		{"jars.idleTimeout", int64(c.Jars.IdleTimeout)},
+		{"jars.slotWait", int64(c.Jars.SlotWait)},
+		{"http.readHeaderTimeout", int64(c.HTTP.ReadHeaderTimeout)},
+		{"http.idleTimeout", int64(c.HTTP.IdleTimeout)},
+		{"http.bodyTimeout", int64(c.HTTP.BodyTimeout)},
 		{"yarn.requestTimeout", int64(c.YARN.RequestTimeout)},
 		{"shutdownTimeout", int64(c.ShutdownTimeout)},
 	}
@@ -87,6 +91,32 @@ func (c Config) Validate() error {
 	}
 	if c.HDFS.PoolSize < 1 || c.HDFS.PoolSize > 64 {
 		bad("hdfs.poolSize", "%d is outside 1..64", c.HDFS.PoolSize)
+	}
+	if c.Jars.UploadSlots < 1 || c.Jars.UploadSlots > 64 {
+		bad("jars.uploadSlots", "%d is outside 1..64", c.Jars.UploadSlots)
+	}
+	if c.Jars.MinRate < 0 {
+		bad("jars.minRate", "must not be negative")
+	}
+	if c.Jars.MinRate > 0 && c.Jars.RateWindow < time.Second {
+		bad("jars.rateWindow", "must be at least 1s when jars.minRate is set")
+	}
+	if c.Jars.MaxDuration < 0 {
+		bad("jars.maxDuration", "must not be negative")
+	}
+	for _, l := range []struct {
+		key string
+		RateLimit
+	}{{"limits.writes", c.Limits.Writes}, {"limits.reads", c.Limits.Reads}} {
+		if l.Rate < 0 || l.Rate != l.Rate { // NaN
+			bad(l.key+".rate", "must not be negative")
+		}
+		if l.Rate > 0 && l.Burst < 1 {
+			bad(l.key+".burst", "must be at least 1 when a rate is set")
+		}
+	}
+	if c.Limits.LongPolls.Total < 0 || c.Limits.LongPolls.PerClient < 0 {
+		bad("limits.longPolls", "caps must not be negative")
 	}
 	for _, raw := range c.YARN.RMURLs {
 		u, err := url.Parse(raw)

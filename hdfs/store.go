@@ -67,6 +67,8 @@ var (
 	ErrBusy = errors.New("jar is being committed by another upload")
 	// ErrClosed means the Store has been closed.
 	ErrClosed = errors.New("store closed")
+	// ErrNoUploadSlot means every upload slot stayed taken for Options.UploadWait.
+	ErrNoUploadSlot = errors.New("no free upload slot")
 )
 
 // Extended attribute names on staged jars.
@@ -101,8 +103,15 @@ type Options struct {
 	DialTimeout time.Duration
 	// IOTimeout bounds each read or write on an HDFS connection. Default 60s.
 	IOTimeout time.Duration
-	// PoolSize is the number of HDFS clients. Default 8.
+	// PoolSize is the number of HDFS clients of everything but uploads (reads, launches, the reconciler).
+	// Default 8.
 	PoolSize int
+	// UploadSlots is the number of HDFS clients of uploads (Put), a pool of their own: uploads as slow as
+	// their senders never hold a client the rest of the gateway needs. Default 4.
+	UploadSlots int
+	// UploadWait is how long Put waits for a free upload slot before it fails with ErrNoUploadSlot.
+	// Default 10s.
+	UploadWait time.Duration
 	// ClaimWait is how long an upload waits for a concurrent upload of the same content to finish
 	// committing. Default 30s.
 	ClaimWait time.Duration
@@ -136,6 +145,12 @@ func (o *Options) setDefaults() {
 	if o.PoolSize == 0 {
 		o.PoolSize = 8
 	}
+	if o.UploadSlots == 0 {
+		o.UploadSlots = 4
+	}
+	if o.UploadWait == 0 {
+		o.UploadWait = 10 * time.Second
+	}
 	if o.ClaimWait == 0 {
 		o.ClaimWait = 30 * time.Second
 	}
@@ -162,8 +177,8 @@ func (o *Options) validate() error {
 	if o.MaxSize <= 0 {
 		errs = append(errs, errors.New("max size must be positive"))
 	}
-	if o.DialTimeout < 0 || o.IOTimeout < 0 || o.ClaimWait < 0 || o.PoolSize < 0 {
-		errs = append(errs, errors.New("timeouts and pool size must not be negative"))
+	if o.DialTimeout < 0 || o.IOTimeout < 0 || o.ClaimWait < 0 || o.PoolSize < 0 || o.UploadSlots < 0 || o.UploadWait < 0 {
+		errs = append(errs, errors.New("timeouts, pool size and upload slots must not be negative"))
 	}
 	if k := o.Kerberos; k != nil {
 		if k.Client == nil {
@@ -189,7 +204,9 @@ type Store struct {
 	opts    Options
 	tmpDir  string
 	jarsDir string
+	// pool serves everything but uploads; uploads serves Put alone (Options.UploadSlots).
 	pool    *pool[*gohdfs.Client]
+	uploads *pool[*gohdfs.Client]
 	// web is the WebHDFS client file content is read through, or nil to read blocks with colinmarc.
 	web *webhdfs.Client
 }
@@ -213,30 +230,34 @@ func New(opts Options) (*Store, error) {
 		NamenodeDialFunc:    nnDial,
 		DatanodeDialFunc:    dnDial,
 	}
+	newClientPool := func(size int) *pool[*gohdfs.Client] {
+		return newPool(size, func() (*gohdfs.Client, error) { return gohdfs.NewClient(clientOpts) })
+	}
+	if k := opts.Kerberos; k != nil {
+		clientOpts.KerberosServicePrincipleName = k.ServicePrincipal
+		clientOpts.DataTransferProtection = weakestQOP(k.DataTransferProtection)
+		newClientPool = func(size int) *pool[*gohdfs.Client] {
+			return newPool(size, func() (*gohdfs.Client, error) {
+				cl, err := k.Client()
+				if err != nil {
+					return nil, err
+				}
+				o := clientOpts
+				o.KerberosClient = cl
+				return gohdfs.NewClient(o)
+			}).withEpoch(func() any {
+				cl, _ := k.Client() // nil without a ticket: the next dial reports why
+				return cl
+			})
+		}
+	}
 	s := &Store{
 		opts:    opts,
 		tmpDir:  path.Join(opts.Root, "tmp"),
 		jarsDir: path.Join(opts.Root, "jars"),
 		web:     opts.WebHDFS,
-		pool: newPool(opts.PoolSize, func() (*gohdfs.Client, error) {
-			return gohdfs.NewClient(clientOpts)
-		}),
-	}
-	if k := opts.Kerberos; k != nil {
-		clientOpts.KerberosServicePrincipleName = k.ServicePrincipal
-		clientOpts.DataTransferProtection = weakestQOP(k.DataTransferProtection)
-		s.pool = newPool(opts.PoolSize, func() (*gohdfs.Client, error) {
-			cl, err := k.Client()
-			if err != nil {
-				return nil, err
-			}
-			o := clientOpts
-			o.KerberosClient = cl
-			return gohdfs.NewClient(o)
-		}).withEpoch(func() any {
-			cl, _ := k.Client() // nil without a ticket: the next dial reports why
-			return cl
-		})
+		pool:    newClientPool(opts.PoolSize),
+		uploads: newClientPool(opts.UploadSlots),
 	}
 	return s, nil
 }
@@ -244,7 +265,7 @@ func New(opts Options) (*Store, error) {
 // Close waits, bounded by ctx, for running operations to return their clients and closes all clients.
 // Operations still running when ctx ends close their clients when they finish.
 func (s *Store) Close(ctx context.Context) error {
-	return s.pool.close(ctx)
+	return errors.Join(s.uploads.close(ctx), s.pool.close(ctx))
 }
 
 // Root returns the staging root directory.

@@ -219,3 +219,50 @@ func TestRetryReplicating(t *testing.T) {
 		}
 	})
 }
+
+// TestUploadSlotsAreTheirOwn: uploads draw clients from a pool of their own; when every upload slot is
+// taken, a new upload gives up after UploadWait with ErrNoUploadSlot while the rest of the Store still gets
+// clients.
+func TestUploadSlotsAreTheirOwn(t *testing.T) {
+	nilClient := func() (*gohdfs.Client, error) { return nil, nil } // never used: the test only leases
+	s := &Store{
+		opts:    Options{UploadSlots: 1, UploadWait: 10 * time.Millisecond},
+		pool:    newPool(1, nilClient),
+		uploads: newPool(1, nilClient),
+	}
+	held, err := s.uploadSlot(t.Context())
+	if err != nil {
+		t.Fatalf("first upload slot: %v", err)
+	}
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want error
+	}{
+		{"all slots taken", t.Context(), ErrNoUploadSlot},
+		{"caller gone while waiting", canceled, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.uploadSlot(tt.ctx); !errors.Is(err, tt.want) {
+				t.Errorf("uploadSlot = %v, want %v", err, tt.want)
+			}
+			if errors.Is(tt.want, context.Canceled) && errors.Is(err, ErrNoUploadSlot) {
+				t.Errorf("a canceled caller is not told the slots are full: %v", err)
+			}
+		})
+	}
+	other, err := s.pool.get(t.Context())
+	if err != nil {
+		t.Fatalf("the rest of the store has no client while uploads are full: %v", err)
+	}
+	other.release()
+	held.release()
+	again, err := s.uploadSlot(t.Context())
+	if err != nil {
+		t.Fatalf("upload slot after release: %v", err)
+	}
+	again.release()
+}

@@ -5,15 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/jarfile"
 	"github.com/yarngate/yarngate/job"
+	"github.com/yarngate/yarngate/throttle"
 )
 
 // statusClientClosedRequest is the (nginx) status logged when the client went away before the answer.
@@ -26,7 +30,9 @@ type apiError struct {
 	code    string
 	message string
 	details []api.FieldProblem
-	cause   error
+	// retryAfter, when positive, is sent as Retry-After (whole seconds) and as the body's retryAfter.
+	retryAfter time.Duration
+	cause      error
 }
 
 func (e *apiError) Error() string {
@@ -42,6 +48,9 @@ func (e *apiError) Unwrap() error { return e.cause }
 func newAPIError(status int, code, message string, cause error) *apiError {
 	return &apiError{status: status, code: code, message: message, cause: cause}
 }
+
+// uploadSlotRetryAfter is the wait suggested to an upload refused for want of a free slot.
+const uploadSlotRetryAfter = 5 * time.Second
 
 // bodyError marks a failure to read the request body: the client's doing, not the server's.
 type bodyError struct{ err error }
@@ -130,12 +139,20 @@ func classify(err error, maxJarSize int64) *apiError {
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no jar with this id", err)
 	case errors.Is(err, job.ErrInvalidJarID):
 		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "a jar id is 64 lower-case hex digits", err)
+	case errors.As(err, &body) && errors.Is(err, throttle.ErrTooSlow):
+		return newAPIError(http.StatusRequestTimeout, api.CodeUploadTooSlow, "the upload arrived more slowly than the gateway's minimum rate", err)
+	case errors.As(err, &body) && errors.Is(err, throttle.ErrTooLong):
+		return newAPIError(http.StatusRequestTimeout, api.CodeUploadTooSlow, "the upload took longer than the gateway allows", err)
 	case errors.As(err, &body) && errors.As(err, &netErr) && netErr.Timeout():
 		return newAPIError(http.StatusRequestTimeout, api.CodeRequestTimeout, "the request body stalled", err)
 	case errors.Is(err, context.Canceled):
 		return newAPIError(statusClientClosedRequest, api.CodeRequestCanceled, "the request was canceled", err)
 	case errors.As(err, &body):
 		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "the request body could not be read completely", err)
+	case errors.Is(err, job.ErrNoUploadSlot):
+		e := newAPIError(http.StatusServiceUnavailable, api.CodeUploadSlotsFull, "every upload slot is taken; retry after the time given", err)
+		e.retryAfter = uploadSlotRetryAfter
+		return e
 	case errors.Is(err, job.ErrStagingBusy):
 		return newAPIError(http.StatusServiceUnavailable, api.CodeBusy, "the same jar is being staged by another request; retry", err)
 	case errors.Is(err, job.ErrStorageUnavailable), errors.Is(err, job.ErrStorageClosed), errors.Is(err, context.DeadlineExceeded):
@@ -164,7 +181,12 @@ func (s *server) renderError(c *gin.Context, err error) {
 		c.Abort() // too late for a body; the access log still tells
 		return
 	}
-	c.AbortWithStatusJSON(ae.status, api.ErrorBody{Error: api.Error{Code: ae.code, Message: ae.message, RequestID: rid, Details: ae.details}})
+	body := api.Error{Code: ae.code, Message: ae.message, RequestID: rid, Details: ae.details}
+	if ae.retryAfter > 0 {
+		body.RetryAfter = int(math.Ceil(ae.retryAfter.Seconds()))
+		c.Header("Retry-After", strconv.Itoa(body.RetryAfter))
+	}
+	c.AbortWithStatusJSON(ae.status, api.ErrorBody{Error: body})
 }
 
 // handlerFunc is a gin handler that returns its error instead of rendering it.

@@ -15,6 +15,7 @@ import (
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/jarfile"
 	"github.com/yarngate/yarngate/job"
+	"github.com/yarngate/yarngate/throttle"
 )
 
 func TestClassify(t *testing.T) {
@@ -33,6 +34,9 @@ func TestClassify(t *testing.T) {
 		{"too large", fmt.Errorf("x: %w", hdfs.ErrTooLarge), 413, api.CodeTooLarge, "the jar is larger than the limit of 1048576 bytes"},
 		{"body cap", fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 5}), 413, api.CodeTooLarge, ""},
 		{"stalled body", fmt.Errorf("stage: %w", &bodyError{err: timeout}), 408, api.CodeRequestTimeout, "the request body stalled"},
+		{"upload too slow", fmt.Errorf("stage: %w", &bodyError{err: fmt.Errorf("%w: %w", throttle.ErrTooSlow, timeout)}), 408, api.CodeUploadTooSlow, ""},
+		{"upload too long", fmt.Errorf("stage: %w", &bodyError{err: throttle.ErrTooLong}), 408, api.CodeUploadTooSlow, ""},
+		{"no upload slot", fmt.Errorf("stage: %w: all 4 taken", hdfs.ErrNoUploadSlot), 503, api.CodeUploadSlotsFull, ""},
 		{"broken body", fmt.Errorf("stage: %w", &bodyError{err: io.ErrUnexpectedEOF}), 400, api.CodeInvalidRequest, ""},
 		{"client went away", fmt.Errorf("stage: %w", context.Canceled), 499, api.CodeRequestCanceled, ""},
 		{"not found", hdfs.ErrNotFound, 404, api.CodeNotFound, ""},
@@ -73,12 +77,23 @@ func TestClientFaultAgreesWithClassify(t *testing.T) {
 		&jobmanager.Error{Status: http.StatusInternalServerError},
 		job.ErrJobManagerUnavailable, job.ErrJobManagerBadRequest, job.ErrJobManagerNotFound,
 		job.ErrJarTooLarge, &http.MaxBytesError{Limit: 1}, job.ErrInvalidJar, job.ErrStagedJarNotFound,
-		job.ErrInvalidJarID, job.ErrStagingBusy, job.ErrStorageUnavailable, job.ErrStorageClosed,
+		job.ErrInvalidJarID, job.ErrStagingBusy, job.ErrStorageUnavailable, job.ErrStorageClosed, job.ErrNoUploadSlot,
 		context.Canceled, context.DeadlineExceeded, errors.New("anything else"),
 	} {
 		want := classify(err, 0).status < 500
 		if got := job.ClientFault(err); got != want {
 			t.Errorf("ClientFault(%v) = %v, classify says %d", err, got, classify(err, 0).status)
 		}
+	}
+}
+
+// TestRetryAfterRendered: an error a client should retry later carries Retry-After and retryAfter.
+func TestRetryAfterRendered(t *testing.T) {
+	s := newTestServer(t)
+	s.store.list = func(context.Context) ([]hdfs.Jar, error) { return nil, fmt.Errorf("x: %w", hdfs.ErrNoUploadSlot) }
+	rec := s.do(t, http.MethodGet, "/v1/jars", nil, nil)
+	e := decodeError(t, rec)
+	if rec.Code != 503 || e.Code != api.CodeUploadSlotsFull || rec.Header().Get("Retry-After") != "5" || e.RetryAfter != 5 {
+		t.Errorf("answer = %d %q %+v", rec.Code, rec.Header().Get("Retry-After"), e)
 	}
 }

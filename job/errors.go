@@ -43,6 +43,8 @@ var (
 	ErrStorageUnavailable = hdfs.ErrUnavailable
 	// ErrStorageClosed: the jar store is closed (hdfs.ErrClosed).
 	ErrStorageClosed = hdfs.ErrClosed
+	// ErrNoUploadSlot: every upload slot stayed taken while the upload waited for one (hdfs.ErrNoUploadSlot).
+	ErrNoUploadSlot = hdfs.ErrNoUploadSlot
 )
 
 // RMMessage returns the ResourceManager's own message when err carries its error answer

@@ -53,6 +53,11 @@ func startGateway(ctx context.Context, binary string, env cluster, stagingRoot s
 		// Each gateway gets an embedded registry of its own, removed when it stops.
 		"YARNGATE_REGISTRY_BACKEND=embedded",
 		"YARNGATE_REGISTRY_PATH="+registryPath,
+		// The benchmarks measure throughput from one address: no per-client limits.
+		"YARNGATE_LIMITS_READS_RATE=0",
+		"YARNGATE_LIMITS_WRITES_RATE=0",
+		"YARNGATE_LIMITS_LONG_POLLS_TOTAL=0",
+		"YARNGATE_LIMITS_LONG_POLLS_PER_CLIENT=0",
 	)
 	cmd.Env = append(cmd.Env, env.gatewayEnv()...)
 	cmd.Env = append(cmd.Env, extraEnv...)
