@@ -210,6 +210,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait,
+			Admins: job.Admins{Users: cfg.Auth.Admins.Users, Groups: cfg.Auth.Admins.Groups},
 			Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {

@@ -123,6 +123,16 @@ type Auth struct {
 	AuthToLocal string `yaml:"authToLocal"`
 	// Groups maps users to their groups, for credentials that carry none (groups).
 	Groups map[string][]string `yaml:"groups"`
+	// Admins may see and act on every job and session (admins).
+	Admins AuthAdmins `yaml:"admins"`
+}
+
+// AuthAdmins are the administrators: users and members of groups.
+type AuthAdmins struct {
+	// Users are administrators by user name (users).
+	Users []string `yaml:"users"`
+	// Groups make their members administrators (groups).
+	Groups []string `yaml:"groups"`
 }
 
 // AuthSPNEGO configures SPNEGO.
@@ -357,7 +367,8 @@ func Default(env func(string) string) Config {
 		HadoopConfDir: env("HADOOP_CONF_DIR"),
 		User:          osUser(env),
 		Auth: Auth{Methods: []string{AuthNone}, Cookie: AuthCookie{Lifetime: 10 * time.Hour},
-			OIDC: AuthOIDC{PrincipalClaim: "sub", GroupsClaim: "groups"}, AuthToLocal: "DEFAULT"},
+			OIDC: AuthOIDC{PrincipalClaim: "sub", GroupsClaim: "groups"}, AuthToLocal: "DEFAULT",
+			Admins: AuthAdmins{Users: []string{}, Groups: []string{}}},
 		Kerberos: Kerberos{Krb5Conf: defaultKrb5Conf(env)},
 		HDFS: HDFS{
 			DialTimeout: 10 * time.Second,
