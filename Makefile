@@ -13,7 +13,7 @@ CLUSTER_ENV  := testenv/.run/cluster.env
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart demo example-jar fetch clean
+.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,7 @@ fuzz: ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime 20s ./jarfile
 	go test -run '^$$' -fuzz '^FuzzDecodeLeader$$' -fuzztime 15s ./zk
 	go test -run '^$$' -fuzz '^FuzzDecodeActiveRMInfo$$' -fuzztime 10s ./zk
+	go test -run '^$$' -fuzz '^FuzzLaunchShell$$' -fuzztime 20s ./flink
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck, the dependency rules (tools/layers)
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -50,10 +51,11 @@ $(STATICCHECK):
 	GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	mv $(TOOLS)/staticcheck $@
 
-bench: ## benchmarks against the real cluster, as ratios to a baseline measured in the same run
+bench: ## benchmarks against the real cluster (Kerberized too), as ratios to a baseline measured in the same run (BENCH_FLAGS)
 	@command -v wrk >/dev/null || testenv/install-wrk.sh
-	@testenv/cluster.sh up
-	source $(CLUSTER_ENV) && go run ./cmd/yarngate-bench
+	@# YARNGATE_CLUSTER_ENV names the cluster.env of a cluster started elsewhere (another checkout): used as it is.
+	@if [ -n "$$YARNGATE_CLUSTER_ENV" ]; then echo "bench: the cluster of $$YARNGATE_CLUSTER_ENV"; else testenv/cluster.sh up; fi
+	source $${YARNGATE_CLUSTER_ENV:-$(CLUSTER_ENV)} && go run ./cmd/yarngate-bench $(BENCH_FLAGS)
 
 cluster-up: ## start the real test cluster (HDFS, YARN, ZooKeeper, Flink); HA=1 two ResourceManagers, KERBEROS=1 Kerberized (KDC, SPNEGO)
 	testenv/cluster.sh up
@@ -72,6 +74,12 @@ rm-restore: ## (HA=1 cluster) start the stopped ResourceManager again; it rejoin
 
 zk-restart: ## stop the test cluster's ZooKeeper and start it again (YARNGATE_TE_ZK_DOWN_SECONDS, default 5): watch yarngate recover
 	testenv/cluster.sh zk-restart
+
+kdc-stop: ## (KERBEROS=1 cluster) stop the KDC: watch the gateway's readiness say why
+	testenv/cluster.sh kdc-stop
+
+kdc-start: ## (KERBEROS=1 cluster) start the KDC again with the same keys (tickets and keytabs stay valid)
+	testenv/cluster.sh kdc-start
 
 fetch: ## download and assemble Hadoop and Flink into the cache, build the example job
 	testenv/cluster.sh fetch

@@ -20,6 +20,7 @@ const (
 	CodeUnavailable          = "unavailable"
 	CodeBusy                 = "busy"
 	CodeNotReady             = "not_ready"
+	CodeUnauthenticated      = "unauthenticated"
 	CodeInvalidSpec          = "invalid_spec"
 	CodeJarNotFound          = "jar_not_found"
 	CodeIdempotencyReused    = "idempotency_key_reused"
@@ -27,6 +28,10 @@ const (
 	CodeYARNRejected         = "yarn_rejected"
 	CodeSessionNotFound      = "session_not_found"
 	CodeSessionNotRunning    = "session_not_running"
+	CodeForbidden            = "forbidden"
+	CodeUploadTooSlow        = "upload_too_slow"
+	CodeRateLimited          = "rate_limited"
+	CodeUploadSlotsFull      = "upload_slots_full"
 	CodeInvalidKeytab        = "invalid_keytab"
 	CodeKeytabRejected       = "keytab_rejected"
 	CodeKeytabNotFound       = "keytab_not_found"
@@ -50,6 +55,9 @@ type Error struct {
 	// Details lists the problems of an invalid request field by field (invalid_spec), or the reasons of failed
 	// readiness checks by check name where they can be told (not_ready).
 	Details []FieldProblem `json:"details,omitempty"`
+	// RetryAfter is, on an answer a client should retry (rate_limited, upload_slots_full), the seconds to
+	// wait first; the Retry-After header says the same.
+	RetryAfter int `json:"retryAfter,omitempty"`
 }
 
 // FieldProblem is one problem with one request field.

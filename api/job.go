@@ -96,6 +96,10 @@ type Job struct {
 	Flink JobFlink `json:"flink"`
 	// Links are the job's web addresses.
 	Links JobLinks `json:"links"`
+	// Owner is the user who submitted the job (the short name of the caller's principal).
+	Owner string `json:"owner"`
+	// ACL is who else may see or act on the job; absent when nobody else may (besides administrators).
+	ACL *ACL `json:"acl,omitempty"`
 	// Credentials, on a Kerberized cluster, say what the job's cluster was launched with and until when it
 	// can reach HDFS; absent with simple authentication.
 	Credentials *Credentials `json:"credentials,omitempty"`

@@ -9,6 +9,8 @@ type Keytab struct {
 	ID string `json:"id"`
 	// Principal is the one principal whose keys the gateway kept, name[/instance]@REALM.
 	Principal string `json:"principal"`
+	// Owner is the user who uploaded it; only the owner and administrators see and use it.
+	Owner string `json:"owner"`
 	// Keys lists its keys without their values.
 	Keys []KeytabKey `json:"keys"`
 	// CreatedAt is when it was stored.

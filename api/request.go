@@ -38,6 +38,8 @@ type JobRequest struct {
 	// cluster, so that it obtains new delegation tokens itself and outlives the one it was launched with.
 	// Its principal must be the job's user. Not for session jobs (the session's keytab counts).
 	KeytabID string `json:"keytabId,omitempty"`
+	// ACL grants others access to the job (the owner, its caller, always has it).
+	ACL *ACL `json:"acl,omitempty"`
 }
 
 // JobManagerSpec sizes the JobManager.
@@ -78,4 +80,16 @@ type SessionRequest struct {
 	FlinkConfig map[string]any `json:"flinkConfig,omitempty"`
 	// KeytabID names a stored keytab the session cluster logs in with (see JobRequest.KeytabID).
 	KeytabID string `json:"keytabId,omitempty"`
+	// ACL grants others access to the session; its modify list says who may submit jobs into it.
+	ACL *ACL `json:"acl,omitempty"`
+}
+
+// ACL grants users and groups other than the owner access to a job or session, like YARN's application
+// ACLs. Entries are user names, "group:<name>" for a group, or "*" for every authenticated caller.
+type ACL struct {
+	// View lists who may see it.
+	View []string `json:"view,omitempty"`
+	// Modify lists who may act on it: cancel a job; stop a session and submit jobs into it. Modify
+	// implies view.
+	Modify []string `json:"modify,omitempty"`
 }

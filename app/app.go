@@ -26,6 +26,7 @@ import (
 	"github.com/yarngate/yarngate/job"
 	"github.com/yarngate/yarngate/launch"
 	"github.com/yarngate/yarngate/reconcile"
+	"github.com/yarngate/yarngate/throttle"
 )
 
 // Options configures Run.
@@ -92,11 +93,15 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer startKerberos(ctx, login, logger)() // stopped last: every client below uses its ticket
 
+	web, err := newWebHDFS(ep, login, cfg, logger)
+	if err != nil {
+		return err
+	}
 	store, err := hdfs.New(hdfs.Options{
 		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,
 		MaxSize: int64(cfg.Jars.MaxSize), DialTimeout: cfg.HDFS.DialTimeout, IOTimeout: cfg.HDFS.IOTimeout,
-		PoolSize: cfg.HDFS.PoolSize, UseDatanodeHostname: ep.useDatanodeHostname, Kerberos: hdfsKerberos(login, ep),
-		Logger: logger,
+		PoolSize: cfg.HDFS.PoolSize, UploadSlots: cfg.Jars.UploadSlots, UploadWait: cfg.Jars.SlotWait, UseDatanodeHostname: ep.useDatanodeHostname, Kerberos: hdfsKerberos(login, ep),
+		WebHDFS: web, Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -117,11 +122,27 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	auth, err := newAuthenticator(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	tlsConf, err := serverTLS(cfg, logger)
+	if err != nil {
+		return err
+	}
 	gwOpts := httpapi.Options{
-		Logger: logger, Registry: opts.Registry, Metrics: httpMetrics,
+		Logger: logger, Registry: opts.Registry, Metrics: httpMetrics, Auth: auth,
 		Jars:       job.NewJarService(store, int64(cfg.Jars.MaxSize), logger, metrics),
 		Readiness:  []httpapi.ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
+		UploadPace:  throttle.PaceOptions{MinRate: int64(cfg.Jars.MinRate), Window: cfg.Jars.RateWindow, MaxDuration: cfg.Jars.MaxDuration},
+		BodyTimeout: cfg.HTTP.BodyTimeout,
+		// The client of the per-client limits: the remote address until authentication puts a principal into
+		// the request context; then ClientKey returns it (one line here).
+		ClientKey:  httpapi.RemoteIP,
+		WriteLimit: httpapi.RateLimit{Rate: cfg.Limits.Writes.Rate, Burst: cfg.Limits.Writes.Burst},
+		ReadLimit:  httpapi.RateLimit{Rate: cfg.Limits.Reads.Rate, Burst: cfg.Limits.Reads.Burst},
+		LongPolls:  cfg.Limits.LongPolls.Total, LongPollsPerClient: cfg.Limits.LongPolls.PerClient,
 	}
 	keytabs, err := newKeytabService(cfg, store, login, logger)
 	if err != nil {
@@ -194,6 +215,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
+			Admins: job.Admins{Users: cfg.Auth.Admins.Users, Groups: cfg.Auth.Admins.Groups},
 			Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
@@ -228,11 +250,14 @@ func Run(ctx context.Context, opts Options) error {
 	base, abortRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer abortRequests()
 	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler: handler,
+		// No ReadTimeout or WriteTimeout: uploads and long polls are long. Bodies get read deadlines per
+		// request instead (httpapi: jars.idleTimeout and the upload pace for jars, http.bodyTimeout for the rest).
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return base },
+		TLSConfig:         tlsConf,
 	}
 
 	// Start-up housekeeping runs beside the server and stops with it.
@@ -245,8 +270,14 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "stagingRoot", cfg.HDFS.StagingRoot)
+	go func() {
+		if tlsConf != nil {
+			served <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig.GetCertificate
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "stagingRoot", cfg.HDFS.StagingRoot)
 	if opts.OnListen != nil {
 		opts.OnListen(ln.Addr())
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/yarngate/yarngate/delegation"
 	"github.com/yarngate/yarngate/hadoopconf"
 	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/hdfs/webhdfs"
 	"github.com/yarngate/yarngate/httpapi"
 	"github.com/yarngate/yarngate/kerberos"
 	"github.com/yarngate/yarngate/launch"
@@ -54,10 +55,16 @@ type endpoints struct {
 type kerberosEndpoints struct {
 	// nameNodePrincipal is dfs.namenode.kerberos.principal without the realm, such as hdfs/_HOST.
 	nameNodePrincipal string
-	// dataTransferProtection is the SASL protection of DataNode transfers, or "".
-	dataTransferProtection string
-	// webHDFS are the NameNodes' web endpoints, where launches get their delegation tokens.
+	// dataTransferProtection lists the SASL protections of DataNode transfers the gateway accepts, in its
+	// order of preference (dfs.data.transfer.protection), or nothing.
+	dataTransferProtection []string
+	// webHDFS are the NameNodes' web base URLs (dfs.namenode.http-address and its HA variants), in
+	// failover order: launches get their delegation tokens there, and file content is read there when
+	// dataPath says so.
 	webHDFS []string
+	// dataPath, when set, says why file content must be read through WebHDFS (hdfs.ReadsNeedWebHDFS), for
+	// the start-up log; empty when the gateway reads blocks from the DataNodes itself.
+	dataPath string
 	// tokenService is the service HDFS tokens must name ("" keeps the NameNode's choice).
 	tokenService string
 	// rmPrincipal is yarn.resourcemanager.principal, or "".
@@ -89,11 +96,16 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 				return ep, fmt.Errorf("hadoop.security.authentication=kerberos in %s: the gateway needs its Kerberos principal and keytab: "+
 					"set kerberos.principal and kerberos.keytab (YARNGATE_PRINCIPAL and YARNGATE_KEYTAB, or --kerberos.principal and --kerberos.keytab)", cfg.HadoopConfDir)
 			}
-			ep.kerberos = &kerberosEndpoints{nameNodePrincipal: conf.NameNodeServicePrincipal(), dataTransferProtection: conf.DataTransferProtection(),
+			k := &kerberosEndpoints{nameNodePrincipal: conf.NameNodeServicePrincipal(), dataTransferProtection: conf.DataTransferProtections(),
 				tokenService: conf.HDFSTokenService(), rmPrincipal: conf.Get("yarn.resourcemanager.principal")}
-			if ep.kerberos.webHDFS, err = conf.NameNodeHTTPURLs(); err != nil {
-				return ep, fmt.Errorf("NameNode web endpoints from %s (launches get their delegation tokens there): %w", cfg.HadoopConfDir, err)
+			if k.webHDFS, err = conf.NameNodeHTTPURLs(); err != nil {
+				return ep, fmt.Errorf("the NameNodes' web addresses (dfs.namenode.http-address) from %s, where launches get their delegation tokens: %w",
+					cfg.HadoopConfDir, err)
 			}
+			if need, why := hdfs.ReadsNeedWebHDFS(k.dataTransferProtection); need {
+				k.dataPath = why
+			}
+			ep.kerberos = k
 		default:
 			return ep, fmt.Errorf("hadoop.security.authentication=%s in %s: only simple and kerberos are supported", auth, cfg.HadoopConfDir)
 		}
@@ -187,15 +199,40 @@ func newKerberosLogin(cfg config.Config, ep endpoints, logger *slog.Logger, reg 
 	if err != nil {
 		return nil, err
 	}
+	// A setting that cannot work whatever the KDC says stops the start; a KDC that does not answer does not
+	// (the login retries, and /readyz says why meanwhile).
+	if err := login.Check(); err != nil {
+		return nil, kerberosSetupError(err)
+	}
 	if short := principalShortName(cfg.Kerberos.Principal); short != cfg.User {
 		logger.Warn("the cluster sees the gateway as its principal's short name, not as user", "principal", cfg.Kerberos.Principal,
 			"shortName", short, "user", cfg.User, "stagingRoot", cfg.HDFS.StagingRoot)
 	}
-	if p := ep.kerberos.dataTransferProtection; p == "integrity" || p == "privacy" {
-		logger.Warn("DataNode transfer protection "+p+": the HDFS client cannot read blocks back, so jar uploads fail; use authentication",
-			"dfs.data.transfer.protection", p)
-	}
 	return login, nil
+}
+
+// kerberosSetupKeys are the configuration keys of the Kerberos settings.
+var kerberosSetupKeys = map[kerberos.Setting]string{
+	kerberos.SettingPrincipal: "kerberos.principal",
+	kerberos.SettingKeytab:    "kerberos.keytab",
+	kerberos.SettingKrb5Conf:  "kerberos.krb5Conf",
+}
+
+// kerberosSetupError turns a *kerberos.SetupError into a configuration error that names the key and the file.
+func kerberosSetupError(err error) error {
+	var se *kerberos.SetupError
+	if !errors.As(err, &se) {
+		return fmt.Errorf("kerberos: %w", err)
+	}
+	problem := kerberosSetupKeys[se.Setting] + ": "
+	if se.Path != "" {
+		problem += se.Path + " "
+	}
+	problem += se.Problem
+	if se.Err != nil {
+		problem += " (" + se.Err.Error() + ")"
+	}
+	return &config.ValidationError{Problems: []string{problem}}
 }
 
 // principalShortName is the first component of a principal, what Hadoop's default auth_to_local rule maps
@@ -204,6 +241,46 @@ func principalShortName(principal string) string {
 	name, _, _ := strings.Cut(principal, "@")
 	name, _, _ = strings.Cut(name, "/")
 	return name
+}
+
+// newWebHDFS returns the client the HDFS store reads file content through, or nil when it reads blocks
+// from the DataNodes itself, and logs which data path the gateway uses and why. NameNode requests
+// authenticate with SPNEGO (login's client, one cookie jar per NameNode); the DataNode requests they are
+// redirected to carry a delegation token and go out without Kerberos.
+func newWebHDFS(ep endpoints, login *kerberos.Login, cfg config.Config, logger *slog.Logger) (*webhdfs.Client, error) {
+	if ep.kerberos == nil || ep.kerberos.dataPath == "" || login == nil {
+		var protection []string
+		if ep.kerberos != nil {
+			protection = ep.kerberos.dataTransferProtection
+		}
+		logger.Info("hdfs data path: file content read from the DataNodes over HDFS data transfer",
+			"dfs.data.transfer.protection", strings.Join(protection, ","))
+		return nil, nil
+	}
+	transport := func() *http.Transport {
+		return &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: cfg.HDFS.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost:   8,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: cfg.HDFS.IOTimeout,
+		}
+	}
+	web, err := webhdfs.New(webhdfs.Options{
+		NameNodes: ep.kerberos.webHDFS,
+		Client:    login.NewHTTPClient(transport()),
+		DataNodeClient: &http.Client{Transport: transport(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		ReadTimeout: cfg.HDFS.IOTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("hdfs data path: file content read through WebHDFS; metadata and writes over HDFS RPC and data transfer",
+		"reason", ep.kerberos.dataPath, "dfs.data.transfer.protection", strings.Join(ep.kerberos.dataTransferProtection, ","),
+		"webhdfs", ep.kerberos.webHDFS)
+	return web, nil
 }
 
 // hdfsKerberos is the HDFS store's Kerberos configuration, or nil without a login.

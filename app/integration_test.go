@@ -36,7 +36,8 @@ func clusterConfig(t *testing.T, root *hdfstest.Root) config.Config {
 }
 
 // isolateRegistry gives a test gateway a registry of its own: a fresh ZooKeeper root (removed after the
-// test) and an embedded database file in a temporary directory, whichever the backend resolves to.
+// test) under digest credentials of its own, and an embedded database file in a temporary directory, whichever
+// the backend resolves to.
 func isolateRegistry(t *testing.T, cfg *config.Config, quorum string) {
 	t.Helper()
 	cfg.Registry.Path = filepath.Join(t.TempDir(), "registry.db")
@@ -45,21 +46,35 @@ func isolateRegistry(t *testing.T, cfg *config.Config, quorum string) {
 	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
 	cfg.Registry.ZKRoot = "/yarngate-test/" + name + "-" + hex.EncodeToString(b)
 	cfg.Registry.ReconcileInterval = 500 * time.Millisecond
+	cfg.ZooKeeper.Digest = config.Secret(testDigest())
 	if quorum == "" {
 		return
 	}
-	root := cfg.Registry.ZKRoot
-	t.Cleanup(func() { removeZNodes(t, quorum, root) })
+	root, digest := cfg.Registry.ZKRoot, cfg.ZooKeeper.Digest.Reveal()
+	t.Cleanup(func() { removeZNodes(t, quorum, digest, root) })
 }
 
-// removeZNodes deletes a znode and everything below it.
-func removeZNodes(t *testing.T, quorum, root string) {
+// testDigest returns new ZooKeeper digest credentials (user:password) for a test gateway.
+func testDigest() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return "yarngate-test:" + hex.EncodeToString(b)
+}
+
+// removeZNodes deletes a znode and everything below it, authenticated with digest ("" for none).
+func removeZNodes(t *testing.T, quorum, digest, root string) {
 	conn, _, err := gozk.Connect(strings.Split(quorum, ","), 5*time.Second, gozk.WithLogInfo(false))
 	if err != nil {
 		t.Logf("remove %s: %v", root, err)
 		return
 	}
 	defer conn.Close()
+	if digest != "" {
+		if err := conn.AddAuth("digest", []byte(digest)); err != nil {
+			t.Logf("remove %s: %v", root, err)
+			return
+		}
+	}
 	var remove func(p string) error
 	remove = func(p string) error {
 		children, _, err := conn.Children(p)

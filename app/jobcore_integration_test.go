@@ -122,7 +122,7 @@ func deref(s *string) string {
 }
 
 // TestJobMultipleJobs: an application whose main() runs two Flink jobs one after another FINISHES, listing
-// both; asking for several jobs and JobManager HA at once is refused.
+// both; asking for JobManager HA through flinkConfig (with several jobs or not) is refused.
 func TestJobMultipleJobs(t *testing.T) {
 	t.Parallel()
 	g := startJobGateway(t)
@@ -130,7 +130,7 @@ func TestJobMultipleJobs(t *testing.T) {
 	bad["multipleJobs"] = true
 	bad["flinkConfig"] = map[string]any{"high-availability.type": "zookeeper"}
 	if status, _, e, body := g.do(http.MethodPost, "/v1/jobs", nil, bad); status != http.StatusBadRequest ||
-		e.Error.Code != "invalid_spec" || len(e.Error.Details) == 0 || e.Error.Details[0].Field != "multipleJobs" {
+		e.Error.Code != "invalid_spec" || len(e.Error.Details) == 0 || e.Error.Details[0].Field != "flinkConfig.high-availability.type" {
 		t.Fatalf("multipleJobs with HA = %d %s", status, body)
 	}
 	for _, v := range flinkVersions {

@@ -96,6 +96,11 @@ type jobObj struct {
 		FlinkUI    *string `json:"flinkUi"`
 		JobManager *string `json:"jobManager"`
 	} `json:"links"`
+	Credentials *struct {
+		HDFSTokenExpiresAt time.Time  `json:"hdfsTokenExpiresAt"`
+		HDFSAccessUntil    *time.Time `json:"hdfsAccessUntil"`
+		KeytabPrincipal    *string    `json:"keytabPrincipal"`
+	} `json:"credentials"`
 }
 
 type apiErr struct {
@@ -477,6 +482,14 @@ func TestJobBadInputCreatesNothing(t *testing.T) {
 		{"unknown flink version", func(s map[string]any) { s["flinkVersion"] = "9.9" }, 400, "invalid_spec", "flinkVersion"},
 		{"no entry class", func(s map[string]any) { s["jarId"] = noMain }, 400, "invalid_spec", "entryClass"},
 		{"reserved flink key", func(s map[string]any) { s["flinkConfig"] = map[string]any{"pipeline.jars": "x"} }, 400, "invalid_spec", "flinkConfig.pipeline.jars"},
+		{"JVM options", func(s map[string]any) {
+			s["flinkConfig"] = map[string]any{"env.java.opts.jobmanager": "-Dx=1; curl http://127.0.0.1:1/x | sh #"}
+		}, 400, "invalid_spec", "flinkConfig.env.java.opts.jobmanager"},
+		{"environment with shell syntax", func(s map[string]any) {
+			s["flinkConfig"] = map[string]any{"containerized.master.env.FOO": "$(id)"}
+		}, 400, "invalid_spec", "flinkConfig.containerized.master.env.FOO"},
+		{"a gateway tag", func(s map[string]any) { s["flinkConfig"] = map[string]any{"yarn.tags": "yarngate-idem:00"} }, 400, "invalid_spec", "flinkConfig.yarn.tags"},
+		{"HA storage", func(s map[string]any) { s["flinkConfig"] = map[string]any{"high-availability.storageDir": "hdfs:///x"} }, 400, "invalid_spec", "flinkConfig.high-availability.storageDir"},
 		{"unknown field", func(s map[string]any) { s["paralellism"] = 2 }, 400, "invalid_spec", "body"},
 		{"unknown queue", func(s map[string]any) { s["queue"] = "no-such-queue" }, 422, "unknown_queue", ""},
 		{"above cluster maximum", func(s map[string]any) { s["jobManager"] = map[string]any{"memory": "64g"} }, 400, "invalid_spec", "jobManager.memory"},

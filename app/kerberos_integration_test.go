@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/config"
+	"github.com/yarngate/yarngate/delegation"
 	"github.com/yarngate/yarngate/jarfile/jartest"
 	"github.com/yarngate/yarngate/kerberos"
 	"github.com/yarngate/yarngate/testenv"
@@ -33,7 +32,12 @@ var kerberosPorts = []string{
 	"KERBEROS=1", "YARNGATE_TE_KDC_PORT=25800",
 	"YARNGATE_TE_NN_PORT=26000", "YARNGATE_TE_NN_HTTP_PORT=26870", "YARNGATE_TE_RM_PORT=26030",
 	"YARNGATE_TE_RM_WEB_PORT=26088", "YARNGATE_TE_ZK_PORT=27181", "YARNGATE_TE_NM_WEB_PORT=26042",
-	"YARNGATE_TE_NM_LOCALIZER_PORT=26040", "YARNGATE_TE_NM_MEMORY_MB=4096",
+	"YARNGATE_TE_NM_LOCALIZER_PORT=26040", "YARNGATE_TE_NM_MEMORY_MB=10240",
+	// The DataNode offers privacy first: colinmarc alone would negotiate it (and fail to read), the gateway
+	// configured for authentication (the cluster's hdfs-site.xml) negotiates authentication, one configured
+	// for privacy negotiates privacy and reads through WebHDFS.
+	"YARNGATE_TE_DATA_TRANSFER_PROTECTION=privacy,authentication",
+	"YARNGATE_TE_KDC_MAX_TICKET_LIFETIME=" + strconv.Itoa(kerberosTicketSeconds), // short: see startTicketRefresh
 }
 
 // kerberizedCluster returns the shared test cluster when it is Kerberized, else a private Kerberized one.
@@ -65,18 +69,24 @@ func kerberosConfig(t *testing.T, c *testenv.Cluster, keytab string) config.Conf
 
 // TestKerberizedGateway proves the gateway as a Kerberos client of a Kerberized cluster: it logs in from its
 // keytab, is ready (HDFS over Kerberos RPC and SASL data transfer, the ResourceManager over SPNEGO), names the
-// RM, stages a jar in HDFS and lists it; with a keytab that lacks its principal, /readyz says why. Launching
-// Flink needs delegation tokens and is not tried. The test starts a private Kerberized cluster (a KDC, HDFS,
-// an RM, a NodeManager and ZooKeeper, about a minute) unless the shared one is Kerberized, so it runs wherever
+// RM, stages a jar in HDFS and lists it; launches Flink (application jobs and a session, both Flink versions,
+// see kerberizedFlink); where the DataNode offers privacy first, colinmarc alone cannot read under privacy,
+// and a gateway whose hdfs-site.xml says privacy stages a jar reading it back through WebHDFS; with a keytab
+// that lacks its principal, it refuses to start; then the operations side (kerberosOperations: ticket refresh,
+// bad credentials, the KDC down and back, the secret scan). The test starts a private Kerberized cluster (a KDC,
+// HDFS, an RM, a NodeManager and ZooKeeper, about a minute) unless the shared one is Kerberized, so it runs wherever
 // a cluster is required (CI, make test) or with YARNGATE_TEST_KERBEROS=1.
 func TestKerberizedGateway(t *testing.T) {
 	if os.Getenv("YARNGATE_TEST_KERBEROS") != "1" && !testenv.Required() {
 		t.Skip("starts a private Kerberized cluster: runs under make test, CI or YARNGATE_TEST_KERBEROS=1")
 	}
 	c := kerberizedCluster(t)
+	refresh := startTicketRefresh(t, c) // watched while the subtests run, checked by kerberosOperations
 
 	t.Run("spnego figures", func(t *testing.T) { spnegoFigures(t, c) })
 	t.Run("webhdfs delegation token for alice", func(t *testing.T) { webHDFSDelegationToken(t, c) })
+	t.Run("flink", func(t *testing.T) { kerberizedFlink(t, c) })
+	t.Run("spnego authentication", func(t *testing.T) { spnegoAuthentication(t, c) })
 
 	t.Run("serves", func(t *testing.T) {
 		cfg := kerberosConfig(t, c, c.Keytab)
@@ -135,20 +145,21 @@ func TestKerberizedGateway(t *testing.T) {
 		}
 	})
 
+	t.Run("colinmarc cannot read under privacy", func(t *testing.T) { colinmarcPrivacyReads(t, c) })
+	t.Run("privacy: reads through WebHDFS", func(t *testing.T) { privacyGateway(t, c) })
+
 	t.Run("keytab without the principal", func(t *testing.T) {
 		cfg := kerberosConfig(t, c, c.UserKeytab) // alice's and bob's keys only
-		r := start(t, cfg)
-		status, body := get(t, r.url+"/readyz")
-		want := `{"field":"kerberos","reason":"kerberos: the keytab holds no key for the configured principal"}`
-		if status != 503 || !strings.Contains(body, want) {
-			t.Errorf("readyz = %d %s; want 503 with %s", status, body, want)
-		}
-		for _, secret := range []string{c.Principal, c.UserKeytab, c.KRB5Conf, c.Realm} {
-			if strings.Contains(body, secret) {
-				t.Errorf("readyz leaks %q: %s", secret, body)
-			}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		err := Run(ctx, Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+		want := "kerberos.keytab: " + c.UserKeytab + " holds no key for " + c.Principal
+		if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Run() = %v; want a configuration error with %q", err, want)
 		}
 	})
+
+	kerberosOperations(t, c, refresh)
 }
 
 // spnegoFigures measures the login and SPNEGO against the cluster's ResourceManager with the gateway's own
@@ -201,9 +212,9 @@ func spnegoFigures(t *testing.T, c *testenv.Cluster) {
 		loginTook.Round(time.Microsecond), first.Round(time.Microsecond), later[len(later)/2].Round(time.Microsecond), later[len(later)-1].Round(time.Microsecond))
 }
 
-// webHDFSDelegationToken checks the first step of launching on a Kerberized cluster (not done by the gateway
-// yet): the gateway's principal, over its own SPNEGO client, gets an HDFS delegation token for an end user
-// from WebHDFS, with the ResourceManager's principal as renewer, as the submission's credentials will need.
+// webHDFSDelegationToken checks that the gateway's principal, over its own SPNEGO client, may get an HDFS
+// delegation token for another user (alice) from WebHDFS, with the ResourceManager's principal as renewer:
+// what launches as the caller will need.
 func webHDFSDelegationToken(t *testing.T, c *testenv.Cluster) {
 	login, err := kerberos.New(kerberos.Options{Principal: c.Principal, Keytab: c.Keytab, Krb5Conf: c.KRB5Conf})
 	if err != nil {
@@ -231,88 +242,14 @@ func webHDFSDelegationToken(t *testing.T, c *testenv.Cluster) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GETDELEGATIONTOKEN = %d, %v", resp.StatusCode, err)
 	}
-	tok, err := decodeToken(got.Token.URLString)
+	tok, err := delegation.Decode(got.Token.URLString)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.kind != "HDFS_DELEGATION_TOKEN" || tok.owner != "alice" || tok.renewer != "yarn" || tok.service == "" {
+	if tok.Kind != delegation.KindHDFS || tok.Owner != "alice" || tok.Renewer != "yarn" || tok.Service == "" {
 		t.Errorf("token %+v, want an HDFS_DELEGATION_TOKEN of alice renewable by yarn with a service", tok)
 	}
-	t.Logf("WebHDFS delegation token in %v: kind %s, service %s, owner %s, renewer %s, real user %q, max date %v",
-		time.Since(t0).Round(time.Microsecond), tok.kind, tok.service, tok.owner, tok.renewer, tok.realUser, tok.maxDate.UTC())
-}
-
-// token is the part of a Hadoop delegation token the next steps need.
-type token struct {
-	kind, service, owner, renewer, realUser string
-	maxDate                                 time.Time
-}
-
-// decodeToken decodes Token.encodeToUrlString (URL-safe base64 of the Writable: identifier, password, kind,
-// service) and the delegation token identifier (version, owner, renewer, real user, issue date, max date, ...).
-func decodeToken(s string) (token, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-	if err != nil {
-		return token{}, err
-	}
-	r := &writable{b: raw}
-	ident, _, kind, service := r.bytes(), r.bytes(), string(r.bytes()), string(r.bytes())
-	id := &writable{b: ident}
-	id.byte() // version
-	owner, renewer, realUser := string(id.bytes()), string(id.bytes()), string(id.bytes())
-	id.vlong() // issue date
-	maxDate := id.vlong()
-	if r.err != nil || id.err != nil {
-		return token{}, errors.Join(r.err, id.err)
-	}
-	return token{kind: kind, service: service, owner: owner, renewer: renewer, realUser: realUser,
-		maxDate: time.UnixMilli(maxDate)}, nil
-}
-
-// writable reads Hadoop's Writable encodings (WritableUtils vints, Text).
-type writable struct {
-	b   []byte
-	err error
-}
-
-func (w *writable) byte() byte {
-	if len(w.b) == 0 {
-		w.err = errors.New("token: truncated")
-		return 0
-	}
-	c := w.b[0]
-	w.b = w.b[1:]
-	return c
-}
-
-func (w *writable) vlong() int64 {
-	first := int8(w.byte())
-	if first >= -112 {
-		return int64(first)
-	}
-	n, negative := int(-111-first), false
-	if first < -120 {
-		n, negative = int(-119-first), true
-	}
-	var v int64
-	for i := 1; i < n; i++ {
-		v = v<<8 | int64(w.byte())
-	}
-	if negative {
-		v = ^v
-	}
-	return v
-}
-
-func (w *writable) bytes() []byte {
-	n := int(w.vlong())
-	if n < 0 || n > len(w.b) {
-		w.err = errors.New("token: bad length")
-		return nil
-	}
-	out := w.b[:n]
-	w.b = w.b[n:]
-	return out
+	t.Logf("WebHDFS delegation token in %v: %s, real user %q", time.Since(t0).Round(time.Microsecond), tok, tok.RealUser)
 }
 
 // metricValue returns the value of the series named exactly series (name{labels}) in a text exposition.
@@ -329,60 +266,4 @@ func metricValue(t *testing.T, exposition, series string) float64 {
 		t.Errorf("%s = %q: %v", series, m[1], err)
 	}
 	return v
-}
-
-// shortTicketSeconds is the KDC's longest ticket in TestKerberizedGatewayTicketRefresh.
-const shortTicketSeconds = 120
-
-// TestKerberizedGatewayTicketRefresh runs the gateway on a private Kerberized cluster whose KDC issues tickets
-// of two minutes, for more than two ticket lifetimes: it must log in again before each ticket expires and
-// stay ready, with HDFS (a new NameNode connection after each new ticket) and the ResourceManager (SPNEGO)
-// answering and jars uploading throughout. It takes about seven minutes, so it runs only with
-// YARNGATE_TEST_KERBEROS_REFRESH=1.
-func TestKerberizedGatewayTicketRefresh(t *testing.T) {
-	if os.Getenv("YARNGATE_TEST_KERBEROS_REFRESH") != "1" {
-		t.Skip("runs for several ticket lifetimes on a private Kerberized cluster: set YARNGATE_TEST_KERBEROS_REFRESH=1")
-	}
-	c := startPrivateCluster(t, append(slices.Clone(kerberosPorts),
-		"YARNGATE_TE_KDC_MAX_TICKET_LIFETIME="+strconv.Itoa(shortTicketSeconds))).Cluster
-	cfg := kerberosConfig(t, c, c.Keytab)
-	r := start(t, cfg)
-	lifetime := shortTicketSeconds * time.Second
-	runFor := 2*lifetime + lifetime/4
-	began := time.Now()
-	var polls, failures, uploads int
-	expiries := map[float64]bool{}
-	for seed := uint64(1); time.Since(began) < runFor; time.Sleep(time.Second) {
-		polls++
-		if status, body := get(t, r.url+"/readyz"); status != 200 {
-			failures++
-			t.Errorf("%v in: readyz = %d %s", time.Since(began).Round(time.Second), status, body)
-		}
-		if polls%15 == 0 { // every ~15 s: an upload (HDFS write and read back) and the cluster view (RM)
-			seed++
-			data := jartest.Bytes(t, jartest.Options{MainClass: "com.example.Refresh", PayloadSize: 64 << 10, Seed: seed})
-			if status, _, body := post(t, r.url+"/v1/jars?name=refresh.jar", "application/java-archive", bytes.NewReader(data)); status != 201 {
-				failures++
-				t.Errorf("%v in: upload = %d %s", time.Since(began).Round(time.Second), status, body)
-			}
-			uploads++
-			if v, err := fetchCluster(r.url); err != nil || v.ResourceManager.URL == "" {
-				failures++
-				t.Errorf("%v in: cluster view %+v, %v", time.Since(began).Round(time.Second), v, err)
-			}
-			_, metrics := get(t, r.url+"/metrics")
-			expiries[metricValue(t, metrics, "yarngate_kerberos_tgt_expiry_timestamp_seconds")] = true
-		}
-		if failures > 5 {
-			t.Fatal("giving up")
-		}
-	}
-	_, metrics := get(t, r.url+"/metrics")
-	logins := metricValue(t, metrics, `yarngate_kerberos_exchanges_total{kind="login",result="ok"}`)
-	if least := float64(runFor / (lifetime * 7 / 10)); logins < least {
-		t.Errorf("%v logins in %v, want at least %v (one per 70 %% of a %v ticket)", logins, runFor, least, lifetime)
-	}
-	t.Logf("%v with %v tickets: %v logins, %d distinct expiries seen, %d readiness polls, %d uploads, %d failures",
-		runFor, lifetime, logins, len(expiries), polls, uploads, failures)
-	c.DeleteHDFS(context.WithoutCancel(t.Context()), cfg.HDFS.StagingRoot)
 }

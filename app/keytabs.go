@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/job"
@@ -17,7 +18,8 @@ import (
 )
 
 // newKeytabService returns the keytab service of a Kerberized cluster (nil without a login): keytabs in HDFS
-// under the staging root, each upload tried against the KDC of the gateway's krb5.conf.
+// under the staging root, each upload tried against the KDC of the gateway's krb5.conf, owned by their
+// uploader (administrators: auth.admins).
 func newKeytabService(cfg config.Config, store *hdfs.Store, login *kerberos.Login, logger *slog.Logger) (*job.KeytabService, error) {
 	if login == nil {
 		return nil, nil
@@ -34,7 +36,15 @@ func newKeytabService(cfg config.Config, store *hdfs.Store, login *kerberos.Logi
 	if err != nil {
 		return nil, err
 	}
-	return job.NewKeytabService(ks, logger), nil
+	// The cluster maps a keytab's principal to a user by its auth_to_local rules; the gateway's own (auth.authToLocal,
+	// which should say what the cluster's hadoop.security.auth_to_local says) decide whether a keytab is of
+	// the user a launch runs as.
+	rules, err := authn.ParseRules(cfg.Auth.AuthToLocal, authRealm(cfg, logger))
+	if err != nil {
+		return nil, err
+	}
+	return job.NewKeytabService(job.KeytabOptions{Store: ks, User: cfg.User, UserOf: rules.ShortName,
+		Admins: job.Admins{Users: cfg.Auth.Admins.Users, Groups: cfg.Auth.Admins.Groups}, Logger: logger})
 }
 
 // keytabFS adapts the HDFS store to keytab.FileSystem.

@@ -32,11 +32,17 @@ type running struct {
 // returns an error or does not stop at the end of the test.
 func start(t *testing.T, cfg config.Config) *running {
 	t.Helper()
+	return startLogged(t, cfg, io.Discard)
+}
+
+// startLogged is start with the gateway's log written to w (which must be safe for concurrent use).
+func startLogged(t *testing.T, cfg config.Config, w io.Writer) *running {
+	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	ctx, stop := context.WithCancel(context.Background())
 	addrs := make(chan net.Addr, 1)
 	r := &running{stop: stop, done: make(chan error, 1)}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewTextHandler(w, nil))
 	go func() {
 		r.done <- Run(ctx, Options{Config: cfg, Logger: logger, OnListen: func(a net.Addr) { addrs <- a }})
 	}()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
+	"time"
 
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/job"
@@ -24,7 +26,9 @@ type records struct {
 	instance string
 	reg      *registry.Registry
 	election *zk.Election // nil for the embedded backend: the only instance reconciles
-	closers  []func()
+	// idemSecret keys the idempotency tags; stored in the registry, the same for every instance sharing it.
+	idemSecret []byte
+	closers    []func()
 }
 
 // close releases everything in reverse order of acquisition.
@@ -50,6 +54,9 @@ func openRecords(ctx context.Context, cfg config.Config, zw *zk.Watcher, logger 
 	case config.RegistryZooKeeper:
 		if zw == nil {
 			return nil, fmt.Errorf("registry.backend is zookeeper, but no ZooKeeper quorum is configured (zookeeper.quorum or hadoop.zk.address)")
+		}
+		if err := secureRegistryZnodes(ctx, cfg, zw, logger); err != nil {
+			return nil, err
 		}
 		zs, err := zk.NewStore(zw, zk.StoreOptions{Root: path.Join(cfg.Registry.ZKRoot, "registry")})
 		if err != nil {
@@ -82,6 +89,13 @@ func openRecords(ctx context.Context, cfg config.Config, zw *zk.Watcher, logger 
 	}
 	r.reg = reg
 	r.closers = append(r.closers, reg.Close)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	r.idemSecret, err = reg.Secret(sctx, "idempotency")
+	cancel()
+	if err != nil {
+		r.close()
+		return nil, fmt.Errorf("idempotency secret: %w", err)
+	}
 	if backend == config.RegistryZooKeeper {
 		e, err := zk.NewElection(zw, zk.ElectionOptions{Path: path.Join(cfg.Registry.ZKRoot, "reconciler"), ID: r.instance,
 			Logger: logger})
@@ -95,6 +109,46 @@ func openRecords(ctx context.Context, cfg config.Config, zw *zk.Watcher, logger 
 	logger.Info("registry open", "backend", backend, "instance", r.instance)
 	return r, nil
 }
+
+// errOpenRegistry is the refusal to keep records in ZooKeeper without digest credentials.
+var errOpenRegistry = errors.New("the registry is in ZooKeeper (registry.backend, or auto with a known quorum) but " +
+	"zookeeper.digest is not set: its znodes would be world-writable, and every launched job reaches the quorum; " +
+	"set zookeeper.digest or zookeeper.digestFile (the same on every instance), registry.backend: embedded, " +
+	"or registry.zkOpenACL: true to accept open znodes")
+
+// secureRegistryZnodes closes registry.zkRoot (records, key claims, the reconciler election) to every identity
+// but the gateway's digest identity, securing znodes earlier versions left world-open. Without a digest it
+// refuses, unless registry.zkOpenACL accepts world-open znodes.
+func secureRegistryZnodes(ctx context.Context, cfg config.Config, zw *zk.Watcher, logger *slog.Logger) error {
+	if !zw.Protected() {
+		if !cfg.Registry.ZKOpenACL {
+			return errOpenRegistry
+		}
+		logger.Warn("zookeeper registry without zookeeper.digest (registry.zkOpenACL): its znodes are world-writable; "+
+			"anything that reaches the quorum, launched jobs included, can change or delete records", "zkRoot", cfg.Registry.ZKRoot)
+		return nil
+	}
+	roots := []string{cfg.Registry.ZKRoot}
+	if cfg.Registry.ZKRoot == "/" {
+		roots = []string{"/registry", "/reconciler"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, secureTimeout)
+	defer cancel()
+	for _, root := range roots {
+		fixed, err := zw.SecureTree(ctx, root)
+		if err != nil {
+			return fmt.Errorf("securing the registry's znodes: %w", err)
+		}
+		if fixed > 0 {
+			logger.Warn("registry znodes were open to anyone; they now admit the gateway's digest identity only",
+				"root", root, "secured", fixed)
+		}
+	}
+	return nil
+}
+
+// secureTimeout bounds securing the registry's znodes at start-up, ZooKeeper session included.
+const secureTimeout = 30 * time.Second
 
 // reconcileOptions completes the reconciler's options with these records, the registry settings and the
 // JobManager leaders (nil without JobManager HA).
@@ -113,7 +167,7 @@ func (r *records) reconcileOptions(cfg config.Config, opts reconcile.Options, le
 
 // serviceOptions completes the job service's options with these records.
 func (r *records) serviceOptions(opts job.Options) job.Options {
-	opts.Registry, opts.Backend, opts.Instance = r.reg, r.backend, r.instance
+	opts.Registry, opts.Backend, opts.Instance, opts.IdempotencySecret = r.reg, r.backend, r.instance, r.idemSecret
 	if r.election != nil {
 		opts.Instances = r.election
 	}

@@ -231,13 +231,14 @@ func TestRegistryDurableAndShared(t *testing.T) {
 	b := make([]byte, 4)
 	rand.Read(b)
 	zkRoot := "/yarngate-test/registry-" + hex.EncodeToString(b)
-	t.Cleanup(func() { removeZNodes(t, c.Env["YARNGATE_ZK"], zkRoot) })
+	digest := testDigest()
+	t.Cleanup(func() { removeZNodes(t, c.Env["YARNGATE_ZK"], digest, zkRoot) })
 	env := []string{
 		"HADOOP_CONF_DIR=" + c.HadoopConfDir, "YARNGATE_USER=" + c.User,
 		"YARNGATE_HDFS_STAGING_ROOT=/user/" + c.User + "/.yarngate-registry",
 		"YARNGATE_FLINK_HOMES=" + shared.FlinkHome, "YARNGATE_FLINK_LIB_ROOT=/user/" + c.User + "/flink-libs",
 		"YARNGATE_JARS_MAX_SIZE=64MiB", "YARNGATE_JOBS_JOB_MANAGER_MEMORY=1024m", "YARNGATE_JOBS_TASK_MANAGER_MEMORY=1024m",
-		"YARNGATE_ZOOKEEPER_QUORUM=" + c.Env["YARNGATE_ZK"],
+		"YARNGATE_ZOOKEEPER_QUORUM=" + c.Env["YARNGATE_ZK"], "YARNGATE_ZOOKEEPER_DIGEST=" + digest,
 		"YARNGATE_REGISTRY_BACKEND=zookeeper", "YARNGATE_REGISTRY_ZK_ROOT=" + zkRoot,
 		"YARNGATE_REGISTRY_RECONCILE_INTERVAL=500ms", "YARNGATE_LOG_FORMAT=json", "YARNGATE_LOG_LEVEL=debug",
 	}

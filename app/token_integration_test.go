@@ -39,6 +39,7 @@ const (
 type keytabObj struct {
 	ID        string `json:"id"`
 	Principal string `json:"principal"`
+	Owner     string `json:"owner"`
 	Keys      []struct {
 		Version        int    `json:"version"`
 		EncryptionType string `json:"encryptionType"`
@@ -228,6 +229,11 @@ func keytabAPI(t *testing.T, g *jobGateway, c *testenv.Cluster, root string) str
 	status, kt, _, body := uploadKeytab(t, g.url, userKeytab, c.Principal)
 	if status != http.StatusCreated || kt.Principal != c.Principal || len(kt.Keys) != len(own.Entries) {
 		t.Fatalf("upload the job user's keytab = %d %s", status, body)
+	}
+	// The uploader owns it: without authentication (auth.methods none on loopback) the caller is the
+	// gateway's user.
+	if kt.Owner != c.User {
+		t.Errorf("keytab owner = %q, want the caller %s", kt.Owner, c.User)
 	}
 	if strings.Contains(body, "keyValue") || strings.Contains(body, "KeyValue") {
 		t.Errorf("the keytab object carries key material: %s", body)

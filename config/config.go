@@ -39,12 +39,20 @@ type Config struct {
 	// (user); it defaults to the operating-system user. On a Kerberized cluster the principal's short name
 	// is who the cluster sees; User still names the default staging root.
 	User string `yaml:"user"`
+	// TLS makes the gateway serve HTTPS (tls).
+	TLS TLS `yaml:"tls"`
+	// Auth configures how callers authenticate (auth).
+	Auth Auth `yaml:"auth"`
 	// Kerberos holds the gateway's credentials for a Kerberized cluster (kerberos).
 	Kerberos Kerberos `yaml:"kerberos"`
 	// HDFS configures jar staging (hdfs).
 	HDFS HDFS `yaml:"hdfs"`
 	// Jars configures accepted uploads (jars).
 	Jars Jars `yaml:"jars"`
+	// HTTP configures the HTTP server's timeouts against slow clients (http).
+	HTTP HTTP `yaml:"http"`
+	// Limits configures the per-client request limits and the cap on long polls (limits).
+	Limits Limits `yaml:"limits"`
 	// YARN configures the ResourceManager client (yarn).
 	YARN YARN `yaml:"yarn"`
 	// ZooKeeper configures the ZooKeeper client (zookeeper).
@@ -80,6 +88,81 @@ type Kerberos struct {
 	TokenRenewer string `yaml:"tokenRenewer"`
 }
 
+// TLS configures HTTPS serving. With both files set the gateway serves HTTPS only; the files are read again
+// when they change (a renewed certificate needs no restart).
+type TLS struct {
+	// CertFile is the PEM certificate chain, the server's certificate first (certFile).
+	CertFile string `yaml:"certFile"`
+	// KeyFile is the PEM private key of the certificate (keyFile).
+	KeyFile string `yaml:"keyFile"`
+}
+
+// Authentication methods of Auth.Methods.
+const (
+	// AuthNone lets every caller in as User; only on a loopback listen address.
+	AuthNone = "none"
+	// AuthKerberos is SPNEGO with the service keytab, and a session cookie after it.
+	AuthKerberos = "kerberos"
+	// AuthToken is bearer tokens: static ones from TokensFile and/or JWTs of the OIDC issuer.
+	AuthToken = "token"
+)
+
+// Auth configures the authentication of the gateway's callers.
+type Auth struct {
+	// Methods are kerberos and/or token, or none (methods).
+	Methods []string `yaml:"methods"`
+	// Kerberos configures SPNEGO (kerberos).
+	Kerberos AuthSPNEGO `yaml:"kerberos"`
+	// Cookie configures the session cookie issued after SPNEGO (cookie).
+	Cookie AuthCookie `yaml:"cookie"`
+	// TokensFile lists SHA-256 hashes of static bearer tokens with their principal and groups (tokensFile).
+	TokensFile string `yaml:"tokensFile"`
+	// OIDC configures bearer JWTs of an OIDC issuer (oidc).
+	OIDC AuthOIDC `yaml:"oidc"`
+	// AuthToLocal maps principals to user names, in Hadoop's hadoop.security.auth_to_local syntax (authToLocal).
+	AuthToLocal string `yaml:"authToLocal"`
+	// Groups maps users to their groups, for credentials that carry none (groups).
+	Groups map[string][]string `yaml:"groups"`
+	// Admins may see and act on every job and session (admins).
+	Admins AuthAdmins `yaml:"admins"`
+}
+
+// AuthAdmins are the administrators: users and members of groups.
+type AuthAdmins struct {
+	// Users are administrators by user name (users).
+	Users []string `yaml:"users"`
+	// Groups make their members administrators (groups).
+	Groups []string `yaml:"groups"`
+}
+
+// AuthSPNEGO configures SPNEGO.
+type AuthSPNEGO struct {
+	// Keytab holds the service principal's keys (keytab).
+	Keytab string `yaml:"keytab"`
+	// Principal is the service principal, HTTP/<host clients use> (principal).
+	Principal string `yaml:"principal"`
+}
+
+// AuthCookie configures the SPNEGO session cookie.
+type AuthCookie struct {
+	// Secret signs the cookies, at least 32 bytes; empty: random per process (secret).
+	Secret Secret `yaml:"secret"`
+	// Lifetime is how long a cookie is accepted (lifetime).
+	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+// AuthOIDC configures bearer JWTs.
+type AuthOIDC struct {
+	// Issuer is the issuer URL, whose discovery document names its keys (issuer).
+	Issuer string `yaml:"issuer"`
+	// Audience is the aud tokens must carry (audience).
+	Audience string `yaml:"audience"`
+	// PrincipalClaim names the caller (principalClaim).
+	PrincipalClaim string `yaml:"principalClaim"`
+	// GroupsClaim lists the caller's groups (groupsClaim).
+	GroupsClaim string `yaml:"groupsClaim"`
+}
+
 // HDFS configures the staging store.
 type HDFS struct {
 	// NameNodes overrides the NameNode RPC addresses (host:port) from the Hadoop configuration (namenodes).
@@ -104,6 +187,57 @@ type Jars struct {
 	MaxSize ByteSize `yaml:"maxSize"`
 	// IdleTimeout is the longest pause allowed while receiving an upload body (idleTimeout).
 	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// UploadSlots is the number of uploads staged at once, each on an HDFS client of its own beside
+	// hdfs.poolSize (uploadSlots).
+	UploadSlots int `yaml:"uploadSlots"`
+	// SlotWait is how long an upload waits for a free slot before it is refused with 503 (slotWait).
+	SlotWait time.Duration `yaml:"slotWait"`
+	// MinRate is the slowest accepted upload, in bytes per second averaged over RateWindow (minRate); 0
+	// disables the check.
+	MinRate ByteSize `yaml:"minRate"`
+	// RateWindow is the span MinRate is measured over (rateWindow).
+	RateWindow time.Duration `yaml:"rateWindow"`
+	// MaxDuration bounds the whole upload body (maxDuration); 0 disables it.
+	MaxDuration time.Duration `yaml:"maxDuration"`
+}
+
+// HTTP configures the HTTP server against slow clients.
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading a request's headers (readHeaderTimeout).
+	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
+	// IdleTimeout is how long a kept-alive connection may wait for its next request (idleTimeout).
+	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// BodyTimeout bounds reading the body of a request other than a jar upload, such as a JSON job request
+	// (bodyTimeout).
+	BodyTimeout time.Duration `yaml:"bodyTimeout"`
+}
+
+// Limits configures the limits per client (today its remote address; its authenticated principal once
+// authentication lands) and the cap on long polls.
+type Limits struct {
+	// Writes limits the mutating requests (POST, DELETE) of one client (writes).
+	Writes RateLimit `yaml:"writes"`
+	// Reads limits the reads (GET) of one client, long polls included (reads).
+	Reads RateLimit `yaml:"reads"`
+	// LongPolls caps concurrent long polls (?wait=) (longPolls).
+	LongPolls LongPolls `yaml:"longPolls"`
+}
+
+// RateLimit is a token bucket: Rate requests per second on average, Burst at once.
+type RateLimit struct {
+	// Rate is requests per second (rate); 0 disables the limit.
+	Rate float64 `yaml:"rate"`
+	// Burst is how many requests may come at once (burst).
+	Burst int `yaml:"burst"`
+}
+
+// LongPolls caps concurrent long polls; a long poll beyond a cap is answered at once with the current
+// state.
+type LongPolls struct {
+	// Total caps long polls of all clients together (total); 0: no cap.
+	Total int `yaml:"total"`
+	// PerClient caps the long polls of one client (perClient); 0: no cap.
+	PerClient int `yaml:"perClient"`
 }
 
 // YARN configures the ResourceManager client.
@@ -114,12 +248,18 @@ type YARN struct {
 	RequestTimeout time.Duration `yaml:"requestTimeout"`
 }
 
-// ZooKeeper configures the ZooKeeper client used for ResourceManager leader discovery.
+// ZooKeeper configures the ZooKeeper client: ResourceManager and JobManager leaders, and the zookeeper
+// registry with its election.
 type ZooKeeper struct {
 	// Quorum overrides the connect string (host:port,...) from hadoop.zk.address (quorum).
 	Quorum string `yaml:"quorum"`
-	// Digest is "user:password" for ZooKeeper digest authentication (digest). It never prints.
+	// Digest is "user:password" for ZooKeeper digest authentication (digest). It never prints. Every gateway
+	// instance sharing a registry uses the same one: the registry's and the election's znodes admit only
+	// this identity.
 	Digest Secret `yaml:"digest"`
+	// DigestFile is a file holding Digest (digestFile), read at start-up, for a secret kept out of the
+	// environment and the command line. Set Digest or DigestFile, not both.
+	DigestFile string `yaml:"digestFile"`
 }
 
 // Flink configures the Flink distributions.
@@ -193,8 +333,14 @@ type Registry struct {
 	// Path is the database file of the embedded backend (path).
 	Path string `yaml:"path"`
 	// ZKRoot is the znode under which the zookeeper backend keeps records, key claims and the election of
-	// the reconciler (zkRoot). Instances sharing it form one service.
+	// the reconciler (zkRoot). Instances sharing it form one service. With zookeeper.digest it and everything
+	// below it admit only the digest identity.
 	ZKRoot string `yaml:"zkRoot"`
+	// ZKOpenACL lets the zookeeper backend run without zookeeper.digest (zkOpenACL): its znodes are then
+	// world-writable, and anything that reaches the quorum (every launched job does, for Flink HA) can change
+	// or delete records and take the reconciler's election. Without it the gateway refuses to start with a
+	// zookeeper registry and no digest.
+	ZKOpenACL bool `yaml:"zkOpenACL"`
 	// ReconcileInterval is the period of the reconciler: one ResourceManager list call each (reconcileInterval).
 	ReconcileInterval time.Duration `yaml:"reconcileInterval"`
 	// Retention is how long the record of an ended job is kept after YARN forgot the application (retention).
@@ -220,14 +366,24 @@ func Default(env func(string) string) Config {
 		Listen:        "127.0.0.1:8080",
 		HadoopConfDir: env("HADOOP_CONF_DIR"),
 		User:          osUser(env),
-		Kerberos:      Kerberos{Krb5Conf: defaultKrb5Conf(env)},
+		Auth: Auth{Methods: []string{AuthNone}, Cookie: AuthCookie{Lifetime: 10 * time.Hour},
+			OIDC: AuthOIDC{PrincipalClaim: "sub", GroupsClaim: "groups"}, AuthToLocal: "DEFAULT",
+			Admins: AuthAdmins{Users: []string{}, Groups: []string{}}},
+		Kerberos: Kerberos{Krb5Conf: defaultKrb5Conf(env)},
 		HDFS: HDFS{
 			DialTimeout: 10 * time.Second,
 			IOTimeout:   60 * time.Second,
 			PoolSize:    8,
 			TempMaxAge:  24 * time.Hour,
 		},
-		Jars:  Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second},
+		Jars: Jars{MaxSize: 2 * GiB, IdleTimeout: 60 * time.Second, UploadSlots: 4, SlotWait: 10 * time.Second,
+			MinRate: 16 * KiB, RateWindow: 30 * time.Second, MaxDuration: time.Hour},
+		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, BodyTimeout: 30 * time.Second},
+		Limits: Limits{
+			Writes:    RateLimit{Rate: 10, Burst: 50},
+			Reads:     RateLimit{Rate: 100, Burst: 200},
+			LongPolls: LongPolls{Total: 1000, PerClient: 100},
+		},
 		YARN:  YARN{RequestTimeout: 30 * time.Second},
 		Flink: Flink{HA: FlinkHA{Mode: HAAuto, PathRoot: "/yarngate-flink", SessionTimeout: 10 * time.Second}},
 		Jobs:  Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute},

@@ -174,6 +174,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad env value", env: []string{"YARNGATE_HDFS_POOL_SIZE=lots"}, want: "YARNGATE_HDFS_POOL_SIZE"},
 		{name: "bad flag value", flags: []string{"--shutdown-timeout", "later"}, want: "--shutdown-timeout"},
 		{name: "invalid after layering", env: []string{"YARNGATE_LOG_FORMAT=xml"}, want: "log.format"},
+		{name: "bad bool", env: []string{"YARNGATE_REGISTRY_ZK_OPEN_ACL=maybe"}, want: "YARNGATE_REGISTRY_ZK_OPEN_ACL"},
+		{name: "digest and digest file", env: []string{"YARNGATE_ZOOKEEPER_DIGEST=a:b", "YARNGATE_ZOOKEEPER_DIGEST_FILE=/x"}, want: "both"},
+		{name: "missing digest file", env: []string{"YARNGATE_ZOOKEEPER_DIGEST_FILE=/nonexistent/digest"}, want: "zookeeper.digestFile"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -228,15 +231,49 @@ func TestValidate(t *testing.T) {
 		{"pool empty", func(c *Config) { c.HDFS.PoolSize = 0 }, "hdfs.poolSize"},
 		{"negative temp age", func(c *Config) { c.HDFS.TempMaxAge = -time.Hour }, "hdfs.tempMaxAge"},
 		{"zero max size", func(c *Config) { c.Jars.MaxSize = 0 }, "jars.maxSize"},
+		{"no upload slots", func(c *Config) { c.Jars.UploadSlots = 0 }, "jars.uploadSlots"},
+		{"zero slot wait", func(c *Config) { c.Jars.SlotWait = 0 }, "jars.slotWait"},
+		{"negative min rate", func(c *Config) { c.Jars.MinRate = -1 }, "jars.minRate"},
+		{"min rate without a window", func(c *Config) { c.Jars.RateWindow = 0 }, "jars.rateWindow"},
+		{"negative upload deadline", func(c *Config) { c.Jars.MaxDuration = -time.Minute }, "jars.maxDuration"},
+		{"zero header timeout", func(c *Config) { c.HTTP.ReadHeaderTimeout = 0 }, "http.readHeaderTimeout"},
+		{"zero body timeout", func(c *Config) { c.HTTP.BodyTimeout = 0 }, "http.bodyTimeout"},
+		{"negative write rate", func(c *Config) { c.Limits.Writes.Rate = -1 }, "limits.writes.rate"},
+		{"read rate without burst", func(c *Config) { c.Limits.Reads.Burst = 0 }, "limits.reads.burst"},
+		{"negative long-poll cap", func(c *Config) { c.Limits.LongPolls.PerClient = -1 }, "limits.longPolls"},
 		{"rm url without scheme", func(c *Config) { c.YARN.RMURLs = []string{"rm:8088"} }, "yarn.rmUrls"},
 		{"bad quorum", func(c *Config) { c.ZooKeeper.Quorum = "zk1:2181,zk2" }, "zookeeper.quorum"},
 		{"digest without colon", func(c *Config) { c.ZooKeeper.Digest = "password" }, "zookeeper.digest"},
+		{"digest without user", func(c *Config) { c.ZooKeeper.Digest = ":password" }, "zookeeper.digest"},
+		{"ha path root is the registry root", func(c *Config) { c.Flink.HA.PathRoot = "/yarngate" }, "flink.ha.pathRoot"},
+		{"ha path root under the registry root", func(c *Config) { c.Flink.HA.PathRoot = "/yarngate/flink" }, "flink.ha.pathRoot"},
+		{"registry root under the ha path root", func(c *Config) { c.Registry.ZKRoot = "/yarngate-flink/registry" }, "flink.ha.pathRoot"},
 		{"bad level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"bad format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdownTimeout"},
 		{"principal with two realms", func(c *Config) { c.Kerberos = Kerberos{Principal: "gw@A@B", Keytab: "/k"} }, "kerberos.principal"},
 		{"principal without keytab", func(c *Config) { c.Kerberos.Principal = "gw@EXAMPLE.COM" }, "kerberos"},
 		{"keytab without principal", func(c *Config) { c.Kerberos.Keytab = "/etc/gw.keytab" }, "kerberos"},
+		{"none on all interfaces", func(c *Config) { c.Listen = "0.0.0.0:8080" }, "auth.methods"},
+		{"none on an empty host", func(c *Config) { c.Listen = ":8080" }, "auth.methods"},
+		{"none on a host name", func(c *Config) { c.Listen = "gateway.example.com:8080" }, "auth.methods"},
+		{"none with token", func(c *Config) { c.Auth.Methods, c.Auth.TokensFile = []string{"none", "token"}, "/t.yaml" }, "auth.methods"},
+		{"no methods", func(c *Config) { c.Auth.Methods = nil }, "auth.methods"},
+		{"unknown method", func(c *Config) { c.Auth.Methods = []string{"basic"} }, "auth.methods"},
+		{"kerberos without keytab", func(c *Config) { c.Auth.Methods = []string{"kerberos"} }, "auth.kerberos"},
+		{"kerberos with a user principal", func(c *Config) {
+			c.Auth.Methods, c.Auth.Kerberos = []string{"kerberos"}, AuthSPNEGO{Keytab: "/k", Principal: "yarngate@EXAMPLE.COM"}
+		}, "auth.kerberos.principal"},
+		{"short cookie secret", func(c *Config) {
+			c.Auth.Methods, c.Auth.Kerberos, c.Auth.Cookie.Secret = []string{"kerberos"}, AuthSPNEGO{Keytab: "/k", Principal: "HTTP/gw"}, "short"
+		}, "auth.cookie.secret"},
+		{"token without a source", func(c *Config) { c.Auth.Methods = []string{"token"} }, "auth"},
+		{"issuer without audience", func(c *Config) { c.Auth.Methods, c.Auth.OIDC.Issuer = []string{"token"}, "https://idp" }, "auth.oidc.audience"},
+		{"issuer not a URL", func(c *Config) {
+			c.Auth.Methods, c.Auth.OIDC.Issuer, c.Auth.OIDC.Audience = []string{"token"}, "idp", "yarngate"
+		}, "auth.oidc.issuer"},
+		{"empty auth_to_local", func(c *Config) { c.Auth.AuthToLocal = " " }, "auth.authToLocal"},
+		{"cert without key", func(c *Config) { c.TLS.CertFile = "/c.pem" }, "tls"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,6 +297,17 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate() = %v", err)
 		}
 	})
+	t.Run("registry root and ha path root side by side are fine", func(t *testing.T) {
+		c := valid
+		c.Registry.ZKRoot, c.Flink.HA.PathRoot = "/yarngate", "/yarngate-flink"
+		if err := c.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
+		}
+		c.Flink.HA.Mode, c.Flink.HA.PathRoot = HANone, "/yarngate/flink" // not used without HA
+		if err := c.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
+		}
+	})
 	t.Run("quorum with chroot is fine", func(t *testing.T) {
 		c := valid
 		c.ZooKeeper.Quorum = "zk1:2181,zk2:2181/hadoop"
@@ -267,6 +315,24 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate() = %v", err)
 		}
 	})
+}
+
+func TestDigestFile(t *testing.T) {
+	file := writeFile(t, "  gw:s3cret:x\n")
+	c, err := Load(LoadOptions{Environ: []string{"HADOOP_CONF_DIR=/etc/hadoop", "YARNGATE_ZOOKEEPER_DIGEST_FILE=" + file,
+		"YARNGATE_REGISTRY_ZK_OPEN_ACL=true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ZooKeeper.Digest.Reveal(); got != "gw:s3cret:x" {
+		t.Errorf("digest from the file = %q", got)
+	}
+	if !c.Registry.ZKOpenACL {
+		t.Error("registry.zkOpenACL not set from the environment")
+	}
+	if _, err := Load(LoadOptions{Environ: []string{"HADOOP_CONF_DIR=/etc/hadoop", "YARNGATE_ZOOKEEPER_DIGEST_FILE=" + writeFile(t, "\n")}}); err == nil {
+		t.Error("an empty digest file was accepted")
+	}
 }
 
 func TestSecretRedaction(t *testing.T) {
@@ -317,6 +383,7 @@ func TestExampleFiles(t *testing.T) {
 	want.HDFS.NameNodes, want.YARN.RMURLs = []string{}, []string{}
 	want.Flink.Homes, want.Flink.LibRoot = []string{}, "/user/yarngate/.yarngate/flink"
 	want.Flink.HA.StorageDir = "/user/yarngate/.yarngate/ha"
+	want.Auth.Groups = map[string][]string{}
 	if !reflect.DeepEqual(example, want) {
 		t.Errorf("example differs from the defaults:\n got %+v\nwant %+v", example, want)
 	}
@@ -349,5 +416,23 @@ func TestExampleFiles(t *testing.T) {
 	}
 	if dev.User != "yarngate" || dev.HadoopConfDir != "/tmp/hadoop-conf" {
 		t.Errorf("dev: user %q conf dir %q", dev.User, dev.HadoopConfDir)
+	}
+}
+
+func TestAuthFromEnvironment(t *testing.T) {
+	env := []string{"HADOOP_CONF_DIR=/etc/hadoop", "YARNGATE_USER=u", "YARNGATE_AUTH_METHODS=kerberos, token",
+		"YARNGATE_AUTH_KEYTAB=/k/http.keytab", "YARNGATE_AUTH_PRINCIPAL=HTTP/localhost@EXAMPLE.COM",
+		"YARNGATE_AUTH_TOKENS_FILE=/k/tokens.yaml", "YARNGATE_AUTH_GROUPS=alice=etl analysts, bob=", "YARNGATE_LISTEN=0.0.0.0:8080"}
+	c, err := Load(LoadOptions{Environ: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"alice": {"etl", "analysts"}, "bob": {}}
+	if !slices.Equal(c.Auth.Methods, []string{"kerberos", "token"}) || !reflect.DeepEqual(c.Auth.Groups, want) ||
+		c.Auth.Kerberos.Principal != "HTTP/localhost@EXAMPLE.COM" {
+		t.Errorf("auth = %+v", c.Auth)
+	}
+	if _, err := Load(LoadOptions{Environ: append(env, "YARNGATE_AUTH_GROUPS=alice")}); err == nil {
+		t.Error("groups without = accepted")
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,38 @@ type Key struct {
 var keys = []Key{
 	{Path: "listen", Env: "YARNGATE_LISTEN", Flag: "listen", Usage: "HTTP listen address host:port",
 		set: setString(func(c *Config) *string { return &c.Listen })},
+	{Path: "tls.certFile", Env: "YARNGATE_TLS_CERT_FILE", Flag: "tls.cert-file", Usage: "PEM certificate chain: serve HTTPS (with tls.keyFile), reloaded when it changes",
+		set: setString(func(c *Config) *string { return &c.TLS.CertFile })},
+	{Path: "tls.keyFile", Env: "YARNGATE_TLS_KEY_FILE", Flag: "tls.key-file", Usage: "PEM private key of tls.certFile",
+		set: setString(func(c *Config) *string { return &c.TLS.KeyFile })},
+	{Path: "auth.methods", Env: "YARNGATE_AUTH_METHODS", Flag: "auth.methods", Usage: "how callers authenticate: kerberos and/or token, or none (loopback only)",
+		set: setList(func(c *Config) *[]string { return &c.Auth.Methods })},
+	{Path: "auth.kerberos.keytab", Env: "YARNGATE_AUTH_KEYTAB", Flag: "auth.kerberos.keytab", Usage: "keytab with the SPNEGO service principal's keys",
+		set: setString(func(c *Config) *string { return &c.Auth.Kerberos.Keytab })},
+	{Path: "auth.kerberos.principal", Env: "YARNGATE_AUTH_PRINCIPAL", Flag: "auth.kerberos.principal", Usage: "SPNEGO service principal, HTTP/<host clients use>",
+		set: setString(func(c *Config) *string { return &c.Auth.Kerberos.Principal })},
+	{Path: "auth.cookie.secret", Env: "YARNGATE_AUTH_COOKIE_SECRET", Flag: "auth.cookie.secret", Usage: "secret signing the session cookies, 32 bytes or more (secret; default: random per process)",
+		set: func(c *Config, v string) error { c.Auth.Cookie.Secret = Secret(v); return nil }},
+	{Path: "auth.cookie.lifetime", Env: "YARNGATE_AUTH_COOKIE_LIFETIME", Flag: "auth.cookie.lifetime", Usage: "how long a session cookie is accepted",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Auth.Cookie.Lifetime })},
+	{Path: "auth.tokensFile", Env: "YARNGATE_AUTH_TOKENS_FILE", Flag: "auth.tokens-file", Usage: "file of static bearer tokens (SHA-256, principal, groups), reloaded when it changes",
+		set: setString(func(c *Config) *string { return &c.Auth.TokensFile })},
+	{Path: "auth.oidc.issuer", Env: "YARNGATE_AUTH_OIDC_ISSUER", Flag: "auth.oidc.issuer", Usage: "OIDC issuer URL of bearer JWTs",
+		set: setString(func(c *Config) *string { return &c.Auth.OIDC.Issuer })},
+	{Path: "auth.oidc.audience", Env: "YARNGATE_AUTH_OIDC_AUDIENCE", Flag: "auth.oidc.audience", Usage: "audience (aud) JWTs must carry",
+		set: setString(func(c *Config) *string { return &c.Auth.OIDC.Audience })},
+	{Path: "auth.oidc.principalClaim", Env: "YARNGATE_AUTH_OIDC_PRINCIPAL_CLAIM", Flag: "auth.oidc.principal-claim", Usage: "JWT claim naming the caller",
+		set: setString(func(c *Config) *string { return &c.Auth.OIDC.PrincipalClaim })},
+	{Path: "auth.oidc.groupsClaim", Env: "YARNGATE_AUTH_OIDC_GROUPS_CLAIM", Flag: "auth.oidc.groups-claim", Usage: "JWT claim listing the caller's groups",
+		set: setString(func(c *Config) *string { return &c.Auth.OIDC.GroupsClaim })},
+	{Path: "auth.authToLocal", Env: "YARNGATE_AUTH_TO_LOCAL", Flag: "auth.auth-to-local", Usage: "principal to user name rules, Hadoop's auth_to_local syntax",
+		set: setString(func(c *Config) *string { return &c.Auth.AuthToLocal })},
+	{Path: "auth.groups", Env: "YARNGATE_AUTH_GROUPS", Flag: "auth.groups", Usage: "groups of users whose credentials carry none: user=group group,user=group",
+		set: setGroups},
+	{Path: "auth.admins.users", Env: "YARNGATE_AUTH_ADMIN_USERS", Flag: "auth.admins.users", Usage: "users who may see and act on every job and session",
+		set: setList(func(c *Config) *[]string { return &c.Auth.Admins.Users })},
+	{Path: "auth.admins.groups", Env: "YARNGATE_AUTH_ADMIN_GROUPS", Flag: "auth.admins.groups", Usage: "groups whose members may see and act on every job and session",
+		set: setList(func(c *Config) *[]string { return &c.Auth.Admins.Groups })},
 	{Path: "hadoopConfDir", Env: "YARNGATE_HADOOP_CONF_DIR", Flag: "hadoop-conf-dir", Usage: "Hadoop configuration directory (default $HADOOP_CONF_DIR)",
 		set: setString(func(c *Config) *string { return &c.HadoopConfDir })},
 	{Path: "user", Env: "YARNGATE_USER", Flag: "user", Usage: "user to act as against HDFS and YARN (simple authentication)",
@@ -60,6 +93,38 @@ var keys = []Key{
 		}},
 	{Path: "jars.idleTimeout", Env: "YARNGATE_JARS_IDLE_TIMEOUT", Flag: "jars.idle-timeout", Usage: "longest pause while receiving an upload body",
 		set: setDuration(func(c *Config) *time.Duration { return &c.Jars.IdleTimeout })},
+	{Path: "jars.uploadSlots", Env: "YARNGATE_JARS_UPLOAD_SLOTS", Flag: "jars.upload-slots", Usage: "uploads staged at once, each on an HDFS client of its own beside hdfs.poolSize",
+		set: setInt(func(c *Config) *int { return &c.Jars.UploadSlots })},
+	{Path: "jars.slotWait", Env: "YARNGATE_JARS_SLOT_WAIT", Flag: "jars.slot-wait", Usage: "how long an upload waits for a free slot before 503",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Jars.SlotWait })},
+	{Path: "jars.minRate", Env: "YARNGATE_JARS_MIN_RATE", Flag: "jars.min-rate", Usage: "slowest accepted upload per second over jars.rateWindow, such as 16KiB (0 disables)",
+		set: func(c *Config, v string) error {
+			s, err := ParseByteSize(v)
+			c.Jars.MinRate = s
+			return err
+		}},
+	{Path: "jars.rateWindow", Env: "YARNGATE_JARS_RATE_WINDOW", Flag: "jars.rate-window", Usage: "span the minimum upload rate is measured over",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Jars.RateWindow })},
+	{Path: "jars.maxDuration", Env: "YARNGATE_JARS_MAX_DURATION", Flag: "jars.max-duration", Usage: "longest upload body (0 disables)",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Jars.MaxDuration })},
+	{Path: "http.readHeaderTimeout", Env: "YARNGATE_HTTP_READ_HEADER_TIMEOUT", Flag: "http.read-header-timeout", Usage: "timeout for reading a request's headers",
+		set: setDuration(func(c *Config) *time.Duration { return &c.HTTP.ReadHeaderTimeout })},
+	{Path: "http.idleTimeout", Env: "YARNGATE_HTTP_IDLE_TIMEOUT", Flag: "http.idle-timeout", Usage: "how long a kept-alive connection may wait for its next request",
+		set: setDuration(func(c *Config) *time.Duration { return &c.HTTP.IdleTimeout })},
+	{Path: "http.bodyTimeout", Env: "YARNGATE_HTTP_BODY_TIMEOUT", Flag: "http.body-timeout", Usage: "timeout for reading the body of a request other than a jar upload",
+		set: setDuration(func(c *Config) *time.Duration { return &c.HTTP.BodyTimeout })},
+	{Path: "limits.writes.rate", Env: "YARNGATE_LIMITS_WRITES_RATE", Flag: "limits.writes.rate", Usage: "mutating requests (POST, DELETE) per second per client (0 disables)",
+		set: setFloat(func(c *Config) *float64 { return &c.Limits.Writes.Rate })},
+	{Path: "limits.writes.burst", Env: "YARNGATE_LIMITS_WRITES_BURST", Flag: "limits.writes.burst", Usage: "mutating requests a client may send at once",
+		set: setInt(func(c *Config) *int { return &c.Limits.Writes.Burst })},
+	{Path: "limits.reads.rate", Env: "YARNGATE_LIMITS_READS_RATE", Flag: "limits.reads.rate", Usage: "reads (GET) per second per client (0 disables)",
+		set: setFloat(func(c *Config) *float64 { return &c.Limits.Reads.Rate })},
+	{Path: "limits.reads.burst", Env: "YARNGATE_LIMITS_READS_BURST", Flag: "limits.reads.burst", Usage: "reads a client may send at once",
+		set: setInt(func(c *Config) *int { return &c.Limits.Reads.Burst })},
+	{Path: "limits.longPolls.total", Env: "YARNGATE_LIMITS_LONG_POLLS_TOTAL", Flag: "limits.long-polls.total", Usage: "concurrent long polls (?wait=) of all clients (0: no cap)",
+		set: setInt(func(c *Config) *int { return &c.Limits.LongPolls.Total })},
+	{Path: "limits.longPolls.perClient", Env: "YARNGATE_LIMITS_LONG_POLLS_PER_CLIENT", Flag: "limits.long-polls.per-client", Usage: "concurrent long polls of one client (0: no cap)",
+		set: setInt(func(c *Config) *int { return &c.Limits.LongPolls.PerClient })},
 	{Path: "yarn.rmUrls", Env: "YARNGATE_YARN_RM_URLS", Flag: "yarn.rm-urls", Usage: "ResourceManager web URLs, overriding yarn-site.xml",
 		set: setList(func(c *Config) *[]string { return &c.YARN.RMURLs })},
 	{Path: "yarn.requestTimeout", Env: "YARNGATE_YARN_REQUEST_TIMEOUT", Flag: "yarn.request-timeout", Usage: "timeout of one ResourceManager REST call",
@@ -68,6 +133,8 @@ var keys = []Key{
 		set: setString(func(c *Config) *string { return &c.ZooKeeper.Quorum })},
 	{Path: "zookeeper.digest", Env: "YARNGATE_ZOOKEEPER_DIGEST", Flag: "zookeeper.digest", Usage: "user:password for ZooKeeper digest authentication (secret)",
 		set: func(c *Config, v string) error { c.ZooKeeper.Digest = Secret(v); return nil }},
+	{Path: "zookeeper.digestFile", Env: "YARNGATE_ZOOKEEPER_DIGEST_FILE", Flag: "zookeeper.digest-file", Usage: "file holding zookeeper.digest, read at start-up",
+		set: setString(func(c *Config) *string { return &c.ZooKeeper.DigestFile })},
 	{Path: "flink.homes", Env: "YARNGATE_FLINK_HOMES", Flag: "flink.homes", Usage: "local Flink distributions (Flink homes) jobs can run on",
 		set: setList(func(c *Config) *[]string { return &c.Flink.Homes })},
 	{Path: "flink.defaultVersion", Env: "YARNGATE_FLINK_DEFAULT_VERSION", Flag: "flink.default-version", Usage: "Flink version of jobs that name none, such as 1.20 (default: the first home)",
@@ -96,6 +163,8 @@ var keys = []Key{
 		set: setString(func(c *Config) *string { return &c.Registry.Path })},
 	{Path: "registry.zkRoot", Env: "YARNGATE_REGISTRY_ZK_ROOT", Flag: "registry.zk-root", Usage: "znode of the zookeeper registry; instances sharing it form one service",
 		set: setString(func(c *Config) *string { return &c.Registry.ZKRoot })},
+	{Path: "registry.zkOpenACL", Env: "YARNGATE_REGISTRY_ZK_OPEN_ACL", Flag: "registry.zk-open-acl", Usage: "allow a zookeeper registry without zookeeper.digest: its znodes are then world-writable (not for production)",
+		set: setBool(func(c *Config) *bool { return &c.Registry.ZKOpenACL })},
 	{Path: "registry.reconcileInterval", Env: "YARNGATE_REGISTRY_RECONCILE_INTERVAL", Flag: "registry.reconcile-interval", Usage: "period of the reconciler (one ResourceManager list call each)",
 		set: setDuration(func(c *Config) *time.Duration { return &c.Registry.ReconcileInterval })},
 	{Path: "registry.retention", Env: "YARNGATE_REGISTRY_RETENTION", Flag: "registry.retention", Usage: "how long an ended job's record outlives YARN's memory of it",
@@ -136,6 +205,23 @@ func setString(field func(*Config) *string) func(*Config, string) error {
 	}
 }
 
+// setGroups parses user=group group,user=group.
+func setGroups(c *Config, v string) error {
+	m := map[string][]string{}
+	for _, entry := range strings.Split(v, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		user, groups, ok := strings.Cut(entry, "=")
+		if user = strings.TrimSpace(user); !ok || user == "" {
+			return fmt.Errorf("%q is not user=group group", entry)
+		}
+		m[user] = strings.Fields(groups)
+	}
+	c.Auth.Groups = m
+	return nil
+}
+
 func setList(field func(*Config) *[]string) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		var out []string
@@ -156,6 +242,28 @@ func setDuration(field func(*Config) *time.Duration) func(*Config, string) error
 			return err
 		}
 		*field(c) = d
+		return nil
+	}
+}
+
+func setBool(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+func setFloat(field func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return err
+		}
+		*field(c) = f
 		return nil
 	}
 }

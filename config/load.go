@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -72,6 +73,9 @@ func Load(opts LoadOptions) (Config, error) {
 		}
 	}
 
+	if err := cfg.readDigestFile(); err != nil {
+		return Config{}, err
+	}
 	cfg.FillDerived()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -121,4 +125,25 @@ func (c *Config) FillDerived() {
 	if c.Flink.HA.StorageDir == "" && c.HDFS.StagingRoot != "" {
 		c.Flink.HA.StorageDir = path.Join(c.HDFS.StagingRoot, "ha")
 	}
+}
+
+// readDigestFile sets zookeeper.digest from zookeeper.digestFile (surrounding white space trimmed). Setting
+// both is an error; the file's content never appears in one.
+func (c *Config) readDigestFile() error {
+	f := c.ZooKeeper.DigestFile
+	if f == "" {
+		return nil
+	}
+	if c.ZooKeeper.Digest != "" {
+		return fmt.Errorf("config: zookeeper.digest and zookeeper.digestFile are both set: set one")
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return fmt.Errorf("config: zookeeper.digestFile: %w", err)
+	}
+	c.ZooKeeper.Digest = Secret(strings.TrimSpace(string(data)))
+	if c.ZooKeeper.Digest == "" {
+		return fmt.Errorf("config: zookeeper.digestFile %s is empty", f)
+	}
+	return nil
 }

@@ -38,6 +38,10 @@ func (c Config) Validate() error {
 	if err := checkHostPort(c.Listen); err != nil {
 		bad("listen", "%v", err)
 	}
+	c.validateAuth(bad)
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "certFile and keyFile go together: set both or neither")
+	}
 	if c.HadoopConfDir == "" && len(c.HDFS.NameNodes) == 0 {
 		bad("hadoopConfDir", "not set: set it, $HADOOP_CONF_DIR or hdfs.namenodes")
 	}
@@ -70,6 +74,10 @@ func (c Config) Validate() error {
 		{"hdfs.ioTimeout", int64(c.HDFS.IOTimeout)},
 		{"jars.maxSize", int64(c.Jars.MaxSize)},
 		{"jars.idleTimeout", int64(c.Jars.IdleTimeout)},
+		{"jars.slotWait", int64(c.Jars.SlotWait)},
+		{"http.readHeaderTimeout", int64(c.HTTP.ReadHeaderTimeout)},
+		{"http.idleTimeout", int64(c.HTTP.IdleTimeout)},
+		{"http.bodyTimeout", int64(c.HTTP.BodyTimeout)},
 		{"yarn.requestTimeout", int64(c.YARN.RequestTimeout)},
 		{"shutdownTimeout", int64(c.ShutdownTimeout)},
 	}
@@ -83,6 +91,32 @@ func (c Config) Validate() error {
 	}
 	if c.HDFS.PoolSize < 1 || c.HDFS.PoolSize > 64 {
 		bad("hdfs.poolSize", "%d is outside 1..64", c.HDFS.PoolSize)
+	}
+	if c.Jars.UploadSlots < 1 || c.Jars.UploadSlots > 64 {
+		bad("jars.uploadSlots", "%d is outside 1..64", c.Jars.UploadSlots)
+	}
+	if c.Jars.MinRate < 0 {
+		bad("jars.minRate", "must not be negative")
+	}
+	if c.Jars.MinRate > 0 && c.Jars.RateWindow < time.Second {
+		bad("jars.rateWindow", "must be at least 1s when jars.minRate is set")
+	}
+	if c.Jars.MaxDuration < 0 {
+		bad("jars.maxDuration", "must not be negative")
+	}
+	for _, l := range []struct {
+		key string
+		RateLimit
+	}{{"limits.writes", c.Limits.Writes}, {"limits.reads", c.Limits.Reads}} {
+		if l.Rate < 0 || l.Rate != l.Rate { // NaN
+			bad(l.key+".rate", "must not be negative")
+		}
+		if l.Rate > 0 && l.Burst < 1 {
+			bad(l.key+".burst", "must be at least 1 when a rate is set")
+		}
+	}
+	if c.Limits.LongPolls.Total < 0 || c.Limits.LongPolls.PerClient < 0 {
+		bad("limits.longPolls", "caps must not be negative")
 	}
 	for _, raw := range c.YARN.RMURLs {
 		u, err := url.Parse(raw)
@@ -98,8 +132,10 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if d := c.ZooKeeper.Digest.Reveal(); d != "" && !strings.Contains(d, ":") {
-		bad("zookeeper.digest", "must be user:password")
+	if d := c.ZooKeeper.Digest.Reveal(); d != "" {
+		if user, _, ok := strings.Cut(d, ":"); !ok || user == "" {
+			bad("zookeeper.digest", "must be user:password")
+		}
 	}
 	for _, h := range c.Flink.Homes {
 		if !path.IsAbs(h) {
@@ -142,6 +178,10 @@ func (c Config) Validate() error {
 	if !strings.HasPrefix(c.Registry.ZKRoot, "/") || (len(c.Registry.ZKRoot) > 1 && strings.HasSuffix(c.Registry.ZKRoot, "/")) {
 		bad("registry.zkRoot", "%q is not an absolute znode path", c.Registry.ZKRoot)
 	}
+	if c.Flink.HA.Mode != HANone && znodeWithin(c.Flink.HA.PathRoot, c.Registry.ZKRoot) {
+		bad("flink.ha.pathRoot", "%q overlaps registry.zkRoot %q: the launched clusters' znodes (open to every job) "+
+			"and the gateway's (its digest identity's only) must lie apart", c.Flink.HA.PathRoot, c.Registry.ZKRoot)
+	}
 	for _, d := range []struct {
 		key string
 		v   time.Duration
@@ -161,6 +201,70 @@ func (c Config) Validate() error {
 		return &ValidationError{Problems: p}
 	}
 	return nil
+}
+
+// validateAuth checks the auth keys: known methods, none alone and only on a loopback listen address, what
+// each method needs.
+func (c Config) validateAuth(bad func(key, format string, args ...any)) {
+	a := c.Auth
+	methods := map[string]bool{}
+	for _, m := range a.Methods {
+		switch m {
+		case AuthNone, AuthKerberos, AuthToken:
+			methods[m] = true
+		default:
+			bad("auth.methods", "%q is not kerberos, token or none", m)
+		}
+	}
+	switch {
+	case len(a.Methods) == 0:
+		bad("auth.methods", "empty: name kerberos and/or token, or none")
+	case methods[AuthNone] && len(methods) > 1:
+		bad("auth.methods", "none excludes kerberos and token")
+	case methods[AuthNone]:
+		if host, _, err := net.SplitHostPort(c.Listen); err == nil && !loopback(host) {
+			bad("auth.methods", "none (no authentication) is refused on the non-loopback listen address %s: configure kerberos or token", c.Listen)
+		}
+	}
+	if methods[AuthKerberos] {
+		if a.Kerberos.Keytab == "" || a.Kerberos.Principal == "" {
+			bad("auth.kerberos", "the kerberos method needs keytab and principal (HTTP/<host>)")
+		} else if !strings.HasPrefix(a.Kerberos.Principal, "HTTP/") {
+			bad("auth.kerberos.principal", "%q is not HTTP/<host>[@REALM], the principal SPNEGO clients ask tickets for", a.Kerberos.Principal)
+		}
+		if n := len(a.Cookie.Secret.Reveal()); n > 0 && n < 32 {
+			bad("auth.cookie.secret", "%d bytes, fewer than 32", n)
+		}
+		if a.Cookie.Lifetime <= 0 {
+			bad("auth.cookie.lifetime", "must be positive")
+		}
+	}
+	if methods[AuthToken] && a.TokensFile == "" && a.OIDC.Issuer == "" {
+		bad("auth", "the token method needs tokensFile and/or oidc.issuer")
+	}
+	if a.OIDC.Issuer != "" {
+		if u, err := url.Parse(a.OIDC.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("auth.oidc.issuer", "%q is not an http(s) URL", a.OIDC.Issuer)
+		}
+		if a.OIDC.Audience == "" {
+			bad("auth.oidc.audience", "must be set with an issuer")
+		}
+		if a.OIDC.PrincipalClaim == "" {
+			bad("auth.oidc.principalClaim", "must not be empty")
+		}
+	}
+	if strings.TrimSpace(a.AuthToLocal) == "" {
+		bad("auth.authToLocal", "empty: DEFAULT maps principals of the default realm to their first component")
+	}
+}
+
+// loopback reports whether host (of a listen address) is a loopback name or address only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // SlogLevel returns the log level as a slog.Level.
@@ -187,4 +291,10 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("%q has an invalid port", addr)
 	}
 	return nil
+}
+
+// znodeWithin reports whether one of two znode paths is the other or lies below it.
+func znodeWithin(a, b string) bool {
+	a, b = strings.TrimSuffix(a, "/")+"/", strings.TrimSuffix(b, "/")+"/"
+	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
 }

@@ -11,6 +11,9 @@
 //     that Flink's JobManagerProcessUtils derives, the ApplicationMaster environment and the
 //     local resources; Plan.Submission turns it into a *yarnclient.SubmissionContext once the
 //     configuration file has been staged.
+//   - CheckFlinkConfig holds a request's configuration against the one table of keys a request may not
+//     set (surface.go): keys whose values reach the containers' launch scripts as shell code, and keys the
+//     gateway relies on; NewPlan refuses them too, and the shell rows whoever set them.
 //
 // The package does no YARN calls and no HTTP; it depends on yarnclient only for the submission
 // types. File system access goes through FileSystem, which callers adapt (for example over HDFS).

@@ -65,7 +65,7 @@ rest:
 
 // fakeDist writes a small distribution with the layout and file names of a real one (contents are
 // placeholders) and opens it.
-func fakeDist(t *testing.T, version, stock string) *Dist {
+func fakeDist(t testing.TB, version, stock string) *Dist {
 	t.Helper()
 	home := filepath.Join(t.TempDir(), "flink-"+version)
 	files := map[string]string{

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/yarngate/yarngate/redact"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
@@ -102,11 +103,14 @@ func NewPlan(spec LaunchSpec) (*Plan, error) {
 	return p, nil
 }
 
-// effectiveConfig layers the distribution's configuration, the user's overrides, the explicit spec
+// effectiveConfig layers the distribution's configuration, the request's overrides, the gateway's, the explicit spec
 // fields and the keys the launch owns, as YarnClusterDescriptor.startAppMaster leaves them.
 func effectiveConfig(s *LaunchSpec) Config {
 	cfg := s.Dist.StockConfig.Clone()
 	for k, v := range s.FlinkConfig {
+		cfg[k] = v
+	}
+	for k, v := range s.GatewayConfig {
 		cfg[k] = v
 	}
 	// removeLocalhostBindHostSetting, and taskmanager.host is "unconditionally overridden anyway".
@@ -304,13 +308,46 @@ func (p *Plan) command() string {
 }
 
 // String is a readable dump of the plan for logs and debugging: command, resource and the
-// configuration file.
+// configuration file, without secrets (package redact: values of keys that name secrets, credentials of
+// URIs, secret-looking program arguments).
 func (p *Plan) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "flink %s %s launch of %s (%q, queue %q, tags %v, attempts %d)\n", p.Version, p.spec.Mode, p.ApplicationID, p.Name, p.Queue, p.Tags, p.MaxAttempts)
 	fmt.Fprintf(&b, "am resource: %d MB, %d vcores\napp dir: %s\ncommand: %s\n", p.AMResource.MemoryMB, p.AMResource.VCores, p.AppDir, p.Command)
-	fmt.Fprintf(&b, "--- %s ---\n%s", p.ConfigName, p.ConfigYAML)
+	cfg, err := redactedConfig(p.Config).MarshalYAML()
+	if err != nil {
+		cfg = []byte(err.Error())
+	}
+	fmt.Fprintf(&b, "--- %s (secrets redacted) ---\n%s", p.ConfigName, cfg)
 	return b.String()
+}
+
+// redactedConfig is cfg without secrets, for logs.
+func redactedConfig(cfg Config) Config {
+	out := make(Config, len(cfg))
+	for k, v := range cfg {
+		switch x := v.(type) {
+		case string:
+			out[k] = redact.Value(k, x)
+		case []string:
+			if k == "$internal.application.program-args" {
+				out[k] = redact.Args(x)
+				continue
+			}
+			l := make([]string, len(x))
+			for i, e := range x {
+				l[i] = redact.Value(k, e)
+			}
+			out[k] = l
+		default:
+			if redact.SensitiveKey(k) {
+				out[k] = redact.Placeholder
+			} else {
+				out[k] = v
+			}
+		}
+	}
+	return out
 }
 
 func intOption(cfg Config, key string, def int) (int, error) {

@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 var trickyArgs = []string{"--input", "hdfs:///in put/a b.txt", `say "hi"`, "it's", "a;b", "# not a comment", "$HOME", "ünïcødé ✓", "", "true", "0123", "null", "- dash", "{x: 1}"}
 
 // testSpec is an application launch on an uploaded fake distribution.
-func testSpec(t *testing.T, version, stock string) (LaunchSpec, *memFS) {
+func testSpec(t testing.TB, version, stock string) (LaunchSpec, *memFS) {
 	t.Helper()
 	ctx := context.Background()
 	d := fakeDist(t, version, stock)
@@ -80,9 +80,9 @@ func TestPlanGolden(t *testing.T) {
 			s.Name, s.Tags = "", nil
 		}},
 		{"application-ha-1.20", "1.20.3", stockConfig120, func(s *LaunchSpec) {
-			// What the gateway launches with flink.ha: its session timeout travels in FlinkConfig.
+			// What the gateway launches with flink.ha: its session timeout travels in GatewayConfig.
 			s.HA = &HighAvailability{Quorum: "localhost:12181", PathRoot: "/yarngate-flink", StorageDir: "hdfs://localhost:19000/user/yarngate/.yarngate/ha"}
-			s.FlinkConfig["high-availability.zookeeper.client.session-timeout"] = "10000"
+			s.GatewayConfig = map[string]string{"high-availability.zookeeper.client.session-timeout": "10000"}
 			s.Tags = append(s.Tags, "yarngate-ha")
 		}},
 		{"savepoint-1.20", "1.20.3", stockConfig120, func(s *LaunchSpec) {
@@ -229,8 +229,29 @@ func TestPlanApplicationDetails(t *testing.T) {
 	if !reflect.DeepEqual([]string(sc.ApplicationTags), []string{"yarngate", "yg-job-42"}) || sc.ApplicationType != "Apache Flink" {
 		t.Errorf("tags %v type %s", sc.ApplicationTags, sc.ApplicationType)
 	}
-	if !strings.Contains(plan.String(), "config.yaml ---") {
+	if !strings.Contains(plan.String(), "config.yaml (secrets redacted) ---") {
 		t.Errorf("String() lacks the config: %s", plan)
+	}
+}
+
+// TestPlanStringHidesSecrets: the plan's dump for logs carries no secret of the configuration or arguments.
+func TestPlanStringHidesSecrets(t *testing.T) {
+	spec, _ := testSpec(t, "2.2.1", stockConfig22)
+	spec.FlinkConfig = map[string]string{"fs.s3a.secret.key": "s3cr3t", "state.checkpoints.dir": "s3://AKIA:s3cr3t@b/ck",
+		"metrics.reporter.dd.apikey": "dd-key-1"}
+	spec.Args = []string{"--password", "hunter2", "--db", "jdbc:postgresql://u:pgpass@h/d"}
+	plan, err := NewPlan(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := plan.String()
+	for _, secret := range []string{"s3cr3t", "dd-key-1", "hunter2", "pgpass"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("String() shows %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "s3://<redacted>@b/ck") || !strings.Contains(string(plan.ConfigYAML), "s3cr3t") {
+		t.Errorf("redaction went wrong, or reached the configuration shipped:\n%s", out)
 	}
 }
 

@@ -16,7 +16,6 @@ const (
 	EnvKeytabPrincipal    = "_KEYTAB_PRINCIPAL"
 	EnvRemoteKeytabPath   = "_REMOTE_KEYTAB_PATH"
 	keyTokenRenewer       = "security.kerberos.token.provider.hadoopfs.renewer"
-	keyUseTicketCache     = "security.kerberos.login.use-ticket-cache"
 	keyShipLocalKeytab    = "yarn.security.kerberos.ship-local-keytab"
 	keyLocalizedKeytab    = "yarn.security.kerberos.localized-keytab-path"
 	krb5ConfJVMOption     = "-Djava.security.krb5.conf=" + Krb5ConfName
@@ -46,11 +45,7 @@ type Security struct {
 	Principal string
 }
 
-// securityKeys are configuration keys a job may not set on a Kerberized launch: the login keytab and
-// principal are the launch's (a path on the gateway's host would mean nothing to the containers).
-var securityKeys = []string{"security.kerberos.login.keytab", "security.kerberos.login.principal", keyShipLocalKeytab, keyLocalizedKeytab}
-
-// validateSecurity checks the security settings and the job's configuration against them.
+// validateSecurity checks the security settings. (A request sets no security.* key: see refusedKeys.)
 func (s *LaunchSpec) validateSecurity(bad func(field, format string, a ...any)) {
 	sec := s.Security
 	if sec == nil {
@@ -70,24 +65,12 @@ func (s *LaunchSpec) validateSecurity(bad func(field, format string, a ...any)) 
 	if len(sec.Principal) > keytabPrincipalMaxLen || strings.ContainsAny(sec.Principal, "\"'\\$`;\n\r ") {
 		bad("security.principal", "%q is not a principal name", sec.Principal)
 	}
-	for _, k := range securityKeys {
-		if _, ok := s.FlinkConfig[k]; ok {
-			bad("flinkConfig."+k, "set by the gateway on a Kerberized cluster: upload a keytab instead")
-		}
-	}
 }
 
-// applySecurity sets the configuration a Kerberized launch implies. Unless the job says otherwise, the
-// cluster does not read a Kerberos ticket cache: it authenticates with what the launch gave it (the tokens,
-// the keytab), never with a ticket some user of the node left in /tmp/krb5cc_<uid> — which Flink would
-// otherwise take (security.kerberos.login.use-ticket-cache defaults to true) and, with it, try to obtain
-// tokens of whoever that ticket names, or fail to start when that ticket is stale.
+// applySecurity sets the configuration a Kerberized launch implies.
 func applySecurity(cfg Config, sec *Security) {
 	if sec == nil {
 		return
-	}
-	if _, ok := cfg[keyUseTicketCache]; !ok {
-		cfg[keyUseTicketCache] = false
 	}
 	if _, ok := cfg[keyTokenRenewer]; !ok && sec.TokenRenewer != "" {
 		cfg[keyTokenRenewer] = sec.TokenRenewer
@@ -96,7 +79,19 @@ func applySecurity(cfg Config, sec *Security) {
 		cfg[keyShipLocalKeytab] = true
 		cfg[keyLocalizedKeytab] = KeytabName
 	}
+	// A container must act on its own credentials only: never on a ticket cache it finds on the node (that of
+	// whoever ran kinit there last, possibly of another realm's KDC), which Flink and Hadoop would otherwise
+	// prefer to the submitted tokens. The TaskManagers get the same environment through the configuration.
+	cfg[keyUseTicketCache] = false
+	cfg["containerized.taskmanager.env."+EnvKrb5CCName] = noTicketCache
 }
+
+// A ticket cache no container has: KRB5CCNAME for every container of a Kerberized launch.
+const (
+	EnvKrb5CCName     = "KRB5CCNAME"
+	noTicketCache     = "FILE:./yarngate-no-ticket-cache"
+	keyUseTicketCache = "security.kerberos.login.use-ticket-cache"
+)
 
 // stagedSecurityFiles lists the files the plan stages besides its configuration, name → content.
 func (p *Plan) stagedSecurityFiles() map[string][]byte {
@@ -120,6 +115,7 @@ func securityEnv(sec *Security, staged Staged) (map[string]string, error) {
 	if sec == nil {
 		return env, nil
 	}
+	env[EnvKrb5CCName] = noTicketCache
 	if len(sec.Krb5Conf) > 0 {
 		if staged.Krb5Conf.URI == "" {
 			return nil, fmt.Errorf("build flink submission: %s is not staged", Krb5ConfName)

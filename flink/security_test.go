@@ -2,6 +2,7 @@ package flink
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -27,8 +28,11 @@ func TestPlanKerberized(t *testing.T) {
 			if got, _ := plan.Config.String(keyTokenRenewer); got != "yarn" {
 				t.Errorf("%s = %q", keyTokenRenewer, got)
 			}
-			if got, ok := plan.Config[keyUseTicketCache]; !ok || got != false {
-				t.Errorf("%s = %v, want false: the cluster must not log in from a ticket cache of its node", keyUseTicketCache, got)
+			if v, ok := plan.Config[keyUseTicketCache]; !ok || v != false {
+				t.Errorf("%s = %v, want false: a node's ticket cache is not the job's", keyUseTicketCache, v)
+			}
+			if got, _ := plan.Config.String("containerized.taskmanager.env.KRB5CCNAME"); got != noTicketCache {
+				t.Errorf("the TaskManagers' KRB5CCNAME = %q", got)
 			}
 			if !strings.Contains(plan.Command, " -Djava.security.krb5.conf=krb5.conf ") {
 				t.Errorf("the JobManager command lacks the krb5.conf option: %s", plan.Command)
@@ -47,6 +51,9 @@ func TestPlanKerberized(t *testing.T) {
 				}
 			}
 			env, res := sc.AMContainerSpec.Environment, sc.AMContainerSpec.LocalResources
+			if env[EnvKrb5CCName] != noTicketCache {
+				t.Errorf("the AM's KRB5CCNAME = %q", env[EnvKrb5CCName])
+			}
 			appDir := "hdfs://localhost:19000/user/yarngate/.flink/application_1700000000000_0007/"
 			if env[EnvKrb5Path] != appDir+"krb5.conf" || res["krb5.conf"].Resource != appDir+"krb5.conf" || res["krb5.conf"].Visibility != "APPLICATION" {
 				t.Errorf("krb5.conf: env %q, resource %+v", env[EnvKrb5Path], res["krb5.conf"])
@@ -96,5 +103,40 @@ func TestPlanKerberizedRejects(t *testing.T) {
 				t.Errorf("NewPlan = %v, want a problem with %s", err, tc.field)
 			}
 		})
+	}
+}
+
+// TestKeytabKeysAreTheGateways: the keys a keytab launch sets (yarn.security.kerberos.*, and the
+// security.kerberos.login.* Flink derives from the shipped keytab and principal) come from Security, which
+// the gateway fills in; a request's flinkConfig may not set any of them.
+func TestKeytabKeysAreTheGateways(t *testing.T) {
+	spec, _ := testSpec(t, "2.2.1", stockConfig22)
+	spec.Security = &Security{Tokens: map[string]string{"ha-hdfs:ns1": "HQAFYWxpY2U"}, Keytab: []byte{5, 2, 0, 0}, Principal: "yarngate@EXAMPLE.COM"}
+	plan, err := NewPlan(spec)
+	if err != nil {
+		t.Fatalf("a keytab launch is refused: %v", err)
+	}
+	for _, tc := range []struct {
+		key  string
+		want any
+	}{
+		{keyShipLocalKeytab, true},
+		{keyLocalizedKeytab, KeytabName},
+		{keyUseTicketCache, false},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			if got := plan.Config[tc.key]; got != tc.want {
+				t.Errorf("plan: %s = %v, want %v", tc.key, got, tc.want)
+			}
+			errs := CheckFlinkConfig(map[string]string{tc.key: fmt.Sprint(tc.want)})
+			if len(errs) != 1 || errs[0].Field != "flinkConfig."+tc.key {
+				t.Errorf("a request setting %s: %+v, want it refused", tc.key, errs)
+			}
+		})
+	}
+	for _, key := range []string{"security.kerberos.login.keytab", "security.kerberos.login.principal"} {
+		if errs := CheckFlinkConfig(map[string]string{key: "x"}); len(errs) != 1 {
+			t.Errorf("a request setting %s: %+v, want it refused", key, errs)
+		}
 	}
 }

@@ -49,9 +49,12 @@ type LaunchSpec struct {
 	TaskManagerMemory string
 	// TaskManagerSlots sets taskmanager.numberOfTaskSlots when > 0.
 	TaskManagerSlots int
-	// FlinkConfig are user overrides, applied over the distribution's configuration and under the
-	// explicit fields above. Keys the launch owns (see reservedKeys) are rejected.
+	// FlinkConfig are the request's overrides, applied over the distribution's configuration and under
+	// GatewayConfig and the explicit fields above. Keys a request may not set (CheckFlinkConfig) are rejected.
 	FlinkConfig map[string]string
+	// GatewayConfig is configuration the gateway's admission decided (archive directory, HA session timeout,
+	// failed-job reporting), applied over FlinkConfig. Only keys that reach a launch script are checked.
+	GatewayConfig map[string]string
 	// Savepoint restores the job from a savepoint or retained checkpoint.
 	Savepoint *Savepoint
 	// Queue is the YARN queue; empty leaves the scheduler's placement.
@@ -118,23 +121,6 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 // ErrInvalidSpec wraps every validation failure of a LaunchSpec.
 var ErrInvalidSpec = errors.New("invalid flink launch")
 
-// reservedKeys are written by the launch itself and may not be overridden.
-var reservedKeys = []string{
-	"$internal.", "execution.target", "pipeline.jars", "internal.cluster.execution-mode",
-	"yarn.provided.lib.dirs", "yarn.flink-dist-jar", "yarn.ship-files", "yarn.ship-archives",
-	"yarn.provided.usrlib.dir", "yarn.classpath.include-user-jar", "yarn.per-job-cluster.include-user-jar",
-	"yarn.application.id",
-}
-
-func isReserved(key string) bool {
-	for _, r := range reservedKeys {
-		if key == r || strings.HasSuffix(r, ".") && strings.HasPrefix(key, r) {
-			return true
-		}
-	}
-	return false
-}
-
 // validate checks the spec and returns every problem, each a *FieldError, joined and wrapped in
 // ErrInvalidSpec.
 func (s *LaunchSpec) validate() error {
@@ -156,8 +142,10 @@ func (s *LaunchSpec) validate() error {
 			bad("jar", "application mode needs a staged jar with size and modification time")
 		} else if !strings.HasSuffix(s.UserJar.URI, ".jar") {
 			bad("jar", "%q does not end in .jar", s.UserJar.URI)
-		} else if strings.ContainsAny(path.Base(s.UserJar.URI), ";, ") {
-			bad("jar", "jar name %q must not contain ';', ',' or spaces", path.Base(s.UserJar.URI))
+		} else if strings.ContainsAny(path.Base(s.UserJar.URI), ";,: ") {
+			bad("jar", "jar name %q must not contain ';', ',', ':' or spaces", path.Base(s.UserJar.URI))
+		} else if !ShellSafeURI(s.UserJar.URI) {
+			bad("jar", "%q: a jar URI is letters, digits and -._~/:@%%+= only (it reaches the launch script)", s.UserJar.URI)
 		}
 		if s.JobID != "" && !validJobID(s.JobID) {
 			bad("jobId", "%q is not 32 lower-case hex digits", s.JobID)
@@ -200,16 +188,20 @@ func (s *LaunchSpec) validate() error {
 	if s.MaxAttempts < 0 {
 		bad("maxAttempts", "must not be negative")
 	}
-	for k := range s.FlinkConfig {
-		switch {
-		case isReserved(k):
-			bad("flinkConfig."+k, "is set by the gateway")
-		case strings.TrimSpace(k) == "":
-			bad("flinkConfig", "empty key")
-		case s.Dist != nil:
+	for k, v := range s.FlinkConfig {
+		if s.Dist != nil {
 			if err := s.Dist.Version.checkKeyForVersion(k); err != nil {
 				bad("flinkConfig."+k, "%v", err)
+				continue
 			}
+		}
+		if reason := refusalReason(k, v); reason != "" {
+			bad("flinkConfig."+k, "%s", reason)
+		}
+	}
+	for k, v := range s.GatewayConfig {
+		if reason := shellReason(k, v); reason != "" {
+			bad("gatewayConfig."+k, "%s", reason)
 		}
 	}
 	if _, err := normalizeTags(s.Tags); err != nil {
@@ -220,6 +212,23 @@ func (s *LaunchSpec) validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
 	}
 	return nil
+}
+
+// ShellSafeURI reports whether uri consists of letters, digits and -._~/:@%+= only: what may be written
+// unquoted, or inside double quotes, into a container's launch script (a jar's URI and name reach the
+// environment and the class path).
+func ShellSafeURI(uri string) bool {
+	if uri == "" {
+		return false
+	}
+	for _, c := range uri {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune("-._~/:@%+=", c):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // validJobID reports whether id has the form of a Flink JobID: 32 lower-case hex digits.

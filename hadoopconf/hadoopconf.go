@@ -197,19 +197,17 @@ func (c *Conf) NameNodeServicePrincipal() string {
 	return p
 }
 
-// DataTransferProtection returns the SASL protection a client must use with the DataNodes: privacy when
-// dfs.encrypt.data.transfer is true, else the strongest of the values listed in dfs.data.transfer.protection
-// (authentication < integrity < privacy), or "" when neither is set.
-func (c *Conf) DataTransferProtection() string {
+// DataTransferProtections returns the SASL protections a client accepts from the DataNodes, in its order of
+// preference: [privacy] when dfs.encrypt.data.transfer is true, else the values listed in
+// dfs.data.transfer.protection (authentication, integrity, privacy), in lower case; nil when neither is set.
+// Hadoop's client negotiates the first of its list that the DataNode offers.
+func (c *Conf) DataTransferProtections() []string {
 	if c.Bool("dfs.encrypt.data.transfer") {
-		return "privacy"
+		return []string{"privacy"}
 	}
-	strongest := ""
-	rank := map[string]int{"": 0, "authentication": 1, "integrity": 2, "privacy": 3}
+	var out []string
 	for _, v := range c.List("dfs.data.transfer.protection") {
-		if v = strings.ToLower(v); rank[v] > rank[strongest] {
-			strongest = v
-		}
+		out = append(out, strings.ToLower(v))
 	}
-	return strongest
+	return out
 }

@@ -188,24 +188,24 @@ func TestKerberosSettings(t *testing.T) {
 		props      map[string]string
 		kerberos   bool
 		spn        string
-		protection string
+		protection []string
 	}{
 		{name: "simple", props: map[string]string{}, spn: "hdfs/_HOST"},
 		{name: "upper-case kerberos", props: map[string]string{"hadoop.security.authentication": "Kerberos"}, kerberos: true, spn: "hdfs/_HOST"},
 		{name: "explicit principal", props: map[string]string{"hadoop.security.authentication": "kerberos",
 			"dfs.namenode.kerberos.principal": "hdfs/localhost@EXAMPLE.COM", "dfs.data.transfer.protection": "authentication"},
-			kerberos: true, spn: "hdfs/localhost", protection: "authentication"},
-		{name: "the strongest protection listed", props: map[string]string{"dfs.namenode.kerberos.principal": "nn/_HOST@EXAMPLE.COM",
-			"dfs.data.transfer.protection": "authentication, Privacy ,integrity"}, spn: "nn/_HOST", protection: "privacy"},
+			kerberos: true, spn: "hdfs/localhost", protection: []string{"authentication"}},
+		{name: "every protection listed, in order", props: map[string]string{"dfs.namenode.kerberos.principal": "nn/_HOST@EXAMPLE.COM",
+			"dfs.data.transfer.protection": "authentication, Privacy ,integrity"}, spn: "nn/_HOST", protection: []string{"authentication", "privacy", "integrity"}},
 		{name: "encrypted transfer means privacy", props: map[string]string{"dfs.encrypt.data.transfer": "true",
-			"dfs.data.transfer.protection": "authentication"}, spn: "hdfs/_HOST", protection: "privacy"},
+			"dfs.data.transfer.protection": "authentication"}, spn: "hdfs/_HOST", protection: []string{"privacy"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New(tc.props)
-			if c.Kerberos() != tc.kerberos || c.NameNodeServicePrincipal() != tc.spn || c.DataTransferProtection() != tc.protection {
-				t.Errorf("Kerberos() %v, NameNodeServicePrincipal() %q, DataTransferProtection() %q; want %v, %q, %q",
-					c.Kerberos(), c.NameNodeServicePrincipal(), c.DataTransferProtection(), tc.kerberos, tc.spn, tc.protection)
+			if c.Kerberos() != tc.kerberos || c.NameNodeServicePrincipal() != tc.spn || !slices.Equal(c.DataTransferProtections(), tc.protection) {
+				t.Errorf("Kerberos() %v, NameNodeServicePrincipal() %q, DataTransferProtections() %q; want %v, %q, %q",
+					c.Kerberos(), c.NameNodeServicePrincipal(), c.DataTransferProtections(), tc.kerberos, tc.spn, tc.protection)
 			}
 		})
 	}

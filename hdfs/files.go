@@ -212,27 +212,30 @@ func (f *fileWriter) Close() error {
 	return nil
 }
 
-// Open returns a reader of a whole file that holds a pooled client until Close. Each Read is bounded by
-// IOTimeout or ctx's deadline.
+// Open returns a reader of a whole file. Reading blocks, it holds a pooled client until Close; reading
+// through WebHDFS, it needs one only to open the file. Each Read is bounded by IOTimeout or ctx's deadline.
 func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	l, err := s.pool.get(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
-	r, err := l.c.Open(name)
+	r, err := s.openContent(ctx, l, name)
 	if err != nil {
-		err = l.check(err)
 		l.release()
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
-	return &fileReader{s: s, ctx: ctx, l: l, r: r, name: name}, nil
+	f := &fileReader{r: r, l: l, name: name}
+	if _, web := r.(*webContent); web {
+		l.release()
+		f.l = nil
+	}
+	return f, nil
 }
 
+// fileReader is a file being read; l is the lease its content reads through, or nil.
 type fileReader struct {
-	s    *Store
-	ctx  context.Context
+	r    fileContent
 	l    *lease[*gohdfs.Client]
-	r    *gohdfs.FileReader
 	name string
 }
 
@@ -240,15 +243,9 @@ func (f *fileReader) Read(p []byte) (int, error) {
 	if f.r == nil {
 		return 0, fmt.Errorf("read %s: %w", f.name, fs.ErrClosed)
 	}
-	if err := f.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("read %s: %w", f.name, err)
-	}
-	if err := f.r.SetDeadline(f.s.ioDeadline(f.ctx)); err != nil {
-		return 0, fmt.Errorf("read %s: %w", f.name, err)
-	}
 	n, err := f.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return n, fmt.Errorf("read %s: %w", f.name, f.l.check(err))
+		return n, fmt.Errorf("read %s: %w", f.name, err)
 	}
 	return n, err
 }
@@ -259,7 +256,9 @@ func (f *fileReader) Close() error {
 	}
 	err := f.r.Close()
 	f.r = nil
-	f.l.release()
+	if f.l != nil {
+		f.l.release()
+	}
 	return err
 }
 
@@ -271,25 +270,27 @@ func (s *Store) Inspect(ctx context.Context, name string) (FileInfo, jarfile.Inf
 		fi   FileInfo
 		info jarfile.Info
 	)
-	err := s.withClient(ctx, "inspect", name, func(c *gohdfs.Client) error {
-		r, err := c.Open(name)
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		st := r.Stat()
-		if st.IsDir() {
-			return fmt.Errorf("%w: a directory", ErrInvalidJar)
-		}
-		fi = FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: st.Mode() & fs.ModePerm}
-		if err := r.SetDeadline(s.ioDeadline(ctx)); err != nil {
-			return err
-		}
-		info, err = jarfile.Inspect(r, st.Size())
-		if errors.Is(err, jarfile.ErrInvalid) {
-			return fmt.Errorf("%w: %w", ErrInvalidJar, err)
-		}
-		return err
-	})
-	return fi, info, err
+	l, err := s.pool.get(ctx)
+	if err != nil {
+		return fi, info, fmt.Errorf("inspect %s: %w", name, err)
+	}
+	defer l.release()
+	r, err := s.openContent(ctx, l, name)
+	if err != nil {
+		return fi, info, fmt.Errorf("inspect %s: %w", name, err)
+	}
+	defer r.Close()
+	st := r.Stat()
+	if st.IsDir() {
+		return fi, info, fmt.Errorf("inspect %s: %w: a directory", name, ErrInvalidJar)
+	}
+	fi = FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: st.Mode() & fs.ModePerm}
+	info, err = jarfile.Inspect(r, st.Size())
+	if errors.Is(err, jarfile.ErrInvalid) {
+		err = fmt.Errorf("%w: %w", ErrInvalidJar, err)
+	}
+	if err != nil {
+		return FileInfo{}, jarfile.Info{}, fmt.Errorf("inspect %s: %w", name, err)
+	}
+	return fi, info, nil
 }

@@ -106,10 +106,10 @@ func closeAll[C io.Closer](cs []C) {
 }
 
 // check marks the lease broken when err is a transport failure and returns err, wrapped with
-// ErrUnavailable in that case.
+// ErrUnavailable in that case. An error that wraps ErrUnavailable already is returned as it is.
 func (l *lease[C]) check(err error) error {
-	if err == nil || isRemoteAnswer(err) {
-		return err
+	if err == nil || isRemoteAnswer(err) || errors.Is(err, ErrUnavailable) {
+		return err // an answer, or classified already (by check itself, or by a WebHDFS read)
 	}
 	l.broken = true
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -206,8 +206,9 @@ func (c *deadlineConn) Write(b []byte) (int, error) {
 
 // dialers returns the NameNode and DataNode dial functions: both bounded by dialTimeout, NameNode
 // connections additionally wrapped in deadlineConn. DataNode connections get their deadlines from
-// FileReader/FileWriter.SetDeadline.
-func dialers(dialTimeout, ioTimeout time.Duration) (nn, dn func(ctx context.Context, network, addr string) (net.Conn, error)) {
+// FileReader/FileWriter.SetDeadline; with data transfer protections (Hadoop names, in the client's order)
+// they are wrapped in qopConn, so that the SASL handshake negotiates one of them.
+func dialers(dialTimeout, ioTimeout time.Duration, protections []string) (nn, dn func(ctx context.Context, network, addr string) (net.Conn, error)) {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	nn = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := d.DialContext(ctx, network, addr)
@@ -216,5 +217,15 @@ func dialers(dialTimeout, ioTimeout time.Duration) (nn, dn func(ctx context.Cont
 		}
 		return &deadlineConn{Conn: conn, timeout: ioTimeout}, nil
 	}
-	return nn, d.DialContext
+	if len(protections) == 0 {
+		return nn, d.DialContext
+	}
+	dn = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return newQOPConn(conn, protections), nil
+	}
+	return nn, dn
 }

@@ -40,12 +40,16 @@ type PutResult struct {
 
 // Put streams body into HDFS and stages it as a jar. name is the original file name; it is stored as
 // metadata and never influences a path. Nothing is left in HDFS when Put fails: the temporary file is
-// removed, also when ctx is cancelled halfway.
+// removed, also when ctx is cancelled halfway or body fails.
 //
-// Errors: ErrTooLarge, ErrInvalidJar (wrapping the jarfile reason), ErrUnavailable, ErrBusy, errors of
-// body (wrapped), and ctx's error.
+// Put runs on an HDFS client of the upload pool (Options.UploadSlots), never on one the rest of the Store
+// uses, and waits at most Options.UploadWait for one. The client is returned when Put returns, so a body
+// that fails (a sender too slow, cut off by the HTTP layer) frees its slot at once.
+//
+// Errors: ErrNoUploadSlot, ErrTooLarge, ErrInvalidJar (wrapping the jarfile reason), ErrUnavailable,
+// ErrBusy, errors of body (wrapped), and ctx's error.
 func (s *Store) Put(ctx context.Context, body io.Reader, name string) (PutResult, error) {
-	l, err := s.pool.get(ctx)
+	l, err := s.uploadSlot(ctx)
 	if err != nil {
 		return PutResult{}, fmt.Errorf("stage jar: %w", err)
 	}
@@ -57,6 +61,17 @@ func (s *Store) Put(ctx context.Context, body io.Reader, name string) (PutResult
 		return PutResult{}, fmt.Errorf("stage jar: %w", err)
 	}
 	return res, nil
+}
+
+// uploadSlot waits, at most UploadWait and while ctx lasts, for a client of the upload pool.
+func (s *Store) uploadSlot(ctx context.Context) (*lease[*gohdfs.Client], error) {
+	waitCtx, cancel := context.WithTimeout(ctx, s.opts.UploadWait)
+	defer cancel()
+	l, err := s.uploads.get(waitCtx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w: all %d taken for %v", ErrNoUploadSlot, s.opts.UploadSlots, s.opts.UploadWait)
+	}
+	return l, err
 }
 
 // upload is the state of one Put.
@@ -166,12 +181,14 @@ func (u *upload) copy(ctx context.Context, body io.Reader) ([]byte, int64, error
 		}
 		free <- buf[:cap(buf)] // never blocks: there are only copyDepth buffers
 	}
-	// chunks is closed: the reader has returned.
-	if writeErr != nil {
-		return nil, total, writeErr
-	}
+	// chunks is closed: the reader has returned. A read error comes first: a failed write stops the reader
+	// without one, so the body failed on its own (stalled, too slow, cut off), and the HTTP server cancels
+	// the request's context when a body read fails, which the writer may have run into since.
 	if readErr != nil {
 		return nil, total, readErr
+	}
+	if writeErr != nil {
+		return nil, total, writeErr
 	}
 	return sum, total, nil
 }
@@ -254,28 +271,26 @@ func retryReplicating(ctx context.Context, backoff time.Duration, closeFn func()
 	}
 }
 
-// inspect reads the temporary file back from HDFS and validates it as a jar.
+// inspect reads the temporary file back from HDFS (openContent: blocks, or WebHDFS) and validates it as a
+// jar.
 func (u *upload) inspect(ctx context.Context, size int64) (jarfile.Info, error) {
 	if size == 0 {
 		return jarfile.Info{}, fmt.Errorf("%w: %w", ErrInvalidJar, jarfile.ErrEmpty)
 	}
-	r, err := u.l.c.Open(u.tmp)
-	if err = u.l.check(err); err != nil {
+	r, err := u.s.openContent(ctx, u.l, u.tmp)
+	if err != nil {
 		return jarfile.Info{}, fmt.Errorf("open %s: %w", u.tmp, err)
 	}
 	defer r.Close()
 	if got := r.Stat().Size(); got != size {
 		return jarfile.Info{}, fmt.Errorf("%w: %s has %d bytes, %d were written", ErrUnavailable, u.tmp, got, size)
 	}
-	if err := r.SetDeadline(u.s.ioDeadline(ctx)); err != nil {
-		return jarfile.Info{}, u.l.check(fmt.Errorf("read back %s: %w", u.tmp, err))
-	}
 	info, err := jarfile.Inspect(r, size)
 	if errors.Is(err, jarfile.ErrInvalid) {
 		return jarfile.Info{}, fmt.Errorf("%w: %w", ErrInvalidJar, err)
 	}
 	if err != nil {
-		return jarfile.Info{}, u.l.check(fmt.Errorf("read back %s: %w", u.tmp, err))
+		return jarfile.Info{}, fmt.Errorf("read back %s: %w", u.tmp, err)
 	}
 	return info, nil
 }

@@ -20,16 +20,19 @@
 // CleanTemp once older than its age limit.
 //
 // On a Kerberized cluster (Options.Kerberos) the clients authenticate to the NameNode with the gateway's
-// Kerberos ticket and protect DataNode transfers with SASL. colinmarc v2.4.0 writes with any protection but
-// cannot read from DataNodes whose protection is integrity or privacy (it drops bytes when a read spans two
-// SASL frames), so uploads, which read the jar back to check it, need authentication on such clusters for now.
+// Kerberos ticket and protect DataNode transfers with SASL, choosing the first protection of the client's
+// list that the DataNode offers, as Hadoop's client does (colinmarc alone takes the DataNode's first offer).
+// colinmarc v2.4.0 writes with any protection but cannot read from DataNodes under integrity or privacy (it
+// drops bytes when a read spans two SASL frames). On such clusters (ReadsNeedWebHDFS) the Store reads file
+// content through WebHDFS (Options.WebHDFS, package webhdfs) and everything else, writes included, through
+// colinmarc; every read goes through one seam (openContent in content.go), so callers do not care.
 //
 // colinmarc's client takes no context and is not safe for concurrent use, so the Store keeps a small pool of
 // clients (one goroutine each at a time), dials with timeouts, bounds every NameNode read and write, sets
 // deadlines on file readers and writers, and checks the context between steps. A client that saw a
 // transport error is closed rather than reused.
 //
-// Dependency rule: hdfs is a client package. It imports jarfile and colinmarc/hdfs, never the HTTP layer;
+// Dependency rule: hdfs is a client package. It imports jarfile, its webhdfs and colinmarc/hdfs, never the HTTP layer;
 // the service layer in package job consumes it through a small interface.
 package hdfs
 
@@ -45,6 +48,7 @@ import (
 
 	gohdfs "github.com/colinmarc/hdfs/v2"
 	krb "github.com/jcmturner/gokrb5/v8/client"
+	"github.com/yarngate/yarngate/hdfs/webhdfs"
 )
 
 // Errors returned by the Store. They are wrapped with an operation phrase; test with errors.Is.
@@ -63,6 +67,8 @@ var (
 	ErrBusy = errors.New("jar is being committed by another upload")
 	// ErrClosed means the Store has been closed.
 	ErrClosed = errors.New("store closed")
+	// ErrNoUploadSlot means every upload slot stayed taken for Options.UploadWait.
+	ErrNoUploadSlot = errors.New("no free upload slot")
 )
 
 // Extended attribute names on staged jars.
@@ -86,6 +92,9 @@ type Options struct {
 	// Kerberos, when set, authenticates to the NameNodes with Kerberos and protects DataNode transfers with
 	// SASL (hadoop.security.authentication=kerberos).
 	Kerberos *Kerberos
+	// WebHDFS, when set, is the client the Store reads file content through instead of reading blocks from
+	// the DataNodes. It is required when ReadsNeedWebHDFS(Kerberos.DataTransferProtection).
+	WebHDFS *webhdfs.Client
 	// Root is the absolute staging root directory.
 	Root string
 	// MaxSize is the largest accepted jar in bytes.
@@ -94,8 +103,15 @@ type Options struct {
 	DialTimeout time.Duration
 	// IOTimeout bounds each read or write on an HDFS connection. Default 60s.
 	IOTimeout time.Duration
-	// PoolSize is the number of HDFS clients. Default 8.
+	// PoolSize is the number of HDFS clients of everything but uploads (reads, launches, the reconciler).
+	// Default 8.
 	PoolSize int
+	// UploadSlots is the number of HDFS clients of uploads (Put), a pool of their own: uploads as slow as
+	// their senders never hold a client the rest of the gateway needs. Default 4.
+	UploadSlots int
+	// UploadWait is how long Put waits for a free upload slot before it fails with ErrNoUploadSlot.
+	// Default 10s.
+	UploadWait time.Duration
 	// ClaimWait is how long an upload waits for a concurrent upload of the same content to finish
 	// committing. Default 30s.
 	ClaimWait time.Duration
@@ -113,9 +129,10 @@ type Kerberos struct {
 	// ServicePrincipal is the NameNodes' principal without the realm, such as hdfs/_HOST (from
 	// dfs.namenode.kerberos.principal); _HOST stands for the host of the NameNode address dialled.
 	ServicePrincipal string
-	// DataTransferProtection is the SASL protection of DataNode transfers: authentication, integrity or
-	// privacy (dfs.data.transfer.protection; privacy with dfs.encrypt.data.transfer), or "" for none.
-	DataTransferProtection string
+	// DataTransferProtection lists the SASL protections of DataNode transfers the client accepts, in its
+	// order of preference: authentication, integrity, privacy (dfs.data.transfer.protection; privacy with
+	// dfs.encrypt.data.transfer); empty for none. The first one the DataNode offers is negotiated.
+	DataTransferProtection []string
 }
 
 func (o *Options) setDefaults() {
@@ -127,6 +144,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.PoolSize == 0 {
 		o.PoolSize = 8
+	}
+	if o.UploadSlots == 0 {
+		o.UploadSlots = 4
+	}
+	if o.UploadWait == 0 {
+		o.UploadWait = 10 * time.Second
 	}
 	if o.ClaimWait == 0 {
 		o.ClaimWait = 30 * time.Second
@@ -154,8 +177,8 @@ func (o *Options) validate() error {
 	if o.MaxSize <= 0 {
 		errs = append(errs, errors.New("max size must be positive"))
 	}
-	if o.DialTimeout < 0 || o.IOTimeout < 0 || o.ClaimWait < 0 || o.PoolSize < 0 {
-		errs = append(errs, errors.New("timeouts and pool size must not be negative"))
+	if o.DialTimeout < 0 || o.IOTimeout < 0 || o.ClaimWait < 0 || o.PoolSize < 0 || o.UploadSlots < 0 || o.UploadWait < 0 {
+		errs = append(errs, errors.New("timeouts, pool size and upload slots must not be negative"))
 	}
 	if k := o.Kerberos; k != nil {
 		if k.Client == nil {
@@ -164,10 +187,13 @@ func (o *Options) validate() error {
 		if k.ServicePrincipal == "" {
 			errs = append(errs, errors.New("kerberos: no NameNode service principal"))
 		}
-		switch k.DataTransferProtection {
-		case "", "authentication", "integrity", "privacy":
-		default:
-			errs = append(errs, fmt.Errorf("kerberos: data transfer protection %q is none of authentication, integrity, privacy", k.DataTransferProtection))
+		for _, p := range k.DataTransferProtection {
+			if _, ok := saslQOPs[p]; !ok {
+				errs = append(errs, fmt.Errorf("kerberos: data transfer protection %q is none of authentication, integrity, privacy", p))
+			}
+		}
+		if need, why := ReadsNeedWebHDFS(k.DataTransferProtection); need && o.WebHDFS == nil {
+			errs = append(errs, fmt.Errorf("kerberos: no WebHDFS client to read with: %s", why))
 		}
 	}
 	return errors.Join(errs...)
@@ -178,7 +204,11 @@ type Store struct {
 	opts    Options
 	tmpDir  string
 	jarsDir string
+	// pool serves everything but uploads; uploads serves Put alone (Options.UploadSlots).
 	pool    *pool[*gohdfs.Client]
+	uploads *pool[*gohdfs.Client]
+	// web is the WebHDFS client file content is read through, or nil to read blocks with colinmarc.
+	web *webhdfs.Client
 }
 
 // New returns a Store. It does not connect: clients are dialled on first use, so a gateway can start (and
@@ -188,7 +218,11 @@ func New(opts Options) (*Store, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("hdfs store options: %w", err)
 	}
-	nnDial, dnDial := dialers(opts.DialTimeout, opts.IOTimeout)
+	var accept []string
+	if opts.Kerberos != nil {
+		accept = opts.Kerberos.DataTransferProtection
+	}
+	nnDial, dnDial := dialers(opts.DialTimeout, opts.IOTimeout, accept)
 	clientOpts := gohdfs.ClientOptions{
 		Addresses:           opts.Addresses,
 		User:                opts.User,
@@ -196,29 +230,34 @@ func New(opts Options) (*Store, error) {
 		NamenodeDialFunc:    nnDial,
 		DatanodeDialFunc:    dnDial,
 	}
+	newClientPool := func(size int) *pool[*gohdfs.Client] {
+		return newPool(size, func() (*gohdfs.Client, error) { return gohdfs.NewClient(clientOpts) })
+	}
+	if k := opts.Kerberos; k != nil {
+		clientOpts.KerberosServicePrincipleName = k.ServicePrincipal
+		clientOpts.DataTransferProtection = weakestQOP(k.DataTransferProtection)
+		newClientPool = func(size int) *pool[*gohdfs.Client] {
+			return newPool(size, func() (*gohdfs.Client, error) {
+				cl, err := k.Client()
+				if err != nil {
+					return nil, err
+				}
+				o := clientOpts
+				o.KerberosClient = cl
+				return gohdfs.NewClient(o)
+			}).withEpoch(func() any {
+				cl, _ := k.Client() // nil without a ticket: the next dial reports why
+				return cl
+			})
+		}
+	}
 	s := &Store{
 		opts:    opts,
 		tmpDir:  path.Join(opts.Root, "tmp"),
 		jarsDir: path.Join(opts.Root, "jars"),
-		pool: newPool(opts.PoolSize, func() (*gohdfs.Client, error) {
-			return gohdfs.NewClient(clientOpts)
-		}),
-	}
-	if k := opts.Kerberos; k != nil {
-		clientOpts.KerberosServicePrincipleName = k.ServicePrincipal
-		clientOpts.DataTransferProtection = k.DataTransferProtection
-		s.pool = newPool(opts.PoolSize, func() (*gohdfs.Client, error) {
-			cl, err := k.Client()
-			if err != nil {
-				return nil, err
-			}
-			o := clientOpts
-			o.KerberosClient = cl
-			return gohdfs.NewClient(o)
-		}).withEpoch(func() any {
-			cl, _ := k.Client() // nil without a ticket: the next dial reports why
-			return cl
-		})
+		web:     opts.WebHDFS,
+		pool:    newClientPool(opts.PoolSize),
+		uploads: newClientPool(opts.UploadSlots),
 	}
 	return s, nil
 }
@@ -226,7 +265,7 @@ func New(opts Options) (*Store, error) {
 // Close waits, bounded by ctx, for running operations to return their clients and closes all clients.
 // Operations still running when ctx ends close their clients when they finish.
 func (s *Store) Close(ctx context.Context) error {
-	return s.pool.close(ctx)
+	return errors.Join(s.uploads.close(ctx), s.pool.close(ctx))
 }
 
 // Root returns the staging root directory.

@@ -11,6 +11,7 @@ import (
 
 	gohdfs "github.com/colinmarc/hdfs/v2"
 	krb "github.com/jcmturner/gokrb5/v8/client"
+	"github.com/yarngate/yarngate/hdfs/webhdfs"
 )
 
 func TestValidID(t *testing.T) {
@@ -72,7 +73,19 @@ func TestNewValidatesOptions(t *testing.T) {
 		{name: "kerberos", mutate: func(o *Options) { o.Kerberos = validKerberos() }, ok: true},
 		{name: "kerberos without client", mutate: func(o *Options) { o.Kerberos = validKerberos(); o.Kerberos.Client = nil }},
 		{name: "kerberos without SPN", mutate: func(o *Options) { o.Kerberos = validKerberos(); o.Kerberos.ServicePrincipal = "" }},
-		{name: "kerberos with unknown protection", mutate: func(o *Options) { o.Kerberos = validKerberos(); o.Kerberos.DataTransferProtection = "secret" }},
+		{name: "kerberos with unknown protection", mutate: func(o *Options) {
+			o.Kerberos = validKerberos()
+			o.Kerberos.DataTransferProtection = []string{"authentication", "secret"}
+		}},
+		{name: "kerberos with privacy and no WebHDFS", mutate: func(o *Options) {
+			o.Kerberos = validKerberos()
+			o.Kerberos.DataTransferProtection = []string{"authentication", "privacy"}
+		}},
+		{name: "kerberos with integrity and WebHDFS", ok: true, mutate: func(o *Options) {
+			o.Kerberos = validKerberos()
+			o.Kerberos.DataTransferProtection = []string{"integrity"}
+			o.WebHDFS = mustWebHDFS(t)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,7 +104,16 @@ func TestNewValidatesOptions(t *testing.T) {
 
 func validKerberos() *Kerberos {
 	return &Kerberos{Client: func() (*krb.Client, error) { return nil, errNoTicket }, ServicePrincipal: "hdfs/_HOST",
-		DataTransferProtection: "authentication"}
+		DataTransferProtection: []string{"authentication"}}
+}
+
+func mustWebHDFS(t *testing.T) *webhdfs.Client {
+	t.Helper()
+	c, err := webhdfs.New(webhdfs.Options{NameNodes: []string{"http://nn:9870"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 var errNoTicket = errors.New("kerberos: no valid ticket")
@@ -196,4 +218,51 @@ func TestRetryReplicating(t *testing.T) {
 			t.Errorf("error = %v, want context.Canceled", err)
 		}
 	})
+}
+
+// TestUploadSlotsAreTheirOwn: uploads draw clients from a pool of their own; when every upload slot is
+// taken, a new upload gives up after UploadWait with ErrNoUploadSlot while the rest of the Store still gets
+// clients.
+func TestUploadSlotsAreTheirOwn(t *testing.T) {
+	nilClient := func() (*gohdfs.Client, error) { return nil, nil } // never used: the test only leases
+	s := &Store{
+		opts:    Options{UploadSlots: 1, UploadWait: 10 * time.Millisecond},
+		pool:    newPool(1, nilClient),
+		uploads: newPool(1, nilClient),
+	}
+	held, err := s.uploadSlot(t.Context())
+	if err != nil {
+		t.Fatalf("first upload slot: %v", err)
+	}
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want error
+	}{
+		{"all slots taken", t.Context(), ErrNoUploadSlot},
+		{"caller gone while waiting", canceled, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.uploadSlot(tt.ctx); !errors.Is(err, tt.want) {
+				t.Errorf("uploadSlot = %v, want %v", err, tt.want)
+			}
+			if errors.Is(tt.want, context.Canceled) && errors.Is(err, ErrNoUploadSlot) {
+				t.Errorf("a canceled caller is not told the slots are full: %v", err)
+			}
+		})
+	}
+	other, err := s.pool.get(t.Context())
+	if err != nil {
+		t.Fatalf("the rest of the store has no client while uploads are full: %v", err)
+	}
+	other.release()
+	held.release()
+	again, err := s.uploadSlot(t.Context())
+	if err != nil {
+		t.Fatalf("upload slot after release: %v", err)
+	}
+	again.release()
 }

@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/jarfile"
 	"github.com/yarngate/yarngate/job"
+	"github.com/yarngate/yarngate/throttle"
 )
 
 // statusClientClosedRequest is the (nginx) status logged when the client went away before the answer.
@@ -25,7 +30,9 @@ type apiError struct {
 	code    string
 	message string
 	details []api.FieldProblem
-	cause   error
+	// retryAfter, when positive, is sent as Retry-After (whole seconds) and as the body's retryAfter.
+	retryAfter time.Duration
+	cause      error
 }
 
 func (e *apiError) Error() string {
@@ -41,6 +48,9 @@ func (e *apiError) Unwrap() error { return e.cause }
 func newAPIError(status int, code, message string, cause error) *apiError {
 	return &apiError{status: status, code: code, message: message, cause: cause}
 }
+
+// uploadSlotRetryAfter is the wait suggested to an upload refused for want of a free slot.
+const uploadSlotRetryAfter = 5 * time.Second
 
 // bodyError marks a failure to read the request body: the client's doing, not the server's.
 type bodyError struct{ err error }
@@ -74,10 +84,17 @@ func classify(err error, maxJarSize int64) *apiError {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, authn.ErrUnauthenticated):
+		return newAPIError(http.StatusUnauthorized, api.CodeUnauthenticated,
+			"authentication required: valid credentials for one of the methods in WWW-Authenticate (Negotiate: Kerberos SPNEGO; Bearer: a token)", err)
+	case errors.Is(err, authn.ErrUnavailable):
+		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "credentials cannot be checked now; retry later", err)
 	case errors.As(err, &spec):
 		e := newAPIError(http.StatusBadRequest, api.CodeInvalidSpec, "the job request is invalid: "+spec.Error(), err)
 		e.details = spec.Problems
 		return e
+	case errors.Is(err, job.ErrForbidden):
+		return newAPIError(http.StatusForbidden, api.CodeForbidden, unwrapMessage(err, job.ErrForbidden), err)
 	case errors.Is(err, job.ErrJobNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no job with this id", err)
 	case errors.Is(err, job.ErrSessionNotFound):
@@ -109,10 +126,10 @@ func classify(err error, maxJarSize int64) *apiError {
 	case errors.Is(err, job.ErrKeytabsDisabled):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "the cluster does not use Kerberos: the gateway keeps no keytabs", err)
 	case errors.Is(err, job.ErrKeytabNotFound):
-		return newAPIError(http.StatusNotFound, api.CodeKeytabNotFound, "the keytab named by keytabId is not stored (upload it with POST /v1/keytabs)", err)
+		return newAPIError(http.StatusNotFound, api.CodeKeytabNotFound, "the keytab named by keytabId is not stored, or not yours (upload it with POST /v1/keytabs)", err)
 	case errors.Is(err, job.ErrKeytabUserMismatch):
 		return newAPIError(http.StatusUnprocessableEntity, api.CodeKeytabUserMismatch,
-			"the keytab's principal is not the user the job runs as (the gateway's user, by the principal's first component): use a keytab of that user", err)
+			"the keytab's principal is not the user the cluster runs as (the gateway's user, by its auth_to_local rules): use a keytab of that user", err)
 	case errors.Is(err, job.ErrKeytabTooLarge):
 		return newAPIError(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "the keytab is larger than the limit of 64 KiB", err)
 	case errors.Is(err, job.ErrInvalidKeytab):
@@ -146,12 +163,20 @@ func classify(err error, maxJarSize int64) *apiError {
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no jar with this id", err)
 	case errors.Is(err, job.ErrInvalidJarID):
 		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "a jar id is 64 lower-case hex digits", err)
+	case errors.As(err, &body) && errors.Is(err, throttle.ErrTooSlow):
+		return newAPIError(http.StatusRequestTimeout, api.CodeUploadTooSlow, "the upload arrived more slowly than the gateway's minimum rate", err)
+	case errors.As(err, &body) && errors.Is(err, throttle.ErrTooLong):
+		return newAPIError(http.StatusRequestTimeout, api.CodeUploadTooSlow, "the upload took longer than the gateway allows", err)
 	case errors.As(err, &body) && errors.As(err, &netErr) && netErr.Timeout():
 		return newAPIError(http.StatusRequestTimeout, api.CodeRequestTimeout, "the request body stalled", err)
 	case errors.Is(err, context.Canceled):
 		return newAPIError(statusClientClosedRequest, api.CodeRequestCanceled, "the request was canceled", err)
 	case errors.As(err, &body):
 		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "the request body could not be read completely", err)
+	case errors.Is(err, job.ErrNoUploadSlot):
+		e := newAPIError(http.StatusServiceUnavailable, api.CodeUploadSlotsFull, "every upload slot is taken; retry after the time given", err)
+		e.retryAfter = uploadSlotRetryAfter
+		return e
 	case errors.Is(err, job.ErrStagingBusy):
 		return newAPIError(http.StatusServiceUnavailable, api.CodeBusy, "the same jar is being staged by another request; retry", err)
 	case errors.Is(err, job.ErrStorageUnavailable), errors.Is(err, job.ErrStorageClosed), errors.Is(err, context.DeadlineExceeded):
@@ -180,7 +205,12 @@ func (s *server) renderError(c *gin.Context, err error) {
 		c.Abort() // too late for a body; the access log still tells
 		return
 	}
-	c.AbortWithStatusJSON(ae.status, api.ErrorBody{Error: api.Error{Code: ae.code, Message: ae.message, RequestID: rid, Details: ae.details}})
+	body := api.Error{Code: ae.code, Message: ae.message, RequestID: rid, Details: ae.details}
+	if ae.retryAfter > 0 {
+		body.RetryAfter = int(math.Ceil(ae.retryAfter.Seconds()))
+		c.Header("Retry-After", strconv.Itoa(body.RetryAfter))
+	}
+	c.AbortWithStatusJSON(ae.status, api.ErrorBody{Error: body})
 }
 
 // handlerFunc is a gin handler that returns its error instead of rendering it.

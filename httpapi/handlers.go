@@ -14,7 +14,7 @@ import (
 
 // uploadJar handles POST /v1/jars.
 func (s *server) uploadJar(c *gin.Context) error {
-	req, err := decodeUpload(c, s.opts.MaxJarSize, s.opts.UploadIdleTimeout)
+	req, err := decodeUpload(c, s.opts.MaxJarSize, s.opts.UploadIdleTimeout, s.newPace())
 	if err != nil {
 		return err
 	}

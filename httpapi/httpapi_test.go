@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/job"
 )
@@ -121,7 +122,7 @@ func newTestServerWith(t *testing.T, tweak func(*Options)) *testServer {
 		t.Fatal(err)
 	}
 	opts := Options{
-		Logger: logger, Registry: reg, Metrics: httpMetrics,
+		Logger: logger, Registry: reg, Metrics: httpMetrics, Auth: noAuth(t),
 		Jars:       job.NewJarService(store, testMaxJarSize, logger, metrics),
 		MaxJarSize: testMaxJarSize,
 	}
@@ -182,3 +183,13 @@ func header(kv ...string) http.Header {
 var goodID = strings.Repeat("ab", 32)
 
 func ptr[T any](v T) *T { return &v }
+
+// noAuth is the authenticator of a gateway without authentication: every caller is "tester".
+func noAuth(t *testing.T) *authn.Authenticator {
+	t.Helper()
+	a, err := authn.New(authn.Options{NoneUser: "tester", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

@@ -53,7 +53,7 @@ func newRealServer(t *testing.T) *realServer {
 		t.Fatal(err)
 	}
 	handler, err := New(Options{
-		Logger: logger, Registry: reg, Metrics: httpMetrics, MaxJarSize: realMaxJarSize,
+		Logger: logger, Registry: reg, Metrics: httpMetrics, Auth: noAuth(t), MaxJarSize: realMaxJarSize,
 		Jars:      job.NewJarService(store, realMaxJarSize, logger, metrics),
 		Readiness: []ReadinessCheck{{Name: "hdfs", Check: store.Ping}},
 	})

@@ -99,8 +99,9 @@ func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (api.JobReq
 	if boundary == "" {
 		return api.JobRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "multipart/form-data without a boundary", nil)
 	}
+	pace := s.newPace()
 	body := &idleReader{r: http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxJarSize+multipartSlack),
-		rc: http.NewResponseController(c.Writer), idle: s.opts.UploadIdleTimeout}
+		rc: http.NewResponseController(c.Writer), idle: s.opts.UploadIdleTimeout, pace: pace}
 	mr := multipart.NewReader(body, boundary)
 	var (
 		req         api.JobRequest
@@ -129,7 +130,7 @@ func (s *server) decodeJobMultipart(c *gin.Context, boundary string) (api.JobReq
 			}
 			haveSpec = true
 		case jarField:
-			res, err := s.opts.Jars.Upload(c.Request.Context(), job.UploadRequest{Body: &bodyReader{r: part}, Name: part.FileName(), DeclaredSize: -1})
+			res, err := s.opts.Jars.Upload(c.Request.Context(), job.UploadRequest{Body: startPace(&bodyReader{r: part}, pace), Name: part.FileName(), DeclaredSize: -1})
 			if err != nil {
 				return api.JobRequest{}, err
 			}
@@ -174,6 +175,11 @@ func (s *server) getJob(c *gin.Context) error {
 		return err
 	}
 	var job api.Job
+	if wait {
+		release, admitted := s.admitLongPoll(c)
+		defer release()
+		wait = admitted // beyond the long-poll cap: the current state at once
+	}
 	if wait {
 		job, err = jobs.Wait(c.Request.Context(), id, target, timeout)
 	} else {

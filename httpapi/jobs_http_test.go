@@ -93,6 +93,7 @@ func testJob() api.Job {
 		Flink: api.JobFlink{JobID: "0000019b76daa800000000000000002a", State: ptr("RUNNING"), Version: "1.20.3"},
 		Links: api.JobLinks{YARN: "http://rm:8088/cluster/app/" + testAppID, FlinkUI: ptr("http://rm:8088/proxy/" + testAppID + "/"),
 			JobManager: ptr("http://nm1:41231")},
+		Owner:     "alice",
 		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC),
 	}
 }
@@ -139,6 +140,7 @@ func TestJobJSONShape(t *testing.T) {
 		"yarn": map[string]any{"applicationId": testAppID, "state": "ACCEPTED", "finalStatus": "UNDEFINED",
 			"diagnostics": "", "queue": "default", "user": "yarngate"},
 		"links":     map[string]any{"yarn": "http://rm:8088/cluster/app/" + testAppID, "flinkUi": nil, "jobManager": nil},
+		"owner":     "alice",
 		"createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:30Z",
 	}
 	flink, _ := got["flink"].(map[string]any)

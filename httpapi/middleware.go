@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/job"
 )
 
@@ -56,6 +57,20 @@ func withRequestID() gin.HandlerFunc {
 	}
 }
 
+// authenticate lets only authenticated callers through and hands their principal down in the request's
+// context; a failure is rendered like every error (401 unauthenticated, with the challenges authn set).
+func (s *server) authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, err := s.opts.Auth.Authenticate(c.Writer, c.Request)
+		if err != nil {
+			s.renderError(c, err)
+			return
+		}
+		c.Request = c.Request.WithContext(authn.WithPrincipal(c.Request.Context(), p))
+		c.Next()
+	}
+}
+
 // routeOf returns the route template of the request, such as /v1/jars/:id, or "unmatched".
 func routeOf(c *gin.Context) string {
 	if r := c.FullPath(); r != "" {
@@ -91,6 +106,9 @@ func (s *server) accessLog() gin.HandlerFunc {
 			slog.Int64("bytesIn", c.Request.ContentLength),
 			slog.Int("bytesOut", max(c.Writer.Size(), 0)),
 			slog.String("remote", c.ClientIP()),
+		}
+		if p, ok := authn.FromContext(c.Request.Context()); ok {
+			attrs = append(attrs, slog.String("user", p.User), slog.String("authMethod", string(p.Method)))
 		}
 		if code := c.GetString(ctxKeyErrorCode); code != "" {
 			attrs = append(attrs, slog.String("errorCode", code))

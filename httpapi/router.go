@@ -14,8 +14,14 @@
 // debug level for 4xx and error level for 5xx.
 //
 // Middleware: request ids (X-Request-Id, echoed, generated when absent or invalid, carried in the context
-// with job.WithRequestID), an slog access log, Prometheus request metrics on an injected registry, and
-// panic recovery to a 500 error body.
+// with job.WithRequestID), an slog access log, Prometheus request metrics on an injected registry, panic
+// recovery to a 500 error body, and a read deadline on request bodies (BodyTimeout; jar uploads have their own
+// per read). Every route under /v1 is authenticated (package authn): the caller's authn.Principal goes into
+// the request's context (authn.WithPrincipal), where the service reads it with authn.FromContext; a caller
+// without valid credentials gets 401 `unauthenticated` with the WWW-Authenticate challenges of the
+// configured methods. Then per-client rate limits apply (limits.go, package throttle), the client being the
+// principal (Options.ClientKey). The probes (/healthz, /readyz) and /metrics are open: they carry no job
+// data, and Prometheus and orchestrators scrape them without credentials.
 package httpapi
 
 import (
@@ -28,13 +34,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/job"
+	"github.com/yarngate/yarngate/throttle"
 )
+
+// authenticator turns a request's credentials into the caller's principal (an *authn.Authenticator). It may
+// set headers on w: the session cookie after SPNEGO, the WWW-Authenticate challenges with an error.
+type authenticator interface {
+	Authenticate(w http.ResponseWriter, r *http.Request) (authn.Principal, error)
+}
 
 // Options configures the HTTP handler.
 type Options struct {
 	// Logger receives access and error logs. Required.
 	Logger *slog.Logger
+	// Auth authenticates the callers of /v1 (usually an *authn.Authenticator; one with authn's none method
+	// lets every caller in as the configured user). Required.
+	Auth authenticator
 	// Registry is served at /metrics. Required; the process-wide default registry is never used.
 	Registry *prometheus.Registry
 	// Metrics are the HTTP metrics registered on Registry (NewMetrics). Required.
@@ -58,6 +75,24 @@ type Options struct {
 	MaxJarSize int64
 	// UploadIdleTimeout bounds each read of an upload body. Default 60s.
 	UploadIdleTimeout time.Duration
+	// UploadPace is the minimum rate and the deadline of an upload body, from its first byte; a sender that
+	// falls behind gets 408 upload_too_slow. Zero: neither.
+	UploadPace throttle.PaceOptions
+	// BodyTimeout bounds reading the body of a request other than a jar upload (a JSON job request). Default
+	// 30s.
+	BodyTimeout time.Duration
+	// ClientKey names the client of a request for the per-client limits (WriteLimit, ReadLimit,
+	// LongPollsPerClient). Default PrincipalOrRemoteIP: the authenticated principal, else (no authentication)
+	// the remote address.
+	ClientKey func(*http.Request) string
+	// WriteLimit limits a client's mutating requests (every method but GET and HEAD) under /v1; ReadLimit
+	// its reads. Beyond them: 429 rate_limited with Retry-After. Zero: no limit.
+	WriteLimit, ReadLimit RateLimit
+	// LongPolls caps concurrent long polls (?wait=) overall, LongPollsPerClient those of one client (0: no
+	// cap). A long poll beyond a cap is answered at once with the current state.
+	LongPolls, LongPollsPerClient int
+	// Now is the clock of the limits. Default time.Now.
+	Now func() time.Time
 	// ReadyTimeout bounds GET /readyz. Default 5s.
 	ReadyTimeout time.Duration
 }
@@ -69,6 +104,9 @@ func (o *Options) validate() error {
 	}
 	if o.Registry == nil || o.Metrics == nil {
 		errs = append(errs, errors.New("no metrics registry"))
+	}
+	if o.Auth == nil {
+		errs = append(errs, errors.New("no authenticator"))
 	}
 	if o.Jars == nil {
 		errs = append(errs, errors.New("no jar service"))
@@ -82,6 +120,15 @@ func (o *Options) validate() error {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 5 * time.Second
 	}
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = 30 * time.Second
+	}
+	if o.ClientKey == nil {
+		o.ClientKey = PrincipalOrRemoteIP
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return errors.Join(errs...)
 }
 
@@ -89,6 +136,7 @@ func (o *Options) validate() error {
 type server struct {
 	opts    Options
 	metrics *Metrics
+	limits  limits
 }
 
 // New returns the gateway's HTTP handler.
@@ -100,13 +148,13 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &server{opts: opts, metrics: opts.Metrics}
+	s := &server{opts: opts, metrics: opts.Metrics, limits: newLimits(&opts)}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(nil); err != nil { // ClientIP is the peer address, never a header
 		return nil, err
 	}
-	e.Use(withRequestID(), s.accessLog(), s.recoverPanics())
+	e.Use(withRequestID(), s.accessLog(), s.recoverPanics(), s.bodyDeadline())
 	e.NoRoute(s.handle(func(*gin.Context) error {
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no such route", nil)
 	}))
@@ -118,9 +166,10 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	e.GET("/readyz", s.handle(s.readyz))
 	metrics := promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})
 	e.GET("/metrics", gin.WrapH(metrics))
-	e.GET("/v1/openapi.yaml", s.handle(s.openAPI))
 
-	v1 := e.Group("/v1")
+	authenticated := e.Group("/v1", s.authenticate())
+	authenticated.GET("/openapi.yaml", s.handle(s.openAPI)) // not rate-limited: a static document
+	v1 := authenticated.Group("", s.limitRate())
 	v1.GET("/cluster", s.handle(s.getCluster))
 	v1.POST("/jars", s.handle(s.uploadJar))
 	v1.GET("/jars", s.handle(s.listJars))

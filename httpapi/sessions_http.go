@@ -86,6 +86,11 @@ func (s *server) getSession(c *gin.Context) error {
 	}
 	var sess api.Session
 	if wait {
+		release, admitted := s.admitLongPoll(c)
+		defer release()
+		wait = admitted // beyond the long-poll cap: the current state at once
+	}
+	if wait {
 		sess, err = sessions.WaitSession(c.Request.Context(), id, target, timeout)
 	} else {
 		sess, err = sessions.Session(c.Request.Context(), id)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -11,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/job"
+	"github.com/yarngate/yarngate/throttle"
 )
 
 // jarField is the multipart form field that carries the jar.
@@ -29,9 +31,9 @@ var rawJarTypes = map[string]bool{
 
 // decodeUpload turns the request into an UploadRequest without reading the jar: for a raw body it is the
 // body itself, for multipart/form-data the "jar" part, read with multipart.Reader so that nothing is
-// buffered in memory or spooled to disk. The body is capped with http.MaxBytesReader and each read is
-// bounded by idle.
-func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (job.UploadRequest, error) {
+// buffered in memory or spooled to disk. The body is capped with http.MaxBytesReader, each read is
+// bounded by idle, and from the jar's first byte the whole body keeps pace (nil: no pace).
+func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration, pace *throttle.Pace) (job.UploadRequest, error) {
 	r := c.Request
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
@@ -42,15 +44,15 @@ func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (job.Upload
 	rc := http.NewResponseController(c.Writer)
 	switch {
 	case rawJarTypes[mediaType]:
-		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+1), rc: rc, idle: idle}
-		return job.UploadRequest{Body: body, Name: name, DeclaredSize: r.ContentLength}, nil
+		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+1), rc: rc, idle: idle, pace: pace}
+		return job.UploadRequest{Body: startPace(body, pace), Name: name, DeclaredSize: r.ContentLength}, nil
 
 	case mediaType == "multipart/form-data":
 		boundary := params["boundary"]
 		if boundary == "" {
 			return job.UploadRequest{}, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "multipart/form-data without a boundary", nil)
 		}
-		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+multipartSlack), rc: rc, idle: idle}
+		body := &idleReader{r: http.MaxBytesReader(c.Writer, r.Body, maxSize+multipartSlack), rc: rc, idle: idle, pace: pace}
 		mr := multipart.NewReader(body, boundary)
 		for {
 			part, err := mr.NextPart()
@@ -74,7 +76,7 @@ func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (job.Upload
 			if r.ContentLength > multipartSlack {
 				declared = r.ContentLength - multipartSlack
 			}
-			return job.UploadRequest{Body: &bodyReader{r: part}, Name: name, DeclaredSize: declared}, nil
+			return job.UploadRequest{Body: startPace(&bodyReader{r: part}, pace), Name: name, DeclaredSize: declared}, nil
 		}
 
 	default:
@@ -85,6 +87,9 @@ func decodeUpload(c *gin.Context, maxSize int64, idle time.Duration) (job.Upload
 
 // idleReader bounds each read of the request body by idle, so a stalled client cannot hold an HDFS client
 // forever, and marks read failures as bodyErrors (the client's doing). A size-limit error keeps its type.
+// With a pace that has started, each read must also end before the pace's deadline (the time the body
+// falls below the minimum rate, or its overall deadline): a read cut off by it, or any read after it,
+// fails with the pace's error (throttle.ErrTooSlow, ErrTooLong), so the upload ends at once.
 //
 // The deadline is left in place after the last read. When the body was read to its end, net/http clears
 // it itself before it starts watching the connection for the client going away. When it was not (a
@@ -95,15 +100,58 @@ type idleReader struct {
 	r    io.Reader
 	rc   *http.ResponseController
 	idle time.Duration
+	pace *throttle.Pace // nil: none
 }
 
 func (x *idleReader) Read(p []byte) (int, error) {
+	now := time.Now()
+	var deadline time.Time
 	if x.idle > 0 {
+		deadline = now.Add(x.idle)
+	}
+	if x.pace != nil && x.pace.Started() {
+		if err := x.pace.Check(now); err != nil {
+			return 0, &bodyError{err: err}
+		}
+		if at, _, ok := x.pace.Deadline(); ok && (deadline.IsZero() || at.Before(deadline)) {
+			deadline = at
+		}
+	}
+	if !deadline.IsZero() {
 		// Not every ResponseWriter supports deadlines (httptest's recorder does not); then there is none.
-		_ = x.rc.SetReadDeadline(time.Now().Add(x.idle))
+		_ = x.rc.SetReadDeadline(deadline)
 	}
 	n, err := x.r.Read(p)
+	if x.pace != nil && x.pace.Started() {
+		now = time.Now()
+		x.pace.Add(now, n)
+		if err != nil && !errors.Is(err, io.EOF) {
+			if perr := x.pace.Check(now); perr != nil {
+				return n, &bodyError{err: fmt.Errorf("%w: %w", perr, err)}
+			}
+		}
+	}
 	return n, markBodyError(err)
+}
+
+// startPace returns r, starting pace's clock at the first read: the jar's first byte, after the upload got
+// its slot (nil pace: r itself).
+func startPace(r io.Reader, pace *throttle.Pace) io.Reader {
+	if pace == nil {
+		return r
+	}
+	return &pacedReader{r: r, pace: pace}
+}
+
+// pacedReader starts its pace at the first Read.
+type pacedReader struct {
+	r    io.Reader
+	pace *throttle.Pace
+}
+
+func (x *pacedReader) Read(p []byte) (int, error) {
+	x.pace.Start(time.Now())
+	return x.r.Read(p)
 }
 
 // bodyReader marks read failures of a multipart part as bodyErrors.

@@ -32,7 +32,7 @@ func newIdleServer(t *testing.T, store *fakeStore, idle time.Duration) *httptest
 		t.Fatal(err)
 	}
 	handler, err := New(Options{
-		Logger: logger, Registry: reg, Metrics: httpMetrics, MaxJarSize: testMaxJarSize,
+		Logger: logger, Registry: reg, Metrics: httpMetrics, Auth: noAuth(t), MaxJarSize: testMaxJarSize,
 		Jars:              job.NewJarService(store, testMaxJarSize, logger, metrics),
 		UploadIdleTimeout: idle,
 	})

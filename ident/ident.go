@@ -6,6 +6,7 @@
 package ident
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -28,7 +29,7 @@ const (
 	TagTargetPrefix = "yarngate-target:"
 	// TagFlinkPrefix, followed by the Flink version.
 	TagFlinkPrefix = "yarngate-flink:"
-	// TagIdemPrefix, followed by a hash of the idempotency key.
+	// TagIdemPrefix, followed by an HMAC of the idempotency key (see IdempotencyTags).
 	TagIdemPrefix = "yarngate-idem:"
 	// TagSpecPrefix, followed by the fingerprint of the request.
 	TagSpecPrefix = "yarngate-spec:"
@@ -44,14 +45,13 @@ func HomeTag(stagingRootURI string) string {
 }
 
 // IdempotencyTags returns the tags that record an idempotency key and the request it came with; kind keeps
-// the keys of jobs and sessions apart ("" for jobs, as the first gateways wrote them).
-func IdempotencyTags(kind, key, fingerprint string) (idem, spec string) {
-	k := key
-	if kind != "" {
-		k = kind + "\x00" + key
-	}
-	sum := sha256.Sum256([]byte(k))
-	return TagIdemPrefix + hex.EncodeToString(sum[:20]), TagSpecPrefix + fingerprint
+// the keys of jobs and sessions apart ("" for jobs). The key's tag is an HMAC-SHA256 of the key under the
+// gateway's secret (shared by the instances of one installation), so that nobody who can guess a key, or
+// read the tags in YARN, can make or name the tag of another caller's key.
+func IdempotencyTags(secret []byte, kind, key, fingerprint string) (idem, spec string) {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(kind + "\x00" + key))
+	return TagIdemPrefix + hex.EncodeToString(mac.Sum(nil)[:20]), TagSpecPrefix + fingerprint
 }
 
 // TagValue returns the value of the first tag with prefix among tags, or "".

@@ -1,6 +1,11 @@
 package ident
 
-import "testing"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+)
 
 func TestIDs(t *testing.T) {
 	cases := []struct {
@@ -27,9 +32,39 @@ func TestIDs(t *testing.T) {
 	if TagValue([]string{"yarngate", "yarngate-flink:1.20.3"}, TagFlinkPrefix) != "1.20.3" {
 		t.Fatal("TagValue")
 	}
-	j1, _ := IdempotencyTags("", "k", "f")
-	s1, _ := IdempotencyTags("session", "k", "f")
-	if j1 == s1 {
-		t.Fatal("job and session keys share a tag")
+}
+
+// TestIdempotencyTags: the key's tag depends on the secret (a plain hash of the key is not it) and on the
+// kind; it is a valid YARN tag.
+func TestIdempotencyTags(t *testing.T) {
+	secret, other := []byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")
+	j1, spec := IdempotencyTags(secret, "", "k", "f")
+	tests := []struct {
+		name string
+		tag  string
+	}{
+		{"session key", first(IdempotencyTags(secret, "session", "k", "f"))},
+		{"another secret", first(IdempotencyTags(other, "", "k", "f"))},
+		{"another key", first(IdempotencyTags(secret, "", "k2", "f"))},
+		{"the plain hash of the key", TagIdemPrefix + plainHash("k")},
+		{"the plain hash of kind and key", TagIdemPrefix + plainHash("\x00k")},
 	}
+	for _, tc := range tests {
+		if tc.tag == j1 {
+			t.Errorf("%s gives the same tag %s", tc.name, j1)
+		}
+	}
+	if again, _ := IdempotencyTags(secret, "", "k", "f"); again != j1 {
+		t.Errorf("not stable: %s, %s", again, j1)
+	}
+	if len(j1) != len(TagIdemPrefix)+40 || strings.ToLower(j1) != j1 || spec != TagSpecPrefix+"f" {
+		t.Errorf("tags %q %q", j1, spec)
+	}
+}
+
+func first(a, _ string) string { return a }
+
+func plainHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:20])
 }

@@ -17,8 +17,14 @@ import (
 // has ended is returned unchanged.
 func (s *Service) Cancel(ctx context.Context, id string, kill bool) (api.Job, error) {
 	rec, err := s.jobRecord(ctx, id)
-	if err != nil || rec.Terminal {
-		return s.renderJob(rec), err
+	if err != nil {
+		return api.Job{}, err
+	}
+	if err := s.mayModifyJob(ctx, &rec, "cancel"); err != nil {
+		return api.Job{}, err
+	}
+	if rec.Terminal {
+		return s.renderJob(rec), nil
 	}
 	st := rec.Status
 	if rec.Kind == registry.KindSessionJob {
@@ -93,8 +99,14 @@ const sessionShutdownTimeout = 10 * time.Second
 // once. A session that has ended is returned unchanged.
 func (s *Service) StopSession(ctx context.Context, id string) (api.Session, error) {
 	rec, err := s.sessionRecord(ctx, id)
-	if err != nil || rec.Terminal {
-		return s.renderSession(rec), err
+	if err != nil {
+		return api.Session{}, err
+	}
+	if p := s.caller(ctx); !s.may(p, &rec, accessModify) {
+		return api.Session{}, forbidden(p, "stop", &rec)
+	}
+	if rec.Terminal {
+		return s.renderSession(rec), nil
 	}
 	if rec, err = s.opts.Registry.Update(ctx, id, func(r *registry.Record) (bool, error) {
 		return r.SetStatus(observe.Stopping(r.Status, time.Now()), "stop requested (request "+RequestID(ctx)+")"), nil
@@ -120,4 +132,13 @@ func (s *Service) StopSession(ctx context.Context, id string) (api.Session, erro
 		}
 	}
 	return s.renderSession(rec), nil
+}
+
+// mayModifyJob checks that the caller may act on a job: its owner, an administrator, someone its ACL grants
+// modify, or, for a session job, someone who may modify the session.
+func (s *Service) mayModifyJob(ctx context.Context, rec *registry.Record, action string) error {
+	if p := s.caller(ctx); !s.mayJob(p, rec, accessModify) {
+		return forbidden(p, action, rec)
+	}
+	return nil
 }

@@ -44,6 +44,8 @@ var (
 	ErrStorageUnavailable = hdfs.ErrUnavailable
 	// ErrStorageClosed: the jar store is closed (hdfs.ErrClosed).
 	ErrStorageClosed = hdfs.ErrClosed
+	// ErrNoUploadSlot: every upload slot stayed taken while the upload waited for one (hdfs.ErrNoUploadSlot).
+	ErrNoUploadSlot = hdfs.ErrNoUploadSlot
 	// ErrInvalidKeytab: an upload is not a keytab or holds no key of its principal; a client-safe detail
 	// follows the sentinel's text (keytab.ErrInvalid).
 	ErrInvalidKeytab = keytab.ErrInvalid
@@ -88,7 +90,7 @@ func ClientFault(err error) bool {
 		tooLarge *http.MaxBytesError
 	)
 	switch {
-	case errors.As(err, &spec), errors.Is(err, ErrJobNotFound), errors.Is(err, ErrSessionNotFound),
+	case errors.As(err, &spec), errors.Is(err, ErrForbidden), errors.Is(err, ErrJobNotFound), errors.Is(err, ErrSessionNotFound),
 		errors.Is(err, ErrSessionNotRunning), errors.Is(err, ErrJarNotFound), errors.Is(err, ErrIdempotencyKeyReused),
 		errors.Is(err, ErrUnknownQueue), errors.Is(err, ErrYARNRejected):
 		return true

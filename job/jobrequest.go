@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/flink"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
@@ -69,6 +70,8 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 			e.Add("jarPath", "must be an hdfs:// URI with an absolute path")
 		} else if !strings.HasSuffix(u.Path, ".jar") {
 			e.Add("jarPath", "must name a .jar file")
+		} else if !flink.ShellSafeURI(r.JarPath) {
+			e.Add("jarPath", "must consist of letters, digits and -._~/:@%%+= only")
 		}
 	}
 	if r.EntryClass != "" && !validClassName(r.EntryClass) {
@@ -101,7 +104,7 @@ func checkKeytabID(id string, e *api.SpecError) {
 }
 
 // flinkConfigStrings converts a request's flinkConfig to strings, adding a problem to e for each value
-// that is not a string, number or boolean.
+// that is not a string, number or boolean and for each key a request may not set (flink.CheckFlinkConfig).
 func flinkConfigStrings(in map[string]any, e *api.SpecError) map[string]string {
 	cfg := make(map[string]string, len(in))
 	for k, v := range in {
@@ -115,6 +118,9 @@ func flinkConfigStrings(in map[string]any, e *api.SpecError) map[string]string {
 		default:
 			e.Add("flinkConfig."+k, "must be a string, number or boolean")
 		}
+	}
+	for _, p := range flink.CheckFlinkConfig(cfg) {
+		e.Add(p.Field, "%s", p.Reason)
 	}
 	return cfg
 }

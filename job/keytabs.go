@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/keytab"
 	"github.com/yarngate/yarngate/launch"
 )
@@ -24,104 +25,180 @@ var (
 
 // keytabStore is what the keytab service needs of the store; *keytab.Store implements it.
 type keytabStore interface {
-	Add(ctx context.Context, body io.Reader, principal string) (keytab.Keytab, error)
+	Add(ctx context.Context, body io.Reader, principal, owner string) (keytab.Keytab, error)
 	Get(ctx context.Context, id string) (keytab.Keytab, error)
 	List(ctx context.Context) ([]keytab.Keytab, error)
 	Delete(ctx context.Context, id string) error
 	Read(ctx context.Context, id string) (keytab.Keytab, []byte, error)
 }
 
-// KeytabService keeps users' keytabs for launches on a Kerberized cluster: uploads (validated, tried
-// against the KDC, stored as secrets), metadata reads and deletes for the HTTP layer, and the keytab of a
-// launch for the job service. Key material is never logged or rendered. A nil *KeytabService (a cluster
-// without Kerberos) refuses everything with ErrKeytabsDisabled.
-type KeytabService struct {
-	store  keytabStore
-	logger *slog.Logger
+// KeytabOptions configure a KeytabService.
+type KeytabOptions struct {
+	// Store keeps the keytabs (usually a *keytab.Store). Required.
+	Store keytabStore
+	// User is the gateway's Hadoop user: the caller of a request without a principal (a gateway without
+	// authentication), as in Options.User. Required.
+	User string
+	// Admins may see, delete and use every keytab, as they may every job.
+	Admins Admins
+	// UserOf maps a keytab's principal to the Hadoop user a cluster logging in with it acts as: the
+	// cluster's auth_to_local rules (app passes authn.Rules.ShortName of auth.authToLocal). Default: the
+	// principal's first component (keytab.ShortName), which is what Hadoop's DEFAULT rule gives in the
+	// default realm.
+	UserOf func(principal string) (string, error)
+	// Logger receives a line per upload and delete, never key material. Default: discard.
+	Logger *slog.Logger
 }
 
-// NewKeytabService returns a KeytabService over store (usually a *keytab.Store).
-func NewKeytabService(store keytabStore, logger *slog.Logger) *KeytabService {
-	return &KeytabService{store: store, logger: logger}
+func (o *KeytabOptions) validate() error {
+	if o.Store == nil || o.User == "" {
+		return errors.New("keytab service: Store and User are required")
+	}
+	if o.UserOf == nil {
+		o.UserOf = func(principal string) (string, error) { return keytab.ShortName(principal), nil }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// KeytabService keeps users' keytabs for launches on a Kerberized cluster: uploads (validated, tried
+// against the KDC, stored as secrets with their uploader as owner), metadata reads and deletes for the HTTP
+// layer, and the keytab of a launch for the job service. Key material is never logged or rendered. A nil
+// *KeytabService (a cluster without Kerberos) refuses everything with ErrKeytabsDisabled.
+//
+// A keytab is its owner's: only the owner and administrators list, get, delete or launch with it. To
+// anyone else it does not exist (ErrStoredKeytabNotFound, ErrKeytabNotFound: 404), as with jobs a caller
+// may not see. Keytabs have no ACL: a keytab is a password, not something to share.
+type KeytabService struct {
+	opts KeytabOptions
+}
+
+// NewKeytabService returns a KeytabService.
+func NewKeytabService(opts KeytabOptions) (*KeytabService, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	return &KeytabService{opts: opts}, nil
+}
+
+// may reports whether p may see and use k: its owner and administrators.
+func (s *KeytabService) may(p authn.Principal, k keytab.Keytab) bool {
+	return k.Owner != "" && k.Owner == p.User || s.opts.Admins.include(p)
 }
 
 // Upload validates and stores a keytab (body, at most keytab.MaxSize bytes), keeping the keys of principal
-// ("" for the keytab's only principal).
+// ("" for the keytab's only principal). The caller owns it.
 func (s *KeytabService) Upload(ctx context.Context, body io.Reader, principal string) (api.Keytab, error) {
 	if s == nil {
 		return api.Keytab{}, ErrKeytabsDisabled
 	}
-	k, err := s.store.Add(ctx, body, principal)
+	p := callerOf(ctx, s.opts.User)
+	k, err := s.opts.Store.Add(ctx, body, principal, p.User)
 	if err != nil {
 		return api.Keytab{}, fmt.Errorf("upload keytab: %w", err)
 	}
-	s.logger.InfoContext(ctx, "keytab stored", "requestId", RequestID(ctx), "id", k.ID, "principal", k.Principal, "keys", len(k.Keys))
+	s.opts.Logger.InfoContext(ctx, "keytab stored", "requestId", RequestID(ctx), "id", k.ID, "principal", k.Principal,
+		"owner", k.Owner, "keys", len(k.Keys))
 	return KeytabToAPI(k), nil
 }
 
-// Get describes one keytab.
+// Get describes one keytab of the caller's (any keytab for an administrator).
 func (s *KeytabService) Get(ctx context.Context, id string) (api.Keytab, error) {
 	if s == nil {
 		return api.Keytab{}, ErrKeytabsDisabled
 	}
-	k, err := s.store.Get(ctx, id)
+	k, err := s.visible(ctx, id)
 	if err != nil {
 		return api.Keytab{}, fmt.Errorf("get keytab: %w", err)
 	}
 	return KeytabToAPI(k), nil
 }
 
-// List describes every keytab, newest first.
+// visible returns the keytab id describes when the caller may see it, else an error wrapping
+// keytab.ErrNotFound.
+func (s *KeytabService) visible(ctx context.Context, id string) (keytab.Keytab, error) {
+	k, err := s.opts.Store.Get(ctx, id)
+	if err != nil {
+		return keytab.Keytab{}, err
+	}
+	if p := callerOf(ctx, s.opts.User); !s.may(p, k) {
+		return keytab.Keytab{}, fmt.Errorf("%w: %s is %s's, not %s's", keytab.ErrNotFound, id, k.Owner, p.User)
+	}
+	return k, nil
+}
+
+// List describes the caller's keytabs (every keytab for an administrator), newest first.
 func (s *KeytabService) List(ctx context.Context) ([]api.Keytab, error) {
 	if s == nil {
 		return nil, ErrKeytabsDisabled
 	}
-	ks, err := s.store.List(ctx)
+	ks, err := s.opts.Store.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list keytabs: %w", err)
 	}
+	p := callerOf(ctx, s.opts.User)
 	out := make([]api.Keytab, 0, len(ks))
 	for _, k := range ks {
-		out = append(out, KeytabToAPI(k))
+		if s.may(p, k) {
+			out = append(out, KeytabToAPI(k))
+		}
 	}
 	return out, nil
 }
 
-// Delete removes a keytab; clusters launched with it keep their copy until they end.
+// Delete removes a keytab of the caller's (any keytab for an administrator); clusters launched with it
+// keep their copy until they end.
 func (s *KeytabService) Delete(ctx context.Context, id string) error {
 	if s == nil {
 		return ErrKeytabsDisabled
 	}
-	if err := s.store.Delete(ctx, id); err != nil {
+	if _, err := s.visible(ctx, id); err != nil {
 		return fmt.Errorf("delete keytab: %w", err)
 	}
-	s.logger.InfoContext(ctx, "keytab deleted", "requestId", RequestID(ctx), "id", id)
+	if err := s.opts.Store.Delete(ctx, id); err != nil {
+		return fmt.Errorf("delete keytab: %w", err)
+	}
+	s.opts.Logger.InfoContext(ctx, "keytab deleted", "requestId", RequestID(ctx), "id", id, "by", callerOf(ctx, s.opts.User).User)
 	return nil
 }
 
-// forLaunch reads the keytab a job or session names and checks that its principal maps to user, the user
-// the cluster runs as (the gateway's own user for now: per-caller users come later, and then this is the
-// caller's). The mapping is Hadoop's default auth_to_local rule: the principal's first component.
-func (s *KeytabService) forLaunch(ctx context.Context, id, user string) (*launch.Keytab, error) {
+// forLaunch reads the keytab a job or session names, for its caller: a keytab the caller may not use (not
+// the owner, not an administrator) is ErrKeytabNotFound, as one that is not stored. Its principal must map
+// (KeytabOptions.UserOf) to runAs, the Hadoop user the cluster runs as: the keytab must be the identity
+// the cluster already has, or the cluster would act as someone else once it logs in with it. Today runAs
+// is the gateway's own user (Options.User) whoever the caller is, since YARN applications are submitted
+// as the gateway's user; once the gateway impersonates its callers (proxy users), the cluster runs as the
+// caller and runAs becomes the caller's user.
+func (s *KeytabService) forLaunch(ctx context.Context, id, runAs string) (*launch.Keytab, error) {
 	if s == nil {
 		return nil, &api.SpecError{Problems: []api.FieldProblem{{Field: "keytabId", Reason: "the cluster does not use Kerberos: no keytab is needed"}}}
 	}
-	k, data, err := s.store.Read(ctx, id)
+	k, data, err := s.opts.Store.Read(ctx, id)
+	if err == nil {
+		if p := callerOf(ctx, s.opts.User); !s.may(p, k) {
+			clear(data)
+			err = fmt.Errorf("%w: %s is %s's, not %s's", keytab.ErrNotFound, id, k.Owner, p.User)
+		}
+	}
 	if errors.Is(err, keytab.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", ErrKeytabNotFound, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keytab of the launch: %w", err)
 	}
-	if keytab.ShortName(k.Principal) != user {
-		return nil, fmt.Errorf("%w: keytab %s holds %s, the job runs as %s", ErrKeytabUserMismatch, id, k.Principal, user)
+	user, err := s.opts.UserOf(k.Principal)
+	if err != nil || user != runAs {
+		clear(data)
+		return nil, fmt.Errorf("%w: keytab %s holds %s (user %q), the cluster runs as %s", ErrKeytabUserMismatch, id, k.Principal, user, runAs)
 	}
 	return &launch.Keytab{Principal: k.Principal, Data: data}, nil
 }
 
 // KeytabToAPI renders a stored keytab as the API's keytab object.
 func KeytabToAPI(k keytab.Keytab) api.Keytab {
-	out := api.Keytab{ID: k.ID, Principal: k.Principal, CreatedAt: k.Created.UTC(), Keys: make([]api.KeytabKey, 0, len(k.Keys))}
+	out := api.Keytab{ID: k.ID, Principal: k.Principal, Owner: k.Owner, CreatedAt: k.Created.UTC(), Keys: make([]api.KeytabKey, 0, len(k.Keys))}
 	for _, key := range k.Keys {
 		out.Keys = append(out.Keys, api.KeytabKey{Version: key.Version, EncryptionType: key.EncryptionType})
 	}

@@ -34,7 +34,7 @@ func (s *Service) jobRecord(ctx context.Context, id string) (registry.Record, er
 		return registry.Record{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 	case err != nil:
 		return registry.Record{}, fmt.Errorf("read job %s: %w", id, err)
-	case !visible(&rec) || rec.Kind == registry.KindSession:
+	case !visible(&rec) || rec.Kind == registry.KindSession || !s.mayJob(s.caller(ctx), &rec, accessView):
 		return registry.Record{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 	}
 	return rec, nil
@@ -51,7 +51,7 @@ func (s *Service) sessionRecord(ctx context.Context, id string) (registry.Record
 		return registry.Record{}, fmt.Errorf("%w: %s", ErrSessionNotFound, id)
 	case err != nil:
 		return registry.Record{}, fmt.Errorf("read session %s: %w", id, err)
-	case !visible(&rec) || rec.Kind != registry.KindSession:
+	case !visible(&rec) || rec.Kind != registry.KindSession || !s.may(s.caller(ctx), &rec, accessView):
 		return registry.Record{}, fmt.Errorf("%w: %s", ErrSessionNotFound, id)
 	}
 	return rec, nil
@@ -99,11 +99,14 @@ func waitRecord[T any](ctx context.Context, s *Service, id string, timeout time.
 	}
 }
 
-// List returns the jobs, newest first, optionally only those in one state.
-func (s *Service) List(_ context.Context, state api.JobState) ([]api.Job, error) {
+// List returns the jobs the caller may see, newest first, optionally only those in one state.
+func (s *Service) List(ctx context.Context, state api.JobState) ([]api.Job, error) {
+	p := s.caller(ctx)
 	recs := s.opts.Registry.List(func(rec *registry.Record) bool {
 		return visible(rec) && rec.Kind != registry.KindSession && (state == "" || rec.State == string(state))
 	})
+	// Outside List's lock: a session job's access depends on its session's record.
+	recs = slices.DeleteFunc(recs, func(rec registry.Record) bool { return !s.mayJob(p, &rec, accessView) })
 	jobs := make([]api.Job, 0, len(recs))
 	for _, rec := range recs {
 		jobs = append(jobs, s.renderJob(rec))
@@ -117,9 +120,11 @@ func (s *Service) List(_ context.Context, state api.JobState) ([]api.Job, error)
 	return jobs, nil
 }
 
-// ListSessions returns the sessions, newest first.
-func (s *Service) ListSessions(context.Context) ([]api.Session, error) {
+// ListSessions returns the sessions the caller may see, newest first.
+func (s *Service) ListSessions(ctx context.Context) ([]api.Session, error) {
+	p := s.caller(ctx)
 	recs := s.opts.Registry.List(func(rec *registry.Record) bool { return visible(rec) && rec.Kind == registry.KindSession })
+	recs = slices.DeleteFunc(recs, func(rec registry.Record) bool { return !s.may(p, &rec, accessView) })
 	out := make([]api.Session, 0, len(recs))
 	for _, rec := range recs {
 		out = append(out, s.renderSession(rec))
@@ -149,7 +154,7 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 			Diagnostics: st.YARN.Diagnostics, Queue: st.YARN.Queue, User: st.YARN.User},
 		Flink: api.JobFlink{JobID: st.Flink.JobID, Version: st.Flink.Version, State: optional(st.Flink.State),
 			Failure: optional(st.Flink.Failure), Jobs: make([]api.FlinkJob, 0, len(st.Flink.Jobs))},
-		CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
+		Owner: rec.Owner, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
 	}
 	if job.Target == "" {
 		job.Target = targetApplication
@@ -192,7 +197,8 @@ func (s *Service) renderSession(rec registry.Record) api.Session {
 	sess := api.Session{ID: rec.ID, Name: rec.Name, State: api.SessionState(rec.State), FlinkVersion: st.Flink.Version,
 		YARN: api.JobYARN{ApplicationID: rec.ApplicationID, State: st.YARN.State, FinalStatus: st.YARN.FinalStatus,
 			Diagnostics: st.YARN.Diagnostics, Queue: st.YARN.Queue, User: st.YARN.User},
-		CreatedAt: rec.CreatedAt, UpdatedAt: st.Since, Credentials: renderCredentials(rec.Credentials)}
+		Owner: rec.Owner, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
+		Credentials: renderCredentials(rec.Credentials)}
 	base := s.rmBase()
 	sess.Links.YARN = base + "/cluster/app/" + rec.ApplicationID
 	if st.JobManager != "" && (sess.State == api.SessionRunning || sess.State == api.SessionStopping) {

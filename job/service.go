@@ -89,11 +89,18 @@ type Options struct {
 	Instance string
 	// Backend names the registry's store for the cluster view ("zookeeper", "embedded").
 	Backend string
-	// User is the Hadoop user the clusters run as. Required.
+	// User is the Hadoop user the clusters run as, and the caller of a request without a principal (a
+	// gateway without authentication). Required.
 	User string
 	// Keytabs, on a Kerberized cluster, holds the keytabs jobs and sessions name (keytabId); nil refuses
 	// keytabId.
 	Keytabs *KeytabService
+	// Admins may see and act on every job and session.
+	Admins Admins
+	// IdempotencySecret keys the HMAC that names an idempotency key in its application's YARN tag
+	// (ident.IdempotencyTags); every instance sharing the registry must have the same one
+	// (registry.Registry.Secret). At least 16 bytes; required.
+	IdempotencySecret []byte
 	// MaxWait caps long polls. Default 5 minutes.
 	MaxWait time.Duration
 	// LaunchTimeout bounds a launch from the moment YARN gave it an application id, whatever becomes of its
@@ -124,6 +131,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Instance == "" || opts.User == "" {
 		return nil, errors.New("job service: Instance and User are required")
+	}
+	if len(opts.IdempotencySecret) < 16 {
+		return nil, errors.New("job service: an IdempotencySecret of at least 16 bytes is required")
 	}
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = 5 * time.Minute

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/flink"
 	"github.com/yarngate/yarngate/ident"
 	"github.com/yarngate/yarngate/launch"
@@ -149,7 +150,8 @@ func newTestService(t *testing.T, l *fakeLauncher) *testService {
 	}
 	ts := &testService{launcher: l, rm: &fakeRM{}, observer: &fakeObserver{}, reg: registrytest.Open(t, registrytest.NewMemStore())}
 	ts.Service, err = New(Options{Launcher: l, RM: ts.rm, Registry: ts.reg, Observer: ts.observer, Instance: "me", User: "yarngate",
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Metrics: metrics, LaunchTimeout: 5 * time.Second})
+		IdempotencySecret: []byte("0123456789abcdef0123456789abcdef"),
+		Logger:            slog.New(slog.NewTextHandler(t.Output(), nil)), Metrics: metrics, LaunchTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +273,7 @@ func TestRetryTakesOverFromAStoppedLauncher(t *testing.T) {
 	if _, err := normalizeJobRequest(&req); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.reg.ClaimKey(ctx, keyHash(registry.KindJob, "k3"), registry.KeyClaim{Fingerprint: jobRequestFingerprint(&req), Launcher: "gone"}); err != nil {
+	if _, _, err := s.reg.ClaimKey(ctx, keyHash(registry.KindJob, scopedKey(authn.Principal{User: "yarngate"}, "k3")), registry.KeyClaim{Fingerprint: jobRequestFingerprint(&req), Launcher: "gone"}); err != nil {
 		t.Fatal(err)
 	}
 	job, created, err := s.Submit(ctx, jobRequest(goodID), "k3")
@@ -281,7 +283,7 @@ func TestRetryTakesOverFromAStoppedLauncher(t *testing.T) {
 	if n := len(l.submitted()); n != 0 {
 		t.Fatalf("%d launches: the stopped launcher's application was launched again", n)
 	}
-	c, err := s.reg.Claim(ctx, keyHash(registry.KindJob, "k3"))
+	c, err := s.reg.Claim(ctx, keyHash(registry.KindJob, scopedKey(authn.Principal{User: "yarngate"}, "k3")))
 	if err != nil || c.ID != found.ID || c.Launcher != "" {
 		t.Fatalf("claim %+v, %v", c, err)
 	}
@@ -314,6 +316,9 @@ func seed(t *testing.T, s *testService, rec registry.Record, st observe.Status) 
 		st.Since = time.Now()
 	}
 	rec.SetStatus(st, "")
+	if rec.Owner == "" {
+		rec.Owner = "yarngate" // the service's user, the caller of requests without a principal
+	}
 	if _, err := s.reg.Create(t.Context(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +374,7 @@ func TestSessionJobs(t *testing.T) {
 	if err != nil || !created || job.Target != "session" || !strings.HasPrefix(job.ID, sess+".") || job.Flink.Version != "1.20.3" {
 		t.Fatalf("session job %+v, %v, %v", job, created, err)
 	}
-	if l.runs[0].FlinkJobID != sessionFlinkJobID(sess, "sk") || l.runs[0].JobManager != "http://jm:1" {
+	if l.runs[0].FlinkJobID != sessionFlinkJobID(sess, scopedKey(authn.Principal{User: "yarngate"}, "sk")) || l.runs[0].JobManager != "http://jm:1" {
 		t.Fatalf("run %+v", l.runs[0])
 	}
 	if again, created, err := s.Submit(ctx, req, "sk"); err != nil || created || again.ID != job.ID {

@@ -9,15 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/flink"
 	"github.com/yarngate/yarngate/ident"
 	"github.com/yarngate/yarngate/launch"
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/reconcile"
+	"github.com/yarngate/yarngate/redact"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
 )
@@ -33,10 +34,16 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 	if err != nil {
 		return api.Job{}, false, err
 	}
+	acl, err := aclFrom(req.ACL)
+	if err != nil {
+		return api.Job{}, false, err
+	}
+	p := s.caller(ctx)
+	key = scopedKey(p, key)
 	fp := jobRequestFingerprint(&req)
 	var rec registry.Record
 	if req.Target == targetSession {
-		rec, created, err = s.submitToSession(ctx, req, key, fp)
+		rec, created, err = s.submitToSession(ctx, req, key, fp, acl)
 	} else {
 		spec := launch.Spec{Kind: launch.Job, Name: req.Name, Target: req.Target, JarID: req.JarID, JarPath: req.JarPath,
 			EntryClass: req.EntryClass, Args: req.Args, MultipleJobs: req.MultipleJobs, Queue: req.Queue,
@@ -46,11 +53,11 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 		}
 		sizeOf(&spec, req.JobManager, req.TaskManager)
 		if req.KeytabID != "" {
-			if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, s.opts.User); err != nil {
+			if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, s.runAs(p)); err != nil {
 				return api.Job{}, false, err
 			}
 		}
-		tmpl := registry.Record{Kind: registry.KindJob, Name: req.Name, Target: req.Target, Spec: redactedSpec(req)}
+		tmpl := registry.Record{Kind: registry.KindJob, Name: req.Name, Target: req.Target, Spec: redactedSpec(req), Owner: p.User, ACL: acl}
 		rec, created, err = s.launchOnce(ctx, key, fp, spec, tmpl)
 	}
 	if err != nil {
@@ -66,14 +73,20 @@ func (s *Service) CreateSession(ctx context.Context, req api.SessionRequest, key
 	if err != nil {
 		return api.Session{}, false, err
 	}
+	acl, err := aclFrom(req.ACL)
+	if err != nil {
+		return api.Session{}, false, err
+	}
+	p := s.caller(ctx)
+	key = scopedKey(p, key)
 	spec := launch.Spec{Kind: launch.Session, Name: req.Name, Queue: req.Queue, FlinkVersion: req.FlinkVersion, FlinkConfig: cfg}
 	sizeOf(&spec, req.JobManager, req.TaskManager)
 	if req.KeytabID != "" {
-		if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, s.opts.User); err != nil {
+		if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, s.runAs(p)); err != nil {
 			return api.Session{}, false, err
 		}
 	}
-	tmpl := registry.Record{Kind: registry.KindSession, Name: req.Name, Spec: redactedSpec(req)}
+	tmpl := registry.Record{Kind: registry.KindSession, Name: req.Name, Spec: redactedSpec(req), Owner: p.User, ACL: acl}
 	rec, created, err := s.launchOnce(ctx, key, sessionRequestFingerprint(&req), spec, tmpl)
 	if err != nil {
 		return api.Session{}, false, err
@@ -119,7 +132,7 @@ func (s *Service) launchOnce(ctx context.Context, key, fp string, spec launch.Sp
 		if spec.Kind == launch.Session {
 			tagKind = "session"
 		}
-		idem, specTag := ident.IdempotencyTags(tagKind, key, fp)
+		idem, specTag := ident.IdempotencyTags(s.opts.IdempotencySecret, tagKind, key, fp)
 		if cl.recovering {
 			app, err := s.opts.Launcher.FindByTags(ctx, idem, specTag, spec.Kind)
 			if errors.Is(err, launch.ErrSpecMismatch) {
@@ -166,7 +179,10 @@ func (s *Service) complete(ctx context.Context, tmpl registry.Record, p *launch.
 		return registry.Record{}, err
 	}
 	rec := tmpl
-	rec.ID, rec.ApplicationID, rec.Owner = l.ApplicationID, l.ApplicationID, s.opts.User
+	rec.ID, rec.ApplicationID = l.ApplicationID, l.ApplicationID
+	if rec.Owner == "" {
+		rec.Owner = s.opts.User
+	}
 	if cl != nil {
 		rec.KeyHash, rec.Fingerprint = cl.hash, cl.fp
 	}
@@ -202,7 +218,7 @@ func (s *Service) record(ctx context.Context, rec registry.Record, cl *keyClaim)
 	if _, err := s.opts.Registry.Create(wctx, rec); errors.Is(err, registry.ErrExists) {
 		_, err = s.opts.Registry.Update(wctx, rec.ID, func(old *registry.Record) (bool, error) {
 			old.KeyHash, old.Fingerprint, old.Spec, old.Name, old.Target = rec.KeyHash, rec.Fingerprint, rec.Spec, rec.Name, rec.Target
-			old.Credentials = rec.Credentials
+			old.Credentials, old.Owner, old.ACL = rec.Credentials, rec.Owner, rec.ACL
 			return true, nil
 		})
 		if err != nil {
@@ -230,7 +246,10 @@ const recordTimeout = 30 * time.Second
 // recordFound records the application a stopped launcher had submitted for the same key.
 func (s *Service) recordFound(ctx context.Context, tmpl registry.Record, app *yarnclient.App, cl *keyClaim) (registry.Record, error) {
 	rec := tmpl
-	rec.ID, rec.ApplicationID, rec.Owner, rec.KeyHash, rec.Fingerprint = app.ID, app.ID, s.opts.User, cl.hash, cl.fp
+	rec.ID, rec.ApplicationID, rec.KeyHash, rec.Fingerprint = app.ID, app.ID, cl.hash, cl.fp
+	if rec.Owner == "" {
+		rec.Owner = s.opts.User
+	}
 	jobID := ""
 	multi := app.HasTag(ident.TagMultipleJobs)
 	if tmpl.Kind == registry.KindJob && !multi {
@@ -256,13 +275,14 @@ func (s *Service) recordFailedLaunch(ctx context.Context, kind, appID string, ca
 // session and jar) and run there under a Flink job id chosen here — derived from the session and the
 // idempotency key when there is one, so that a retry, also one taking over from a stopped gateway, finds the
 // job instead of running it twice. A main() that fails gives a FAILED job with the JobManager's message.
-func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, fp string) (registry.Record, bool, error) {
-	sess, err := s.opts.Registry.Get(ctx, req.SessionID)
-	if errors.Is(err, registry.ErrNotFound) || (err == nil && (sess.Kind != registry.KindSession || !visible(&sess))) {
-		return registry.Record{}, false, fmt.Errorf("%w: %s", ErrSessionNotFound, req.SessionID)
-	}
+func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, fp string, acl *registry.ACL) (registry.Record, bool, error) {
+	sess, err := s.sessionRecord(ctx, req.SessionID)
 	if err != nil {
-		return registry.Record{}, false, fmt.Errorf("read session %s: %w", req.SessionID, err)
+		return registry.Record{}, false, err
+	}
+	p := s.caller(ctx)
+	if !s.may(p, &sess, accessModify) {
+		return registry.Record{}, false, forbidden(p, "submit jobs into", &sess)
 	}
 	if sess.State != string(api.SessionRunning) || sess.Status.JobManager == "" {
 		return registry.Record{}, false, fmt.Errorf("%w: session %s is %s", ErrSessionNotRunning, sess.ID, sess.State)
@@ -302,7 +322,7 @@ func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, 
 		}
 		now := time.Now()
 		rec := registry.Record{ID: ident.SessionJobID(sess.ID, flinkID), Kind: registry.KindSessionJob, ApplicationID: sess.ID,
-			Owner: s.opts.User, Name: req.Name, Target: targetSession, Spec: redactedSpec(req)}
+			Owner: p.User, ACL: acl, Name: req.Name, Target: targetSession, Spec: redactedSpec(req)}
 		if cl != nil {
 			rec.KeyHash, rec.Fingerprint = cl.hash, cl.fp
 		}
@@ -342,6 +362,14 @@ type keyClaim struct {
 
 // claimWait is how often a request polls a key claimed by a launch under way on another instance.
 const claimWait = 200 * time.Millisecond
+
+// scopedKey puts an idempotency key in its caller's scope: the same key from two users names two launches.
+func scopedKey(p authn.Principal, key string) string {
+	if key == "" {
+		return ""
+	}
+	return p.User + "\x00" + key
+}
 
 // keyHash names an idempotency key in the registry; kind keeps job, session and session-job keys apart.
 func keyHash(kind, key string) string {
@@ -447,18 +475,9 @@ func (s *Service) release(ctx context.Context, cl *keyClaim) {
 	}
 }
 
-// secretKey reports whether a Flink configuration key names a secret.
-func secretKey(k string) bool {
-	k = strings.ToLower(k)
-	for _, s := range []string{"password", "secret", "token", "credential", "access-key", "accesskey", "keytab"} {
-		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactedSpec encodes a request for its record, with secret-looking configuration values replaced.
+// redactedSpec encodes a request for its record without its secrets (package redact): the flinkConfig values
+// of keys that name secrets, the credentials of URIs in any string (jarPath, savepoint path, configuration
+// values, arguments), secret-looking program arguments.
 func redactedSpec(req any) json.RawMessage {
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -466,17 +485,51 @@ func redactedSpec(req any) json.RawMessage {
 	}
 	var m map[string]any
 	if json.Unmarshal(b, &m) != nil {
-		return b
+		return nil
 	}
-	if cfg, ok := m["flinkConfig"].(map[string]any); ok {
-		for k := range cfg {
-			if secretKey(k) {
-				cfg[k] = "<redacted>"
+	for k, v := range m {
+		switch k {
+		case "flinkConfig":
+			if cfg, ok := v.(map[string]any); ok {
+				for ck, cv := range cfg {
+					if s, ok := cv.(string); ok {
+						cfg[ck] = redact.Value(ck, s)
+					} else if redact.SensitiveKey(ck) {
+						cfg[ck] = redact.Placeholder
+					}
+				}
 			}
+		case "args":
+			if l, ok := v.([]any); ok {
+				args := make([]string, len(l))
+				for i, a := range l {
+					args[i], _ = a.(string)
+				}
+				m[k] = redact.Args(args)
+			}
+		default:
+			m[k] = redactURIs(v)
 		}
 	}
 	if b, err = json.Marshal(m); err != nil {
 		return nil
 	}
 	return b
+}
+
+// redactURIs removes the credentials of URIs from every string in a decoded JSON value.
+func redactURIs(v any) any {
+	switch x := v.(type) {
+	case string:
+		return redact.URIs(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = redactURIs(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = redactURIs(e)
+		}
+	}
+	return v
 }

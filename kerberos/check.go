@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	"github.com/jcmturner/gokrb5/v8/client"
+	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/krberror"
 	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
 )
 
 // ErrKDCUnavailable means no KDC of the realm answered; CheckKeytab's error wraps it then.
@@ -25,17 +27,25 @@ func CheckKeytab(ctx context.Context, krb5Conf, principal string, data []byte) e
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("try keytab: %w", err)
 	}
-	conf, err := loadKrb5Conf(krb5Conf)
-	if err != nil {
-		return err
+	conf, serr := loadKrb5Conf(krb5Conf)
+	if serr != nil {
+		return serr.loginError()
 	}
-	cname, realm, err := splitPrincipal(principal, conf)
-	if err != nil {
-		return err
+	cname, realm := types.ParseSPNString(principal)
+	cname.NameType = nametype.KRB_NT_PRINCIPAL
+	if realm == "" {
+		realm = conf.LibDefaults.DefaultRealm
+	}
+	if realm == "" {
+		return &LoginError{Reason: "the principal names no realm and krb5.conf has no default_realm",
+			Err: fmt.Errorf("principal %q without realm", principal)}
+	}
+	if serr := checkKDCs(conf, realm, krb5Conf); serr != nil {
+		return serr.loginError()
 	}
 	kt := keytab.New()
 	if err := kt.Unmarshal(data); err != nil {
-		return keytabError(err)
+		return &LoginError{Reason: "the keytab cannot be parsed", Err: err}
 	}
 	done := make(chan error, 1)
 	go func() {

@@ -32,7 +32,7 @@ func TestCheckKeytab(t *testing.T) {
 		reason      string
 		unavailable bool
 	}{
-		{"KDC down", t.Context(), krb5, good, "no KDC of the realm answered", true},
+		{"KDC down", t.Context(), krb5, good, "the KDC cannot be reached (it is down or unreachable, or krb5.conf names the wrong host or port)", true},
 		{"not a keytab", t.Context(), krb5, []byte("nope"), "the keytab cannot be parsed", false},
 		{"no krb5.conf", t.Context(), filepath.Join(dir, "missing"), good, "krb5.conf does not exist", false},
 		{"canceled", canceled, krb5, good, "", false},

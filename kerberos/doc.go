@@ -5,7 +5,9 @@
 //
 // # Tickets
 //
-// New builds a Login and does no I/O; Run, which the composition root starts and stops, logs in, renews the
+// New builds a Login and does no I/O. Check reads krb5.conf and the keytab once, without asking the KDC, and
+// returns a *SetupError (the setting, the file, what is wrong) when a login cannot succeed whatever the KDC says;
+// the composition root refuses to start with it. Run, which the composition root starts and stops, logs in, renews the
 // ticket at Options.RefreshFraction of its lifetime (a TGS renewal while the ticket is renewable, a new AS
 // login from the keytab when it is not or when the renewal fails), and retries failures with bounded
 // backoff. The keytab and krb5.conf are read again for every login, so a rotated keytab is picked up.

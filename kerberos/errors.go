@@ -3,7 +3,6 @@ package kerberos
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"regexp"
 	"strconv"
 
@@ -28,34 +27,6 @@ func (e *LoginError) Unwrap() error { return e.Err }
 // PublicReason returns Reason; /readyz shows it.
 func (e *LoginError) PublicReason() string { return "kerberos: " + e.Reason }
 
-// errNoKeyForPrincipal means the keytab has no entry for the configured principal.
-var errNoKeyForPrincipal = errors.New("no key for the principal in the keytab")
-
-// krb5ConfError explains a krb5.conf that cannot be used.
-func krb5ConfError(err error) *LoginError {
-	reason := "krb5.conf cannot be parsed"
-	if errors.Is(err, fs.ErrNotExist) {
-		reason = "krb5.conf does not exist"
-	} else if errors.Is(err, fs.ErrPermission) {
-		reason = "krb5.conf is not readable by the gateway"
-	}
-	return &LoginError{Reason: reason, Err: err}
-}
-
-// keytabError explains a keytab that cannot be used.
-func keytabError(err error) *LoginError {
-	reason := "the keytab cannot be parsed"
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		reason = "the keytab file does not exist"
-	case errors.Is(err, fs.ErrPermission):
-		reason = "the keytab file is not readable by the gateway"
-	case errors.Is(err, errNoKeyForPrincipal):
-		reason = "the keytab holds no key for the configured principal"
-	}
-	return &LoginError{Reason: reason, Err: err}
-}
-
 // kdcErrorHints explains the KDC error codes an operator can act on.
 var kdcErrorHints = map[int32]string{
 	errorcode.KDC_ERR_C_PRINCIPAL_UNKNOWN: "the KDC does not know the principal",
@@ -67,11 +38,15 @@ var kdcErrorHints = map[int32]string{
 	errorcode.KDC_ERR_POLICY:              "the KDC's policy refuses the login",
 	errorcode.KDC_ERR_BADOPTION:           "the KDC refused an option of the request (a ticket that is not renewable?)",
 	errorcode.KRB_AP_ERR_TKT_EXPIRED:      "the ticket expired before it could be renewed",
+	errorcode.KDC_ERR_WRONG_REALM:         "the KDC does not serve the principal's realm (krb5.conf sends the realm to another realm's KDC?)",
 }
 
 // krbErrorCode matches how gokrb5 renders a KRB-ERROR from the KDC (messages.KRBError.Error) inside the text
 // of its krberror.Krberror, which keeps no typed cause.
 var krbErrorCode = regexp.MustCompile(`KRB Error: \((\d+)\)`)
+
+// closedWithoutAnswer matches gokrb5's text for a KDC connection closed before any answer arrived.
+var closedWithoutAnswer = regexp.MustCompile(`error reading response size header: EOF`)
 
 // exchangeError explains a failed exchange with the KDC. gokrb5 classifies its errors by RootCause; the KDC's
 // error code survives only in the text, and is read from there for the explanation alone.
@@ -81,7 +56,12 @@ func exchangeError(what string, err error) *LoginError {
 	if errors.As(err, &ke) {
 		switch ke.RootCause {
 		case krberror.NetworkingError:
-			reason = "no KDC of the realm answered"
+			reason = "the KDC cannot be reached (it is down or unreachable, or krb5.conf names the wrong host or port)"
+			if closedWithoutAnswer.MatchString(ke.Error()) {
+				// A KDC that accepts the connection and closes it unanswered: Kerby's answer to a realm it
+				// does not serve.
+				reason = "the KDC closed the connection without answering (does it serve the principal's realm?)"
+			}
 		case krberror.KDCError:
 			reason = "the KDC refused the " + what
 			if m := krbErrorCode.FindStringSubmatch(ke.Error()); m != nil {

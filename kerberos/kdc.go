@@ -3,7 +3,6 @@ package kerberos
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
-	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 )
@@ -31,65 +29,13 @@ type renewal struct {
 	authTime   time.Time
 }
 
-// loadKrb5Conf reads krb5.conf. Directives gokrb5 does not know are not an error (it keeps the rest).
-func loadKrb5Conf(path string) (*krbconfig.Config, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, krb5ConfError(err)
-	}
-	conf, err := krbconfig.Load(path)
-	var unsupported krbconfig.UnsupportedDirective
-	if err != nil && !errors.As(err, &unsupported) {
-		return nil, krb5ConfError(err)
-	}
-	return conf, nil
-}
-
-// splitPrincipal parses name[/instance][@REALM]; the realm defaults to krb5.conf's default_realm.
-func splitPrincipal(principal string, conf *krbconfig.Config) (types.PrincipalName, string, error) {
-	cname, realm := types.ParseSPNString(principal)
-	if realm == "" {
-		realm = conf.LibDefaults.DefaultRealm
-	}
-	if realm == "" {
-		return cname, "", &LoginError{Reason: "the principal names no realm and krb5.conf has no default_realm",
-			Err: fmt.Errorf("principal %q without realm", principal)}
-	}
-	cname.NameType = nametype.KRB_NT_PRINCIPAL
-	return cname, realm, nil
-}
-
-// loadKeytab reads the keytab and checks that it holds a key for cname@realm.
-func loadKeytab(path string, cname types.PrincipalName, realm string) (*keytab.Keytab, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, keytabError(err)
-	}
-	kt := keytab.New()
-	if err := kt.Unmarshal(data); err != nil {
-		return nil, keytabError(err)
-	}
-	for _, e := range kt.Entries {
-		if e.Principal.Realm == realm && strings.Join(e.Principal.Components, "/") == cname.PrincipalNameString() {
-			return kt, nil
-		}
-	}
-	return nil, keytabError(fmt.Errorf("%w: %s@%s in %s", errNoKeyForPrincipal, cname.PrincipalNameString(), realm, path))
-}
-
 // login does an AS exchange with the keytab's key, reading krb5.conf and the keytab afresh.
 func (k *gokrb5KDC) login() (*ticket, error) {
-	conf, err := loadKrb5Conf(k.krb5Conf)
-	if err != nil {
-		return nil, err
+	s, serr := readSetup(k.principal, k.keytab, k.krb5Conf)
+	if serr != nil {
+		return nil, serr.loginError()
 	}
-	cname, realm, err := splitPrincipal(k.principal, conf)
-	if err != nil {
-		return nil, err
-	}
-	kt, err := loadKeytab(k.keytab, cname, realm)
-	if err != nil {
-		return nil, err
-	}
+	conf, cname, realm, kt := s.conf, s.cname, s.realm, s.kt
 	// A keytab client used for this one exchange: ASExchange, unlike Login, starts no renewal goroutine.
 	kc := client.NewWithKeytab(strings.Join(cname.NameString, "/"), realm, kt, conf)
 	asReq, err := messages.NewASReqForTGT(realm, conf, cname)

@@ -128,7 +128,7 @@ func TestLoginRefresh(t *testing.T) {
 			{wantCalls: "login", wantOK: true, wantWait: refresh, wantReady: true},
 		}},
 		{name: "never logged in", steps: []step{
-			{loginErr: keytabError(errNoKeyForPrincipal), wantCalls: "login", wantReady: false},
+			{loginErr: noKeyForPrincipal(), wantCalls: "login", wantReady: false},
 		}},
 	}
 	for _, tc := range tests {
@@ -166,7 +166,7 @@ func TestReadyReasonIsSecretFree(t *testing.T) {
 		wantReason string
 	}{
 		{name: "before the first login", wantReason: "kerberos: the Kerberos login has not completed yet"},
-		{name: "keytab without the principal", loginErr: keytabError(errNoKeyForPrincipal),
+		{name: "keytab without the principal", loginErr: noKeyForPrincipal(),
 			wantReason: "kerberos: the keytab holds no key for the configured principal"},
 		{name: "other failure", loginErr: errors.New("yarngate@EXAMPLE.COM /etc/security/yarngate.keytab exploded"),
 			wantReason: "kerberos: the Kerberos login failed"},
@@ -253,4 +253,10 @@ func TestOptionsValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noKeyForPrincipal is the login error of a keytab without the principal's key, as the gokrb5 KDC reports it.
+func noKeyForPrincipal() error {
+	return (&SetupError{Setting: SettingKeytab, Path: "/etc/security/yarngate.keytab", Problem: "holds no key for yarngate@EXAMPLE.COM",
+		reason: "the keytab holds no key for the configured principal"}).loginError()
 }

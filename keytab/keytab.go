@@ -6,9 +6,11 @@
 //	<root>/keytabs/<id>.keytab
 //
 // The id is random (32 lower-case hex digits), never derived from the content. What a keytab is — its
-// principal, creation time (the file's modification time), key versions and encryption types — is read
-// from the file itself, so there is no second file to keep in step. Nothing here ever logs, renders or
-// returns key material except Read, whose caller (a launch) ships the keytab to the cluster.
+// owner (the user who uploaded it, in a one-line header before the keys), principal, creation time (the
+// file's modification time), key versions and encryption types — is read from the file itself, so there is
+// no second file to keep in step. Who may see or use a keytab is decided by the caller of the store (package
+// job), from its owner. Nothing here ever logs, renders or returns key material except Read, whose caller
+// (a launch) ships the keytab to the cluster.
 //
 // Dependency rule: keytab is a client package. It imports gokrb5's keytab format and the standard library,
 // never another package of ours; it reaches HDFS through the small fileStore interface it declares (which
@@ -53,6 +55,9 @@ type Keytab struct {
 	ID string
 	// Principal is the one principal whose keys the keytab holds, name[/instance]@REALM.
 	Principal string
+	// Owner is the user who uploaded it (the short name of the caller's principal); empty for a keytab stored
+	// before keytabs had owners.
+	Owner string
 	// Created is when it was stored.
 	Created time.Time
 	// Keys lists its keys, without their values, in file order.

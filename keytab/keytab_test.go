@@ -97,11 +97,12 @@ type memFS struct {
 	mu    sync.Mutex
 	files map[string][]byte
 	modes map[string]fs.FileMode
+	times map[string]time.Time // modification times
 	now   time.Time
 }
 
 func newMemFS() *memFS {
-	return &memFS{files: map[string][]byte{}, modes: map[string]fs.FileMode{}, now: time.Unix(1800000000, 0)}
+	return &memFS{files: map[string][]byte{}, modes: map[string]fs.FileMode{}, times: map[string]time.Time{}, now: time.Unix(1800000000, 0)}
 }
 
 func (m *memFS) MkdirAll(_ context.Context, name string, perm fs.FileMode) error {
@@ -141,8 +142,8 @@ func (m *memFS) Create(_ context.Context, name string) (io.WriteCloser, error) {
 	if _, ok := m.modes[path.Dir(name)]; !ok {
 		return nil, fmt.Errorf("create %s: %w", name, fs.ErrNotExist)
 	}
-	m.files[name], m.modes[name] = nil, 0o644
 	m.now = m.now.Add(time.Second)
+	m.files[name], m.modes[name], m.times[name] = nil, 0o644, m.now
 	return &memWriter{m: m, name: name}, nil
 }
 
@@ -161,6 +162,7 @@ func (m *memFS) RemoveAll(_ context.Context, name string) error {
 	defer m.mu.Unlock()
 	delete(m.files, name)
 	delete(m.modes, name)
+	delete(m.times, name)
 	return nil
 }
 
@@ -170,7 +172,7 @@ func (m *memFS) ModTime(_ context.Context, name string) (time.Time, error) {
 	if _, ok := m.files[name]; !ok {
 		return time.Time{}, fmt.Errorf("stat %s: %w", name, fs.ErrNotExist)
 	}
-	return m.now, nil
+	return m.times[name], nil
 }
 
 func (m *memFS) Names(_ context.Context, dir string) ([]string, error) {
@@ -210,18 +212,22 @@ func TestStore(t *testing.T) {
 	if _, err := s.List(ctx); err != nil {
 		t.Fatalf("List before any upload = %v", err)
 	}
-	k, err := s.Add(ctx, bytes.NewReader(testKeytab(t, "alice@EXAMPLE.COM", "bob@EXAMPLE.COM")), "alice@EXAMPLE.COM")
+	k, err := s.Add(ctx, bytes.NewReader(testKeytab(t, "alice@EXAMPLE.COM", "bob@EXAMPLE.COM")), "alice@EXAMPLE.COM", "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ValidID(k.ID) || k.Principal != "alice@EXAMPLE.COM" || len(k.Keys) != 2 || k.Created.IsZero() {
+	if !ValidID(k.ID) || k.Principal != "alice@EXAMPLE.COM" || k.Owner != "alice" || len(k.Keys) != 2 || k.Created.IsZero() {
 		t.Errorf("Add = %+v", k)
 	}
 	name := "/user/gw/.yarngate/keytabs/" + k.ID + ".keytab"
 	if files.modes[name] != 0o600 || files.modes["/user/gw/.yarngate/keytabs"] != 0o700|fs.ModeDir {
 		t.Errorf("modes: file %v, directory %v; want 0600 in 0700", files.modes[name], files.modes["/user/gw/.yarngate/keytabs"])
 	}
-	if info, err := describe(files.files[name]); err != nil || info.Principal != "alice@EXAMPLE.COM" {
+	owner, stored, err := decodeHeader(files.files[name])
+	if err != nil || owner != "alice" {
+		t.Errorf("stored header: owner %q, %v; want alice", owner, err)
+	}
+	if info, err := describe(stored); err != nil || info.Principal != "alice@EXAMPLE.COM" {
 		t.Errorf("stored keytab = %+v, %v; want alice's keys only", info, err)
 	}
 
@@ -237,7 +243,7 @@ func TestStore(t *testing.T) {
 		{"too large", "", make([]byte, MaxSize+1), ErrTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := s.Add(ctx, bytes.NewReader(tc.body), tc.principal)
+			_, err := s.Add(ctx, bytes.NewReader(tc.body), tc.principal, "alice")
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("Add = %v, want %v", err, tc.err)
 			}
@@ -250,16 +256,16 @@ func TestStore(t *testing.T) {
 		t.Errorf("failed uploads left files: %d stored", len(files.files))
 	}
 
-	k2, err := s.Add(ctx, bytes.NewReader(testKeytab(t, "alice@EXAMPLE.COM")), "")
+	k2, err := s.Add(ctx, bytes.NewReader(testKeytab(t, "alice@EXAMPLE.COM")), "", "root")
 	if err != nil {
 		t.Fatal(err)
 	}
 	list, err := s.List(ctx)
-	if err != nil || len(list) != 2 || list[0].ID != k2.ID || list[1].ID != k.ID {
+	if err != nil || len(list) != 2 || list[0].ID != k2.ID || list[1].ID != k.ID || list[0].Owner != "root" || list[1].Owner != "alice" {
 		t.Fatalf("List = %+v, %v; want the two, newest first", list, err)
 	}
 	got, data, err := s.Read(ctx, k.ID)
-	if err != nil || got.Principal != k.Principal || !bytes.Equal(data, files.files[name]) {
+	if err != nil || got.Principal != k.Principal || got.Owner != "alice" || !bytes.Equal(data, stored) {
 		t.Errorf("Read = %+v, %d bytes, %v", got, len(data), err)
 	}
 	for _, tc := range []struct {
@@ -281,5 +287,43 @@ func TestStore(t *testing.T) {
 	}
 	if len(verified) != 4 {
 		t.Errorf("Verify called for %v", verified)
+	}
+}
+
+func TestHeader(t *testing.T) {
+	kt := testKeytab(t, "alice@EXAMPLE.COM")
+	for _, tc := range []struct {
+		name    string
+		stored  []byte
+		owner   string
+		invalid bool
+	}{
+		{name: "an owner", stored: append([]byte(headerMagic+`{"owner":"alice"}`+"\n"), kt...), owner: "alice"},
+		{name: "an owner with a newline", stored: append([]byte(headerMagic+`{"owner":"a\nb"}`+"\n"), kt...), owner: "a\nb"},
+		{name: "no header: no owner", stored: kt},
+		{name: "header without its end", stored: []byte(headerMagic + `{"owner":"alice"}`), invalid: true},
+		{name: "header not JSON", stored: append([]byte(headerMagic+"alice\n"), kt...), invalid: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			owner, data, err := decodeHeader(tc.stored)
+			if tc.invalid {
+				if err == nil {
+					t.Fatalf("decodeHeader = %q, want an error", owner)
+				}
+				return
+			}
+			if err != nil || owner != tc.owner || !bytes.Equal(data, kt) {
+				t.Errorf("decodeHeader = %q, %d bytes, %v; want %q and the keytab", owner, len(data), err, tc.owner)
+			}
+		})
+	}
+	for _, owner := range []string{"", strings.Repeat("x", maxHeader)} {
+		if _, err := encodeHeader(owner); err == nil {
+			t.Errorf("encodeHeader(%.10q…) accepted", owner)
+		}
+	}
+	hdr, err := encodeHeader("a\nb")
+	if err != nil || bytes.Count(hdr, []byte{'\n'}) != 1 {
+		t.Errorf("encodeHeader = %q, %v; want one line", hdr, err)
 	}
 }

@@ -1,9 +1,11 @@
 package keytab
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -76,9 +78,14 @@ func ValidID(id string) bool {
 func (s *Store) file(id string) string { return path.Join(s.dir, id+".keytab") }
 
 // Add validates an uploaded keytab (at most MaxSize bytes from body), keeps the entries of principal (see
-// Select), tries them against the KDC when Options.Verify is set, and stores them under a new id. Errors:
-// ErrTooLarge, ErrInvalid and ErrRejected with a client-safe detail, ErrVerifyUnavailable, and HDFS's.
-func (s *Store) Add(ctx context.Context, body io.Reader, principal string) (Keytab, error) {
+// Select), tries them against the KDC when Options.Verify is set, and stores them under a new id with owner,
+// the user who uploaded it (required). Errors: ErrTooLarge, ErrInvalid and ErrRejected with a client-safe
+// detail, ErrVerifyUnavailable, and HDFS's.
+func (s *Store) Add(ctx context.Context, body io.Reader, principal, owner string) (Keytab, error) {
+	hdr, err := encodeHeader(owner)
+	if err != nil {
+		return Keytab{}, fmt.Errorf("store keytab: %w", err)
+	}
 	data, err := io.ReadAll(io.LimitReader(body, MaxSize+1))
 	if err != nil {
 		return Keytab{}, fmt.Errorf("read keytab: %w", err)
@@ -103,7 +110,7 @@ func (s *Store) Add(ctx context.Context, body io.Reader, principal string) (Keyt
 	}
 	b := make([]byte, 16)
 	rand.Read(b)
-	info.ID = hex.EncodeToString(b)
+	info.ID, info.Owner = hex.EncodeToString(b), owner
 	// The directory is the guard: 0700, so nobody but the gateway's user (and HDFS superusers) reaches a
 	// file in it even in the moment between its creation and its chmod to 0600.
 	if err := s.opts.Files.MkdirAll(ctx, s.dir, 0o700); err != nil {
@@ -116,7 +123,7 @@ func (s *Store) Add(ctx context.Context, body io.Reader, principal string) (Keyt
 	}
 	err = s.opts.Files.Chmod(ctx, name, 0o600)
 	if err == nil {
-		_, err = w.Write(kept)
+		_, err = w.Write(append(hdr, kept...))
 	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -131,8 +138,8 @@ func (s *Store) Add(ctx context.Context, body io.Reader, principal string) (Keyt
 	return info, nil
 }
 
-// Read returns a keytab's description and content, for a launch that ships it. Errors: ErrInvalidID,
-// ErrNotFound, HDFS's.
+// Read returns a keytab's description and content (the keytab file as a cluster reads it, without the
+// store's header), for a launch that ships it. Errors: ErrInvalidID, ErrNotFound, HDFS's.
 func (s *Store) Read(ctx context.Context, id string) (Keytab, []byte, error) {
 	if !ValidID(id) {
 		return Keytab{}, nil, fmt.Errorf("read keytab: %w", ErrInvalidID)
@@ -142,16 +149,20 @@ func (s *Store) Read(ctx context.Context, id string) (Keytab, []byte, error) {
 	if err != nil {
 		return Keytab{}, nil, fmt.Errorf("read keytab %s: %w", id, notFound(err))
 	}
-	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	stored, err := io.ReadAll(io.LimitReader(r, maxHeader+MaxSize+1))
 	_ = r.Close()
 	if err != nil {
 		return Keytab{}, nil, fmt.Errorf("read keytab %s: %w", id, err)
+	}
+	owner, data, err := decodeHeader(stored)
+	if err != nil {
+		return Keytab{}, nil, fmt.Errorf("read keytab %s: stored file: %w", id, err)
 	}
 	info, err := describe(data)
 	if err != nil {
 		return Keytab{}, nil, fmt.Errorf("read keytab %s: stored file: %w", id, err)
 	}
-	info.ID = id
+	info.ID, info.Owner = id, owner
 	if info.Created, err = s.opts.Files.ModTime(ctx, name); err != nil {
 		return Keytab{}, nil, fmt.Errorf("read keytab %s: %w", id, notFound(err))
 	}
@@ -220,4 +231,49 @@ func notFound(err error) error {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
+}
+
+// A stored file is a one-line header, then the keytab itself:
+//
+//	yarngate-keytab/1 {"owner":"alice"}\n<keytab file>
+//
+// The header says who uploaded the keytab; it travels with the keys in the same file, so there is no
+// second file to keep in step, and a launch ships only what follows it. A file without the header (stored
+// before keytabs had owners) has no owner: only administrators reach it.
+const (
+	headerMagic = "yarngate-keytab/1 "
+	maxHeader   = 4 << 10
+)
+
+// header is what the header line holds after the magic.
+type header struct {
+	Owner string `json:"owner"`
+}
+
+func encodeHeader(owner string) ([]byte, error) {
+	if owner == "" {
+		return nil, errors.New("a keytab needs an owner")
+	}
+	b, err := json.Marshal(header{Owner: owner}) // escapes any newline: the header stays one line
+	if err != nil {
+		return nil, err
+	}
+	if len(headerMagic)+len(b)+1 > maxHeader {
+		return nil, errors.New("owner name too long")
+	}
+	return append(append([]byte(headerMagic), b...), '\n'), nil
+}
+
+// decodeHeader splits a stored file into its owner ("" without a header) and the keytab.
+func decodeHeader(stored []byte) (string, []byte, error) {
+	rest, ok := bytes.CutPrefix(stored, []byte(headerMagic))
+	if !ok {
+		return "", stored, nil
+	}
+	line, data, ok := bytes.Cut(rest, []byte{'\n'})
+	var h header
+	if !ok || json.Unmarshal(line, &h) != nil {
+		return "", nil, errors.New("unreadable header")
+	}
+	return h.Owner, data, nil
 }

@@ -20,88 +20,62 @@ type step struct {
 
 // admission is the pipeline every launch goes through.
 var admission = []step{
+	{"flinkConfig", admitFlinkConfig},
 	{"jobs", admitJobs},
 	{"high-availability", admitHA},
 	{"archive", admitArchive},
 	{"queue", admitQueue},
 }
 
-// haTypeKeys are the keys that choose Flink's HA services, newest first (HighAvailabilityOptions).
-var haTypeKeys = []string{"high-availability.type", "high-availability", "recovery.mode"}
-
-// haOwnedKeys are the HA keys a job may not set while the gateway runs its cluster with ZooKeeper HA: they
-// decide where the gateway finds the JobManager leader.
-var haOwnedKeys = []string{"high-availability.zookeeper.quorum", "high-availability.zookeeper.path.root", "high-availability.cluster-id"}
-
-// haType returns the HA services the configuration names, "" when it names none.
-func haType(cfg map[string]string) string {
-	for _, k := range haTypeKeys {
-		if v, ok := cfg[k]; ok {
-			return strings.ToLower(strings.TrimSpace(v))
-		}
+// admitFlinkConfig refuses the flinkConfig keys a request may not set (flink.CheckFlinkConfig: keys that reach
+// the containers' launch scripts, and those the gateway relies on), each a problem of its own.
+func admitFlinkConfig(_ context.Context, _ *Launcher, p *Prepared) error {
+	var se api.SpecError
+	for _, fe := range flink.CheckFlinkConfig(p.launch.FlinkConfig) {
+		se.Add(fe.Field, "%s", fe.Reason)
 	}
-	return ""
+	return se.OrNil()
+}
+
+// haOptedOut reports whether the configuration opts out of JobManager high availability (high-availability.type:
+// none, the only HA key a request may set).
+func haOptedOut(cfg map[string]string) bool {
+	v, ok := cfg["high-availability.type"]
+	return ok && strings.EqualFold(strings.TrimSpace(v), "none")
 }
 
 // admitJobs decides between one job and several. An application job runs one Flink job by default: its
 // job id is fixed (known before the cluster starts) and a failing main() becomes a FAILED job
 // (execution.submit-failed-job-on-application-error, possible because the id is fixed). With several jobs
-// Flink allows neither a fixed id nor JobManager HA: the application is tagged so, and a request that also
-// asks for HA is refused.
+// Flink allows neither a fixed job id nor JobManager HA: the application is tagged so.
 func admitJobs(_ context.Context, _ *Launcher, p *Prepared) error {
 	if p.launch.Mode != flink.ModeApplication {
 		return nil
 	}
 	if !p.multi {
-		setDefault(p.launch.FlinkConfig, "execution.submit-failed-job-on-application-error", "true")
+		p.gatewayConfig()["execution.submit-failed-job-on-application-error"] = "true"
 		return nil
-	}
-	var se api.SpecError
-	if t := haType(p.launch.FlinkConfig); t != "" && t != "none" {
-		se.Add("multipleJobs", "Flink runs several jobs in one application only without JobManager high availability "+
-			"(flinkConfig high-availability.type is %q)", t)
-	}
-	if _, ok := p.launch.FlinkConfig["execution.submit-failed-job-on-application-error"]; ok {
-		se.Add("flinkConfig.execution.submit-failed-job-on-application-error", "cannot be set with multipleJobs: Flink then allows one job only")
-	}
-	if err := se.OrNil(); err != nil {
-		return err
 	}
 	p.launch.Tags = append(p.launch.Tags, ident.TagMultipleJobs)
 	return nil
 }
 
-// admitHA decides the HA of a launch. Without gateway HA, with several jobs, or when flinkConfig names HA
-// services of its own (high-availability.type: none opts out; another type is the job's business), nothing
-// changes. Otherwise the launch gets ZooKeeper HA, the session timeout unless it sets one, and the HA tag.
+// admitHA decides the HA of a launch. Without gateway HA, with several jobs, or when flinkConfig opts out
+// (high-availability.type: none), nothing changes. Otherwise the launch gets ZooKeeper HA under the gateway's
+// quorum, path root and storage directory, its session timeout, and the HA tag.
 func admitHA(_ context.Context, l *Launcher, p *Prepared) error {
 	ha := l.opts.HA
-	if ha == nil || p.multi {
+	if ha == nil || p.multi || haOptedOut(p.launch.FlinkConfig) {
 		return nil
-	}
-	if t := haType(p.launch.FlinkConfig); t != "" && t != "zookeeper" {
-		return nil
-	}
-	cfg := p.launch.FlinkConfig
-	var se api.SpecError
-	for _, k := range haOwnedKeys {
-		if _, ok := cfg[k]; ok {
-			se.Add("flinkConfig."+k, "is set by the gateway for high availability (high-availability.type: none opts out)")
-		}
-	}
-	if err := se.OrNil(); err != nil {
-		return err
 	}
 	storage := ha.StorageDir
-	if v, ok := cfg["high-availability.storageDir"]; ok {
-		storage = v
-	} else if !strings.Contains(storage, "://") {
+	if !strings.Contains(storage, "://") {
 		storage = l.opts.Files.URI(storage)
 	}
 	p.launch.HA = &flink.HighAvailability{Quorum: ha.Quorum, PathRoot: ha.PathRoot, StorageDir: storage}
 	if ha.SessionTimeout > 0 {
 		// Milliseconds: Flink 1.20 and 2.x read a bare number of this duration option as ms.
-		setDefault(cfg, "high-availability.zookeeper.client.session-timeout", strconv.FormatInt(ha.SessionTimeout.Milliseconds(), 10))
+		p.gatewayConfig()["high-availability.zookeeper.client.session-timeout"] = strconv.FormatInt(ha.SessionTimeout.Milliseconds(), 10)
 	}
 	p.launch.Tags = append(p.launch.Tags, ident.TagHA)
 	return nil
@@ -114,7 +88,7 @@ func admitArchive(_ context.Context, l *Launcher, p *Prepared) error {
 	if p.multi {
 		return nil
 	}
-	setDefault(p.launch.FlinkConfig, "jobmanager.archive.fs.dir", l.opts.Files.URI(l.archiveDir()))
+	p.gatewayConfig()["jobmanager.archive.fs.dir"] = l.opts.Files.URI(l.archiveDir())
 	return nil
 }
 
@@ -133,8 +107,10 @@ func admitQueue(ctx context.Context, l *Launcher, p *Prepared) error {
 	return nil
 }
 
-func setDefault(m map[string]string, key, value string) {
-	if _, ok := m[key]; !ok {
-		m[key] = value
+// gatewayConfig returns the launch's GatewayConfig, made on first use.
+func (p *Prepared) gatewayConfig() map[string]string {
+	if p.launch.GatewayConfig == nil {
+		p.launch.GatewayConfig = map[string]string{}
 	}
+	return p.launch.GatewayConfig
 }

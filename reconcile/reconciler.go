@@ -112,6 +112,9 @@ type Options struct {
 	SessionStopGrace time.Duration
 	// JobManagerTimeout bounds one JobManager REST call. Default 5s.
 	JobManagerTimeout time.Duration
+	// LookupHost resolves host names, to tell whether a JobManager address is on the host of its application's
+	// AM container. Default net.DefaultResolver.LookupHost.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger and Metrics are required.
@@ -146,13 +149,15 @@ func (o *Options) validate() error {
 type Reconciler struct {
 	opts     Options
 	jmHTTP   *http.Client
+	hosts    *hostMatcher
 	failures chan failureSearch // failed jobs whose failure to find
 	removals chan string        // application ids whose launch files to remove
 
 	mu       sync.Mutex
-	lastPass time.Time         // end of the last complete pass
-	seeking  map[string]bool   // record ids whose failure is being looked for
-	answered map[string]string // per application: the "<YARN address> <leader>" pair whose leader answered
+	lastPass time.Time                  // end of the last complete pass
+	seeking  map[string]bool            // record ids whose failure is being looked for
+	answered map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
+	refused  map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
 }
 
 // failureSearch is a failed job whose failure to find.
@@ -167,8 +172,9 @@ func New(opts Options) (*Reconciler, error) {
 		return nil, err
 	}
 	return &Reconciler{opts: opts, jmHTTP: &http.Client{Timeout: opts.JobManagerTimeout},
+		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
 		failures: make(chan failureSearch, 256), removals: make(chan string, 256),
-		seeking: map[string]bool{}, answered: map[string]string{}}, nil
+		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{}}, nil
 }
 
 // Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -210,6 +211,9 @@ func newHarness(t *testing.T, opts Options) *harness {
 	opts.RM, opts.Files, opts.Registry, opts.Metrics = h.rm, h.files, h.reg, h.metrics
 	opts.HomeTag, opts.StagingRoot = home, "/staging"
 	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	if opts.LookupHost == nil {
+		opts.LookupHost = fakeHosts.lookup
+	}
 	h.opts = opts
 	if h.r, err = New(opts); err != nil {
 		t.Fatal(err)
@@ -221,7 +225,8 @@ func newHarness(t *testing.T, opts Options) *harness {
 func (h *harness) app(id string, state yarnclient.AppState, final yarnclient.FinalStatus, tags ...string) yarnclient.App {
 	a := yarnclient.App{ID: id, Name: "job-" + id[len(id)-4:], State: state, FinalStatus: final, User: "yarngate",
 		StartedTime: 1700000000000, AMContainerLogs: "http://nm/logs/" + id,
-		ApplicationTags: append([]string{ident.TagGateway, home, ident.TagTargetPrefix + "application", ident.TagFlinkPrefix + "2.2.1"}, tags...)}
+		ApplicationTags:   append([]string{ident.TagGateway, home, ident.TagTargetPrefix + "application", ident.TagFlinkPrefix + "2.2.1"}, tags...),
+		AMHostHTTPAddress: "localhost:18042"} // the test cluster's NodeManager, as its RM reports it
 	if state == yarnclient.StateRunning {
 		a.AMRPCAddress = h.jmAddr
 	}
@@ -619,5 +624,26 @@ func TestHALeaderAddress(t *testing.T) {
 	h.pass(t)
 	if _, watched := leaders.Leader(appA); watched {
 		t.Fatal("the leader of an ended application is still watched")
+	}
+}
+
+// TestHALeaderUnreadable: when the leader znode's ACL refuses the gateway (Flink's creator ACL), the
+// JobManager address is YARN's, and a JobManager that does not know the job is not taken for one recovering
+// it (ZooKeeper will never say when recovery ended).
+func TestHALeaderUnreadable(t *testing.T) {
+	leaders := &fakeLeaders{leaders: map[string]zk.JobManagerLeader{}, watched: map[string]time.Time{}}
+	h := newHarness(t, Options{Leaders: leaders})
+	leaders.leaders[appA] = zk.JobManagerLeader{Err: errors.Join(errors.New("zk: /flink/"+appA+"/leader/rest_server"), zk.ErrNoAuth)}
+	flinkID, _ := ident.FlinkJobID(appA)
+	h.jm.set(flinkID, "RUNNING")
+	h.rm.set(h.app(appA, yarnclient.StateRunning, yarnclient.FinalUndefined, ident.TagHA))
+	h.pass(t)
+	rec := h.record(t, appA)
+	if rec.Status.JobManager != "http://"+h.jmAddr || rec.State != "RUNNING" {
+		t.Fatalf("with an unreadable leader znode: %+v", rec.Status)
+	}
+	app := h.app(appA, yarnclient.StateRunning, yarnclient.FinalUndefined, ident.TagHA)
+	if h.r.recovering(&app) {
+		t.Error("an unreadable leader znode counts as a recovery under way")
 	}
 }

@@ -32,8 +32,11 @@ type Record struct {
 	Kind string `json:"kind"`
 	// ApplicationID is the YARN application running it.
 	ApplicationID string `json:"applicationId"`
-	// Owner is the user it runs as.
+	// Owner is the user who created it (the short name of the caller's principal), or, for an application
+	// the gateway adopted, the user YARN runs it as.
 	Owner string `json:"owner"`
+	// ACL grants others access; nil grants nobody (besides administrators).
+	ACL *ACL `json:"acl,omitempty"`
 	// Name is the job's or session's name; Target is where a job runs ("application" or "session").
 	Name   string `json:"name,omitempty"`
 	Target string `json:"target,omitempty"`
@@ -148,4 +151,12 @@ type Credentials struct {
 	HDFSTokenExpires time.Time `json:"hdfsTokenExpires"`
 	// KeytabPrincipal is the principal of the keytab the cluster logs in with, "" without one.
 	KeytabPrincipal string `json:"keytabPrincipal,omitempty"`
+}
+
+// ACL grants users and groups other than the owner access to a record: entries are user names,
+// "group:<name>" or "*".
+type ACL struct {
+	// View may see it; Modify may also act on it.
+	View   []string `json:"view,omitempty"`
+	Modify []string `json:"modify,omitempty"`
 }

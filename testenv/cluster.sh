@@ -11,7 +11,9 @@
 #               keytab), the gateway's, and end users alice and bob. cluster.env then also holds
 #               YARNGATE_KERBEROS=1, YARNGATE_KRB5_CONF (and KRB5_CONFIG), YARNGATE_REALM, YARNGATE_KEYTAB,
 #               YARNGATE_PRINCIPAL and YARNGATE_USER_KEYTAB (alice and bob; alice.keytab and bob.keytab lie beside
-#               it). Containers run as the NodeManager's OS user (DefaultContainerExecutor), as in simple mode.
+#               it), and the gateway's own SPNEGO authentication: YARNGATE_AUTH_METHODS=kerberos, YARNGATE_AUTH_KEYTAB
+#               (http.keytab: HTTP/localhost only, exported from the service keytab) and YARNGATE_AUTH_PRINCIPAL.
+#               Containers run as the NodeManager's OS user (DefaultContainerExecutor), as in simple mode.
 #               Health checks use MIT kinit + curl --negotiate (testenv/install-krb5.sh installs krb5-user).
 #   Both combine. Without KERBEROS, `up` keeps the mode of a cluster that is already running.
 #
@@ -21,6 +23,8 @@
 #   testenv/cluster.sh status   one line per process, then the health checks
 #   testenv/cluster.sh rm-failover / rm-restore   (HA=1 only) kill -9 the active ResourceManager / start it again
 #   testenv/cluster.sh zk-restart   stop ZooKeeper, and start it again (same port and data): a demo of recovery
+#   testenv/cluster.sh kdc-stop / kdc-start   (KERBEROS=1 only) stop the KDC / start it again on the same port with
+#               the same keys (its krbtgt key included: tickets issued before stay valid, the keytabs are unchanged)
 #
 # Downloads live in $YARNGATE_CACHE (default ~/.cache/yarngate), never in git. Runtime state lives in
 # testenv/.run/ (gitignored). Ports and sizes can be changed through the YARNGATE_TE_* variables below.
@@ -51,6 +55,11 @@ realm=${YARNGATE_TE_REALM:-EXAMPLE.COM}
 kdc_max_ticket_lifetime=${YARNGATE_TE_KDC_MAX_TICKET_LIFETIME:-86400}
 dt_max_lifetime_ms=${YARNGATE_TE_DT_MAX_LIFETIME_MS:-}
 dt_renew_interval_ms=${YARNGATE_TE_DT_RENEW_INTERVAL_MS:-}
+# The DataNode's dfs.data.transfer.protection (Kerberos only), a comma list in the DataNode's order of offer; the
+# clients' hdfs-site.xml gets authentication when it is listed, else the first element. privacy,authentication
+# offers privacy first (what colinmarc, which takes the first offer, negotiates unless told otherwise) while every
+# client configured by the cluster stays on authentication.
+data_transfer_protection=${YARNGATE_TE_DATA_TRANSFER_PROTECTION:-authentication}
 end_users=alice,bob
 rms=1
 [[ ${HA:-0} == 1 ]] && rms=2
@@ -217,17 +226,31 @@ write_krb5_conf() {
 KRB5
 }
 
+# start_kdc [restore]: start the KDC. A new KDC gets a fresh directory, principals and keytabs; with restore, the KDC
+# of a cluster that is up starts again with the keys it saved on its first start (kdc-db.keytab), in the same
+# directory, with the same krb5.conf and keytabs. MiniKdc keeps its database in memory, so a plain restart would
+# make new random keys: every keytab would be outdated and every ticket issued before (under the old krbtgt key)
+# rejected.
 start_kdc() {
+  local restore=false
   alive kdc && return 0
-  rm -rf "$kdc_dir"
-  mkdir -p "$kdc_dir"
-  write_krb5_conf
-  log "starting the KDC (MiniKdc, realm $realm, $host:$kdc_port)"
+  if [[ ${1:-} == restore ]]; then
+    restore=true
+    [[ -f $kdc_dir/kdc-db.keytab ]] || die "no saved KDC keys in $kdc_dir: start the cluster with make cluster-up KERBEROS=1"
+  else
+    rm -rf "$kdc_dir"
+    mkdir -p "$kdc_dir"
+    write_krb5_conf
+  fi
+  log "starting the KDC (MiniKdc, realm $realm, $host:$kdc_port, longest ticket ${kdc_max_ticket_lifetime}s, restore $restore)"
   start kdc "$run/logs/kdc.out" "$java_home/bin/java" -Xmx192m -XX:+UseSerialGC $(log4j_opts kdc) \
     -Dyarngate.kdc.dir="$kdc_dir" -Dyarngate.host="$host" -Dyarngate.realm="$realm" \
     -Dyarngate.kdc.port="$kdc_port" -Dyarngate.kdc.max.ticket.lifetime="$kdc_max_ticket_lifetime" \
-    -Dyarngate.gateway.principal="$user" -Dyarngate.users="$end_users" \
+    -Dyarngate.gateway.principal="$user" -Dyarngate.users="$end_users" -Dyarngate.kdc.restore="$restore" \
     -cp "$(cat "$hadoop_cache/kdc.cp")" "$here/hadoop/Kdc.java"
+  # What kdc-start needs to start the same KDC again, whatever the caller's environment says.
+  printf 'kdc_port=%q\nrealm=%q\nkdc_max_ticket_lifetime=%q\nuser=%q\nend_users=%q\n' \
+    "$kdc_port" "$realm" "$kdc_max_ticket_lifetime" "$user" "$end_users" >"$kdc_dir/settings"
   wait_for "KDC" 60 grep -q '^READY' "$run/logs/kdc.out"
 }
 
@@ -270,7 +293,7 @@ start_dfs() {
   if ((kerberos)); then
     krb=("${krb_java[@]}" -Dyarngate.kerberos=1 -Dyarngate.realm="$realm" -Dyarngate.keytab="$kdc_dir/service.keytab"
       -Dyarngate.users="$end_users" -Dyarngate.dt.max.lifetime.ms="$dt_max_lifetime_ms"
-      -Dyarngate.dt.renew.interval.ms="$dt_renew_interval_ms")
+      -Dyarngate.dt.renew.interval.ms="$dt_renew_interval_ms" -Dyarngate.data.transfer.protection="$data_transfer_protection")
   fi
   log "starting HDFS (NameNode $host:$nn_port, web $host:$nn_http_port)"
   start dfs "$run/logs/dfs.out" "$java_home/bin/java" -Xmx1g -XX:+UseSerialGC "${jvm_opens[@]}" $(log4j_opts dfs) \
@@ -365,9 +388,33 @@ zk_ok() { # ZooKeeper four-letter word: ruok -> imok
   [[ $reply == imok ]]
 }
 
+# zk_digest prints the gateway's ZooKeeper digest credentials (user:password), generated once per run
+# directory and kept while it lives: the cluster's ZooKeeper keeps the znodes they protect across restarts.
+zk_digest() {
+  local f=$run/zk-digest
+  if [[ ! -s $f ]]; then
+    (umask 077 && printf 'yarngate:%s\n' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >"$f.tmp") && mv "$f.tmp" "$f"
+  fi
+  cat "$f"
+}
+
+# export_http_keytab: $kdc_dir/http.keytab with only the HTTP/$host keys of the service keytab (MIT ktutil), the
+# keytab the gateway's SPNEGO authentication serves with; the gateway never holds the hdfs/ and yarn/ keys.
+export_http_keytab() {
+  local kt=$kdc_dir/service.keytab out=$kdc_dir/http.keytab slots s
+  [[ -s $out && $out -nt $kt ]] && return 0
+  slots=$(printf 'rkt %s\nlist\n' "$kt" | ktutil | awk '$1 ~ /^[0-9]+$/ && $3 !~ /^HTTP\// {print $1}' | sort -rn)
+  rm -f "$out"
+  { echo "rkt $kt"; for s in $slots; do echo "delent $s"; done; echo "wkt $out"; } | ktutil >/dev/null
+  chmod 600 "$out"
+  klist -k "$out" | grep -q "HTTP/$host@$realm" || die "could not export HTTP/$host into $out"
+}
+
 write_env() {
   local tmp=$run/cluster.env.tmp i urls=()
+  ((kerberos)) && export_http_keytab
   for ((i = 0; i < rms; i++)); do urls+=("$(rm_url "$i")"); done
+  (umask 077 && : >"$tmp") # it holds the ZooKeeper digest
   {
     echo "# Written by testenv/cluster.sh up on $(date -u +%FT%TZ). Source it: . testenv/.run/cluster.env"
     echo "export JAVA_HOME=$java_home"
@@ -386,6 +433,8 @@ write_env() {
     echo "export YARNGATE_FLINK_HOMES=$cache/flink/flink-${flink_versions[0]},$cache/flink/flink-${flink_versions[1]}"
     echo "export YARNGATE_EXAMPLE_JAR=$repo/examples/streaming/target/yarngate-example.jar"
     echo "export YARNGATE_CLUSTER_RUN_DIR=$run"
+    # The gateway's ZooKeeper digest (zookeeper.digest): its registry and election znodes admit only this identity.
+    echo "export YARNGATE_ZOOKEEPER_DIGEST=$(zk_digest)"
     if ((kerberos)); then
       echo "export YARNGATE_KERBEROS=1"
       echo "export YARNGATE_REALM=$realm"
@@ -396,6 +445,12 @@ write_env() {
       echo "export YARNGATE_KEYTAB=$kdc_dir/gateway.keytab"
       echo "export YARNGATE_USER_KEYTAB=$kdc_dir/users.keytab"
       echo "export YARNGATE_END_USERS=$end_users"
+      echo "export YARNGATE_KDC_MAX_TICKET_LIFETIME=$kdc_max_ticket_lifetime"
+      echo "export YARNGATE_DATA_TRANSFER_PROTECTION=$data_transfer_protection"
+      # The gateway's own API: SPNEGO with HTTP/$host (make run; curl --negotiate -u : after kinit alice).
+      echo "export YARNGATE_AUTH_METHODS=kerberos"
+      echo "export YARNGATE_AUTH_KEYTAB=$kdc_dir/http.keytab"
+      echo "export YARNGATE_AUTH_PRINCIPAL=HTTP/$host@$realm"
     fi
   } >"$tmp"
   mv "$tmp" "$run/cluster.env"
@@ -412,6 +467,7 @@ cmd_up() {
   local t0=$SECONDS i
   if [[ -f $run/cluster.env ]] && { ((!kerberos)) || alive kdc; } && alive dfs && alive nm && rm_started && zk_ok; then
     log "already running"
+    write_env # a cluster started by an older cluster.sh gets the variables it lacks (ZooKeeper digest, SPNEGO keytab)
     return 0
   fi
   [[ -f $run/mode ]] && [[ $(cat "$run/mode") != "$(mode_text)" ]] && alive dfs &&
@@ -540,6 +596,26 @@ cmd_zk_restart() { # stop the cluster's ZooKeeper and start it again on the same
   log "ZooKeeper answers imok again on 127.0.0.1:$zk_port"
 }
 
+cmd_kdc_stop() { # stop the KDC; the rest of the cluster keeps running on the tickets it holds
+  ((kerberos)) || die "kdc-stop needs the Kerberized cluster (make cluster-up KERBEROS=1)"
+  alive kdc || die "the KDC is not running"
+  log "stopping the KDC (pid $(cat "$(pidfile kdc)"))"
+  stop kdc
+  log "the KDC is stopped; testenv/cluster.sh kdc-start starts it again with the same keys"
+}
+
+cmd_kdc_start() { # start the KDC again with the keys of its first start
+  ((kerberos)) || die "kdc-start needs the Kerberized cluster (make cluster-up KERBEROS=1)"
+  alive kdc && { log "the KDC is running"; return 0; }
+  alive dfs || die "the cluster is not running (make cluster-up KERBEROS=1)"
+  [[ -f $kdc_dir/settings ]] || die "no KDC settings in $kdc_dir: start the cluster with make cluster-up KERBEROS=1"
+  . "$kdc_dir/settings" # the port, realm, longest ticket and principals of the first start
+  start_kdc restore
+  krb_env kdestroy >/dev/null 2>&1 || true
+  wait_for "a ticket from the restarted KDC" 30 krb_login
+  log "the KDC answers again on $host:$kdc_port"
+}
+
 all_rms_answer() {
   local i
   for ((i = 0; i < rms; i++)); do
@@ -551,9 +627,11 @@ case ${1:-} in
   rm-failover) cmd_rm_failover ;;
   rm-restore) cmd_rm_restore ;;
   zk-restart) cmd_zk_restart ;;
+  kdc-stop) cmd_kdc_stop ;;
+  kdc-start) cmd_kdc_start ;;
   fetch) cmd_fetch ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 fetch|up|down|status|rm-failover|rm-restore|zk-restart" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|up|down|status|rm-failover|rm-restore|zk-restart|kdc-stop|kdc-start" >&2; exit 2 ;;
 esac

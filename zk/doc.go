@@ -20,6 +20,13 @@
 //     sequential znodes, the lowest leads, each other candidate watches its predecessor), for work that one
 //     gateway instance at a time must do.
 //
+// ACLs: with Options.Digest the Watcher authenticates every session (go-zookeeper sends the credentials again
+// after each reconnect, before any other request, and a new session after an expiry is a reconnect too), and
+// every znode the Store and the Election create admits the digest identity only (DigestACL, all permissions;
+// no world read: records hold job specs and owners). No Store call is sent before the credentials were
+// accepted. Watcher.SecureTree closes a whole tree, migrating world-open znodes of earlier versions. Without
+// Digest they create world-open znodes, as before.
+//
 // Concurrency contract: every goroutine is started by a Watcher and stopped by its Close (trackers' Close stops
 // theirs earlier). Notifications are coalesced: a notify function or OnChange callback may skip intermediate
 // states under load, but the last state is always delivered, and reading the snapshot after a notification

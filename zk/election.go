@@ -28,7 +28,9 @@ const (
 
 // ElectionOptions configure an Election.
 type ElectionOptions struct {
-	// Path is the election's parent znode; it is created (persistent, world ACL) if missing. Required.
+	// Path is the election's parent znode; it is created (persistent) if missing. Required. It and the
+	// candidate znodes get the Watcher's ACL (only the digest identity may touch them, see Watcher.Protected);
+	// missing ancestors above it are created world-open.
 	Path string
 	// ID is this candidate's instance id, written as its znode's data and returned by Leader and Members.
 	// Required.
@@ -264,7 +266,7 @@ func (e *Election) step() (wake, wake2 <-chan zk.Event, err error) {
 	conn := e.w.conn
 	children, _, err := conn.Children(e.dir)
 	if errors.Is(err, zk.ErrNoNode) {
-		if err := e.createParents(); err != nil {
+		if err := createParents(e.w, e.dir, e.dir); err != nil {
 			return nil, nil, err
 		}
 		return e.now, nil, nil
@@ -283,7 +285,7 @@ func (e *Election) step() (wake, wake2 <-chan zk.Event, err error) {
 	if mine < 0 {
 		e.setNode("", 0)
 		created, err := conn.Create(e.dir+"/"+protectedPrefix+e.guid+"-"+candidatePrefix, []byte(e.id),
-			zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+			zk.FlagEphemeral|zk.FlagSequence, e.w.acl)
 		if err != nil { // the node may exist nonetheless (connection lost after the create): the next look finds it
 			return nil, nil, fmt.Errorf("create candidate znode: %w", classify(err))
 		}
@@ -360,18 +362,6 @@ func (e *Election) arm(name string, sess int64) (<-chan zk.Event, bool, error) {
 		e.w.metrics.rearms.Inc()
 	}
 	return ch, ok, nil
-}
-
-// createParents creates the election's znode and its missing ancestors.
-func (e *Election) createParents() error {
-	parts := strings.Split(strings.TrimPrefix(e.dir, "/"), "/")
-	for i := range parts {
-		p := "/" + strings.Join(parts[:i+1], "/")
-		if _, err := e.w.conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("create %s: %w", p, classify(err))
-		}
-	}
-	return nil
 }
 
 func (e *Election) setNode(node string, sess int64) {

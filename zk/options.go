@@ -28,7 +28,8 @@ type Options struct {
 	// Chroot is prefixed to every path, as a connect string's "/chroot" suffix is by ZooKeeper's own clients
 	// (go-zookeeper does not do it). ParseConnectString splits it off a connect string. Default: none.
 	Chroot string
-	// Digest is "user:password" for ZooKeeper digest authentication, added to every session. It is a secret:
+	// Digest is "user:password" for ZooKeeper digest authentication, added to every session. The znodes the
+	// Store and the Election create then admit this identity only (see Watcher.Protected). It is a secret:
 	// never log Options. Default: none (SASL is not available in go-zookeeper).
 	Digest string
 

@@ -18,7 +18,9 @@ import (
 // StoreOptions configure NewStore.
 type StoreOptions struct {
 	// Root is the znode under which the store keeps its tables: key "<table>/<name>" is the znode
-	// <Root>/<table>/<name>, its version the znode's data version. Required; created on the first write.
+	// <Root>/<table>/<name>, its version the znode's data version. Required; created on the first write. Root
+	// and every znode below it that the Store creates get the Watcher's ACL (with Digest: the digest identity
+	// only, see Watcher.Protected); missing ancestors above Root are created world-open.
 	Root string
 	// OpTimeout bounds one ZooKeeper call when the caller's context allows longer (go-zookeeper takes no
 	// context and queues calls while disconnected), and how long Subscribe waits for its first sync.
@@ -154,12 +156,15 @@ func (s *Store) call(ctx context.Context, fn func() error) error {
 	if closed {
 		return fmt.Errorf("%w (store closed)", registry.ErrUnavailable)
 	}
+	timer := time.NewTimer(s.opTimeout)
+	defer timer.Stop()
+	if err := s.w.awaitAuth(ctx, timer.C); err != nil {
+		return fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
+	}
 	done := make(chan error, 1)
 	if err := s.w.goTracked(func() { done <- fn() }); err != nil {
 		return fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
 	}
-	timer := time.NewTimer(s.opTimeout)
-	defer timer.Stop()
 	select {
 	case err := <-done:
 		return err
@@ -226,12 +231,12 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (registry.
 	}
 	p := s.server(s.keyPath(table, name))
 	err = s.call(ctx, func() error {
-		_, err := s.w.conn.Create(p, value, 0, zk.WorldACL(zk.PermAll))
+		_, err := s.w.conn.Create(p, value, 0, s.w.acl)
 		if errors.Is(err, zk.ErrNoNode) {
-			if err := s.createParents(s.server(s.tablePath(table))); err != nil {
-				return err
+			if err := createParents(s.w, s.server(s.root), s.server(s.tablePath(table))); err != nil {
+				return storeError(err)
 			}
-			_, err = s.w.conn.Create(p, value, 0, zk.WorldACL(zk.PermAll))
+			_, err = s.w.conn.Create(p, value, 0, s.w.acl)
 		}
 		return storeError(err)
 	})
@@ -239,25 +244,6 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (registry.
 		return 0, fmt.Errorf("zk: store: create %s: %w", key, err)
 	}
 	return 0, nil // a new znode's data version
-}
-
-// createParents creates p and its missing ancestors, tolerating concurrent creators.
-func (s *Store) createParents(p string) error {
-	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	for i := range parts {
-		dir := "/" + strings.Join(parts[:i+1], "/")
-		ok, _, err := s.w.conn.Exists(dir)
-		if err != nil {
-			return storeError(err)
-		}
-		if ok {
-			continue
-		}
-		if _, err := s.w.conn.Create(dir, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("create %s: %w", dir, storeError(err))
-		}
-	}
-	return nil
 }
 
 // zkVersion converts v to a znode data version. Versions outside [0, MaxInt32] were never handed out (and

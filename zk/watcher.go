@@ -34,12 +34,18 @@ type Watcher struct {
 	retryMax time.Duration
 	// sessionTimeout is the session timeout asked of the server (which may raise it to 2 ticks).
 	sessionTimeout time.Duration
-	chroot         string          // prefix of every server path, "" for none
-	digest         []byte          // digest credentials ("user:password"), owned by the monitor goroutine
-	authDone       bool            // owned by the monitor goroutine: digest added; go-zookeeper re-sends it on reconnect
-	ctx            context.Context // cancelled by Close; parent of every goroutine's context
-	cancel         context.CancelFunc
-	wg             sync.WaitGroup // every goroutine the Watcher or its trackers started
+	chroot         string // prefix of every server path, "" for none
+	digest         []byte // digest credentials ("user:password"), owned by the monitor goroutine
+	authDone       bool   // owned by the monitor goroutine: digest added; go-zookeeper re-sends it on reconnect
+	// acl is the ACL of every znode the Store and the Election create: all permissions for the digest identity
+	// only, or world-open without Digest.
+	acl []zk.ACL
+	// authed is closed once the server accepted the digest credentials (at once without Digest); until then no
+	// Store call is sent, so that none runs unauthenticated.
+	authed chan struct{}
+	ctx    context.Context // cancelled by Close; parent of every goroutine's context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the Watcher or its trackers started
 
 	mu      sync.Mutex
 	closed  bool
@@ -79,8 +85,13 @@ func New(opts Options) (*Watcher, error) {
 		}
 		w.conn, w.ownsConn, events = conn, true, ev
 	}
+	w.acl, w.authed = zk.WorldACL(zk.PermAll), make(chan struct{})
 	if opts.Digest != "" {
 		w.digest = []byte(opts.Digest)
+		user, password, _ := strings.Cut(opts.Digest, ":")
+		w.acl = zk.DigestACL(zk.PermAll, user, password)
+	} else {
+		close(w.authed)
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.metrics.setState(StateConnecting)
@@ -109,6 +120,31 @@ func (w *Watcher) Close() error {
 	w.metrics.watchedPaths.Sub(float64(n))
 	w.metrics.setState(StateClosed)
 	return nil
+}
+
+// Protected reports whether the Watcher authenticates with Digest, and so whether the znodes the Store and
+// the Election create are closed to every other identity (all permissions for the digest identity, nothing
+// for anyone else); without Digest they are world-open.
+func (w *Watcher) Protected() bool { return w.digest != nil }
+
+// awaitAuth waits until the digest credentials were accepted (at once without Digest), ctx ends, or expired
+// fires.
+func (w *Watcher) awaitAuth(ctx context.Context, expired <-chan time.Time) error {
+	select {
+	case <-w.authed:
+		return nil
+	default:
+	}
+	select {
+	case <-w.authed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w (not authenticated yet)", ErrUnavailable, ctx.Err())
+	case <-expired:
+		return fmt.Errorf("%w: not authenticated yet (session %s)", ErrUnavailable, w.Session().State)
+	case <-w.ctx.Done():
+		return ErrClosed
+	}
 }
 
 // Session returns the current session state.
@@ -182,6 +218,7 @@ func (w *Watcher) observe() {
 			state = StateConnecting
 		} else {
 			w.authDone = true
+			close(w.authed)
 		}
 	}
 	w.mu.Lock()

@@ -53,7 +53,13 @@ func newPutBench(ctx context.Context, env cluster, workDir string) (*putBench, e
 // put writes local to dst in HDFS with the Hadoop client and returns the copy's duration.
 func (p *putBench) put(ctx context.Context, local, dst string) (time.Duration, error) {
 	cp := strings.Join([]string{p.classes, p.env.hadoopConfDir, p.env.hadoopCP}, string(os.PathListSeparator))
-	args := append(append([]string{}, jvmOpens...), "-cp", cp, "PutBench", local, dst, p.env.user)
+	args := append([]string{}, jvmOpens...)
+	if p.env.kerberos {
+		// Hadoop's client logs in from the gateway's keytab, as the gateway does.
+		args = append(args, "-Djava.security.krb5.conf="+p.env.krb5Conf, "-cp", cp, "PutBench", local, dst, p.env.principal, p.env.keytab)
+	} else {
+		args = append(args, "-cp", cp, "PutBench", local, dst, p.env.user)
+	}
 	cmd := exec.CommandContext(ctx, filepath.Join(p.env.javaHome, "bin", "java"), args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

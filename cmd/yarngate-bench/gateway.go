@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,9 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	gohdfs "github.com/colinmarc/hdfs/v2"
-	"github.com/yarngate/yarngate/hadoopconf"
 )
 
 // buildGateway builds ./cmd/yarngate into dir and returns the binary's path.
@@ -41,7 +37,8 @@ type gatewayProc struct {
 }
 
 // startGateway starts `yarngate serve` on a free loopback port with the given staging root (and extra
-// KEY=VALUE settings) and waits until it listens.
+// KEY=VALUE settings) and waits until it listens. On a Kerberized cluster it gets the cluster's principal,
+// keytab and krb5.conf.
 func startGateway(ctx context.Context, binary string, env cluster, stagingRoot string, extraEnv ...string) (*gatewayProc, error) {
 	cmd := exec.Command(binary, "serve")
 	registryPath := filepath.Join(os.TempDir(), fmt.Sprintf("yarngate-bench-registry-%d.db", time.Now().UnixNano()))
@@ -56,7 +53,13 @@ func startGateway(ctx context.Context, binary string, env cluster, stagingRoot s
 		// Each gateway gets an embedded registry of its own, removed when it stops.
 		"YARNGATE_REGISTRY_BACKEND=embedded",
 		"YARNGATE_REGISTRY_PATH="+registryPath,
+		// The benchmarks measure throughput from one address: no per-client limits.
+		"YARNGATE_LIMITS_READS_RATE=0",
+		"YARNGATE_LIMITS_WRITES_RATE=0",
+		"YARNGATE_LIMITS_LONG_POLLS_TOTAL=0",
+		"YARNGATE_LIMITS_LONG_POLLS_PER_CLIENT=0",
 	)
+	cmd.Env = append(cmd.Env, env.gatewayEnv()...)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -190,32 +193,5 @@ func (g *gatewayProc) stop() error {
 		g.cmd.Process.Kill()
 		<-g.exited
 		return errors.New("gateway did not stop within 30s after SIGTERM")
-	}
-}
-
-// hdfsClient connects to the cluster's NameNodes as the benchmark's user. colinmarc/hdfs takes no
-// context: connections are bounded by a dial timeout.
-func hdfsClient(conf *hadoopconf.Conf, user string) (*gohdfs.Client, error) {
-	addrs, err := conf.NameNodeRPCAddresses()
-	if err != nil {
-		return nil, err
-	}
-	dial := (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return gohdfs.NewClient(gohdfs.ClientOptions{Addresses: addrs, User: user, NamenodeDialFunc: dial, DatanodeDialFunc: dial})
-}
-
-// removeHDFSRoot deletes the benchmark's staging directories.
-func removeHDFSRoot(env cluster, root string) {
-	conf, err := hadoopconf.Load(env.hadoopConfDir)
-	if err != nil {
-		return
-	}
-	c, err := hdfsClient(conf, env.user)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	if err := c.RemoveAll(root); err != nil {
-		fmt.Fprintf(os.Stderr, "remove %s: %v\n", root, err)
 	}
 }

@@ -79,7 +79,7 @@ func runJobsSuite(ctx context.Context, binary string, env cluster, hdfsRoot stri
 	if err != nil {
 		return nil, err
 	}
-	fs, err := hdfsClient(conf, env.user)
+	fs, err := hdfsClient(conf, env)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func runJobsSuite(ctx context.Context, binary string, env cluster, hdfsRoot stri
 	if err != nil {
 		return nil, err
 	}
-	p := &prober{rm: strings.TrimRight(rmURL, "/"), user: env.user}
+	p := &prober{rm: strings.TrimRight(rmURL, "/"), rmClient: env.rm, user: env.user, kerberos: env.kerberos}
 
 	// A first launch uploads the Flink distribution to HDFS once; it is not measured.
 	fmt.Println("jobs: warm-up launch (uploads Flink's lib/ to HDFS once)")
@@ -110,9 +110,11 @@ func runJobsSuite(ctx context.Context, binary string, env cluster, hdfsRoot stri
 	}
 	// Flink's client stages a launch in <home directory>/.flink/<application id> (YarnApplicationFileUploader).
 	cliStaging := "/user/" + env.user + "/.flink"
-	cli := flinkCLI{home: flinkHome, jar: jar, user: env.user, fs: fs, staging: cliStaging}
+	// On a Kerberized cluster the CLI logs in from the gateway's keytab: the gateway's jobs run as its principal.
+	secProps, secEnv := env.flinkCLISecurity()
+	cli := flinkCLI{home: flinkHome, jar: jar, env: secEnv, props: secProps, fs: fs, staging: cliStaging}
 	cliLibs := cli
-	cliLibs.props = []string{"-D" + providedLibDirsKey + "=" + libDirs}
+	cliLibs.props = append(slices.Clone(secProps), "-D"+providedLibDirsKey+"="+libDirs)
 
 	gwc := &contender{label: "gateway", submit: func(ctx context.Context, run int) (submitTimes, error) {
 		return gw.timeSubmission(ctx, p, fs, stagingRoot, jarID, fmt.Sprintf("bench-gw-%d", run))
@@ -126,6 +128,9 @@ func runJobsSuite(ctx context.Context, binary string, env cluster, hdfsRoot stri
 	contenders := []*contender{gwc, clic, libsc}
 	fmt.Printf("jobs: %d runs, POST /v1/jobs vs flink run-application -t yarn-application (unbounded example job),\n"+
 		"  plain and with -D%s=%s\n", runs, providedLibDirsKey, libDirs)
+	if env.kerberos {
+		fmt.Printf("  Kerberized: the CLI with -Dsecurity.kerberos.login.keytab/.principal (%s) and krb5.conf shipped\n", env.principal)
+	}
 	for i := range runs {
 		// Each run starts with the next contender, so that none always follows the same one.
 		for k := range contenders {
@@ -296,8 +301,9 @@ var submittedRE = regexp.MustCompile(`Submitted application (application_\d+_\d+
 type flinkCLI struct {
 	home string // FLINK_HOME
 	jar  string // the application jar on local disk
-	user string // HADOOP_USER_NAME
-	// props are extra -D settings, such as yarn.provided.lib.dirs.
+	// env is added to the CLI's environment: HADOOP_USER_NAME, and JVM_ARGS on a Kerberized cluster.
+	env []string
+	// props are extra -D settings: the Kerberos login on a Kerberized cluster, yarn.provided.lib.dirs.
 	props []string
 	// fs and staging (Flink's <home directory>/.flink) measure and remove each launch's upload directory,
 	// which a killed application leaves behind.
@@ -313,7 +319,7 @@ func (c flinkCLI) timeSubmission(ctx context.Context, p *prober, name string) (s
 		"-Dtaskmanager.numberOfTaskSlots=1", "-Dyarn.application.name=" + name}, c.props...)
 	args = append(args, c.jar, "--mode", "unbounded")
 	cmd := exec.CommandContext(ctx, filepath.Join(c.home, "bin", "flink"), args...)
-	cmd.Env = append(os.Environ(), "HADOOP_USER_NAME="+c.user)
+	cmd.Env = append(os.Environ(), c.env...)
 	cmd.Dir = os.TempDir()
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
@@ -357,7 +363,12 @@ func stagedBytes(fs *gohdfs.Client, dir string) int64 {
 
 // prober watches one application from the outside.
 type prober struct {
-	rm, user string
+	rm string // the ResourceManager's URL
+	// rmClient makes the ResourceManager calls: SPNEGO on a Kerberized cluster (JobManagers are called
+	// with Go's default client).
+	rmClient *http.Client
+	user     string // user.name of a kill on a simple cluster
+	kerberos bool
 }
 
 // follow polls until the application is ACCEPTED (or later) and until its JobManager runs a job, measuring
@@ -385,7 +396,7 @@ func (p *prober) follow(ctx context.Context, start time.Time, appID func(context
 				Diagnostics  string `json:"diagnostics"`
 			} `json:"app"`
 		}
-		if err := p.getJSON(ctx, p.rm+"/ws/v1/cluster/apps/"+t.appID, &app); err != nil {
+		if err := getJSON(ctx, p.rmClient, p.rm+"/ws/v1/cluster/apps/"+t.appID, &app); err != nil {
 			continue
 		}
 		switch app.App.State {
@@ -404,7 +415,7 @@ func (p *prober) follow(ctx context.Context, start time.Time, appID func(context
 				State string `json:"state"`
 			} `json:"jobs"`
 		}
-		if err := p.getJSON(ctx, "http://"+app.App.AMRPCAddress+"/jobs/overview", &jobs); err == nil {
+		if err := getJSON(ctx, http.DefaultClient, "http://"+app.App.AMRPCAddress+"/jobs/overview", &jobs); err == nil {
 			for _, j := range jobs.Jobs {
 				if j.State == "RUNNING" {
 					t.running = time.Since(start)
@@ -425,7 +436,7 @@ func (p *prober) findByName(ctx context.Context, name string) (string, error) {
 			} `json:"app"`
 		} `json:"apps"`
 	}
-	if err := p.getJSON(ctx, p.rm+"/ws/v1/cluster/apps?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING", &list); err != nil || list.Apps == nil {
+	if err := getJSON(ctx, p.rmClient, p.rm+"/ws/v1/cluster/apps?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING", &list); err != nil || list.Apps == nil {
 		return "", err
 	}
 	for _, a := range list.Apps.App {
@@ -436,20 +447,31 @@ func (p *prober) findByName(ctx context.Context, name string) (string, error) {
 	return "", nil
 }
 
-// kill ends an application through the ResourceManager (best effort).
+// kill ends an application through the ResourceManager (best effort): as user.name on a simple cluster,
+// as the benchmark's principal (the applications' owner) on a Kerberized one.
 func (p *prober) kill(appID string) {
 	if appID == "" {
 		return
 	}
-	req, _ := http.NewRequest(http.MethodPut, p.rm+"/ws/v1/cluster/apps/"+appID+"/state?user.name="+url.QueryEscape(p.user),
-		strings.NewReader(`{"state":"KILLED"}`))
+	u := p.rm + "/ws/v1/cluster/apps/" + appID + "/state"
+	if !p.kerberos {
+		u += "?user.name=" + url.QueryEscape(p.user)
+	}
+	req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader(`{"state":"KILLED"}`))
 	req.Header.Set("Content-Type", "application/json")
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
+	resp, err := p.rmClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kill %s: %v\n", appID, err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		fmt.Fprintf(os.Stderr, "kill %s: %s\n", appID, resp.Status)
 	}
 }
 
-func (p *prober) getJSON(ctx context.Context, u string, out any) error {
+// getJSON GETs u with hc and decodes a 200 answer into out.
+func getJSON(ctx context.Context, hc *http.Client, u string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -457,7 +479,7 @@ func (p *prober) getJSON(ctx context.Context, u string, out any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,19 @@
 //   - (sessions) submission into a warm session until the job runs, POST /v1/jobs against
 //     `flink run -t yarn-session -Dyarn.application.id=...`, 20 jobs each, into the same session;
 //   - (reads) GET /v1/jobs/{id} throughput and latency over 1,000 tracked jobs with wrk on loopback, against
-//     GET /healthz in the same run, counting the ResourceManager requests the gateway makes meanwhile.
+//     GET /healthz in the same run, counting the ResourceManager requests the gateway makes meanwhile;
+//   - (spnego, Kerberized cluster only) the cost of SPNEGO per ResourceManager call: the same call with the
+//     hadoop.auth cookie reused (what the gateway does), with a fresh negotiation, and after a 401 challenge,
+//     against the RM's refusal of a request without credentials, interleaved in the same run.
 //
 // Run it from the repository root with the test cluster's environment (`make bench` does both):
 //
 //	source testenv/.run/cluster.env && go run ./cmd/yarngate-bench
+//
+// On a Kerberized cluster (cluster.env says YARNGATE_KERBEROS=1) every gateway it starts gets the cluster's
+// principal, keytab and krb5.conf (YARNGATE_PRINCIPAL, YARNGATE_KEYTAB, YARNGATE_KRB5_CONF), as `make run`
+// does; Flink's CLI logs in from the same keytab (the gateway's jobs run as its principal, so that is the fair
+// baseline), and the benchmark itself logs in from it too, for its ResourceManager and HDFS calls.
 //
 // It prints a table and, last, one JSON line with every figure.
 package main
@@ -23,7 +31,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -55,6 +62,8 @@ type results struct {
 	Jobs              *jobResults     `json:"jobs,omitempty"`
 	Sessions          *sessionResults `json:"sessions,omitempty"`
 	Reads             *readResults    `json:"reads,omitempty"`
+	SPNEGO            *spnegoResults  `json:"spnego,omitempty"`
+	Kerberos          bool            `json:"kerberos"`
 }
 
 func main() {
@@ -72,20 +81,21 @@ func run() error {
 		runs        = flag.Int("runs", 7, "throughput runs of each side (the medians count)")
 		workDir     = flag.String("work-dir", filepath.Join(os.TempDir(), "yarngate-bench"), "directory for jars and the binary")
 		baseline    = flag.Bool("baseline", true, "also measure Hadoop's own client (needs JAVA_HOME and HADOOP_CLASSPATH)")
-		suites      = flag.String("suites", "upload,jobs,sessions,reads", "comma-separated suites to run: upload, jobs, sessions, reads")
+		suites      = flag.String("suites", "upload,jobs,sessions,reads,spnego", "comma-separated suites to run: upload, jobs, sessions, reads, spnego")
 		readJobs    = flag.Int("read-jobs", 1000, "tracked jobs in the reads suite")
 		readTime    = flag.Duration("read-duration", 20*time.Second, "length of each wrk run in the reads suite")
 		jobRuns     = flag.Int("job-runs", 3, "job submissions of each side in the jobs suite")
 		sessionJobs = flag.Int("session-jobs", 20, "jobs of each side in the sessions suite")
+		spnegoCalls = flag.Int("spnego-calls", 400, "ResourceManager calls of each kind in the spnego suite")
 	)
 	flag.Parse()
 	want := map[string]bool{}
 	for _, name := range strings.Split(*suites, ",") {
 		switch name = strings.TrimSpace(name); name {
-		case "upload", "jobs", "sessions", "reads":
+		case "upload", "jobs", "sessions", "reads", "spnego":
 			want[name] = true
 		default:
-			return fmt.Errorf("unknown suite %q (upload, jobs, sessions, reads)", name)
+			return fmt.Errorf("unknown suite %q (upload, jobs, sessions, reads, spnego)", name)
 		}
 	}
 	size, err := config.ParseByteSize(*sizeFlag)
@@ -105,6 +115,13 @@ func run() error {
 	if err := os.MkdirAll(*workDir, 0o755); err != nil {
 		return err
 	}
+	// On a Kerberized cluster the benchmark logs in first: its own ResourceManager and HDFS calls need a
+	// ticket. The login outlives every suite and the clean-up below.
+	stopLogin, err := env.logIn(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopLogin()
 	if *binary == "" {
 		if *binary, err = buildGateway(ctx, *workDir); err != nil {
 			return err
@@ -113,7 +130,10 @@ func run() error {
 	hdfsRoot := fmt.Sprintf("/user/%s/bench-%d", env.user, time.Now().UnixNano())
 	defer removeHDFSRoot(env, hdfsRoot)
 
-	res := results{ThroughputTarget: 0.9, PeakRSSTargetMiB: 64}
+	res := results{ThroughputTarget: 0.9, PeakRSSTargetMiB: 64, Kerberos: env.kerberos}
+	if env.kerberos {
+		fmt.Printf("Kerberized cluster: gateways and Flink's CLI log in as %s from its keytab\n", env.principal)
+	}
 	if want["upload"] {
 		if err := uploadSuite(ctx, &res, *binary, env, *workDir, hdfsRoot, int64(size), int64(rssSize), *runs, *baseline); err != nil {
 			return err
@@ -134,13 +154,27 @@ func run() error {
 		res.Sessions = sr
 	}
 	if want["reads"] {
-		rr, err := runReadsSuite(ctx, *binary, env, *workDir, *readJobs, *readTime)
+		rr, err := runReadsSuite(ctx, *binary, env, *workDir, hdfsRoot, *readJobs, *readTime)
 		if err != nil {
 			return err
 		}
 		res.Reads = rr
 	}
+	if want["spnego"] {
+		if !env.kerberos {
+			fmt.Println("spnego: skipped, the cluster is not Kerberized (make cluster-up KERBEROS=1)")
+		} else {
+			sr, err := runSPNEGOSuite(ctx, env, *spnegoCalls)
+			if err != nil {
+				return err
+			}
+			res.SPNEGO = sr
+		}
+	}
 	fmt.Println()
+	if env.kerberos {
+		fmt.Printf("Kerberized cluster: the gateways, Flink's CLI and Hadoop's client all log in as %s from its keytab\n", env.principal)
+	}
 	if want["upload"] {
 		printUpload(res)
 	}
@@ -153,6 +187,9 @@ func run() error {
 	}
 	if res.Reads != nil {
 		printReads(res.Reads)
+	}
+	if res.SPNEGO != nil {
+		printSPNEGO(res.SPNEGO)
 	}
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
@@ -315,25 +352,4 @@ func median(xs []float64) float64 {
 		return 0
 	}
 	return s[len(s)/2]
-}
-
-// cluster is what the benchmark needs from cluster.env.
-type cluster struct {
-	hadoopConfDir string
-	user          string
-	javaHome      string
-	hadoopCP      string
-}
-
-func clusterEnv() (cluster, error) {
-	c := cluster{
-		hadoopConfDir: os.Getenv("HADOOP_CONF_DIR"),
-		user:          os.Getenv("YARNGATE_USER"),
-		javaHome:      os.Getenv("JAVA_HOME"),
-		hadoopCP:      os.Getenv("HADOOP_CLASSPATH"),
-	}
-	if c.hadoopConfDir == "" || c.user == "" {
-		return c, errors.New("HADOOP_CONF_DIR and YARNGATE_USER must be set: source testenv/.run/cluster.env (make bench does)")
-	}
-	return c, nil
 }

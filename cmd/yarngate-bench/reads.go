@@ -38,15 +38,22 @@ type readResults struct {
 	Non2xx           int     `json:"non2xx"`
 	RMRequestsIdle   float64 `json:"rmRequestsPerSecondIdle"`
 	RMRequestsLoaded float64 `json:"rmRequestsPerSecondUnderLoad"`
-	TargetRPS        float64 `json:"targetRps"`
-	TargetP99Millis  float64 `json:"targetP99Millis"`
+	// RMRequests counts every request the gateway sent the RM, RMNegotiations those that carried an
+	// SPNEGO AP-REQ (Kerberized cluster), RMRefused the 401 answers.
+	RMRequests      int64   `json:"rmRequests"`
+	RMNegotiations  int64   `json:"rmNegotiations"`
+	RMRefused       int64   `json:"rmRefused"`
+	TargetRPS       float64 `json:"targetRps"`
+	TargetP99Millis float64 `json:"targetP99Millis"`
 }
 
-// rmCounter is a reverse proxy in front of the ResourceManager that counts the requests through it.
+// rmCounter is a reverse proxy in front of the ResourceManager that counts the requests through it, those
+// with an SPNEGO AP-REQ and the 401 answers. It passes SPNEGO headers and the hadoop.auth cookie through
+// untouched.
 type rmCounter struct {
-	n   atomic.Int64
-	srv *http.Server
-	url string
+	n, negotiations, refused atomic.Int64
+	srv                      *http.Server
+	url                      string
 }
 
 func startRMCounter(target string) (*rmCounter, error) {
@@ -58,10 +65,27 @@ func startRMCounter(target string) (*rmCounter, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &rmCounter{url: "http://" + ln.Addr().String()}
+	// The gateway reaches the proxy by the ResourceManager's host name (localhost on the test cluster): on a
+	// Kerberized cluster its SPNEGO transport names the service after the URL's host (HTTP/<host>), and the
+	// RM behind the proxy only accepts tickets for its own.
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	host := u.Hostname()
+	if ip := net.ParseIP(host); ip != nil || host == "" {
+		host = "127.0.0.1"
+	}
+	c := &rmCounter{url: "http://" + net.JoinHostPort(host, port)}
 	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusUnauthorized {
+			c.refused.Add(1)
+		}
+		return nil
+	}
 	c.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.n.Add(1)
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Negotiate ") {
+			c.negotiations.Add(1)
+		}
 		proxy.ServeHTTP(w, r)
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go c.srv.Serve(ln) //nolint:errcheck // ends with Close
@@ -153,8 +177,9 @@ func runWrk(ctx context.Context, target, script string, conns int, d time.Durati
 
 // runReadsSuite measures GET /v1/jobs/{id} over n tracked jobs with wrk on loopback, against GET /healthz
 // (the cheapest route, measured in the same run) as the baseline, while a proxy counts the
-// ResourceManager requests the gateway makes.
-func runReadsSuite(ctx context.Context, binary string, env cluster, workDir string, n int, d time.Duration) (*readResults, error) {
+// ResourceManager requests the gateway makes. The gateway's staging root lies below hdfsRoot, which the
+// benchmark removes at the end.
+func runReadsSuite(ctx context.Context, binary string, env cluster, workDir, hdfsRoot string, n int, d time.Duration) (*readResults, error) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return nil, errors.New("the reads suite needs wrk (Debian package wrk; make bench installs it)")
 	}
@@ -173,7 +198,7 @@ func runReadsSuite(ctx context.Context, binary string, env cluster, workDir stri
 	if err != nil {
 		return nil, fmt.Errorf("seed the registry: %w", err)
 	}
-	g, err := startGateway(ctx, binary, env, fmt.Sprintf("/user/%s/bench-reads", env.user),
+	g, err := startGateway(ctx, binary, env, hdfsRoot+"/reads",
 		"YARNGATE_YARN_RM_URLS="+counter.url, "YARNGATE_REGISTRY_BACKEND=embedded", "YARNGATE_REGISTRY_PATH="+dbPath,
 		"YARNGATE_REGISTRY_LOST_GRACE=24h", "YARNGATE_REGISTRY_RECONCILE_INTERVAL=1s")
 	if err != nil {
@@ -222,6 +247,7 @@ func runReadsSuite(ctx context.Context, binary string, env cluster, workDir stri
 		return nil, fmt.Errorf("%w\n%s", err, out)
 	}
 	res.RMRequestsLoaded = float64(counter.n.Load()-loadStart) / time.Since(loadFrom).Seconds()
+	res.RMRequests, res.RMNegotiations, res.RMRefused = counter.n.Load(), counter.negotiations.Load(), counter.refused.Load()
 	res.JobRPS, res.JobP50Millis, res.JobP99Millis = jobs.rps, millis(jobs.p50), millis(jobs.p99)
 	res.HealthRPS, res.HealthP99Millis = health.rps, millis(health.p99)
 	res.Non2xx = jobs.non2xx + health.non2xx
@@ -238,5 +264,6 @@ func printReads(r *readResults) {
 	fmt.Printf("  jobs %8.0f req/s  p50 %6.2fms  p99 %6.2fms   (target >= %.0f req/s, p99 < %.0fms)\n",
 		r.JobRPS, r.JobP50Millis, r.JobP99Millis, r.TargetRPS, r.TargetP99Millis)
 	fmt.Printf("  /healthz baseline %8.0f req/s  p99 %6.2fms   ratio %.2f   non-2xx %d\n", r.HealthRPS, r.HealthP99Millis, r.Ratio, r.Non2xx)
-	fmt.Printf("  ResourceManager requests: %.2f/s idle, %.2f/s under load\n", r.RMRequestsIdle, r.RMRequestsLoaded)
+	fmt.Printf("  ResourceManager requests: %.2f/s idle, %.2f/s under load; %d in all, %d with an SPNEGO AP-REQ, %d answered 401\n",
+		r.RMRequestsIdle, r.RMRequestsLoaded, r.RMRequests, r.RMNegotiations, r.RMRefused)
 }

@@ -114,9 +114,10 @@ var cliJobIDRE = regexp.MustCompile(`Job has been submitted with JobID ([0-9a-f]
 // returns the time until the JobManager runs it.
 func cliSessionSubmission(ctx context.Context, jm *jmProbe, env cluster, flinkHome, jar, appID string) (time.Duration, error) {
 	out := &lockedBuffer{}
-	cmd := exec.CommandContext(ctx, filepath.Join(flinkHome, "bin", "flink"), "run", "-d", "-t", "yarn-session",
-		"-Dyarn.application.id="+appID, jar, "--mode", "unbounded")
-	cmd.Env = append(os.Environ(), "HADOOP_USER_NAME="+env.user)
+	props, secEnv := env.flinkCLISecurity()
+	args := append([]string{"run", "-d", "-t", "yarn-session", "-Dyarn.application.id=" + appID}, props...)
+	cmd := exec.CommandContext(ctx, filepath.Join(flinkHome, "bin", "flink"), append(args, jar, "--mode", "unbounded")...)
+	cmd.Env = append(os.Environ(), secEnv...)
 	cmd.Dir = os.TempDir()
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
@@ -138,13 +139,12 @@ type jmProbe struct{ base string }
 func (p *jmProbe) runningThenCancel(ctx context.Context, jobID string, start time.Time) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	pr := &prober{}
 	var elapsed time.Duration
 	for elapsed == 0 {
 		var d struct {
 			State string `json:"state"`
 		}
-		if err := pr.getJSON(ctx, p.base+"/jobs/"+jobID, &d); err == nil {
+		if err := getJSON(ctx, http.DefaultClient, p.base+"/jobs/"+jobID, &d); err == nil {
 			switch d.State {
 			case "RUNNING":
 				elapsed = time.Since(start)
@@ -166,7 +166,7 @@ func (p *jmProbe) runningThenCancel(ctx context.Context, jobID string, start tim
 		var d struct {
 			State string `json:"state"`
 		}
-		if err := pr.getJSON(ctx, p.base+"/jobs/"+jobID, &d); err == nil && d.State == "CANCELED" {
+		if err := getJSON(ctx, http.DefaultClient, p.base+"/jobs/"+jobID, &d); err == nil && d.State == "CANCELED" {
 			return elapsed, nil
 		}
 		select {

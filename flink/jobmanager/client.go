@@ -27,7 +27,7 @@ var (
 	// ErrBadRequest is a 400: the JobManager rejected the request (for a jar run: main() failed or the
 	// program is invalid; the message says why).
 	ErrBadRequest = errors.New("jobmanager: bad request")
-	// ErrUnavailable is a 5xx, or no answer at all.
+	// ErrUnavailable is a 5xx, a redirect (never followed), or no answer at all.
 	ErrUnavailable = errors.New("jobmanager: unavailable")
 )
 
@@ -52,7 +52,7 @@ func (e *Error) Unwrap() error {
 		return ErrNotFound
 	case e.Status >= 400 && e.Status < 500:
 		return ErrBadRequest
-	case e.Status >= 500:
+	case e.Status >= 500, e.Status >= 300 && e.Status < 400: // a redirect: not followed, no answer
 		return ErrUnavailable
 	}
 	return nil
@@ -66,6 +66,10 @@ type Client struct {
 
 // New returns a client for the JobManager at base (such as http://host:port). httpClient may be nil for
 // http.DefaultClient; it should carry a timeout for non-streaming calls as a safety net.
+//
+// The client never follows redirects (whatever httpClient's CheckRedirect says): the JobManager runs code of
+// the job, and the caller checked base, not where an answer might send it. A 3xx answer is an *Error that
+// unwraps to ErrUnavailable.
 func New(base string, httpClient *http.Client) (*Client, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -74,7 +78,9 @@ func New(base string, httpClient *http.Client) (*Client, error) {
 	if httpClient == nil {
 		httpClient = http.DefaultClient
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: httpClient}, nil
+	hc := *httpClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{base: strings.TrimRight(base, "/"), http: &hc}, nil
 }
 
 // BaseURL returns the REST base URL the client talks to.

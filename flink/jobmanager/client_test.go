@@ -184,3 +184,25 @@ func TestUploadReaderErrorAborts(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
+
+// TestNoRedirects: a JobManager that answers with a redirect does not send the gateway's calls elsewhere, not
+// even with a client that follows redirects.
+func TestNoRedirects(t *testing.T) {
+	elsewhere := 0
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere++ }))
+	t.Cleanup(other.Close)
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		jm := newTest(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+r.URL.Path, status)
+		})
+		if _, err := jm.Jobs(t.Context()); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%d: Jobs = %v, want ErrUnavailable", status, err)
+		}
+		if err := jm.Cancel(t.Context(), "0123456789abcdef0123456789abcdef"); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%d: Cancel = %v, want ErrUnavailable", status, err)
+		}
+	}
+	if elsewhere != 0 {
+		t.Errorf("%d requests reached the redirect's target", elsewhere)
+	}
+}

@@ -296,7 +296,8 @@ public final class Launcher {
       m.put("dfs.block.access.token.enable", "true");
       // No privileged ports and no TLS: SASL on data transfer is what a secure DataNode then needs.
       m.put("ignore.secure.ports.for.testing", "true");
-      m.put("dfs.data.transfer.protection", "authentication");
+      // What the DataNode offers, in its order (colinmarc takes the first offer; Java clients choose theirs).
+      m.put("dfs.data.transfer.protection", dataTransferProtection());
       String v = prop("dt.max.lifetime.ms", "");
       if (!v.isEmpty()) {
         m.put("dfs.namenode.delegation.token.max-lifetime", v);
@@ -306,6 +307,14 @@ public final class Launcher {
         m.put("dfs.namenode.delegation.token.renew-interval", v);
       }
       m.forEach(c::set);
+    }
+
+    /**
+     * The DataNode's dfs.data.transfer.protection ({@code -Dyarngate.data.transfer.protection}, default
+     * authentication): a comma list, such as authentication,privacy.
+     */
+    static String dataTransferProtection() {
+      return prop("data.transfer.protection", "authentication");
     }
 
     /** Settings every process shares through core-site.xml. */
@@ -332,7 +341,16 @@ public final class Launcher {
     void clientHdfs(Map<String, String> hdfsSite) {
       hdfsSite.put("dfs.namenode.kerberos.principal", hdfs);
       hdfsSite.put("dfs.datanode.kerberos.principal", hdfs);
-      hdfsSite.put("dfs.data.transfer.protection", "authentication");
+      // Clients accept authentication when the DataNode offers it, else its first offer: a DataNode offering
+      // privacy,authentication keeps every client of the cluster on authentication (Java clients choose the
+      // first of their own list that is offered).
+      String clients = dataTransferProtection().split(",")[0].trim();
+      for (String p : dataTransferProtection().split(",")) {
+        if (p.trim().equals("authentication")) {
+          clients = "authentication";
+        }
+      }
+      hdfsSite.put("dfs.data.transfer.protection", clients);
       hdfsSite.put("dfs.block.access.token.enable", "true");
     }
 

@@ -29,6 +29,7 @@ const module = "github.com/yarngate/yarngate"
 var clients = []string{
 	module + "/yarnclient",
 	module + "/hdfs",
+	module + "/hdfs/webhdfs",
 	module + "/zk",
 	module + "/flink",
 	module + "/flink/jobmanager",
@@ -56,6 +57,16 @@ var rules = []rule{
 		pkg:    module + "/kerberos",
 		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
 		why:    "the Kerberos login and SPNEGO transports are handed to the clients by app; they know none of ours",
+	},
+	{
+		pkg:    module + "/tlscert",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		why:    "certificate reloading knows none of ours: app hands its tls.Config to the HTTP server",
+	},
+	{
+		pkg:    module + "/authn",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		why:    "authentication knows none of ours: httpapi installs it, app configures it, job reads its Principal",
 	},
 	{
 		pkg:    module + "/delegation",
