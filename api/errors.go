@@ -29,6 +29,7 @@ const (
 	CodeSessionNotFound      = "session_not_found"
 	CodeSessionNotRunning    = "session_not_running"
 	CodeForbidden            = "forbidden"
+	CodeJarInUse             = "jar_in_use"
 	CodeUploadTooSlow        = "upload_too_slow"
 	CodeRateLimited          = "rate_limited"
 	CodeUploadSlotsFull      = "upload_slots_full"

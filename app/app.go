@@ -137,9 +137,8 @@ func Run(ctx context.Context, opts Options) error {
 		MaxJarSize: int64(cfg.Jars.MaxSize), UploadIdleTimeout: cfg.Jars.IdleTimeout,
 		UploadPace:  throttle.PaceOptions{MinRate: int64(cfg.Jars.MinRate), Window: cfg.Jars.RateWindow, MaxDuration: cfg.Jars.MaxDuration},
 		BodyTimeout: cfg.HTTP.BodyTimeout,
-		// The client of the per-client limits: the remote address until authentication puts a principal into
-		// the request context; then ClientKey returns it (one line here).
-		ClientKey:  httpapi.RemoteIP,
+		// The client of the per-client limits: the authenticated principal, else the remote address.
+		ClientKey:  httpapi.PrincipalOrRemoteIP,
 		WriteLimit: httpapi.RateLimit{Rate: cfg.Limits.Writes.Rate, Burst: cfg.Limits.Writes.Burst},
 		ReadLimit:  httpapi.RateLimit{Rate: cfg.Limits.Reads.Rate, Burst: cfg.Limits.Reads.Burst},
 		LongPolls:  cfg.Limits.LongPolls.Total, LongPollsPerClient: cfg.Limits.LongPolls.PerClient,
@@ -213,9 +212,12 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
+		admins := job.Admins{Users: cfg.Auth.Admins.Users, Groups: cfg.Auth.Admins.Groups}
+		jarOwners := &job.JarOwnership{Registry: recs.reg, Admins: admins, User: cfg.User}
+		gwOpts.Jars.SetOwnership(jarOwners)
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
-			Admins: job.Admins{Users: cfg.Auth.Admins.Users, Groups: cfg.Auth.Admins.Groups},
+			Admins: admins, Jars: jarOwners,
 			Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {

@@ -93,6 +93,8 @@ func classify(err error, maxJarSize int64) *apiError {
 		e := newAPIError(http.StatusBadRequest, api.CodeInvalidSpec, "the job request is invalid: "+spec.Error(), err)
 		e.details = spec.Problems
 		return e
+	case errors.Is(err, job.ErrJarInUse):
+		return newAPIError(http.StatusConflict, api.CodeJarInUse, "the jar is in use: "+unwrapMessage(err, job.ErrJarInUse), err)
 	case errors.Is(err, job.ErrForbidden):
 		return newAPIError(http.StatusForbidden, api.CodeForbidden, unwrapMessage(err, job.ErrForbidden), err)
 	case errors.Is(err, job.ErrJobNotFound):

@@ -70,7 +70,7 @@ func TestClassify(t *testing.T) {
 func TestClientFaultAgreesWithClassify(t *testing.T) {
 	for _, err := range []error{
 		&api.SpecError{Problems: []api.FieldProblem{{Field: "name", Reason: "x"}}},
-		job.ErrForbidden, job.ErrJobNotFound, job.ErrSessionNotFound, job.ErrSessionNotRunning, job.ErrJarNotFound,
+		job.ErrForbidden, job.ErrJarInUse, job.ErrJobNotFound, job.ErrSessionNotFound, job.ErrSessionNotRunning, job.ErrJarNotFound,
 		job.ErrIdempotencyKeyReused, fmt.Errorf("%w: root.nope", job.ErrUnknownQueue), job.ErrYARNRejected,
 		job.ErrYARNUnavailable, job.ErrNoActiveRM, job.ErrYARNUnexpectedResponse,
 		fmt.Errorf("upload: %w", &jobmanager.Error{Status: http.StatusRequestEntityTooLarge}),

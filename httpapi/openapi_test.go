@@ -61,7 +61,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 func TestOpenAPIListsErrorCodes(t *testing.T) {
 	for _, code := range []string{api.CodeInvalidRequest, api.CodeInvalidJar, api.CodeNotFound, api.CodeMethodNotAllowed, api.CodeRequestTimeout,
 		api.CodeTooLarge, api.CodeUnsupportedMediaType, api.CodeRequestCanceled, api.CodeInternal, api.CodeUnavailable, api.CodeBusy, api.CodeNotReady,
-		api.CodeUnauthenticated, api.CodeForbidden,
+		api.CodeUnauthenticated, api.CodeForbidden, api.CodeJarInUse,
 		api.CodeUploadTooSlow, api.CodeRateLimited, api.CodeUploadSlotsFull, api.CodeInvalidSpec, api.CodeJarNotFound,
 		api.CodeIdempotencyReused, api.CodeUnknownQueue, api.CodeYARNRejected, api.CodeSessionNotFound, api.CodeSessionNotRunning,
 		api.CodeInvalidKeytab, api.CodeKeytabRejected, api.CodeKeytabNotFound, api.CodeKeytabUserMismatch} {

@@ -20,7 +20,8 @@
 // the request's context (authn.WithPrincipal), where the service reads it with authn.FromContext; a caller
 // without valid credentials gets 401 `unauthenticated` with the WWW-Authenticate challenges of the
 // configured methods. Then per-client rate limits apply (limits.go, package throttle), the client being the
-// principal (Options.ClientKey). The probes (/healthz, /readyz) and /metrics are open: they carry no job
+// principal (Options.ClientKey). Every mutating request under /v1 also gets a line in the audit log
+// (audit.go). The probes (/healthz, /readyz) and /metrics are open: they carry no job
 // data, and Prometheus and orchestrators scrape them without credentials.
 package httpapi
 
@@ -49,6 +50,9 @@ type authenticator interface {
 type Options struct {
 	// Logger receives access and error logs. Required.
 	Logger *slog.Logger
+	// AuditLogger receives the audit log, one line per mutating request under /v1 ("audit"). Default
+	// Logger with log=audit.
+	AuditLogger *slog.Logger
 	// Auth authenticates the callers of /v1 (usually an *authn.Authenticator; one with authn's none method
 	// lets every caller in as the configured user). Required.
 	Auth authenticator
@@ -134,9 +138,10 @@ func (o *Options) validate() error {
 
 // server holds the handlers' dependencies.
 type server struct {
-	opts    Options
-	metrics *Metrics
-	limits  limits
+	opts     Options
+	metrics  *Metrics
+	limits   limits
+	auditLog *slog.Logger
 }
 
 // New returns the gateway's HTTP handler.
@@ -148,7 +153,10 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &server{opts: opts, metrics: opts.Metrics, limits: newLimits(&opts)}
+	s := &server{opts: opts, metrics: opts.Metrics, limits: newLimits(&opts), auditLog: opts.AuditLogger}
+	if s.auditLog == nil {
+		s.auditLog = opts.Logger.With("log", "audit")
+	}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(nil); err != nil { // ClientIP is the peer address, never a header
@@ -167,7 +175,7 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	metrics := promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})
 	e.GET("/metrics", gin.WrapH(metrics))
 
-	authenticated := e.Group("/v1", s.authenticate())
+	authenticated := e.Group("/v1", s.audit(), s.authenticate())
 	authenticated.GET("/openapi.yaml", s.handle(s.openAPI)) // not rate-limited: a static document
 	v1 := authenticated.Group("", s.limitRate())
 	v1.GET("/cluster", s.handle(s.getCluster))

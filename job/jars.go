@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -32,6 +33,7 @@ type JarService struct {
 	maxSize int64
 	logger  *slog.Logger
 	metrics *Metrics
+	owners  *JarOwnership // nil: jars are shared
 }
 
 // NewJarService returns a JarService over store (usually an *hdfs.Store) accepting jars up to maxSize
@@ -65,6 +67,11 @@ func (s *JarService) Upload(ctx context.Context, req UploadRequest) (hdfs.PutRes
 	if res.Created {
 		s.metrics.stagedBytes.Add(float64(res.Jar.Size))
 	}
+	if s.owners != nil {
+		if err := s.owners.Registry.AddJarOwner(ctx, res.Jar.ID, s.owners.caller(ctx).User); err != nil {
+			return hdfs.PutResult{}, fmt.Errorf("upload jar: record its owner: %w", err)
+		}
+	}
 	s.logger.InfoContext(ctx, "jar uploaded", "requestId", RequestID(ctx), "id", res.Jar.ID,
 		"size", res.Jar.Size, "created", res.Created, "mainClass", res.Jar.MainClass)
 	res.Jar = withDefaultName(res.Jar)
@@ -88,6 +95,9 @@ func uploadOutcome(res hdfs.PutResult, err error) string {
 
 // Get returns one staged jar.
 func (s *JarService) Get(ctx context.Context, id string) (hdfs.Jar, error) {
+	if err := s.checkUse(ctx, id); err != nil {
+		return hdfs.Jar{}, fmt.Errorf("get jar: %w", err)
+	}
 	jar, err := s.store.Get(ctx, id)
 	if err != nil {
 		return hdfs.Jar{}, fmt.Errorf("get jar: %w", err)
@@ -95,11 +105,16 @@ func (s *JarService) Get(ctx context.Context, id string) (hdfs.Jar, error) {
 	return withDefaultName(jar), nil
 }
 
-// List returns all staged jars, newest first.
+// List returns the staged jars the caller may see, newest first.
 func (s *JarService) List(ctx context.Context) ([]hdfs.Jar, error) {
 	jars, err := s.store.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list jars: %w", err)
+	}
+	if s.owners != nil {
+		if jars, err = s.visibleJars(ctx, jars); err != nil {
+			return nil, fmt.Errorf("list jars: %w", err)
+		}
 	}
 	for i := range jars {
 		jars[i] = withDefaultName(jars[i])
@@ -107,13 +122,34 @@ func (s *JarService) List(ctx context.Context) ([]hdfs.Jar, error) {
 	return jars, nil
 }
 
-// Delete removes a staged jar.
+// Delete removes the caller's jar: their ownership of it, and the jar itself with its last owner (not while
+// a job that has not ended runs it: ErrJarInUse).
 func (s *JarService) Delete(ctx context.Context, id string) error {
-	if err := s.store.Delete(ctx, id); err != nil {
+	removed, err := s.remove(ctx, id)
+	if err != nil {
 		return fmt.Errorf("delete jar: %w", err)
 	}
-	s.logger.InfoContext(ctx, "jar deleted", "requestId", RequestID(ctx), "id", id)
+	s.logger.InfoContext(ctx, "jar deleted", "requestId", RequestID(ctx), "id", id, "removedFromStorage", removed)
 	return nil
+}
+
+// visibleJars keeps the jars the caller owns (all for an administrator; unowned ones for the gateway's user).
+func (s *JarService) visibleJars(ctx context.Context, jars []hdfs.Jar) ([]hdfs.Jar, error) {
+	p := s.owners.caller(ctx)
+	if s.owners.admin(p) {
+		return jars, nil
+	}
+	mine, err := s.owners.Registry.JarsOwned(ctx, p.User)
+	if err != nil {
+		return nil, err
+	}
+	var owned map[string]bool
+	if p.User == s.owners.User {
+		if owned, err = s.owners.Registry.JarsOwned(ctx, ""); err != nil {
+			return nil, err
+		}
+	}
+	return slices.DeleteFunc(jars, func(j hdfs.Jar) bool { return !mine[j.ID] && (owned == nil || owned[j.ID]) }), nil
 }
 
 // withDefaultName names a jar uploaded without a file name after its id.

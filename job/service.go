@@ -97,6 +97,8 @@ type Options struct {
 	Keytabs *KeytabService
 	// Admins may see and act on every job and session.
 	Admins Admins
+	// Jars, when set, restricts the staged jars a job may name (jarId) to those its caller owns.
+	Jars *JarOwnership
 	// IdempotencySecret keys the HMAC that names an idempotency key in its application's YARN tag
 	// (ident.IdempotencyTags); every instance sharing the registry must have the same one
 	// (registry.Registry.Secret). At least 16 bytes; required.

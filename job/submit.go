@@ -39,6 +39,13 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 		return api.Job{}, false, err
 	}
 	p := s.caller(ctx)
+	if req.JarID != "" && s.opts.Jars != nil {
+		if ok, err := s.opts.Jars.mayUse(ctx, req.JarID); err != nil {
+			return api.Job{}, false, fmt.Errorf("owners of jar %s: %w", req.JarID, err)
+		} else if !ok {
+			return api.Job{}, false, fmt.Errorf("%w: %s", ErrJarNotFound, req.JarID)
+		}
+	}
 	key = scopedKey(p, key)
 	fp := jobRequestFingerprint(&req)
 	var rec registry.Record
