@@ -17,10 +17,10 @@ import (
 var (
 	// ErrKeytabsDisabled: the cluster does not use Kerberos, so the gateway keeps no keytabs.
 	ErrKeytabsDisabled = errors.New("keytabs are only kept on a Kerberized cluster")
-	// ErrKeytabNotFound: a job or session names a keytab that is not stored.
+	// ErrKeytabNotFound: a job or session names a keytab that is not stored, or that its caller may not use.
 	ErrKeytabNotFound = errors.New("the keytab is not stored")
-	// ErrKeytabUserMismatch: a job or session names a keytab whose principal is not the user it runs as.
-	ErrKeytabUserMismatch = errors.New("the keytab's principal is not the job's user")
+	// ErrKeytabUserMismatch: a job or session names a keytab whose principal is not the user its cluster runs as.
+	ErrKeytabUserMismatch = errors.New("the keytab's principal is not the user the cluster runs as")
 )
 
 // keytabStore is what the keytab service needs of the store; *keytab.Store implements it.
@@ -85,7 +85,7 @@ func NewKeytabService(opts KeytabOptions) (*KeytabService, error) {
 
 // may reports whether p may see and use k: its owner and administrators.
 func (s *KeytabService) may(p authn.Principal, k keytab.Keytab) bool {
-	return k.Owner != "" && k.Owner == p.User || s.opts.Admins.include(p)
+	return (k.Owner != "" && k.Owner == p.User) || s.opts.Admins.include(p)
 }
 
 // Upload validates and stores a keytab (body, at most keytab.MaxSize bytes), keeping the keys of principal
@@ -189,9 +189,13 @@ func (s *KeytabService) forLaunch(ctx context.Context, id, runAs string) (*launc
 		return nil, fmt.Errorf("keytab of the launch: %w", err)
 	}
 	user, err := s.opts.UserOf(k.Principal)
-	if err != nil || user != runAs {
+	if err != nil {
 		clear(data)
-		return nil, fmt.Errorf("%w: keytab %s holds %s (user %q), the cluster runs as %s", ErrKeytabUserMismatch, id, k.Principal, user, runAs)
+		return nil, fmt.Errorf("%w: keytab %s holds %s, which no auth_to_local rule maps: %v", ErrKeytabUserMismatch, id, k.Principal, err)
+	}
+	if user != runAs {
+		clear(data)
+		return nil, fmt.Errorf("%w: keytab %s holds %s (user %s), the cluster runs as %s", ErrKeytabUserMismatch, id, k.Principal, user, runAs)
 	}
 	return &launch.Keytab{Principal: k.Principal, Data: data}, nil
 }
