@@ -56,17 +56,12 @@ func (g *jobGateway) on(t *testing.T) *jobGateway {
 // token and krb5.conf from the launch; the job object says until when HDFS stays reachable.
 func kerberizedFlink(t *testing.T, c *testenv.Cluster) {
 	g := kerberizedJobGateway(t, c)
-	ticket, err := c.GatewayTicket(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	spnego := ticket.HTTPClient() // curl --negotiate, as a user opens the proxy link
 	for _, v := range flinkVersions {
 		t.Run("flink-"+v, func(t *testing.T) {
 			t.Parallel()
 			t.Run("applications", func(t *testing.T) {
 				t.Run("bounded", func(t *testing.T) { t.Parallel(); kerberizedBounded(t, g.on(t), v) })
-				t.Run("unbounded", func(t *testing.T) { t.Parallel(); kerberizedUnbounded(t, g.on(t), v, spnego) })
+				t.Run("unbounded", func(t *testing.T) { t.Parallel(); kerberizedUnbounded(t, g.on(t), v) })
 			})
 			t.Run("session", func(t *testing.T) { kerberizedSession(t, g.on(t), v) })
 		})
@@ -105,7 +100,7 @@ func kerberizedBounded(t *testing.T, g *jobGateway, v string) {
 	}
 }
 
-func kerberizedUnbounded(t *testing.T, g *jobGateway, v string, spnego *http.Client) {
+func kerberizedUnbounded(t *testing.T, g *jobGateway, v string) {
 	j := g.submit(g.spec("it-krb-unbounded-"+v, v, "--mode", "unbounded", "--rate", "20"), nil)
 	j = g.wait(j.ID, "RUNNING", 5*time.Minute)
 	if j.State != "RUNNING" || j.Links.JobManager == nil || j.Links.FlinkUI == nil {
@@ -116,7 +111,13 @@ func kerberizedUnbounded(t *testing.T, g *jobGateway, v string, spnego *http.Cli
 	if status, body := get(t, *j.Links.JobManager+"/jobs/"+j.Flink.JobID); status != 200 || !strings.Contains(body, `"state":"RUNNING"`) {
 		t.Errorf("JobManager link: GET /jobs/%s = %d %.200s", j.Flink.JobID, status, body)
 	}
-	// The UI link goes through the ResourceManager's web proxy, which demands SPNEGO like every RM page.
+	// The UI link goes through the ResourceManager's web proxy, which demands SPNEGO like every RM page. The
+	// ticket is taken now: the test KDC's tickets may live two minutes only.
+	ticket, err := g.cluster.GatewayTicket(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spnego := ticket.HTTPClient() // curl --negotiate, as a user opens the proxy link
 	if resp, err := http.Get(*j.Links.FlinkUI); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("Flink UI link without a ticket: %v %v, want 401", resp, err)
 	} else {

@@ -53,6 +53,7 @@ type Ticket struct {
 	CCache string
 
 	krb5Conf string
+	obtained time.Time
 }
 
 // Kinit logs login's principal in from its keytab with MIT kinit (Debian krb5-user; cluster.sh installs it when
@@ -69,6 +70,7 @@ func (c *Cluster) Kinit(ctx context.Context, dir string, login Login) (*Ticket, 
 		Principal: login.Principal,
 		CCache:    "FILE:" + filepath.Join(dir, fmt.Sprintf("%s-%d.ccache", name, os.Getpid())),
 		krb5Conf:  c.KRB5Conf,
+		obtained:  time.Now(),
 	}
 	cmd := exec.CommandContext(ctx, "kinit", "-kt", login.Keytab, login.Principal)
 	cmd.Env = append(os.Environ(), t.Env()...)
@@ -197,12 +199,17 @@ type ticketCaches struct {
 	gateway *Ticket
 }
 
+// ticketReuse is how long GatewayTicket hands out the same ticket.
+const ticketReuse = 30 * time.Second
+
 // GatewayTicket returns a valid ticket for the gateway's principal, from kinit with its keytab the first time and
 // whenever the last one expired. The cache lives in the cluster's run directory, beside krb5.conf.
 func (c *Cluster) GatewayTicket(ctx context.Context) (*Ticket, error) {
 	c.tickets.mu.Lock()
 	defer c.tickets.mu.Unlock()
-	if t := c.tickets.gateway; t != nil && t.Valid(ctx) {
+	// A ticket is used for at most ticketReuse after kinit, so that whoever takes it has most of its life
+	// ahead (the private Kerberized cluster's KDC issues tickets of two minutes).
+	if t := c.tickets.gateway; t != nil && time.Since(t.obtained) < ticketReuse && t.Valid(ctx) {
 		return t, nil
 	}
 	t, err := c.Kinit(ctx, filepath.Join(filepath.Dir(c.KRB5Conf), "ccache"), c.GatewayLogin())
