@@ -157,16 +157,23 @@ func kerberizedSession(t *testing.T, g *jobGateway, v string) {
 		})
 	}
 	wg.Wait()
+	submitted := time.Now()
 	for i, r := range runs {
 		f := g.wait(r.j.ID, "FINISHED", 4*time.Minute)
 		if f.State != "FINISHED" || f.YARN.ApplicationID != s.ID {
-			t.Errorf("session job %d (%s) = %s in %s: %v", i, f.ID, f.State, f.YARN.ApplicationID, f.Flink.Failure)
+			// Once seen ending the session a second after its jobs were submitted (a DELETE /cluster, so
+			// these waits had returned): the whole object, and when, say more next time.
+			t.Errorf("session job %d (%s) = %s in %s, %v after the submissions: %v; job %+v", i, f.ID, f.State,
+				f.YARN.ApplicationID, time.Since(submitted).Round(time.Millisecond), f.Flink.Failure, f)
 			continue
 		}
 		checkCredentials(t, f) // the session's
 		if got, want := strings.TrimSpace(readHDFS(t, g.cluster, r.out)), fmt.Sprintf("count=%d sum=%d", r.n, sumOfSquares(r.n)); got != want {
 			t.Errorf("session job %d result %q, want %q", i, got, want)
 		}
+	}
+	if t.Failed() {
+		return // leave the session to the clean-up: stopping it now would hide what its jobs did
 	}
 	if status, _, _, body := g.sessionDo(http.MethodDelete, "/v1/sessions/"+s.ID, nil); status >= 300 {
 		t.Errorf("stop session = %d %s", status, body)
