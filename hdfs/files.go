@@ -25,8 +25,10 @@ type FileInfo struct {
 	// ModTime is the modification time exactly as the NameNode reports it (millisecond precision); a YARN
 	// local resource for the file must carry ModTime.UnixMilli().
 	ModTime time.Time
-	// Mode holds the permission bits, and fs.ModeDir for directories.
+	// Mode holds the permission bits, fs.ModeDir for directories and fs.ModeSticky for the sticky bit.
 	Mode fs.FileMode
+	// Owner is the user the file belongs to.
+	Owner string
 }
 
 // URI returns the fully qualified URI of an absolute path, such as hdfs://nn:8020/a/b.
@@ -35,9 +37,39 @@ func (s *Store) URI(name string) string { return s.opts.FSURI + name }
 // FSURI returns the file system URI that qualifies paths, such as hdfs://nn:8020.
 func (s *Store) FSURI() string { return s.opts.FSURI }
 
-// withClient runs fn with a pooled client, marking the client broken on transport errors.
+// stickyBit is the sticky bit as HDFS (and colinmarc, which passes modes through as numbers) spells it.
+const stickyBit = 0o1000
+
+// hdfsPerm is perm as the NameNode takes it: the permission bits and the sticky bit.
+func hdfsPerm(perm fs.FileMode) fs.FileMode {
+	p := perm & fs.ModePerm
+	if perm&fs.ModeSticky != 0 {
+		p |= stickyBit
+	}
+	return p
+}
+
+// modeOf is the mode of a file colinmarc reports: permission bits, fs.ModeDir and fs.ModeSticky.
+func modeOf(fi os.FileInfo) fs.FileMode {
+	m := fi.Mode() & (fs.ModePerm | fs.ModeDir)
+	if fi.Mode()&stickyBit != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+// owner is the owner of a file colinmarc reports.
+func owner(fi os.FileInfo) string {
+	if st, ok := fi.(*gohdfs.FileInfo); ok {
+		return st.Owner()
+	}
+	return ""
+}
+
+// withClient runs fn with a pooled client (acting as the user ctx names, see AsUser), marking the client
+// broken on transport errors.
 func (s *Store) withClient(ctx context.Context, op, name string, fn func(c *gohdfs.Client) error) error {
-	l, err := s.pool.get(ctx)
+	l, err := s.lease(ctx)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", op, name, err)
 	}
@@ -60,7 +92,7 @@ func (s *Store) Stat(ctx context.Context, name string) (FileInfo, error) {
 		if err != nil {
 			return err
 		}
-		fi = FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: st.Mode() & (fs.ModePerm | fs.ModeDir)}
+		fi = FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: modeOf(st), Owner: owner(st)}
 		if st.IsDir() {
 			fi.Size = 0
 		}
@@ -86,7 +118,8 @@ func (s *Store) ReadDir(ctx context.Context, name string) ([]DirEntry, error) {
 		}
 		out = make([]DirEntry, 0, len(infos))
 		for _, st := range infos {
-			e := DirEntry{Name: st.Name(), FileInfo: FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: st.Mode() & (fs.ModePerm | fs.ModeDir)}}
+			e := DirEntry{Name: st.Name(), FileInfo: FileInfo{Size: st.Size(), ModTime: st.ModTime(),
+				Mode: modeOf(st), Owner: owner(st)}}
 			if st.IsDir() {
 				e.Size = 0
 			}
@@ -101,22 +134,27 @@ func (s *Store) ReadDir(ctx context.Context, name string) ([]DirEntry, error) {
 // parents; the leaf gets perm).
 func (s *Store) MkdirAll(ctx context.Context, name string, perm fs.FileMode) error {
 	return s.withClient(ctx, "mkdir", name, func(c *gohdfs.Client) error {
-		if err := c.MkdirAll(name, perm); err != nil {
+		if err := c.MkdirAll(name, hdfsPerm(perm)); err != nil {
 			return err
 		}
-		return c.Chmod(name, perm)
+		return c.Chmod(name, hdfsPerm(perm))
 	})
 }
 
 // Chmod sets the permission bits of a path.
 func (s *Store) Chmod(ctx context.Context, name string, perm fs.FileMode) error {
-	return s.withClient(ctx, "chmod", name, func(c *gohdfs.Client) error { return c.Chmod(name, perm) })
+	return s.withClient(ctx, "chmod", name, func(c *gohdfs.Client) error { return c.Chmod(name, hdfsPerm(perm)) })
 }
 
-// RemoveAll removes a path and everything below it; a missing path is not an error.
+// RemoveAll removes a path and everything below it; a missing path is not an error. Without a user in ctx
+// (AsUser), a path another user owns is removed as that user when the Store can act for users.
 func (s *Store) RemoveAll(ctx context.Context, name string) error {
 	if !path.IsAbs(name) || path.Clean(name) == "/" {
 		return fmt.Errorf("remove %q: refusing to remove a relative path or the root", name)
+	}
+	ctx, err := s.removeAsOwner(ctx, name)
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", name, err)
 	}
 	return s.withClient(ctx, "remove", name, func(c *gohdfs.Client) error {
 		err := c.RemoveAll(name)
@@ -145,7 +183,7 @@ func (s *Store) Rename(ctx context.Context, oldName, newName string) error {
 // client until Close. Close completes the file, retrying while the last block is still replicating; the
 // data is durable once it returned nil. Each Write is bounded by IOTimeout or ctx's deadline.
 func (s *Store) Create(ctx context.Context, name string) (io.WriteCloser, error) {
-	l, err := s.pool.get(ctx)
+	l, err := s.lease(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
@@ -215,7 +253,7 @@ func (f *fileWriter) Close() error {
 // Open returns a reader of a whole file. Reading blocks, it holds a pooled client until Close; reading
 // through WebHDFS, it needs one only to open the file. Each Read is bounded by IOTimeout or ctx's deadline.
 func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	l, err := s.pool.get(ctx)
+	l, err := s.lease(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}

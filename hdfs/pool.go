@@ -63,6 +63,12 @@ type lease[C io.Closer] struct {
 
 // get waits (bounded by ctx) for a free slot and returns an idle client or a new one.
 func (p *pool[C]) get(ctx context.Context) (*lease[C], error) {
+	return p.getKeyed(ctx, nil, p.dial)
+}
+
+// getKeyed is get for a pool whose clients differ by key (the user they act as): an idle client of another
+// key is closed, a new one is dialled with dial. A nil key is the pool's own epoch.
+func (p *pool[C]) getKeyed(ctx context.Context, key any, dial func() (C, error)) (*lease[C], error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -75,7 +81,10 @@ func (p *pool[C]) get(ctx context.Context) (*lease[C], error) {
 		return nil, ErrClosed
 	}
 	p.leases.Add(1)
-	epoch := p.currentEpoch()
+	epoch := key
+	if epoch == nil {
+		epoch = p.currentEpoch()
+	}
 	var stale []C
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		e := p.idle[n-1]
@@ -90,7 +99,7 @@ func (p *pool[C]) get(ctx context.Context) (*lease[C], error) {
 	}
 	p.mu.Unlock()
 	closeAll(stale)
-	c, err := p.dial()
+	c, err := dial()
 	if err != nil {
 		p.leases.Done()
 		<-p.slots

@@ -109,6 +109,9 @@ type Options struct {
 	// UploadSlots is the number of HDFS clients of uploads (Put), a pool of their own: uploads as slow as
 	// their senders never hold a client the rest of the gateway needs. Default 4.
 	UploadSlots int
+	// UserSlots is the number of HDFS clients acting as other users (AsUser; simple authentication only),
+	// a pool of its own. Default 2.
+	UserSlots int
 	// UploadWait is how long Put waits for a free upload slot before it fails with ErrNoUploadSlot.
 	// Default 10s.
 	UploadWait time.Duration
@@ -148,6 +151,9 @@ func (o *Options) setDefaults() {
 	if o.UploadSlots == 0 {
 		o.UploadSlots = 4
 	}
+	if o.UserSlots == 0 {
+		o.UserSlots = 2
+	}
 	if o.UploadWait == 0 {
 		o.UploadWait = 10 * time.Second
 	}
@@ -177,7 +183,7 @@ func (o *Options) validate() error {
 	if o.MaxSize <= 0 {
 		errs = append(errs, errors.New("max size must be positive"))
 	}
-	if o.DialTimeout < 0 || o.IOTimeout < 0 || o.ClaimWait < 0 || o.PoolSize < 0 || o.UploadSlots < 0 || o.UploadWait < 0 {
+	if o.DialTimeout < 0 || o.IOTimeout < 0 || o.ClaimWait < 0 || o.PoolSize < 0 || o.UploadSlots < 0 || o.UserSlots < 0 || o.UploadWait < 0 {
 		errs = append(errs, errors.New("timeouts, pool size and upload slots must not be negative"))
 	}
 	if k := o.Kerberos; k != nil {
@@ -204,9 +210,12 @@ type Store struct {
 	opts    Options
 	tmpDir  string
 	jarsDir string
-	// pool serves everything but uploads; uploads serves Put alone (Options.UploadSlots).
-	pool    *pool[*gohdfs.Client]
-	uploads *pool[*gohdfs.Client]
+	// pool serves everything but uploads; uploads serves Put alone (Options.UploadSlots); users serves
+	// operations for other users (Options.UserSlots), dialled from clientOpts.
+	pool       *pool[*gohdfs.Client]
+	uploads    *pool[*gohdfs.Client]
+	users      *pool[*gohdfs.Client]
+	clientOpts gohdfs.ClientOptions
 	// web is the WebHDFS client file content is read through, or nil to read blocks with colinmarc.
 	web *webhdfs.Client
 }
@@ -258,6 +267,10 @@ func New(opts Options) (*Store, error) {
 		web:     opts.WebHDFS,
 		pool:    newClientPool(opts.PoolSize),
 		uploads: newClientPool(opts.UploadSlots),
+		users: newPool(opts.UserSlots, func() (*gohdfs.Client, error) {
+			return nil, ErrImpersonation // always dialled with getKeyed
+		}),
+		clientOpts: clientOpts,
 	}
 	return s, nil
 }
@@ -265,7 +278,7 @@ func New(opts Options) (*Store, error) {
 // Close waits, bounded by ctx, for running operations to return their clients and closes all clients.
 // Operations still running when ctx ends close their clients when they finish.
 func (s *Store) Close(ctx context.Context) error {
-	return errors.Join(s.uploads.close(ctx), s.pool.close(ctx))
+	return errors.Join(s.uploads.close(ctx), s.users.close(ctx), s.pool.close(ctx))
 }
 
 // Root returns the staging root directory.

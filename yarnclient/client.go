@@ -205,7 +205,7 @@ func (c *Client) attempt(ctx context.Context, idx int, req request) (*response, 
 	for k, v := range req.query {
 		q[k] = v
 	}
-	q.Set("user.name", c.opts.User)
+	c.setUser(ctx, q)
 	target += "?" + q.Encode()
 	for hop := 0; ; hop++ {
 		status, header, body, err := c.send(ctx, req.method, target, req.body)
@@ -222,7 +222,7 @@ func (c *Client) attempt(ctx context.Context, idx int, req request) (*response, 
 			if hop >= maxRedirects {
 				return nil, fmt.Errorf("%w: more than %d redirects", errStandby, maxRedirects)
 			}
-			next, err := c.redirectTarget(target, loc)
+			next, err := c.redirectTarget(ctx, target, loc)
 			if err != nil {
 				return nil, err
 			}
@@ -244,9 +244,9 @@ func (c *Client) attempt(ctx context.Context, idx int, req request) (*response, 
 	}
 }
 
-// redirectTarget resolves a Location against the current URL, keeps user.name, and moves the
+// redirectTarget resolves a Location against the current URL, keeps user.name and doAs, and moves the
 // active-RM cache to the configured RM it points at.
-func (c *Client) redirectTarget(current, loc string) (string, error) {
+func (c *Client) redirectTarget(ctx context.Context, current, loc string) (string, error) {
 	base, err := url.Parse(current)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrUnexpectedResponse, err)
@@ -256,8 +256,8 @@ func (c *Client) redirectTarget(current, loc string) (string, error) {
 		return "", fmt.Errorf("%w: bad Location %q: %v", ErrUnexpectedResponse, loc, err)
 	}
 	q := u.Query()
-	if q.Get("user.name") == "" {
-		q.Set("user.name", c.opts.User)
+	if q.Get("user.name") == "" || (c.opts.DoAs && q.Get("doAs") == "" && userFrom(ctx) != "") {
+		c.setUser(ctx, q)
 		u.RawQuery = q.Encode()
 	}
 	for i, rm := range c.opts.RMs {
@@ -268,6 +268,37 @@ func (c *Client) redirectTarget(current, loc string) (string, error) {
 		}
 	}
 	return u.String(), nil
+}
+
+type userKey struct{}
+
+// AsUser returns a context under which the client's calls act for user: creating, submitting, killing and
+// reading applications as that user (?user.name=<user>, or ?doAs=<user> with Options.DoAs). "" or the
+// client's own user is the client itself.
+func AsUser(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, userKey{}, user)
+}
+
+// userFrom returns the user ctx names, "" for none.
+func userFrom(ctx context.Context) string {
+	u, _ := ctx.Value(userKey{}).(string)
+	return u
+}
+
+// setUser names the user of a call in its query.
+func (c *Client) setUser(ctx context.Context, q url.Values) {
+	u := userFrom(ctx)
+	if u == "" || u == c.opts.User {
+		q.Set("user.name", c.opts.User)
+		q.Del("doAs")
+		return
+	}
+	if c.opts.DoAs {
+		q.Set("user.name", c.opts.User)
+		q.Set("doAs", u)
+		return
+	}
+	q.Set("user.name", u)
 }
 
 // send performs one JSON HTTP exchange bounded by RequestTimeout.

@@ -35,8 +35,12 @@ type Options struct {
 	// RMs are the ResourceManager web endpoints: one for a non-HA cluster, one per rm-id for HA.
 	RMs []RM
 	// User is sent as ?user.name= on every call (Hadoop simple authentication), so that submissions
-	// are attributed to this user.
+	// are attributed to this user. A call under AsUser names its own user instead.
 	User string
+	// DoAs names the user of a call under AsUser with ?doAs= (the client authenticates as itself, with
+	// SPNEGO, and acts for the user as a Hadoop proxy user) instead of with ?user.name= (simple
+	// authentication, where the ResourceManager believes the name it is given).
+	DoAs bool
 	// HTTPClient sends the requests. Its redirect policy is replaced: the client follows a
 	// standby's 307 itself. When nil, a client with sane transport timeouts is used.
 	HTTPClient *http.Client
