@@ -96,8 +96,12 @@ type Job struct {
 	Flink JobFlink `json:"flink"`
 	// Links are the job's web addresses.
 	Links JobLinks `json:"links"`
-	// Owner is the user who submitted the job (the short name of the caller's principal).
+	// Owner is the user the job belongs to: the short name of the caller's principal, or the proxyUser a
+	// service submitted it for.
 	Owner string `json:"owner"`
+	// SubmittedBy is the principal that submitted the job, as authenticated (alice@EXAMPLE.COM; a service's
+	// principal when it acted for the owner with proxyUser); absent for adopted applications.
+	SubmittedBy string `json:"submittedBy,omitempty"`
 	// ACL is who else may see or act on the job; absent when nobody else may (besides administrators).
 	ACL *ACL `json:"acl,omitempty"`
 	// Credentials, on a Kerberized cluster, say what the job's cluster was launched with and until when it

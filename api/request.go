@@ -40,6 +40,10 @@ type JobRequest struct {
 	KeytabID string `json:"keytabId,omitempty"`
 	// ACL grants others access to the job (the owner, its caller, always has it).
 	ACL *ACL `json:"acl,omitempty"`
+	// ProxyUser submits the job for another user (a service acting for a person, as Livy's proxyUser): the
+	// job belongs to that user and runs as that user. Only callers the gateway's rules allow to act for
+	// that user may name one (auth.proxyUsers); others get 403 forbidden.
+	ProxyUser string `json:"proxyUser,omitempty"`
 }
 
 // JobManagerSpec sizes the JobManager.
@@ -82,6 +86,8 @@ type SessionRequest struct {
 	KeytabID string `json:"keytabId,omitempty"`
 	// ACL grants others access to the session; its modify list says who may submit jobs into it.
 	ACL *ACL `json:"acl,omitempty"`
+	// ProxyUser creates the session for another user (see JobRequest.ProxyUser).
+	ProxyUser string `json:"proxyUser,omitempty"`
 }
 
 // ACL grants users and groups other than the owner access to a job or session, like YARN's application

@@ -66,8 +66,10 @@ type Session struct {
 	Links JobLinks `json:"links"`
 	// FlinkVersion is the Flink version the session runs.
 	FlinkVersion string `json:"flinkVersion"`
-	// Owner is the user who created the session.
+	// Owner is the user the session belongs to (see Job.Owner).
 	Owner string `json:"owner"`
+	// SubmittedBy is the principal that created the session (see Job.SubmittedBy).
+	SubmittedBy string `json:"submittedBy,omitempty"`
 	// ACL is who else may see the session, and stop it or submit jobs into it; absent when nobody else may.
 	ACL *ACL `json:"acl,omitempty"`
 	// Credentials, on a Kerberized cluster, say what the session was launched with (see Job.Credentials).

@@ -33,12 +33,6 @@ const (
 // or a gateway without authentication), the caller is the gateway's own user.
 func (s *Service) caller(ctx context.Context) authn.Principal { return callerOf(ctx, s.opts.User) }
 
-// runAs returns the Hadoop user the clusters p launches run as: the gateway's own user (Options.User) for
-// every caller, since the launcher submits YARN applications as that user. The owner of a job (p.User) is
-// who may see and act on it through the gateway, not who YARN runs it as; a keytab a launch ships must be of
-// the user YARN runs it as (KeytabService.forLaunch). When the gateway impersonates its callers (Hadoop
-// proxy users), this returns p.User.
-func (s *Service) runAs(authn.Principal) string { return s.opts.User }
 
 // callerOf returns the principal of the request ctx belongs to, or, without one, the gateway's own user.
 func callerOf(ctx context.Context, gatewayUser string) authn.Principal {

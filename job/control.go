@@ -9,6 +9,7 @@ import (
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
+	"github.com/yarngate/yarngate/yarnclient"
 )
 
 // Cancel cancels a job through its JobManager, or kills its YARN application when kill is set, the
@@ -57,7 +58,7 @@ func (s *Service) Cancel(ctx context.Context, id string, kill bool) (api.Job, er
 				"requestId", RequestID(ctx), "applicationId", id, "error", err)
 		}
 	}
-	state, err := s.opts.RM.Kill(ctx, rec.ApplicationID, "killed through yarngate (request "+RequestID(ctx)+")")
+	state, err := s.opts.RM.Kill(asAppUser(ctx, rec), rec.ApplicationID, "killed through yarngate (request "+RequestID(ctx)+")")
 	if err != nil {
 		return api.Job{}, fmt.Errorf("kill %s: %w", id, err)
 	}
@@ -123,7 +124,7 @@ func (s *Service) StopSession(ctx context.Context, id string) (api.Session, erro
 		}
 		s.opts.Logger.InfoContext(ctx, "session shutdown through the JobManager failed; killing", "applicationId", id, "error", err)
 	}
-	if _, err := s.opts.RM.Kill(ctx, rec.ApplicationID, "session stopped through yarngate (request "+RequestID(ctx)+")"); err != nil {
+	if _, err := s.opts.RM.Kill(asAppUser(ctx, rec), rec.ApplicationID, "session stopped through yarngate (request "+RequestID(ctx)+")"); err != nil {
 		s.opts.Logger.Warn("could not kill a session; the reconciler will retry", "applicationId", id, "error", err)
 	}
 	if err := s.opts.Observer.Observe(ctx, id); err == nil {
@@ -141,4 +142,10 @@ func (s *Service) mayModifyJob(ctx context.Context, rec *registry.Record, action
 		return forbidden(p, action, rec)
 	}
 	return nil
+}
+
+// asAppUser returns ctx under which ResourceManager calls act as the user rec's application runs as: behind
+// SPNEGO the gateway kills as a proxy user for the owner, whom the ResourceManager's modify ACL admits.
+func asAppUser(ctx context.Context, rec registry.Record) context.Context {
+	return yarnclient.AsUser(ctx, rec.Status.YARN.User)
 }

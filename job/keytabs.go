@@ -167,10 +167,8 @@ func (s *KeytabService) Delete(ctx context.Context, id string) error {
 // forLaunch reads the keytab a job or session names, for its caller: a keytab the caller may not use (not
 // the owner, not an administrator) is ErrKeytabNotFound, as one that is not stored. Its principal must map
 // (KeytabOptions.UserOf) to runAs, the Hadoop user the cluster runs as: the keytab must be the identity
-// the cluster already has, or the cluster would act as someone else once it logs in with it. Today runAs
-// is the gateway's own user (Options.User) whoever the caller is, since YARN applications are submitted
-// as the gateway's user; once the gateway impersonates its callers (proxy users), the cluster runs as the
-// caller and runAs becomes the caller's user.
+// the cluster already has, or the cluster would act as someone else once it logs in with it: the launch's
+// effective user with impersonation, the gateway's own user without (actor.clusterUser).
 func (s *KeytabService) forLaunch(ctx context.Context, id, runAs string) (*launch.Keytab, error) {
 	if s == nil {
 		return nil, &api.SpecError{Problems: []api.FieldProblem{{Field: "keytabId", Reason: "the cluster does not use Kerberos: no keytab is needed"}}}

@@ -154,7 +154,7 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 			Diagnostics: st.YARN.Diagnostics, Queue: st.YARN.Queue, User: st.YARN.User},
 		Flink: api.JobFlink{JobID: st.Flink.JobID, Version: st.Flink.Version, State: optional(st.Flink.State),
 			Failure: optional(st.Flink.Failure), Jobs: make([]api.FlinkJob, 0, len(st.Flink.Jobs))},
-		Owner: rec.Owner, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
+		Owner: rec.Owner, SubmittedBy: rec.SubmittedBy, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
 	}
 	if job.Target == "" {
 		job.Target = targetApplication
@@ -197,7 +197,7 @@ func (s *Service) renderSession(rec registry.Record) api.Session {
 	sess := api.Session{ID: rec.ID, Name: rec.Name, State: api.SessionState(rec.State), FlinkVersion: st.Flink.Version,
 		YARN: api.JobYARN{ApplicationID: rec.ApplicationID, State: st.YARN.State, FinalStatus: st.YARN.FinalStatus,
 			Diagnostics: st.YARN.Diagnostics, Queue: st.YARN.Queue, User: st.YARN.User},
-		Owner: rec.Owner, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
+		Owner: rec.Owner, SubmittedBy: rec.SubmittedBy, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
 		Credentials: renderCredentials(rec.Credentials)}
 	base := s.rmBase()
 	sess.Links.YARN = base + "/cluster/app/" + rec.ApplicationID

@@ -35,7 +35,7 @@ var (
 type launcher interface {
 	FlinkVersions() []string
 	Prepare(ctx context.Context, s launch.Spec) (*launch.Prepared, error)
-	NewApplication(ctx context.Context) (*yarnclient.NewApplication, error)
+	NewApplication(ctx context.Context, p *launch.Prepared) (*yarnclient.NewApplication, error)
 	Submit(ctx context.Context, p *launch.Prepared, na *yarnclient.NewApplication) (launch.Launched, error)
 	FindByTags(ctx context.Context, idemTag, specTag string, kind launch.Kind) (*yarnclient.App, error)
 	Jar(ctx context.Context, jarID, jarPath, entryClass string) (flink.RemoteFile, string, error)
@@ -99,6 +99,8 @@ type Options struct {
 	Admins Admins
 	// Jars, when set, restricts the staged jars a job may name (jarId) to those its caller owns.
 	Jars *JarOwnership
+	// Impersonation says as whom launches run and who may submit for others (proxyUser).
+	Impersonation Impersonation
 	// IdempotencySecret keys the HMAC that names an idempotency key in its application's YARN tag
 	// (ident.IdempotencyTags); every instance sharing the registry must have the same one
 	// (registry.Registry.Secret). At least 16 bytes; required.

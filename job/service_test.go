@@ -50,7 +50,7 @@ func (f *fakeLauncher) Prepare(_ context.Context, s launch.Spec) (*launch.Prepar
 	return &launch.Prepared{FlinkVersion: "2.2.1"}, nil
 }
 
-func (f *fakeLauncher) NewApplication(context.Context) (*yarnclient.NewApplication, error) {
+func (f *fakeLauncher) NewApplication(context.Context, *launch.Prepared) (*yarnclient.NewApplication, error) {
 	f.mu.Lock()
 	f.next++
 	id := "application_1767225600000_" + string(rune('0'+f.next/10)) + string(rune('0'+f.next%10)) + "00"

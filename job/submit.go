@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -38,7 +39,11 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 	if err != nil {
 		return api.Job{}, false, err
 	}
-	p := s.caller(ctx)
+	a, err := s.actFor(ctx, req.ProxyUser)
+	if err != nil {
+		return api.Job{}, false, err
+	}
+	// The jar is the caller's to use (a service acting for a user runs the jars it staged).
 	if req.JarID != "" && s.opts.Jars != nil {
 		if ok, err := s.opts.Jars.mayUse(ctx, req.JarID); err != nil {
 			return api.Job{}, false, fmt.Errorf("owners of jar %s: %w", req.JarID, err)
@@ -46,25 +51,26 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 			return api.Job{}, false, fmt.Errorf("%w: %s", ErrJarNotFound, req.JarID)
 		}
 	}
-	key = scopedKey(p, key)
+	key = scopedKey(a.caller, key)
 	fp := jobRequestFingerprint(&req)
 	var rec registry.Record
 	if req.Target == targetSession {
-		rec, created, err = s.submitToSession(ctx, req, key, fp, acl)
+		rec, created, err = s.submitToSession(ctx, req, key, fp, acl, a)
 	} else {
 		spec := launch.Spec{Kind: launch.Job, Name: req.Name, Target: req.Target, JarID: req.JarID, JarPath: req.JarPath,
 			EntryClass: req.EntryClass, Args: req.Args, MultipleJobs: req.MultipleJobs, Queue: req.Queue,
-			FlinkVersion: req.FlinkVersion, FlinkConfig: cfg, Savepoint: savepointOf(req.Savepoint)}
+			FlinkVersion: req.FlinkVersion, FlinkConfig: cfg, Savepoint: savepointOf(req.Savepoint), User: a.runAs}
 		if req.Parallelism != nil {
 			spec.Parallelism = *req.Parallelism
 		}
 		sizeOf(&spec, req.JobManager, req.TaskManager)
 		if req.KeytabID != "" {
-			if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, s.runAs(p)); err != nil {
+			if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, a.clusterUser(s.opts.User)); err != nil {
 				return api.Job{}, false, err
 			}
 		}
-		tmpl := registry.Record{Kind: registry.KindJob, Name: req.Name, Target: req.Target, Spec: redactedSpec(req), Owner: p.User, ACL: acl}
+		tmpl := registry.Record{Kind: registry.KindJob, Name: req.Name, Target: req.Target, Spec: redactedSpec(req),
+			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl}
 		rec, created, err = s.launchOnce(ctx, key, fp, spec, tmpl)
 	}
 	if err != nil {
@@ -84,16 +90,19 @@ func (s *Service) CreateSession(ctx context.Context, req api.SessionRequest, key
 	if err != nil {
 		return api.Session{}, false, err
 	}
-	p := s.caller(ctx)
-	key = scopedKey(p, key)
-	spec := launch.Spec{Kind: launch.Session, Name: req.Name, Queue: req.Queue, FlinkVersion: req.FlinkVersion, FlinkConfig: cfg}
+	a, err := s.actFor(ctx, req.ProxyUser)
+	if err != nil {
+		return api.Session{}, false, err
+	}
+	key = scopedKey(a.caller, key)
+	spec := launch.Spec{Kind: launch.Session, Name: req.Name, Queue: req.Queue, FlinkVersion: req.FlinkVersion, FlinkConfig: cfg, User: a.runAs}
 	sizeOf(&spec, req.JobManager, req.TaskManager)
 	if req.KeytabID != "" {
-		if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, s.runAs(p)); err != nil {
+		if spec.Keytab, err = s.opts.Keytabs.forLaunch(ctx, req.KeytabID, a.clusterUser(s.opts.User)); err != nil {
 			return api.Session{}, false, err
 		}
 	}
-	tmpl := registry.Record{Kind: registry.KindSession, Name: req.Name, Spec: redactedSpec(req), Owner: p.User, ACL: acl}
+	tmpl := registry.Record{Kind: registry.KindSession, Name: req.Name, Spec: redactedSpec(req), Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl}
 	rec, created, err := s.launchOnce(ctx, key, sessionRequestFingerprint(&req), spec, tmpl)
 	if err != nil {
 		return api.Session{}, false, err
@@ -163,7 +172,7 @@ func (s *Service) launchOnce(ctx context.Context, key, fp string, spec launch.Sp
 	if err != nil {
 		return fail(err)
 	}
-	na, err := s.opts.Launcher.NewApplication(ctx)
+	na, err := s.opts.Launcher.NewApplication(ctx, p)
 	if err != nil {
 		return fail(err)
 	}
@@ -196,7 +205,7 @@ func (s *Service) complete(ctx context.Context, tmpl registry.Record, p *launch.
 	if c := l.Credentials; c != nil {
 		rec.Credentials = &registry.Credentials{HDFSTokenExpires: c.HDFSTokenExpires.UTC(), KeytabPrincipal: c.Principal}
 	}
-	rec.SetStatus(initialStatus(rec.Kind, l.ApplicationID, s.opts.User, p.FlinkVersion, l.FlinkJobID, l.MultipleJobs, time.Now()), "")
+	rec.SetStatus(initialStatus(rec.Kind, l.ApplicationID, cmp.Or(p.User(), s.opts.User), p.FlinkVersion, l.FlinkJobID, l.MultipleJobs, time.Now()), "")
 	s.opts.Logger.InfoContext(ctx, "launched", "requestId", RequestID(ctx), "kind", rec.Kind, "applicationId", l.ApplicationID,
 		"flinkJobId", l.FlinkJobID, "flink", p.FlinkVersion, "name", rec.Name, "ha", l.HA, "multipleJobs", l.MultipleJobs)
 	return s.record(ctx, rec, cl), nil
@@ -262,7 +271,7 @@ func (s *Service) recordFound(ctx context.Context, tmpl registry.Record, app *ya
 	if tmpl.Kind == registry.KindJob && !multi {
 		jobID, _ = ident.FlinkJobID(app.ID)
 	}
-	rec.SetStatus(initialStatus(rec.Kind, app.ID, s.opts.User, ident.TagValue(app.ApplicationTags, ident.TagFlinkPrefix),
+	rec.SetStatus(initialStatus(rec.Kind, app.ID, cmp.Or(app.User, s.opts.User), ident.TagValue(app.ApplicationTags, ident.TagFlinkPrefix),
 		jobID, multi, time.Now()), "taken over from a stopped launcher")
 	s.opts.Logger.InfoContext(ctx, "found the application a stopped launcher submitted", "requestId", RequestID(ctx), "applicationId", app.ID)
 	return s.record(ctx, rec, cl), nil
@@ -282,12 +291,14 @@ func (s *Service) recordFailedLaunch(ctx context.Context, kind, appID string, ca
 // session and jar) and run there under a Flink job id chosen here — derived from the session and the
 // idempotency key when there is one, so that a retry, also one taking over from a stopped gateway, finds the
 // job instead of running it twice. A main() that fails gives a FAILED job with the JobManager's message.
-func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, fp string, acl *registry.ACL) (registry.Record, bool, error) {
+func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, fp string, acl *registry.ACL, a actor) (registry.Record, bool, error) {
 	sess, err := s.sessionRecord(ctx, req.SessionID)
 	if err != nil {
 		return registry.Record{}, false, err
 	}
-	p := s.caller(ctx)
+	// The job runs in the session's cluster, as the session's user; it belongs to its effective user, who
+	// must be allowed to submit into the session.
+	p := a.as
 	if !s.may(p, &sess, accessModify) {
 		return registry.Record{}, false, forbidden(p, "submit jobs into", &sess)
 	}
@@ -329,7 +340,7 @@ func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, 
 		}
 		now := time.Now()
 		rec := registry.Record{ID: ident.SessionJobID(sess.ID, flinkID), Kind: registry.KindSessionJob, ApplicationID: sess.ID,
-			Owner: p.User, ACL: acl, Name: req.Name, Target: targetSession, Spec: redactedSpec(req)}
+			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl, Name: req.Name, Target: targetSession, Spec: redactedSpec(req)}
 		if cl != nil {
 			rec.KeyHash, rec.Fingerprint = cl.hash, cl.fp
 		}

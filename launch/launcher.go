@@ -108,7 +108,7 @@ type Options struct {
 	DefaultFlinkVersion string
 	// FlinkLibRoot is the HDFS directory distributions are uploaded to. Required.
 	FlinkLibRoot string
-	// User is the Hadoop user the clusters act as. Required.
+	// User is the gateway's own Hadoop user: the user of launches whose Spec names none. Required.
 	User string
 	// StagingRoot is the absolute HDFS directory under which launch files go (<root>/.flink/<appId>). Required.
 	StagingRoot string
@@ -140,6 +140,7 @@ type Launcher struct {
 	jmStream *http.Client // jar uploads and runs, bounded by their contexts
 	locks    keyLocks
 	jars     sessionJars
+	shared   sharedDirs
 }
 
 // New opens the Flink distributions.
@@ -212,6 +213,10 @@ type Spec struct {
 	Tags []string
 	// Keytab, on a Kerberized cluster, is shipped for the cluster to log in with; nil ships none.
 	Keytab *Keytab
+	// User is the user the cluster runs as ("": the gateway's own). The application is created and
+	// submitted as this user, its launch files are written as this user, and on a Kerberized cluster its
+	// delegation token is this user's.
+	User string
 }
 
 // Prepared is a launch that passed admission: the distribution is in HDFS, the jar and the queue are known.
@@ -240,7 +245,7 @@ func (l *Launcher) Prepare(ctx context.Context, s Spec) (*Prepared, error) {
 	}
 	p := &Prepared{multi: s.MultipleJobs, keytab: s.Keytab, FlinkVersion: dist.Version.Raw, launch: flink.LaunchSpec{
 		Dist: dist, Mode: flink.ModeApplication, EntryClass: s.EntryClass, Args: append([]string{}, s.Args...),
-		FlinkConfig: cfg, Queue: s.Queue, Name: s.Name, User: l.opts.User, Parallelism: s.Parallelism,
+		FlinkConfig: cfg, Queue: s.Queue, Name: s.Name, User: or(s.User, l.opts.User), Parallelism: s.Parallelism,
 		StagingDir:       l.opts.Files.URI(l.opts.StagingRoot),
 		YarnClasspath:    l.opts.YarnClasspath,
 		MinAllocationMB:  l.opts.MinAllocationMB,
@@ -281,10 +286,13 @@ func or(v, def string) string {
 	return def
 }
 
-// NewApplication asks YARN for an application id. From here on, a launch must run to its end or undo
-// itself, whatever happens to the caller.
-func (l *Launcher) NewApplication(ctx context.Context) (*yarnclient.NewApplication, error) {
-	na, err := l.opts.RM.NewApplication(ctx)
+// User is the user the prepared launch runs as.
+func (p *Prepared) User() string { return p.launch.User }
+
+// NewApplication asks YARN for an application id for a prepared launch, as the user it runs as. From here
+// on, a launch must run to its end or undo itself, whatever happens to the caller.
+func (l *Launcher) NewApplication(ctx context.Context, p *Prepared) (*yarnclient.NewApplication, error) {
+	na, err := l.opts.RM.NewApplication(l.asUser(ctx, p.launch.User))
 	if err != nil {
 		return nil, fmt.Errorf("new application: %w", err)
 	}
@@ -331,6 +339,12 @@ func (e *SubmitError) Unwrap() error { return e.Err }
 // NewApplication.
 func (l *Launcher) Submit(ctx context.Context, p *Prepared, na *yarnclient.NewApplication) (Launched, error) {
 	spec := p.launch
+	if spec.User != l.opts.User {
+		if err := l.shared.prepare(ctx, l); err != nil {
+			return Launched{}, err
+		}
+	}
+	ctx = l.asUser(ctx, spec.User)
 	spec.FlinkConfig = maps.Clone(p.launch.FlinkConfig)
 	spec.GatewayConfig = maps.Clone(p.launch.GatewayConfig)
 	if spec.GatewayConfig == nil {

@@ -28,7 +28,9 @@ func (r *Reconciler) act(ctx context.Context, id string, kind observe.Kind, st o
 			r.seekFailure(id, kind, st, a)
 		case observe.KillStalledStop:
 			r.opts.Logger.Warn("a session stop did not complete; killing its application", "applicationId", a.ApplicationID)
-			if _, err := r.opts.RM.Kill(ctx, a.ApplicationID, "yarngate: session stop did not complete"); err != nil {
+			// As the user the application runs as: behind SPNEGO the gateway acts for the owner (doAs), whom
+			// the ResourceManager's modify ACL admits.
+			if _, err := r.opts.RM.Kill(yarnclient.AsUser(ctx, st.YARN.User), a.ApplicationID, "yarngate: session stop did not complete"); err != nil {
 				r.opts.Logger.Warn("could not kill a session", "applicationId", a.ApplicationID, "error", err)
 			}
 		}

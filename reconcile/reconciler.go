@@ -291,7 +291,7 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 	case known && rec.State == StateLaunchFailed:
 		if !app.State.Terminal() {
 			r.opts.Logger.Warn("killing the application of a launch reported as failed", "applicationId", app.ID)
-			if _, err := r.opts.RM.Kill(ctx, app.ID, "yarngate: the launch was reported as failed"); err != nil {
+			if _, err := r.opts.RM.Kill(yarnclient.AsUser(ctx, app.User), app.ID, "yarngate: the launch was reported as failed"); err != nil {
 				r.opts.Logger.Warn("could not kill the application of a failed launch", "applicationId", app.ID, "error", err)
 			}
 		}

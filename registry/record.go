@@ -35,6 +35,10 @@ type Record struct {
 	// Owner is the user who created it (the short name of the caller's principal), or, for an application
 	// the gateway adopted, the user YARN runs it as.
 	Owner string `json:"owner"`
+	// SubmittedBy is the principal that submitted it (as authenticated, such as airflow@EXAMPLE.COM), for
+	// the audit: the caller, who may have acted for the owner (proxyUser). Empty for adopted applications
+	// and records of earlier versions.
+	SubmittedBy string `json:"submittedBy,omitempty"`
 	// ACL grants others access; nil grants nobody (besides administrators).
 	ACL *ACL `json:"acl,omitempty"`
 	// Name is the job's or session's name; Target is where a job runs ("application" or "session").
