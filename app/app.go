@@ -217,7 +217,7 @@ func Run(ctx context.Context, opts Options) error {
 		gwOpts.Jars.SetOwnership(jarOwners)
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
-			Admins: admins, Jars: jarOwners,
+			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger),
 			Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/hdfs/webhdfs"
 	"github.com/yarngate/yarngate/httpapi"
+	"github.com/yarngate/yarngate/job"
 	"github.com/yarngate/yarngate/kerberos"
 	"github.com/yarngate/yarngate/launch"
 	"github.com/yarngate/yarngate/yarnclient"
@@ -167,6 +168,12 @@ func newRMClient(rms []hadoopconf.RM, cfg config.Config, login *kerberos.Login, 
 	}
 	opts := yarnclient.Options{RMs: ycRMs, User: cfg.User, RequestTimeout: cfg.YARN.RequestTimeout, Logger: logger}
 	if login != nil {
+		// Authenticated as the gateway's principal (user.name is ignored behind SPNEGO), acting for other
+		// users as a proxy user; a call as the principal's own user needs no doAs.
+		opts.DoAs = true
+		if short := principalShortName(cfg.Kerberos.Principal); short != "" {
+			opts.User = short
+		}
 		opts.HTTPClient = login.NewHTTPClient(&http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -434,4 +441,22 @@ func newFlinkLeaders(w *zk.Watcher, ha *launch.HA, logger *slog.Logger) (*zk.Fli
 				"certain", l.Certain, "error", l.Err)
 		},
 	})
+}
+
+// impersonation is the job service's impersonation rules from auth.impersonation and auth.proxyUsers.
+// Impersonation needs HDFS access as other users for the launch files; where the store cannot act for
+// users (Kerberos: colinmarc has no proxy-user support), jobs run as the gateway's user, as before.
+func impersonation(cfg config.Config, store *hdfs.Store, logger *slog.Logger) job.Impersonation {
+	imp := job.Impersonation{Disabled: !cfg.Auth.Impersonation.Enabled, Users: cfg.Auth.Impersonation.Users,
+		Groups: cfg.Auth.Impersonation.Groups, DenyUsers: cfg.Auth.Impersonation.DenyUsers,
+		ProxyUsers: make(map[string]job.ProxyRule, len(cfg.Auth.ProxyUsers)),
+		GroupsOf:   func(user string) []string { return cfg.Auth.Groups[user] }}
+	for caller, r := range cfg.Auth.ProxyUsers {
+		imp.ProxyUsers[caller] = job.ProxyRule{Users: r.Users, Groups: r.Groups}
+	}
+	if !imp.Disabled && !store.CanActAs() {
+		logger.Warn("impersonation is not available on this cluster yet (launch files cannot be written as other users over Kerberos); jobs run as the gateway's user")
+		imp.Disabled = true
+	}
+	return imp
 }

@@ -125,6 +125,31 @@ type Auth struct {
 	Groups map[string][]string `yaml:"groups"`
 	// Admins may see and act on every job and session (admins).
 	Admins AuthAdmins `yaml:"admins"`
+	// Impersonation says whom jobs may run as (impersonation).
+	Impersonation AuthImpersonation `yaml:"impersonation"`
+	// ProxyUsers are the callers (short user name or full principal) that may submit for other users with
+	// proxyUser, and whom each may act for (proxyUsers).
+	ProxyUsers map[string]AuthProxyRule `yaml:"proxyUsers"`
+}
+
+// AuthImpersonation says whom jobs run as: their effective user (the caller, or the proxyUser a proxy
+// caller named) unless Enabled is false.
+type AuthImpersonation struct {
+	// Enabled runs jobs as their effective users (YARN doAs or user.name, launch files and delegation
+	// tokens of that user); false runs every job as the gateway's user (enabled).
+	Enabled bool `yaml:"enabled"`
+	// Users and Groups are the users jobs may run as, by name or group; both empty: any user but
+	// DenyUsers (users, groups).
+	Users  []string `yaml:"users"`
+	Groups []string `yaml:"groups"`
+	// DenyUsers are never run as (denyUsers).
+	DenyUsers []string `yaml:"denyUsers"`
+}
+
+// AuthProxyRule is whom a proxy caller may act for (users, "*" for any; groups).
+type AuthProxyRule struct {
+	Users  []string `yaml:"users"`
+	Groups []string `yaml:"groups"`
 }
 
 // AuthAdmins are the administrators: users and members of groups.
@@ -368,7 +393,9 @@ func Default(env func(string) string) Config {
 		User:          osUser(env),
 		Auth: Auth{Methods: []string{AuthNone}, Cookie: AuthCookie{Lifetime: 10 * time.Hour},
 			OIDC: AuthOIDC{PrincipalClaim: "sub", GroupsClaim: "groups"}, AuthToLocal: "DEFAULT",
-			Admins: AuthAdmins{Users: []string{}, Groups: []string{}}},
+			Admins: AuthAdmins{Users: []string{}, Groups: []string{}},
+			Impersonation: AuthImpersonation{Enabled: true, Users: []string{}, Groups: []string{},
+				DenyUsers: []string{"root", "hdfs", "yarn", "mapred"}}},
 		Kerberos: Kerberos{Krb5Conf: defaultKrb5Conf(env)},
 		HDFS: HDFS{
 			DialTimeout: 10 * time.Second,

@@ -384,6 +384,7 @@ func TestExampleFiles(t *testing.T) {
 	want.Flink.Homes, want.Flink.LibRoot = []string{}, "/user/yarngate/.yarngate/flink"
 	want.Flink.HA.StorageDir = "/user/yarngate/.yarngate/ha"
 	want.Auth.Groups = map[string][]string{}
+	want.Auth.ProxyUsers = map[string]AuthProxyRule{}
 	if !reflect.DeepEqual(example, want) {
 		t.Errorf("example differs from the defaults:\n got %+v\nwant %+v", example, want)
 	}
@@ -434,5 +435,19 @@ func TestAuthFromEnvironment(t *testing.T) {
 	}
 	if _, err := Load(LoadOptions{Environ: append(env, "YARNGATE_AUTH_GROUPS=alice")}); err == nil {
 		t.Error("groups without = accepted")
+	}
+	c, err = Load(LoadOptions{Environ: append(env, "YARNGATE_AUTH_PROXY_USERS=airflow=alice group:etl, cron=*",
+		"YARNGATE_AUTH_IMPERSONATION=false", "YARNGATE_AUTH_IMPERSONATION_DENY_USERS=root,hdfs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProxies := map[string]AuthProxyRule{"airflow": {Users: []string{"alice"}, Groups: []string{"etl"}},
+		"cron": {Users: []string{"*"}, Groups: []string{}}}
+	if !reflect.DeepEqual(c.Auth.ProxyUsers, wantProxies) || c.Auth.Impersonation.Enabled ||
+		!slices.Equal(c.Auth.Impersonation.DenyUsers, []string{"root", "hdfs"}) {
+		t.Errorf("proxy users %+v, impersonation %+v", c.Auth.ProxyUsers, c.Auth.Impersonation)
+	}
+	if _, err := Load(LoadOptions{Environ: append(env, "YARNGATE_AUTH_PROXY_USERS=airflow")}); err == nil {
+		t.Error("proxy users without = accepted")
 	}
 }

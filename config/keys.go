@@ -59,6 +59,16 @@ var keys = []Key{
 		set: setList(func(c *Config) *[]string { return &c.Auth.Admins.Users })},
 	{Path: "auth.admins.groups", Env: "YARNGATE_AUTH_ADMIN_GROUPS", Flag: "auth.admins.groups", Usage: "groups whose members may see and act on every job and session",
 		set: setList(func(c *Config) *[]string { return &c.Auth.Admins.Groups })},
+	{Path: "auth.impersonation.enabled", Env: "YARNGATE_AUTH_IMPERSONATION", Flag: "auth.impersonation", Usage: "run jobs as their callers (doAs, files and tokens of the user); false: as the gateway's user",
+		set: setBool(func(c *Config) *bool { return &c.Auth.Impersonation.Enabled })},
+	{Path: "auth.impersonation.users", Env: "YARNGATE_AUTH_IMPERSONATION_USERS", Flag: "auth.impersonation.users", Usage: "users jobs may run as (empty with groups empty: any user but denyUsers)",
+		set: setList(func(c *Config) *[]string { return &c.Auth.Impersonation.Users })},
+	{Path: "auth.impersonation.groups", Env: "YARNGATE_AUTH_IMPERSONATION_GROUPS", Flag: "auth.impersonation.groups", Usage: "groups whose members jobs may run as",
+		set: setList(func(c *Config) *[]string { return &c.Auth.Impersonation.Groups })},
+	{Path: "auth.impersonation.denyUsers", Env: "YARNGATE_AUTH_IMPERSONATION_DENY_USERS", Flag: "auth.impersonation.deny-users", Usage: "users jobs never run as",
+		set: setList(func(c *Config) *[]string { return &c.Auth.Impersonation.DenyUsers })},
+	{Path: "auth.proxyUsers", Env: "YARNGATE_AUTH_PROXY_USERS", Flag: "auth.proxy-users", Usage: "callers that may submit for others (proxyUser): caller=user group:name *,caller=...",
+		set: setProxyUsers},
 	{Path: "hadoopConfDir", Env: "YARNGATE_HADOOP_CONF_DIR", Flag: "hadoop-conf-dir", Usage: "Hadoop configuration directory (default $HADOOP_CONF_DIR)",
 		set: setString(func(c *Config) *string { return &c.HadoopConfDir })},
 	{Path: "user", Env: "YARNGATE_USER", Flag: "user", Usage: "user to act as against HDFS and YARN (simple authentication)",
@@ -219,6 +229,31 @@ func setGroups(c *Config, v string) error {
 		m[user] = strings.Fields(groups)
 	}
 	c.Auth.Groups = m
+	return nil
+}
+
+// setProxyUsers parses caller=entry entry,caller=...; an entry is a user, group:<name> or *.
+func setProxyUsers(c *Config, v string) error {
+	m := map[string]AuthProxyRule{}
+	for _, entry := range strings.Split(v, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		caller, list, ok := strings.Cut(entry, "=")
+		if caller = strings.TrimSpace(caller); !ok || caller == "" {
+			return fmt.Errorf("%q is not caller=user group:name", entry)
+		}
+		r := AuthProxyRule{Users: []string{}, Groups: []string{}}
+		for _, f := range strings.Fields(list) {
+			if g, ok := strings.CutPrefix(f, "group:"); ok {
+				r.Groups = append(r.Groups, g)
+			} else {
+				r.Users = append(r.Users, f)
+			}
+		}
+		m[caller] = r
+	}
+	c.Auth.ProxyUsers = m
 	return nil
 }
 
