@@ -33,6 +33,15 @@ type jobGateway struct {
 	cluster *testenv.Cluster
 	root    *hdfstest.Root
 	jarID   string // the example job, staged
+	// token, when set, is sent as a bearer token with every request (a gateway with auth.methods token).
+	token string
+}
+
+// as returns g calling with another bearer token.
+func (g *jobGateway) as(token string) *jobGateway {
+	c := *g
+	c.token = token
+	return &c
 }
 
 func startJobGateway(t *testing.T) *jobGateway {
@@ -65,7 +74,24 @@ func startJobGatewayWith(t *testing.T, tweak func(cfg *config.Config, root *hdfs
 
 func (g *jobGateway) uploadJar(data []byte) string {
 	g.t.Helper()
-	status, j, body := post(g.t, g.url+"/v1/jars", "application/java-archive", bytes.NewReader(data))
+	var status int
+	var j jarResponse
+	var body string
+	if g.token == "" {
+		status, j, body = post(g.t, g.url+"/v1/jars", "application/java-archive", bytes.NewReader(data))
+	} else {
+		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/jars", bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/java-archive")
+		req.Header.Set("Authorization", "Bearer "+g.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status, body = resp.StatusCode, string(raw)
+		json.Unmarshal(raw, &j)
+	}
 	if status != 200 && status != 201 {
 		g.t.Fatalf("upload jar = %d %s", status, body)
 	}
@@ -123,6 +149,9 @@ func (g *jobGateway) do(method, path string, headers map[string]string, body any
 	}
 	req, _ := http.NewRequest(method, g.url+path, rd)
 	req.Header.Set("Content-Type", "application/json")
+	if g.token != "" {
+		req.Header.Set("Authorization", "Bearer "+g.token)
+	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
