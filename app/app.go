@@ -93,7 +93,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer startKerberos(ctx, login, logger)() // stopped last: every client below uses its ticket
 
-	web, err := newWebHDFS(ep, login, cfg, logger)
+	web, actAs, err := newWebHDFS(ep, login, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func Run(ctx context.Context, opts Options) error {
 		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,
 		MaxSize: int64(cfg.Jars.MaxSize), DialTimeout: cfg.HDFS.DialTimeout, IOTimeout: cfg.HDFS.IOTimeout,
 		PoolSize: cfg.HDFS.PoolSize, UploadSlots: cfg.Jars.UploadSlots, UploadWait: cfg.Jars.SlotWait, UseDatanodeHostname: ep.useDatanodeHostname, Kerberos: hdfsKerberos(login, ep),
-		WebHDFS: web, Logger: logger,
+		WebHDFS: web, ActAs: actAs, Logger: logger,
 	})
 	if err != nil {
 		return err

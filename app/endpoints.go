@@ -250,11 +250,17 @@ func principalShortName(principal string) string {
 	return name
 }
 
-// newWebHDFS returns the client the HDFS store reads file content through, or nil when it reads blocks
-// from the DataNodes itself, and logs which data path the gateway uses and why. NameNode requests
+// newWebHDFS returns, on a Kerberized cluster, the WebHDFS client the HDFS store acts for other users
+// through (act), and the one it reads file content through (read: the same client, or nil when it reads
+// blocks from the DataNodes itself), and logs which data path the gateway uses and why. NameNode requests
 // authenticate with SPNEGO (login's client, one cookie jar per NameNode); the DataNode requests they are
 // redirected to carry a delegation token and go out without Kerberos.
-func newWebHDFS(ep endpoints, login *kerberos.Login, cfg config.Config, logger *slog.Logger) (*webhdfs.Client, error) {
+func newWebHDFS(ep endpoints, login *kerberos.Login, cfg config.Config, logger *slog.Logger) (read, act *webhdfs.Client, err error) {
+	if ep.kerberos != nil && login != nil && len(ep.kerberos.webHDFS) > 0 {
+		if act, err = webHDFSClient(ep, login, cfg); err != nil {
+			return nil, nil, err
+		}
+	}
 	if ep.kerberos == nil || ep.kerberos.dataPath == "" || login == nil {
 		var protection []string
 		if ep.kerberos != nil {
@@ -262,8 +268,16 @@ func newWebHDFS(ep endpoints, login *kerberos.Login, cfg config.Config, logger *
 		}
 		logger.Info("hdfs data path: file content read from the DataNodes over HDFS data transfer",
 			"dfs.data.transfer.protection", strings.Join(protection, ","))
-		return nil, nil
+		return nil, act, nil
 	}
+	logger.Info("hdfs data path: file content read through WebHDFS; metadata and writes over HDFS RPC and data transfer",
+		"reason", ep.kerberos.dataPath, "dfs.data.transfer.protection", strings.Join(ep.kerberos.dataTransferProtection, ","),
+		"webhdfs", ep.kerberos.webHDFS)
+	return act, act, nil
+}
+
+// webHDFSClient is a WebHDFS client over the gateway's SPNEGO login.
+func webHDFSClient(ep endpoints, login *kerberos.Login, cfg config.Config) (*webhdfs.Client, error) {
 	transport := func() *http.Transport {
 		return &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
@@ -274,20 +288,13 @@ func newWebHDFS(ep endpoints, login *kerberos.Login, cfg config.Config, logger *
 			ResponseHeaderTimeout: cfg.HDFS.IOTimeout,
 		}
 	}
-	web, err := webhdfs.New(webhdfs.Options{
+	return webhdfs.New(webhdfs.Options{
 		NameNodes: ep.kerberos.webHDFS,
 		Client:    login.NewHTTPClient(transport()),
 		DataNodeClient: &http.Client{Transport: transport(),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		ReadTimeout: cfg.HDFS.IOTimeout,
 	})
-	if err != nil {
-		return nil, err
-	}
-	logger.Info("hdfs data path: file content read through WebHDFS; metadata and writes over HDFS RPC and data transfer",
-		"reason", ep.kerberos.dataPath, "dfs.data.transfer.protection", strings.Join(ep.kerberos.dataTransferProtection, ","),
-		"webhdfs", ep.kerberos.webHDFS)
-	return web, nil
 }
 
 // hdfsKerberos is the HDFS store's Kerberos configuration, or nil without a login.
@@ -445,7 +452,7 @@ func newFlinkLeaders(w *zk.Watcher, ha *launch.HA, logger *slog.Logger) (*zk.Fli
 
 // impersonation is the job service's impersonation rules from auth.impersonation and auth.proxyUsers.
 // Impersonation needs HDFS access as other users for the launch files; where the store cannot act for
-// users (Kerberos: colinmarc has no proxy-user support), jobs run as the gateway's user, as before.
+// users (Kerberos without WebHDFS addresses), jobs run as the gateway's user.
 func impersonation(cfg config.Config, store *hdfs.Store, logger *slog.Logger) job.Impersonation {
 	imp := job.Impersonation{Disabled: !cfg.Auth.Impersonation.Enabled, Users: cfg.Auth.Impersonation.Users,
 		Groups: cfg.Auth.Impersonation.Groups, DenyUsers: cfg.Auth.Impersonation.DenyUsers,
@@ -455,7 +462,7 @@ func impersonation(cfg config.Config, store *hdfs.Store, logger *slog.Logger) jo
 		imp.ProxyUsers[caller] = job.ProxyRule{Users: r.Users, Groups: r.Groups}
 	}
 	if !imp.Disabled && !store.CanActAs() {
-		logger.Warn("impersonation is not available on this cluster yet (launch files cannot be written as other users over Kerberos); jobs run as the gateway's user")
+		logger.Warn("impersonation is not available: no WebHDFS address (dfs.namenode.http-address) to write launch files as other users through; jobs run as the gateway's user")
 		imp.Disabled = true
 	}
 	return imp

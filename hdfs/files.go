@@ -86,6 +86,17 @@ func (s *Store) withClient(ctx context.Context, op, name string, fn func(c *gohd
 
 // Stat returns the status of a path; the error wraps fs.ErrNotExist when it does not exist.
 func (s *Store) Stat(ctx context.Context, name string) (FileInfo, error) {
+	if u, ok := s.webUser(ctx); ok {
+		st, err := s.opts.ActAs.Stat(ctx, name, u)
+		if err != nil {
+			return FileInfo{}, fmt.Errorf("stat %s: %w", name, classifyWeb(err))
+		}
+		fi := FileInfo{Size: st.Length, ModTime: time.UnixMilli(st.ModificationTime), Mode: st.Mode(), Owner: st.Owner}
+		if fi.Mode.IsDir() {
+			fi.Size = 0
+		}
+		return fi, nil
+	}
 	var fi FileInfo
 	err := s.withClient(ctx, "stat", name, func(c *gohdfs.Client) error {
 		st, err := c.Stat(name)
@@ -133,6 +144,12 @@ func (s *Store) ReadDir(ctx context.Context, name string) ([]DirEntry, error) {
 // MkdirAll creates a directory and its missing parents with perm (subject to the NameNode's umask for
 // parents; the leaf gets perm).
 func (s *Store) MkdirAll(ctx context.Context, name string, perm fs.FileMode) error {
+	if u, ok := s.webUser(ctx); ok {
+		if err := s.opts.ActAs.MkdirAll(ctx, name, perm, u); err != nil {
+			return fmt.Errorf("mkdir %s: %w", name, classifyWeb(err))
+		}
+		return nil
+	}
 	return s.withClient(ctx, "mkdir", name, func(c *gohdfs.Client) error {
 		if err := c.MkdirAll(name, hdfsPerm(perm)); err != nil {
 			return err
@@ -143,6 +160,12 @@ func (s *Store) MkdirAll(ctx context.Context, name string, perm fs.FileMode) err
 
 // Chmod sets the permission bits of a path.
 func (s *Store) Chmod(ctx context.Context, name string, perm fs.FileMode) error {
+	if u, ok := s.webUser(ctx); ok {
+		if err := s.opts.ActAs.Chmod(ctx, name, perm, u); err != nil {
+			return fmt.Errorf("chmod %s: %w", name, classifyWeb(err))
+		}
+		return nil
+	}
 	return s.withClient(ctx, "chmod", name, func(c *gohdfs.Client) error { return c.Chmod(name, hdfsPerm(perm)) })
 }
 
@@ -155,6 +178,12 @@ func (s *Store) RemoveAll(ctx context.Context, name string) error {
 	ctx, err := s.removeAsOwner(ctx, name)
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	if u, ok := s.webUser(ctx); ok {
+		if err := s.opts.ActAs.RemoveAll(ctx, name, u); err != nil {
+			return fmt.Errorf("remove %s: %w", name, classifyWeb(err))
+		}
+		return nil
 	}
 	return s.withClient(ctx, "remove", name, func(c *gohdfs.Client) error {
 		err := c.RemoveAll(name)
@@ -183,6 +212,9 @@ func (s *Store) Rename(ctx context.Context, oldName, newName string) error {
 // client until Close. Close completes the file, retrying while the last block is still replicating; the
 // data is durable once it returned nil. Each Write is bounded by IOTimeout or ctx's deadline.
 func (s *Store) Create(ctx context.Context, name string) (io.WriteCloser, error) {
+	if u, ok := s.webUser(ctx); ok {
+		return &webWriter{s: s, ctx: ctx, name: name, user: u}, nil
+	}
 	l, err := s.lease(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", name, err)

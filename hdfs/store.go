@@ -95,6 +95,9 @@ type Options struct {
 	// WebHDFS, when set, is the client the Store reads file content through instead of reading blocks from
 	// the DataNodes. It is required when ReadsNeedWebHDFS(Kerberos.DataTransferProtection).
 	WebHDFS *webhdfs.Client
+	// ActAs, on a Kerberized cluster, is the WebHDFS client operations for other users go through
+	// (AsUser; doas=<user>, the gateway's principal a proxy user on the NameNode). Nil: none can.
+	ActAs *webhdfs.Client
 	// Root is the absolute staging root directory.
 	Root string
 	// MaxSize is the largest accepted jar in bytes.
