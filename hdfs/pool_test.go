@@ -238,3 +238,51 @@ func TestPoolReplacesClientsOfAnOldEpoch(t *testing.T) {
 		t.Errorf("dialled %d clients, want 3", len(d.created))
 	}
 }
+
+// TestPoolKeyed: a keyed pool (clients acting as users) reuses an idle client of the same key, closes an
+// idle client of another key instead of keeping it, and stays within its size whatever the keys.
+func TestPoolKeyed(t *testing.T) {
+	d := &fakeDialer{}
+	p := newPool(1, d.dial)
+	ctx := t.Context()
+	get := func(key string) *lease[*fakeClient] {
+		t.Helper()
+		l, err := p.getKeyed(ctx, key, d.dial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a := get("user:alice")
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.getKeyed(short, "user:bob", d.dial); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second client beyond the size: %v", err)
+	}
+	a.release()
+	if again := get("user:alice"); again.c != a.c {
+		t.Error("alice's idle client was not reused")
+	} else {
+		again.release()
+	}
+	b := get("user:bob")
+	if b.c == a.c || !a.c.closed.Load() {
+		t.Errorf("bob got alice's client (%v) or alice's idle client stayed open (%v)", b.c == a.c, !a.c.closed.Load())
+	}
+	b.release()
+	if len(d.created) != 2 {
+		t.Errorf("%d clients dialled, want 2", len(d.created))
+	}
+}
+
+// TestModes: the sticky bit between Go's fs.FileMode and HDFS's octal modes.
+func TestModes(t *testing.T) {
+	for _, tc := range []struct {
+		in   os.FileMode
+		want os.FileMode
+	}{{0o755, 0o755}, {os.ModeSticky | 0o777, 0o1777}, {os.ModeDir | 0o700, 0o700}} {
+		if got := hdfsPerm(tc.in); got != tc.want {
+			t.Errorf("hdfsPerm(%v) = %o, want %o", tc.in, uint32(got), uint32(tc.want))
+		}
+	}
+}

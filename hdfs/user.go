@@ -30,8 +30,8 @@ func AsUser(ctx context.Context, user string) context.Context {
 	return context.WithValue(ctx, userKey{}, user)
 }
 
-// userFrom returns the user ctx names, "" for none.
-func userFrom(ctx context.Context) string {
+// UserFrom returns the user ctx names (AsUser), "" for none.
+func UserFrom(ctx context.Context) string {
 	u, _ := ctx.Value(userKey{}).(string)
 	return u
 }
@@ -42,7 +42,7 @@ func (s *Store) CanActAs() bool { return s.opts.Kerberos == nil || s.opts.ActAs 
 
 // webUser returns the user ctx names when the Store acts for that user through WebHDFS (Kerberos).
 func (s *Store) webUser(ctx context.Context) (string, bool) {
-	u := userFrom(ctx)
+	u := UserFrom(ctx)
 	if u == "" || u == s.opts.User || s.opts.Kerberos == nil || s.opts.ActAs == nil {
 		return "", false
 	}
@@ -88,7 +88,7 @@ func (w *webWriter) Close() error {
 // lease returns a client for an operation under ctx: one of the shared pool, or one acting as the user
 // ctx names.
 func (s *Store) lease(ctx context.Context) (*lease[*gohdfs.Client], error) {
-	u := userFrom(ctx)
+	u := UserFrom(ctx)
 	if u == "" || u == s.opts.User {
 		return s.pool.get(ctx)
 	}
@@ -104,7 +104,7 @@ func (s *Store) lease(ctx context.Context) (*lease[*gohdfs.Client], error) {
 // the Store can act as. The gateway is no HDFS superuser: it cannot remove what jobs wrote as their users
 // (directories of mode 0755 or 0700 below it), so it removes them as their owner. A missing name is ctx.
 func (s *Store) removeAsOwner(ctx context.Context, name string) (context.Context, error) {
-	if userFrom(ctx) != "" || !s.CanActAs() {
+	if UserFrom(ctx) != "" || !s.CanActAs() {
 		return ctx, nil
 	}
 	fi, err := s.Stat(ctx, name)

@@ -159,11 +159,19 @@ type submitRM struct {
 	rmClient
 	submitErr error
 	known     bool // the ResourceManager has the application, whatever Submit said
-	submitted *yarnclient.SubmissionContext
+	submitted   *yarnclient.SubmissionContext
+	submittedAs string // the user of the call (yarnclient.AsUser)
+	newAs       string
 }
 
-func (f *submitRM) Submit(_ context.Context, sc *yarnclient.SubmissionContext) error {
-	f.submitted = sc
+func (f *submitRM) NewApplication(ctx context.Context) (*yarnclient.NewApplication, error) {
+	f.newAs = yarnclient.UserFrom(ctx)
+	return &yarnclient.NewApplication{ApplicationID: "application_1700000000000_0011",
+		MaximumResourceCapability: yarnclient.Resource{MemoryMB: 8192, VCores: 8}}, nil
+}
+
+func (f *submitRM) Submit(ctx context.Context, sc *yarnclient.SubmissionContext) error {
+	f.submitted, f.submittedAs = sc, yarnclient.UserFrom(ctx)
 	return f.submitErr
 }
 
@@ -231,11 +239,13 @@ type stagingFiles struct {
 	dirs    map[string]bool
 	modes   map[string]fs.FileMode
 	removed []string
+	// as records the user (hdfs.AsUser) each path was created, made or changed as.
+	as map[string]string
 }
 
 func (f *stagingFiles) init() {
 	if f.files == nil {
-		f.files, f.dirs, f.modes = map[string][]byte{}, map[string]bool{"/": true}, map[string]fs.FileMode{"/": 0o755}
+		f.files, f.dirs, f.modes, f.as = map[string][]byte{}, map[string]bool{"/": true}, map[string]fs.FileMode{"/": 0o755}, map[string]string{}
 	}
 }
 
@@ -252,7 +262,7 @@ func (f *stagingFiles) Stat(_ context.Context, name string) (hdfs.FileInfo, erro
 	return hdfs.FileInfo{}, fs.ErrNotExist
 }
 
-func (f *stagingFiles) MkdirAll(_ context.Context, name string, perm fs.FileMode) error {
+func (f *stagingFiles) MkdirAll(ctx context.Context, name string, perm fs.FileMode) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.init()
@@ -261,6 +271,7 @@ func (f *stagingFiles) MkdirAll(_ context.Context, name string, perm fs.FileMode
 			f.dirs[p], f.modes[p] = true, perm
 		}
 	}
+	f.as[name] = hdfs.UserFrom(ctx)
 	return nil
 }
 
@@ -271,12 +282,13 @@ type memWriter struct {
 
 func (w *memWriter) Close() error { w.done(w.Bytes()); return nil }
 
-func (f *stagingFiles) Create(_ context.Context, name string) (io.WriteCloser, error) {
+func (f *stagingFiles) Create(ctx context.Context, name string) (io.WriteCloser, error) {
 	return &memWriter{done: func(b []byte) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.init()
 		f.files[name], f.modes[name] = append([]byte(nil), b...), 0o644
+		f.as[name] = hdfs.UserFrom(ctx)
 	}}, nil
 }
 

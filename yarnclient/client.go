@@ -256,7 +256,7 @@ func (c *Client) redirectTarget(ctx context.Context, current, loc string) (strin
 		return "", fmt.Errorf("%w: bad Location %q: %v", ErrUnexpectedResponse, loc, err)
 	}
 	q := u.Query()
-	if q.Get("user.name") == "" || (c.opts.DoAs && q.Get("doAs") == "" && userFrom(ctx) != "") {
+	if q.Get("user.name") == "" || (c.opts.DoAs && q.Get("doAs") == "" && UserFrom(ctx) != "") {
 		c.setUser(ctx, q)
 		u.RawQuery = q.Encode()
 	}
@@ -279,15 +279,15 @@ func AsUser(ctx context.Context, user string) context.Context {
 	return context.WithValue(ctx, userKey{}, user)
 }
 
-// userFrom returns the user ctx names, "" for none.
-func userFrom(ctx context.Context) string {
+// UserFrom returns the user ctx names (AsUser), "" for none.
+func UserFrom(ctx context.Context) string {
 	u, _ := ctx.Value(userKey{}).(string)
 	return u
 }
 
 // setUser names the user of a call in its query.
 func (c *Client) setUser(ctx context.Context, q url.Values) {
-	u := userFrom(ctx)
+	u := UserFrom(ctx)
 	if u == "" || u == c.opts.User {
 		q.Set("user.name", c.opts.User)
 		q.Del("doAs")
