@@ -188,7 +188,7 @@ func Run(ctx context.Context, opts Options) error {
 		launcher, err := launch.New(launch.Options{
 			RM: yc, Files: store, Jars: store,
 			FlinkHomes: cfg.Flink.Homes, DefaultFlinkVersion: cfg.Flink.DefaultVersion, FlinkLibRoot: cfg.Flink.LibRoot,
-			User: cfg.User, StagingRoot: cfg.HDFS.StagingRoot,
+			User: cfg.User, RMUser: rmUser(cfg, login), StagingRoot: cfg.HDFS.StagingRoot,
 			YarnClasspath: ep.yarnClasspath, MinAllocationMB: ep.minAllocationMB,
 			JobManagerMemory: cfg.Jobs.JobManagerMemory, TaskManagerMemory: cfg.Jobs.TaskManagerMemory,
 			TaskManagerSlots: cfg.Jobs.TaskManagerSlots, HA: ha, Kerberos: krb, Logger: logger,

@@ -171,9 +171,7 @@ func newRMClient(rms []hadoopconf.RM, cfg config.Config, login *kerberos.Login, 
 		// Authenticated as the gateway's principal (user.name is ignored behind SPNEGO), acting for other
 		// users as a proxy user; a call as the principal's own user needs no doAs.
 		opts.DoAs = true
-		if short := principalShortName(cfg.Kerberos.Principal); short != "" {
-			opts.User = short
-		}
+		opts.User = rmUser(cfg, login)
 		opts.HTTPClient = login.NewHTTPClient(&http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -448,6 +446,17 @@ func newFlinkLeaders(w *zk.Watcher, ha *launch.HA, logger *slog.Logger) (*zk.Fli
 				"certain", l.Certain, "error", l.Err)
 		},
 	})
+}
+
+// rmUser is who the gateway is to the ResourceManager: its principal's short name behind SPNEGO, else the
+// configured user.
+func rmUser(cfg config.Config, login *kerberos.Login) string {
+	if login != nil {
+		if short := principalShortName(cfg.Kerberos.Principal); short != "" {
+			return short
+		}
+	}
+	return cfg.User
 }
 
 // impersonation is the job service's impersonation rules from auth.impersonation and auth.proxyUsers.

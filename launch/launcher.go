@@ -110,6 +110,11 @@ type Options struct {
 	FlinkLibRoot string
 	// User is the gateway's own Hadoop user: the user of launches whose Spec names none. Required.
 	User string
+	// RMUser is who the gateway is to the ResourceManager (the principal's short name under Kerberos;
+	// default User). An application launched for another user grants it view and modify access
+	// (yarn.view.acls, yarn.modify.acls), so that on a cluster with yarn.acl.enable the gateway still reads
+	// the application's full report and can kill it.
+	RMUser string
 	// StagingRoot is the absolute HDFS directory under which launch files go (<root>/.flink/<appId>). Required.
 	StagingRoot string
 	// YarnClasspath is yarn.application.classpath from yarn-site.xml; nil means Hadoop's default.
@@ -339,18 +344,20 @@ func (e *SubmitError) Unwrap() error { return e.Err }
 // NewApplication.
 func (l *Launcher) Submit(ctx context.Context, p *Prepared, na *yarnclient.NewApplication) (Launched, error) {
 	spec := p.launch
-	if spec.User != l.opts.User {
-		if err := l.shared.prepare(ctx, l); err != nil {
-			return Launched{}, err
-		}
-	}
-	ctx = l.asUser(ctx, spec.User)
 	spec.FlinkConfig = maps.Clone(p.launch.FlinkConfig)
 	spec.GatewayConfig = maps.Clone(p.launch.GatewayConfig)
 	if spec.GatewayConfig == nil {
 		spec.GatewayConfig = map[string]string{}
 	}
 	spec.Tags = slices.Clone(p.launch.Tags)
+	if spec.User != l.opts.User {
+		if err := l.shared.prepare(ctx, l); err != nil {
+			return Launched{}, err
+		}
+		rmUser := or(l.opts.RMUser, l.opts.User)
+		spec.GatewayConfig["yarn.view.acls"], spec.GatewayConfig["yarn.modify.acls"] = rmUser, rmUser
+	}
+	ctx = l.asUser(ctx, spec.User)
 	spec.ApplicationID, spec.MaxResource = na.ApplicationID, &na.MaximumResourceCapability
 	out := Launched{ApplicationID: na.ApplicationID, HA: spec.HA != nil, MultipleJobs: p.multi}
 	if spec.Mode == flink.ModeApplication && !p.multi {

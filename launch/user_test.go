@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/yarngate/yarngate/flink"
+	"github.com/yarngate/yarngate/yarnclient"
 )
 
 // TestLaunchAsUser: a launch for another user is created and submitted as that user, its launch files are
@@ -48,6 +49,10 @@ func TestLaunchAsUser(t *testing.T) {
 			}
 			if got := rm.submitted.AMContainerSpec.Environment[flink.EnvHadoopUserName]; got != tc.wantEnvUser {
 				t.Errorf("HADOOP_USER_NAME %q, want %q", got, tc.wantEnvUser)
+			}
+			acls := rm.submitted.AMContainerSpec.ApplicationACLs
+			if granted := len(acls) == 2 && acls[yarnclient.ACLViewApp] == "yarngate" && acls[yarnclient.ACLModifyApp] == "yarngate"; granted != (tc.wantAs != "") {
+				t.Errorf("application ACLs %v; the gateway granted access %v, want %v", acls, granted, tc.wantAs != "")
 			}
 			for _, dir := range []string{"/staging/.flink", "/staging/archive", "/staging/ha"} {
 				shared := files.modes[dir] == fs.ModeSticky|0o777 && files.as[dir] == ""
