@@ -98,7 +98,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	store, err := hdfs.New(hdfs.Options{
-		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: cfg.User, Root: cfg.HDFS.StagingRoot,
+		Addresses: ep.nameNodes, FSURI: ep.fsURI, User: rmUser(cfg, login), Root: cfg.HDFS.StagingRoot,
 		MaxSize: int64(cfg.Jars.MaxSize), DialTimeout: cfg.HDFS.DialTimeout, IOTimeout: cfg.HDFS.IOTimeout,
 		PoolSize: cfg.HDFS.PoolSize, UploadSlots: cfg.Jars.UploadSlots, UploadWait: cfg.Jars.SlotWait, UseDatanodeHostname: ep.useDatanodeHostname, Kerberos: hdfsKerberos(login, ep),
 		WebHDFS: web, ActAs: actAs, Logger: logger,

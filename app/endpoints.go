@@ -448,8 +448,8 @@ func newFlinkLeaders(w *zk.Watcher, ha *launch.HA, logger *slog.Logger) (*zk.Fli
 	})
 }
 
-// rmUser is who the gateway is to the ResourceManager: its principal's short name behind SPNEGO, else the
-// configured user.
+// rmUser is who the gateway is to the ResourceManager and the NameNode: its principal's short name on a
+// Kerberized cluster, else the configured user.
 func rmUser(cfg config.Config, login *kerberos.Login) string {
 	if login != nil {
 		if short := principalShortName(cfg.Kerberos.Principal); short != "" {

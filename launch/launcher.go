@@ -110,8 +110,8 @@ type Options struct {
 	FlinkLibRoot string
 	// User is the gateway's own Hadoop user: the user of launches whose Spec names none. Required.
 	User string
-	// RMUser is who the gateway is to the ResourceManager (the principal's short name under Kerberos;
-	// default User). An application launched for another user grants it view and modify access
+	// RMUser is who the gateway is to the ResourceManager and the NameNode (the principal's short name under
+	// Kerberos; default User). An application launched for another user grants it view and modify access
 	// (yarn.view.acls, yarn.modify.acls), so that on a cluster with yarn.acl.enable the gateway still reads
 	// the application's full report and can kill it.
 	RMUser string

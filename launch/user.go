@@ -52,7 +52,7 @@ func (d *sharedDirs) prepare(ctx context.Context, l *Launcher) error {
 		switch {
 		case err == nil && fi.Mode&sharedMode == sharedMode:
 			continue
-		case err == nil && fi.Owner != "" && fi.Owner != l.opts.User:
+		case err == nil && fi.Owner != "" && fi.Owner != or(l.opts.RMUser, l.opts.User):
 			l.opts.Logger.Warn("a shared launch directory is not world-writable with the sticky bit and not the gateway's; launches for other users may fail",
 				"path", dir, "owner", fi.Owner, "mode", fi.Mode.String())
 			continue
