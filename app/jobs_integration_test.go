@@ -35,6 +35,23 @@ type jobGateway struct {
 	jarID   string // the example job, staged
 	// token, when set, is sent as a bearer token with every request (a gateway with auth.methods token).
 	token string
+	// client, when set, sends the requests (curl --negotiate as a user on the Kerberized cluster).
+	client *http.Client
+}
+
+// httpClient is the client g sends with.
+func (g *jobGateway) httpClient() *http.Client {
+	if g.client != nil {
+		return g.client
+	}
+	return http.DefaultClient
+}
+
+// with returns g calling through another client.
+func (g *jobGateway) with(client *http.Client) *jobGateway {
+	c := *g
+	c.client = client
+	return &c
 }
 
 // as returns g calling with another bearer token.
@@ -77,13 +94,15 @@ func (g *jobGateway) uploadJar(data []byte) string {
 	var status int
 	var j jarResponse
 	var body string
-	if g.token == "" {
+	if g.token == "" && g.client == nil {
 		status, j, body = post(g.t, g.url+"/v1/jars", "application/java-archive", bytes.NewReader(data))
 	} else {
 		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/jars", bytes.NewReader(data))
 		req.Header.Set("Content-Type", "application/java-archive")
-		req.Header.Set("Authorization", "Bearer "+g.token)
-		resp, err := http.DefaultClient.Do(req)
+		if g.token != "" {
+			req.Header.Set("Authorization", "Bearer "+g.token)
+		}
+		resp, err := g.httpClient().Do(req)
 		if err != nil {
 			g.t.Fatal(err)
 		}
@@ -155,7 +174,7 @@ func (g *jobGateway) do(method, path string, headers map[string]string, body any
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := g.httpClient().Do(req)
 	if err != nil {
 		g.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -87,6 +87,7 @@ func TestKerberizedGateway(t *testing.T) {
 	t.Run("webhdfs delegation token for alice", func(t *testing.T) { webHDFSDelegationToken(t, c) })
 	t.Run("flink", func(t *testing.T) { kerberizedFlink(t, c) })
 	t.Run("spnego authentication", func(t *testing.T) { spnegoAuthentication(t, c) })
+	t.Run("impersonation", func(t *testing.T) { kerberizedImpersonation(t, c) })
 
 	t.Run("serves", func(t *testing.T) {
 		cfg := kerberosConfig(t, c, c.Keytab)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -134,6 +135,51 @@ func (c *Cluster) ReadHDFS(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("webhdfs open %s: %s: %s", path, resp.Status, b)
 	}
 	return b, nil
+}
+
+// HDFSStatus is what WebHDFS says of a path (GETFILESTATUS).
+type HDFSStatus struct {
+	Owner      string `json:"owner"`
+	Permission string `json:"permission"`
+	Type       string `json:"type"`
+	Length     int64  `json:"length"`
+}
+
+// StatHDFS returns the status of an HDFS path over WebHDFS as the test user; the error wraps fs.ErrNotExist
+// when it does not exist.
+func (c *Cluster) StatHDFS(ctx context.Context, path string) (HDFSStatus, error) {
+	var out struct {
+		FileStatus HDFSStatus `json:"FileStatus"`
+	}
+	err := c.getJSON(ctx, c.webHDFS(path, "GETFILESTATUS", ""), &out)
+	if err != nil && strings.Contains(err.Error(), "404 Not Found") {
+		return HDFSStatus{}, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return out.FileStatus, err
+}
+
+// MkdirHDFS creates an HDFS directory (and its parents) with the octal permission perm over WebHDFS as the test
+// user.
+func (c *Cluster) MkdirHDFS(ctx context.Context, path, perm string) error {
+	hc, err := c.httpClient(ctx)
+	if err != nil {
+		return err
+	}
+	for _, op := range []string{"MKDIRS", "SETPERMISSION"} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.webHDFS(path, op, "permission="+perm), nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("webhdfs %s %s: %w", op, path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("webhdfs %s %s: %s", op, path, resp.Status)
+		}
+	}
+	return nil
 }
 
 // DeleteHDFS removes an HDFS path (recursively) over WebHDFS as the test user.
