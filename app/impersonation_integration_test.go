@@ -152,6 +152,14 @@ func TestImpersonation(t *testing.T) {
 
 	t.Run("airflow submits for alice", func(t *testing.T) {
 		t.Parallel()
+		// Jars are their uploaders': airflow stages the jar too (the same content, one file).
+		jar, err := os.ReadFile(g.cluster.ExampleJar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := airflow.uploadJar(jar); id != g.jarID {
+			t.Fatalf("airflow's jar %s, alice's %s", id, g.jarID)
+		}
 		spec := g.spec("it-imp-proxied", v, "--mode", "unbounded", "--rate", "20")
 		spec["proxyUser"] = "alice"
 		status, j, _, body := airflow.do(http.MethodPost, "/v1/jobs", nil, spec)

@@ -53,6 +53,7 @@ func kerberizedImpersonation(t *testing.T, c *testenv.Cluster) {
 		t.Fatalf("example jar (make example-jar): %v", err)
 	}
 	g.jarID = g.uploadJar(jar)
+	bob.uploadJar(jar) // jars are their uploaders': bob runs the same content as his own
 	outDir := cfg.HDFS.StagingRoot + "/out"
 	if err := c.MkdirHDFS(ctx, outDir, "777"); err != nil {
 		t.Fatal(err)

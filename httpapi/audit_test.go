@@ -6,12 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/job"
 )
 
 // TestAuditLog: every mutating request under /v1 leaves one audit line naming the principal, the user, the
@@ -79,4 +82,29 @@ func auditLines(t *testing.T, log string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// TestAuditLogProxyUser: a submission for another user names that user as the effective user of its audit
+// line, granted or refused.
+func TestAuditLogProxyUser(t *testing.T) {
+	ts, jobs := newJobTestServer(t)
+	jobs.submit = func(_ context.Context, req api.JobRequest, _ string) (api.Job, bool, error) {
+		if req.ProxyUser == "bob" {
+			return api.Job{}, false, fmt.Errorf("%w: tester may not submit for bob", job.ErrForbidden)
+		}
+		j := testJob()
+		j.Owner = req.ProxyUser
+		return j, true, nil
+	}
+	for _, tc := range []struct {
+		user, outcome string
+	}{{"alice", "ok"}, {"bob", "refused"}} {
+		before := len(auditLines(t, ts.log.String()))
+		body := `{"name": "n", "jarId": "` + goodID + `", "proxyUser": "` + tc.user + `"}`
+		ts.do(t, http.MethodPost, "/v1/jobs", strings.NewReader(body), header("Content-Type", "application/json"))
+		lines := auditLines(t, ts.log.String())[before:]
+		if len(lines) != 1 || lines[0]["principal"] != "tester" || lines[0]["user"] != tc.user || lines[0]["outcome"] != tc.outcome {
+			t.Errorf("for %s: audit %v, want principal tester, user %s, outcome %s", tc.user, lines, tc.user, tc.outcome)
+		}
+	}
 }

@@ -79,6 +79,9 @@ func (s *server) submitJob(c *gin.Context) error {
 		return newAPIError(http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType,
 			"Content-Type must be application/json or multipart/form-data", nil)
 	}
+	if req.ProxyUser != "" {
+		c.Set(ctxKeyAuditUser, req.ProxyUser) // the effective user asked for, granted or refused
+	}
 	job, created, err := jobs.Submit(c.Request.Context(), req, key)
 	if err != nil {
 		return err

@@ -57,6 +57,9 @@ func (s *server) createSession(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if req.ProxyUser != "" {
+		c.Set(ctxKeyAuditUser, req.ProxyUser) // the effective user asked for, granted or refused
+	}
 	sess, created, err := sessions.CreateSession(c.Request.Context(), req, key)
 	if err != nil {
 		return err
