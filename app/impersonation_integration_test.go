@@ -104,6 +104,7 @@ func TestImpersonation(t *testing.T) {
 	}
 
 	t.Run("refused proxy submissions", func(t *testing.T) {
+		airflow, nightly, bob := airflow.on(t), nightly.on(t), bob.on(t)
 		for _, tc := range []struct {
 			name string
 			gw   *jobGateway
@@ -120,19 +121,18 @@ func TestImpersonation(t *testing.T) {
 
 	t.Run("alice's bounded job", func(t *testing.T) {
 		t.Parallel()
+		alice, bob, g := alice.on(t), bob.on(t), g.on(t)
 		out := outDir + "/sum"
 		const n = 1000
 		j := alice.submit(alice.spec("it-imp-bounded", v, "--mode", "bounded", "--n", fmt.Sprint(n), "--output", "hdfs://"+out), nil)
 		if j.YARN.User != "alice" {
 			t.Errorf("submitted job: yarn.user %q, want alice", j.YARN.User)
 		}
-		for _, who := range []*jobGateway{bob} {
-			if status, _, _, body := who.do(http.MethodGet, "/v1/jobs/"+j.ID, nil, nil); status != http.StatusNotFound {
-				t.Errorf("bob GET = %d %s, want 404", status, body)
-			}
-			if status, _, _, body := who.do(http.MethodPost, "/v1/jobs/"+j.ID+"/cancel", nil, map[string]bool{"kill": true}); status != http.StatusNotFound {
-				t.Errorf("bob cancel = %d %s, want 404", status, body)
-			}
+		if status, _, _, body := bob.do(http.MethodGet, "/v1/jobs/"+j.ID, nil, nil); status != http.StatusNotFound {
+			t.Errorf("bob GET = %d %s, want 404", status, body)
+		}
+		if status, _, _, body := bob.do(http.MethodPost, "/v1/jobs/"+j.ID+"/cancel", nil, map[string]bool{"kill": true}); status != http.StatusNotFound {
+			t.Errorf("bob cancel = %d %s, want 404", status, body)
 		}
 		j = alice.wait(j.ID, "FINISHED", 6*time.Minute)
 		if j.State == "FINISHED" {
@@ -152,6 +152,7 @@ func TestImpersonation(t *testing.T) {
 
 	t.Run("airflow submits for alice", func(t *testing.T) {
 		t.Parallel()
+		alice, bob, airflow, g := alice.on(t), bob.on(t), airflow.on(t), g.on(t)
 		// Jars are their uploaders': airflow stages the jar too (the same content, one file).
 		jar, err := os.ReadFile(g.cluster.ExampleJar)
 		if err != nil {

@@ -110,7 +110,7 @@ func kerberizedImpersonation(t *testing.T, c *testenv.Cluster) {
 	t.Run("bob submits for alice", func(t *testing.T) {
 		t.Parallel()
 		alice, bob := alice.on(t), bob.on(t)
-		spec := g.spec("it-krb-imp-proxied", v, "--mode", "unbounded", "--rate", "20")
+		spec := alice.spec("it-krb-imp-proxied", v, "--mode", "unbounded", "--rate", "20")
 		spec["proxyUser"] = "bob"
 		if status, _, _, body := alice.do(http.MethodPost, "/v1/jobs", nil, spec); status != http.StatusForbidden {
 			t.Errorf("alice for bob = %d %s, want 403", status, body)
