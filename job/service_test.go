@@ -113,12 +113,15 @@ func (f *fakeLauncher) submitted() []string {
 type fakeRM struct {
 	mu    sync.Mutex
 	kills []string
+	// killedAs are the users the kills acted as (yarnclient.AsUser).
+	killedAs []string
 }
 
-func (f *fakeRM) Kill(_ context.Context, id, _ string) (yarnclient.AppState, error) {
+func (f *fakeRM) Kill(ctx context.Context, id, _ string) (yarnclient.AppState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.kills = append(f.kills, id)
+	f.killedAs = append(f.killedAs, yarnclient.UserFrom(ctx))
 	return yarnclient.StateKilled, nil
 }
 
@@ -329,12 +332,15 @@ func TestCancelKillsAndObserves(t *testing.T) {
 	ctx := t.Context()
 	const app = "application_1767225600000_0042"
 	seed(t, s, registry.Record{ID: app, Kind: registry.KindJob, ApplicationID: app, Name: "x"},
-		observe.Status{State: "ACCEPTED", YARN: observe.YARN{ApplicationID: app, State: "ACCEPTED"}})
+		observe.Status{State: "ACCEPTED", YARN: observe.YARN{ApplicationID: app, State: "ACCEPTED", User: "alice"}})
 	if _, err := s.Cancel(ctx, app, false); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.rm.kills) != 1 || s.rm.kills[0] != app || s.observer.observed.Load() != 1 {
 		t.Fatalf("kills %v, observations %d", s.rm.kills, s.observer.observed.Load())
+	}
+	if s.rm.killedAs[0] != "alice" { // the application's user: doAs behind SPNEGO
+		t.Errorf("killed as %q, want alice", s.rm.killedAs[0])
 	}
 }
 
