@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -17,32 +18,42 @@ import (
 	"time"
 
 	gohdfs "github.com/colinmarc/hdfs/v2"
+	gozk "github.com/go-zookeeper/zk"
 	"github.com/yarngate/yarngate/config"
 	"github.com/yarngate/yarngate/hdfs/hdfstest"
 )
 
 // impersonationGateway starts a gateway on the simple-auth test cluster that authenticates callers with
-// bearer tokens (alice, bob, airflow with proxy rights for alice, nightly without) and acts in HDFS and YARN
-// as a user that is no HDFS superuser (yarngate), as in production: what jobs write as their users, the
-// gateway can only remove as them. It returns the gateway (calling as alice) and the tokens by user.
+// bearer tokens (alice, bob, airflow with proxy rights for alice, nightly without). It acts in HDFS and YARN
+// as the test cluster's user (yarngate), which is no HDFS superuser (the NameNode runs as another), as in
+// production: what jobs write as their users, the gateway can only remove as them. It returns the gateway
+// (calling as alice) and the tokens by user.
 func impersonationGateway(t *testing.T) (*jobGateway, map[string]string) {
 	t.Helper()
 	root := hdfstest.New(t)
 	c := root.Cluster
-	const gwUser = "yarngate"
-	// The staging root and the Flink library root belong to the gateway's user (the test's HDFS client
-	// is the superuser).
-	libRoot := "/user/" + gwUser + "/it-flink"
-	for _, dir := range []string{root.Path, libRoot} {
-		if err := root.Raw.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
+	// What jobs left as their users (HA data, archives, launch files of killed jobs) the root's clean-up, as the
+	// gateway's user, cannot remove: remove it as its owners first, as the gateway's garbage collection does.
+	t.Cleanup(func() {
+		for _, dir := range []string{".flink", "archive", "ha"} {
+			fis, _ := root.Raw.ReadDir(path.Join(root.Path, dir))
+			for _, fi := range fis {
+				o := fi.(*gohdfs.FileInfo).Owner()
+				if o == c.User {
+					continue
+				}
+				cl, err := gohdfs.NewClient(gohdfs.ClientOptions{Addresses: root.Addresses, User: o})
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				if err := cl.RemoveAll(path.Join(root.Path, dir, fi.Name())); err != nil {
+					t.Errorf("remove %s's %s: %v", o, fi.Name(), err)
+				}
+				cl.Close()
+			}
 		}
-	}
-	for _, dir := range []string{"/user/" + gwUser, libRoot, root.Path} {
-		if err := root.Raw.Chown(dir, gwUser, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	tokens := map[string]string{}
 	var file strings.Builder
 	file.WriteString("tokens:\n")
@@ -56,14 +67,23 @@ func impersonationGateway(t *testing.T) (*jobGateway, map[string]string) {
 		t.Fatal(err)
 	}
 
-	cfg := clusterConfig(t, root)
-	cfg.User = gwUser
+	cfg := clusterConfig(t, root) // as the test cluster's gateway user (yarngate), which is no HDFS superuser
 	cfg.Flink.Homes = []string{c.FlinkHome, c.Flink2Home}
 	cfg.Flink.DefaultVersion = "1.20"
-	cfg.Flink.LibRoot = libRoot
+	cfg.Flink.LibRoot = "/user/" + c.User + "/it-flink" // shared: uploads are content-addressed
 	cfg.Jars.MaxSize = 64 << 20
 	cfg.Auth.Methods, cfg.Auth.TokensFile = []string{config.AuthToken}, tokensFile
 	cfg.Auth.ProxyUsers = map[string]config.AuthProxyRule{"airflow": {Users: []string{"alice"}}}
+	// JobManager HA, as by default where a quorum is known: the HA data is written as the job's user too.
+	pathRoot := "/yarngate-it-" + strings.ToLower(rand.Text()[:8])
+	cfg.ZooKeeper.Quorum = c.ZooKeeper
+	cfg.Flink.HA = config.FlinkHA{Mode: config.HAZooKeeper, PathRoot: pathRoot, StorageDir: root.Path + "/ha", SessionTimeout: 10 * time.Second}
+	t.Cleanup(func() {
+		if conn, _, err := gozk.Connect([]string{c.ZooKeeper}, 10*time.Second, gozk.WithLogger(quietZK{})); err == nil {
+			deleteTree(conn, pathRoot)
+			conn.Close()
+		}
+	})
 	r := start(t, cfg)
 	g := &jobGateway{t: t, url: r.url, cluster: c, root: root, token: tokens["alice"]}
 	jar, err := os.ReadFile(c.ExampleJar)
@@ -186,16 +206,28 @@ func TestImpersonation(t *testing.T) {
 		if o, mode := owner(t, g.root.Raw, appDir); o != "alice" || mode.Perm() != 0o700 {
 			t.Errorf("launch files %s: owner %q mode %v, want alice 0700", appDir, o, mode)
 		}
-		if o, _ := owner(t, g.root.Raw, path.Join(appDir, "config.yaml")); o != "alice" {
+		// Inside, only alice reads: the gateway's user cannot even look.
+		if _, err := g.root.Raw.Stat(path.Join(appDir, "config.yaml")); !errors.Is(err, fs.ErrPermission) {
+			t.Errorf("the gateway's user stats alice's config.yaml: %v, want permission denied", err)
+		}
+		asAlice, err := gohdfs.NewClient(gohdfs.ClientOptions{Addresses: g.root.Addresses, User: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer asAlice.Close()
+		if o, _ := owner(t, asAlice, path.Join(appDir, "config.yaml")); o != "alice" {
 			t.Errorf("config.yaml owned by %q", o)
 		}
-		for _, dir := range []string{".flink", "ha", "archive"} {
-			if o, mode := owner(t, g.root.Raw, g.hdfsPath(dir)); o != "yarngate" || mode.Perm() != 0o777 || mode&0o1000 == 0 && mode&fs.ModeSticky == 0 {
+		for _, dir := range []string{".flink", "archive", "ha"} {
+			if o, mode := owner(t, g.root.Raw, g.hdfsPath(dir)); o != g.cluster.User || mode.Perm() != 0o777 || mode&0o1000 == 0 && mode&fs.ModeSticky == 0 {
 				t.Errorf("shared directory %s: owner %q mode %v (%o), want yarngate, world-writable with the sticky bit", dir, o, mode, uint32(mode))
 			}
 		}
 		if status, _, _, body := bob.do(http.MethodPost, "/v1/jobs/"+j.ID+"/cancel", nil, map[string]bool{"kill": true}); status != http.StatusNotFound {
 			t.Errorf("bob cancel = %d %s, want 404", status, body)
+		}
+		if o, _ := owner(t, g.root.Raw, g.hdfsPath("ha/"+j.ID)); o != "alice" {
+			t.Errorf("HA data owned by %q, want alice", o)
 		}
 		// Killed, the cluster leaves its launch files; the gateway removes them as alice.
 		if status, _, _, body := alice.do(http.MethodPost, "/v1/jobs/"+j.ID+"/cancel", nil, map[string]bool{"kill": true}); status != http.StatusAccepted && status != http.StatusOK {
