@@ -173,3 +173,53 @@ func TestInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFilesAsUser: files made for another user (AsUser) are that user's; in a world-writable directory with
+// the sticky bit, the Store's own user (no HDFS superuser) cannot look into another user's 0700 directory, and
+// RemoveAll removes it all the same, as its owner.
+func TestFilesAsUser(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, nil)
+	if !c.store.CanActAs() {
+		t.Skip("the store cannot act for users on this cluster")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	shared := path.Join(c.root, "shared")
+	if err := c.store.MkdirAll(ctx, shared, fs.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.store.Stat(ctx, shared); err != nil || st.Mode != fs.ModeDir|fs.ModeSticky|0o777 {
+		t.Fatalf("shared: %+v, %v", st, err)
+	}
+	alice := hdfs.AsUser(ctx, "alice")
+	dir := path.Join(shared, "app")
+	if err := c.store.MkdirAll(alice, dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.store.Create(alice, path.Join(dir, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("a: b\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.store.Stat(alice, path.Join(dir, "config.yaml")); err != nil || st.Owner != "alice" || st.Size != 5 {
+		t.Fatalf("config.yaml as alice: %+v, %v", st, err)
+	}
+	if st, err := c.store.Stat(ctx, dir); err != nil || st.Owner != "alice" || st.Mode.Perm() != 0o700 {
+		t.Fatalf("alice's directory: %+v, %v", st, err)
+	}
+	if _, err := c.store.Stat(ctx, path.Join(dir, "config.yaml")); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("the store's own user looks into alice's directory: %v", err)
+	}
+	if err := c.store.RemoveAll(ctx, dir); err != nil {
+		t.Fatalf("remove alice's directory: %v", err)
+	}
+	if _, err := c.store.Stat(ctx, dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("after removal: %v", err)
+	}
+}
