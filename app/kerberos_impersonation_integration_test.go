@@ -36,8 +36,9 @@ func kerberizedImpersonation(t *testing.T, c *testenv.Cluster) {
 	})
 	r := start(t, cfg)
 	url := strings.Replace(r.url, "127.0.0.1", "localhost", 1) // curl asks for a ticket to HTTP/<host of the URL>
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
-	defer cancel()
+	// The subtests run in parallel after this function returned: ctx ends with the test, not with it.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	t.Cleanup(cancel)
 	tickets := map[string]*http.Client{}
 	for _, u := range []string{"alice", "bob"} {
 		tk, err := c.Kinit(ctx, t.TempDir(), c.UserLogin(u))

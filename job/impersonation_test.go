@@ -6,6 +6,8 @@ import (
 
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/authn"
+	"github.com/yarngate/yarngate/observe"
+	"github.com/yarngate/yarngate/registry"
 )
 
 // TestImpersonationRules: the effective user of a launch (its owner), the user it runs as, and who may
@@ -124,5 +126,25 @@ func TestSubmitForProxyUser(t *testing.T) {
 	}
 	if n := len(s.launcher.specs); n != 1 {
 		t.Errorf("%d launches, want 1", n)
+	}
+}
+
+// TestProxySubmissionCompletesAdoptedRecord: when the reconciler adopted the application before the launch
+// recorded it, the launch completes the adopted record with its owner and submitter.
+func TestProxySubmissionCompletesAdoptedRecord(t *testing.T) {
+	airflow := authn.Principal{Name: "airflow@EXAMPLE.COM", User: "airflow", Method: authn.MethodKerberos}
+	s := newTestService(t, nil)
+	s.opts.Impersonation = Impersonation{ProxyUsers: map[string]ProxyRule{"airflow": {Users: []string{"alice"}}}}
+	const app = "application_1767225600000_0100" // the fake launcher's first id
+	seed(t, s, registry.Record{ID: app, Kind: registry.KindJob, ApplicationID: app, Owner: "alice"},
+		observe.Status{State: "ACCEPTED", YARN: observe.YARN{ApplicationID: app, State: "ACCEPTED", User: "alice"}})
+	req := jobRequest(goodID)
+	req.ProxyUser = "alice"
+	job, _, err := s.Submit(as(airflow), req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.ID != app || job.Owner != "alice" || job.SubmittedBy != "airflow@EXAMPLE.COM" {
+		t.Errorf("job %s owner %q submittedBy %q", job.ID, job.Owner, job.SubmittedBy)
 	}
 }

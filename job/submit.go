@@ -234,7 +234,7 @@ func (s *Service) record(ctx context.Context, rec registry.Record, cl *keyClaim)
 	if _, err := s.opts.Registry.Create(wctx, rec); errors.Is(err, registry.ErrExists) {
 		_, err = s.opts.Registry.Update(wctx, rec.ID, func(old *registry.Record) (bool, error) {
 			old.KeyHash, old.Fingerprint, old.Spec, old.Name, old.Target = rec.KeyHash, rec.Fingerprint, rec.Spec, rec.Name, rec.Target
-			old.Credentials, old.Owner, old.ACL = rec.Credentials, rec.Owner, rec.ACL
+			old.Credentials, old.Owner, old.SubmittedBy, old.ACL = rec.Credentials, rec.Owner, rec.SubmittedBy, rec.ACL
 			return true, nil
 		})
 		if err != nil {
