@@ -139,10 +139,23 @@ func (c *Cluster) ReadHDFS(ctx context.Context, path string) ([]byte, error) {
 
 // HDFSStatus is what WebHDFS says of a path (GETFILESTATUS).
 type HDFSStatus struct {
+	PathSuffix string `json:"pathSuffix"`
 	Owner      string `json:"owner"`
 	Permission string `json:"permission"`
 	Type       string `json:"type"`
 	Length     int64  `json:"length"`
+}
+
+// ListHDFS lists an HDFS directory over WebHDFS as the test user (GETLISTSTATUS): each entry's status, its
+// base name in PathSuffix.
+func (c *Cluster) ListHDFS(ctx context.Context, path string) ([]HDFSStatus, error) {
+	var out struct {
+		FileStatuses struct {
+			FileStatus []HDFSStatus `json:"FileStatus"`
+		} `json:"FileStatuses"`
+	}
+	err := c.getJSON(ctx, c.webHDFS(path, "LISTSTATUS", ""), &out)
+	return out.FileStatuses.FileStatus, err
 }
 
 // StatHDFS returns the status of an HDFS path over WebHDFS as the test user; the error wraps fs.ErrNotExist
