@@ -157,8 +157,8 @@ func TestAdmission(t *testing.T) {
 // submitRM accepts or fails submissions and reports applications.
 type submitRM struct {
 	rmClient
-	submitErr error
-	known     bool // the ResourceManager has the application, whatever Submit said
+	submitErr   error
+	known       bool // the ResourceManager has the application, whatever Submit said
 	submitted   *yarnclient.SubmissionContext
 	submittedAs string // the user of the call (yarnclient.AsUser)
 	newAs       string
