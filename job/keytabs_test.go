@@ -77,12 +77,13 @@ func newTestKeytabService(t *testing.T, store keytabStore) *KeytabService {
 }
 
 // TestLaunchWithKeytab: a launch ships a keytab its caller may use (owner or administrator) whose principal
-// is of the user the cluster runs as, the gateway's user; another's keytab is not found, another user's
-// principal a mismatch.
+// is of the user the cluster runs as: the caller with impersonation, the gateway's user without; another's
+// keytab is not found, another user's principal a mismatch.
 func TestLaunchWithKeytab(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		caller    authn.Principal
+		noImp     bool // impersonation off: the cluster runs as the gateway's user
 		disabled  bool
 		session   bool
 		keytabID  string
@@ -90,13 +91,18 @@ func TestLaunchWithKeytab(t *testing.T) {
 		field     string // of an invalid_spec
 		principal string // shipped
 	}{
-		{name: "the owner, with the gateway user's keytab", caller: alice, keytabID: aliceGatewayKT, principal: "yarngate/gw.example.com@EXAMPLE.COM"},
-		{name: "a session of the owner", caller: alice, session: true, keytabID: aliceGatewayKT, principal: "yarngate/gw.example.com@EXAMPLE.COM"},
-		{name: "an administrator, with another's keytab", caller: admin, keytabID: bobGatewayKT, principal: "yarngate@EXAMPLE.COM"},
-		{name: "an administrator, with a keytab without owner", caller: admin, keytabID: legacyKT, principal: "yarngate@EXAMPLE.COM"},
-		// The cluster runs as the gateway's user, not as its caller: a keytab of the caller is a mismatch.
-		{name: "the caller's own principal", caller: alice, keytabID: aliceOwnKT, err: ErrKeytabUserMismatch},
-		{name: "a session with the caller's own principal", caller: alice, session: true, keytabID: aliceOwnKT, err: ErrKeytabUserMismatch},
+		// The cluster runs as its caller: the caller's own keytab, not the gateway user's.
+		{name: "the caller's own principal", caller: alice, keytabID: aliceOwnKT, principal: "alice@EXAMPLE.COM"},
+		{name: "a session with the caller's own principal", caller: alice, session: true, keytabID: aliceOwnKT, principal: "alice@EXAMPLE.COM"},
+		{name: "the gateway user's keytab", caller: alice, keytabID: aliceGatewayKT, err: ErrKeytabUserMismatch},
+		{name: "an administrator, with another's keytab of another user", caller: admin, keytabID: bobGatewayKT, err: ErrKeytabUserMismatch},
+		// Without impersonation the cluster runs as the gateway's user, not as its caller.
+		{name: "impersonation off: the owner, with the gateway user's keytab", caller: alice, noImp: true, keytabID: aliceGatewayKT, principal: "yarngate/gw.example.com@EXAMPLE.COM"},
+		{name: "impersonation off: a session of the owner", caller: alice, noImp: true, session: true, keytabID: aliceGatewayKT, principal: "yarngate/gw.example.com@EXAMPLE.COM"},
+		{name: "impersonation off: an administrator, with another's keytab", caller: admin, noImp: true, keytabID: bobGatewayKT, principal: "yarngate@EXAMPLE.COM"},
+		{name: "impersonation off: an administrator, with a keytab without owner", caller: admin, noImp: true, keytabID: legacyKT, principal: "yarngate@EXAMPLE.COM"},
+		{name: "impersonation off: the caller's own principal", caller: alice, noImp: true, keytabID: aliceOwnKT, err: ErrKeytabUserMismatch},
+		{name: "impersonation off: a session with the caller's own principal", caller: alice, noImp: true, session: true, keytabID: aliceOwnKT, err: ErrKeytabUserMismatch},
 		{name: "another's keytab", caller: alice, keytabID: bobGatewayKT, err: ErrKeytabNotFound},
 		{name: "a session with another's keytab", caller: bob, session: true, keytabID: aliceGatewayKT, err: ErrKeytabNotFound},
 		{name: "a keytab without owner", caller: alice, keytabID: legacyKT, err: ErrKeytabNotFound},
@@ -107,6 +113,7 @@ func TestLaunchWithKeytab(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestService(t, nil)
 			s.opts.Admins = Admins{Groups: []string{"yarngate-admins"}}
+			s.opts.Impersonation.Disabled = tc.noImp
 			if !tc.disabled {
 				s.opts.Keytabs = newTestKeytabService(t, newKeytabStore())
 			}
