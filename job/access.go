@@ -33,7 +33,6 @@ const (
 // or a gateway without authentication), the caller is the gateway's own user.
 func (s *Service) caller(ctx context.Context) authn.Principal { return callerOf(ctx, s.opts.User) }
 
-
 // callerOf returns the principal of the request ctx belongs to, or, without one, the gateway's own user.
 func callerOf(ctx context.Context, gatewayUser string) authn.Principal {
 	if p, ok := authn.FromContext(ctx); ok {
