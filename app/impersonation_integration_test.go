@@ -24,7 +24,7 @@ import (
 )
 
 // impersonationGateway starts a gateway on the simple-auth test cluster that authenticates callers with
-// bearer tokens (alice, bob, airflow with proxy rights for alice, nightly without). It acts in HDFS and YARN
+// bearer tokens (alice, bob, airflow with proxy rights for alice, nightly without, dana an administrator). It acts in HDFS and YARN
 // as the test cluster's user (yarngate), which is no HDFS superuser (the NameNode runs as another), as in
 // production: what jobs write as their users, the gateway can only remove as them. It returns the gateway
 // (calling as alice) and the tokens by user.
@@ -57,7 +57,7 @@ func impersonationGateway(t *testing.T) (*jobGateway, map[string]string) {
 	tokens := map[string]string{}
 	var file strings.Builder
 	file.WriteString("tokens:\n")
-	for _, u := range []struct{ principal, groups string }{{"alice", "analysts"}, {"bob", "ops"}, {"airflow", "services"}, {"nightly", "services"}} {
+	for _, u := range []struct{ principal, groups string }{{"alice", "analysts"}, {"bob", "ops"}, {"airflow", "services"}, {"nightly", "services"}, {"dana", "yarngate-admins"}} {
 		tokens[u.principal] = rand.Text()
 		sum := sha256.Sum256([]byte(tokens[u.principal]))
 		fmt.Fprintf(&file, "  - sha256: %s\n    principal: %s\n    groups: [%s]\n", hex.EncodeToString(sum[:]), u.principal, u.groups)
@@ -74,6 +74,7 @@ func impersonationGateway(t *testing.T) (*jobGateway, map[string]string) {
 	cfg.Jars.MaxSize = 64 << 20
 	cfg.Auth.Methods, cfg.Auth.TokensFile = []string{config.AuthToken}, tokensFile
 	cfg.Auth.ProxyUsers = map[string]config.AuthProxyRule{"airflow": {Users: []string{"alice"}}}
+	cfg.Auth.Admins.Groups = []string{"yarngate-admins"} // dana
 	// JobManager HA, as by default where a quorum is known: the HA data is written as the job's user too.
 	pathRoot := "/yarngate-it-" + strings.ToLower(rand.Text()[:8])
 	cfg.ZooKeeper.Quorum = c.ZooKeeper
