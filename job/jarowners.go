@@ -48,7 +48,7 @@ func (o *JarOwnership) caller(ctx context.Context) authn.Principal {
 }
 
 func (o *JarOwnership) admin(p authn.Principal) bool {
-	return (&Service{opts: Options{Admins: o.Admins}}).admin(p)
+	return o.Admins.include(p)
 }
 
 // mayUse reports whether the caller may see and use jar id.
