@@ -152,15 +152,15 @@ var tokenLines = regexp.MustCompile(`(?m)^.*(?:[Dd]elegation [Tt]oken|[Tt]okens?
 // keytab lacks, keys the KDC refuses) are checked on the way.
 //
 // It needs a cluster of its own (a short token lifetime would cut short the jobs of the other Kerberized
-// tests, which share TestKerberizedGateway's cluster) and runs for a token lifetime and a half: about six and
-// a half minutes with the cluster's start. It runs under make test and CI (testenv.Required), or with
-// YARNGATE_TEST_TOKEN_LIFETIME=1, with Flink 1.20; YARNGATE_TEST_TOKEN_FLINK=1.20,2 adds Flink 2 (one more
-// token lifetime).
+// tests, which share TestKerberizedGateway's cluster) and runs for a token lifetime and a half per Flink
+// version: about eleven minutes with the cluster's start for both. It runs under make test and CI
+// (testenv.Required), or with YARNGATE_TEST_TOKEN_LIFETIME=1, with Flink 1.20 and 2;
+// YARNGATE_TEST_TOKEN_FLINK (such as 1.20) picks the versions.
 func TestKerberizedJobOutlivesToken(t *testing.T) {
 	if os.Getenv("YARNGATE_TEST_TOKEN_LIFETIME") != "1" && !testenv.Required() {
 		t.Skip("runs a private Kerberized cluster with short-lived tokens: runs under make test, CI or YARNGATE_TEST_TOKEN_LIFETIME=1")
 	}
-	versions := []string{"1.20"}
+	versions := flinkVersions
 	if v := os.Getenv("YARNGATE_TEST_TOKEN_FLINK"); v != "" {
 		versions = strings.Split(v, ",")
 	}
