@@ -40,12 +40,7 @@ type JarOwnership struct {
 }
 
 // caller is the principal of ctx, else the gateway's user.
-func (o *JarOwnership) caller(ctx context.Context) authn.Principal {
-	if p, ok := authn.FromContext(ctx); ok {
-		return p
-	}
-	return authn.Principal{Name: o.User, User: o.User, Method: authn.MethodNone}
-}
+func (o *JarOwnership) caller(ctx context.Context) authn.Principal { return callerOf(ctx, o.User) }
 
 func (o *JarOwnership) admin(p authn.Principal) bool {
 	return o.Admins.include(p)
