@@ -98,30 +98,7 @@ func (c *capture) upload(t *testing.T, url string, seed uint64) (int, string) {
 // startCaptured is start with the gateway's whole log, debug included, going to c.
 func startCaptured(t *testing.T, cfg config.Config, c *capture) *running {
 	t.Helper()
-	cfg.Listen = "127.0.0.1:0"
-	ctx, stop := context.WithCancel(context.Background())
-	addrs := make(chan net.Addr, 1)
-	r := &running{stop: stop, done: make(chan error, 1)}
-	go func() {
-		r.done <- Run(ctx, Options{Config: cfg, Logger: c.logger(), OnListen: func(a net.Addr) { addrs <- a }})
-	}()
-	select {
-	case a := <-addrs:
-		r.url = "http://" + a.String()
-	case err := <-r.done:
-		t.Fatalf("Run() returned before listening: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run() did not start listening")
-	}
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-r.done:
-		case <-time.After(cfg.ShutdownTimeout + cleanupGrace):
-			t.Error("Run() did not return after cancel")
-		}
-	})
-	return r
+	return startWithLogger(t, cfg, c.logger())
 }
 
 // secrets is what must never appear in a log line or a response body: every key of the cluster's keytabs

@@ -38,11 +38,16 @@ func start(t *testing.T, cfg config.Config) *running {
 // startLogged is start with the gateway's log written to w (which must be safe for concurrent use).
 func startLogged(t *testing.T, cfg config.Config, w io.Writer) *running {
 	t.Helper()
+	return startWithLogger(t, cfg, slog.New(slog.NewTextHandler(w, nil)))
+}
+
+// startWithLogger is start with the gateway logging to logger.
+func startWithLogger(t *testing.T, cfg config.Config, logger *slog.Logger) *running {
+	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	ctx, stop := context.WithCancel(context.Background())
 	addrs := make(chan net.Addr, 1)
 	r := &running{stop: stop, done: make(chan error, 1)}
-	logger := slog.New(slog.NewTextHandler(w, nil))
 	go func() {
 		r.done <- Run(ctx, Options{Config: cfg, Logger: logger, OnListen: func(a net.Addr) { addrs <- a }})
 	}()
@@ -51,7 +56,7 @@ func startLogged(t *testing.T, cfg config.Config, w io.Writer) *running {
 		r.url = "http://" + a.String()
 	case err := <-r.done:
 		t.Fatalf("Run() returned before listening: %v", err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatal("Run() did not start listening")
 	}
 	t.Cleanup(func() {
