@@ -185,6 +185,8 @@ type JobLinks struct {
 type JobList struct {
 	// Jobs are the jobs, never null.
 	Jobs []Job `json:"jobs"`
+	// NextCursor names the next page (?cursor=); absent on the last page.
+	NextCursor string `json:"nextCursor,omitempty"`
 }
 
 // CancelRequest is the optional body of POST /v1/jobs/{id}/cancel.

@@ -84,4 +84,6 @@ type Session struct {
 type SessionList struct {
 	// Sessions are the sessions, never null.
 	Sessions []Session `json:"sessions"`
+	// NextCursor names the next page (?cursor=); absent on the last page.
+	NextCursor string `json:"nextCursor,omitempty"`
 }

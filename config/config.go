@@ -256,8 +256,7 @@ type RateLimit struct {
 	Burst int `yaml:"burst"`
 }
 
-// LongPolls caps concurrent long polls; a long poll beyond a cap is answered at once with the current
-// state.
+// LongPolls caps concurrent long polls; a long poll beyond a cap is refused (429 rate_limited).
 type LongPolls struct {
 	// Total caps long polls of all clients together (total); 0: no cap.
 	Total int `yaml:"total"`

@@ -97,6 +97,8 @@ func classify(err error, maxJarSize int64) *apiError {
 		return newAPIError(http.StatusConflict, api.CodeJarInUse, "the jar is in use: "+unwrapMessage(err, job.ErrJarInUse), err)
 	case errors.Is(err, job.ErrForbidden):
 		return newAPIError(http.StatusForbidden, api.CodeForbidden, unwrapMessage(err, job.ErrForbidden), err)
+	case errors.Is(err, job.ErrInvalidCursor):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "cursor is not a nextCursor of this list; start again without it", err)
 	case errors.Is(err, job.ErrJobNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no job with this id", err)
 	case errors.Is(err, job.ErrSessionNotFound):

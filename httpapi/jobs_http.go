@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,7 +23,7 @@ type jobAPI interface {
 	Submit(ctx context.Context, req api.JobRequest, idempotencyKey string) (api.Job, bool, error)
 	Job(ctx context.Context, id string) (api.Job, error)
 	Wait(ctx context.Context, id string, target api.JobState, timeout time.Duration) (api.Job, error)
-	List(ctx context.Context, state api.JobState) ([]api.Job, error)
+	List(ctx context.Context, state api.JobState, page job.Page) (api.JobList, error)
 	Cancel(ctx context.Context, id string, kill bool) (api.Job, error)
 }
 
@@ -179,11 +180,11 @@ func (s *server) getJob(c *gin.Context) error {
 	}
 	var job api.Job
 	if wait {
-		release, admitted := s.admitLongPoll(c)
+		release, refused := s.admitLongPoll(c)
+		if refused != nil {
+			return refused
+		}
 		defer release()
-		wait = admitted // beyond the long-poll cap: the current state at once
-	}
-	if wait {
 		job, err = jobs.Wait(c.Request.Context(), id, target, timeout)
 	} else {
 		job, err = jobs.Job(c.Request.Context(), id)
@@ -215,7 +216,8 @@ func longPoll[S any](c *gin.Context, parse func(string) (S, bool), kind string) 
 	return target, timeout, true, nil
 }
 
-// listJobs handles GET /v1/jobs, optionally filtered with ?state=<STATE>.
+// listJobs handles GET /v1/jobs, optionally filtered with ?state=<STATE>, one page at a time
+// (?limit=&cursor=).
 func (s *server) listJobs(c *gin.Context) error {
 	jobs, err := s.jobs()
 	if err != nil {
@@ -228,15 +230,34 @@ func (s *server) listJobs(c *gin.Context) error {
 			return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, fmt.Sprintf("state=%q is not a job state", st), nil)
 		}
 	}
-	list, err := jobs.List(c.Request.Context(), state)
+	page, err := pageQuery(c)
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []api.Job{}
+	list, err := jobs.List(c.Request.Context(), state, page)
+	if err != nil {
+		return err
 	}
-	c.JSON(http.StatusOK, api.JobList{Jobs: list})
+	if list.Jobs == nil {
+		list.Jobs = []api.Job{}
+	}
+	c.JSON(http.StatusOK, list)
 	return nil
+}
+
+// pageQuery binds ?limit=<n>&cursor=<opaque> of a list: limit a positive integer (job.DefaultPageLimit
+// without, at most job.MaxPageLimit: larger ones are reduced), cursor the nextCursor of the page before.
+func pageQuery(c *gin.Context) (job.Page, error) {
+	var p job.Page
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return p, newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, fmt.Sprintf("limit=%q is not a positive integer", l), nil)
+		}
+		p.Limit = min(n, job.MaxPageLimit)
+	}
+	p.Cursor = c.Query("cursor")
+	return p, nil
 }
 
 // cancelJob handles POST /v1/jobs/:id/cancel.

@@ -31,7 +31,7 @@ type fakeJobs struct {
 	submit func(ctx context.Context, req api.JobRequest, idempotencyKey string) (api.Job, bool, error)
 	job    func(ctx context.Context, id string) (api.Job, error)
 	wait   func(ctx context.Context, id string, target api.JobState, timeout time.Duration) (api.Job, error)
-	list   func(ctx context.Context, state api.JobState) ([]api.Job, error)
+	list   func(ctx context.Context, state api.JobState, page job.Page) (api.JobList, error)
 	cancel func(ctx context.Context, id string, kill bool) (api.Job, error)
 }
 
@@ -59,12 +59,12 @@ func (f *fakeJobs) Wait(ctx context.Context, id string, target api.JobState, tim
 	return f.wait(ctx, id, target, timeout)
 }
 
-func (f *fakeJobs) List(ctx context.Context, state api.JobState) ([]api.Job, error) {
+func (f *fakeJobs) List(ctx context.Context, state api.JobState, page job.Page) (api.JobList, error) {
 	if f.list == nil {
 		f.t.Error("unexpected List")
-		return nil, errors.New("unexpected List")
+		return api.JobList{}, errors.New("unexpected List")
 	}
-	return f.list(ctx, state)
+	return f.list(ctx, state, page)
 }
 
 func (f *fakeJobs) Cancel(ctx context.Context, id string, kill bool) (api.Job, error) {
@@ -490,9 +490,11 @@ func TestListJobs(t *testing.T) {
 	tests := []struct {
 		name       string
 		target     string
-		call       bool // expect a List call with wantState
+		call       bool // expect a List call with wantState and wantPage
 		wantState  api.JobState
+		wantPage   job.Page
 		list       []api.Job
+		next       string
 		wantStatus int
 		wantCode   string
 		wantBody   string
@@ -503,16 +505,21 @@ func TestListJobs(t *testing.T) {
 		{name: "empty state is no filter", target: "/v1/jobs?state=", call: true, list: []api.Job{testJob()}, wantStatus: 200},
 		{name: "none is an empty array", target: "/v1/jobs", call: true, list: nil, wantStatus: 200, wantBody: `{"jobs":[]}`},
 		{name: "unknown state", target: "/v1/jobs?state=DONE", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "a page", target: "/v1/jobs?limit=1&cursor=abc", call: true, wantPage: job.Page{Limit: 1, Cursor: "abc"},
+			list: []api.Job{testJob()}, next: "def", wantStatus: 200},
+		{name: "a limit over the maximum is reduced", target: "/v1/jobs?limit=1000000", call: true, wantPage: job.Page{Limit: job.MaxPageLimit}, wantStatus: 200},
+		{name: "a zero limit", target: "/v1/jobs?limit=0", wantStatus: 400, wantCode: api.CodeInvalidRequest},
+		{name: "a limit that is not a number", target: "/v1/jobs?limit=ten", wantStatus: 400, wantCode: api.CodeInvalidRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, jobs := newJobTestServer(t)
 			if tc.call {
-				jobs.list = func(_ context.Context, state api.JobState) ([]api.Job, error) {
-					if state != tc.wantState {
-						t.Errorf("List(%q), want %q", state, tc.wantState)
+				jobs.list = func(_ context.Context, state api.JobState, page job.Page) (api.JobList, error) {
+					if state != tc.wantState || page != tc.wantPage {
+						t.Errorf("List(%q, %+v), want %q, %+v", state, page, tc.wantState, tc.wantPage)
 					}
-					return tc.list, nil
+					return api.JobList{Jobs: tc.list, NextCursor: tc.next}, nil
 				}
 			}
 			rec := s.do(t, http.MethodGet, tc.target, nil, nil)
@@ -532,8 +539,8 @@ func TestListJobs(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 				t.Fatal(err)
 			}
-			if len(got.Jobs) != len(tc.list) || (len(tc.list) > 0 && !reflect.DeepEqual(got.Jobs, tc.list)) {
-				t.Errorf("jobs\n got %+v\nwant %+v", got.Jobs, tc.list)
+			if len(got.Jobs) != len(tc.list) || (len(tc.list) > 0 && !reflect.DeepEqual(got.Jobs, tc.list)) || got.NextCursor != tc.next {
+				t.Errorf("jobs\n got %+v\nwant %+v (next %q)", got, tc.list, tc.next)
 			}
 		})
 	}
@@ -648,7 +655,7 @@ func TestJobErrors(t *testing.T) {
 			f.wait = func(context.Context, string, api.JobState, time.Duration) (api.Job, error) { return api.Job{}, err }
 		}},
 		{"list", http.MethodGet, "/v1/jobs", "", func(f *fakeJobs, err error) {
-			f.list = func(context.Context, api.JobState) ([]api.Job, error) { return nil, err }
+			f.list = func(context.Context, api.JobState, job.Page) (api.JobList, error) { return api.JobList{}, err }
 		}},
 		{"cancel", http.MethodPost, "/v1/jobs/" + testAppID + "/cancel", "", func(f *fakeJobs, err error) {
 			f.cancel = func(context.Context, string, bool) (api.Job, error) { return api.Job{}, err }

@@ -12,10 +12,8 @@ import (
 	"github.com/yarngate/yarngate/throttle"
 )
 
-// LongPollSkippedHeader is set (to "skipped") on a long poll answered at once because a long-poll cap was
-// reached: the body is the current state, as after a timeout, and the client should wait before it asks
-// again.
-const LongPollSkippedHeader = "X-Long-Poll"
+// longPollRetryAfter is the wait a long poll refused at a cap is told to keep before it asks again.
+const longPollRetryAfter = time.Second
 
 // RateLimit is a per-client token bucket: Rate requests per second on average, Burst at once. A zero Rate
 // disables it.
@@ -100,15 +98,17 @@ func (s *server) bodyDeadline() gin.HandlerFunc {
 	}
 }
 
-// admitLongPoll takes a long-poll place for the request's client. When a cap is reached it returns
-// ok=false and marks the response with LongPollSkippedHeader: the handler then answers at once with the
-// current state. release must be called when the long poll ends.
-func (s *server) admitLongPoll(c *gin.Context) (release func(), ok bool) {
+// admitLongPoll takes a long-poll place for the request's client. When a cap is reached it returns 429
+// rate_limited (with Retry-After): a long poll holds a goroutine and a connection, so their number is
+// bounded, and a client told to retry does not spin. release must be called when the long poll ends.
+func (s *server) admitLongPoll(c *gin.Context) (release func(), err error) {
 	free, ok := s.limits.longPolls.Acquire(s.limits.clientKey(c.Request))
 	if !ok {
-		c.Header(LongPollSkippedHeader, "skipped")
-		s.metrics.longPollsSkipped.Inc()
-		return free, false
+		s.metrics.longPollsRefused.Inc()
+		e := newAPIError(http.StatusTooManyRequests, api.CodeRateLimited,
+			"too many long polls (?wait=) are waiting; retry after the time given, or read without ?wait=", nil)
+		e.retryAfter = longPollRetryAfter
+		return nil, e
 	}
 	s.metrics.longPolls.Inc()
 	var once sync.Once
@@ -117,7 +117,7 @@ func (s *server) admitLongPoll(c *gin.Context) (release func(), ok bool) {
 			free()
 			s.metrics.longPolls.Dec()
 		})
-	}, true
+	}, nil
 }
 
 // newPace returns the pace of one upload body (nil when no limit is configured).

@@ -114,8 +114,8 @@ func TestRemoteIP(t *testing.T) {
 	}
 }
 
-// TestLongPollCap: beyond the cap (overall, or the client's), a long poll is answered at once with the
-// current state and X-Long-Poll: skipped; a place freed is taken by the next long poll.
+// TestLongPollCap: beyond the cap (overall, or the client's), a long poll is refused with 429
+// rate_limited and Retry-After; a place freed is taken by the next long poll.
 func TestLongPollCap(t *testing.T) {
 	jobs := &fakeJobs{t: t}
 	s := newTestServerWith(t, func(o *Options) {
@@ -155,10 +155,11 @@ func TestLongPollCap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := poll(tt.client)
-			var j api.Job
-			json.Unmarshal(rec.Body.Bytes(), &j)
-			if rec.Code != 200 || rec.Header().Get(LongPollSkippedHeader) != "skipped" || j.State != api.StateAccepted {
-				t.Errorf("long poll beyond the cap = %d %q %s", rec.Code, rec.Header().Get(LongPollSkippedHeader), rec.Body)
+			if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" {
+				t.Fatalf("long poll beyond the cap = %d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+			}
+			if e := decodeError(t, rec); e.Code != api.CodeRateLimited {
+				t.Errorf("code = %q", e.Code)
 			}
 		})
 	}
@@ -166,15 +167,15 @@ func TestLongPollCap(t *testing.T) {
 	wg.Wait()
 	close(waiting)
 	for rec := range waiting {
-		if rec.Code != 200 || rec.Header().Get(LongPollSkippedHeader) != "" || !strings.Contains(rec.Body.String(), `"RUNNING"`) {
-			t.Errorf("admitted long poll = %d %q %s", rec.Code, rec.Header().Get(LongPollSkippedHeader), rec.Body)
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"RUNNING"`) {
+			t.Errorf("admitted long poll = %d %s", rec.Code, rec.Body)
 		}
 	}
-	if rec := poll("192.0.2.3"); rec.Header().Get(LongPollSkippedHeader) != "" {
-		t.Error("places were not given back")
+	if rec := poll("192.0.2.3"); rec.Code != 200 {
+		t.Errorf("places were not given back: %d %s", rec.Code, rec.Body)
 	}
-	if !strings.Contains(scrape(t, s), "yarngate_http_long_polls_skipped_total 2") {
-		t.Error("skipped long polls not counted")
+	if !strings.Contains(scrape(t, s), "yarngate_http_long_polls_refused_total 2") {
+		t.Error("refused long polls not counted")
 	}
 }
 

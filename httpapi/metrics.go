@@ -13,9 +13,9 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
-	// longPolls counts long polls waiting; longPollsSkipped those answered at once at a cap.
+	// longPolls counts long polls waiting; longPollsRefused those refused (429) at a cap.
 	longPolls        prometheus.Gauge
-	longPollsSkipped prometheus.Counter
+	longPollsRefused prometheus.Counter
 }
 
 // NewMetrics creates the HTTP metrics and registers them on reg.
@@ -38,12 +38,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "yarngate_http_long_polls",
 			Help: "Long polls (?wait=) waiting.",
 		}),
-		longPollsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "yarngate_http_long_polls_skipped_total",
-			Help: "Long polls answered at once because a long-poll cap was reached.",
+		longPollsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "yarngate_http_long_polls_refused_total",
+			Help: "Long polls refused (429) because a long-poll cap was reached.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.longPolls, m.longPollsSkipped} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.longPolls, m.longPollsRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register HTTP metrics: %w", err)
 		}

@@ -16,7 +16,7 @@ type sessionAPI interface {
 	CreateSession(ctx context.Context, req api.SessionRequest, idempotencyKey string) (api.Session, bool, error)
 	Session(ctx context.Context, id string) (api.Session, error)
 	WaitSession(ctx context.Context, id string, target api.SessionState, timeout time.Duration) (api.Session, error)
-	ListSessions(ctx context.Context) ([]api.Session, error)
+	ListSessions(ctx context.Context, page job.Page) (api.SessionList, error)
 	StopSession(ctx context.Context, id string) (api.Session, error)
 }
 
@@ -89,11 +89,11 @@ func (s *server) getSession(c *gin.Context) error {
 	}
 	var sess api.Session
 	if wait {
-		release, admitted := s.admitLongPoll(c)
+		release, refused := s.admitLongPoll(c)
+		if refused != nil {
+			return refused
+		}
 		defer release()
-		wait = admitted // beyond the long-poll cap: the current state at once
-	}
-	if wait {
 		sess, err = sessions.WaitSession(c.Request.Context(), id, target, timeout)
 	} else {
 		sess, err = sessions.Session(c.Request.Context(), id)
@@ -105,20 +105,24 @@ func (s *server) getSession(c *gin.Context) error {
 	return nil
 }
 
-// listSessions handles GET /v1/sessions.
+// listSessions handles GET /v1/sessions, one page at a time (?limit=&cursor=).
 func (s *server) listSessions(c *gin.Context) error {
 	sessions, err := s.sessionsAPI()
 	if err != nil {
 		return err
 	}
-	list, err := sessions.ListSessions(c.Request.Context())
+	page, err := pageQuery(c)
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []api.Session{}
+	list, err := sessions.ListSessions(c.Request.Context(), page)
+	if err != nil {
+		return err
 	}
-	c.JSON(http.StatusOK, api.SessionList{Sessions: list})
+	if list.Sessions == nil {
+		list.Sessions = []api.Session{}
+	}
+	c.JSON(http.StatusOK, list)
 	return nil
 }
 

@@ -23,7 +23,7 @@ type fakeSessions struct {
 	create func(ctx context.Context, req api.SessionRequest, idempotencyKey string) (api.Session, bool, error)
 	get    func(ctx context.Context, id string) (api.Session, error)
 	wait   func(ctx context.Context, id string, target api.SessionState, timeout time.Duration) (api.Session, error)
-	list   func(ctx context.Context) ([]api.Session, error)
+	list   func(ctx context.Context, page job.Page) (api.SessionList, error)
 	stop   func(ctx context.Context, id string) (api.Session, error)
 }
 
@@ -51,12 +51,12 @@ func (f *fakeSessions) WaitSession(ctx context.Context, id string, target api.Se
 	return f.wait(ctx, id, target, timeout)
 }
 
-func (f *fakeSessions) ListSessions(ctx context.Context) ([]api.Session, error) {
+func (f *fakeSessions) ListSessions(ctx context.Context, page job.Page) (api.SessionList, error) {
 	if f.list == nil {
 		f.t.Error("unexpected ListSessions")
-		return nil, errors.New("unexpected ListSessions")
+		return api.SessionList{}, errors.New("unexpected ListSessions")
 	}
-	return f.list(ctx)
+	return f.list(ctx, page)
 }
 
 func (f *fakeSessions) StopSession(ctx context.Context, id string) (api.Session, error) {
@@ -202,7 +202,7 @@ func TestGetSession(t *testing.T) {
 
 func TestListAndDeleteSessions(t *testing.T) {
 	s, sessions, _ := newSessionTestServer(t)
-	sessions.list = func(context.Context) ([]api.Session, error) { return nil, nil }
+	sessions.list = func(context.Context, job.Page) (api.SessionList, error) { return api.SessionList{}, nil }
 	if rec := s.do(t, http.MethodGet, "/v1/sessions", nil, nil); rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != `{"sessions":[]}` {
 		t.Errorf("empty list = %d %s", rec.Code, rec.Body)
 	}

@@ -60,8 +60,8 @@ func TestAccessMatrix(t *testing.T) {
 					t.Errorf("get: %v, want seen=%v (else not found)", err, w.see)
 				}
 				listed := false
-				jobs, _ := s.List(as(p), "")
-				for _, j := range jobs {
+				jobs, _ := s.List(as(p), "", Page{})
+				for _, j := range jobs.Jobs {
 					listed = listed || j.ID == id
 				}
 				if listed != w.see {

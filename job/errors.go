@@ -90,7 +90,7 @@ func ClientFault(err error) bool {
 		tooLarge *http.MaxBytesError
 	)
 	switch {
-	case errors.As(err, &spec), errors.Is(err, ErrForbidden), errors.Is(err, ErrJarInUse), errors.Is(err, ErrJobNotFound), errors.Is(err, ErrSessionNotFound),
+	case errors.As(err, &spec), errors.Is(err, ErrForbidden), errors.Is(err, ErrJarInUse), errors.Is(err, ErrInvalidCursor), errors.Is(err, ErrJobNotFound), errors.Is(err, ErrSessionNotFound),
 		errors.Is(err, ErrSessionNotRunning), errors.Is(err, ErrJarNotFound), errors.Is(err, ErrIdempotencyKeyReused),
 		errors.Is(err, ErrUnknownQueue), errors.Is(err, ErrYARNRejected):
 		return true

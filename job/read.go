@@ -2,9 +2,10 @@ package job
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,6 +85,11 @@ func waitRecord[T any](ctx context.Context, s *Service, id string, timeout time.
 	read func(context.Context, string) (T, error), done func(T) bool) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// An id that does not exist (or that the caller may not see) answers before a waiter is registered:
+	// Changed keeps a channel per id until the record changes, which one that does not exist never does.
+	if v, err := read(ctx, id); err != nil || done(v) {
+		return v, err
+	}
 	for {
 		changed := s.opts.Registry.Changed(id)
 		v, err := read(ctx, id)
@@ -99,42 +105,130 @@ func waitRecord[T any](ctx context.Context, s *Service, id string, timeout time.
 	}
 }
 
-// List returns the jobs the caller may see, newest first, optionally only those in one state.
-func (s *Service) List(ctx context.Context, state api.JobState) ([]api.Job, error) {
-	p := s.caller(ctx)
-	recs := s.opts.Registry.List(func(rec *registry.Record) bool {
-		return visible(rec) && rec.Kind != registry.KindSession && (state == "" || rec.State == string(state))
-	})
-	// Outside List's lock: a session job's access depends on its session's record.
-	recs = slices.DeleteFunc(recs, func(rec registry.Record) bool { return !s.mayJob(p, &rec, accessView) })
-	jobs := make([]api.Job, 0, len(recs))
-	for _, rec := range recs {
-		jobs = append(jobs, s.renderJob(rec))
-	}
-	slices.SortStableFunc(jobs, func(a, b api.Job) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
-	return jobs, nil
+// Page selects one page of a list: at most Limit items (DefaultPageLimit when 0, MaxPageLimit at most)
+// after the item Cursor names (a NextCursor of the page before; "" for the first page).
+type Page struct {
+	Limit  int
+	Cursor string
 }
 
-// ListSessions returns the sessions the caller may see, newest first.
-func (s *Service) ListSessions(ctx context.Context) ([]api.Session, error) {
-	p := s.caller(ctx)
-	recs := s.opts.Registry.List(func(rec *registry.Record) bool { return visible(rec) && rec.Kind == registry.KindSession })
-	recs = slices.DeleteFunc(recs, func(rec registry.Record) bool { return !s.may(p, &rec, accessView) })
-	out := make([]api.Session, 0, len(recs))
-	for _, rec := range recs {
-		out = append(out, s.renderSession(rec))
+// Page limits of the lists.
+const (
+	// DefaultPageLimit is the size of a page when the caller names none.
+	DefaultPageLimit = 100
+	// MaxPageLimit is the largest page a caller may ask for; larger limits are reduced to it.
+	MaxPageLimit = 1000
+)
+
+// ErrInvalidCursor: a page cursor is not one this gateway handed out.
+var ErrInvalidCursor = errors.New("invalid page cursor")
+
+// limit is the page's limit within [1, MaxPageLimit].
+func (p Page) limit() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageLimit
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
 	}
-	slices.SortStableFunc(out, func(a, b api.Session) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
+	return p.Limit
+}
+
+// pageKey is the position of a record in the order of the lists: newest first (creation time, then id,
+// both descending). It is what a cursor encodes, so that a page is stable while records come and go.
+type pageKey struct {
+	created int64 // Unix nanoseconds
+	id      string
+}
+
+func keyOf(rec *registry.Record) pageKey { return pageKey{rec.CreatedAt.UnixNano(), rec.ID} }
+
+// before reports whether k comes before o in the order of the lists.
+func (k pageKey) before(o pageKey) bool {
+	if k.created != o.created {
+		return k.created > o.created
+	}
+	return k.id > o.id
+}
+
+// encodeCursor makes the opaque cursor naming the last item of a page.
+func encodeCursor(k pageKey) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(k.created, 10) + "/" + k.id))
+}
+
+// decodeCursor reads a cursor of encodeCursor.
+func decodeCursor(c string) (pageKey, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return pageKey{}, fmt.Errorf("%w: not base64url", ErrInvalidCursor)
+	}
+	ts, id, ok := strings.Cut(string(b), "/")
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || !ident.ValidJobID(id) {
+		return pageKey{}, ErrInvalidCursor
+	}
+	return pageKey{n, id}, nil
+}
+
+// page selects one page of records for which keep returns true and the caller may see (may, called
+// outside the registry's lock): newest first, after the page's cursor. next is the cursor of the page
+// after, "" at the end. Only the page's records are rendered by the caller, so that a page costs the
+// same whatever the size of the table (apart from the filter over the in-memory records).
+func (s *Service) page(p Page, keep func(*registry.Record) bool, may func(*registry.Record) bool) (recs []registry.Record, next string, err error) {
+	var after *pageKey
+	if p.Cursor != "" {
+		k, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return nil, "", err
 		}
-		return strings.Compare(b.ID, a.ID)
-	})
+		after = &k
+	}
+	all := s.opts.Registry.List(func(rec *registry.Record) bool {
+		return keep(rec) && (after == nil || after.before(keyOf(rec)))
+	}) // oldest first
+	limit := p.limit()
+	for i := len(all) - 1; i >= 0; i-- {
+		rec := &all[i]
+		if !may(rec) {
+			continue
+		}
+		if len(recs) == limit {
+			return recs, encodeCursor(keyOf(&recs[limit-1])), nil
+		}
+		recs = append(recs, *rec)
+	}
+	return recs, "", nil
+}
+
+// List returns one page of the jobs the caller may see, newest first, optionally only those in one
+// state.
+func (s *Service) List(ctx context.Context, state api.JobState, p Page) (api.JobList, error) {
+	caller := s.caller(ctx)
+	recs, next, err := s.page(p, func(rec *registry.Record) bool {
+		return visible(rec) && rec.Kind != registry.KindSession && (state == "" || rec.State == string(state))
+	}, func(rec *registry.Record) bool { return s.mayJob(caller, rec, accessView) }) // a session job's access reads its session's record
+	if err != nil {
+		return api.JobList{}, err
+	}
+	out := api.JobList{Jobs: make([]api.Job, 0, len(recs)), NextCursor: next}
+	for _, rec := range recs {
+		out.Jobs = append(out.Jobs, s.renderJob(rec))
+	}
+	return out, nil
+}
+
+// ListSessions returns one page of the sessions the caller may see, newest first.
+func (s *Service) ListSessions(ctx context.Context, p Page) (api.SessionList, error) {
+	caller := s.caller(ctx)
+	recs, next, err := s.page(p, func(rec *registry.Record) bool { return visible(rec) && rec.Kind == registry.KindSession },
+		func(rec *registry.Record) bool { return s.may(caller, rec, accessView) })
+	if err != nil {
+		return api.SessionList{}, err
+	}
+	out := api.SessionList{Sessions: make([]api.Session, 0, len(recs)), NextCursor: next}
+	for _, rec := range recs {
+		out.Sessions = append(out.Sessions, s.renderSession(rec))
+	}
 	return out, nil
 }
 

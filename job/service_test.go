@@ -184,7 +184,7 @@ func TestSubmitRecordsAndRenders(t *testing.T) {
 	if got, err := s.Job(ctx, job.ID); err != nil || got.ID != job.ID {
 		t.Fatalf("Job = %+v, %v", got, err)
 	}
-	if list, _ := s.List(ctx, ""); len(list) != 1 {
+	if list, _ := s.List(ctx, "", Page{}); len(list.Jobs) != 1 {
 		t.Fatalf("List = %+v", list)
 	}
 	if _, err := s.Session(ctx, job.ID); !errors.Is(err, ErrSessionNotFound) {

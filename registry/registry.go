@@ -272,6 +272,13 @@ func (r *Registry) Changed(id string) <-chan struct{} {
 	return ch
 }
 
+// Waiting returns the number of ids whose next change someone waits for (Changed), for tests and metrics.
+func (r *Registry) Waiting() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.waiters)
+}
+
 // Create stores a new record; ErrExists when its id is taken. CreatedAt and UpdatedAt default to now.
 func (r *Registry) Create(ctx context.Context, rec Record) (Record, error) {
 	now := r.now().UTC()
