@@ -232,3 +232,40 @@ func TestMalformedIDsFailWithoutIO(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerTooLarge: an answer over Options.MaxAnswer fails the call with ErrAnswerTooLarge, once (it is
+// not retried), instead of being cut short and misread.
+func TestAnswerTooLarge(t *testing.T) {
+	rm := newFakeRM(t)
+	rm.on("GET /ws/v1/cluster/info", jsonFile(t, 200, "cluster_info_active.json"))
+	big := `{"apps":{"app":[` + strings.Repeat(`{"id":"application_1700000000000_0001","state":"RUNNING"},`, 100) + `{}]}}`
+	rm.on("GET /ws/v1/cluster/apps", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(big))
+	})
+	tests := []struct {
+		name    string
+		max     int64
+		wantErr error
+	}{
+		{"under the cap", int64(len(big)), nil},
+		{"over the cap", int64(len(big)) - 1, ErrAnswerTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions(RM{URL: rm.srv.URL})
+			o.MaxAnswer = tc.max
+			before := len(rm.callsTo("GET /ws/v1/cluster/apps"))
+			apps, err := mustClient(t, o).Apps(t.Context(), AppsFilter{})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && len(apps) != 101) {
+				t.Fatalf("Apps = %d apps, %v; want %v", len(apps), err, tc.wantErr)
+			}
+			if tc.wantErr != nil && !errors.Is(err, ErrUnexpectedResponse) {
+				t.Errorf("%v does not wrap ErrUnexpectedResponse", err)
+			}
+			if n := len(rm.callsTo("GET /ws/v1/cluster/apps")) - before; n != 1 {
+				t.Errorf("%d calls, want 1", n)
+			}
+		})
+	}
+}

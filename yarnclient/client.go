@@ -127,9 +127,6 @@ type response struct {
 	body   []byte
 }
 
-// maxBody caps the bytes read from one answer.
-const maxBody = 32 << 20
-
 // errStandby marks an answer that shows the RM is not (or no longer) active.
 var errStandby = errors.New("resourcemanager is not active")
 
@@ -333,9 +330,12 @@ func (c *Client) sendAccepting(ctx context.Context, method, target, accept strin
 		return 0, nil, nil, &transportError{err: fmt.Errorf("%s %s: %w", method, redact(target), err)}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxAnswer+1))
 	if err != nil {
 		return 0, nil, nil, &transportError{err: fmt.Errorf("read answer of %s %s: %w", method, redact(target), err)}
+	}
+	if int64(len(data)) > c.opts.MaxAnswer {
+		return 0, nil, nil, fmt.Errorf("%w: the answer of %s %s is larger than %d bytes", ErrAnswerTooLarge, method, redact(target), c.opts.MaxAnswer)
 	}
 	return resp.StatusCode, resp.Header, data, nil
 }

@@ -25,6 +25,9 @@ var (
 	ErrNoActiveRM = errors.New("yarn: no active resourcemanager")
 	// ErrUnexpectedResponse is an answer the client cannot read: wrong content type or bad JSON.
 	ErrUnexpectedResponse = errors.New("yarn: unexpected response")
+	// ErrAnswerTooLarge is an answer larger than Options.MaxAnswer (a list that should be filtered more
+	// narrowly); it wraps ErrUnexpectedResponse and is not retried.
+	ErrAnswerTooLarge = fmt.Errorf("%w: answer too large", ErrUnexpectedResponse)
 )
 
 // RMError is a ResourceManager answer with an error status. Exception, Message and JavaClassName

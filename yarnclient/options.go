@@ -46,6 +46,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// RequestTimeout bounds one HTTP exchange (one attempt).
 	RequestTimeout time.Duration
+	// MaxAnswer caps the bytes read of one answer; a larger answer fails the call with ErrAnswerTooLarge
+	// (never silently truncated). Default 32 MiB.
+	MaxAnswer int64
 	// Retry bounds the retries of transient failures.
 	Retry RetryPolicy
 	// FailoverTimeout bounds the search for an active ResourceManager; after it the call fails
@@ -67,6 +70,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		RequestTimeout: 30 * time.Second,
+		MaxAnswer:      32 << 20,
 		Retry: RetryPolicy{
 			MaxAttempts:    4,
 			InitialBackoff: 250 * time.Millisecond,
@@ -83,6 +87,9 @@ func (o Options) withDefaults() Options {
 	d := DefaultOptions()
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = d.RequestTimeout
+	}
+	if o.MaxAnswer <= 0 {
+		o.MaxAnswer = d.MaxAnswer
 	}
 	if o.Retry.MaxAttempts == 0 {
 		o.Retry.MaxAttempts = d.Retry.MaxAttempts

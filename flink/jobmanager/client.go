@@ -304,9 +304,12 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		return nil, fmt.Errorf("jobmanager: %s %s: %w", method, path, errors.Join(ErrUnavailable, err))
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("jobmanager: read %s %s: %w", method, path, errors.Join(ErrUnavailable, err))
+	}
+	if len(b) > maxBody {
+		return nil, fmt.Errorf("jobmanager: %s %s: %w: the answer is larger than %d bytes", method, path, ErrUnavailable, maxBody)
 	}
 	if resp.StatusCode >= 300 {
 		return nil, fmt.Errorf("jobmanager: %s %s: %w", method, path, parseError(resp.StatusCode, b))
