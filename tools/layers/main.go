@@ -44,6 +44,12 @@ var clients = []string{
 // under it, as go list patterns do; any other entry forbids exactly that path.
 var rules = []rule{
 	{
+		pkg: module + "/simulator",
+		forbid: append(slices.Clone(clients), module+"/app", module+"/job", module+"/reconcile", module+"/launch", module+"/httpapi",
+			module+"/observe", "github.com/gin-gonic/gin/..."),
+		why: "the simulator speaks the cluster's REST APIs from their documentation, not through our clients, so it tests them",
+	},
+	{
 		pkg:    module + "/api",
 		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
 		why:    "wire types import nothing of ours and no gin, so clients can use them alone",
