@@ -239,7 +239,9 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func isTerminal(state string) bool { return state == "FINISHED" || state == "FAILED" || state == "KILLED" }
+func isTerminal(state string) bool {
+	return state == "FINISHED" || state == "FAILED" || state == "KILLED"
+}
 
 func finalOf(state string) string {
 	switch state {
@@ -461,13 +463,13 @@ func (s *Simulator) serveRM(w http.ResponseWriter, r *http.Request) {
 // submit takes a submission context: the application is ACCEPTED, and RUNNING after StartDelay.
 func (s *Simulator) submit(w http.ResponseWriter, r *http.Request) {
 	var sc struct {
-		ID    string   `json:"application-id"`
-		Name  string   `json:"application-name"`
-		Queue string   `json:"queue"`
+		ID    string `json:"application-id"`
+		Name  string `json:"application-name"`
+		Queue string `json:"queue"`
 		Tags  struct {
 			Tag []string `json:"tag"`
 		} `json:"application-tags"`
-		Type  string   `json:"application-type"`
+		Type string `json:"application-type"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&sc); err != nil || sc.ID == "" {
 		rmError(w, 400, "BadRequestException", "bad submission context")
