@@ -25,15 +25,27 @@ func reportOf(app *yarnclient.App) observe.Report {
 
 // observeApp gathers what there is to see of an application job or a session (its JobManager while the
 // application runs; for an ended application with several jobs, their archives) and derives its status.
-func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind observe.Kind, prev observe.Status) (observe.Status, []observe.Action) {
+// sv, for a session, is what its JobManager listed in this pass (nil when not asked): its answer tells
+// whether the JobManager answers, at no further call.
+func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind observe.Kind, prev observe.Status, sv *sessionView) (observe.Status, []observe.Action) {
 	o := observe.Observation{Report: reportOf(app), Now: r.opts.Now()}
 	if !app.State.Terminal() {
 		o.JobManager.URL = r.jobManagerURL(ctx, app)
 	} else {
 		r.forgetLeader(app.ID)
+		r.forgetJM(app.ID)
 	}
-	if o.JobManager.URL != "" {
-		if jm, err := jobmanager.New(o.JobManager.URL, r.jmHTTP); err == nil {
+	if url := o.JobManager.URL; url != "" {
+		if kind == observe.KindSession && sv != nil && sv.url == url {
+			o.JobManager.Answered = sv.answered
+		} else if a, ok := r.cachedJM(app, url); ok {
+			// Its answer stands (a session's: the job list of this pass, or a recent one).
+			if kind == observe.KindSession && a.session != nil {
+				o.JobManager.Answered = a.session.answered
+			} else {
+				o.JobManager = a.view
+			}
+		} else if jm, err := jobmanager.New(url, r.jmHTTP); err == nil {
 			switch {
 			case kind == observe.KindSession:
 				_, err = jm.Config(ctx)
@@ -42,6 +54,10 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 				r.askJobs(ctx, jm, &o.JobManager)
 			default:
 				r.askJob(ctx, jm, prev.Flink.JobID, &o.JobManager)
+			}
+			if ctx.Err() == nil { // an answer cut short by the pass's end says nothing of the JobManager
+				view := o.JobManager
+				r.rememberJM(app, url, view.Answered, func(a *jmAnswer) { a.view, a.session = view, nil })
 			}
 		}
 	}

@@ -112,6 +112,22 @@ type Options struct {
 	SessionStopGrace time.Duration
 	// JobManagerTimeout bounds one JobManager REST call. Default 5s.
 	JobManagerTimeout time.Duration
+	// JobManagerRefresh is how long a JobManager's answer stands before it is asked again (sooner when YARN's
+	// report of its application changes); a JobManager that did not answer is asked again after a back-off
+	// that doubles up to JobManagerBackoff. Defaults 3s and 1 minute.
+	JobManagerRefresh, JobManagerBackoff time.Duration
+	// FullListInterval is the period of the ResourceManager lists of every application of the installation,
+	// ended ones included (what YARN forgot is found there); the passes in between list only the
+	// applications that have not ended, and those that ended since the last list when a record's
+	// application left the first. Default 1 minute.
+	FullListInterval time.Duration
+	// Parallelism bounds the applications (and sessions) observed at once. Default 16.
+	Parallelism int
+	// PassTimeout bounds one pass; what it did not reach waits for the next. Default 30s.
+	PassTimeout time.Duration
+	// JobManagerClient sends JobManager requests; its Timeout is replaced by JobManagerTimeout. Default a
+	// client of its own (the simulator hands in one that reaches simulated JobManagers).
+	JobManagerClient *http.Client
 	// LookupHost resolves host names, to tell whether a JobManager address is on the host of its application's
 	// AM container. Default net.DefaultResolver.LookupHost.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
@@ -133,13 +149,18 @@ func (o *Options) validate() error {
 		v   *time.Duration
 		def time.Duration
 	}{{&o.Interval, time.Second}, {&o.Retention, 7 * 24 * time.Hour}, {&o.LostGrace, time.Minute},
-		{&o.GCInterval, 5 * time.Minute}, {&o.SessionStopGrace, 30 * time.Second}, {&o.JobManagerTimeout, 5 * time.Second}} {
+		{&o.GCInterval, 5 * time.Minute}, {&o.SessionStopGrace, 30 * time.Second}, {&o.JobManagerTimeout, 5 * time.Second},
+		{&o.JobManagerRefresh, 3 * time.Second}, {&o.JobManagerBackoff, time.Minute}, {&o.FullListInterval, time.Minute},
+		{&o.PassTimeout, 30 * time.Second}} {
 		if *d.v <= 0 {
 			*d.v = d.def
 		}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = 16
 	}
 	return nil
 }
@@ -158,6 +179,10 @@ type Reconciler struct {
 	seeking  map[string]bool            // record ids whose failure is being looked for
 	answered map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
 	refused  map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
+	jms      map[string]*jmAnswer       // per application: its JobManager's last answer (jmcache.go)
+	views    map[string]*sessionView    // per session: what its JobManager listed in the current pass
+	lastFull time.Time                  // start of the last full list
+	lastList time.Time                  // start of the last list
 }
 
 // failureSearch is a failed job whose failure to find.
@@ -171,7 +196,12 @@ func New(opts Options) (*Reconciler, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	return &Reconciler{opts: opts, jmHTTP: &http.Client{Timeout: opts.JobManagerTimeout},
+	jmHTTP := &http.Client{}
+	if opts.JobManagerClient != nil {
+		*jmHTTP = *opts.JobManagerClient
+	}
+	jmHTTP.Timeout = opts.JobManagerTimeout
+	return &Reconciler{opts: opts, jmHTTP: jmHTTP, jms: map[string]*jmAnswer{},
 		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
 		failures: make(chan failureSearch, 256), removals: make(chan string, 256),
 		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{}}, nil
@@ -215,18 +245,52 @@ func (r *Reconciler) LastPass() time.Time {
 	return r.lastPass
 }
 
-// parallelism bounds the applications observed at once (each may ask its JobManager).
-const parallelism = 8
+// activeStates are the states of applications that have not ended.
+var activeStates = []yarnclient.AppState{yarnclient.StateNew, yarnclient.StateNewSaving, yarnclient.StateSubmitted,
+	yarnclient.StateAccepted, yarnclient.StateRunning}
 
-// Pass is one reconciliation: a single ResourceManager list call for every application carrying this
-// installation's tag, then every record brought up to date. Session jobs are written before their sessions,
-// so that whoever sees a session ended sees its jobs' outcome too.
+// endedStates are the terminal states.
+var endedStates = []yarnclient.AppState{yarnclient.StateFinished, yarnclient.StateFailed, yarnclient.StateKilled}
+
+// endedMargin widens the list of applications that ended since the last list, for the clocks of the
+// gateway and the ResourceManager, which tells finish times by its own.
+const endedMargin = 5 * time.Minute
+
+// Pass is one reconciliation, bounded by PassTimeout: one ResourceManager list call for the applications
+// of this installation (every FullListInterval all of them, else those that have not ended, and a second
+// for those that ended since when a record's application left the list), the JobManagers whose answers are
+// due, then every record brought up to date. Session jobs are written before their sessions, so that
+// whoever sees a session ended sees its jobs' outcome too.
 func (r *Reconciler) Pass(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.PassTimeout)
+	defer cancel()
 	began := r.opts.Now()
-	apps, err := r.opts.RM.Apps(ctx, yarnclient.AppsFilter{ApplicationTags: []string{r.opts.HomeTag}})
+	r.mu.Lock()
+	full := r.lastFull.IsZero() || began.Sub(r.lastFull) >= r.opts.FullListInterval
+	since := r.lastList
+	r.mu.Unlock()
+	f := yarnclient.AppsFilter{ApplicationTags: []string{r.opts.HomeTag}, DeSelects: yarnclient.DeSelectAll}
+	if !full {
+		f.States = activeStates
+	}
+	apps, err := r.opts.RM.Apps(ctx, f)
 	if err != nil {
 		return fmt.Errorf("list applications: %w", err)
 	}
+	if !full && r.left(apps) {
+		f.States, f.FinishedTimeBegin = endedStates, since.Add(-endedMargin).UnixMilli()
+		ended, err := r.opts.RM.Apps(ctx, f)
+		if err != nil {
+			return fmt.Errorf("list applications that ended: %w", err)
+		}
+		apps = append(apps, ended...)
+	}
+	r.mu.Lock()
+	r.lastList = began
+	if full {
+		r.lastFull = began
+	}
+	r.mu.Unlock()
 	listed := make(map[string]*yarnclient.App, len(apps))
 	var jobApps, sessionApps []*yarnclient.App
 	for i := range apps {
@@ -242,8 +306,16 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 		}
 	}
 	r.each(ctx, jobApps, r.reconcileApp)
-	r.reconcileSessionJobs(ctx, sessionApps, listed)
+	r.reconcileSessionJobs(ctx, sessionApps, listed, full)
 	r.each(ctx, sessionApps, r.reconcileApp)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pass cut short after %s: %w", r.opts.Now().Sub(began), err)
+	}
+	if !full {
+		// Records whose application was not listed are left to the next full list.
+		r.opts.Metrics.observePass(len(listed), r.opts.Now().Sub(began))
+		return nil
+	}
 	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool { return rec.Kind != registry.KindSessionJob }) {
 		if _, ok := listed[rec.ApplicationID]; !ok {
 			r.missing(ctx, rec)
@@ -261,11 +333,32 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	return nil
 }
 
-// each runs f for each application, a few at a time.
+// left reports whether the application of a record that had not ended (as last observed) is missing from
+// apps, a list of the applications that have not ended: it ended since (or YARN forgot it).
+func (r *Reconciler) left(apps []yarnclient.App) bool {
+	active := make(map[string]bool, len(apps))
+	for i := range apps {
+		active[apps[i].ID] = true
+	}
+	found := false
+	r.opts.Registry.List(func(rec *registry.Record) bool {
+		if !found && rec.Kind != registry.KindSessionJob && rec.Launcher == "" && rec.State != StateLaunchFailed &&
+			!yarnclient.AppState(rec.Status.YARN.State).Terminal() && !active[rec.ApplicationID] {
+			found = true
+		}
+		return false // nothing copied
+	})
+	return found
+}
+
+// each runs f for each application, Parallelism at a time, until ctx ends.
 func (r *Reconciler) each(ctx context.Context, apps []*yarnclient.App, f func(context.Context, *yarnclient.App)) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, parallelism)
+	sem := make(chan struct{}, r.opts.Parallelism)
 	for _, app := range apps {
+		if ctx.Err() != nil {
+			break
+		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -306,7 +399,10 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 	if !known {
 		prev = adoptedStatus(app)
 	}
-	next, actions := r.observeApp(ctx, app, kind, prev)
+	r.mu.Lock()
+	sv := r.views[app.ID]
+	r.mu.Unlock()
+	next, actions := r.observeApp(ctx, app, kind, prev, sv)
 	if !known {
 		r.adopt(ctx, app, kind, next)
 	} else {
@@ -330,8 +426,9 @@ func (r *Reconciler) Observe(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("read application %s: %w", rec.ApplicationID, err)
 	}
+	r.forgetJM(app.ID) // asked to look now: its JobManager too
 	kind := observe.Kind(rec.Kind)
-	next, actions := r.observeApp(ctx, app, kind, rec.Status)
+	next, actions := r.observeApp(ctx, app, kind, rec.Status, nil)
 	r.write(ctx, rec.ID, kind, next, "")
 	if r.Leading() {
 		r.act(ctx, app.ID, kind, next, actions)

@@ -54,7 +54,9 @@ func (f *fakeRM) Apps(_ context.Context, filter yarnclient.AppsFilter) ([]yarncl
 	defer f.mu.Unlock()
 	var out []yarnclient.App
 	for _, a := range f.apps {
-		if len(filter.ApplicationTags) == 0 || a.HasTag(filter.ApplicationTags[0]) {
+		if (len(filter.ApplicationTags) == 0 || a.HasTag(filter.ApplicationTags[0])) &&
+			(len(filter.States) == 0 || slices.Contains(filter.States, a.State)) &&
+			(filter.FinishedTimeBegin == 0 || a.FinishedTime >= filter.FinishedTimeBegin) {
 			out = append(out, a)
 		}
 	}
@@ -213,6 +215,14 @@ func newHarness(t *testing.T, opts Options) *harness {
 	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	if opts.LookupHost == nil {
 		opts.LookupHost = fakeHosts.lookup
+	}
+	// Unless a test says otherwise, every pass lists every application and asks every JobManager, as the
+	// tests of observations expect (jmcache_test.go tests the bounded passes).
+	if opts.JobManagerRefresh == 0 {
+		opts.JobManagerRefresh = time.Nanosecond
+	}
+	if opts.FullListInterval == 0 {
+		opts.FullListInterval = time.Nanosecond
 	}
 	h.opts = opts
 	if h.r, err = New(opts); err != nil {

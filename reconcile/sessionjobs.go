@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/yarngate/yarngate/flink/jobmanager"
@@ -20,35 +21,27 @@ type sessionView struct {
 	recovering bool
 }
 
-// reconcileSessionJobs refreshes the jobs of sessions: one job listing per running session, jobs listed
-// without a record adopted, then every session job record that has not settled observed.
-func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnclient.App, listed map[string]*yarnclient.App) {
+// reconcileSessionJobs refreshes the jobs of sessions: one job listing per running session whose answer is
+// due (JobManagerRefresh; after a back-off when it did not answer), sessions asked Parallelism at a time,
+// jobs listed without a record adopted, then every session job record that has not settled observed. In
+// a pass that did not list every application (full false), records whose session was not listed wait for
+// the next full one.
+func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnclient.App, listed map[string]*yarnclient.App, full bool) {
 	views := make(map[string]*sessionView, len(sessions))
-	for _, app := range sessions {
+	var mu sync.Mutex
+	r.each(ctx, sessions, func(ctx context.Context, app *yarnclient.App) {
 		if app.State.Terminal() {
-			continue
+			return
 		}
-		url := r.jobManagerURL(ctx, app)
-		if url == "" {
-			continue
+		if v := r.sessionJobs(ctx, app); v != nil {
+			mu.Lock()
+			views[app.ID] = v
+			mu.Unlock()
 		}
-		v := &sessionView{url: url, recovering: r.recovering(app)}
-		views[app.ID] = v
-		jm, err := jobmanager.New(url, r.jmHTTP)
-		if err != nil {
-			continue
-		}
-		list, err := jm.Jobs(ctx)
-		if err != nil {
-			continue // a session that does not answer lists no jobs
-		}
-		v.answered, v.jobs = true, make(map[string]jobmanager.JobOverview, len(list))
-		for _, o := range list {
-			if ident.ValidFlinkJobID(o.ID) {
-				v.jobs[o.ID] = o
-			}
-		}
-	}
+	})
+	r.mu.Lock()
+	r.views = views
+	r.mu.Unlock()
 	for appID, v := range views {
 		for jid, o := range v.jobs {
 			id := ident.SessionJobID(appID, jid)
@@ -58,8 +51,18 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 		}
 	}
 	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool {
-		return rec.Kind == registry.KindSessionJob && rec.Launcher == "" && rec.State != StateLaunchFailed
+		if rec.Kind != registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
+			return false
+		}
+		_, ok := listed[rec.ApplicationID]
+		if !full && !ok {
+			return false
+		}
+		return !(rec.Terminal && ok && observe.Settled(observe.KindSessionJob, rec.Status))
 	}) {
+		if ctx.Err() != nil {
+			return
+		}
 		app, ok := listed[rec.ApplicationID]
 		if rec.Terminal && (!ok || observe.Settled(observe.KindSessionJob, rec.Status)) {
 			if !ok {
@@ -71,6 +74,40 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 		r.write(ctx, rec.ID, observe.KindSessionJob, next, "")
 		r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
 	}
+}
+
+// sessionJobs is what a running session's JobManager lists: its last answer while that stands, else a
+// new one (nil when no JobManager runs).
+func (r *Reconciler) sessionJobs(ctx context.Context, app *yarnclient.App) *sessionView {
+	url := r.jobManagerURL(ctx, app)
+	if url == "" {
+		return nil
+	}
+	if a, ok := r.cachedJM(app, url); ok && a.session != nil {
+		v := *a.session
+		v.recovering = r.recovering(app)
+		return &v
+	}
+	v := &sessionView{url: url, recovering: r.recovering(app)}
+	jm, err := jobmanager.New(url, r.jmHTTP)
+	if err != nil {
+		return v
+	}
+	list, err := jm.Jobs(ctx)
+	if ctx.Err() != nil {
+		return v // cut short by the pass's end: nothing learnt
+	}
+	if err == nil {
+		v.answered, v.jobs = true, make(map[string]jobmanager.JobOverview, len(list))
+		for _, o := range list {
+			if ident.ValidFlinkJobID(o.ID) {
+				v.jobs[o.ID] = o
+			}
+		}
+	}
+	keep := *v
+	r.rememberJM(app, url, v.answered, func(a *jmAnswer) { a.session, a.view = &keep, observe.JobManager{URL: url, Answered: keep.answered} })
+	return v
 }
 
 // observeSessionJob gathers what there is to see of one session job and derives its status. app is nil when

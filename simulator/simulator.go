@@ -3,7 +3,7 @@
 // benchmark (make bench-scale) start it in-process, cmd/yarngate-sim serves it alone.
 //
 // ResourceManager (one listener): /ws/v1/cluster/info (an active RM, for the HA probe), the application list
-// with its filters (states, applicationTags, deSelects, limit, startedTimeBegin), one application's report,
+// with its filters (states, applicationTags, deSelects, limit, startedTimeBegin, finishedTimeBegin), one application's report,
 // new-application, submission (ACCEPTED, then RUNNING after Options.StartDelay), and kill (PUT .../state).
 // Unless deSelects names them, every report carries resourceRequests, timeouts and resourceInfo as a real
 // RM's does, so that the cost of an unfiltered list is realistic.
@@ -113,6 +113,7 @@ type Simulator struct {
 	order []string // application ids, in submission order
 	next  int
 	calls Calls
+	lists []string // queries of the last application lists
 
 	rm, jm   *http.Server
 	rmAddr   string
@@ -346,6 +347,13 @@ func (s *Simulator) Calls() Calls {
 	return c
 }
 
+// ListQueries returns the queries (without user.name) of the last 100 application lists, oldest first.
+func (s *Simulator) ListQueries() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lists)
+}
+
 // InFlight is the number of requests being served now (hanging ones included).
 func (s *Simulator) InFlight() int64 { return s.inFlight.Load() }
 
@@ -405,7 +413,15 @@ func (s *Simulator) serveRM(w http.ResponseWriter, r *http.Request) {
 			"state": "STARTED", "haState": "ACTIVE", "rmStateStoreName": "org.apache.hadoop.yarn.server.resourcemanager.recovery.ZKRMStateStore",
 			"resourceManagerVersion": "3.4.2", "hadoopVersion": "3.4.2", "haZooKeeperConnectionState": "CONNECTED"}})
 	case r.Method == http.MethodGet && route == "apps":
-		s.listApps(w, r.URL.Query())
+		q := r.URL.Query()
+		q.Del("user.name")
+		s.mu.Lock()
+		s.lists = append(s.lists, q.Encode())
+		if len(s.lists) > 100 {
+			s.lists = s.lists[1:]
+		}
+		s.mu.Unlock()
+		s.listApps(w, q)
 	case r.Method == http.MethodPost && route == "apps/new-application":
 		s.mu.Lock()
 		s.next++
@@ -557,7 +573,7 @@ func (s *Simulator) report(app *App, deselect map[string]bool) map[string]any {
 }
 
 // listApps answers GET /ws/v1/cluster/apps with Hadoop's filters: states (any of), applicationTags (any
-// of), startedTimeBegin, limit, deSelects.
+// of), startedTimeBegin, finishedTimeBegin, limit, deSelects.
 func (s *Simulator) listApps(w http.ResponseWriter, q url.Values) {
 	split := func(key string) []string {
 		var out []string
@@ -585,6 +601,7 @@ func (s *Simulator) listApps(w http.ResponseWriter, q url.Values) {
 	}
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	begin, _ := strconv.ParseInt(q.Get("startedTimeBegin"), 10, 64)
+	finishedBegin, _ := strconv.ParseInt(q.Get("finishedTimeBegin"), 10, 64)
 	s.mu.Lock()
 	out := make([]map[string]any, 0)
 	for _, id := range s.order {
@@ -595,7 +612,7 @@ func (s *Simulator) listApps(w http.ResponseWriter, q url.Values) {
 		if len(tags) > 0 && !slices.ContainsFunc(tags, func(t string) bool { return slices.Contains(app.Tags, t) }) {
 			continue
 		}
-		if begin > 0 && app.Started < begin {
+		if begin > 0 && app.Started < begin || finishedBegin > 0 && app.Finished < finishedBegin {
 			continue
 		}
 		out = append(out, s.report(app, deselect))

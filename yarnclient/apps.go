@@ -212,8 +212,15 @@ func (f AppsFilter) query() (url.Values, error) {
 	if f.StartedTimeBegin > 0 {
 		q.Set("startedTimeBegin", strconv.FormatInt(f.StartedTimeBegin, 10))
 	}
+	if f.FinishedTimeBegin > 0 {
+		q.Set("finishedTimeBegin", strconv.FormatInt(f.FinishedTimeBegin, 10))
+	}
 	return q, nil
 }
+
+// DeSelectAll names every field Hadoop 3.x's application list can leave out (deSelects): a reconciler reads
+// none of them, and they are the bulk of a report.
+var DeSelectAll = []string{"resourceRequests", "timeouts", "appNodeLabelExpression", "amNodeLabelExpression", "resourceInfo"}
 
 // AppAttempts lists the ApplicationMaster attempts of an application.
 func (c *Client) AppAttempts(ctx context.Context, id string) ([]AppAttempt, error) {

@@ -226,6 +226,9 @@ type AppsFilter struct {
 	Limit int
 	// StartedTimeBegin keeps applications started at or after this time (ms).
 	StartedTimeBegin int64
+	// FinishedTimeBegin keeps applications that finished at or after this time (ms): with the terminal
+	// States, those that ended since then.
+	FinishedTimeBegin int64
 	// DeSelects omits heavy fields: resourceRequests, appNodeLabelExpression,
 	// amNodeLabelExpression, resourceInfo, timeouts.
 	DeSelects []string

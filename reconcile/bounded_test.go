@@ -1,0 +1,204 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/yarngate/yarngate/hdfs"
+	"github.com/yarngate/yarngate/ident"
+	"github.com/yarngate/yarngate/registry"
+	"github.com/yarngate/yarngate/registry/registrytest"
+	"github.com/yarngate/yarngate/simulator"
+	"github.com/yarngate/yarngate/yarnclient"
+)
+
+// simHarness is a reconciler over the simulator's ResourceManager and JobManagers.
+type simHarness struct {
+	sim *simulator.Simulator
+	reg *registry.Registry
+	r   *Reconciler
+}
+
+func newSimHarness(t *testing.T, so simulator.Options, opts Options) *simHarness {
+	t.Helper()
+	sim, err := simulator.New(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	rm, err := yarnclient.New(yarnclient.Options{RMs: []yarnclient.RM{{ID: "rm1", URL: sim.RMURL()}}, User: "yarngate",
+		Retry: yarnclient.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &simHarness{sim: sim, reg: registrytest.Open(t, registrytest.NewMemStore())}
+	opts.RM, opts.Registry, opts.Metrics, opts.HomeTag, opts.StagingRoot = rm, h.reg, metrics, home, "/staging"
+	opts.Files = &fakeFiles{dirs: map[string][]hdfs.DirEntry{}, files: map[string]string{}}
+	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts.LookupHost, opts.JobManagerClient = simulator.LookupHost, sim.JobManagerClient(0)
+	if h.r, err = New(opts); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *simHarness) add(t *testing.T, spec simulator.AppSpec) string {
+	t.Helper()
+	spec.Tags = append(spec.Tags, ident.TagGateway, home, ident.TagFlinkPrefix+"2.2.1")
+	if spec.Session {
+		spec.Tags = append(spec.Tags, ident.TagKindSession)
+	}
+	return h.sim.AddApp(spec)
+}
+
+func (h *simHarness) pass(t *testing.T) time.Duration {
+	t.Helper()
+	began := time.Now()
+	if err := h.r.Pass(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(began)
+}
+
+func (h *simHarness) jmCalls() int64 { return simulator.Total(h.sim.Calls().JobManager) }
+
+// TestBoundedListsAndJobManagerCalls: the first pass lists every application once; later passes list only
+// those that have not ended (one call), with the heavy fields deselected, and a second call for what ended
+// since only when a record's application left that list; JobManagers are asked again only when their
+// answer is due or YARN's report changed.
+func TestBoundedListsAndJobManagerCalls(t *testing.T) {
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerRefresh: time.Hour, FullListInterval: time.Hour})
+	var jobs []string
+	for range 20 {
+		jobs = append(jobs, h.add(t, simulator.AppSpec{}))
+	}
+	h.pass(t)
+	if n := h.jmCalls(); n != 20 {
+		t.Fatalf("first pass: %d JobManager calls, want 20", n)
+	}
+	q := h.sim.ListQueries()
+	if len(q) != 1 || strings.Contains(q[0], "states=") || !strings.Contains(q[0], "deSelects=resourceRequests") {
+		t.Fatalf("first pass lists %v, want one full list with deSelects", q)
+	}
+	for range 3 {
+		h.pass(t)
+	}
+	if n := h.jmCalls(); n != 20 {
+		t.Errorf("passes with nothing changed asked JobManagers %d times more", n-20)
+	}
+	q = h.sim.ListQueries()
+	if len(q) != 4 || !strings.Contains(q[3], "states=NEW%2CNEW_SAVING%2CSUBMITTED%2CACCEPTED%2CRUNNING") {
+		t.Fatalf("steady passes list %v, want one list of the applications that have not ended each", q)
+	}
+
+	if err := h.sim.SetAppState(jobs[3], "FINISHED"); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(t)
+	q = h.sim.ListQueries()
+	if len(q) != 6 || !strings.Contains(q[5], "finishedTimeBegin=") || !strings.Contains(q[5], "states=FINISHED%2CFAILED%2CKILLED") {
+		t.Fatalf("after an end: lists %v, want the ended ones asked once", q)
+	}
+	if rec, err := h.reg.Get(t.Context(), jobs[3]); err != nil || rec.State != "FINISHED" || !rec.Terminal {
+		t.Fatalf("ended job: %+v, %v", rec.Status, err)
+	}
+	if n := h.jmCalls(); n != 20 {
+		t.Errorf("an ended application's JobManager was asked (%d calls)", n-20)
+	}
+	h.pass(t)
+	if q = h.sim.ListQueries(); len(q) != 7 {
+		t.Errorf("the ended list was asked again with nothing new: %v", q[6:])
+	}
+}
+
+// TestHangingJobManager: a JobManager that hangs delays the pass by its timeout at most, and no other job:
+// the others are observed in the same pass; later passes back off from it and are fast again.
+func TestHangingJobManager(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerTimeout: timeout, JobManagerRefresh: time.Nanosecond,
+		JobManagerBackoff: time.Hour, FullListInterval: time.Hour, Parallelism: 4})
+	var jobs []string
+	for range 12 {
+		jobs = append(jobs, h.add(t, simulator.AppSpec{}))
+	}
+	h.pass(t)
+	if err := h.sim.SetBehavior(jobs[0], simulator.Hanging); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range jobs[1:] {
+		jid, _ := ident.FlinkJobID(id)
+		if err := h.sim.SetJobState(id, jid, "RESTARTING"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := h.pass(t); d > timeout+3*time.Second {
+		t.Errorf("a pass with a hanging JobManager took %s (timeout %s)", d, timeout)
+	}
+	for _, id := range jobs[1:] {
+		if rec, _ := h.reg.Get(t.Context(), id); rec.Status.Flink.State != "RESTARTING" {
+			t.Errorf("%s not observed beside the hanging JobManager: %+v", id, rec.Status.Flink)
+		}
+	}
+	before := h.sim.Calls().JobManager["GET jobs/<id>"]
+	if d := h.pass(t); d > timeout {
+		t.Errorf("the pass after took %s: the hanging JobManager was asked again", d)
+	}
+	if n := h.sim.Calls().JobManager["GET jobs/<id>"] - before; n != 11 {
+		t.Errorf("%d jobs asked, want the 11 that answer", n)
+	}
+}
+
+// TestSessionsAskedOnce: each session's JobManager is asked once per pass (its job list, which also tells it
+// answers), whatever the number of its jobs, and sessions are asked in parallel.
+func TestSessionsAskedOnce(t *testing.T) {
+	h := newSimHarness(t, simulator.Options{JobManagerLatency: 200 * time.Millisecond},
+		Options{JobManagerRefresh: time.Nanosecond, FullListInterval: time.Hour, Parallelism: 10})
+	var sessions []string
+	for range 10 {
+		sessions = append(sessions, h.add(t, simulator.AppSpec{Session: true, SessionJobs: 5}))
+	}
+	h.pass(t) // adopts the sessions and their jobs
+	if n := len(h.reg.List(func(rec *registry.Record) bool { return rec.Kind == registry.KindSessionJob })); n != 50 {
+		t.Fatalf("%d session jobs adopted, want 50", n)
+	}
+	before := h.sim.Calls().JobManager
+	d := h.pass(t)
+	after := h.sim.Calls().JobManager
+	if n := after["GET jobs/overview"] - before["GET jobs/overview"]; n != 10 {
+		t.Errorf("%d job lists in a pass, want one per session (10)", n)
+	}
+	if n := simulator.Total(after) - simulator.Total(before); n != 10 {
+		t.Errorf("%d JobManager calls in a pass, want 10: %v", n, after)
+	}
+	if d > 1500*time.Millisecond {
+		t.Errorf("10 sessions of 200 ms took %s: not asked in parallel", d)
+	}
+	app, _ := h.sim.App(sessions[2])
+	if err := h.sim.SetJobState(sessions[2], app.JobOrder[1], "CANCELED"); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(t)
+	if rec, _ := h.reg.Get(t.Context(), ident.SessionJobID(sessions[2], app.JobOrder[1])); rec.State != "CANCELED" {
+		t.Errorf("canceled session job: %s", rec.State)
+	}
+}
+
+// TestPassDeadline: a pass ends at PassTimeout with an error that says so, whatever hangs.
+func TestPassDeadline(t *testing.T) {
+	h := newSimHarness(t, simulator.Options{RMLatency: 2 * time.Second}, Options{PassTimeout: 300 * time.Millisecond})
+	h.add(t, simulator.AppSpec{})
+	began := time.Now()
+	err := h.r.Pass(t.Context())
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 1500*time.Millisecond {
+		t.Errorf("Pass = %v after %s", err, time.Since(began))
+	}
+}
