@@ -13,7 +13,7 @@ CLUSTER_ENV  := testenv/.run/cluster.env
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean
+.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean bench-scale
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,13 @@ bench: ## benchmarks against the real cluster (Kerberized too), as ratios to a b
 	@# YARNGATE_CLUSTER_ENV names the cluster.env of a cluster started elsewhere (another checkout): used as it is.
 	@if [ -n "$$YARNGATE_CLUSTER_ENV" ]; then echo "bench: the cluster of $$YARNGATE_CLUSTER_ENV"; else testenv/cluster.sh up; fi
 	source $${YARNGATE_CLUSTER_ENV:-$(CLUSTER_ENV)} && go run ./cmd/yarngate-bench $(BENCH_FLAGS)
+
+bench-scale: ## scale benchmark on the simulator: reconciler (10^4 jobs, 500 sessions x 20), status reads at 10^3..10^5 records, 5,000 long polls (SCALE_FLAGS)
+	go build -o $(TOOLS)/yarngate-scale ./cmd/yarngate-scale
+	@# One process per part, so that the memory figures of one are not another's.
+	$(TOOLS)/yarngate-scale -only reconcile $(SCALE_FLAGS)
+	$(TOOLS)/yarngate-scale -only reads $(SCALE_FLAGS)
+	$(TOOLS)/yarngate-scale -only longpolls $(SCALE_FLAGS)
 
 cluster-up: ## start the real test cluster (HDFS, YARN, ZooKeeper, Flink); HA=1 two ResourceManagers, KERBEROS=1 Kerberized (KDC, SPNEGO)
 	testenv/cluster.sh up

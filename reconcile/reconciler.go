@@ -1,6 +1,10 @@
 // Package reconcile keeps the registry's records true to what runs. One gateway instance at a time (the
-// leader of an election, or the only instance) makes a pass every interval: one ResourceManager list call
-// for the applications of this installation, the JobManagers of those that run, then for each record a pure
+// leader of an election, or the only instance) makes a pass every interval, bounded by a deadline: one
+// ResourceManager list call for the applications of this installation (those that have not ended, with the
+// heavy fields deselected; every application now and then, and those that ended since the last list when a
+// record's application left it), the JobManagers whose answer is due (each answer stands for a refresh
+// period unless YARN's report changes; one that timed out is asked again after a back-off; a session's is
+// one job list per pass), Parallelism at a time, then for each record a pure
 // observation (package observe) whose status is written only when it changed, and the follow-up actions
 // it asks for (remove launch files, find a failure, kill a session whose stop stalled). A pass also adopts
 // applications without a record, kills the applications of launches reported as failed, marks LOST what YARN
