@@ -435,6 +435,7 @@ func (s *Simulator) serveRM(w http.ResponseWriter, r *http.Request) {
 		app := s.apps[parts[1]]
 		var rep map[string]any
 		if app != nil {
+			s.state(app)
 			rep = s.report(app, nil)
 		}
 		s.mu.Unlock()
@@ -534,9 +535,10 @@ func (s *Simulator) state(app *App) string {
 // deSelectable are the report fields deSelects may leave out (Hadoop's DeSelectFields).
 var deSelectable = []string{"resourceRequests", "timeouts", "appNodeLabelExpression", "amNodeLabelExpression", "resourceInfo"}
 
-// report is an application's report as the RM renders it, without the deselected fields. Called with mu held.
+// report is an application's report as the RM renders it, without the deselected fields; app is a copy
+// taken under mu (or mu is held).
 func (s *Simulator) report(app *App, deselect map[string]bool) map[string]any {
-	state := s.state(app)
+	state := app.State
 	rep := map[string]any{"id": app.ID, "user": app.User, "name": app.Name, "queue": app.Queue, "state": state,
 		"finalStatus": app.FinalStatus, "progress": 100.0, "trackingUI": "ApplicationMaster",
 		"trackingUrl": "http://" + s.rmAddr + "/proxy/" + app.ID + "/", "diagnostics": app.Diagnostics,
@@ -602,8 +604,9 @@ func (s *Simulator) listApps(w http.ResponseWriter, q url.Values) {
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	begin, _ := strconv.ParseInt(q.Get("startedTimeBegin"), 10, 64)
 	finishedBegin, _ := strconv.ParseInt(q.Get("finishedTimeBegin"), 10, 64)
+	// Select under the lock (copies), render outside it: JobManagers answer meanwhile.
+	var sel []App
 	s.mu.Lock()
-	out := make([]map[string]any, 0)
 	for _, id := range s.order {
 		app := s.apps[id]
 		if len(states) > 0 && !slices.Contains(states, s.state(app)) {
@@ -615,12 +618,16 @@ func (s *Simulator) listApps(w http.ResponseWriter, q url.Values) {
 		if begin > 0 && app.Started < begin || finishedBegin > 0 && app.Finished < finishedBegin {
 			continue
 		}
-		out = append(out, s.report(app, deselect))
-		if limit > 0 && len(out) == limit {
+		sel = append(sel, *app)
+		if limit > 0 && len(sel) == limit {
 			break
 		}
 	}
 	s.mu.Unlock()
+	out := make([]map[string]any, 0, len(sel))
+	for i := range sel {
+		out = append(out, s.report(&sel[i], deselect))
+	}
 	if len(out) == 0 {
 		writeJSON(w, 200, map[string]any{"apps": nil})
 		return

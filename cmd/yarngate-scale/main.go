@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +70,19 @@ func main() {
 	flag.DurationVar(&c.readFor, "read-for", 5*time.Second, "status reads per level")
 	flag.IntVar(&c.longPolls, "long-polls", 5000, "concurrent long polls (the cap)")
 	flag.StringVar(&c.only, "only", "", "run one part: reconcile, reads or longpolls")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	gin.SetMode(gin.ReleaseMode)
 	for _, l := range strings.Split(levels, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(l))
@@ -94,6 +107,7 @@ func main() {
 	run("reads", benchReads)
 	run("longpolls", benchLongPolls)
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench-scale:", err)
 		os.Exit(1)
 	}
@@ -107,6 +121,7 @@ func main() {
 		fmt.Printf("  %s %s\n", mark, g.text)
 	}
 	if failed {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
