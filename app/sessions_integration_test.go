@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -229,6 +230,37 @@ func TestSessionRunsJobs(t *testing.T) {
 			}
 			if !listed {
 				t.Errorf("GET /v1/jobs does not list the session job %s", u.ID)
+			}
+			// Pages of one: the same jobs in the same order, each once; the last page has no cursor.
+			var paged, want []string
+			for _, j := range list.Jobs {
+				want = append(want, j.ID)
+			}
+			for cursor := ""; ; {
+				var page struct {
+					Jobs       []jobObj `json:"jobs"`
+					NextCursor string   `json:"nextCursor"`
+				}
+				status, body := get(t, g.url+"/v1/jobs?limit=1&cursor="+url.QueryEscape(cursor))
+				if status != 200 || json.Unmarshal([]byte(body), &page) != nil || len(page.Jobs) > 1 {
+					t.Fatalf("page after %q = %d %.300s", cursor, status, body)
+				}
+				for _, j := range page.Jobs {
+					paged = append(paged, j.ID)
+				}
+				if page.NextCursor == "" || len(paged) > len(want) {
+					break
+				}
+				cursor = page.NextCursor
+			}
+			if strings.Join(paged, " ") != strings.Join(want, " ") {
+				t.Errorf("pages of one listed %v, the whole list %v", paged, want)
+			}
+			// A long poll on a job that does not exist is not found at once.
+			began := time.Now()
+			if status, _, e, _ := g.do(http.MethodGet, "/v1/jobs/"+s.ID+".0123456789abcdef0123456789abcdef?wait=RUNNING&timeout=60s", nil, nil); status != 404 ||
+				e.Error.Code != "not_found" || time.Since(began) > 10*time.Second {
+				t.Errorf("long poll on an unknown job = %d %s after %s", status, e.Error.Code, time.Since(began))
 			}
 			if status, _, e, _ := g.do(http.MethodGet, "/v1/jobs/"+s.ID, nil, nil); status != 404 || e.Error.Code != "not_found" {
 				t.Errorf("GET /v1/jobs/<session id> = %d %s, want 404", status, e.Error.Code)

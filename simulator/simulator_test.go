@@ -38,6 +38,7 @@ func rmClient(t *testing.T, s *simulator.Simulator) *yarnclient.Client {
 // TestResourceManager: what yarnclient calls works against the simulator (cluster info, new-application,
 // submit, report, filtered lists, kill), with the filters Hadoop documents.
 func TestResourceManager(t *testing.T) {
+	t.Parallel()
 	s := start(t, simulator.Options{})
 	rm := rmClient(t, s)
 	ctx := t.Context()
@@ -100,6 +101,7 @@ func TestResourceManager(t *testing.T) {
 
 // TestDeSelects: deSelects leaves the heavy fields out, as Hadoop does, and an unknown one is refused.
 func TestDeSelects(t *testing.T) {
+	t.Parallel()
 	s := start(t, simulator.Options{})
 	for range 50 {
 		s.AddApp(simulator.AppSpec{Tags: []string{"yarngate"}})
@@ -127,6 +129,7 @@ func TestDeSelects(t *testing.T) {
 // state changes show; a hanging JobManager holds the call until its caller gives up, a failing one
 // answers 500, and an ended application's refuses connections.
 func TestJobManagers(t *testing.T) {
+	t.Parallel()
 	s := start(t, simulator.Options{JobManagerLatency: time.Millisecond})
 	job := s.AddApp(simulator.AppSpec{})
 	sess := s.AddApp(simulator.AppSpec{Session: true, SessionJobs: 3, Tags: []string{ident.TagKindSession}})
