@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -172,8 +173,9 @@ func decodeCursor(c string) (pageKey, error) {
 
 // page selects one page of records for which keep returns true and the caller may see (may, called
 // outside the registry's lock): newest first, after the page's cursor. next is the cursor of the page
-// after, "" at the end. Only the page's records are rendered by the caller, so that a page costs the
-// same whatever the size of the table (apart from the filter over the in-memory records).
+// after, "" at the end. Under the registry's lock only the positions of the records that match are
+// collected (nothing is copied); the records of the page alone are read and rendered, so that a page of a
+// large table costs little more than a sort of its positions.
 func (s *Service) page(p Page, keep func(*registry.Record) bool, may func(*registry.Record) bool) (recs []registry.Record, next string, err error) {
 	var after *pageKey
 	if p.Cursor != "" {
@@ -183,19 +185,32 @@ func (s *Service) page(p Page, keep func(*registry.Record) bool, may func(*regis
 		}
 		after = &k
 	}
-	all := s.opts.Registry.List(func(rec *registry.Record) bool {
-		return keep(rec) && (after == nil || after.before(keyOf(rec)))
-	}) // oldest first
+	var keys []pageKey
+	s.opts.Registry.List(func(rec *registry.Record) bool {
+		if k := keyOf(rec); keep(rec) && (after == nil || after.before(k)) {
+			keys = append(keys, k)
+		}
+		return false // nothing copied
+	})
+	slices.SortFunc(keys, func(a, b pageKey) int {
+		if a.before(b) {
+			return -1
+		}
+		if b.before(a) {
+			return 1
+		}
+		return 0
+	})
 	limit := p.limit()
-	for i := len(all) - 1; i >= 0; i-- {
-		rec := &all[i]
-		if !may(rec) {
-			continue
+	for _, k := range keys {
+		rec, ok := s.opts.Registry.Cached(k.id)
+		if !ok || !keep(&rec) || !may(&rec) {
+			continue // gone or changed since, or not the caller's
 		}
 		if len(recs) == limit {
 			return recs, encodeCursor(keyOf(&recs[limit-1])), nil
 		}
-		recs = append(recs, *rec)
+		recs = append(recs, rec)
 	}
 	return recs, "", nil
 }
