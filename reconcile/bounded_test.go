@@ -204,3 +204,28 @@ func TestPassDeadline(t *testing.T) {
 		t.Errorf("Pass = %v after %s", err, time.Since(began))
 	}
 }
+
+// TestJobManagerCallsPerPass: a pass asks at most JobManagerCallsPerPass JobManagers whose answer is merely
+// due; JobManagers never asked, or whose application's report changed, are asked beyond it.
+func TestJobManagerCallsPerPass(t *testing.T) {
+	t.Parallel()
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerRefresh: time.Nanosecond, FullListInterval: time.Hour,
+		JobManagerCallsPerPass: 5})
+	for range 20 {
+		h.add(t, simulator.AppSpec{})
+	}
+	h.pass(t)
+	if n := h.jmCalls(); n != 20 {
+		t.Fatalf("first pass: %d JobManager calls, want 20 (none asked before)", n)
+	}
+	h.pass(t)
+	if n := h.jmCalls() - 20; n != 5 {
+		t.Errorf("a pass asked %d JobManagers whose answer was due, want 5", n)
+	}
+	before := h.jmCalls()
+	h.add(t, simulator.AppSpec{}) // new: asked beyond the budget
+	h.pass(t)
+	if n := h.jmCalls() - before; n != 6 {
+		t.Errorf("a pass with a new application asked %d JobManagers, want 5 + 1", n)
+	}
+}

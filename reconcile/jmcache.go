@@ -25,16 +25,20 @@ func reportKey(app *yarnclient.App) string {
 	return string(app.State) + " " + string(app.FinalStatus) + " " + app.AMRPCAddress + " " + app.AMHostHTTPAddress
 }
 
-// cachedJM returns the JobManager answer of an application that is still good: asked at url under the same
-// report, and not yet due.
+// cachedJM returns the JobManager answer of an application that stands: asked at url under the same
+// report, and not yet due — or due, but the pass has no JobManager call left for answers that are due
+// (JobManagerCallsPerPass). A JobManager it returns no answer for is to be asked now.
 func (r *Reconciler) cachedJM(app *yarnclient.App, url string) (*jmAnswer, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a := r.jms[app.ID]
-	if a == nil || a.url != url || a.report != reportKey(app) || !r.opts.Now().Before(a.next) {
-		return nil, false
+	if a == nil || a.url != url || a.report != reportKey(app) {
+		return nil, false // never asked, or what YARN reports changed: ask
 	}
-	return a, true
+	if r.opts.Now().Before(a.next) || r.budget.Add(-1) < 0 {
+		return a, true
+	}
+	return nil, false
 }
 
 // rememberJM keeps a JobManager's answer (answered: whether it answered at all) until it is due again:

@@ -26,6 +26,7 @@ import (
 	"path"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yarngate/yarngate/hdfs"
@@ -127,6 +128,11 @@ type Options struct {
 	FullListInterval time.Duration
 	// Parallelism bounds the applications (and sessions) observed at once. Default 16.
 	Parallelism int
+	// JobManagerCallsPerPass bounds the JobManagers a pass asks because their answer is due: beyond it, the
+	// last answer stands until a later pass, so that a pass stays short (and what YARN reports shows
+	// within an interval) however many jobs run. A JobManager never asked, or whose application's report
+	// changed, is always asked. Default 1000.
+	JobManagerCallsPerPass int
 	// PassTimeout bounds one pass; what it did not reach waits for the next. Default 30s.
 	PassTimeout time.Duration
 	// JobManagerClient sends JobManager requests; its Timeout is replaced by JobManagerTimeout. Default a
@@ -166,6 +172,9 @@ func (o *Options) validate() error {
 	if o.Parallelism <= 0 {
 		o.Parallelism = 16
 	}
+	if o.JobManagerCallsPerPass <= 0 {
+		o.JobManagerCallsPerPass = 1000
+	}
 	return nil
 }
 
@@ -185,6 +194,7 @@ type Reconciler struct {
 	refused  map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
 	jms      map[string]*jmAnswer       // per application: its JobManager's last answer (jmcache.go)
 	views    map[string]*sessionView    // per session: what its JobManager listed in the current pass
+	budget   atomic.Int64               // JobManager calls left to this pass for answers that are due
 	lastFull time.Time                  // start of the last full list
 	lastList time.Time                  // start of the last list
 }
@@ -269,6 +279,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.PassTimeout)
 	defer cancel()
 	began := r.opts.Now()
+	r.budget.Store(int64(r.opts.JobManagerCallsPerPass))
 	r.mu.Lock()
 	full := r.lastFull.IsZero() || began.Sub(r.lastFull) >= r.opts.FullListInterval
 	since := r.lastList

@@ -170,10 +170,12 @@ func (s *Simulator) Dial(ctx context.Context, network, _ string) (net.Conn, erro
 	return d.DialContext(ctx, network, s.jmAddr)
 }
 
-// JobManagerClient returns an HTTP client that reaches the simulated JobManagers, with timeout.
+// JobManagerClient returns an HTTP client that reaches the simulated JobManagers, with timeout. Like
+// http.DefaultTransport, which the gateway uses, it keeps at most 100 idle connections in all: with
+// thousands of JobManagers (a host each) most calls open a connection.
 func (s *Simulator) JobManagerClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: s.Dial, MaxIdleConnsPerHost: 4,
-		IdleConnTimeout: 30 * time.Second}}
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: s.Dial, MaxIdleConns: 100,
+		MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second}}
 }
 
 // LookupHost resolves every simulated host to 127.0.0.1 (for the reconciler's AM-host check).
