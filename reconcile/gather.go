@@ -38,7 +38,7 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 	if url := o.JobManager.URL; url != "" {
 		if kind == observe.KindSession && sv != nil && sv.url == url {
 			o.JobManager.Answered = sv.answered
-		} else if a, ok := r.cachedJM(app, url); ok {
+		} else if a, ok := r.cachedJM(app, url, kind != observe.KindSession); ok {
 			// Its answer stands (a session's: the job list of this pass, or a recent one).
 			if kind == observe.KindSession && a.session != nil {
 				o.JobManager.Answered = a.session.answered

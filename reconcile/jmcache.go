@@ -27,15 +27,16 @@ func reportKey(app *yarnclient.App) string {
 
 // cachedJM returns the JobManager answer of an application that stands: asked at url under the same
 // report, and not yet due — or due, but the pass has no JobManager call left for answers that are due
-// (JobManagerCallsPerPass). A JobManager it returns no answer for is to be asked now.
-func (r *Reconciler) cachedJM(app *yarnclient.App, url string) (*jmAnswer, bool) {
+// (JobManagerCallsPerPass; budgeted false: sessions, whose one call covers all their jobs, are not
+// bounded by it). A JobManager it returns no answer for is to be asked now.
+func (r *Reconciler) cachedJM(app *yarnclient.App, url string, budgeted bool) (*jmAnswer, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a := r.jms[app.ID]
 	if a == nil || a.url != url || a.report != reportKey(app) {
 		return nil, false // never asked, or what YARN reports changed: ask
 	}
-	if r.opts.Now().Before(a.next) || r.budget.Add(-1) < 0 {
+	if r.opts.Now().Before(a.next) || budgeted && r.budget.Add(-1) < 0 {
 		return a, true
 	}
 	return nil, false

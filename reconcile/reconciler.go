@@ -131,7 +131,7 @@ type Options struct {
 	// JobManagerCallsPerPass bounds the JobManagers a pass asks because their answer is due: beyond it, the
 	// last answer stands until a later pass, so that a pass stays short (and what YARN reports shows
 	// within an interval) however many jobs run. A JobManager never asked, or whose application's report
-	// changed, is always asked. Default 1000.
+	// changed, is always asked, and so are sessions' (one call lists all their jobs). Default 1000.
 	JobManagerCallsPerPass int
 	// PassTimeout bounds one pass; what it did not reach waits for the next. Default 30s.
 	PassTimeout time.Duration

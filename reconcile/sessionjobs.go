@@ -83,7 +83,7 @@ func (r *Reconciler) sessionJobs(ctx context.Context, app *yarnclient.App) *sess
 	if url == "" {
 		return nil
 	}
-	if a, ok := r.cachedJM(app, url); ok && a.session != nil {
+	if a, ok := r.cachedJM(app, url, false); ok && a.session != nil {
 		v := *a.session
 		v.recovering = r.recovering(app)
 		return &v
