@@ -195,6 +195,7 @@ type Reconciler struct {
 	jms      map[string]*jmAnswer       // per application: its JobManager's last answer (jmcache.go)
 	views    map[string]*sessionView    // per session: what its JobManager listed in the current pass
 	budget   atomic.Int64               // JobManager calls left to this pass for answers that are due
+	offset   int                        // where the next pass starts its walk of the applications (rotate)
 	lastFull time.Time                  // start of the last full list
 	lastList time.Time                  // start of the last list
 }
@@ -320,7 +321,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 			jobApps = append(jobApps, app)
 		}
 	}
-	r.each(ctx, jobApps, r.reconcileApp)
+	r.each(ctx, r.rotate(jobApps), r.reconcileApp)
 	r.reconcileSessionJobs(ctx, sessionApps, listed, full)
 	r.each(ctx, sessionApps, r.reconcileApp)
 	if err := ctx.Err(); err != nil {
@@ -364,6 +365,19 @@ func (r *Reconciler) left(apps []yarnclient.App) bool {
 		return false // nothing copied
 	})
 	return found
+}
+
+// rotate starts each pass's walk of the applications where the last one's JobManager calls ended (by
+// JobManagerCallsPerPass), so that when the calls run out every application's JobManager gets its turn.
+func (r *Reconciler) rotate(apps []*yarnclient.App) []*yarnclient.App {
+	if len(apps) == 0 {
+		return apps
+	}
+	r.mu.Lock()
+	off := r.offset % len(apps)
+	r.offset = off + r.opts.JobManagerCallsPerPass
+	r.mu.Unlock()
+	return append(slices.Clone(apps[off:]), apps[:off]...)
 }
 
 // each runs f for each application, Parallelism at a time, until ctx ends.
