@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/ident"
+	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/registry/registrytest"
 	"github.com/yarngate/yarngate/simulator"
@@ -227,5 +229,40 @@ func TestJobManagerCallsPerPass(t *testing.T) {
 	h.pass(t)
 	if n := h.jmCalls() - before; n != 6 {
 		t.Errorf("a pass with a new application asked %d JobManagers, want 5 + 1", n)
+	}
+}
+
+// TestNewSessionJobWithCachedList: a job submitted to a session after the session's job list was read is
+// not LOST because that list (still standing) does not name it: the JobManager is asked again.
+func TestNewSessionJobWithCachedList(t *testing.T) {
+	t.Parallel()
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerRefresh: time.Hour, FullListInterval: time.Hour})
+	sess := h.add(t, simulator.AppSpec{Session: true, SessionJobs: 1})
+	h.pass(t)
+	jid := strings.Repeat("ab", 16)
+	app, _ := h.sim.App(sess)
+	hc := h.sim.JobManagerClient(5 * time.Second)
+	jm, err := jobmanager.New("http://"+app.Host+":8081", hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, err := jm.UploadJar(t.Context(), "job.jar", strings.NewReader("PK"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jm.RunJar(t.Context(), jar, jobmanager.RunRequest{JobID: jid}); err != nil {
+		t.Fatal(err)
+	}
+	// The record the service writes after the run.
+	id := ident.SessionJobID(sess, jid)
+	rec := registry.Record{ID: id, Kind: registry.KindSessionJob, ApplicationID: sess, Owner: "yarngate", Target: "session"}
+	rec.SetStatus(observe.Status{Schema: observe.SchemaVersion, State: "SUBMITTED", Since: time.Now(),
+		YARN: observe.YARN{ApplicationID: sess, State: "RUNNING"}, Flink: observe.Flink{JobID: jid}}, "submitted")
+	if _, err := h.reg.Create(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(t)
+	if got, _ := h.reg.Get(t.Context(), id); got.State != "RUNNING" {
+		t.Errorf("a job submitted after the cached list = %s, want RUNNING", got.State)
 	}
 }

@@ -19,6 +19,7 @@ type sessionView struct {
 	answered   bool
 	jobs       map[string]jobmanager.JobOverview
 	recovering bool
+	cached     bool // an answer of an earlier pass: a job it does not list may be newer than it
 }
 
 // reconcileSessionJobs refreshes the jobs of sessions: one job listing per running session whose answer is
@@ -70,7 +71,16 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 			}
 			continue
 		}
-		next, actions := r.observeSessionJob(ctx, rec.Status, app, views[rec.ApplicationID])
+		v := views[rec.ApplicationID]
+		if _, known := v.job(rec.Status.Flink.JobID); ok && v != nil && v.cached && v.answered && !known {
+			// An earlier answer does not list the job (submitted since?): only a new one may say the
+			// JobManager does not know it.
+			r.forgetJM(app.ID)
+			if fresh := r.sessionJobs(ctx, app); fresh != nil {
+				v, views[app.ID] = fresh, fresh
+			}
+		}
+		next, actions := r.observeSessionJob(ctx, rec.Status, app, v)
 		r.write(ctx, rec.ID, observe.KindSessionJob, next, "")
 		r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
 	}
@@ -85,7 +95,7 @@ func (r *Reconciler) sessionJobs(ctx context.Context, app *yarnclient.App) *sess
 	}
 	if a, ok := r.cachedJM(app, url, false); ok && a.session != nil {
 		v := *a.session
-		v.recovering = r.recovering(app)
+		v.recovering, v.cached = r.recovering(app), true
 		return &v
 	}
 	v := &sessionView{url: url, recovering: r.recovering(app)}
@@ -108,6 +118,15 @@ func (r *Reconciler) sessionJobs(ctx context.Context, app *yarnclient.App) *sess
 	keep := *v
 	r.rememberJM(app, url, v.answered, func(a *jmAnswer) { a.session, a.view = &keep, observe.JobManager{URL: url, Answered: keep.answered} })
 	return v
+}
+
+// job returns what the view lists of a job (false when it does not, or v is nil).
+func (v *sessionView) job(id string) (jobmanager.JobOverview, bool) {
+	if v == nil {
+		return jobmanager.JobOverview{}, false
+	}
+	o, ok := v.jobs[id]
+	return o, ok
 }
 
 // observeSessionJob gathers what there is to see of one session job and derives its status. app is nil when
