@@ -94,11 +94,11 @@ func (f *clientFlags) options() (client.Options, error) {
 
 // cli is what the client commands share: the flags and, once built, the client.
 type cli struct {
-	flags  clientFlags
+	flags clientFlags
 	// cancelOnInterrupt: a wait that SIGINT or SIGTERM ends cancels the job (jobs submit --cancel-on-interrupt).
 	cancelOnInterrupt bool
-	stdout io.Writer
-	stderr io.Writer
+	stdout            io.Writer
+	stderr            io.Writer
 }
 
 // client builds the client of the flags.
