@@ -22,12 +22,18 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/yarngate/yarngate/api"
 )
 
 // DefaultAddr is the gateway address when Options.Addr is empty (`make run`).
 const DefaultAddr = "http://127.0.0.1:8080"
+
+// ResponseHeaderTimeout bounds how long the default transport waits for an answer to begin once a request
+// is sent: longer than any long poll the client asks for (pollInterval, which the gateway caps), so that a
+// gateway that went away silently does not hang a wait forever.
+const ResponseHeaderTimeout = pollInterval + time.Minute
 
 // Options configure a Client.
 type Options struct {
@@ -40,8 +46,9 @@ type Options struct {
 	Kerberos *KerberosOptions
 	// CAFile names a PEM file of certificates to trust for HTTPS besides the system's.
 	CAFile string
-	// HTTPClient sends the requests; default a client without a timeout (long polls and log follows run as
-	// long as their context) and with a cookie jar. Its Transport is wrapped for authentication.
+	// HTTPClient sends the requests; default a client without an overall timeout (long polls and log follows
+	// run as long as their context) whose transport waits at most ResponseHeaderTimeout for an answer to
+	// begin, with a cookie jar. Its Transport is wrapped for authentication.
 	HTTPClient *http.Client
 	// UserAgent is sent as User-Agent; default "yarngate-client".
 	UserAgent string
@@ -53,6 +60,7 @@ type Client struct {
 	http      *http.Client
 	token     string
 	userAgent string
+	gaps      waitGaps
 }
 
 // New returns a client for opts.Addr. It does no I/O but reading CAFile and, for Kerberos, the ticket cache
@@ -63,7 +71,11 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	hc := &http.Client{}
-	if opts.HTTPClient != nil {
+	if opts.HTTPClient == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = ResponseHeaderTimeout
+		hc.Transport = t
+	} else {
 		c := *opts.HTTPClient
 		hc = &c
 	}
@@ -109,7 +121,8 @@ func New(opts Options) (*Client, error) {
 	if ua == "" {
 		ua = "yarngate-client"
 	}
-	return &Client{base: base, http: hc, token: opts.Token, userAgent: ua}, nil
+	return &Client{base: base, http: hc, token: opts.Token, userAgent: ua,
+		gaps: waitGaps{poll: minPollGap, retry: transientRetry}}, nil
 }
 
 // ParseAddr parses a gateway address: a URL with scheme http or https, or host:port (http).

@@ -28,6 +28,7 @@ func newTestClient(t *testing.T, h http.Handler, opts Options) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.gaps = waitGaps{poll: 10 * time.Millisecond, retry: 10 * time.Millisecond}
 	return c
 }
 
@@ -393,5 +394,23 @@ func TestCAFile(t *testing.T) {
 	}
 	if _, err := New(Options{Addr: srv.URL, CAFile: filepath.Join(t.TempDir(), "none.pem")}); err == nil {
 		t.Error("a missing CA file was accepted")
+	}
+}
+
+// TestWaitJobSkippedPollsAreSpaced: a gateway that answers long polls at once (X-Long-Poll: skipped, beyond
+// its cap) is asked again only after the poll gap, not in a busy loop.
+func TestWaitJobSkippedPollsAreSpaced(t *testing.T) {
+	var n atomic.Int32
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Long-Poll", "skipped")
+		writeJSON(w, 200, api.Job{ID: "j", State: api.StateAccepted})
+		n.Add(1)
+	}), Options{})
+	c.gaps.poll = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	c.WaitJob(ctx, "j", api.StateRunning)
+	if got := n.Load(); got < 2 || got > 11 {
+		t.Errorf("%d polls in 1s with a 100ms gap", got)
 	}
 }

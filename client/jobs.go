@@ -55,15 +55,34 @@ const transientRetry = 2 * time.Second
 
 // WaitJob long-polls until the job reaches state (api.JobState.Reached) or ctx ends; then it returns the
 // job as last seen with ctx's error. Answers worth retrying (unavailable, rate limited, a lost connection)
-// are retried until ctx ends.
+// are retried until ctx ends; a poll the gateway answers early without the state (a long poll beyond its cap,
+// X-Long-Poll: skipped) is repeated only after minPollGap.
 func (c *Client) WaitJob(ctx context.Context, id string, state api.JobState) (api.Job, error) {
-	var last api.Job
+	return waitFor(ctx, c.gaps,
+		func(ctx context.Context) (api.Job, error) { return c.PollJob(ctx, id, state, pollInterval) },
+		func(j api.Job) bool { return j.State.Reached(state) })
+}
+
+// minPollGap is the least time between the starts of two long polls of one wait.
+const minPollGap = 2 * time.Second
+
+// waitGaps are the pauses of a wait: between the starts of two polls, and after an answer worth retrying.
+type waitGaps struct{ poll, retry time.Duration }
+
+// waitFor repeats poll until reached says yes, ctx ends, or poll fails for good; it returns the last
+// value polled.
+func waitFor[T any](ctx context.Context, gaps waitGaps, poll func(context.Context) (T, error), reached func(T) bool) (T, error) {
+	var last T
 	for {
-		j, err := c.PollJob(ctx, id, state, pollInterval)
+		start := time.Now()
+		v, err := poll(ctx)
 		if err == nil {
-			last = j
-			if j.State.Reached(state) {
-				return j, nil
+			last = v
+			if reached(v) {
+				return v, nil
+			}
+			if err := sleep(ctx, gaps.poll-time.Since(start)); err != nil {
+				return last, err
 			}
 			continue
 		}
@@ -73,7 +92,7 @@ func (c *Client) WaitJob(ctx context.Context, id string, state api.JobState) (ap
 		if !retryable(err) {
 			return last, err
 		}
-		if err := sleep(ctx, transientRetry); err != nil {
+		if err := sleep(ctx, gaps.retry); err != nil {
 			return last, err
 		}
 	}
@@ -88,8 +107,11 @@ func retryable(err error) bool {
 	return true
 }
 
-// sleep waits d or until ctx ends.
+// sleep waits d (nothing when d <= 0) or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -45,26 +45,9 @@ func (c *Client) PollSession(ctx context.Context, id string, state api.SessionSt
 
 // WaitSession long-polls until the session reaches state (api.SessionState.Reached) or ctx ends, as WaitJob.
 func (c *Client) WaitSession(ctx context.Context, id string, state api.SessionState) (api.Session, error) {
-	var last api.Session
-	for {
-		s, err := c.PollSession(ctx, id, state, pollInterval)
-		if err == nil {
-			last = s
-			if s.State.Reached(state) {
-				return s, nil
-			}
-			continue
-		}
-		if ctx.Err() != nil {
-			return last, ctx.Err()
-		}
-		if !retryable(err) {
-			return last, err
-		}
-		if err := sleep(ctx, transientRetry); err != nil {
-			return last, err
-		}
-	}
+	return waitFor(ctx, c.gaps,
+		func(ctx context.Context) (api.Session, error) { return c.PollSession(ctx, id, state, pollInterval) },
+		func(s api.Session) bool { return s.State.Reached(state) })
 }
 
 // sessionPage is a page of GET /v1/sessions.

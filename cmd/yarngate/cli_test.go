@@ -26,11 +26,10 @@ type fakeGateway struct {
 	bodies   map[string][]byte // last body per "METHOD path"
 	auth     []string          // Authorization of each request
 	ends     map[string]api.JobState
-	polls    map[string]int
 }
 
 func newFakeGateway(t *testing.T) *fakeGateway {
-	g := &fakeGateway{t: t, bodies: map[string][]byte{}, ends: map[string]api.JobState{}, polls: map[string]int{}}
+	g := &fakeGateway{t: t, bodies: map[string][]byte{}, ends: map[string]api.JobState{}}
 	srv := httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(srv.Close)
 	g.url = srv.URL
@@ -98,9 +97,8 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			g.reply(w, 404, api.ErrorBody{Error: api.Error{Code: api.CodeNotFound, Message: "job " + id + " not found"}})
 			return
 		}
-		g.polls[id]++
 		st := api.StateStarting
-		if g.polls[id] > 1 {
+		if r.URL.Query().Get("wait") != "" { // a long poll: answers when the job reaches its end
 			st = end
 		}
 		g.reply(w, 200, api.Job{ID: id, State: st, Terminal: st.Terminal()})

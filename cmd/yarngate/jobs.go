@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -186,7 +187,7 @@ func retryable(err error) bool {
 
 // retry calls f until it succeeds, fails for good, or submitAttempts are spent, waiting between attempts
 // (the gateway's Retry-After when it gives one).
-func retry[T any](ctx context.Context, stderr interface{ Write([]byte) (int, error) }, f func() (T, error)) (T, error) {
+func retry[T any](ctx context.Context, stderr io.Writer, f func() (T, error)) (T, error) {
 	var v T
 	var err error
 	for attempt := 1; ; attempt++ {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +69,7 @@ its last 64 KiB (--tail to change it, --all for the whole file). --list lists th
 			}
 			defer body.Close()
 			_, err = io.Copy(c.stdout, body)
-			if follow && errors.Is(err, context.Canceled) {
+			if follow && ctx.Err() != nil {
 				return nil // Ctrl-C ends a follow
 			}
 			if err != nil {
