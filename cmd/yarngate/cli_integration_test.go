@@ -195,6 +195,30 @@ func TestCLIAgainstGateway(t *testing.T) {
 				t.Errorf("stdout %q, stderr %q", out, stderr)
 			}
 		})
+		t.Run("unbounded job: RUNNING exit 0, cancel, then exit 4 for CANCELED", func(t *testing.T) {
+			t.Parallel()
+			code, out, stderr := g.cli(t, "jobs", "submit", "--jar-id", jar.ID, "--name", "cli-unbounded", "--wait", "RUNNING",
+				"--timeout", "6m", "-o", "json", "--", "--mode", "unbounded", "--rate", "10")
+			var j api.Job
+			if out != "" {
+				jsonOut(t, out, &j)
+			}
+			if j.ID != "" {
+				t.Cleanup(func() { g.cli(t, "jobs", "cancel", "--kill", j.ID) }) // whatever happens below
+			}
+			if code != exitOK || j.State != api.StateRunning {
+				t.Fatalf("jobs submit --wait RUNNING: exit %d, state %s: %s", code, j.State, stderr)
+			}
+			code, out, stderr = g.cli(t, "jobs", "cancel", j.ID, "--wait", "-o", "json")
+			var canceled api.Job
+			jsonOut(t, out, &canceled)
+			if code != exitOK || canceled.State != api.StateCanceled {
+				t.Errorf("jobs cancel --wait: exit %d, state %s: %s", code, canceled.State, stderr)
+			}
+			if code, _, stderr := g.cli(t, "jobs", "get", j.ID, "--wait", "FINISHED"); code != exitCanceled || !strings.Contains(stderr, "ended CANCELED") {
+				t.Errorf("jobs get --wait FINISHED of a canceled job: exit %d, want %d: %s", code, exitCanceled, stderr)
+			}
+		})
 		t.Run("sessions create, list, stop", func(t *testing.T) {
 			t.Parallel()
 			code, out, stderr := g.cli(t, "sessions", "create", "--name", "cli-session", "--wait", "RUNNING", "--timeout", "5m", "-o", "json")

@@ -494,7 +494,7 @@ func (c *cli) jobsCancel() *cobra.Command {
 	return cmd
 }
 
-// jobIDs lists the caller's jobs that have not ended, for completion.
+// jobIDs lists the caller's jobs, for completion.
 func jobIDs(cl *client.Client, cmd *cobra.Command) ([]cobra.Completion, error) {
 	jobs, err := cl.ListJobs(cmd.Context(), client.ListOptions{})
 	var ids []cobra.Completion
