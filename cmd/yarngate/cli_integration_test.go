@@ -97,6 +97,15 @@ func (g *cliGateway) cli(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
+// killAfter kills the job a command printed as JSON (if any) when the test ends, whatever happened: a job
+// left running would hold the shared cluster's memory. A job that has ended is left as it is (200).
+func (g *cliGateway) killAfter(t *testing.T, stdout string) {
+	var j api.Job
+	if json.Unmarshal([]byte(stdout), &j) == nil && j.ID != "" && !j.Terminal {
+		t.Cleanup(func() { g.cli(t, "jobs", "cancel", "--kill", j.ID) })
+	}
+}
+
 // jsonOut decodes a command's -o json output into v.
 func jsonOut(t *testing.T, stdout string, v any) {
 	t.Helper()
@@ -156,7 +165,8 @@ func TestCLIAgainstGateway(t *testing.T) {
 			const n = 1000
 			output := g.root.Path + "/sum"
 			code, out, stderr := g.cli(t, "jobs", "submit", "--jar", exampleJar, "--name", "cli-bounded", "--wait", "FINISHED",
-				"--timeout", "8m", "-o", "json", "--", "--mode", "bounded", "--n", fmt.Sprint(n), "--output", "hdfs://"+output)
+				"--timeout", "15m", "-o", "json", "--", "--mode", "bounded", "--n", fmt.Sprint(n), "--output", "hdfs://"+output)
+			g.killAfter(t, out)
 			if code != exitOK {
 				t.Fatalf("exit %d, want 0: %s", code, stderr)
 			}
@@ -187,7 +197,8 @@ func TestCLIAgainstGateway(t *testing.T) {
 		t.Run("failing job: exit 3 with the failure", func(t *testing.T) {
 			t.Parallel()
 			code, out, stderr := g.cli(t, "jobs", "submit", "--jar-id", jar.ID, "--name", "cli-fails", "--wait", "FINISHED",
-				"--timeout", "8m", "--", "--fail")
+				"--timeout", "15m", "-o", "json", "--", "--fail")
+			g.killAfter(t, out)
 			if code != exitFailed {
 				t.Fatalf("exit %d, want %d (FAILED): %s", code, exitFailed, stderr)
 			}
@@ -198,7 +209,7 @@ func TestCLIAgainstGateway(t *testing.T) {
 		t.Run("unbounded job: RUNNING exit 0, cancel, then exit 4 for CANCELED", func(t *testing.T) {
 			t.Parallel()
 			code, out, stderr := g.cli(t, "jobs", "submit", "--jar-id", jar.ID, "--name", "cli-unbounded", "--wait", "RUNNING",
-				"--timeout", "6m", "-o", "json", "--", "--mode", "unbounded", "--rate", "10")
+				"--timeout", "15m", "-o", "json", "--", "--mode", "unbounded", "--rate", "10")
 			var j api.Job
 			if out != "" {
 				jsonOut(t, out, &j)
@@ -221,7 +232,7 @@ func TestCLIAgainstGateway(t *testing.T) {
 		})
 		t.Run("sessions create, list, stop", func(t *testing.T) {
 			t.Parallel()
-			code, out, stderr := g.cli(t, "sessions", "create", "--name", "cli-session", "--wait", "RUNNING", "--timeout", "5m", "-o", "json")
+			code, out, stderr := g.cli(t, "sessions", "create", "--name", "cli-session", "--wait", "RUNNING", "--timeout", "15m", "-o", "json")
 			var s api.Session
 			if out != "" {
 				jsonOut(t, out, &s)
@@ -232,13 +243,22 @@ func TestCLIAgainstGateway(t *testing.T) {
 			if code != exitOK || s.State != api.SessionRunning {
 				t.Fatalf("sessions create: exit %d, state %s: %s", code, s.State, stderr)
 			}
+			code, out, stderr = g.cli(t, "jobs", "submit", "--session", s.ID, "--jar-id", jar.ID, "--name", "cli-in-session",
+				"--wait", "FINISHED", "--timeout", "10m", "-o", "json", "--", "--mode", "bounded", "--n", "100", "--output", "hdfs://"+g.root.Path+"/session-sum")
+			var sj api.Job
+			if out != "" {
+				jsonOut(t, out, &sj)
+			}
+			if code != exitOK || sj.Target != "session" || !strings.HasPrefix(sj.ID, s.ID+".") || sj.State != api.StateFinished {
+				t.Errorf("jobs submit --session --wait FINISHED: exit %d, job %s %s %s: %s", code, sj.ID, sj.Target, sj.State, stderr)
+			}
 			code, out, _ = g.cli(t, "sessions", "list", "-o", "json")
 			var l api.SessionList
 			jsonOut(t, out, &l)
 			if code != 0 || !slices.ContainsFunc(l.Sessions, func(x api.Session) bool { return x.ID == s.ID }) {
 				t.Errorf("sessions list: exit %d, %+v", code, l)
 			}
-			code, out, stderr = g.cli(t, "sessions", "stop", s.ID, "--wait", "STOPPED", "--timeout", "3m", "-o", "json")
+			code, out, stderr = g.cli(t, "sessions", "stop", s.ID, "--wait", "STOPPED", "--timeout", "10m", "-o", "json")
 			var stopped api.Session
 			jsonOut(t, out, &stopped)
 			if code != exitOK || stopped.State != api.SessionStopped {

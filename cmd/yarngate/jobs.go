@@ -173,8 +173,12 @@ func jobWaitState(s string) (api.JobState, error) {
 // launch twice.
 func newIdempotencyKey() string { return "yarngate-cli-" + strings.ToLower(rand.Text()) }
 
-// submitAttempts bounds the command's retries of a submission that got no answer or a 5xx/429.
-const submitAttempts = 5
+// submitRetryFor bounds how long the command retries a submission that got no answer or a 5xx/429, with
+// the same idempotency key (so that a retry never launches twice); retryBackoffMax caps one pause.
+const (
+	submitRetryFor  = 2 * time.Minute
+	retryBackoffMax = 15 * time.Second
+)
 
 // retryable reports whether a failed call is worth repeating with the same idempotency key.
 func retryable(err error) bool {
@@ -185,19 +189,23 @@ func retryable(err error) bool {
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-// retry calls f until it succeeds, fails for good, or submitAttempts are spent, waiting between attempts
-// (the gateway's Retry-After when it gives one).
+// retry calls f until it succeeds, fails for good, or submitRetryFor has passed, pausing between attempts
+// (doubling from 2s up to retryBackoffMax, or the gateway's Retry-After when it gives one).
 func retry[T any](ctx context.Context, stderr io.Writer, f func() (T, error)) (T, error) {
-	var v T
-	var err error
-	for attempt := 1; ; attempt++ {
-		if v, err = f(); err == nil || !retryable(err) || attempt == submitAttempts {
+	deadline := time.Now().Add(submitRetryFor)
+	pause := 2 * time.Second
+	for {
+		v, err := f()
+		if err == nil || !retryable(err) {
 			return v, err
 		}
-		wait := time.Duration(attempt) * 2 * time.Second
+		wait := pause
 		var e *client.Error
 		if errors.As(err, &e) && e.Body.RetryAfter > 0 {
 			wait = time.Duration(e.Body.RetryAfter) * time.Second
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return v, err
 		}
 		fmt.Fprintf(stderr, "yarngate: %v; retrying in %v\n", err, wait)
 		select {
@@ -205,6 +213,7 @@ func retry[T any](ctx context.Context, stderr io.Writer, f func() (T, error)) (T
 			return v, ctx.Err()
 		case <-time.After(wait):
 		}
+		pause = min(2*pause, retryBackoffMax)
 	}
 }
 
