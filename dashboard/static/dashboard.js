@@ -57,18 +57,20 @@
     }
   }
 
+  // pickFile finds jobmanager.log among the JobManager containers (the last listed: the current attempt).
   function pickFile(containers) {
-    var jm = containers.filter(function (c) { return c.role === "jobmanager"; });
-    var pool = jm.length > 0 ? jm : [];
-    for (var i = 0; i < pool.length; i++) {
-      var files = pool[i].files || [];
-      for (var j = 0; j < files.length; j++) {
-        if (files[j].name === "jobmanager.log") {
-          return { container: pool[i].containerId, file: files[j].name };
-        }
+    var pick = null;
+    containers.forEach(function (c) {
+      if (c.role !== "jobmanager") {
+        return;
       }
-    }
-    return null;
+      (c.files || []).forEach(function (f) {
+        if (f.name === "jobmanager.log") {
+          pick = { container: c.containerId, file: f.name };
+        }
+      });
+    });
+    return pick;
   }
 
   function loadLog() {
