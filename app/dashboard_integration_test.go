@@ -179,6 +179,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			if state == "RUNNING" && !running {
 				running = true
 				b.screenshot("03-job-running")
+				runningDetail(t, b, g, j.ID)
 			}
 		}
 		if st, ok := api.ParseJobState(state); ok && st.Terminal() {
@@ -224,10 +225,22 @@ func TestDashboardInBrowser(t *testing.T) {
 	logStatus := runAs(b, time.Minute, "wait for the log tail", chromedp.Poll[string](`(() => { const s = document.querySelector("#log-status").textContent; return s.startsWith("Loading") ? null : s; })()`,
 		chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(50*time.Second)))
 	logText := eval[string](b, `document.querySelector("#log").hidden ? "" : document.querySelector("#log").textContent`)
-	t.Logf("log section: %q (%d bytes of log)", logStatus, len(logText))
-	if logText == "" && !strings.Contains(logStatus, "not available") {
-		t.Errorf("log section says %q with no log", logStatus)
+	if status, _, _, _ := g.do("GET", "/v1/jobs/"+j.ID+"/logs", nil, nil); status == 200 {
+		// A gateway with the logs API: the tail shows, once the log is listed (Reload asks again).
+		for deadline := time.Now().Add(2 * time.Minute); logText == "" && time.Now().Before(deadline); {
+			time.Sleep(3 * time.Second)
+			b.run(time.Minute, "reload the log", chromedp.Click(chromedp.CSS("#log-reload")))
+			logStatus = runAs(b, time.Minute, "wait for the log tail", chromedp.Poll[string](`(() => { const s = document.querySelector("#log-status").textContent; return s.startsWith("Loading") ? null : s; })()`,
+				chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(50*time.Second)))
+			logText = eval[string](b, `document.querySelector("#log").hidden ? "" : document.querySelector("#log").textContent`)
+		}
+		if logText == "" {
+			t.Errorf("the logs API answers, but the log section says %q", logStatus)
+		}
+	} else if !strings.Contains(logStatus, "not available") {
+		t.Errorf("without the logs API (%d) the log section says %q", status, logStatus)
 	}
+	t.Logf("log section: %q (%d bytes of log)", logStatus, len(logText))
 	b.screenshot("05-job-detail")
 
 	// Filters.
@@ -300,6 +313,30 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		t.Logf("%s: %dx%d, %d bytes", filepath.Base(p), size.X, size.Y, len(data))
 	}
+}
+
+// runningDetail opens the page of a running job in another tab: its Flink link is the API's links.flinkUi.
+func runningDetail(t *testing.T, b *browser, g *jobGateway, id string) {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx) // a tab of the same browser context: signed in
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	tab := &browser{t: t, ctx: ctx, artifacts: b.artifacts}
+	tab.run(time.Minute, "open the running job", chromedp.Navigate(g.url+"/ui/jobs/"+id), chromedp.WaitVisible(chromedp.CSS("#job-state")))
+	_, obj, _, _ := g.do("GET", "/v1/jobs/"+id, nil, nil)
+	state := tab.text("#job-state")
+	flink := eval[string](tab, `(() => { const e = document.querySelector("#link-flink"); return e ? e.href : ""; })()`)
+	t.Logf("the running job's page: %s, Flink link %q (API %s, %q)", state, flink, obj.State, deref(obj.Links.FlinkUI))
+	switch {
+	case state == "RUNNING" && obj.State == "RUNNING" && obj.Links.FlinkUI != nil && flink != *obj.Links.FlinkUI:
+		t.Errorf("Flink link %q, API %q", flink, *obj.Links.FlinkUI)
+	case state == "RUNNING" && flink == "":
+		t.Errorf("a RUNNING job's page has no Flink link")
+	}
+	tab.screenshot("03b-job-detail-running")
+	b.shots = append(b.shots, tab.shots...)
 }
 
 // getClusterAs reads GET /v1/cluster with g's token.
