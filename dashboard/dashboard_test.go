@@ -157,7 +157,7 @@ func TestPages(t *testing.T) {
 		{"another's job is not found", "alice", "/ui/jobs/application_1767225600000_0006", 404, []string{"no job with this id"}, []string{"job-6"}},
 		{"sessions", "alice", "/ui/sessions", 200, []string{"application_1767225600000_0100", "1 session<"}, nil},
 		{"sessions of bob", "bob", "/ui/sessions", 200, []string{"No sessions"}, []string{"application_1767225600000_0100"}},
-		{"session", "alice", "/ui/sessions/application_1767225600000_0100", 200, []string{"s1", "No jobs you may see"}, nil},
+		{"session", "alice", "/ui/sessions/application_1767225600000_0100", 200, []string{"s1", "No jobs you may see", `data-logs-url="/v1/sessions/application_1767225600000_0100/logs"`}, nil},
 		{"cluster", "alice", "/ui/cluster", 200, []string{"rm1", "http://rm.example:8088", "StateHasSession", "1.20.3", "2.2.1", "gw-1", "zookeeper"}, nil},
 		{"login", "", "/ui/login?next=/ui/jobs/x", 200, []string{`name="token"`, `value="/ui/jobs/x"`}, nil},
 		{"login never sends elsewhere", "", "/ui/login?next=//evil.example/", 200, []string{`value="/ui/"`}, []string{"evil"}},

@@ -263,6 +263,8 @@ type sessionView struct {
 	Session api.Session
 	// Jobs are the session's jobs the caller may see, newest first.
 	Jobs []api.Job
+	// LogsURL is the path of the session's logs API.
+	LogsURL string
 }
 
 // sessionPage renders one session (GET /ui/sessions/{id}) with its jobs.
@@ -276,7 +278,7 @@ func (d *Dashboard) sessionPage(w http.ResponseWriter, r *http.Request) {
 		d.Error(w, r, err)
 		return
 	}
-	v := sessionView{Session: s}
+	v := sessionView{Session: s, LogsURL: "/v1/sessions/" + url.PathEscape(s.ID) + "/logs"}
 	if d.opts.Jobs != nil {
 		jobs, err := d.opts.Jobs.List(r.Context(), "")
 		if err != nil {
