@@ -39,7 +39,9 @@ func TestLogTailInBrowser(t *testing.T) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte(logText))
 	})
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) { http.Error(w, `{"error":{"code":"not_found"}}`, http.StatusNotFound) })
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":{"code":"not_found"}}`, http.StatusNotFound)
+	})
 	mux.Handle("/ui/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.ServeHTTP(w, r.WithContext(authn.WithPrincipal(r.Context(), authn.Principal{Name: "alice", User: "alice", Method: authn.MethodToken})))
 	}))
