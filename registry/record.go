@@ -74,6 +74,14 @@ type Record struct {
 	EndedAt   time.Time `json:"endedAt,omitzero"`
 	GoneAt    time.Time `json:"goneAt,omitzero"`
 
+	// Webhooks are the job's own notification targets (the request's notifications); the configured global
+	// ones apply to every record besides.
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+	// Outbox holds the events published and not yet delivered (see Publish); OutboxDropped counts those
+	// dropped because the outbox was full.
+	Outbox        []Event `json:"outbox,omitempty"`
+	OutboxDropped int     `json:"outboxDropped,omitempty"`
+
 	// Version is the stored version this record was read at; Update writes only over it.
 	Version Version `json:"-"`
 }
@@ -92,6 +100,7 @@ func (r *Record) SetState(state string, terminal bool, at time.Time, reason stri
 	if r.Terminal || (r.State == state && r.Terminal == terminal) {
 		return false
 	}
+	r.Publish(Event{Type: EventState, At: at, State: state, Previous: r.State, Reason: reason})
 	r.State, r.Terminal = state, terminal
 	r.History = append(r.History, Transition{State: state, At: at.UTC(), Reason: reason})
 	if terminal {
@@ -106,6 +115,10 @@ func (r *Record) SetState(state string, terminal bool, at time.Time, reason stri
 func (r *Record) SetStatus(s observe.Status, reason string) bool {
 	if r.Status.Equal(s) {
 		return false
+	}
+	if old, now := r.Status.Health, s.Health; now.Status != "" && now.Status != old.Status {
+		r.Publish(Event{Type: EventHealth, At: now.CheckedAt, State: s.State, Health: now.Status,
+			PreviousHealth: old.Status, HealthReasons: now.Reasons})
 	}
 	r.Status = s
 	r.SetState(s.State, observe.Terminal(observe.Kind(r.Kind), s.State), s.Since, reason)
