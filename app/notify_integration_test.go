@@ -173,12 +173,36 @@ func TestNotifyWebhookAcrossRestart(t *testing.T) {
 	cfg, root := notifyConfig(t)
 	hook := newHookReceiver(t)
 	hook.refusing = true
+	cfg.Health.Interval = 2 * time.Second
 	g, first := gatewayOn(t, cfg, root)
-	j := g.submitKilledAtEnd(map[string]any{"name": "it-notify-restart", "jarId": g.jarID, "flinkVersion": "1.20",
+	// Flink 2 here (the restart-loop test runs both versions): the job checkpoints, so that its health shows
+	// what the JobManager's checkpoint and backpressure answers say.
+	j := g.submitKilledAtEnd(map[string]any{"name": "it-notify-restart", "jarId": g.jarID, "flinkVersion": "2",
 		"args":          []string{"--mode", "unbounded", "--rate", "5"},
+		"flinkConfig":   map[string]any{"execution.checkpointing.interval": "2 s"},
 		"notifications": []map[string]any{{"url": hook.srv.URL + "/hook", "secret": "it", "events": []string{"state"}}}})
 	if got := g.wait(j.ID, "RUNNING", 5*time.Minute); got.State != "RUNNING" {
 		t.Fatalf("job %s is %s, want RUNNING", j.ID, got.State)
+	}
+	// Its health, from the JobManager: healthy, checkpointing, a completed checkpoint, a backpressure level.
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
+		var view struct {
+			Health *struct {
+				Status           string  `json:"status"`
+				Checkpointing    bool    `json:"checkpointing"`
+				LastCheckpointAt *string `json:"lastCheckpointAt"`
+				Backpressure     *string `json:"backpressure"`
+			} `json:"health"`
+		}
+		_, _, _, body := g.do(http.MethodGet, "/v1/jobs/"+j.ID, nil, nil)
+		json.Unmarshal([]byte(body), &view)
+		if h := view.Health; h != nil && h.Status == "healthy" && h.Checkpointing && h.LastCheckpointAt != nil && h.Backpressure != nil {
+			t.Logf("health: %s, last checkpoint %s, backpressure %s", h.Status, *h.LastCheckpointAt, *h.Backpressure)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health never showed a checkpoint and backpressure: %s", body)
+		}
 	}
 	// Refused calls were made (the sender runs), and nothing was recorded.
 	deadline := time.Now().Add(time.Minute)
