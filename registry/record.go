@@ -116,12 +116,14 @@ func (r *Record) SetStatus(s observe.Status, reason string) bool {
 	if r.Status.Equal(s) {
 		return false
 	}
-	if old, now := r.Status.Health, s.Health; now.Status != "" && now.Status != old.Status {
-		r.Publish(Event{Type: EventHealth, At: now.CheckedAt, State: s.State, Health: now.Status,
-			PreviousHealth: old.Status, HealthReasons: now.Reasons})
-	}
+	old := r.Status.Health
 	r.Status = s
 	r.SetState(s.State, observe.Terminal(observe.Kind(r.Kind), s.State), s.Since, reason)
+	if h := s.Health; h.Status != "" && h.Status != old.Status {
+		// After the state event: a job is RUNNING before it is healthy.
+		r.Publish(Event{Type: EventHealth, At: h.CheckedAt, State: s.State, Health: h.Status,
+			PreviousHealth: old.Status, HealthReasons: h.Reasons})
+	}
 	return true
 }
 
