@@ -107,7 +107,7 @@ type Job struct {
 	// Credentials, on a Kerberized cluster, say what the job's cluster was launched with and until when it
 	// can reach HDFS; absent with simple authentication.
 	Credentials *Credentials `json:"credentials,omitempty"`
-	// Health is the health of a running application job, from its JobManager; absent while it is not
+	// Health is the health of a running job, from its JobManager; absent while it is not
 	// assessed (the job does not run, or health checks are off).
 	Health *JobHealth `json:"health,omitempty"`
 	// Notifications are the job's own webhooks (their secrets by name only).

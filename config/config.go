@@ -380,7 +380,7 @@ type Registry struct {
 	GCInterval time.Duration `yaml:"gcInterval"`
 }
 
-// Health configures the health checks of running application jobs (JobManager REST calls made by the
+// Health configures the health checks of running jobs (JobManager REST calls made by the
 // reconciler at a lower frequency than its passes).
 type Health struct {
 	// Interval is the period of one job's checks; 0 disables them (interval).

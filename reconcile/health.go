@@ -32,7 +32,7 @@ func (r *Reconciler) forgetHealth(id string) {
 	r.mu.Unlock()
 }
 
-// assessHealth checks the health of a running application job when it is due (see healthDue) and sets it in
+// assessHealth checks the health of a running job (application or session job) when it is due (see healthDue) and sets it in
 // next: a few JobManager calls (exception history, checkpoint configuration and statistics, the job's
 // operators and their backpressure), then the pure assessment of package observe. A job that does not run
 // has no health.
