@@ -20,6 +20,7 @@ func newNotifier(cfg config.Config, recs *records, reg prometheus.Registerer, lo
 	opts := notify.Options{Records: recs.reg, Secrets: map[string]string{},
 		Policy:      notify.Policy{AllowHosts: cfg.Notify.AllowHosts},
 		MaxAttempts: cfg.Notify.MaxAttempts, MaxAge: cfg.Notify.MaxAge, Timeout: cfg.Notify.Timeout,
+		MinBackoff: cfg.Notify.MinBackoff, MaxBackoff: cfg.Notify.MaxBackoff,
 		Logger: logger, Metrics: m}
 	if recs.election != nil {
 		opts.Leadership = recs.election

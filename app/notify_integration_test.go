@@ -121,6 +121,8 @@ func notifyConfig(t *testing.T) (config.Config, *hdfstest.Root) {
 	cfg.Jars.MaxSize = 64 << 20
 	cfg.Notify.Secrets = map[string]config.Secret{"it": itWebhookSecret}
 	cfg.Notify.AllowHosts = []string{"127.0.0.1"}
+	cfg.Notify.MaxBackoff = 3 * time.Second // a receiver that refused for minutes is retried soon after it recovers
+	cfg.Notify.MaxAttempts = 1000
 	return cfg, root
 }
 

@@ -411,6 +411,10 @@ type Notify struct {
 	MaxAge time.Duration `yaml:"maxAge"`
 	// Timeout bounds one webhook call (timeout).
 	Timeout time.Duration `yaml:"timeout"`
+	// MinBackoff and MaxBackoff bound the wait between delivery rounds of an event, doubled per failed
+	// round (minBackoff, maxBackoff).
+	MinBackoff time.Duration `yaml:"minBackoff"`
+	MaxBackoff time.Duration `yaml:"maxBackoff"`
 }
 
 // NotifyWebhook is a global webhook.
@@ -466,7 +470,7 @@ func Default(env func(string) string) Config {
 		Health: Health{Interval: 30 * time.Second, RestartWindow: 10 * time.Minute, MaxRestarts: 3, CheckpointAge: 10 * time.Minute,
 			Backpressure: true},
 		Notify: Notify{Webhooks: []NotifyWebhook{}, Secrets: map[string]Secret{}, AllowHosts: []string{}, MaxAttempts: 12, MaxAge: 24 * time.Hour,
-			Timeout: 10 * time.Second},
+			Timeout: 10 * time.Second, MinBackoff: time.Second, MaxBackoff: 5 * time.Minute},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: 30 * time.Second,
 	}

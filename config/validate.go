@@ -325,7 +325,10 @@ func (c Config) validateNotify(bad func(key, format string, args ...any)) {
 			bad("notify.secrets", "%s: a signing secret has at least 16 bytes", name)
 		}
 	}
-	if c.Notify.MaxAttempts < 1 || c.Notify.MaxAge <= 0 || c.Notify.Timeout <= 0 {
-		bad("notify", "maxAttempts, maxAge and timeout must be positive")
+	if c.Notify.MaxAttempts < 1 || c.Notify.MaxAge <= 0 || c.Notify.Timeout <= 0 || c.Notify.MinBackoff <= 0 || c.Notify.MaxBackoff <= 0 {
+		bad("notify", "maxAttempts, maxAge, timeout, minBackoff and maxBackoff must be positive")
+	}
+	if c.Notify.MinBackoff > c.Notify.MaxBackoff {
+		bad("notify", "minBackoff %s exceeds maxBackoff %s", c.Notify.MinBackoff, c.Notify.MaxBackoff)
 	}
 }
