@@ -6,8 +6,8 @@
 // HMAC-SHA256, retried with exponential backoff, and removes them from the outbox once acknowledged or given
 // up. See docs/NOTIFICATIONS.md.
 //
-// Dependency rule: notify imports registry and the standard library (and Prometheus); nothing but app and
-// job (URL policy) imports it. Only Run starts work, and app calls it.
+// Dependency rule: notify imports registry and the standard library (and Prometheus); only app imports it
+// (and hands the job service Sender.CheckWebhook as a function). Only Run starts work, and app calls it.
 package notify
 
 import (
