@@ -328,7 +328,7 @@ func TestNotifyRestartLoopTurnsUnhealthy(t *testing.T) {
 				t.Fatalf("job %s is %s, want RUNNING", j.ID, got.State)
 			}
 			running := time.Now()
-			c := hook.waitFor(t, "unhealthy notification", 4*time.Minute, func(c hookCall) bool {
+			c := hook.waitFor(t, "unhealthy notification", 8*time.Minute, func(c hookCall) bool {
 				return c.JobID == j.ID && c.Type == "health" && c.Health == "unhealthy"
 			})
 			t.Logf("unhealthy notification %s %v after RUNNING", c.ID, time.Since(running).Round(time.Second))
