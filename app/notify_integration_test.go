@@ -187,7 +187,9 @@ func TestNotifyWebhookAcrossRestart(t *testing.T) {
 		t.Fatalf("job %s is %s, want RUNNING", j.ID, got.State)
 	}
 	// Its health, from the JobManager: healthy, checkpointing, a completed checkpoint, a backpressure level.
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
+	// Flink calls a job RUNNING before its TaskManager has a container: on a full cluster the first checkpoint
+	// waits for one, hence the generous deadline.
+	for deadline := time.Now().Add(6 * time.Minute); ; time.Sleep(time.Second) {
 		var view struct {
 			Health *struct {
 				Status           string  `json:"status"`
