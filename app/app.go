@@ -205,10 +205,14 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		rec, err := reconcile.New(recs.reconcileOptions(cfg, reconcile.Options{
+		rec, err := reconcile.New(healthOptions(cfg, recs.reconcileOptions(cfg, reconcile.Options{
 			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
 			Logger: logger, Metrics: reconcileMetrics,
-		}, jmLeaders))
+		}, jmLeaders)))
+		if err != nil {
+			return err
+		}
+		notifier, err := newNotifier(cfg, recs, opts.Registry, logger)
 		if err != nil {
 			return err
 		}
@@ -218,7 +222,7 @@ func Run(ctx context.Context, opts Options) error {
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
 			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger),
-			Logger: logger, Metrics: metrics,
+			CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
 			return err
@@ -227,6 +231,7 @@ func Run(ctx context.Context, opts Options) error {
 		reconcileCtx, stopReconcile := context.WithCancel(ctx)
 		var reconciling sync.WaitGroup
 		reconciling.Go(func() { rec.Run(reconcileCtx) })
+		reconciling.Go(func() { notifier.Run(reconcileCtx) })
 		defer func() {
 			stopReconcile()
 			reconciling.Wait()

@@ -170,6 +170,8 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 		}
 	}
 	job.Credentials = renderCredentials(creds)
+	job.Health = renderHealth(st.Health)
+	job.Notifications = renderWebhooks(rec.Webhooks)
 	for _, j := range st.Flink.Jobs {
 		job.Flink.Jobs = append(job.Flink.Jobs, api.FlinkJob{ID: j.ID, Name: j.Name, State: j.State})
 	}

@@ -115,6 +115,11 @@ type Options struct {
 	// LookupHost resolves host names, to tell whether a JobManager address is on the host of its application's
 	// AM container. Default net.DefaultResolver.LookupHost.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
+	// HealthInterval is how often the health of each running application job is checked (a few JobManager
+	// calls each). Default 30s; negative disables health checks.
+	HealthInterval time.Duration
+	// HealthThresholds say when a running job is degraded or unhealthy.
+	HealthThresholds observe.HealthThresholds
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger and Metrics are required.
@@ -138,6 +143,9 @@ func (o *Options) validate() error {
 			*d.v = d.def
 		}
 	}
+	if o.HealthInterval == 0 {
+		o.HealthInterval = defaultHealthInterval
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -158,6 +166,8 @@ type Reconciler struct {
 	seeking  map[string]bool            // record ids whose failure is being looked for
 	answered map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
 	refused  map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
+	// healthChecked is when each running job's health was last checked, by record id.
+	healthChecked map[string]time.Time
 }
 
 // failureSearch is a failed job whose failure to find.
@@ -174,7 +184,8 @@ func New(opts Options) (*Reconciler, error) {
 	return &Reconciler{opts: opts, jmHTTP: &http.Client{Timeout: opts.JobManagerTimeout},
 		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
 		failures: make(chan failureSearch, 256), removals: make(chan string, 256),
-		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{}}, nil
+		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{},
+		healthChecked: map[string]time.Time{}}, nil
 }
 
 // Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs
@@ -307,6 +318,9 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 		prev = adoptedStatus(app)
 	}
 	next, actions := r.observeApp(ctx, app, kind, prev)
+	if kind == observe.KindJob {
+		r.assessHealth(ctx, app.ID, &next)
+	}
 	if !known {
 		r.adopt(ctx, app, kind, next)
 	} else {

@@ -91,6 +91,13 @@ var rules = []rule{
 		why: "the dashboard renders the api objects the services hand it through interfaces it declares; it reaches neither the cluster nor the registry, and httpapi mounts it",
 	},
 	{
+		pkg: module + "/notify",
+		forbid: []string{module + "/app", module + "/httpapi", module + "/job", module + "/launch", module + "/reconcile",
+			module + "/yarnclient", module + "/hdfs/...", module + "/zk", module + "/flink/...", module + "/kerberos",
+			"github.com/gin-gonic/gin/..."},
+		why: "notifications read and write the registry's outboxes and call webhooks; they know no cluster client, service or HTTP layer",
+	},
+	{
 		pkg: module + "/observe",
 		forbid: append(slices.Clone(clients),
 			"net", "net/http", "os", "os/exec", "io/fs", "database/sql",
