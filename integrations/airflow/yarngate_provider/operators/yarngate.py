@@ -202,9 +202,27 @@ class YarnGateSubmitJobOperator(BaseOperator):
         if job.get("state") == "FINISHED":
             self.log.info("yarngate job %s FINISHED", job["id"])
             return job["id"]
+        job = self._with_failure(job)
         message = job_failure(job)
         self.log.error("%s", message)
         raise AirflowException(message)
+
+    def _with_failure(self, job: dict[str, Any], patience: float = 30.0) -> dict[str, Any]:
+        """The ended job with its failure: the gateway may record the Flink failure (from the job's archive or
+        the JobManager log) a little after the state, so ask again for a while when it is missing."""
+        if job.get("state") not in ("FAILED", "LOST") or (job.get("flink") or {}).get("failure"):
+            return job
+        deadline = time.monotonic() + patience
+        try:
+            hook = self.hook
+            while time.monotonic() < deadline:
+                job = hook.get_job(job["id"])
+                if (job.get("flink") or {}).get("failure"):
+                    break
+                time.sleep(2)
+        except Exception as e:  # the state is known; the failure's text is a bonus
+            self.log.warning("Reading the failure of yarngate job %s: %s", job.get("id"), e)
+        return job
 
     def on_kill(self) -> None:
         """Cancels the job (Flink cancels it; the job ends CANCELED)."""
