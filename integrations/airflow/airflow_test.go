@@ -619,7 +619,11 @@ func rmApplications(t *testing.T, rm, name string) []string {
 func TestProviderUnit(t *testing.T) {
 	t.Parallel()
 	if !testenv.Required() {
-		if _, err := os.Stat(os.ExpandEnv("$HOME/.cache/yarngate/airflow")); err != nil {
+		cache := os.Getenv("YARNGATE_CACHE")
+		if cache == "" {
+			cache = os.ExpandEnv("$HOME/.cache/yarngate")
+		}
+		if _, err := os.Stat(filepath.Join(cache, "airflow")); err != nil {
 			t.Skip("no Airflow virtualenv yet (integrations/airflow/install.sh builds it; make test does)")
 		}
 	}
