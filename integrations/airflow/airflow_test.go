@@ -92,6 +92,35 @@ func ensureVenv() (string, error) {
 	return venvDir, venvErr
 }
 
+var (
+	siteOnce sync.Once
+	siteDir  string
+	siteErr  error
+)
+
+// installProvider installs the provider as a package (with its entry point, which registers the connection
+// type) into a directory of this run for PYTHONPATH: the cached virtualenv stays the same for every checkout.
+func installProvider() (string, error) {
+	siteOnce.Do(func() {
+		venv, err := ensureVenv()
+		if err != nil {
+			siteErr = err
+			return
+		}
+		src := filepath.Join(scratch, "provider-src")
+		siteDir = filepath.Join(scratch, "site")
+		if siteErr = copyTree(".", src, func(rel string) bool {
+			return rel == "pyproject.toml" || rel == "README.md" ||
+				strings.HasPrefix(rel, "yarngate_provider") && !strings.Contains(rel, "__pycache__")
+		}); siteErr != nil {
+			return
+		}
+		siteErr = run(venv+"/bin/python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+			"--no-build-isolation", "--target", siteDir, src)
+	})
+	return siteDir, siteErr
+}
+
 // prepare returns the shared set-up, building it on first use.
 func prepare(t *testing.T) *shared {
 	t.Helper()
@@ -100,18 +129,7 @@ func prepare(t *testing.T) *shared {
 		if s.venv, s.err = ensureVenv(); s.err != nil {
 			return
 		}
-		// The provider, installed as a package (its entry point registers the connection type), into a directory
-		// of this run: the cached virtualenv stays the same for every checkout.
-		src := filepath.Join(scratch, "provider-src")
-		s.site = filepath.Join(scratch, "site")
-		if s.err = copyTree(".", src, func(rel string) bool {
-			return rel == "pyproject.toml" || rel == "README.md" ||
-				strings.HasPrefix(rel, "yarngate_provider") && !strings.Contains(rel, "__pycache__")
-		}); s.err != nil {
-			return
-		}
-		if s.err = run(s.venv+"/bin/python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
-			"--no-build-isolation", "--target", s.site, src); s.err != nil {
+		if s.site, s.err = installProvider(); s.err != nil {
 			return
 		}
 		s.gateway = filepath.Join(scratch, "yarngate")
@@ -631,8 +649,14 @@ func TestProviderUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	site, err := installProvider()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(venv+"/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning", "tests")
-	cmd.Env = append(os.Environ(), "PYTHONPATH=.", "AIRFLOW_HOME="+t.TempDir(), "PYTHONDONTWRITEBYTECODE=1")
+	// The installed provider, as Airflow would find it; the tests from this directory.
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+site, "YARNGATE_PROVIDER_INSTALLED=1", "AIRFLOW_HOME="+t.TempDir(),
+		"PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("pytest: %v\n%s", err, out)

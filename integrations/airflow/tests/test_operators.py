@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from airflow.exceptions import AirflowException
@@ -137,3 +138,16 @@ def test_provider_info_names_importable_classes():
     for dotted in [info["connection-types"][0]["hook-class-name"], *info["extra-links"]]:
         module, _, name = dotted.rpartition(".")
         assert getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.skipif(not os.environ.get("YARNGATE_PROVIDER_INSTALLED"), reason="the provider is not installed as a package")
+def test_airflow_finds_the_provider():
+    from airflow.providers_manager import ProvidersManager
+
+    pm = ProvidersManager()
+    assert "airflow-provider-yarngate" in pm.providers
+    hook = pm.hooks["yarngate"]
+    assert hook is not None and hook.hook_class_name == "yarngate_provider.hooks.yarngate.YarnGateHook"
+    assert hook.connection_type == "yarngate"
+    pm.initialize_providers_extra_links()
+    assert "yarngate_provider.links.yarngate.YarnGateYarnLink" in pm.extra_links_class_names

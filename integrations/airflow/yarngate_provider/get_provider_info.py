@@ -6,7 +6,7 @@ from __future__ import annotations
 def get_provider_info() -> dict:
     """Connection type, hooks, operators, sensors, triggers and extra links of the yarngate provider."""
     return {
-        "package-name": "apache-airflow-providers-yarngate",
+        "package-name": "airflow-provider-yarngate",
         "name": "yarngate",
         "description": "Submit Apache Flink jobs to YARN through yarngate, follow and cancel them.",
         "versions": ["0.1.0"],
