@@ -85,6 +85,12 @@ var rules = []rule{
 		why:    "keytabs are stored through a file system interface app adapts; the package knows none of ours",
 	},
 	{
+		pkg: module + "/dashboard",
+		forbid: append(slices.Clone(clients), module+"/job", module+"/httpapi", module+"/launch", module+"/reconcile",
+			module+"/app", "github.com/gin-gonic/gin/..."),
+		why: "the dashboard renders the api objects the services hand it through interfaces it declares; it reaches neither the cluster nor the registry, and httpapi mounts it",
+	},
+	{
 		pkg: module + "/observe",
 		forbid: append(slices.Clone(clients),
 			"net", "net/http", "os", "os/exec", "io/fs", "database/sql",
