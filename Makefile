@@ -13,7 +13,7 @@ CLUSTER_ENV  := testenv/.run/cluster.env
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean
+.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean airflow-venv
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -98,6 +98,9 @@ $(EXAMPLE_JAR): $(shell find $(EXAMPLE_DIR)/src -name '*.java')
 	javac --release 11 -cp '$(FLINK2_HOME)/lib/*' -d $(EXAMPLE_DIR)/target/check2 $^
 	printf 'Main-Class: dev.yarngate.example.SumJob\n' > $(EXAMPLE_DIR)/target/manifest.txt
 	jar --create --file $@ --manifest $(EXAMPLE_DIR)/target/manifest.txt -C $(EXAMPLE_DIR)/target/classes .
+
+airflow-venv: ## build the pinned Airflow virtualenv of the provider's tests (integrations/airflow/install.sh; go test runs it too)
+	integrations/airflow/install.sh
 
 clean: ## remove build output (not the download cache)
 	rm -rf bin $(EXAMPLE_DIR)/target
