@@ -464,6 +464,10 @@ sa_conf() {
     echo "execution.checkpointing.interval: 5 s"
     echo "state.checkpoints.dir: hdfs://$host:$nn_port/tmp/yarngate-standalone/checkpoints"
     echo "taskmanager.data.port: 0"
+    # A TaskManager waits for a leader as long as a test's failover takes (Flink's default gives up after 5 min).
+    echo "taskmanager.registration.timeout: 1 h"
+    # Java 17 needs the distribution's module options (env.java.opts.all in its own config.yaml).
+    echo "env.java.opts.all: $(sed -n '/^env:/,/^[^ ]/s/^ *all: //p' "$sa_flink/conf/config.yaml")"
     case $name in
       jm*)
         i=${name#jm}
