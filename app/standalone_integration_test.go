@@ -63,6 +63,9 @@ func requireStandalone(t *testing.T, c *testenv.Cluster) standalone {
 	if p := c.Env["YARNGATE_STANDALONE_PIDS"]; p != "" {
 		s.pids = strings.Split(p, ",")
 	}
+	if c.Kerberos {
+		t.Skip("the standalone Flink cluster is not part of the Kerberized test cluster")
+	}
 	if len(s.rest) < 2 || s.id == "" || s.root == "" || len(s.pids) != len(s.rest) {
 		if testenv.Required() {
 			t.Fatal("the test cluster has no standalone Flink cluster: make cluster-up STANDALONE=1")

@@ -20,7 +20,8 @@
 #               cluster id yarngate-standalone), HA storage in HDFS (/tmp/yarngate-standalone/ha), as the test user.
 #               cluster.env then also holds YARNGATE_STANDALONE_REST (the JobManagers' REST URLs, comma-separated),
 #               YARNGATE_STANDALONE_ZK_ROOT and YARNGATE_STANDALONE_CLUSTER_ID. It may be added to a running
-#               cluster (`up` with STANDALONE=1 starts only what is missing); `down` stops it. Not with KERBEROS.
+#               cluster (`up` with STANDALONE=1 starts only what is missing); `down` stops it. Ignored with
+#               KERBEROS (a Kerberized standalone cluster is not part of the test cluster).
 #   Both combine. Without KERBEROS, `up` keeps the mode of a cluster that is already running.
 #
 #   testenv/cluster.sh fetch    download (once, into the cache) and assemble everything; no processes
@@ -93,7 +94,10 @@ kdc_dir=$run/kdc
 standalone=0
 [[ ${STANDALONE:-0} == 1 ]] && standalone=1
 [[ -f $run/standalone/enabled ]] && standalone=1
-((standalone && kerberos)) && [[ ${1:-} == up ]] && { echo "STANDALONE=1 does not combine with KERBEROS=1" >&2; exit 1; }
+if ((standalone && kerberos)); then
+  [[ ${1:-} == up ]] && echo "STANDALONE=1 is ignored on a Kerberized cluster" >&2
+  standalone=0
+fi
 
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
 hadoop_cache=$cache/hadoop/$hadoop_version
