@@ -226,6 +226,9 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		defer jobs.Close() // after the server: launches under way finish
+		if err := registerConfiguredClusters(ctx, cfg.Clusters.File, jobs, logger); err != nil {
+			return err
+		}
 		reconcileCtx, stopReconcile := context.WithCancel(ctx)
 		var reconciling sync.WaitGroup
 		reconciling.Go(func() { rec.Run(reconcileCtx) })

@@ -1,14 +1,23 @@
 package app
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flinkcluster"
+	"github.com/yarngate/yarngate/job"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
+	"go.yaml.in/yaml/v3"
 )
 
 // clusterJobManagerTimeout bounds one call to a registered cluster's JobManager.
@@ -56,4 +65,44 @@ func (c *clusterLocator) close() {
 		l.Close()
 	}
 	c.leaders = nil
+}
+
+// registerConfiguredClusters registers the clusters of clusters.file (a YAML list of POST /v1/clusters
+// bodies) as the gateway's own user. A malformed file or registration stops the start; a cluster that cannot
+// be registered now (unreachable, no leader) is logged and left out until the next start or a POST.
+func registerConfiguredClusters(ctx context.Context, file string, jobs *job.Service, logger *slog.Logger) error {
+	if file == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("clusters.file: %w", err)
+	}
+	var doc any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("clusters.file %s: %w", file, err)
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("clusters.file %s: %w", file, err)
+	}
+	var reqs []api.FlinkClusterRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&reqs); err != nil {
+		return fmt.Errorf("clusters.file %s: a list of registrations (id, name, rest, zookeeper, yarnApplicationId, acl): %w", file, err)
+	}
+	for _, req := range reqs {
+		c, created, err := jobs.RegisterCluster(ctx, req)
+		var spec *api.SpecError
+		switch {
+		case errors.As(err, &spec):
+			return fmt.Errorf("clusters.file %s: cluster %q: %w", file, req.ID, err)
+		case err != nil:
+			logger.Warn("could not register a configured cluster", "cluster", req.ID, "error", err)
+		default:
+			logger.Info("configured cluster registered", "cluster", c.ID, "kind", c.Kind, "new", created)
+		}
+	}
+	return nil
 }

@@ -467,3 +467,25 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
+// TestConfiguredClusters: the clusters of clusters.file are registered at start-up, as the gateway's user.
+func TestConfiguredClusters(t *testing.T) {
+	t.Parallel()
+	c := testenv.Require(t)
+	s := requireStandalone(t, c)
+	file := filepath.Join(t.TempDir(), "clusters.yaml")
+	yaml := fmt.Sprintf("- id: it-configured\n  name: from the configuration\n  rest: [%s]\n  acl: {view: ['*']}\n"+
+		"- id: it-configured-zk\n  zookeeper: {root: %s, clusterId: %s}\n", strings.Join(s.rest, ", "), s.root, s.id)
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startJobGatewayWith(t, func(cfg *config.Config, root *hdfstest.Root) {
+		cfg.ZooKeeper.Quorum = root.Cluster.ZooKeeper
+		cfg.Clusters.File = file
+	})
+	for _, id := range []string{"it-configured", "it-configured-zk"} {
+		status, cl, _, raw := g.clusterDo(http.MethodGet, "/v1/clusters/"+id, nil)
+		if status != 200 || cl.Health == nil || cl.Health.State != "HEALTHY" {
+			t.Errorf("configured cluster %s = %d %s", id, status, raw)
+		}
+	}
+}
