@@ -408,6 +408,7 @@ func TestYARNSessionRegisteredByApplicationID(t *testing.T) {
 	name := fmt.Sprintf("it-yarn-session-%d", time.Now().UnixNano()%1e9)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
+	began := time.Now()
 	cmd := exec.CommandContext(ctx, filepath.Join(c.FlinkHome, "bin", "yarn-session.sh"), "-d", "-nm", name,
 		"-jm", "1024m", "-tm", "1024m", "-s", "3", "-Dparallelism.default=1")
 	cmd.Env = append(os.Environ(), "HADOOP_CONF_DIR="+c.HadoopConfDir, "HADOOP_CLASSPATH="+c.Env["HADOOP_CLASSPATH"],
@@ -423,7 +424,7 @@ func TestYARNSessionRegisteredByApplicationID(t *testing.T) {
 	if err != nil {
 		t.Fatalf("yarn-session.sh -d (%s): %v\n%s", appID, err, tail(out, 4000))
 	}
-	t.Logf("yarn-session.sh started %s", appID)
+	t.Logf("yarn-session.sh started %s in %s", appID, time.Since(began).Round(time.Second))
 
 	id := "it-yarn-" + strings.TrimPrefix(strings.ReplaceAll(appID, "_", "-"), "application-")
 	var cl flinkCluster
@@ -444,6 +445,7 @@ func TestYARNSessionRegisteredByApplicationID(t *testing.T) {
 	if cl.Kind != "yarn" {
 		t.Errorf("kind %q", cl.Kind)
 	}
+	t.Logf("registered as %s after %s", id, time.Since(began).Round(time.Second))
 	var wg sync.WaitGroup
 	for k := range 3 {
 		wg.Go(func() {
@@ -454,6 +456,7 @@ func TestYARNSessionRegisteredByApplicationID(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	t.Logf("three jobs FINISHED after %s", time.Since(began).Round(time.Second))
 	if status, c, _, raw := g.clusterDo(http.MethodGet, "/v1/clusters/"+id, nil); status != 200 || c.Health == nil || c.Health.State != "HEALTHY" || c.Health.FlinkVersion != "1.20.3" {
 		t.Errorf("cluster = %d %s", status, raw)
 	}
