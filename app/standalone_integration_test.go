@@ -43,6 +43,10 @@ type flinkCluster struct {
 	} `json:"health"`
 }
 
+// standaloneFailover is held (write) by a test while it has killed a JobManager of the standalone cluster, until
+// the JobManager runs again; tests that need the cluster whole hold it for reading.
+var standaloneFailover sync.RWMutex
+
 // standalone is the standalone-HA cluster of the test cluster, or a skip (a failure under CI) without one.
 type standalone struct {
 	rest     []string
@@ -250,7 +254,16 @@ func TestStandaloneHACluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
-	t.Cleanup(func() { s.restore(t) })
+	standaloneFailover.Lock()
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			s.restore(t)
+			standaloneFailover.Unlock()
+		}
+	}
+	defer restore()
 	conn, _, err := gozk.Connect(strings.Split(s.quorum, ","), 10*time.Second, gozk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
@@ -338,6 +351,7 @@ func TestStandaloneHACluster(t *testing.T) {
 	}
 	stopWatch()
 	watching.Wait()
+	restore()
 	mu.Lock()
 	defer mu.Unlock()
 	states := []string{}
@@ -475,6 +489,8 @@ func TestConfiguredClusters(t *testing.T) {
 	t.Parallel()
 	c := testenv.Require(t)
 	s := requireStandalone(t, c)
+	standaloneFailover.RLock() // both JobManagers up: the registration at start-up finds a leader that answers
+	defer standaloneFailover.RUnlock()
 	file := filepath.Join(t.TempDir(), "clusters.yaml")
 	yaml := fmt.Sprintf("- id: it-configured\n  name: from the configuration\n  rest: [%s]\n  acl: {view: ['*']}\n"+
 		"- id: it-configured-zk\n  zookeeper: {root: %s, clusterId: %s}\n", strings.Join(s.rest, ", "), s.root, s.id)
