@@ -511,24 +511,43 @@ sa_settings() {
   fi
 }
 
-standalone_ok() { # every process runs, and a JobManager answers /overview and sees a TaskManager
+standalone_ok() { # every process runs, both JobManagers answer, and one sees a TaskManager
   local i
   alive sa-jm0 && alive sa-jm1 && alive sa-tm0 || return 1
+  for i in 0 1; do
+    curl -fsS -m 5 "http://$host:$((sa_rest_port + i))/config" >/dev/null 2>&1 || return 1
+  done
   for i in 0 1; do
     curl -fsS -m 5 "http://$host:$((sa_rest_port + i))/overview" 2>/dev/null | grep -q '"taskmanagers":[1-9]' && return 0
   done
   return 1
 }
 
+# start_standalone starts what is not running of the standalone cluster and waits until it is whole. A process
+# that exits while starting (a port taken for a moment: a killed JobManager's port in TIME_WAIT, or an outgoing
+# connection's local port when the ports lie in the ephemeral range) is started again, a few times.
 start_standalone() {
+  local try i n
   mkdir -p "$sa_dir"
   : >"$sa_dir/enabled"
   [[ -s $sa_dir/cluster-id ]] || echo "$sa_cluster_id-$(date +%s)" >"$sa_dir/cluster-id"
   sa_settings
-  start_standalone_process jm0
-  start_standalone_process jm1
-  start_standalone_process tm0
-  wait_for "standalone Flink cluster" 180 standalone_ok
+  for try in 1 2 3 4 5; do
+    start_standalone_process jm0
+    start_standalone_process jm1
+    start_standalone_process tm0
+    for ((i = 0; i < 180; i++)); do
+      standalone_ok && return 0
+      n=0
+      for p in sa-jm0 sa-jm1 sa-tm0; do alive "$p" || n=$((n + 1)); done
+      ((n == 0)) || break
+      sleep 1
+    done
+    ((n == 0)) && break # every process runs, yet no JobManager sees a TaskManager: not a start-up race
+    log "a standalone Flink process exited while starting (try $try); starting it again in 5 s"
+    sleep 5
+  done
+  wait_for "standalone Flink cluster" 10 standalone_ok
 }
 
 cmd_standalone_restore() {
