@@ -93,6 +93,9 @@ type Options struct {
 	Instances instanceLister
 	// Leaders follows the JobManager leaders of HA clusters; nil without JobManager HA.
 	Leaders jobManagerLeaders
+	// Clusters finds the leading JobManagers of registered clusters (*flinkcluster.Locator); nil: jobs in
+	// registered clusters are not observed.
+	Clusters clusterLocator
 	// HomeTag is the application tag of this installation (ident.HomeTag). Required.
 	HomeTag string
 	// StagingRoot is the absolute HDFS staging root: launch files under <root>/.flink/<application id>, job
@@ -255,7 +258,8 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	r.each(ctx, jobApps, r.reconcileApp)
 	r.reconcileSessionJobs(ctx, sessionApps, listed)
 	r.each(ctx, sessionApps, r.reconcileApp)
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool { return rec.Kind != registry.KindSessionJob }) {
+	r.reconcileClusterJobs(ctx)
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool { return onYARN(rec.Kind) }) {
 		if _, ok := listed[rec.ApplicationID]; !ok {
 			r.missing(ctx, rec)
 		} else if !rec.GoneAt.IsZero() {
@@ -337,7 +341,11 @@ func (r *Reconciler) Observe(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if rec.Kind == registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
+	if rec.Kind == registry.KindClusterJob {
+		r.reconcileClusterJobsOf(ctx, rec.ApplicationID, []registry.Record{rec})
+		return nil
+	}
+	if !onYARN(rec.Kind) || rec.Launcher != "" || rec.State == StateLaunchFailed {
 		return nil
 	}
 	app, err := r.opts.RM.App(ctx, rec.ApplicationID)
@@ -499,7 +507,7 @@ func (r *Reconciler) archiveDir() string { return path.Join(r.opts.StagingRoot, 
 // archive of its Flink job (or the archive directory of an application with several jobs).
 func (r *Reconciler) filesOf(rec registry.Record) []string {
 	var out []string
-	if rec.Kind != registry.KindSessionJob {
+	if onYARN(rec.Kind) {
 		out = append(out, path.Join(r.opts.StagingRoot, ".flink", rec.ApplicationID))
 		if r.opts.HADir != "" {
 			out = append(out, path.Join(r.opts.HADir, rec.ApplicationID))

@@ -33,6 +33,7 @@ var clients = []string{
 	module + "/zk",
 	module + "/flink",
 	module + "/flink/jobmanager",
+	module + "/flinkcluster",
 	module + "/registry",
 	module + "/registry/boltstore",
 	module + "/kerberos",
@@ -52,6 +53,12 @@ var rules = []rule{
 		pkg:    module + "/httpapi",
 		forbid: clients,
 		why:    "the HTTP layer reaches the cluster through the service, never a cluster client",
+	},
+	{
+		pkg: module + "/flinkcluster",
+		forbid: []string{module + "/job", module + "/httpapi", module + "/app", module + "/reconcile", module + "/launch",
+			"github.com/gin-gonic/gin/..."},
+		why: "finding registered clusters' JobManagers is a client: it knows the client packages, never the service or HTTP",
 	},
 	{
 		pkg:    module + "/client",
