@@ -13,7 +13,7 @@ CLUSTER_ENV  := testenv/.run/cluster.env
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean bench-scale
+.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean airflow-venv bench-scale
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,8 +25,10 @@ run: build cluster-up ## run the gateway in the foreground against the test clus
 	source $(CLUSTER_ENV) && exec bin/yarngate serve --config configs/dev.yaml
 
 test: lint ## lint, then all tests, integration included: brings the test cluster up if needed, takes it down after
+	@command -v chromium >/dev/null || testenv/install-chromium.sh # the dashboard's browser test
 	@started=0; \
-	if ! testenv/cluster.sh status >/dev/null 2>&1; then testenv/cluster.sh up || exit 1; started=1; fi; \
+	if ! testenv/cluster.sh status >/dev/null 2>&1; then started=1; fi; \
+	STANDALONE=1 testenv/cluster.sh up || exit 1; \
 	rc=0; YARNGATE_REQUIRE_CLUSTER=1 go test $(GO_TEST_FLAGS) ./... || rc=$$?; \
 	if [ $$rc -eq 0 ]; then $(MAKE) -s fuzz || rc=$$?; fi; \
 	if [ $$started -eq 1 ] && [ "$${KEEP_CLUSTER:-0}" != 1 ]; then testenv/cluster.sh down; fi; \
@@ -64,7 +66,7 @@ bench-scale: ## scale benchmark on the simulator: reconciler (10^4 jobs, 500 ses
 	$(TOOLS)/yarngate-scale -only reads $(SCALE_FLAGS)
 	$(TOOLS)/yarngate-scale -only longpolls $(SCALE_FLAGS)
 
-cluster-up: ## start the real test cluster (HDFS, YARN, ZooKeeper, Flink); HA=1 two ResourceManagers, KERBEROS=1 Kerberized (KDC, SPNEGO)
+cluster-up: ## start the real test cluster (HDFS, YARN, ZooKeeper, Flink); HA=1 two ResourceManagers, KERBEROS=1 Kerberized (KDC, SPNEGO), STANDALONE=1 also a Flink standalone-HA cluster
 	testenv/cluster.sh up
 
 cluster-down: ## stop the test cluster
@@ -104,6 +106,9 @@ $(EXAMPLE_JAR): $(shell find $(EXAMPLE_DIR)/src -name '*.java')
 	javac --release 11 -cp '$(FLINK2_HOME)/lib/*' -d $(EXAMPLE_DIR)/target/check2 $^
 	printf 'Main-Class: dev.yarngate.example.SumJob\n' > $(EXAMPLE_DIR)/target/manifest.txt
 	jar --create --file $@ --manifest $(EXAMPLE_DIR)/target/manifest.txt -C $(EXAMPLE_DIR)/target/classes .
+
+airflow-venv: ## build the pinned Airflow virtualenv of the provider's tests (integrations/airflow/install.sh; go test runs it too)
+	integrations/airflow/install.sh
 
 clean: ## remove build output (not the download cache)
 	rm -rf bin $(EXAMPLE_DIR)/target

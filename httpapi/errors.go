@@ -101,6 +101,24 @@ func classify(err error, maxJarSize int64) *apiError {
 		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "cursor is not a nextCursor of this list; start again without it", err)
 	case errors.Is(err, job.ErrJobNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no job with this id", err)
+	case errors.Is(err, job.ErrClustersDisabled):
+		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "registered clusters are not configured on this gateway", err)
+	case errors.Is(err, job.ErrClusterNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeClusterNotFound, "no registered cluster with this id (POST /v1/clusters)", err)
+	case errors.Is(err, job.ErrClusterExists):
+		return newAPIError(http.StatusConflict, api.CodeClusterExists, "another cluster is registered under this id", err)
+	case errors.Is(err, job.ErrClusterInUse):
+		return newAPIError(http.StatusConflict, api.CodeClusterInUse, "the cluster runs jobs submitted through the gateway: "+unwrapMessage(err, job.ErrClusterInUse), err)
+	case errors.Is(err, job.ErrClusterUnsupported):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidSpec, "the gateway cannot follow this cluster: "+unwrapMessage(err, job.ErrClusterUnsupported), err)
+	case errors.Is(err, job.ErrClusterNotFlink):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeClusterNotFlink, "the endpoint does not answer as a Flink JobManager (GET /config with a flink-version)", err)
+	case errors.Is(err, job.ErrClusterNoLeader):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeClusterNoLeader, "ZooKeeper names no JobManager leader for this cluster id under this path root (check zookeeper.clusterId and zookeeper.root)", err)
+	case errors.Is(err, job.ErrClusterNotRunning):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeClusterUnreachable, "the YARN application does not run: "+unwrapMessage(err, job.ErrClusterNotRunning), err)
+	case errors.Is(err, job.ErrClusterUnreachable):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeClusterUnreachable, "no JobManager of the cluster answers", err)
 	case errors.Is(err, job.ErrSessionNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeSessionNotFound, "no session with this id", err)
 	case errors.Is(err, job.ErrSessionNotRunning):
@@ -188,6 +206,13 @@ func classify(err error, maxJarSize int64) *apiError {
 	default:
 		return newAPIError(http.StatusInternalServerError, api.CodeInternal, "internal error", err)
 	}
+}
+
+// Classify returns the HTTP status and the error (code and client-safe message) the API answers err with:
+// the one mapping of errors, for the dashboard's pages.
+func Classify(err error) (int, api.Error) {
+	ae := classify(err, 0)
+	return ae.status, api.Error{Code: ae.code, Message: ae.message, Details: ae.details}
 }
 
 // ctxKeyErrorCode is the gin context key under which renderError leaves the code for the access log.

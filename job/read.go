@@ -36,7 +36,7 @@ func (s *Service) jobRecord(ctx context.Context, id string) (registry.Record, er
 		return registry.Record{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 	case err != nil:
 		return registry.Record{}, fmt.Errorf("read job %s: %w", id, err)
-	case !visible(&rec) || rec.Kind == registry.KindSession || !s.mayJob(s.caller(ctx), &rec, accessView):
+	case !visible(&rec) || !isJob(rec.Kind) || !s.mayJob(s.caller(ctx), &rec, accessView):
 		return registry.Record{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 	}
 	return rec, nil
@@ -220,7 +220,7 @@ func (s *Service) page(p Page, keep func(*registry.Record) bool, may func(*regis
 func (s *Service) List(ctx context.Context, state api.JobState, p Page) (api.JobList, error) {
 	caller := s.caller(ctx)
 	recs, next, err := s.page(p, func(rec *registry.Record) bool {
-		return visible(rec) && rec.Kind != registry.KindSession && (state == "" || rec.State == string(state))
+		return visible(rec) && isJob(rec.Kind) && (state == "" || rec.State == string(state))
 	}, func(rec *registry.Record) bool { return s.mayJob(caller, rec, accessView) }) // a session job's access reads its session's record
 	if err != nil {
 		return api.JobList{}, err
@@ -264,12 +264,16 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 		Flink: api.JobFlink{JobID: st.Flink.JobID, Version: st.Flink.Version, State: optional(st.Flink.State),
 			Failure: optional(st.Flink.Failure), Jobs: make([]api.FlinkJob, 0, len(st.Flink.Jobs))},
 		Owner: rec.Owner, SubmittedBy: rec.SubmittedBy, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
+		History: renderHistory(rec.History),
 	}
 	if job.Target == "" {
 		job.Target = targetApplication
 		if rec.Kind == registry.KindSessionJob {
 			job.Target = targetSession
 		}
+	}
+	if rec.Kind == registry.KindClusterJob {
+		return s.renderClusterJob(rec, job)
 	}
 	creds := rec.Credentials
 	if rec.Kind == registry.KindSessionJob {
@@ -278,6 +282,8 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 		}
 	}
 	job.Credentials = renderCredentials(creds)
+	job.Health = renderHealth(st.Health)
+	job.Notifications = renderWebhooks(rec.Webhooks)
 	for _, j := range st.Flink.Jobs {
 		job.Flink.Jobs = append(job.Flink.Jobs, api.FlinkJob{ID: j.ID, Name: j.Name, State: j.State})
 	}
@@ -307,13 +313,22 @@ func (s *Service) renderSession(rec registry.Record) api.Session {
 		YARN: api.JobYARN{ApplicationID: rec.ApplicationID, State: st.YARN.State, FinalStatus: st.YARN.FinalStatus,
 			Diagnostics: st.YARN.Diagnostics, Queue: st.YARN.Queue, User: st.YARN.User},
 		Owner: rec.Owner, SubmittedBy: rec.SubmittedBy, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
-		Credentials: renderCredentials(rec.Credentials)}
+		Credentials: renderCredentials(rec.Credentials), History: renderHistory(rec.History)}
 	base := s.rmBase()
 	sess.Links.YARN = base + "/cluster/app/" + rec.ApplicationID
 	if st.JobManager != "" && (sess.State == api.SessionRunning || sess.State == api.SessionStopping) {
 		sess.Links.FlinkUI, sess.Links.JobManager = ptr(base+"/proxy/"+rec.ApplicationID+"/"), ptr(st.JobManager)
 	}
 	return sess
+}
+
+// renderHistory is the API form of a record's history, never nil.
+func renderHistory(h []registry.Transition) []api.StateChange {
+	out := make([]api.StateChange, 0, len(h))
+	for _, t := range h {
+		out = append(out, api.StateChange{State: t.State, At: t.At, Reason: t.Reason})
+	}
+	return out
 }
 
 // renderCredentials is the API form of a record's credentials; nil without.

@@ -47,6 +47,9 @@ func newSimHarness(t *testing.T, so simulator.Options, opts Options) *simHarness
 	opts.Files = &fakeFiles{dirs: map[string][]hdfs.DirEntry{}, files: map[string]string{}}
 	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts.LookupHost, opts.JobManagerClient = simulator.LookupHost, sim.JobManagerClient(0)
+	if opts.HealthInterval == 0 {
+		opts.HealthInterval = -1 // these tests count the calls that observe states; health checks have their own
+	}
 	if h.r, err = New(opts); err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func reportOf(app *yarnclient.App) observe.Report {
 // application runs; for an ended application with several jobs, their archives) and derives its status.
 // sv, for a session, is what its JobManager listed in this pass (nil when not asked): its answer tells
 // whether the JobManager answers, at no further call.
-func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind observe.Kind, prev observe.Status, sv *sessionView) (observe.Status, []observe.Action) {
+func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind observe.Kind, prev observe.Status, sv *sessionView) (next observe.Status, actions []observe.Action) {
 	o := observe.Observation{Report: reportOf(app), Now: r.opts.Now()}
 	if !app.State.Terminal() {
 		o.JobManager.URL = r.jobManagerURL(ctx, app)
@@ -64,6 +64,11 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 	if kind == observe.KindSession {
 		return observe.Session(prev, o, r.opts.SessionStopGrace)
 	}
+	defer func() {
+		if next.State != "RUNNING" {
+			next.Health = observe.Health{} // health is a running job's
+		}
+	}()
 	switch {
 	case !app.State.Terminal() || observe.Settled(kind, prev):
 	case prev.Flink.MultipleJobs:

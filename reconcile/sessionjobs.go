@@ -81,6 +81,7 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 			}
 		}
 		next, actions := r.observeSessionJob(ctx, rec.Status, app, v)
+		r.assessHealth(ctx, rec.ID, &next)
 		r.write(ctx, rec.ID, observe.KindSessionJob, next, "")
 		r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
 	}
@@ -170,6 +171,7 @@ func (r *Reconciler) adoptSessionJob(ctx context.Context, session *yarnclient.Ap
 	view := &sessionView{url: "", answered: true, jobs: map[string]jobmanager.JobOverview{o.ID: o}}
 	view.url = amURL(session)
 	st, _ := r.observeSessionJob(ctx, prev, session, view)
+	r.assessHealth(ctx, id, &st)
 	rec := registry.Record{ID: id, Kind: registry.KindSessionJob, ApplicationID: session.ID, Owner: session.User,
 		Name: o.Name, Target: "session", CreatedAt: time.UnixMilli(o.StartTime).UTC()}
 	if o.StartTime <= 0 {

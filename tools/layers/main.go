@@ -33,6 +33,7 @@ var clients = []string{
 	module + "/zk",
 	module + "/flink",
 	module + "/flink/jobmanager",
+	module + "/flinkcluster",
 	module + "/registry",
 	module + "/registry/boltstore",
 	module + "/kerberos",
@@ -60,6 +61,18 @@ var rules = []rule{
 		why:    "the HTTP layer reaches the cluster through the service, never a cluster client",
 	},
 	{
+		pkg: module + "/flinkcluster",
+		forbid: []string{module + "/job", module + "/httpapi", module + "/app", module + "/reconcile", module + "/launch",
+			"github.com/gin-gonic/gin/..."},
+		why: "finding registered clusters' JobManagers is a client: it knows the client packages, never the service or HTTP",
+	},
+	{
+		pkg:    module + "/client",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
+		allow:  []string{module + "/api"},
+		why:    "the API client speaks the wire types only: it imports api and nothing else of ours, and no gin",
+	},
+	{
 		pkg:    module + "/kerberos",
 		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
 		why:    "the Kerberos login and SPNEGO transports are handed to the clients by app; they know none of ours",
@@ -85,6 +98,19 @@ var rules = []rule{
 		why:    "keytabs are stored through a file system interface app adapts; the package knows none of ours",
 	},
 	{
+		pkg: module + "/dashboard",
+		forbid: append(slices.Clone(clients), module+"/job", module+"/httpapi", module+"/launch", module+"/reconcile",
+			module+"/app", "github.com/gin-gonic/gin/..."),
+		why: "the dashboard renders the api objects the services hand it through interfaces it declares; it reaches neither the cluster nor the registry, and httpapi mounts it",
+	},
+	{
+		pkg: module + "/notify",
+		forbid: []string{module + "/app", module + "/httpapi", module + "/job", module + "/launch", module + "/reconcile",
+			module + "/yarnclient", module + "/hdfs/...", module + "/zk", module + "/flink/...", module + "/kerberos",
+			"github.com/gin-gonic/gin/..."},
+		why: "notifications read and write the registry's outboxes and call webhooks; they know no cluster client, service or HTTP layer",
+	},
+	{
 		pkg: module + "/observe",
 		forbid: append(slices.Clone(clients),
 			"net", "net/http", "os", "os/exec", "io/fs", "database/sql",
@@ -99,6 +125,8 @@ type rule struct {
 	pkg string
 	// forbid lists import paths, or path/... for a path and everything under it.
 	forbid []string
+	// allow lists exceptions to forbid, in the same form.
+	allow []string
 	// why is the reason printed beside each violation.
 	why string
 }
@@ -172,7 +200,8 @@ func check(pkgs []pkgImports, rules []rule) []violation {
 				if under(imp, r.pkg) {
 					continue
 				}
-				if slices.ContainsFunc(r.forbid, func(f string) bool { return matches(f, imp) }) {
+				match := func(f string) bool { return matches(f, imp) }
+				if slices.ContainsFunc(r.forbid, match) && !slices.ContainsFunc(r.allow, match) {
 					vs = append(vs, violation{pkg: p.ImportPath, imp: imp, why: r.why})
 				}
 			}
