@@ -218,6 +218,7 @@ func Run(ctx context.Context, opts Options) error {
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
 			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger),
+			Logs:   job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
 			Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
@@ -231,7 +232,7 @@ func Run(ctx context.Context, opts Options) error {
 			stopReconcile()
 			reconciling.Wait()
 		}()
-		gwOpts.Jobs, gwOpts.Sessions = jobs, jobs
+		gwOpts.Jobs, gwOpts.Sessions, gwOpts.Logs = jobs, jobs, jobs
 		clusterOpts.Flink, clusterOpts.Registry = jobs, jobs
 		logger.Info("job launching enabled", "flink", jobs.FlinkVersions())
 	}

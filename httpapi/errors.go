@@ -99,6 +99,10 @@ func classify(err error, maxJarSize int64) *apiError {
 		return newAPIError(http.StatusForbidden, api.CodeForbidden, unwrapMessage(err, job.ErrForbidden), err)
 	case errors.Is(err, job.ErrJobNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no job with this id", err)
+	case errors.Is(err, job.ErrLogNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no such container or log file", err)
+	case errors.Is(err, job.ErrInvalidLogRange):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, unwrapMessage(err, job.ErrInvalidLogRange), err)
 	case errors.Is(err, job.ErrSessionNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeSessionNotFound, "no session with this id", err)
 	case errors.Is(err, job.ErrSessionNotRunning):

@@ -112,6 +112,8 @@ type Options struct {
 	LaunchTimeout time.Duration
 	// JobManagerTimeout bounds one JobManager call (cancel, session shutdown). Default 5s.
 	JobManagerTimeout time.Duration
+	// Logs is where the log routes read containers' logs; without Logs.YARN they answer 503.
+	Logs LogSources
 	// Logger and Metrics are required.
 	Logger  *slog.Logger
 	Metrics *Metrics

@@ -206,6 +206,9 @@ func (z *inflated) pos() int64 { return z.n }
 // large go around it.
 const windowSize = 256 << 10
 
+// headerFill is what a window reads after a skip.
+const headerFill = 4 << 10
+
 // window reads a section of an io.ReaderAt forward through a bounded buffer; skipping moves the offset
 // without reading.
 type window struct {
@@ -253,12 +256,18 @@ func (w *window) Read(p []byte) (int, error) {
 	if w.buf == nil {
 		w.buf = make([]byte, windowSize)
 	}
-	fill := min(int64(windowSize), w.size-w.off)
+	// A read that goes on from the buffer fills all of it; one after a skip (a header between two skips,
+	// while listing) only a little, so that listing reads a small part of a large file.
+	fill := int64(headerFill)
+	if w.off == w.bufOff+int64(len(w.buf)) {
+		fill = windowSize
+	}
+	fill = min(fill, w.size-w.off)
 	n, err := w.r.ReadAt(w.buf[:fill], w.base+w.off)
 	if errors.Is(err, io.EOF) && int64(n) == fill {
 		err = nil
 	}
-	w.buf, w.bufOff = w.buf[:n], w.off
+	w.buf, w.bufOff = w.buf[:cap(w.buf)][:n], w.off
 	if n == 0 {
 		if err == nil {
 			err = io.ErrNoProgress
