@@ -90,7 +90,7 @@ func (s *server) getLog(c *gin.Context, bind func(*gin.Context) (string, error),
 		r.Follow = admitted
 	}
 	ctx := c.Request.Context()
-	l, err := open(logs, ctx, id, c.Param("container"), c.Param("file"), r)
+	l, err := open(logs, ctx, id, c.Param("containerId"), c.Param("file"), r)
 	if err != nil {
 		return err
 	}

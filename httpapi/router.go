@@ -195,12 +195,12 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	v1.GET("/jobs/:id", s.handle(s.getJob))
 	v1.POST("/jobs/:id/cancel", s.handle(s.cancelJob))
 	v1.GET("/jobs/:id/logs", s.handle(s.listJobLogs))
-	v1.GET("/jobs/:id/logs/:container/:file", s.handle(s.getJobLog))
+	v1.GET("/jobs/:id/logs/:containerId/:file", s.handle(s.getJobLog))
 	v1.POST("/sessions", s.handle(s.createSession))
 	v1.GET("/sessions", s.handle(s.listSessions))
 	v1.GET("/sessions/:id", s.handle(s.getSession))
 	v1.DELETE("/sessions/:id", s.handle(s.deleteSession))
 	v1.GET("/sessions/:id/logs", s.handle(s.listSessionLogs))
-	v1.GET("/sessions/:id/logs/:container/:file", s.handle(s.getSessionLog))
+	v1.GET("/sessions/:id/logs/:containerId/:file", s.handle(s.getSessionLog))
 	return e, nil
 }
