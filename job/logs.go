@@ -207,9 +207,11 @@ func (s *Service) findLogs(ctx context.Context, t logTarget) ([]logContainer, er
 		return c
 	}
 	if n := len(attempts); n > 0 && attempts[n-1].FinishedTime == 0 {
+		// A failure here leaves the TaskManagers out of this answer, not the JobManager (its container is
+		// the attempt's): the attempt may have ended since it was listed.
 		live, err := y.AttemptContainers(ctx, t.appID, attempts[n-1].AppAttemptID)
-		if err != nil && !errors.Is(err, yarnclient.ErrNotFound) {
-			return nil, fmt.Errorf("container logs of %s: %w", t.appID, err)
+		if err != nil {
+			s.opts.Logger.Debug("live containers not listed", "application", t.appID, "err", err)
 		}
 		for _, c := range live {
 			add(c.ContainerID, c.NodeID, c.NodeHTTPAddress, c.ContainerState)
@@ -453,13 +455,13 @@ const nodeMargin = 64 << 10
 // nodeLogFrom streams a NodeManager's log file from offset start: n bytes, or (n < 0) to the file's end
 // now. The NodeManager serves only a head or a tail of a file, so this asks for a tail that reaches back to
 // start (a little more, for what the file grew meanwhile), skips what comes before start, and asks again
-// with the length it learnt when the file grew by more than the margin. It returns the body and the offset
+// with the length it learnt, and a larger margin, when the file grew by more than the margin. It returns the body and the offset
 // where it ends.
 func (s *Service) nodeLogFrom(ctx context.Context, c logContainer, file string, start, n int64) (io.ReadCloser, int64, error) {
 	y := s.opts.Logs.YARN
-	known := start
-	for range 4 {
-		nl, err := y.NodeLogTail(ctx, c.nodeHTTP, c.ContainerID, file, known-start+nodeMargin)
+	known, margin := start, int64(nodeMargin)
+	for range 5 {
+		nl, err := y.NodeLogTail(ctx, c.nodeHTTP, c.ContainerID, file, known-start+margin)
 		if errors.Is(err, yarnclient.ErrNotFound) {
 			return nil, 0, fmt.Errorf("%w: %s of %s: %v", ErrLogNotFound, file, c.ContainerID, err)
 		}
@@ -468,7 +470,7 @@ func (s *Service) nodeLogFrom(ctx context.Context, c logContainer, file string, 
 		}
 		if nl.Start > start {
 			nl.Body.Close()
-			known = nl.FileLength
+			known, margin = nl.FileLength, margin*4 // it grew by more than the margin: ask for more
 			continue
 		}
 		if _, err := io.CopyN(io.Discard, nl.Body, start-nl.Start); err != nil {

@@ -38,8 +38,11 @@ public final class AggLog {
         String[] fb = cf[1].split("=", 2);
         containers.computeIfAbsent(cf[0], k -> new java.util.ArrayList<>()).add(fb);
       }
+      Path out = new Path(args[0]);
+      UserGroupInformation ugi = UserGroupInformation.createRemoteUser(user);
+      ugi.doAs((java.security.PrivilegedExceptionAction<Boolean>) () -> out.getFileSystem(conf).mkdirs(out.getParent()));
       AggregatedLogFormat.LogWriter w = new AggregatedLogFormat.LogWriter();
-      w.initialize(conf, new Path(args[0]), UserGroupInformation.createRemoteUser(user));
+      w.initialize(conf, out, ugi);
       w.writeApplicationOwner(user);
       for (java.util.Map.Entry<String, java.util.List<String[]>> e : containers.entrySet()) {
         ContainerId id = ContainerId.fromString(e.getKey());
@@ -62,9 +65,21 @@ public final class AggLog {
   /** Writes size bytes of numbered lines to f. */
   private static void write(File f, String name, long size) throws Exception {
     try (OutputStream out = new BufferedOutputStream(new FileOutputStream(f), 1 << 20)) {
+      // "<name> line 000000001\n": the prefix, nine digits counted up in place, a newline.
+      byte[] prefix = (name + " line ").getBytes(StandardCharsets.UTF_8);
+      byte[] b = new byte[prefix.length + 10];
+      System.arraycopy(prefix, 0, b, 0, prefix.length);
+      java.util.Arrays.fill(b, prefix.length, b.length - 1, (byte) '0');
+      b[b.length - 1] = '\n';
       long written = 0;
-      for (long line = 1; written < size; line++) {
-        byte[] b = String.format("%s line %09d\n", name, line).getBytes(StandardCharsets.UTF_8);
+      while (written < size) {
+        for (int i = b.length - 2; ; i--) { // count up by one
+          if (b[i] != '9') {
+            b[i]++;
+            break;
+          }
+          b[i] = '0';
+        }
         int n = (int) Math.min(b.length, size - written);
         out.write(b, 0, n);
         written += n;
