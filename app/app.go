@@ -207,7 +207,8 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		rec, err := reconcile.New(recs.reconcileOptions(cfg, reconcile.Options{
 			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
-			Logger: logger, Metrics: reconcileMetrics,
+			RemoteLogs: ep.remoteLogs,
+			Logger:     logger, Metrics: reconcileMetrics,
 		}, jmLeaders))
 		if err != nil {
 			return err
