@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/yarngate/yarngate/api"
@@ -282,7 +283,7 @@ func (s *Service) findAggregated(ctx context.Context, t logTarget, attempts []ya
 				continue
 			}
 			name := path.Join(dir, e.Name)
-			cs, err := s.aggregatedContainers(fctx, name)
+			cs, err := s.aggregatedContainers(fctx, name, e.Size, e.ModTime)
 			if err != nil {
 				s.opts.Logger.Warn("aggregated log file not read", "path", name, "err", err)
 				continue
@@ -321,8 +322,13 @@ func (s *Service) logFilesContext(ctx context.Context, t logTarget) context.Cont
 	return ctx
 }
 
-// aggregatedContainers lists the containers in one node's aggregated file.
-func (s *Service) aggregatedContainers(ctx context.Context, name string) ([]yarnlogs.Container, error) {
+// aggregatedContainers lists the containers in one node's aggregated file, from the index when it was
+// listed before with the same size and modification time.
+func (s *Service) aggregatedContainers(ctx context.Context, name string, size int64, mod time.Time) ([]yarnlogs.Container, error) {
+	key := aggregatedKey{path: name, size: size, mod: mod}
+	if cs, ok := s.logIndex.get(key); ok {
+		return cs, nil
+	}
 	f, err := s.opts.Logs.Files.OpenFile(ctx, name)
 	if err != nil {
 		return nil, err
@@ -332,7 +338,55 @@ func (s *Service) aggregatedContainers(ctx context.Context, name string) ([]yarn
 	if err != nil {
 		return nil, err
 	}
-	return af.Containers()
+	cs, err := af.Containers()
+	if err != nil {
+		return nil, err
+	}
+	s.logIndex.put(key, cs)
+	return cs, nil
+}
+
+// maxIndexedFiles bounds the aggregated files whose listings the service keeps.
+const maxIndexedFiles = 256
+
+// aggregatedKey names one version of an aggregated file.
+type aggregatedKey struct {
+	path string
+	size int64
+	mod  time.Time
+}
+
+// aggregatedIndex keeps the listings of aggregated files, which YARN does not change once it moved them
+// into place: listing a large file walks all of it, and a client reading a log in parts would pay that on
+// every request. The oldest listing goes first beyond maxIndexedFiles.
+type aggregatedIndex struct {
+	mu      sync.Mutex
+	entries map[aggregatedKey][]yarnlogs.Container
+	order   []aggregatedKey
+}
+
+func (x *aggregatedIndex) get(k aggregatedKey) ([]yarnlogs.Container, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	cs, ok := x.entries[k]
+	return cs, ok
+}
+
+func (x *aggregatedIndex) put(k aggregatedKey, cs []yarnlogs.Container) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.entries == nil {
+		x.entries = map[aggregatedKey][]yarnlogs.Container{}
+	}
+	if _, ok := x.entries[k]; ok {
+		return
+	}
+	if len(x.order) >= maxIndexedFiles {
+		delete(x.entries, x.order[0])
+		x.order = x.order[1:]
+	}
+	x.entries[k] = cs
+	x.order = append(x.order, k)
 }
 
 // containerRole tells the JobManager's container (an attempt's ApplicationMaster: YARN's first container of

@@ -9,6 +9,7 @@ import (
 
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/yarnlogs"
 )
 
 // growingNode is a NodeManager whose log file grows by grow bytes before every answer, serving tails as
@@ -83,5 +84,25 @@ func TestNodeIDOfAggregatedFile(t *testing.T) {
 		if got := nodeIDOf(name); got != want {
 			t.Errorf("nodeIDOf(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+func TestAggregatedIndexKeepsTheNewestListings(t *testing.T) {
+	var x aggregatedIndex
+	key := func(i int) aggregatedKey { return aggregatedKey{path: "/tmp/logs/a/node_1", size: int64(i)} }
+	for i := range maxIndexedFiles + 10 {
+		x.put(key(i), []yarnlogs.Container{{ID: "container_1"}})
+	}
+	if _, ok := x.get(key(0)); ok {
+		t.Error("the oldest listing was kept beyond the bound")
+	}
+	if cs, ok := x.get(key(maxIndexedFiles + 9)); !ok || cs[0].ID != "container_1" {
+		t.Error("the newest listing is missing")
+	}
+	if _, ok := x.get(aggregatedKey{path: "/tmp/logs/a/node_1", size: 3}); ok {
+		t.Error("a file of another size matched")
+	}
+	if len(x.entries) != maxIndexedFiles || len(x.order) != maxIndexedFiles {
+		t.Errorf("index holds %d/%d", len(x.entries), len(x.order))
 	}
 }

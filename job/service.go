@@ -127,7 +127,8 @@ type Options struct {
 type Service struct {
 	opts     Options
 	jmHTTP   *http.Client
-	launches sync.WaitGroup // launches under way, each bounded by LaunchTimeout
+	launches sync.WaitGroup  // launches under way, each bounded by LaunchTimeout
+	logIndex aggregatedIndex // listings of aggregated log files (guarded by its own mutex)
 }
 
 // New checks the options and returns a Service.
