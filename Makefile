@@ -40,6 +40,7 @@ fuzz: ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzDecodeLeader$$' -fuzztime 15s ./zk
 	go test -run '^$$' -fuzz '^FuzzDecodeActiveRMInfo$$' -fuzztime 10s ./zk
 	go test -run '^$$' -fuzz '^FuzzLaunchShell$$' -fuzztime 20s ./flink
+	go test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime 15s ./yarnlogs
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck, the dependency rules (tools/layers)
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

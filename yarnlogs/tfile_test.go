@@ -15,7 +15,9 @@ import (
 //	AggLog.java OUT none|gz yarngate container_1700000000000_0007_01_000001:jobmanager.log=600000 (300000 for gz)
 //	  …_000001:jobmanager.out=0 …_000001:jobmanager.err=33 container_1700000000000_0007_01_000002:taskmanager.log=1234
 //
-// none.tfile is stored gzipped (it is mostly text). A file's content is numbered lines, "<name> line %09d\n".
+// none.tfile is stored gzipped (it is mostly text). small.tfile, the fuzz seed, is the same with none,
+// jobmanager.log=100, jobmanager.out=3 and taskmanager.log=40. A file's content is numbered lines,
+// "<name> line %09d\n".
 
 // generated is the content AggLog.java writes for a file of size bytes.
 func generated(name string, size int64) []byte {
