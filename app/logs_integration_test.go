@@ -162,7 +162,7 @@ func TestLogsOfRunningAndFinishedJob(t *testing.T) {
 		n, err := resp.Body.Read(buf)
 		followed.Write(buf[:n])
 		if err != nil {
-			t.Fatalf("follow ended after %d bytes: %v", followed.Len(), err)
+			t.Fatalf("follow of %+v from %d ended after %d bytes (headers %v): %v", tm, tmSize, followed.Len(), resp.Header, err)
 		}
 	}
 	cancel()

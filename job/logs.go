@@ -462,7 +462,9 @@ func (s *Service) openLog(ctx context.Context, t logTarget, containerID, file st
 		start = size // past the end: nothing, or what a follow sees appended
 		l.Start = start
 	}
-	l.follow = r.Follow && c.State == "RUNNING"
+	// Whether the container still runs is the NodeManager's to say (Copy asks it before every poll); the
+	// state in the listing is the ResourceManager's, which may lag.
+	l.follow = r.Follow
 	want := int64(-1) // to the current end
 	if r.Length > 0 {
 		want = r.Length

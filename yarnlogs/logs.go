@@ -29,7 +29,19 @@ type LogFile struct {
 	// Size is its length in bytes.
 	Size int64
 	at   location
+	// marks are places in the bytes, about every markEvery bytes, where a read of a range may start
+	// instead of walking the chunks from the beginning.
+	marks []mark
 }
+
+// mark is where the byte at off of a log file is.
+type mark struct {
+	off int64
+	at  location
+}
+
+// markEvery is the distance between two marks: a 1 GiB log keeps 1024 of them.
+const markEvery = 1 << 20
 
 // location is where a log file's bytes start: a data block, the uncompressed offset in it, and the state
 // of the value's chunks there.
@@ -82,7 +94,7 @@ func (f *File) Containers() ([]Container, error) {
 					return nil, fmt.Errorf("%w: container %s: length of %s: %q", ErrFormat, key, name, length)
 				}
 				lf := LogFile{Name: name, Size: size, at: location{block: i, pos: b.pos(), chunkLeft: v.left, last: v.last}}
-				if err := v.skip(size); err != nil {
+				if lf.marks, err = v.skipMarking(size, i); err != nil {
 					return nil, fmt.Errorf("%w: container %s: %s: %v", ErrFormat, key, name, err)
 				}
 				c.Files = append(c.Files, lf)
@@ -108,8 +120,18 @@ func (f *File) Content(lf LogFile, off, n int64) (io.Reader, error) {
 	if err := b.skip(lf.at.pos); err != nil {
 		return nil, fmt.Errorf("%w: content of %s: %v", ErrFormat, lf.Name, err)
 	}
-	v := &chunks{b: b, left: lf.at.chunkLeft, last: lf.at.last}
-	if err := v.skip(off); err != nil {
+	from := mark{at: lf.at}
+	for _, m := range lf.marks {
+		if m.off > off {
+			break
+		}
+		from = m
+	}
+	if err := b.skip(from.at.pos - lf.at.pos); err != nil {
+		return nil, fmt.Errorf("%w: content of %s: %v", ErrFormat, lf.Name, err)
+	}
+	v := &chunks{b: b, left: from.at.chunkLeft, last: from.at.last}
+	if err := v.skip(off - from.off); err != nil {
 		return nil, fmt.Errorf("%w: content of %s: %v", ErrFormat, lf.Name, err)
 	}
 	return io.LimitReader(v, n), nil
@@ -217,6 +239,32 @@ func (c *chunks) skip(n int64) error {
 		n -= k
 	}
 	return nil
+}
+
+// skipMarking is skip, noting a mark about every markEvery bytes (in block, for a file that starts here).
+func (c *chunks) skipMarking(n int64, block int) ([]mark, error) {
+	var marks []mark
+	var done, last int64
+	for done < n {
+		more, err := c.next()
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if done-last >= markEvery {
+			marks = append(marks, mark{off: done, at: location{block: block, pos: c.b.pos(), chunkLeft: c.left, last: c.last}})
+			last = done
+		}
+		k := min(n-done, c.left)
+		if err := c.b.skip(k); err != nil {
+			return nil, err
+		}
+		c.left -= k
+		done += k
+	}
+	return marks, nil
 }
 
 // drain skips the rest of the value.

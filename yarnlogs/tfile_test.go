@@ -50,12 +50,13 @@ func fixture(t *testing.T, name string) []byte {
 
 // countingReaderAt counts the bytes read and the largest single read.
 type countingReaderAt struct {
-	r           io.ReaderAt
-	total, most int
+	r                  io.ReaderAt
+	total, most, calls int
 }
 
 func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	n, err := c.r.ReadAt(p, off)
+	c.calls++
 	c.total += n
 	c.most = max(c.most, len(p))
 	return n, err
@@ -208,5 +209,71 @@ func TestLayout(t *testing.T) {
 		if NodeFile(name) != want {
 			t.Errorf("NodeFile(%q) = %v", name, !want)
 		}
+	}
+}
+
+// chunkedFile builds a File of one block holding one container whose value is cut into chunks of chunk
+// bytes (as Hadoop's writer does for large logs), with one log file of content.
+func chunkedFile(t *testing.T, name string, content []byte, chunk int) *File {
+	t.Helper()
+	vlong := func(b *bytes.Buffer, n int64) { // the four-byte form of TFile's VLong
+		b.WriteByte(0x83)
+		b.Write([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+	}
+	utf := func(b *bytes.Buffer, s string) {
+		b.Write([]byte{byte(len(s) >> 8), byte(len(s))})
+		b.WriteString(s)
+	}
+	var value bytes.Buffer
+	utf(&value, name)
+	utf(&value, fmt.Sprint(len(content)))
+	value.Write(content)
+	var blk bytes.Buffer
+	const id = "container_1_0001_01_000001"
+	vlong(&blk, int64(2+len(id)))
+	utf(&blk, id)
+	v := value.Bytes()
+	for len(v) > chunk {
+		vlong(&blk, -int64(chunk))
+		blk.Write(v[:chunk])
+		v = v[chunk:]
+	}
+	vlong(&blk, int64(len(v)))
+	blk.Write(v)
+	data := blk.Bytes()
+	return &File{r: bytes.NewReader(data), size: int64(len(data)), codec: "none", blocks: []region{{0, int64(len(data)), int64(len(data))}}}
+}
+
+func TestContentStartsAtTheNearestMark(t *testing.T) {
+	content := generated("big.log", 3*markEvery+12345)
+	f := chunkedFile(t, "big.log", content, 65536)
+	cs, err := f.Containers()
+	if err != nil || len(cs) != 1 || len(cs[0].Files) != 1 {
+		t.Fatalf("Containers = %+v, %v", cs, err)
+	}
+	lf := cs[0].Files[0]
+	if len(lf.marks) < 2 {
+		t.Fatalf("%d marks in a file of %d bytes", len(lf.marks), lf.Size)
+	}
+	for _, r := range []struct{ off, n int64 }{
+		{0, lf.Size}, {markEvery - 1, 2}, {markEvery, 10}, {2*markEvery + 65530, 100}, {lf.Size - 100, 100}, {65535, 1},
+	} {
+		rd, err := f.Content(lf, r.off, r.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rd)
+		if err != nil || !bytes.Equal(got, content[r.off:r.off+r.n]) {
+			t.Errorf("%d+%d: %d bytes, %v; not the file's", r.off, r.n, len(got), err)
+		}
+	}
+	// A range near the end walks the chunk headers from the mark before it (at most a mark's distance of
+	// them), not from the start (48 here).
+	cr := &countingReaderAt{r: f.r}
+	f.r = cr
+	rd, _ := f.Content(lf, lf.Size-100, 100)
+	io.Copy(io.Discard, rd)
+	if cr.total > 2*windowSize || cr.calls > markEvery/65536+2 {
+		t.Errorf("the last 100 bytes cost %d reads of %d bytes", cr.calls, cr.total)
 	}
 }
