@@ -111,6 +111,19 @@ type Job struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// UpdatedAt is when the object last changed.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// History lists the states the job went through, oldest first, never null.
+	History []StateChange `json:"history"`
+}
+
+// StateChange is one entry of a job's or session's history: a state it reached, when, and why when the
+// gateway knows more than the state says (a LOST job's cause).
+type StateChange struct {
+	// State is the state reached.
+	State string `json:"state"`
+	// At is when the gateway saw it reached.
+	At time.Time `json:"at"`
+	// Reason says why, when known; empty otherwise.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Credentials are what a cluster on a Kerberized Hadoop was launched with.

@@ -241,6 +241,9 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	gwOpts.Readiness = append(gwOpts.Readiness, opts.Readiness...)
+	if gwOpts.Dashboard, err = newDashboard(cfg, gwOpts, logger); err != nil {
+		return err
+	}
 	handler, err := httpapi.New(gwOpts)
 	if err != nil {
 		return err

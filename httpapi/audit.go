@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/authn"
@@ -25,9 +26,12 @@ var auditActions = map[string]string{
 	"POST /v1/keytabs":            "keytab.upload",
 	"DELETE /v1/keytabs/:id":      "keytab.delete",
 	"POST /v1/jobs/:id/savepoint": "job.savepoint",
+	"POST /ui/login":              "ui.login",
+	"POST /ui/logout":             "ui.logout",
 }
 
-// audit writes one line to the audit log for every mutating request under /v1, whatever its outcome
+// audit writes one line to the audit log for every mutating request under /v1 (and the dashboard's sign-in
+// and sign-out), whatever its outcome
 // (refused credentials, limits and errors included), after the rest of the chain ran: who (the principal as
 // authenticated and the effective user), what (action and object) and how it ended (status and error code).
 // Reads are not audited: the access log has them.
@@ -43,7 +47,7 @@ func (s *server) audit() gin.HandlerFunc {
 			action = c.Request.Method + " " + route
 		}
 		object := c.Param("id")
-		if loc := c.Writer.Header().Get("Location"); object == "" && loc != "" {
+		if loc := c.Writer.Header().Get("Location"); object == "" && loc != "" && strings.HasPrefix(route, "/v1/") {
 			object = path.Base(loc) // what a creation made
 		}
 		principal, user := "", ""
