@@ -37,6 +37,12 @@ const (
 	CodeKeytabRejected       = "keytab_rejected"
 	CodeKeytabNotFound       = "keytab_not_found"
 	CodeKeytabUserMismatch   = "keytab_user_mismatch"
+	CodeClusterNotFound      = "cluster_not_found"
+	CodeClusterExists        = "cluster_exists"
+	CodeClusterUnreachable   = "cluster_unreachable"
+	CodeClusterNotFlink      = "cluster_not_flink"
+	CodeClusterNoLeader      = "cluster_no_leader"
+	CodeClusterInUse         = "cluster_in_use"
 )
 
 // ErrorBody is the JSON body of every error response: {"error": {"code", "message", "requestId", "details"}}.

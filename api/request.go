@@ -12,10 +12,12 @@ type JobRequest struct {
 	EntryClass string `json:"entryClass,omitempty"`
 	// Args are the program arguments.
 	Args []string `json:"args"`
-	// Target is "application" (default) or "session".
+	// Target is "application" (default), "session" or "cluster".
 	Target string `json:"target,omitempty"`
 	// SessionID is the session to run in, with target session.
 	SessionID string `json:"sessionId,omitempty"`
+	// ClusterID is the registered Flink cluster to run in (POST /v1/clusters), with target cluster.
+	ClusterID string `json:"clusterId,omitempty"`
 	// Parallelism is the job's default parallelism.
 	Parallelism *int `json:"parallelism,omitempty"`
 	// Queue is the YARN queue.
@@ -44,6 +46,9 @@ type JobRequest struct {
 	// job belongs to that user and runs as that user. Only callers the gateway's rules allow to act for
 	// that user may name one (auth.proxyUsers); others get 403 forbidden.
 	ProxyUser string `json:"proxyUser,omitempty"`
+	// Notifications are webhooks that receive the job's events (state and health changes, savepoints,
+	// upgrade steps), besides the gateway's global ones. At most 4.
+	Notifications []Webhook `json:"notifications,omitempty"`
 }
 
 // JobManagerSpec sizes the JobManager.

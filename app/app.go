@@ -201,15 +201,20 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		defer recs.close()
+		clusters := newClusterLocator(zw, ep.zkQuorum, yc, logger)
+		defer clusters.close()
 		reconcileMetrics, err := reconcile.NewMetrics(opts.Registry)
 		if err != nil {
 			return err
 		}
-		rec, err := reconcile.New(recs.reconcileOptions(cfg, reconcile.Options{
+		rec, err := reconcile.New(healthOptions(cfg, recs.reconcileOptions(cfg, reconcile.Options{
 			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
-			RemoteLogs: ep.remoteLogs,
-			Logger:     logger, Metrics: reconcileMetrics,
-		}, jmLeaders))
+			RemoteLogs: ep.remoteLogs, Clusters: clusters, Logger: logger, Metrics: reconcileMetrics,
+		}, jmLeaders)))
+		if err != nil {
+			return err
+		}
+		notifier, err := newNotifier(cfg, recs, opts.Registry, logger)
 		if err != nil {
 			return err
 		}
@@ -218,22 +223,26 @@ func Run(ctx context.Context, opts Options) error {
 		gwOpts.Jars.SetOwnership(jarOwners)
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
-			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger),
-			Logs:   job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
-			Logger: logger, Metrics: metrics,
+			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger), Clusters: clusters,
+			Logs:         job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
+			CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
 			return err
 		}
 		defer jobs.Close() // after the server: launches under way finish
+		if err := registerConfiguredClusters(ctx, cfg.Clusters.File, jobs, logger); err != nil {
+			return err
+		}
 		reconcileCtx, stopReconcile := context.WithCancel(ctx)
 		var reconciling sync.WaitGroup
 		reconciling.Go(func() { rec.Run(reconcileCtx) })
+		reconciling.Go(func() { notifier.Run(reconcileCtx) })
 		defer func() {
 			stopReconcile()
 			reconciling.Wait()
 		}()
-		gwOpts.Jobs, gwOpts.Sessions, gwOpts.Logs = jobs, jobs, jobs
+		gwOpts.Jobs, gwOpts.Sessions, gwOpts.Logs, gwOpts.FlinkClusters = jobs, jobs, jobs, jobs
 		clusterOpts.Flink, clusterOpts.Registry = jobs, jobs
 		logger.Info("job launching enabled", "flink", jobs.FlinkVersions())
 	}

@@ -37,6 +37,12 @@ func TestRouteCallerMatrix(t *testing.T) {
 		{http.MethodDelete, jar, nil, map[string]int{"anonymous": 401, "alice": 409, "bob": 404, "airflow": 404, "nightly": 404}},
 		{http.MethodPost, "/v1/jobs/" + j.ID + "/cancel", nil, map[string]int{"anonymous": 401, "bob": 404, "airflow": 404, "nightly": 404}},
 		{http.MethodPost, "/v1/jobs", forBob, map[string]int{"anonymous": 401, "alice": 403, "airflow": 403, "nightly": 403, "dana": 403}},
+		// Registering a cluster is an administrator's (dana's gets past authorization to the unreachable URL).
+		{http.MethodPost, "/v1/clusters", map[string]any{"id": "it-matrix", "rest": []string{"http://127.0.0.1:1"}},
+			map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "airflow": 403, "nightly": 403, "dana": 422}},
+		{http.MethodGet, "/v1/clusters", nil, map[string]int{"anonymous": 401, "alice": 200, "dana": 200}},
+		{http.MethodGet, "/v1/clusters/it-matrix", nil, map[string]int{"anonymous": 401, "alice": 404, "dana": 404}},
+		{http.MethodDelete, "/v1/clusters/it-matrix", nil, map[string]int{"anonymous": 401, "alice": 404, "dana": 404}},
 		{http.MethodGet, "/v1/openapi.yaml", nil, map[string]int{"anonymous": 401, "alice": 200, "nightly": 200}},
 		{http.MethodGet, "/healthz", nil, map[string]int{"anonymous": 200, "alice": 200}},
 	}

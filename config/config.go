@@ -63,6 +63,12 @@ type Config struct {
 	Jobs Jobs `yaml:"jobs"`
 	// Registry configures the durable records of jobs and sessions (registry).
 	Registry Registry `yaml:"registry"`
+	// Health configures the health checks of running jobs (health).
+	Health Health `yaml:"health"`
+	// Notify configures webhook notifications (notify).
+	Notify Notify `yaml:"notify"`
+	// Clusters configures existing Flink clusters registered at start-up (clusters).
+	Clusters Clusters `yaml:"clusters"`
 	// Log configures logging (log).
 	Log Log `yaml:"log"`
 	// ShutdownTimeout is how long in-flight requests may take to finish after a shutdown signal
@@ -351,7 +357,14 @@ const (
 	RegistryEmbedded = "embedded"
 )
 
-// Registry configures the durable records of jobs and sessions and their reconciliation with YARN.
+// Clusters configures the existing Flink clusters registered from the configuration.
+type Clusters struct {
+	// File is a YAML file listing Flink clusters to register at start-up, each as the body of
+	// POST /v1/clusters (id, name, rest, zookeeper, yarnApplicationId, acl) (file); empty: none.
+	File string `yaml:"file"`
+}
+
+// Registry configures the durable records of jobs and sessions.
 type Registry struct {
 	// Backend is auto, zookeeper or embedded (backend).
 	Backend string `yaml:"backend"`
@@ -374,6 +387,53 @@ type Registry struct {
 	LostGrace time.Duration `yaml:"lostGrace"`
 	// GCInterval is the period of the staging garbage collection (gcInterval).
 	GCInterval time.Duration `yaml:"gcInterval"`
+}
+
+// Health configures the health checks of running jobs (JobManager REST calls made by the
+// reconciler at a lower frequency than its passes).
+type Health struct {
+	// Interval is the period of one job's checks; 0 disables them (interval).
+	Interval time.Duration `yaml:"interval"`
+	// RestartWindow is the window restarts are counted in (restartWindow).
+	RestartWindow time.Duration `yaml:"restartWindow"`
+	// MaxRestarts: this many restarts in the window make a job unhealthy, fewer (but some) degraded; 0 disables
+	// (maxRestarts).
+	MaxRestarts int `yaml:"maxRestarts"`
+	// CheckpointAge: a checkpointing job without a completed checkpoint for longer is unhealthy; 0 disables
+	// (checkpointAge).
+	CheckpointAge time.Duration `yaml:"checkpointAge"`
+	// Backpressure: high backpressure makes a job degraded (backpressure).
+	Backpressure bool `yaml:"backpressure"`
+}
+
+// Notify configures webhook notifications.
+type Notify struct {
+	// Webhooks receive the events of every job and session (webhooks).
+	Webhooks []NotifyWebhook `yaml:"webhooks"`
+	// Secrets are the signing secrets by name; webhooks name theirs (secrets).
+	Secrets map[string]Secret `yaml:"secrets"`
+	// AllowHosts may be called over plain http and may resolve to non-public addresses (allowHosts).
+	AllowHosts []string `yaml:"allowHosts"`
+	// MaxAttempts bounds the delivery rounds of one event (maxAttempts).
+	MaxAttempts int `yaml:"maxAttempts"`
+	// MaxAge gives up events older than this (maxAge).
+	MaxAge time.Duration `yaml:"maxAge"`
+	// Timeout bounds one webhook call (timeout).
+	Timeout time.Duration `yaml:"timeout"`
+	// MinBackoff and MaxBackoff bound the wait between delivery rounds of an event, doubled per failed
+	// round (minBackoff, maxBackoff).
+	MinBackoff time.Duration `yaml:"minBackoff"`
+	MaxBackoff time.Duration `yaml:"maxBackoff"`
+}
+
+// NotifyWebhook is a global webhook.
+type NotifyWebhook struct {
+	// URL is called with POST (url).
+	URL string `yaml:"url"`
+	// Events are the event types sent: state, health, savepoint, upgrade; empty: all (events).
+	Events []string `yaml:"events"`
+	// Secret names the entry of notify.secrets that signs the calls (secret).
+	Secret string `yaml:"secret"`
 }
 
 // Log configures logging.
@@ -416,6 +476,10 @@ func Default(env func(string) string) Config {
 		Jobs:  Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute},
 		Registry: Registry{Backend: RegistryAuto, Path: "yarngate-registry.db", ZKRoot: "/yarngate",
 			ReconcileInterval: time.Second, Retention: 7 * 24 * time.Hour, LostGrace: time.Minute, GCInterval: 5 * time.Minute},
+		Health: Health{Interval: 30 * time.Second, RestartWindow: 10 * time.Minute, MaxRestarts: 3, CheckpointAge: 10 * time.Minute,
+			Backpressure: true},
+		Notify: Notify{Webhooks: []NotifyWebhook{}, Secrets: map[string]Secret{}, AllowHosts: []string{}, MaxAttempts: 12, MaxAge: 24 * time.Hour,
+			Timeout: 10 * time.Second, MinBackoff: time.Second, MaxBackoff: 5 * time.Minute},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: 30 * time.Second,
 	}

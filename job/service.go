@@ -57,6 +57,7 @@ type recordRegistry interface {
 	Changed(id string) <-chan struct{}
 	Create(ctx context.Context, rec registry.Record) (registry.Record, error)
 	Update(ctx context.Context, id string, change func(*registry.Record) (bool, error)) (registry.Record, error)
+	Delete(ctx context.Context, rec registry.Record) error
 	Claim(ctx context.Context, keyHash string) (registry.KeyClaim, error)
 	ClaimKey(ctx context.Context, keyHash string, c registry.KeyClaim) (registry.KeyClaim, bool, error)
 	MoveClaim(ctx context.Context, keyHash string, c registry.KeyClaim) (registry.KeyClaim, error)
@@ -101,10 +102,15 @@ type Options struct {
 	Jars *JarOwnership
 	// Impersonation says as whom launches run and who may submit for others (proxyUser).
 	Impersonation Impersonation
+	// Clusters finds the JobManagers of registered Flink clusters (*flinkcluster.Locator); nil: clusters
+	// cannot be registered (ErrClustersDisabled).
+	Clusters clusterLocator
 	// IdempotencySecret keys the HMAC that names an idempotency key in its application's YARN tag
 	// (ident.IdempotencyTags); every instance sharing the registry must have the same one
 	// (registry.Registry.Secret). At least 16 bytes; required.
 	IdempotencySecret []byte
+	// CheckWebhook validates a job's webhook (URL policy, secret name); nil refuses notifications.
+	CheckWebhook func(url, secret string) error
 	// MaxWait caps long polls. Default 5 minutes.
 	MaxWait time.Duration
 	// LaunchTimeout bounds a launch from the moment YARN gave it an application id, whatever becomes of its

@@ -96,6 +96,9 @@ type Options struct {
 	Instances instanceLister
 	// Leaders follows the JobManager leaders of HA clusters; nil without JobManager HA.
 	Leaders jobManagerLeaders
+	// Clusters finds the leading JobManagers of registered clusters (*flinkcluster.Locator); nil: jobs in
+	// registered clusters are not observed.
+	Clusters clusterLocator
 	// HomeTag is the application tag of this installation (ident.HomeTag). Required.
 	HomeTag string
 	// StagingRoot is the absolute HDFS staging root: launch files under <root>/.flink/<application id>, job
@@ -121,6 +124,11 @@ type Options struct {
 	// LookupHost resolves host names, to tell whether a JobManager address is on the host of its application's
 	// AM container. Default net.DefaultResolver.LookupHost.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
+	// HealthInterval is how often the health of each running application job is checked (a few JobManager
+	// calls each). Default 30s; negative disables health checks.
+	HealthInterval time.Duration
+	// HealthThresholds say when a running job is degraded or unhealthy.
+	HealthThresholds observe.HealthThresholds
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger and Metrics are required.
@@ -144,6 +152,9 @@ func (o *Options) validate() error {
 			*d.v = d.def
 		}
 	}
+	if o.HealthInterval == 0 {
+		o.HealthInterval = defaultHealthInterval
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -164,6 +175,8 @@ type Reconciler struct {
 	seeking  map[string]bool            // record ids whose failure is being looked for
 	answered map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
 	refused  map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
+	// healthChecked is when each running job's health was last checked, by record id.
+	healthChecked map[string]time.Time
 }
 
 // failureSearch is a failed job whose failure to find.
@@ -180,7 +193,8 @@ func New(opts Options) (*Reconciler, error) {
 	return &Reconciler{opts: opts, jmHTTP: &http.Client{Timeout: opts.JobManagerTimeout},
 		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
 		failures: make(chan failureSearch, 256), removals: make(chan string, 256),
-		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{}}, nil
+		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{},
+		healthChecked: map[string]time.Time{}}, nil
 }
 
 // Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs
@@ -250,7 +264,8 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	r.each(ctx, jobApps, r.reconcileApp)
 	r.reconcileSessionJobs(ctx, sessionApps, listed)
 	r.each(ctx, sessionApps, r.reconcileApp)
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool { return rec.Kind != registry.KindSessionJob }) {
+	r.reconcileClusterJobs(ctx)
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool { return onYARN(rec.Kind) }) {
 		if _, ok := listed[rec.ApplicationID]; !ok {
 			r.missing(ctx, rec)
 		} else if !rec.GoneAt.IsZero() {
@@ -313,6 +328,9 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 		prev = adoptedStatus(app)
 	}
 	next, actions := r.observeApp(ctx, app, kind, prev)
+	if kind == observe.KindJob {
+		r.assessHealth(ctx, app.ID, &next)
+	}
 	if !known {
 		r.adopt(ctx, app, kind, next)
 	} else {
@@ -329,7 +347,11 @@ func (r *Reconciler) Observe(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if rec.Kind == registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
+	if rec.Kind == registry.KindClusterJob {
+		r.reconcileClusterJobsOf(ctx, rec.ApplicationID, []registry.Record{rec})
+		return nil
+	}
+	if !onYARN(rec.Kind) || rec.Launcher != "" || rec.State == StateLaunchFailed {
 		return nil
 	}
 	app, err := r.opts.RM.App(ctx, rec.ApplicationID)
@@ -491,7 +513,7 @@ func (r *Reconciler) archiveDir() string { return path.Join(r.opts.StagingRoot, 
 // archive of its Flink job (or the archive directory of an application with several jobs).
 func (r *Reconciler) filesOf(rec registry.Record) []string {
 	var out []string
-	if rec.Kind != registry.KindSessionJob {
+	if onYARN(rec.Kind) {
 		out = append(out, path.Join(r.opts.StagingRoot, ".flink", rec.ApplicationID))
 		if r.opts.HADir != "" {
 			out = append(out, path.Join(r.opts.HADir, rec.ApplicationID))

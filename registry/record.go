@@ -22,6 +22,11 @@ const (
 	KindSession = "session" // a session cluster
 	// KindSessionJob is a job submitted into a session cluster.
 	KindSessionJob = "session-job"
+	// KindCluster is an existing Flink cluster registered with the gateway (POST /v1/clusters); its record's
+	// ID is the registration's id and Cluster says where its JobManager is.
+	KindCluster = "cluster"
+	// KindClusterJob is a job submitted into a registered cluster; ApplicationID is the cluster's id.
+	KindClusterJob = "cluster-job"
 )
 
 // Record is what the registry keeps of one job or session.
@@ -60,6 +65,8 @@ type Record struct {
 	// View is the API object as records of schema 0 stored it; decoding converts it into Status (see
 	// upgrade) and it is never written again.
 	View json.RawMessage `json:"view,omitempty"`
+	// Cluster is where a registered cluster's JobManager is (KindCluster only).
+	Cluster *ClusterRegistration `json:"cluster,omitempty"`
 	// Credentials describes what a cluster on a Kerberized Hadoop was launched with; nil otherwise.
 	Credentials *Credentials `json:"credentials,omitempty"`
 	// Launcher is the instance launching the application; empty once the launch is complete. A record
@@ -73,6 +80,14 @@ type Record struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	EndedAt   time.Time `json:"endedAt,omitzero"`
 	GoneAt    time.Time `json:"goneAt,omitzero"`
+
+	// Webhooks are the job's own notification targets (the request's notifications); the configured global
+	// ones apply to every record besides.
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+	// Outbox holds the events published and not yet delivered (see Publish); OutboxDropped counts those
+	// dropped because the outbox was full.
+	Outbox        []Event `json:"outbox,omitempty"`
+	OutboxDropped int     `json:"outboxDropped,omitempty"`
 
 	// Version is the stored version this record was read at; Update writes only over it.
 	Version Version `json:"-"`
@@ -92,6 +107,7 @@ func (r *Record) SetState(state string, terminal bool, at time.Time, reason stri
 	if r.Terminal || (r.State == state && r.Terminal == terminal) {
 		return false
 	}
+	r.Publish(Event{Type: EventState, At: at, State: state, Previous: r.State, Reason: reason})
 	r.State, r.Terminal = state, terminal
 	r.History = append(r.History, Transition{State: state, At: at.UTC(), Reason: reason})
 	if terminal {
@@ -107,8 +123,14 @@ func (r *Record) SetStatus(s observe.Status, reason string) bool {
 	if r.Status.Equal(s) {
 		return false
 	}
+	old := r.Status.Health
 	r.Status = s
 	r.SetState(s.State, observe.Terminal(observe.Kind(r.Kind), s.State), s.Since, reason)
+	if h := s.Health; h.Status != "" && h.Status != old.Status {
+		// After the state event: a job is RUNNING before it is healthy.
+		r.Publish(Event{Type: EventHealth, At: h.CheckedAt, State: s.State, Health: h.Status,
+			PreviousHealth: old.Status, HealthReasons: h.Reasons})
+	}
 	return true
 }
 
@@ -163,4 +185,30 @@ type ACL struct {
 	// View may see it; Modify may also act on it.
 	View   []string `json:"view,omitempty"`
 	Modify []string `json:"modify,omitempty"`
+}
+
+// ClusterRegistration says where the JobManager of a registered Flink cluster is: exactly one of REST, the
+// ZooKeeper fields (ZKClusterID set) and YARNApplicationID.
+type ClusterRegistration struct {
+	// REST lists JobManager REST base URLs.
+	REST []string `json:"rest,omitempty"`
+	// ZKQuorum, ZKRoot and ZKClusterID are the cluster's high-availability.zookeeper.quorum, .path.root and
+	// high-availability.cluster-id: its REST leader is read from ZooKeeper.
+	ZKQuorum    string `json:"zkQuorum,omitempty"`
+	ZKRoot      string `json:"zkRoot,omitempty"`
+	ZKClusterID string `json:"zkClusterId,omitempty"`
+	// YARNApplicationID is a Flink session on the gateway's YARN: its JobManager is the one YARN reports.
+	YARNApplicationID string `json:"yarnApplicationId,omitempty"`
+}
+
+// Kind is "rest", "zookeeper" or "yarn".
+func (c ClusterRegistration) Kind() string {
+	switch {
+	case c.ZKClusterID != "":
+		return "zookeeper"
+	case c.YARNApplicationID != "":
+		return "yarn"
+	default:
+		return "rest"
+	}
 }

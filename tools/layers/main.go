@@ -33,6 +33,7 @@ var clients = []string{
 	module + "/zk",
 	module + "/flink",
 	module + "/flink/jobmanager",
+	module + "/flinkcluster",
 	module + "/registry",
 	module + "/registry/boltstore",
 	module + "/kerberos",
@@ -52,6 +53,12 @@ var rules = []rule{
 		pkg:    module + "/httpapi",
 		forbid: clients,
 		why:    "the HTTP layer reaches the cluster through the service, never a cluster client",
+	},
+	{
+		pkg: module + "/flinkcluster",
+		forbid: []string{module + "/job", module + "/httpapi", module + "/app", module + "/reconcile", module + "/launch",
+			"github.com/gin-gonic/gin/..."},
+		why: "finding registered clusters' JobManagers is a client: it knows the client packages, never the service or HTTP",
 	},
 	{
 		pkg:    module + "/client",
@@ -95,6 +102,13 @@ var rules = []rule{
 		forbid: append(slices.Clone(clients), module+"/job", module+"/httpapi", module+"/launch", module+"/reconcile",
 			module+"/app", "github.com/gin-gonic/gin/..."),
 		why: "the dashboard renders the api objects the services hand it through interfaces it declares; it reaches neither the cluster nor the registry, and httpapi mounts it",
+	},
+	{
+		pkg: module + "/notify",
+		forbid: []string{module + "/app", module + "/httpapi", module + "/job", module + "/launch", module + "/reconcile",
+			module + "/yarnclient", module + "/hdfs/...", module + "/zk", module + "/flink/...", module + "/kerberos",
+			"github.com/gin-gonic/gin/..."},
+		why: "notifications read and write the registry's outboxes and call webhooks; they know no cluster client, service or HTTP layer",
 	},
 	{
 		pkg: module + "/observe",
