@@ -24,10 +24,10 @@ build: ## build bin/yarngate
 run: build cluster-up ## run the gateway in the foreground against the test cluster (YARNGATE_LISTEN, default 127.0.0.1:8080)
 	source $(CLUSTER_ENV) && exec bin/yarngate serve --config configs/dev.yaml
 
-test: lint ## lint, then all tests, integration included: brings the test cluster up if needed, takes it down after
+test: lint ## lint, then all tests, integration included: brings the test cluster up if needed (STANDALONE=1 parts too), takes down only one it started
 	@command -v chromium >/dev/null || testenv/install-chromium.sh # the dashboard's browser test
 	@started=0; \
-	if ! testenv/cluster.sh status >/dev/null 2>&1; then started=1; fi; \
+	if [ ! -f testenv/.run/mode ]; then started=1; fi; \
 	STANDALONE=1 testenv/cluster.sh up || exit 1; \
 	rc=0; YARNGATE_REQUIRE_CLUSTER=1 go test $(GO_TEST_FLAGS) ./... || rc=$$?; \
 	if [ $$rc -eq 0 ]; then $(MAKE) -s fuzz || rc=$$?; fi; \
@@ -42,6 +42,7 @@ fuzz: ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzDecodeLeader$$' -fuzztime 15s ./zk
 	go test -run '^$$' -fuzz '^FuzzDecodeActiveRMInfo$$' -fuzztime 10s ./zk
 	go test -run '^$$' -fuzz '^FuzzLaunchShell$$' -fuzztime 20s ./flink
+	go test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime 15s ./yarnlogs
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck, the dependency rules (tools/layers)
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

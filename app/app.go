@@ -209,7 +209,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		rec, err := reconcile.New(healthOptions(cfg, recs.reconcileOptions(cfg, reconcile.Options{
 			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
-			Clusters: clusters, Logger: logger, Metrics: reconcileMetrics,
+			RemoteLogs: ep.remoteLogs, Clusters: clusters, Logger: logger, Metrics: reconcileMetrics,
 		}, jmLeaders)))
 		if err != nil {
 			return err
@@ -224,6 +224,7 @@ func Run(ctx context.Context, opts Options) error {
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
 			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger), Clusters: clusters,
+			Logs:         job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
 			CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
@@ -241,7 +242,7 @@ func Run(ctx context.Context, opts Options) error {
 			stopReconcile()
 			reconciling.Wait()
 		}()
-		gwOpts.Jobs, gwOpts.Sessions, gwOpts.FlinkClusters = jobs, jobs, jobs
+		gwOpts.Jobs, gwOpts.Sessions, gwOpts.Logs, gwOpts.FlinkClusters = jobs, jobs, jobs, jobs
 		clusterOpts.Flink, clusterOpts.Registry = jobs, jobs
 		logger.Info("job launching enabled", "flink", jobs.FlinkVersions())
 	}

@@ -29,6 +29,10 @@ func TestRouteCallerMatrix(t *testing.T) {
 	rows := []row{
 		{http.MethodGet, "/v1/jobs/" + j.ID, nil, map[string]int{"anonymous": 401, "alice": 200, "bob": 404, "dana": 200, "airflow": 404, "nightly": 404}},
 		{http.MethodGet, "/v1/sessions/" + j.ID, nil, map[string]int{"anonymous": 401, "alice": 404, "bob": 404, "dana": 404}},
+		// The log routes authorize as GET on the job: the owner and administrators, nobody else.
+		{http.MethodGet, "/v1/jobs/" + j.ID + "/logs", nil, map[string]int{"anonymous": 401, "alice": 200, "bob": 404, "dana": 200, "airflow": 404}},
+		{http.MethodGet, "/v1/jobs/" + j.ID + "/logs/container_1_0001_01_000001/jobmanager.log", nil, map[string]int{"anonymous": 401, "alice": 404, "bob": 404}},
+		{http.MethodGet, "/v1/sessions/" + j.ID + "/logs", nil, map[string]int{"anonymous": 401, "alice": 404, "bob": 404}},
 		{http.MethodGet, jar, nil, map[string]int{"anonymous": 401, "alice": 200, "bob": 404, "dana": 200, "airflow": 404, "nightly": 404}},
 		{http.MethodDelete, jar, nil, map[string]int{"anonymous": 401, "alice": 409, "bob": 404, "airflow": 404, "nightly": 404}},
 		{http.MethodPost, "/v1/jobs/" + j.ID + "/cancel", nil, map[string]int{"anonymous": 401, "bob": 404, "airflow": 404, "nightly": 404}},

@@ -101,6 +101,10 @@ func classify(err error, maxJarSize int64) *apiError {
 		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, "cursor is not a nextCursor of this list; start again without it", err)
 	case errors.Is(err, job.ErrJobNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no job with this id", err)
+	case errors.Is(err, job.ErrLogNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no such container or log file", err)
+	case errors.Is(err, job.ErrInvalidLogRange):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, unwrapMessage(err, job.ErrInvalidLogRange), err)
 	case errors.Is(err, job.ErrClustersDisabled):
 		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "registered clusters are not configured on this gateway", err)
 	case errors.Is(err, job.ErrClusterNotFound):

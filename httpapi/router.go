@@ -67,6 +67,9 @@ type Options struct {
 	// Sessions launches and tracks session clusters (usually the same *job.Service). When nil, the session
 	// routes answer 503.
 	Sessions sessionAPI
+	// Logs serves the containers' logs of jobs and sessions (usually the same *job.Service). When nil, the
+	// log routes answer 503.
+	Logs logAPI
 	// Cluster reports what the gateway sees of the cluster (usually a *ClusterService). When nil,
 	// GET /v1/cluster answers 503.
 	Cluster clusterAPI
@@ -196,10 +199,14 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	v1.GET("/jobs", s.handle(s.listJobs))
 	v1.GET("/jobs/:id", s.handle(s.getJob))
 	v1.POST("/jobs/:id/cancel", s.handle(s.cancelJob))
+	v1.GET("/jobs/:id/logs", s.handle(s.listJobLogs))
+	v1.GET("/jobs/:id/logs/:containerId/:file", s.handle(s.getJobLog))
 	v1.POST("/sessions", s.handle(s.createSession))
 	v1.GET("/sessions", s.handle(s.listSessions))
 	v1.GET("/sessions/:id", s.handle(s.getSession))
 	v1.DELETE("/sessions/:id", s.handle(s.deleteSession))
+	v1.GET("/sessions/:id/logs", s.handle(s.listSessionLogs))
+	v1.GET("/sessions/:id/logs/:containerId/:file", s.handle(s.getSessionLog))
 	v1.POST("/clusters", s.handle(s.registerFlinkCluster))
 	v1.GET("/clusters", s.handle(s.listFlinkClusters))
 	v1.GET("/clusters/:id", s.handle(s.getFlinkCluster))

@@ -118,6 +118,8 @@ type Options struct {
 	LaunchTimeout time.Duration
 	// JobManagerTimeout bounds one JobManager call (cancel, session shutdown). Default 5s.
 	JobManagerTimeout time.Duration
+	// Logs is where the log routes read containers' logs; without Logs.YARN they answer 503.
+	Logs LogSources
 	// Logger and Metrics are required.
 	Logger  *slog.Logger
 	Metrics *Metrics
@@ -131,7 +133,8 @@ type Options struct {
 type Service struct {
 	opts     Options
 	jmHTTP   *http.Client
-	launches sync.WaitGroup // launches under way, each bounded by LaunchTimeout
+	launches sync.WaitGroup  // launches under way, each bounded by LaunchTimeout
+	logIndex aggregatedIndex // listings of aggregated log files (guarded by its own mutex)
 }
 
 // New checks the options and returns a Service.

@@ -34,6 +34,7 @@ import (
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/yarnlogs"
 	"github.com/yarngate/yarngate/zk"
 )
 
@@ -48,6 +49,8 @@ type rmClient interface {
 // fileStore is the HDFS access the reconciler needs; *hdfs.Store implements it.
 type fileStore interface {
 	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	OpenFile(ctx context.Context, name string) (hdfs.File, error)
+	CanActAs() bool
 	ReadDir(ctx context.Context, name string) ([]hdfs.DirEntry, error)
 	RemoveAll(ctx context.Context, name string) error
 }
@@ -108,6 +111,9 @@ type Options struct {
 	StagingRoot string
 	// HADir is where launched clusters keep their HA data (one directory per application id); "" without HA.
 	HADir string
+	// RemoteLogs is where YARN aggregates containers' logs: a failed driver's exception is looked for there
+	// when the NodeManager no longer serves the JobManager's log. Zero: YARN's default.
+	RemoteLogs yarnlogs.Layout
 	// Interval is the period of passes. Default 1s.
 	Interval time.Duration
 	// Retention is how long an ended record is kept after YARN forgot its application. Default 7 days.
@@ -215,8 +221,8 @@ type Reconciler struct {
 
 // failureSearch is a failed job whose failure to find.
 type failureSearch struct {
-	recordID, jobID, logs string
-	archiveDir            string // where to read the job's archive
+	recordID, appID, jobID, logs string
+	archiveDir                   string // where to read the job's archive
 }
 
 // New checks the options and builds a Reconciler; Run starts it.

@@ -54,7 +54,9 @@ rm_web_port=${YARNGATE_TE_RM_WEB_PORT:-18088}
 zk_port=${YARNGATE_TE_ZK_PORT:-12181}
 nm_web_port=${YARNGATE_TE_NM_WEB_PORT:-18042}
 nm_localizer_port=${YARNGATE_TE_NM_LOCALIZER_PORT:-18040}
-nm_memory_mb=${YARNGATE_TE_NM_MEMORY_MB:-12288}
+# 16 GiB for containers: make test runs up to eight small Flink clusters (1 GiB JobManager and TaskManager each)
+# at once; their JVMs take far less physical memory than they ask YARN for.
+nm_memory_mb=${YARNGATE_TE_NM_MEMORY_MB:-16384}
 max_completed_apps=${YARNGATE_TE_MAX_COMPLETED_APPS:-1000}
 # Kerberos mode only: the KDC's TCP port and realm, the longest ticket it issues (seconds), and optional HDFS
 # delegation-token lifetimes (ms; empty means Hadoop's defaults of 7 days max, renewed every 24 h).

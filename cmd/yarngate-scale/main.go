@@ -361,6 +361,12 @@ func (noFiles) ReadDir(context.Context, string) ([]hdfs.DirEntry, error) {
 }
 func (noFiles) RemoveAll(context.Context, string) error { return nil }
 
+// OpenFile finds no file.
+func (noFiles) OpenFile(context.Context, string) (hdfs.File, error) { return nil, hdfs.ErrNotFound }
+
+// CanActAs says the bench's HDFS acts for no other user.
+func (noFiles) CanActAs() bool { return false }
+
 // gateway is the HTTP layer and job service over a registry (no launches: reads only).
 func gateway(reg *registry.Registry, rm *yarnclient.Client, longPolls int) (http.Handler, error) {
 	jm, err := job.NewMetrics(prometheus.NewRegistry())

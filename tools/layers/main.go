@@ -98,6 +98,12 @@ var rules = []rule{
 		why:    "keytabs are stored through a file system interface app adapts; the package knows none of ours",
 	},
 	{
+		pkg: module + "/yarnlogs",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/...", "github.com/colinmarc/hdfs/v2/...",
+			"net", "net/http", "os", "os/exec", "io/fs"},
+		why: "the aggregated-log format reads an io.ReaderAt it is handed: no I/O of its own, none of ours",
+	},
+	{
 		pkg: module + "/dashboard",
 		forbid: append(slices.Clone(clients), module+"/job", module+"/httpapi", module+"/launch", module+"/reconcile",
 			module+"/app", "github.com/gin-gonic/gin/..."),
