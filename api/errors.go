@@ -37,6 +37,8 @@ const (
 	CodeKeytabRejected       = "keytab_rejected"
 	CodeKeytabNotFound       = "keytab_not_found"
 	CodeKeytabUserMismatch   = "keytab_user_mismatch"
+	CodeJobNotRunning        = "job_not_running"
+	CodeTriggerIDReused      = "trigger_id_reused"
 )
 
 // ErrorBody is the JSON body of every error response: {"error": {"code", "message", "requestId", "details"}}.

@@ -25,6 +25,7 @@ import (
 	"github.com/yarngate/yarngate/httpapi"
 	"github.com/yarngate/yarngate/job"
 	"github.com/yarngate/yarngate/launch"
+	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/reconcile"
 	"github.com/yarngate/yarngate/throttle"
 )
@@ -207,6 +208,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		rec, err := reconcile.New(recs.reconcileOptions(cfg, reconcile.Options{
 			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
+			SavepointRetention: observe.Retention{MaxCount: cfg.Jobs.Savepoints.MaxCount, MaxAge: cfg.Jobs.Savepoints.MaxAge},
 			Logger: logger, Metrics: reconcileMetrics,
 		}, jmLeaders))
 		if err != nil {
@@ -218,7 +220,7 @@ func Run(ctx context.Context, opts Options) error {
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
 			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger),
-			Logger: logger, Metrics: metrics,
+			SavepointRoot: launcher.SavepointRoot(), Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
 			return err

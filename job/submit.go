@@ -126,7 +126,7 @@ func savepointOf(sp *api.SavepointSpec) *flink.Savepoint {
 	if sp == nil {
 		return nil
 	}
-	return &flink.Savepoint{Path: sp.Path, AllowNonRestoredState: sp.AllowNonRestoredState}
+	return &flink.Savepoint{Path: sp.Path, AllowNonRestoredState: sp.AllowNonRestoredState, ClaimMode: string(sp.ClaimMode)}
 }
 
 // launchOnce launches an application at most once per idempotency key and records it. The registry's key

@@ -110,6 +110,8 @@ type Options struct {
 	GCInterval time.Duration
 	// SessionStopGrace is how long a session may take to stop before its application is killed. Default 30s.
 	SessionStopGrace time.Duration
+	// SavepointRetention bounds the completed savepoints a job keeps; zero keeps them all.
+	SavepointRetention observe.Retention
 	// JobManagerTimeout bounds one JobManager REST call. Default 5s.
 	JobManagerTimeout time.Duration
 	// LookupHost resolves host names, to tell whether a JobManager address is on the host of its application's
@@ -147,17 +149,19 @@ func (o *Options) validate() error {
 // Reconciler keeps records in step with YARN and Flink; see the package documentation. Run runs it; Observe
 // observes one record at once, on any instance (after a cancel, say).
 type Reconciler struct {
-	opts     Options
-	jmHTTP   *http.Client
-	hosts    *hostMatcher
-	failures chan failureSearch // failed jobs whose failure to find
-	removals chan string        // application ids whose launch files to remove
+	opts      Options
+	jmHTTP    *http.Client
+	hosts     *hostMatcher
+	failures  chan failureSearch // failed jobs whose failure to find
+	removals  chan string        // application ids whose launch files to remove
+	disposals chan disposal      // savepoints retention dropped
 
-	mu       sync.Mutex
-	lastPass time.Time                  // end of the last complete pass
-	seeking  map[string]bool            // record ids whose failure is being looked for
-	answered map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
-	refused  map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
+	mu        sync.Mutex
+	lastPass  time.Time                  // end of the last complete pass
+	seeking   map[string]bool            // record ids whose failure is being looked for
+	answered  map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
+	refused   map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
+	disposing map[string]bool            // "<record id>/<trigger id>" of savepoints queued for disposal
 }
 
 // failureSearch is a failed job whose failure to find.
@@ -173,8 +177,9 @@ func New(opts Options) (*Reconciler, error) {
 	}
 	return &Reconciler{opts: opts, jmHTTP: &http.Client{Timeout: opts.JobManagerTimeout},
 		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
-		failures: make(chan failureSearch, 256), removals: make(chan string, 256),
-		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{}}, nil
+		failures: make(chan failureSearch, 256), removals: make(chan string, 256), disposals: make(chan disposal, 64),
+		disposing: map[string]bool{},
+		seeking:   map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{}}, nil
 }
 
 // Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs
@@ -184,6 +189,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 	defer wg.Wait()
 	wg.Go(func() { r.removeLoop(ctx) })
 	wg.Go(func() { r.failureLoop(ctx) })
+	wg.Go(func() { r.disposeLoop(ctx) })
 	tick := time.NewTicker(r.opts.Interval)
 	defer tick.Stop()
 	var lastGC time.Time
@@ -254,6 +260,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 			})
 		}
 	}
+	r.savepoints(ctx)
 	r.mu.Lock()
 	r.lastPass = r.opts.Now()
 	r.mu.Unlock()

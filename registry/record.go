@@ -57,6 +57,9 @@ type Record struct {
 	History []Transition `json:"history"`
 	// Status is what the gateway last observed (typed and versioned); the API object is rendered from it.
 	Status observe.Status `json:"status"`
+	// Savepoints are the job's savepoints, oldest first: in progress, completed, failed, and disposed by
+	// retention (a bounded history).
+	Savepoints []observe.Savepoint `json:"savepoints,omitempty"`
 	// View is the API object as records of schema 0 stored it; decoding converts it into Status (see
 	// upgrade) and it is never written again.
 	View json.RawMessage `json:"view,omitempty"`
@@ -109,6 +112,32 @@ func (r *Record) SetStatus(s observe.Status, reason string) bool {
 	}
 	r.Status = s
 	r.SetState(s.State, observe.Terminal(observe.Kind(r.Kind), s.State), s.Since, reason)
+	return true
+}
+
+// Savepoint returns the savepoint with a trigger id, and whether there is one.
+func (r *Record) Savepoint(triggerID string) (observe.Savepoint, bool) {
+	for _, sp := range r.Savepoints {
+		if sp.TriggerID == triggerID {
+			return sp, true
+		}
+	}
+	return observe.Savepoint{}, false
+}
+
+// SetSavepoint stores a savepoint over the one with the same trigger id, or appends it; false when the
+// record has it unchanged.
+func (r *Record) SetSavepoint(sp observe.Savepoint) bool {
+	for i := range r.Savepoints {
+		if r.Savepoints[i].TriggerID == sp.TriggerID {
+			if r.Savepoints[i] == sp {
+				return false
+			}
+			r.Savepoints[i] = sp
+			return true
+		}
+	}
+	r.Savepoints = observe.TrimSavepoints(append(r.Savepoints, sp))
 	return true
 }
 

@@ -230,6 +230,8 @@ type RunRequest struct {
 	Parallelism           int      `json:"parallelism,omitempty"`
 	SavepointPath         string   `json:"savepointPath,omitempty"`
 	AllowNonRestoredState bool     `json:"allowNonRestoredState,omitempty"`
+	// ClaimMode is CLAIM, NO_CLAIM or LEGACY (1.20 only): the claimMode field of Flink 1.20 and 2.x.
+	ClaimMode string `json:"claimMode,omitempty"`
 	JobID                 string   `json:"jobId,omitempty"`
 }
 
