@@ -209,7 +209,7 @@ func Run(ctx context.Context, opts Options) error {
 		rec, err := reconcile.New(recs.reconcileOptions(cfg, reconcile.Options{
 			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
 			SavepointRetention: observe.Retention{MaxCount: cfg.Jobs.Savepoints.MaxCount, MaxAge: cfg.Jobs.Savepoints.MaxAge},
-			Logger: logger, Metrics: reconcileMetrics,
+			Logger:             logger, Metrics: reconcileMetrics,
 		}, jmLeaders))
 		if err != nil {
 			return err

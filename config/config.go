@@ -424,7 +424,7 @@ func Default(env func(string) string) Config {
 		},
 		YARN:  YARN{RequestTimeout: 30 * time.Second},
 		Flink: Flink{HA: FlinkHA{Mode: HAAuto, PathRoot: "/yarngate-flink", SessionTimeout: 10 * time.Second}},
-		Jobs:  Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute,
+		Jobs: Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute,
 			Savepoints: SavepointRetention{MaxCount: 10}},
 		Registry: Registry{Backend: RegistryAuto, Path: "yarngate-registry.db", ZKRoot: "/yarngate",
 			ReconcileInterval: time.Second, Retention: 7 * 24 * time.Hour, LostGrace: time.Minute, GCInterval: 5 * time.Minute},

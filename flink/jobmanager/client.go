@@ -232,7 +232,7 @@ type RunRequest struct {
 	AllowNonRestoredState bool     `json:"allowNonRestoredState,omitempty"`
 	// ClaimMode is CLAIM, NO_CLAIM or LEGACY (1.20 only): the claimMode field of Flink 1.20 and 2.x.
 	ClaimMode string `json:"claimMode,omitempty"`
-	JobID                 string   `json:"jobId,omitempty"`
+	JobID     string `json:"jobId,omitempty"`
 }
 
 // RunJar runs an uploaded jar's main() in the JobManager and returns the job ID it submitted.
