@@ -66,7 +66,7 @@ func TestSavepointsToDispose(t *testing.T) {
 		{name: "age", sps: sps, r: Retention{MaxAge: 50 * time.Hour}, want: []string{"old"}},
 		{name: "age keeps the newest", sps: sps, r: Retention{MaxAge: time.Minute}, want: []string{"old", "mid"}},
 		{name: "both", sps: sps, r: Retention{MaxCount: 2, MaxAge: 60 * time.Hour}, want: []string{"old"}},
-		{name: "only one", sps: []Savepoint{done("only", 1000 * time.Hour)}, r: Retention{MaxCount: 1, MaxAge: time.Minute}, want: nil},
+		{name: "only one", sps: []Savepoint{done("only", 1000*time.Hour)}, r: Retention{MaxCount: 1, MaxAge: time.Minute}, want: nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := SavepointsToDispose(tc.sps, tc.r, now); !slices.Equal(got, tc.want) {
