@@ -2,6 +2,7 @@ package observe
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -52,6 +53,15 @@ type SavepointAnswer struct {
 	Completed bool
 	Location  string
 	Failure   string
+	// Archived lists the savepoints the job's archive names (read once the job has ended without an answer):
+	// the cluster of a job stopped with a savepoint may be gone before its outcome was read.
+	Archived []ArchivedSavepoint
+}
+
+// ArchivedSavepoint is a completed savepoint a job archive names.
+type ArchivedSavepoint struct {
+	Path        string
+	TriggeredAt time.Time
 }
 
 // unknownTriggerGrace is how long a trigger the JobManager does not know stays IN_PROGRESS (the trigger
@@ -76,9 +86,46 @@ func ObserveSavepoint(prev Savepoint, a SavepointAnswer, jobEnded bool, now time
 	case a.Answered && !a.Known && now.Sub(prev.RequestedAt) > unknownTriggerGrace:
 		next.State, next.Failure, next.CompletedAt = SavepointFailed, "the JobManager does not know the savepoint's trigger (it may have restarted)", now.UTC()
 	case !a.Answered && jobEnded:
+		if path := archivedPath(prev, a.Archived); path != "" {
+			next.State, next.Path, next.CompletedAt = SavepointCompleted, path, now.UTC()
+			break
+		}
 		next.State, next.Failure, next.CompletedAt = SavepointFailed, "the job ended before the savepoint's outcome was known", now.UTC()
 	}
 	return next
+}
+
+// archivedPath finds a savepoint in what a job's archive lists: one below its target directory, triggered no
+// earlier than it was requested (with a minute's leeway for clocks), the latest such; "" when none.
+func archivedPath(sp Savepoint, archived []ArchivedSavepoint) string {
+	best := ArchivedSavepoint{}
+	dir := strings.TrimRight(sp.TargetDirectory, "/") + "/"
+	for _, a := range archived {
+		if !sameDir(a.Path, dir) || a.TriggeredAt.Before(sp.RequestedAt.Add(-time.Minute)) {
+			continue
+		}
+		if best.Path == "" || a.TriggeredAt.After(best.TriggeredAt) {
+			best = a
+		}
+	}
+	return best.Path
+}
+
+// sameDir reports whether path lies directly below dir, comparing their paths only when one of them names
+// no file system (hdfs:///x and hdfs://nn:8020/x and /x are the same directory on the default file system).
+func sameDir(path, dir string) bool {
+	strip := func(s string) string {
+		if i := strings.Index(s, "://"); i >= 0 {
+			s = s[i+3:]
+			if j := strings.IndexByte(s, '/'); j >= 0 {
+				return s[j:]
+			}
+			return "/"
+		}
+		return s
+	}
+	p, d := strip(path), strip(dir)
+	return strings.HasPrefix(p, d) && !strings.Contains(strings.TrimPrefix(p, d), "/")
 }
 
 // Retention bounds the completed savepoints a record keeps: at most MaxCount (0: no limit), none older than

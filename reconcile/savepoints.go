@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -62,6 +63,9 @@ func (r *Reconciler) observeSavepoint(ctx context.Context, rec registry.Record, 
 		}
 	}
 	ended := rec.Terminal || rec.ApplicationID != sp.ApplicationID
+	if ended && !a.Answered {
+		a.Archived = r.archivedSavepoints(ctx, sp.FlinkJobID)
+	}
 	next := observe.ObserveSavepoint(sp, a, ended, r.opts.Now())
 	if next == sp {
 		return
@@ -71,6 +75,24 @@ func (r *Reconciler) observeSavepoint(ctx context.Context, rec registry.Record, 
 		return ok && cur.State == observe.SavepointInProgress && rec.SetSavepoint(next)
 	})
 	r.opts.Logger.Info("savepoint ended", "id", rec.ID, "triggerId", sp.TriggerID, "state", next.State, "path", next.Path, "failure", next.Failure)
+}
+
+// archivedSavepoints reads the savepoints an ended job's archive names; nil without an archive.
+func (r *Reconciler) archivedSavepoints(ctx context.Context, flinkJobID string) []observe.ArchivedSavepoint {
+	b := r.readArchive(ctx, path.Join(r.archiveDir(), flinkJobID))
+	if b == nil {
+		return nil
+	}
+	list, err := jobmanager.ArchivedSavepoints(b, flinkJobID)
+	if err != nil {
+		r.opts.Logger.Debug("no savepoints in a job archive", "flinkJobId", flinkJobID, "error", err)
+		return nil
+	}
+	out := make([]observe.ArchivedSavepoint, 0, len(list))
+	for _, s := range list {
+		out = append(out, observe.ArchivedSavepoint{Path: s.Path, TriggeredAt: time.UnixMilli(s.TriggeredAt).UTC()})
+	}
+	return out
 }
 
 // queueDisposal hands a dropped savepoint to the disposal worker, unless it is already being disposed of.

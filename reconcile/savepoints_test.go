@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -137,5 +139,30 @@ func TestSavepointsObservedAndRetained(t *testing.T) {
 				t.Errorf("old1 after disposal = %+v", old1)
 			}
 		})
+	}
+}
+
+// TestStopSavepointFromArchive: the cluster of a job stopped with a savepoint ended before the gateway read
+// the outcome (it was down); the job's archive names the savepoint.
+func TestStopSavepointFromArchive(t *testing.T) {
+	h := newHarness(t, Options{LostGrace: time.Hour})
+	now := time.Now().UTC()
+	stats := `{"latest":{"savepoint":{"status":"COMPLETED","is_savepoint":true,"trigger_timestamp":` + strconv.FormatInt(now.UnixMilli(), 10) +
+		`,"external_path":"hdfs://nn:8020/sp/savepoint-000001-aa"}},"history":[]}`
+	archive, _ := json.Marshal(map[string]any{"archive": []map[string]string{{"path": "/jobs/f1/checkpoints", "json": stats}}})
+	h.files.files["/staging/archive/f1"] = string(archive)
+	st := observe.Status{Schema: observe.SchemaVersion, State: "FINISHED", Since: now, Flink: observe.Flink{JobID: "f1"},
+		YARN: observe.YARN{ApplicationID: appA, State: "FINISHED", FinalStatus: "SUCCEEDED"}}
+	rec := registry.Record{ID: appA, Kind: registry.KindJob, ApplicationID: appA, CreatedAt: now,
+		Savepoints: []observe.Savepoint{{TriggerID: "stop", FlinkTriggerID: "x", ApplicationID: appA, FlinkJobID: "f1", State: observe.SavepointInProgress,
+			Stop: true, TargetDirectory: "hdfs://nn:8020/sp", RequestedAt: now.Add(-time.Second)}}}
+	rec.SetStatus(st, "")
+	if _, err := h.reg.Create(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(t)
+	got := h.record(t, appA)
+	if sp, _ := got.Savepoint("stop"); sp.State != observe.SavepointCompleted || sp.Path != "hdfs://nn:8020/sp/savepoint-000001-aa" {
+		t.Errorf("stop savepoint = %+v, want COMPLETED from the archive", sp)
 	}
 }
