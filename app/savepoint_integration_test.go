@@ -90,7 +90,7 @@ func (g *jobGateway) waitSavepoint(t *testing.T, id, triggerID string) savepoint
 // at least n records.
 func (g *jobGateway) waitRecords(t *testing.T, jmURL, flinkJobID string, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(8 * time.Minute)
 	for {
 		var detail struct {
 			Vertices []struct {
@@ -181,7 +181,7 @@ func TestSavepointStopAndRestore(t *testing.T) {
 
 			// Run 1: count, take a savepoint (idempotent by trigger id), stop with a savepoint.
 			j1 := g.submit(g.spec("it-savepoint-"+v, v, "--mode", "counting", "--output", out+"/run-1", "--rate", "20"), nil)
-			j1 = g.wait(j1.ID, "RUNNING", 5*time.Minute)
+			j1 = g.wait(j1.ID, "RUNNING", 10*time.Minute)
 			if j1.State != "RUNNING" || j1.Links.JobManager == nil {
 				t.Fatalf("run 1 = %s: %s", j1.State, j1.YARN.Diagnostics)
 			}
@@ -229,7 +229,7 @@ func TestSavepointStopAndRestore(t *testing.T) {
 			spec := g.spec("it-restore-"+v, v, "--mode", "counting", "--output", out+"/run-2", "--rate", "20")
 			spec["savepoint"] = map[string]any{"path": *stopped.Path, "claimMode": "NO_CLAIM"}
 			j2 := g.submit(spec, nil)
-			j2 = g.wait(j2.ID, "RUNNING", 5*time.Minute)
+			j2 = g.wait(j2.ID, "RUNNING", 10*time.Minute)
 			if j2.State != "RUNNING" || j2.Links.JobManager == nil {
 				t.Fatalf("run 2 = %s: %s", j2.State, j2.YARN.Diagnostics)
 			}
