@@ -1,11 +1,17 @@
-// Command yarngate is the YARN-native submission gateway for Apache Flink.
+// Command yarngate is the YARN-native submission gateway for Apache Flink, and its command-line client.
 //
 //	yarngate serve [--config FILE] [--listen ADDR] [flags]   run the gateway until SIGINT or SIGTERM
 //	yarngate config [--config FILE] [flags]                  print the effective configuration (secrets redacted)
 //	yarngate version                                          print the version
+//	yarngate jars upload|list|rm                              stage, list and remove jars
+//	yarngate jobs submit|get|list|cancel|logs                 launch jobs, follow them, read their logs
+//	yarngate sessions create|list|stop                        session clusters
+//	yarngate completion bash|zsh|fish|powershell              shell completion
 //
-// Configuration: defaults < YAML file < YARNGATE_* environment < flags; `yarngate serve -h` lists the
-// flags. Everything else lives in package app.
+// Configuration of serve: defaults < YAML file < YARNGATE_* environment < flags; `yarngate serve -h` lists
+// the flags. Everything else of the server lives in package app. The client commands talk to a gateway at
+// $YARNGATE_ADDR (--addr) through package client; docs/CLI.md describes them, their environment and their
+// exit codes.
 //
 // Unless GOGC is set, serve runs the garbage collector at GOGC=200 instead of 100: the HDFS client
 // allocates two 64 KiB buffers per packet it sends, and with the gateway's small live heap the default
@@ -26,6 +32,7 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+	"github.com/spf13/cobra"
 	"github.com/yarngate/yarngate/app"
 	"github.com/yarngate/yarngate/config"
 )
@@ -42,31 +49,89 @@ func main() {
 
 const usage = `usage: yarngate <command> [flags]
 
-commands:
-  serve     run the gateway until SIGINT or SIGTERM
-  config    print the effective configuration (secrets redacted)
-  version   print the version
+server commands:
+  serve       run the gateway until SIGINT or SIGTERM
+  config      print the effective configuration (secrets redacted)
+  version     print the version
+
+client commands (gateway at $YARNGATE_ADDR or --addr):
+  jars        upload, list and remove jars
+  jobs        submit, get, list, cancel jobs and read their logs
+  sessions    create, list and stop session clusters
+  completion  shell completion scripts (bash, zsh, fish, powershell)
+
+Run 'yarngate <command> --help' for a command's flags; docs/CLI.md has the whole story.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return 2
+		return exitUsage
 	}
 	switch args[0] {
-	case "serve":
-		return serve(args[1:], stderr)
-	case "config":
-		return printConfig(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "yarngate", buildVersion())
 		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	case "help", "-h", "--help", "-help":
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
 	}
-	fmt.Fprintf(stderr, "yarngate: unknown command %q\n%s", args[0], usage)
-	return 2
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	return exitCode(root.ExecuteContext(ctx), stderr)
+}
+
+// newRootCommand builds the command tree.
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "yarngate",
+		Short:         "YARN-native submission gateway for Apache Flink, and its client",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q", args[0])}
+			}
+			return nil
+		},
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprint(stderr, usage)
+			return codeOnly(exitUsage)
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		&cobra.Command{
+			Use:                "serve [flags]",
+			Short:              "Run the gateway until SIGINT or SIGTERM",
+			DisableFlagParsing: true, // the flag package of config parses them, as before
+			RunE: func(_ *cobra.Command, args []string) error {
+				return codeOnly(serve(args, stderr))
+			},
+		},
+		&cobra.Command{
+			Use:                "config [flags]",
+			Short:              "Print the effective configuration (secrets redacted)",
+			DisableFlagParsing: true,
+			RunE: func(_ *cobra.Command, args []string) error {
+				return codeOnly(printConfig(args, stdout, stderr))
+			},
+		},
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  cobra.NoArgs,
+			Run:   func(*cobra.Command, []string) { fmt.Fprintln(stdout, "yarngate", buildVersion()) },
+		},
+	)
+	addClientCommands(root)
+	return root
 }
 
 // loadConfig parses the flags of a subcommand and loads the layered configuration.

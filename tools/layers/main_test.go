@@ -67,6 +67,15 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "client imports api but nothing else of ours",
+			pkgs: []pkgImports{pkg(module+"/client", module+"/api", module+"/job", "github.com/gin-gonic/gin",
+				"github.com/jcmturner/gokrb5/v8/spnego", "net/http")},
+			want: []string{
+				module + "/client imports github.com/gin-gonic/gin",
+				module + "/client imports " + module + "/job",
+			},
+		},
+		{
 			name: "a package named like a ruled one is not ruled",
 			pkgs: []pkgImports{pkg(module+"/apiclient", module+"/hdfs"), pkg(module+"/observer", "os")},
 		},
