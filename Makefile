@@ -25,6 +25,7 @@ run: build cluster-up ## run the gateway in the foreground against the test clus
 	source $(CLUSTER_ENV) && exec bin/yarngate serve --config configs/dev.yaml
 
 test: lint example-jar ## lint, build the example job, then all tests, integration included: brings the test cluster up if needed, takes it down after
+	@command -v chromium >/dev/null || testenv/install-chromium.sh # the dashboard's browser test
 	@started=0; \
 	if ! testenv/cluster.sh status >/dev/null 2>&1; then testenv/cluster.sh up || exit 1; started=1; fi; \
 	rc=0; YARNGATE_REQUIRE_CLUSTER=1 go test $(GO_TEST_FLAGS) ./... || rc=$$?; \

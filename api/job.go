@@ -107,10 +107,65 @@ type Job struct {
 	// Credentials, on a Kerberized cluster, say what the job's cluster was launched with and until when it
 	// can reach HDFS; absent with simple authentication.
 	Credentials *Credentials `json:"credentials,omitempty"`
+	// Health is the health of a running job, from its JobManager; absent while it is not
+	// assessed (the job does not run, or health checks are off).
+	Health *JobHealth `json:"health,omitempty"`
+	// Notifications are the job's own webhooks (their secrets by name only).
+	Notifications []Webhook `json:"notifications,omitempty"`
 	// CreatedAt is when the gateway first saw the job.
 	CreatedAt time.Time `json:"createdAt"`
 	// UpdatedAt is when the object last changed.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// History lists the states the job went through, oldest first, never null.
+	History []StateChange `json:"history"`
+}
+
+// StateChange is one entry of a job's or session's history: a state it reached, when, and why when the
+// gateway knows more than the state says (a LOST job's cause).
+type StateChange struct {
+	// State is the state reached.
+	State string `json:"state"`
+	// At is when the gateway saw it reached.
+	At time.Time `json:"at"`
+	// Reason says why, when known; empty otherwise.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Health statuses of a job.
+const (
+	HealthHealthy   = "healthy"
+	HealthDegraded  = "degraded"
+	HealthUnhealthy = "unhealthy"
+	HealthUnknown   = "unknown"
+)
+
+// JobHealth is a running job's health.
+type JobHealth struct {
+	// Status is healthy, degraded, unhealthy or unknown (the JobManager did not answer).
+	Status string `json:"status"`
+	// Reasons say why the status is not healthy.
+	Reasons []string `json:"reasons"`
+	// Restarts counts the job's restarts within the configured window (health.restartWindow).
+	Restarts int `json:"restarts"`
+	// Checkpointing says the job checkpoints; LastCheckpointAt is when its latest checkpoint completed
+	// (null: none yet, or no checkpointing).
+	Checkpointing    bool       `json:"checkpointing"`
+	LastCheckpointAt *time.Time `json:"lastCheckpointAt"`
+	// Backpressure is the worst operator's backpressure level (ok, low, high), null when not sampled.
+	Backpressure *string `json:"backpressure"`
+	// AssessedAt is when the assessment last changed.
+	AssessedAt time.Time `json:"assessedAt"`
+}
+
+// Webhook is a notification target of a job (docs/NOTIFICATIONS.md).
+type Webhook struct {
+	// URL is called with POST: https, or http to a host the gateway allows (notify.allowHosts).
+	URL string `json:"url"`
+	// Events are the event types sent: state, health, savepoint, upgrade; empty: all.
+	Events []string `json:"events,omitempty"`
+	// Secret names the gateway's signing secret (notify.secrets) the calls are signed with; the secret
+	// itself is never part of a request or a job.
+	Secret string `json:"secret"`
 }
 
 // Credentials are what a cluster on a Kerberized Hadoop was launched with.

@@ -44,6 +44,9 @@ type JobRequest struct {
 	// job belongs to that user and runs as that user. Only callers the gateway's rules allow to act for
 	// that user may name one (auth.proxyUsers); others get 403 forbidden.
 	ProxyUser string `json:"proxyUser,omitempty"`
+	// Notifications are webhooks that receive the job's events (state and health changes, savepoints,
+	// upgrade steps), besides the gateway's global ones. At most 4.
+	Notifications []Webhook `json:"notifications,omitempty"`
 }
 
 // JobManagerSpec sizes the JobManager.

@@ -78,6 +78,8 @@ type Session struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// UpdatedAt is when the object last changed.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// History lists the states the session went through, oldest first, never null.
+	History []StateChange `json:"history"`
 }
 
 // SessionList is the body of GET /v1/sessions.

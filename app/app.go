@@ -206,11 +206,15 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		rec, err := reconcile.New(recs.reconcileOptions(cfg, reconcile.Options{
+		rec, err := reconcile.New(healthOptions(cfg, recs.reconcileOptions(cfg, reconcile.Options{
 			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
 			SavepointRetention: observe.Retention{MaxCount: cfg.Jobs.Savepoints.MaxCount, MaxAge: cfg.Jobs.Savepoints.MaxAge},
 			Logger:             logger, Metrics: reconcileMetrics,
-		}, jmLeaders))
+		}, jmLeaders)))
+		if err != nil {
+			return err
+		}
+		notifier, err := newNotifier(cfg, recs, opts.Registry, logger)
 		if err != nil {
 			return err
 		}
@@ -220,7 +224,7 @@ func Run(ctx context.Context, opts Options) error {
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
 			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger),
-			SavepointRoot: launcher.SavepointRoot(), Logger: logger, Metrics: metrics,
+			SavepointRoot: launcher.SavepointRoot(), CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
 			return err
@@ -229,6 +233,7 @@ func Run(ctx context.Context, opts Options) error {
 		reconcileCtx, stopReconcile := context.WithCancel(ctx)
 		var reconciling sync.WaitGroup
 		reconciling.Go(func() { rec.Run(reconcileCtx) })
+		reconciling.Go(func() { notifier.Run(reconcileCtx) })
 		defer func() {
 			stopReconcile()
 			reconciling.Wait()
@@ -241,6 +246,9 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	gwOpts.Readiness = append(gwOpts.Readiness, opts.Readiness...)
+	if gwOpts.Dashboard, err = newDashboard(cfg, gwOpts, logger); err != nil {
+		return err
+	}
 	handler, err := httpapi.New(gwOpts)
 	if err != nil {
 		return err

@@ -63,6 +63,10 @@ type Config struct {
 	Jobs Jobs `yaml:"jobs"`
 	// Registry configures the durable records of jobs and sessions (registry).
 	Registry Registry `yaml:"registry"`
+	// Health configures the health checks of running jobs (health).
+	Health Health `yaml:"health"`
+	// Notify configures webhook notifications (notify).
+	Notify Notify `yaml:"notify"`
 	// Log configures logging (log).
 	Log Log `yaml:"log"`
 	// ShutdownTimeout is how long in-flight requests may take to finish after a shutdown signal
@@ -387,6 +391,53 @@ type Registry struct {
 	GCInterval time.Duration `yaml:"gcInterval"`
 }
 
+// Health configures the health checks of running jobs (JobManager REST calls made by the
+// reconciler at a lower frequency than its passes).
+type Health struct {
+	// Interval is the period of one job's checks; 0 disables them (interval).
+	Interval time.Duration `yaml:"interval"`
+	// RestartWindow is the window restarts are counted in (restartWindow).
+	RestartWindow time.Duration `yaml:"restartWindow"`
+	// MaxRestarts: this many restarts in the window make a job unhealthy, fewer (but some) degraded; 0 disables
+	// (maxRestarts).
+	MaxRestarts int `yaml:"maxRestarts"`
+	// CheckpointAge: a checkpointing job without a completed checkpoint for longer is unhealthy; 0 disables
+	// (checkpointAge).
+	CheckpointAge time.Duration `yaml:"checkpointAge"`
+	// Backpressure: high backpressure makes a job degraded (backpressure).
+	Backpressure bool `yaml:"backpressure"`
+}
+
+// Notify configures webhook notifications.
+type Notify struct {
+	// Webhooks receive the events of every job and session (webhooks).
+	Webhooks []NotifyWebhook `yaml:"webhooks"`
+	// Secrets are the signing secrets by name; webhooks name theirs (secrets).
+	Secrets map[string]Secret `yaml:"secrets"`
+	// AllowHosts may be called over plain http and may resolve to non-public addresses (allowHosts).
+	AllowHosts []string `yaml:"allowHosts"`
+	// MaxAttempts bounds the delivery rounds of one event (maxAttempts).
+	MaxAttempts int `yaml:"maxAttempts"`
+	// MaxAge gives up events older than this (maxAge).
+	MaxAge time.Duration `yaml:"maxAge"`
+	// Timeout bounds one webhook call (timeout).
+	Timeout time.Duration `yaml:"timeout"`
+	// MinBackoff and MaxBackoff bound the wait between delivery rounds of an event, doubled per failed
+	// round (minBackoff, maxBackoff).
+	MinBackoff time.Duration `yaml:"minBackoff"`
+	MaxBackoff time.Duration `yaml:"maxBackoff"`
+}
+
+// NotifyWebhook is a global webhook.
+type NotifyWebhook struct {
+	// URL is called with POST (url).
+	URL string `yaml:"url"`
+	// Events are the event types sent: state, health, savepoint, upgrade; empty: all (events).
+	Events []string `yaml:"events"`
+	// Secret names the entry of notify.secrets that signs the calls (secret).
+	Secret string `yaml:"secret"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error (level).
@@ -428,6 +479,10 @@ func Default(env func(string) string) Config {
 			Savepoints: SavepointRetention{MaxCount: 10}},
 		Registry: Registry{Backend: RegistryAuto, Path: "yarngate-registry.db", ZKRoot: "/yarngate",
 			ReconcileInterval: time.Second, Retention: 7 * 24 * time.Hour, LostGrace: time.Minute, GCInterval: 5 * time.Minute},
+		Health: Health{Interval: 30 * time.Second, RestartWindow: 10 * time.Minute, MaxRestarts: 3, CheckpointAge: 10 * time.Minute,
+			Backpressure: true},
+		Notify: Notify{Webhooks: []NotifyWebhook{}, Secrets: map[string]Secret{}, AllowHosts: []string{}, MaxAttempts: 12, MaxAge: 24 * time.Hour,
+			Timeout: 10 * time.Second, MinBackoff: time.Second, MaxBackoff: 5 * time.Minute},
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: 30 * time.Second,
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -187,6 +188,32 @@ var keys = []Key{
 		set: setDuration(func(c *Config) *time.Duration { return &c.Registry.LostGrace })},
 	{Path: "registry.gcInterval", Env: "YARNGATE_REGISTRY_GC_INTERVAL", Flag: "registry.gc-interval", Usage: "period of the staging garbage collection",
 		set: setDuration(func(c *Config) *time.Duration { return &c.Registry.GCInterval })},
+	{Path: "health.interval", Env: "YARNGATE_HEALTH_INTERVAL", Flag: "health.interval", Usage: "period of each running job's health check (JobManager calls); 0 disables",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Health.Interval })},
+	{Path: "health.restartWindow", Env: "YARNGATE_HEALTH_RESTART_WINDOW", Flag: "health.restart-window", Usage: "window job restarts are counted in",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Health.RestartWindow })},
+	{Path: "health.maxRestarts", Env: "YARNGATE_HEALTH_MAX_RESTARTS", Flag: "health.max-restarts", Usage: "restarts in the window that make a job unhealthy (fewer: degraded); 0 disables",
+		set: setInt(func(c *Config) *int { return &c.Health.MaxRestarts })},
+	{Path: "health.checkpointAge", Env: "YARNGATE_HEALTH_CHECKPOINT_AGE", Flag: "health.checkpoint-age", Usage: "a checkpointing job without a completed checkpoint for longer is unhealthy; 0 disables",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Health.CheckpointAge })},
+	{Path: "health.backpressure", Env: "YARNGATE_HEALTH_BACKPRESSURE", Flag: "health.backpressure", Usage: "high backpressure makes a job degraded",
+		set: setBool(func(c *Config) *bool { return &c.Health.Backpressure })},
+	{Path: "notify.webhooks", Env: "YARNGATE_NOTIFY_WEBHOOKS", Flag: "notify.webhooks", Usage: "global webhooks: URL SECRET-NAME [EVENT...],URL ...",
+		set: setWebhooks},
+	{Path: "notify.secrets", Env: "YARNGATE_NOTIFY_SECRETS", Flag: "notify.secrets", Usage: "webhook signing secrets: name=secret,name=secret (secrets)",
+		set: setSecrets},
+	{Path: "notify.allowHosts", Env: "YARNGATE_NOTIFY_ALLOW_HOSTS", Flag: "notify.allow-hosts", Usage: "webhook hosts allowed over plain http and on non-public addresses",
+		set: setList(func(c *Config) *[]string { return &c.Notify.AllowHosts })},
+	{Path: "notify.maxAttempts", Env: "YARNGATE_NOTIFY_MAX_ATTEMPTS", Flag: "notify.max-attempts", Usage: "delivery rounds of one event before it is given up",
+		set: setInt(func(c *Config) *int { return &c.Notify.MaxAttempts })},
+	{Path: "notify.maxAge", Env: "YARNGATE_NOTIFY_MAX_AGE", Flag: "notify.max-age", Usage: "age after which an undelivered event is given up",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Notify.MaxAge })},
+	{Path: "notify.timeout", Env: "YARNGATE_NOTIFY_TIMEOUT", Flag: "notify.timeout", Usage: "timeout of one webhook call",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Notify.Timeout })},
+	{Path: "notify.minBackoff", Env: "YARNGATE_NOTIFY_MIN_BACKOFF", Flag: "notify.min-backoff", Usage: "wait after an event's first failed delivery round, doubled per round",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Notify.MinBackoff })},
+	{Path: "notify.maxBackoff", Env: "YARNGATE_NOTIFY_MAX_BACKOFF", Flag: "notify.max-backoff", Usage: "longest wait between an event's delivery rounds",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Notify.MaxBackoff })},
 	{Path: "log.level", Env: "YARNGATE_LOG_LEVEL", Flag: "log.level", Usage: "log level: debug, info, warn or error",
 		set: setString(func(c *Config) *string { return &c.Log.Level })},
 	{Path: "log.format", Env: "YARNGATE_LOG_FORMAT", Flag: "log.format", Usage: "log format: text or json",
@@ -316,4 +343,38 @@ func setInt(field func(*Config) *int) func(*Config, string) error {
 		*field(c) = n
 		return nil
 	}
+}
+
+// setWebhooks parses URL SECRET-NAME [EVENT...],URL ...
+func setWebhooks(c *Config, v string) error {
+	var out []NotifyWebhook
+	for _, entry := range strings.Split(v, ",") {
+		f := strings.Fields(entry)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) < 2 {
+			return fmt.Errorf("%q is not URL SECRET-NAME [EVENT...]", entry)
+		}
+		out = append(out, NotifyWebhook{URL: f[0], Secret: f[1], Events: f[2:]})
+	}
+	c.Notify.Webhooks = out
+	return nil
+}
+
+// setSecrets parses name=secret,name=secret.
+func setSecrets(c *Config, v string) error {
+	m := map[string]Secret{}
+	for _, entry := range strings.Split(v, ",") {
+		if strings.TrimSpace(entry) == "" {
+			continue
+		}
+		name, secret, ok := strings.Cut(entry, "=")
+		if name = strings.TrimSpace(name); !ok || name == "" || secret == "" {
+			return errors.New("an entry is not name=secret")
+		}
+		m[name] = Secret(secret)
+	}
+	c.Notify.Secrets = m
+	return nil
 }

@@ -39,6 +39,7 @@ func (c Config) Validate() error {
 		bad("listen", "%v", err)
 	}
 	c.validateAuth(bad)
+	c.validateNotify(bad)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "certFile and keyFile go together: set both or neither")
 	}
@@ -303,4 +304,37 @@ func checkHostPort(addr string) error {
 func znodeWithin(a, b string) bool {
 	a, b = strings.TrimSuffix(a, "/")+"/", strings.TrimSuffix(b, "/")+"/"
 	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
+}
+
+// validateNotify checks the health and notification settings.
+func (c Config) validateNotify(bad func(key, format string, args ...any)) {
+	h := c.Health
+	if h.Interval < 0 || h.RestartWindow < 0 || h.CheckpointAge < 0 || h.MaxRestarts < 0 {
+		bad("health", "interval, restartWindow, checkpointAge and maxRestarts may not be negative")
+	}
+	events := map[string]bool{"state": true, "health": true, "savepoint": true, "upgrade": true}
+	for i, w := range c.Notify.Webhooks {
+		if w.URL == "" {
+			bad("notify.webhooks", "entry %d has no url", i)
+		}
+		if _, ok := c.Notify.Secrets[w.Secret]; !ok {
+			bad("notify.webhooks", "entry %d names secret %q, which notify.secrets lacks", i, w.Secret)
+		}
+		for _, e := range w.Events {
+			if !events[e] {
+				bad("notify.webhooks", "entry %d: unknown event type %q (state, health, savepoint, upgrade)", i, e)
+			}
+		}
+	}
+	for name, s := range c.Notify.Secrets {
+		if len(s) < 16 {
+			bad("notify.secrets", "%s: a signing secret has at least 16 bytes", name)
+		}
+	}
+	if c.Notify.MaxAttempts < 1 || c.Notify.MaxAge <= 0 || c.Notify.Timeout <= 0 || c.Notify.MinBackoff <= 0 || c.Notify.MaxBackoff <= 0 {
+		bad("notify", "maxAttempts, maxAge, timeout, minBackoff and maxBackoff must be positive")
+	}
+	if c.Notify.MinBackoff > c.Notify.MaxBackoff {
+		bad("notify", "minBackoff %s exceeds maxBackoff %s", c.Notify.MinBackoff, c.Notify.MaxBackoff)
+	}
 }

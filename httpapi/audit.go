@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/yarngate/yarngate/authn"
@@ -26,9 +27,12 @@ var auditActions = map[string]string{
 	"DELETE /v1/keytabs/:id":       "keytab.delete",
 	"POST /v1/jobs/:id/savepoints": "job.savepoint",
 	"POST /v1/jobs/:id/stop":       "job.stop",
+	"POST /ui/login":               "ui.login",
+	"POST /ui/logout":              "ui.logout",
 }
 
-// audit writes one line to the audit log for every mutating request under /v1, whatever its outcome
+// audit writes one line to the audit log for every mutating request under /v1 (and the dashboard's sign-in
+// and sign-out), whatever its outcome
 // (refused credentials, limits and errors included), after the rest of the chain ran: who (the principal as
 // authenticated and the effective user), what (action and object) and how it ended (status and error code).
 // Reads are not audited: the access log has them.
@@ -44,7 +48,7 @@ func (s *server) audit() gin.HandlerFunc {
 			action = c.Request.Method + " " + route
 		}
 		object := c.Param("id")
-		if loc := c.Writer.Header().Get("Location"); object == "" && loc != "" {
+		if loc := c.Writer.Header().Get("Location"); object == "" && loc != "" && strings.HasPrefix(route, "/v1/") {
 			object = path.Base(loc) // what a creation made
 		}
 		principal, user := "", ""

@@ -194,6 +194,13 @@ func classify(err error, maxJarSize int64) *apiError {
 	}
 }
 
+// Classify returns the HTTP status and the error (code and client-safe message) the API answers err with:
+// the one mapping of errors, for the dashboard's pages.
+func Classify(err error) (int, api.Error) {
+	ae := classify(err, 0)
+	return ae.status, api.Error{Code: ae.code, Message: ae.message, Details: ae.details}
+}
+
 // ctxKeyErrorCode is the gin context key under which renderError leaves the code for the access log.
 const ctxKeyErrorCode = "yarngate.errorCode"
 

@@ -118,6 +118,8 @@ func testJob() api.Job {
 			JobManager: ptr("http://nm1:41231")},
 		Owner:     "alice",
 		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC),
+		History: []api.StateChange{{State: "SUBMITTED", At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+			{State: "RUNNING", At: time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)}},
 	}
 }
 
@@ -165,6 +167,8 @@ func TestJobJSONShape(t *testing.T) {
 		"links":     map[string]any{"yarn": "http://rm:8088/cluster/app/" + testAppID, "flinkUi": nil, "jobManager": nil},
 		"owner":     "alice",
 		"createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:30Z",
+		"history": []any{map[string]any{"state": "SUBMITTED", "at": "2026-01-01T00:00:00Z"},
+			map[string]any{"state": "RUNNING", "at": "2026-01-01T00:00:30Z"}},
 	}
 	flink, _ := got["flink"].(map[string]any)
 	delete(got, "flink")

@@ -58,10 +58,11 @@ func withRequestID() gin.HandlerFunc {
 }
 
 // authenticate lets only authenticated callers through and hands their principal down in the request's
-// context; a failure is rendered like every error (401 unauthenticated, with the challenges authn set).
+// context; a failure is rendered like every error (401 unauthenticated, with the challenges authn set). A
+// read may authenticate with the dashboard's token cookie (TokenCookie).
 func (s *server) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		p, err := s.opts.Auth.Authenticate(c.Writer, c.Request)
+		p, err := s.opts.Auth.Authenticate(c.Writer, withTokenCookie(c.Request, false))
 		if err != nil {
 			s.renderError(c, err)
 			return

@@ -73,6 +73,8 @@ type Options struct {
 	// Keytabs keeps users' keytabs (usually a *job.KeytabService) on a Kerberized cluster. When nil, the
 	// keytab routes answer 404 (not_found: the gateway keeps no keytabs).
 	Keytabs keytabAPI
+	// Dashboard is the web UI served under /ui/ (usually a *dashboard.Dashboard); nil: no /ui routes.
+	Dashboard dashboardUI
 	// Readiness lists the dependencies GET /readyz probes.
 	Readiness []ReadinessCheck
 	// MaxJarSize is the largest accepted jar in bytes. Required.
@@ -198,5 +200,8 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	v1.GET("/sessions", s.handle(s.listSessions))
 	v1.GET("/sessions/:id", s.handle(s.getSession))
 	v1.DELETE("/sessions/:id", s.handle(s.deleteSession))
+	if opts.Dashboard != nil {
+		s.routeDashboard(e)
+	}
 	return e, nil
 }

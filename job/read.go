@@ -155,6 +155,7 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 		Flink: api.JobFlink{JobID: st.Flink.JobID, Version: st.Flink.Version, State: optional(st.Flink.State),
 			Failure: optional(st.Flink.Failure), Jobs: make([]api.FlinkJob, 0, len(st.Flink.Jobs))},
 		Owner: rec.Owner, SubmittedBy: rec.SubmittedBy, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
+		History: renderHistory(rec.History),
 	}
 	if job.Target == "" {
 		job.Target = targetApplication
@@ -169,6 +170,8 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 		}
 	}
 	job.Credentials = renderCredentials(creds)
+	job.Health = renderHealth(st.Health)
+	job.Notifications = renderWebhooks(rec.Webhooks)
 	for _, j := range st.Flink.Jobs {
 		job.Flink.Jobs = append(job.Flink.Jobs, api.FlinkJob{ID: j.ID, Name: j.Name, State: j.State})
 	}
@@ -198,13 +201,22 @@ func (s *Service) renderSession(rec registry.Record) api.Session {
 		YARN: api.JobYARN{ApplicationID: rec.ApplicationID, State: st.YARN.State, FinalStatus: st.YARN.FinalStatus,
 			Diagnostics: st.YARN.Diagnostics, Queue: st.YARN.Queue, User: st.YARN.User},
 		Owner: rec.Owner, SubmittedBy: rec.SubmittedBy, ACL: renderACL(rec.ACL), CreatedAt: rec.CreatedAt, UpdatedAt: st.Since,
-		Credentials: renderCredentials(rec.Credentials)}
+		Credentials: renderCredentials(rec.Credentials), History: renderHistory(rec.History)}
 	base := s.rmBase()
 	sess.Links.YARN = base + "/cluster/app/" + rec.ApplicationID
 	if st.JobManager != "" && (sess.State == api.SessionRunning || sess.State == api.SessionStopping) {
 		sess.Links.FlinkUI, sess.Links.JobManager = ptr(base+"/proxy/"+rec.ApplicationID+"/"), ptr(st.JobManager)
 	}
 	return sess
+}
+
+// renderHistory is the API form of a record's history, never nil.
+func renderHistory(h []registry.Transition) []api.StateChange {
+	out := make([]api.StateChange, 0, len(h))
+	for _, t := range h {
+		out = append(out, api.StateChange{State: t.State, At: t.At, Reason: t.Reason})
+	}
+	return out
 }
 
 // renderCredentials is the API form of a record's credentials; nil without.

@@ -105,6 +105,8 @@ type Options struct {
 	// (ident.IdempotencyTags); every instance sharing the registry must have the same one
 	// (registry.Registry.Secret). At least 16 bytes; required.
 	IdempotencySecret []byte
+	// CheckWebhook validates a job's webhook (URL policy, secret name); nil refuses notifications.
+	CheckWebhook func(url, secret string) error
 	// MaxWait caps long polls. Default 5 minutes.
 	MaxWait time.Duration
 	// LaunchTimeout bounds a launch from the moment YARN gave it an application id, whatever becomes of its

@@ -184,6 +184,10 @@ func TestSubmitRecordsAndRenders(t *testing.T) {
 	if got, err := s.Job(ctx, job.ID); err != nil || got.ID != job.ID {
 		t.Fatalf("Job = %+v, %v", got, err)
 	}
+	if rec, _ := s.reg.Get(ctx, job.ID); len(job.History) == 0 || len(job.History) != len(rec.History) ||
+		job.History[0].State != rec.History[0].State || !job.History[0].At.Equal(rec.History[0].At) {
+		t.Fatalf("history %+v, record's %+v", job.History, rec.History)
+	}
 	if list, _ := s.List(ctx, ""); len(list) != 1 {
 		t.Fatalf("List = %+v", list)
 	}

@@ -39,6 +39,10 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 	if err != nil {
 		return api.Job{}, false, err
 	}
+	hooks, err := s.webhooksOf(req.Notifications)
+	if err != nil {
+		return api.Job{}, false, err
+	}
 	a, err := s.actFor(ctx, req.ProxyUser)
 	if err != nil {
 		return api.Job{}, false, err
@@ -70,7 +74,7 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 			}
 		}
 		tmpl := registry.Record{Kind: registry.KindJob, Name: req.Name, Target: req.Target, Spec: redactedSpec(req),
-			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl}
+			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl, Webhooks: hooks}
 		rec, created, err = s.launchOnce(ctx, key, fp, spec, tmpl)
 	}
 	if err != nil {
@@ -347,7 +351,8 @@ func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, 
 		}
 		now := time.Now()
 		rec := registry.Record{ID: ident.SessionJobID(sess.ID, flinkID), Kind: registry.KindSessionJob, ApplicationID: sess.ID,
-			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl, Name: req.Name, Target: targetSession, Spec: redactedSpec(req)}
+			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl, Name: req.Name, Target: targetSession, Spec: redactedSpec(req),
+			Webhooks: webhooksFromSpec(req)}
 		if cl != nil {
 			rec.KeyHash, rec.Fingerprint = cl.hash, cl.fp
 		}

@@ -53,6 +53,8 @@ type Status struct {
 	JobManager string `json:"jobManager,omitempty"`
 	// StopRequested is when the gateway began to stop a session; zero otherwise.
 	StopRequested time.Time `json:"stopRequested,omitzero"`
+	// Health is the last assessment of a running job's health (zero when not assessed).
+	Health Health `json:"health,omitzero"`
 }
 
 // YARN is the YARN side of a status.
@@ -170,11 +172,12 @@ func (s Status) Equal(o Status) bool {
 		s.YARN == o.YARN && s.JobManager == o.JobManager && s.StopRequested.Equal(o.StopRequested) &&
 		s.Flink.Version == o.Flink.Version && s.Flink.JobID == o.Flink.JobID &&
 		s.Flink.MultipleJobs == o.Flink.MultipleJobs && s.Flink.State == o.Flink.State &&
-		s.Flink.Failure == o.Flink.Failure && slices.Equal(s.Flink.Jobs, o.Flink.Jobs)
+		s.Flink.Failure == o.Flink.Failure && slices.Equal(s.Flink.Jobs, o.Flink.Jobs) && s.Health.Equal(o.Health)
 }
 
 // clone copies a status, so that changes to the copy's slices leave the original alone.
 func (s Status) clone() Status {
 	s.Flink.Jobs = slices.Clone(s.Flink.Jobs)
+	s.Health.Reasons = slices.Clone(s.Health.Reasons)
 	return s
 }

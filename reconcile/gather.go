@@ -25,7 +25,7 @@ func reportOf(app *yarnclient.App) observe.Report {
 
 // observeApp gathers what there is to see of an application job or a session (its JobManager while the
 // application runs; for an ended application with several jobs, their archives) and derives its status.
-func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind observe.Kind, prev observe.Status) (observe.Status, []observe.Action) {
+func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind observe.Kind, prev observe.Status) (next observe.Status, actions []observe.Action) {
 	o := observe.Observation{Report: reportOf(app), Now: r.opts.Now()}
 	if !app.State.Terminal() {
 		o.JobManager.URL = r.jobManagerURL(ctx, app)
@@ -48,6 +48,11 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 	if kind == observe.KindSession {
 		return observe.Session(prev, o, r.opts.SessionStopGrace)
 	}
+	defer func() {
+		if next.State != "RUNNING" {
+			next.Health = observe.Health{} // health is a running job's
+		}
+	}()
 	switch {
 	case !app.State.Terminal() || observe.Settled(kind, prev):
 	case prev.Flink.MultipleJobs:

@@ -14,6 +14,7 @@ type Metrics struct {
 	apps     prometheus.Gauge
 	duration prometheus.Histogram
 	writes   *prometheus.CounterVec
+	health   *prometheus.CounterVec
 }
 
 // NewMetrics registers the reconciler's metrics on reg.
@@ -36,8 +37,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "yarngate_reconcile_writes_total",
 			Help: "Records the reconciler wrote (created or changed), by kind; an unchanged observation writes nothing.",
 		}, []string{"kind"}),
+		health: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "yarngate_health_assessments_total",
+			Help: "Changed health assessments of running jobs, by resulting status (healthy, degraded, unhealthy, unknown).",
+		}, []string{"status"}),
 	}
-	for _, c := range []prometheus.Collector{m.passes, m.apps, m.duration, m.writes} {
+	for _, c := range []prometheus.Collector{m.passes, m.apps, m.duration, m.writes, m.health} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register reconcile metrics: %w", err)
 		}
@@ -55,3 +60,5 @@ func (m *Metrics) observePass(apps int, elapsed time.Duration) {
 }
 
 func (m *Metrics) wrote(kind observe.Kind) { m.writes.WithLabelValues(string(kind)).Inc() }
+
+func (m *Metrics) healthChecked(status string) { m.health.WithLabelValues(status).Inc() }

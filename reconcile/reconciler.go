@@ -117,6 +117,11 @@ type Options struct {
 	// LookupHost resolves host names, to tell whether a JobManager address is on the host of its application's
 	// AM container. Default net.DefaultResolver.LookupHost.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
+	// HealthInterval is how often the health of each running application job is checked (a few JobManager
+	// calls each). Default 30s; negative disables health checks.
+	HealthInterval time.Duration
+	// HealthThresholds say when a running job is degraded or unhealthy.
+	HealthThresholds observe.HealthThresholds
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger and Metrics are required.
@@ -140,6 +145,9 @@ func (o *Options) validate() error {
 			*d.v = d.def
 		}
 	}
+	if o.HealthInterval == 0 {
+		o.HealthInterval = defaultHealthInterval
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -156,12 +164,15 @@ type Reconciler struct {
 	removals  chan string        // application ids whose launch files to remove
 	disposals chan disposal      // savepoints retention dropped
 
-	mu        sync.Mutex
-	lastPass  time.Time                  // end of the last complete pass
-	seeking   map[string]bool            // record ids whose failure is being looked for
-	answered  map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
-	refused   map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
-	disposing map[string]bool            // "<record id>/<trigger id>" of savepoints queued for disposal
+	mu       sync.Mutex
+	lastPass time.Time                  // end of the last complete pass
+	seeking  map[string]bool            // record ids whose failure is being looked for
+	answered map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
+	refused  map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
+	// healthChecked is when each running job's health was last checked, by record id.
+	healthChecked map[string]time.Time
+	// disposing holds "<record id>/<trigger id>" of savepoints queued for disposal.
+	disposing map[string]bool
 }
 
 // failureSearch is a failed job whose failure to find.
@@ -178,8 +189,8 @@ func New(opts Options) (*Reconciler, error) {
 	return &Reconciler{opts: opts, jmHTTP: &http.Client{Timeout: opts.JobManagerTimeout},
 		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
 		failures: make(chan failureSearch, 256), removals: make(chan string, 256), disposals: make(chan disposal, 64),
-		disposing: map[string]bool{},
-		seeking:   map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{}}, nil
+		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{},
+		healthChecked: map[string]time.Time{}, disposing: map[string]bool{}}, nil
 }
 
 // Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs
@@ -314,6 +325,9 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 		prev = adoptedStatus(app)
 	}
 	next, actions := r.observeApp(ctx, app, kind, prev)
+	if kind == observe.KindJob {
+		r.assessHealth(ctx, app.ID, &next)
+	}
 	if !known {
 		r.adopt(ctx, app, kind, next)
 	} else {

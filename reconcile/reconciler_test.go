@@ -129,6 +129,9 @@ type fakeJobManager struct {
 	jobs  map[string]string // Flink job id → status
 	names map[string]string
 	down  bool
+	// failures are the exception history's timestamps (ms); exceptionCalls counts the calls for it.
+	failures       []int64
+	exceptionCalls int
 }
 
 func (m *fakeJobManager) set(id, state string) {
@@ -156,7 +159,13 @@ func (m *fakeJobManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slices.SortFunc(jobs, func(a, b map[string]any) int { return strings.Compare(a["jid"].(string), b["jid"].(string)) })
 		json.NewEncoder(w).Encode(map[string]any{"jobs": jobs})
 	case strings.HasSuffix(p, "/exceptions"):
-		io.WriteString(w, `{"root-exception":"java.lang.RuntimeException: boom\n\tat x.y(Z.java:1)"}`)
+		m.exceptionCalls++
+		var entries []map[string]any
+		for _, ts := range m.failures {
+			entries = append(entries, map[string]any{"exceptionName": "java.lang.RuntimeException", "timestamp": ts})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"root-exception": "java.lang.RuntimeException: boom\n\tat x.y(Z.java:1)",
+			"exceptionHistory": map[string]any{"entries": entries}})
 	case strings.HasPrefix(p, "/jobs/"):
 		id := strings.TrimPrefix(p, "/jobs/")
 		st, ok := m.jobs[id]

@@ -68,6 +68,7 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 			continue
 		}
 		next, actions := r.observeSessionJob(ctx, rec.Status, app, views[rec.ApplicationID])
+		r.assessHealth(ctx, rec.ID, &next)
 		r.write(ctx, rec.ID, observe.KindSessionJob, next, "")
 		r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
 	}
@@ -114,6 +115,7 @@ func (r *Reconciler) adoptSessionJob(ctx context.Context, session *yarnclient.Ap
 	view := &sessionView{url: "", answered: true, jobs: map[string]jobmanager.JobOverview{o.ID: o}}
 	view.url = amURL(session)
 	st, _ := r.observeSessionJob(ctx, prev, session, view)
+	r.assessHealth(ctx, id, &st)
 	rec := registry.Record{ID: id, Kind: registry.KindSessionJob, ApplicationID: session.ID, Owner: session.User,
 		Name: o.Name, Target: "session", CreatedAt: time.UnixMilli(o.StartTime).UTC()}
 	if o.StartTime <= 0 {

@@ -77,6 +77,14 @@ type Record struct {
 	EndedAt   time.Time `json:"endedAt,omitzero"`
 	GoneAt    time.Time `json:"goneAt,omitzero"`
 
+	// Webhooks are the job's own notification targets (the request's notifications); the configured global
+	// ones apply to every record besides.
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+	// Outbox holds the events published and not yet delivered (see Publish); OutboxDropped counts those
+	// dropped because the outbox was full.
+	Outbox        []Event `json:"outbox,omitempty"`
+	OutboxDropped int     `json:"outboxDropped,omitempty"`
+
 	// Version is the stored version this record was read at; Update writes only over it.
 	Version Version `json:"-"`
 }
@@ -95,6 +103,7 @@ func (r *Record) SetState(state string, terminal bool, at time.Time, reason stri
 	if r.Terminal || (r.State == state && r.Terminal == terminal) {
 		return false
 	}
+	r.Publish(Event{Type: EventState, At: at, State: state, Previous: r.State, Reason: reason})
 	r.State, r.Terminal = state, terminal
 	r.History = append(r.History, Transition{State: state, At: at.UTC(), Reason: reason})
 	if terminal {
@@ -110,8 +119,14 @@ func (r *Record) SetStatus(s observe.Status, reason string) bool {
 	if r.Status.Equal(s) {
 		return false
 	}
+	old := r.Status.Health
 	r.Status = s
 	r.SetState(s.State, observe.Terminal(observe.Kind(r.Kind), s.State), s.Since, reason)
+	if h := s.Health; h.Status != "" && h.Status != old.Status {
+		// After the state event: a job is RUNNING before it is healthy.
+		r.Publish(Event{Type: EventHealth, At: h.CheckedAt, State: s.State, Health: h.Status,
+			PreviousHealth: old.Status, HealthReasons: h.Reasons})
+	}
 	return true
 }
 
@@ -126,18 +141,37 @@ func (r *Record) Savepoint(triggerID string) (observe.Savepoint, bool) {
 }
 
 // SetSavepoint stores a savepoint over the one with the same trigger id, or appends it; false when the
-// record has it unchanged.
+// record has it unchanged. A savepoint that becomes COMPLETED or FAILED publishes an EventSavepoint in the
+// same change.
 func (r *Record) SetSavepoint(sp observe.Savepoint) bool {
+	prev := ""
+	found := false
 	for i := range r.Savepoints {
 		if r.Savepoints[i].TriggerID == sp.TriggerID {
 			if r.Savepoints[i] == sp {
 				return false
 			}
+			prev, found = r.Savepoints[i].State, true
 			r.Savepoints[i] = sp
-			return true
+			break
 		}
 	}
-	r.Savepoints = observe.TrimSavepoints(append(r.Savepoints, sp))
+	if !found {
+		r.Savepoints = observe.TrimSavepoints(append(r.Savepoints, sp))
+	}
+	if sp.State != prev && (sp.State == observe.SavepointCompleted || sp.State == observe.SavepointFailed) {
+		data := map[string]string{"status": sp.State, "triggerId": sp.TriggerID}
+		if sp.Path != "" {
+			data["path"] = sp.Path
+		}
+		if sp.Failure != "" {
+			data["failure"] = sp.Failure
+		}
+		if sp.Stop {
+			data["stop"] = "true"
+		}
+		r.Publish(Event{Type: EventSavepoint, At: sp.CompletedAt, State: r.State, Reason: sp.Failure, Data: data})
+	}
 	return true
 }
 

@@ -304,6 +304,8 @@ func (r *Registry) Update(ctx context.Context, id string, change func(*Record) (
 		next := rec
 		next.History = slices.Clone(rec.History)
 		next.Files = slices.Clone(rec.Files)
+		next.Outbox = slices.Clone(rec.Outbox)
+		next.Webhooks = slices.Clone(rec.Webhooks)
 		changed, err := change(&next)
 		if err != nil || !changed {
 			return rec, err

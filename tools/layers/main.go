@@ -85,6 +85,19 @@ var rules = []rule{
 		why:    "keytabs are stored through a file system interface app adapts; the package knows none of ours",
 	},
 	{
+		pkg: module + "/dashboard",
+		forbid: append(slices.Clone(clients), module+"/job", module+"/httpapi", module+"/launch", module+"/reconcile",
+			module+"/app", "github.com/gin-gonic/gin/..."),
+		why: "the dashboard renders the api objects the services hand it through interfaces it declares; it reaches neither the cluster nor the registry, and httpapi mounts it",
+	},
+	{
+		pkg: module + "/notify",
+		forbid: []string{module + "/app", module + "/httpapi", module + "/job", module + "/launch", module + "/reconcile",
+			module + "/yarnclient", module + "/hdfs/...", module + "/zk", module + "/flink/...", module + "/kerberos",
+			"github.com/gin-gonic/gin/..."},
+		why: "notifications read and write the registry's outboxes and call webhooks; they know no cluster client, service or HTTP layer",
+	},
+	{
 		pkg: module + "/observe",
 		forbid: append(slices.Clone(clients),
 			"net", "net/http", "os", "os/exec", "io/fs", "database/sql",

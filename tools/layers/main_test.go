@@ -76,6 +76,18 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "dashboard reaching past the service",
+			pkgs: []pkgImports{
+				pkg(module+"/dashboard", module+"/api", module+"/authn", "html/template", "net/http"),
+				pkg(module+"/dashboard", module+"/job", module+"/registry", "github.com/gin-gonic/gin"),
+			},
+			want: []string{
+				module + "/dashboard imports github.com/gin-gonic/gin",
+				module + "/dashboard imports " + module + "/job",
+				module + "/dashboard imports " + module + "/registry",
+			},
+		},
+		{
 			name: "a package named like a ruled one is not ruled",
 			pkgs: []pkgImports{pkg(module+"/apiclient", module+"/hdfs"), pkg(module+"/observer", "os")},
 		},
