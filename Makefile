@@ -13,7 +13,7 @@ CLUSTER_ENV  := testenv/.run/cluster.env
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean
+.PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean airflow-venv
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,10 +24,11 @@ build: ## build bin/yarngate
 run: build cluster-up ## run the gateway in the foreground against the test cluster (YARNGATE_LISTEN, default 127.0.0.1:8080)
 	source $(CLUSTER_ENV) && exec bin/yarngate serve --config configs/dev.yaml
 
-test: lint example-jar ## lint, build the example job, then all tests, integration included: brings the test cluster up if needed, takes it down after
+test: lint example-jar ## lint, build the example job, then all tests, integration included: brings the test cluster up if needed (STANDALONE=1 parts too), takes down only one it started
 	@command -v chromium >/dev/null || testenv/install-chromium.sh # the dashboard's browser test
 	@started=0; \
-	if ! testenv/cluster.sh status >/dev/null 2>&1; then testenv/cluster.sh up || exit 1; started=1; fi; \
+	if [ ! -f testenv/.run/mode ]; then started=1; fi; \
+	STANDALONE=1 testenv/cluster.sh up || exit 1; \
 	rc=0; YARNGATE_REQUIRE_CLUSTER=1 go test $(GO_TEST_FLAGS) ./... || rc=$$?; \
 	if [ $$rc -eq 0 ]; then $(MAKE) -s fuzz || rc=$$?; fi; \
 	if [ $$started -eq 1 ] && [ "$${KEEP_CLUSTER:-0}" != 1 ]; then testenv/cluster.sh down; fi; \
@@ -41,6 +42,7 @@ fuzz: ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzDecodeLeader$$' -fuzztime 15s ./zk
 	go test -run '^$$' -fuzz '^FuzzDecodeActiveRMInfo$$' -fuzztime 10s ./zk
 	go test -run '^$$' -fuzz '^FuzzLaunchShell$$' -fuzztime 20s ./flink
+	go test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime 15s ./yarnlogs
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck, the dependency rules (tools/layers)
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -58,7 +60,7 @@ bench: ## benchmarks against the real cluster (Kerberized too), as ratios to a b
 	@if [ -n "$$YARNGATE_CLUSTER_ENV" ]; then echo "bench: the cluster of $$YARNGATE_CLUSTER_ENV"; else testenv/cluster.sh up; fi
 	source $${YARNGATE_CLUSTER_ENV:-$(CLUSTER_ENV)} && go run ./cmd/yarngate-bench $(BENCH_FLAGS)
 
-cluster-up: ## start the real test cluster (HDFS, YARN, ZooKeeper, Flink); HA=1 two ResourceManagers, KERBEROS=1 Kerberized (KDC, SPNEGO)
+cluster-up: ## start the real test cluster (HDFS, YARN, ZooKeeper, Flink); HA=1 two ResourceManagers, KERBEROS=1 Kerberized (KDC, SPNEGO), STANDALONE=1 also a Flink standalone-HA cluster
 	testenv/cluster.sh up
 
 cluster-down: ## stop the test cluster
@@ -98,6 +100,9 @@ $(EXAMPLE_JAR): $(shell find $(EXAMPLE_DIR)/src -name '*.java')
 	javac --release 11 -cp '$(FLINK2_HOME)/lib/*' -d $(EXAMPLE_DIR)/target/check2 $^
 	printf 'Main-Class: dev.yarngate.example.SumJob\n' > $(EXAMPLE_DIR)/target/manifest.txt
 	jar --create --file $@ --manifest $(EXAMPLE_DIR)/target/manifest.txt -C $(EXAMPLE_DIR)/target/classes .
+
+airflow-venv: ## build the pinned Airflow virtualenv of the provider's tests (integrations/airflow/install.sh; go test runs it too)
+	integrations/airflow/install.sh
 
 clean: ## remove build output (not the download cache)
 	rm -rf bin $(EXAMPLE_DIR)/target

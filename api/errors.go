@@ -39,6 +39,12 @@ const (
 	CodeKeytabUserMismatch   = "keytab_user_mismatch"
 	CodeJobNotRunning        = "job_not_running"
 	CodeTriggerIDReused      = "trigger_id_reused"
+	CodeClusterNotFound      = "cluster_not_found"
+	CodeClusterExists        = "cluster_exists"
+	CodeClusterUnreachable   = "cluster_unreachable"
+	CodeClusterNotFlink      = "cluster_not_flink"
+	CodeClusterNoLeader      = "cluster_no_leader"
+	CodeClusterInUse         = "cluster_in_use"
 )
 
 // ErrorBody is the JSON body of every error response: {"error": {"code", "message", "requestId", "details"}}.

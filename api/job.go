@@ -84,8 +84,10 @@ type Job struct {
 	ID string `json:"id"`
 	// Name is the job's name from its request.
 	Name string `json:"name"`
-	// Target is "application" or "session".
+	// Target is "application", "session" or "cluster".
 	Target string `json:"target"`
+	// ClusterID is the registered cluster a job with target cluster runs in.
+	ClusterID string `json:"clusterId,omitempty"`
 	// State is the job state.
 	State JobState `json:"state"`
 	// Terminal says whether State is final.

@@ -12,10 +12,12 @@ type JobRequest struct {
 	EntryClass string `json:"entryClass,omitempty"`
 	// Args are the program arguments.
 	Args []string `json:"args"`
-	// Target is "application" (default) or "session".
+	// Target is "application" (default), "session" or "cluster".
 	Target string `json:"target,omitempty"`
 	// SessionID is the session to run in, with target session.
 	SessionID string `json:"sessionId,omitempty"`
+	// ClusterID is the registered Flink cluster to run in (POST /v1/clusters), with target cluster.
+	ClusterID string `json:"clusterId,omitempty"`
 	// Parallelism is the job's default parallelism.
 	Parallelism *int `json:"parallelism,omitempty"`
 	// Queue is the YARN queue.

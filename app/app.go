@@ -202,6 +202,8 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		defer recs.close()
+		clusters := newClusterLocator(zw, ep.zkQuorum, yc, logger)
+		defer clusters.close()
 		reconcileMetrics, err := reconcile.NewMetrics(opts.Registry)
 		if err != nil {
 			return err
@@ -209,7 +211,7 @@ func Run(ctx context.Context, opts Options) error {
 		rec, err := reconcile.New(healthOptions(cfg, recs.reconcileOptions(cfg, reconcile.Options{
 			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
 			SavepointRetention: observe.Retention{MaxCount: cfg.Jobs.Savepoints.MaxCount, MaxAge: cfg.Jobs.Savepoints.MaxAge},
-			Logger:             logger, Metrics: reconcileMetrics,
+			RemoteLogs:         ep.remoteLogs, Clusters: clusters, Logger: logger, Metrics: reconcileMetrics,
 		}, jmLeaders)))
 		if err != nil {
 			return err
@@ -223,13 +225,17 @@ func Run(ctx context.Context, opts Options) error {
 		gwOpts.Jars.SetOwnership(jarOwners)
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
-			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger),
+			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger), Clusters: clusters,
+			Logs:          job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
 			SavepointRoot: launcher.SavepointRoot(), CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
 			return err
 		}
 		defer jobs.Close() // after the server: launches under way finish
+		if err := registerConfiguredClusters(ctx, cfg.Clusters.File, jobs, logger); err != nil {
+			return err
+		}
 		reconcileCtx, stopReconcile := context.WithCancel(ctx)
 		var reconciling sync.WaitGroup
 		reconciling.Go(func() { rec.Run(reconcileCtx) })
@@ -238,7 +244,7 @@ func Run(ctx context.Context, opts Options) error {
 			stopReconcile()
 			reconciling.Wait()
 		}()
-		gwOpts.Jobs, gwOpts.Sessions = jobs, jobs
+		gwOpts.Jobs, gwOpts.Sessions, gwOpts.Logs, gwOpts.FlinkClusters = jobs, jobs, jobs, jobs
 		clusterOpts.Flink, clusterOpts.Registry = jobs, jobs
 		logger.Info("job launching enabled", "flink", jobs.FlinkVersions())
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strconv"
@@ -26,6 +27,7 @@ import (
 	"github.com/yarngate/yarngate/kerberos"
 	"github.com/yarngate/yarngate/launch"
 	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/yarnlogs"
 	"github.com/yarngate/yarngate/zk"
 )
 
@@ -48,6 +50,9 @@ type endpoints struct {
 	yarnClasspath []string
 	// minAllocationMB is yarn.scheduler.minimum-allocation-mb: YARN rounds container sizes up to it.
 	minAllocationMB int64
+	// remoteLogs is where YARN aggregates containers' logs (yarn.nodemanager.remote-app-log-dir and
+	// -suffix; /tmp/logs and logs by default), which the log routes read.
+	remoteLogs yarnlogs.Layout
 	// kerberos is set when the cluster is Kerberized (hadoop.security.authentication=kerberos).
 	kerberos *kerberosEndpoints
 }
@@ -116,6 +121,10 @@ func resolveEndpoints(cfg config.Config) (endpoints, error) {
 		ep.clusterID = conf.ClusterID()
 		ep.rmElectionBasePath = conf.GetDefault("yarn.resourcemanager.ha.automatic-failover.zk-base-path", zk.DefaultRMElectionBasePath)
 		ep.yarnClasspath = conf.List("yarn.application.classpath")
+		ep.remoteLogs = yarnlogs.Layout{
+			Root:   remoteLogPath(conf.GetDefault("yarn.nodemanager.remote-app-log-dir", yarnlogs.DefaultLayout.Root)),
+			Suffix: strings.TrimSpace(conf.GetDefault("yarn.nodemanager.remote-app-log-dir-suffix", yarnlogs.DefaultLayout.Suffix)),
+		}
 		minAlloc := conf.GetDefault("yarn.scheduler.minimum-allocation-mb", "1024")
 		if ep.minAllocationMB, err = strconv.ParseInt(strings.TrimSpace(minAlloc), 10, 64); err != nil {
 			return ep, fmt.Errorf("yarn.scheduler.minimum-allocation-mb=%q in %s: not a number", minAlloc, cfg.HadoopConfDir)
@@ -475,4 +484,14 @@ func impersonation(cfg config.Config, store *hdfs.Store, logger *slog.Logger) jo
 		imp.Disabled = true
 	}
 	return imp
+}
+
+// remoteLogPath is the path of yarn.nodemanager.remote-app-log-dir, which may be a URI of the default file
+// system (hdfs://nn:8020/tmp/logs).
+func remoteLogPath(v string) string {
+	v = strings.TrimSpace(v)
+	if u, err := url.Parse(v); err == nil && u.Scheme != "" {
+		return u.Path
+	}
+	return v
 }

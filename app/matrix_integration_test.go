@@ -29,6 +29,10 @@ func TestRouteCallerMatrix(t *testing.T) {
 	rows := []row{
 		{http.MethodGet, "/v1/jobs/" + j.ID, nil, map[string]int{"anonymous": 401, "alice": 200, "bob": 404, "dana": 200, "airflow": 404, "nightly": 404}},
 		{http.MethodGet, "/v1/sessions/" + j.ID, nil, map[string]int{"anonymous": 401, "alice": 404, "bob": 404, "dana": 404}},
+		// The log routes authorize as GET on the job: the owner and administrators, nobody else.
+		{http.MethodGet, "/v1/jobs/" + j.ID + "/logs", nil, map[string]int{"anonymous": 401, "alice": 200, "bob": 404, "dana": 200, "airflow": 404}},
+		{http.MethodGet, "/v1/jobs/" + j.ID + "/logs/container_1_0001_01_000001/jobmanager.log", nil, map[string]int{"anonymous": 401, "alice": 404, "bob": 404}},
+		{http.MethodGet, "/v1/sessions/" + j.ID + "/logs", nil, map[string]int{"anonymous": 401, "alice": 404, "bob": 404}},
 		{http.MethodGet, jar, nil, map[string]int{"anonymous": 401, "alice": 200, "bob": 404, "dana": 200, "airflow": 404, "nightly": 404}},
 		{http.MethodDelete, jar, nil, map[string]int{"anonymous": 401, "alice": 409, "bob": 404, "airflow": 404, "nightly": 404}},
 		{http.MethodPost, "/v1/jobs/" + j.ID + "/cancel", nil, map[string]int{"anonymous": 401, "bob": 404, "airflow": 404, "nightly": 404}},
@@ -36,6 +40,12 @@ func TestRouteCallerMatrix(t *testing.T) {
 		{http.MethodPost, "/v1/jobs/" + j.ID + "/savepoints", nil, map[string]int{"anonymous": 401, "bob": 404, "airflow": 404, "nightly": 404}},
 		{http.MethodPost, "/v1/jobs/" + j.ID + "/stop", map[string]bool{"savepoint": true}, map[string]int{"anonymous": 401, "bob": 404, "airflow": 404, "nightly": 404}},
 		{http.MethodPost, "/v1/jobs", forBob, map[string]int{"anonymous": 401, "alice": 403, "airflow": 403, "nightly": 403, "dana": 403}},
+		// Registering a cluster is an administrator's (dana's gets past authorization to the unreachable URL).
+		{http.MethodPost, "/v1/clusters", map[string]any{"id": "it-matrix", "rest": []string{"http://127.0.0.1:1"}},
+			map[string]int{"anonymous": 401, "alice": 403, "bob": 403, "airflow": 403, "nightly": 403, "dana": 422}},
+		{http.MethodGet, "/v1/clusters", nil, map[string]int{"anonymous": 401, "alice": 200, "dana": 200}},
+		{http.MethodGet, "/v1/clusters/it-matrix", nil, map[string]int{"anonymous": 401, "alice": 404, "dana": 404}},
+		{http.MethodDelete, "/v1/clusters/it-matrix", nil, map[string]int{"anonymous": 401, "alice": 404, "dana": 404}},
 		{http.MethodGet, "/v1/openapi.yaml", nil, map[string]int{"anonymous": 401, "alice": 200, "nightly": 200}},
 		{http.MethodGet, "/healthz", nil, map[string]int{"anonymous": 200, "alice": 200}},
 	}

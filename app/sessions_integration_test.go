@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/yarngate/yarngate/api"
 )
 
 // These tests start one Flink session cluster per Flink version through an in-process gateway and run
@@ -212,6 +215,21 @@ func TestSessionRunsJobs(t *testing.T) {
 			}
 			if status, body := get(t, *u.Links.FlinkUI); status != 200 || !strings.Contains(body, "Apache Flink") {
 				t.Errorf("Flink UI at %s = %d", *u.Links.FlinkUI, status)
+			}
+			// Logs: the session's containers, which are also its jobs' (their main() runs in the session's
+			// JobManager, so its log holds the line the example logs).
+			sessionLogs := g.waitLogs(t, "/v1/sessions/"+s.ID, 2*time.Minute, func(l api.LogList) bool {
+				_, _, jm := findLog(l, api.LogRoleJobManager, api.LogSourceNodeManager, "jobmanager.log")
+				_, _, tm := findLog(l, api.LogRoleTaskManager, api.LogSourceNodeManager, "taskmanager.log")
+				return jm && tm
+			})
+			jobLogs := g.logList(t, "/v1/jobs/"+u.ID)
+			if len(jobLogs.Containers) != len(sessionLogs.Containers) || jobLogs.Containers[0].ContainerID != sessionLogs.Containers[0].ContainerID {
+				t.Errorf("the session job's logs %+v are not its session's %+v", jobLogs, sessionLogs)
+			}
+			jm, _, _ := findLog(sessionLogs, api.LogRoleJobManager, "", "jobmanager.log")
+			if status, body := g.getRaw(t, "/v1/sessions/"+s.ID+"/logs/"+jm.ContainerID+"/jobmanager.log", nil); status != 200 || !bytes.Contains(body, []byte(exampleStarted)) {
+				t.Errorf("the session's JobManager log = %d, %d bytes, without %q", status, len(body), exampleStarted)
 			}
 			var list struct {
 				Jobs []jobObj `json:"jobs"`

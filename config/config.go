@@ -67,6 +67,8 @@ type Config struct {
 	Health Health `yaml:"health"`
 	// Notify configures webhook notifications (notify).
 	Notify Notify `yaml:"notify"`
+	// Clusters configures existing Flink clusters registered at start-up (clusters).
+	Clusters Clusters `yaml:"clusters"`
 	// Log configures logging (log).
 	Log Log `yaml:"log"`
 	// ShutdownTimeout is how long in-flight requests may take to finish after a shutdown signal
@@ -366,7 +368,14 @@ const (
 	RegistryEmbedded = "embedded"
 )
 
-// Registry configures the durable records of jobs and sessions and their reconciliation with YARN.
+// Clusters configures the existing Flink clusters registered from the configuration.
+type Clusters struct {
+	// File is a YAML file listing Flink clusters to register at start-up, each as the body of
+	// POST /v1/clusters (id, name, rest, zookeeper, yarnApplicationId, acl) (file); empty: none.
+	File string `yaml:"file"`
+}
+
+// Registry configures the durable records of jobs and sessions.
 type Registry struct {
 	// Backend is auto, zookeeper or embedded (backend).
 	Backend string `yaml:"backend"`

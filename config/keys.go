@@ -146,6 +146,8 @@ var keys = []Key{
 		set: func(c *Config, v string) error { c.ZooKeeper.Digest = Secret(v); return nil }},
 	{Path: "zookeeper.digestFile", Env: "YARNGATE_ZOOKEEPER_DIGEST_FILE", Flag: "zookeeper.digest-file", Usage: "file holding zookeeper.digest, read at start-up",
 		set: setString(func(c *Config) *string { return &c.ZooKeeper.DigestFile })},
+	{Path: "clusters.file", Env: "YARNGATE_CLUSTERS_FILE", Flag: "clusters.file", Usage: "YAML list of existing Flink clusters to register at start-up (bodies of POST /v1/clusters)",
+		set: setString(func(c *Config) *string { return &c.Clusters.File })},
 	{Path: "flink.homes", Env: "YARNGATE_FLINK_HOMES", Flag: "flink.homes", Usage: "local Flink distributions (Flink homes) jobs can run on",
 		set: setList(func(c *Config) *[]string { return &c.Flink.Homes })},
 	{Path: "flink.defaultVersion", Env: "YARNGATE_FLINK_DEFAULT_VERSION", Flag: "flink.default-version", Usage: "Flink version of jobs that name none, such as 1.20 (default: the first home)",

@@ -69,7 +69,9 @@ func TestLogTailInBrowser(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			run, stop := context.WithTimeout(ctx, time.Minute)
 			defer stop()
-			if err := chromedp.Do(run, chromedp.Navigate(srv.URL+"/ui/jobs/"+tc.id)); err != nil {
+			// The poll below evaluates in the page's execution context: wait for the new document's element first,
+			// so that it does not use the context of the document the navigation replaced.
+			if _, err := chromedp.Run(run, chromedp.Steps(chromedp.Navigate(srv.URL+"/ui/jobs/"+tc.id), chromedp.WaitVisible(chromedp.CSS("#log-status")))); err != nil {
 				t.Fatal(err)
 			}
 			status, err := chromedp.Run(run, chromedp.Poll[string](settled, chromedp.WithPollingInterval(100*time.Millisecond)))

@@ -302,6 +302,25 @@ func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// File is a file open for reads at any offset (OpenFile).
+type File interface {
+	io.ReaderAt
+	io.Closer
+	// Size is the file's length when it was opened.
+	Size() int64
+}
+
+// OpenFile opens a file for reads at any offset, such as the aggregated container logs the log routes read
+// part by part. Like Open, it holds a pooled client until Close when it reads blocks; each ReadAt is bounded
+// by IOTimeout or ctx's deadline, and ReadAts forward of the last one continue the same block read.
+func (s *Store) OpenFile(ctx context.Context, name string) (File, error) {
+	r, err := s.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return r.(*fileReader), nil
+}
+
 // fileReader is a file being read; l is the lease its content reads through, or nil.
 type fileReader struct {
 	r    fileContent
@@ -318,6 +337,26 @@ func (f *fileReader) Read(p []byte) (int, error) {
 		return n, fmt.Errorf("read %s: %w", f.name, err)
 	}
 	return n, err
+}
+
+// ReadAt reads len(p) bytes at off (io.ReaderAt).
+func (f *fileReader) ReadAt(p []byte, off int64) (int, error) {
+	if f.r == nil {
+		return 0, fmt.Errorf("read %s: %w", f.name, fs.ErrClosed)
+	}
+	n, err := f.r.ReadAt(p, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, fmt.Errorf("read %s at %d: %w", f.name, off, err)
+	}
+	return n, err
+}
+
+// Size is the file's length when it was opened.
+func (f *fileReader) Size() int64 {
+	if f.r == nil {
+		return 0
+	}
+	return f.r.Stat().Size()
 }
 
 func (f *fileReader) Close() error {

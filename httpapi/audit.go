@@ -23,6 +23,8 @@ var auditActions = map[string]string{
 	"POST /v1/jobs/:id/cancel":     "job.cancel",
 	"POST /v1/sessions":            "session.create",
 	"DELETE /v1/sessions/:id":      "session.stop",
+	"POST /v1/clusters":            "cluster.register",
+	"DELETE /v1/clusters/:id":      "cluster.deregister",
 	"POST /v1/keytabs":             "keytab.upload",
 	"DELETE /v1/keytabs/:id":       "keytab.delete",
 	"POST /v1/jobs/:id/savepoints": "job.savepoint",

@@ -99,6 +99,28 @@ func classify(err error, maxJarSize int64) *apiError {
 		return newAPIError(http.StatusForbidden, api.CodeForbidden, unwrapMessage(err, job.ErrForbidden), err)
 	case errors.Is(err, job.ErrJobNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no job with this id", err)
+	case errors.Is(err, job.ErrLogNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeNotFound, "no such container or log file", err)
+	case errors.Is(err, job.ErrInvalidLogRange):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidRequest, unwrapMessage(err, job.ErrInvalidLogRange), err)
+	case errors.Is(err, job.ErrClustersDisabled):
+		return newAPIError(http.StatusServiceUnavailable, api.CodeUnavailable, "registered clusters are not configured on this gateway", err)
+	case errors.Is(err, job.ErrClusterNotFound):
+		return newAPIError(http.StatusNotFound, api.CodeClusterNotFound, "no registered cluster with this id (POST /v1/clusters)", err)
+	case errors.Is(err, job.ErrClusterExists):
+		return newAPIError(http.StatusConflict, api.CodeClusterExists, "another cluster is registered under this id", err)
+	case errors.Is(err, job.ErrClusterInUse):
+		return newAPIError(http.StatusConflict, api.CodeClusterInUse, "the cluster runs jobs submitted through the gateway: "+unwrapMessage(err, job.ErrClusterInUse), err)
+	case errors.Is(err, job.ErrClusterUnsupported):
+		return newAPIError(http.StatusBadRequest, api.CodeInvalidSpec, "the gateway cannot follow this cluster: "+unwrapMessage(err, job.ErrClusterUnsupported), err)
+	case errors.Is(err, job.ErrClusterNotFlink):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeClusterNotFlink, "the endpoint does not answer as a Flink JobManager (GET /config with a flink-version)", err)
+	case errors.Is(err, job.ErrClusterNoLeader):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeClusterNoLeader, "ZooKeeper names no JobManager leader for this cluster id under this path root (check zookeeper.clusterId and zookeeper.root)", err)
+	case errors.Is(err, job.ErrClusterNotRunning):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeClusterUnreachable, "the YARN application does not run: "+unwrapMessage(err, job.ErrClusterNotRunning), err)
+	case errors.Is(err, job.ErrClusterUnreachable):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeClusterUnreachable, "no JobManager of the cluster answers", err)
 	case errors.Is(err, job.ErrSessionNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeSessionNotFound, "no session with this id", err)
 	case errors.Is(err, job.ErrSessionNotRunning):

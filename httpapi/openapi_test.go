@@ -64,7 +64,9 @@ func TestOpenAPIListsErrorCodes(t *testing.T) {
 		api.CodeUnauthenticated, api.CodeForbidden, api.CodeJarInUse,
 		api.CodeUploadTooSlow, api.CodeRateLimited, api.CodeUploadSlotsFull, api.CodeInvalidSpec, api.CodeJarNotFound,
 		api.CodeIdempotencyReused, api.CodeUnknownQueue, api.CodeYARNRejected, api.CodeSessionNotFound, api.CodeSessionNotRunning,
-		api.CodeInvalidKeytab, api.CodeKeytabRejected, api.CodeKeytabNotFound, api.CodeKeytabUserMismatch} {
+		api.CodeInvalidKeytab, api.CodeKeytabRejected, api.CodeKeytabNotFound, api.CodeKeytabUserMismatch,
+		api.CodeClusterNotFound, api.CodeClusterExists, api.CodeClusterUnreachable, api.CodeClusterNotFlink, api.CodeClusterNoLeader,
+		api.CodeClusterInUse} {
 		if !strings.Contains(string(api.OpenAPI), "`"+code+"`") {
 			t.Errorf("api/openapi.yaml does not document error code %s", code)
 		}

@@ -4,7 +4,7 @@
 // Dependency rule: httpapi imports api and job, never a cluster client (hdfs, yarnclient, zk, flink,
 // flink/jobmanager, registry). Handlers bind and validate a request, call one service method with the
 // request's context and render the result; they never call HDFS (or YARN, ZooKeeper) themselves, and
-// *gin.Context never leaves them. The interfaces the handlers consume (jobAPI, sessionAPI, clusterAPI, keytabAPI) are
+// *gin.Context never leaves them. The interfaces the handlers consume (jobAPI, sessionAPI, clusterAPI, flinkClusterAPI, keytabAPI) are
 // declared here.
 //
 // Handlers return errors; classify (errors.go) is the one place that maps an error to a status and the body
@@ -67,9 +67,15 @@ type Options struct {
 	// Sessions launches and tracks session clusters (usually the same *job.Service). When nil, the session
 	// routes answer 503.
 	Sessions sessionAPI
+	// Logs serves the containers' logs of jobs and sessions (usually the same *job.Service). When nil, the
+	// log routes answer 503.
+	Logs logAPI
 	// Cluster reports what the gateway sees of the cluster (usually a *ClusterService). When nil,
 	// GET /v1/cluster answers 503.
 	Cluster clusterAPI
+	// FlinkClusters registers existing Flink clusters (usually the same *job.Service). When nil, the
+	// /v1/clusters routes answer 503.
+	FlinkClusters flinkClusterAPI
 	// Keytabs keeps users' keytabs (usually a *job.KeytabService) on a Kerberized cluster. When nil, the
 	// keytab routes answer 404 (not_found: the gateway keeps no keytabs).
 	Keytabs keytabAPI
@@ -196,10 +202,18 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	v1.POST("/jobs/:id/savepoints", s.handle(s.triggerSavepoint))
 	v1.GET("/jobs/:id/savepoints", s.handle(s.listSavepoints))
 	v1.POST("/jobs/:id/stop", s.handle(s.stopJob))
+	v1.GET("/jobs/:id/logs", s.handle(s.listJobLogs))
+	v1.GET("/jobs/:id/logs/:containerId/:file", s.handle(s.getJobLog))
 	v1.POST("/sessions", s.handle(s.createSession))
 	v1.GET("/sessions", s.handle(s.listSessions))
 	v1.GET("/sessions/:id", s.handle(s.getSession))
 	v1.DELETE("/sessions/:id", s.handle(s.deleteSession))
+	v1.GET("/sessions/:id/logs", s.handle(s.listSessionLogs))
+	v1.GET("/sessions/:id/logs/:containerId/:file", s.handle(s.getSessionLog))
+	v1.POST("/clusters", s.handle(s.registerFlinkCluster))
+	v1.GET("/clusters", s.handle(s.listFlinkClusters))
+	v1.GET("/clusters/:id", s.handle(s.getFlinkCluster))
+	v1.DELETE("/clusters/:id", s.handle(s.deleteFlinkCluster))
 	if opts.Dashboard != nil {
 		s.routeDashboard(e)
 	}

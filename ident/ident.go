@@ -115,9 +115,38 @@ func ValidFlinkJobID(s string) bool {
 	return true
 }
 
-// ValidJobID reports whether id has the form of a job id: an application id (application jobs) or a
-// session job id.
+// ValidJobID reports whether id has the form of a job id: an application id (application jobs), a
+// session job id or a cluster job id.
 func ValidJobID(id string) bool {
 	_, _, ok := ParseSessionJobID(id)
-	return ok || ValidApplicationID(id)
+	_, _, cok := ParseClusterJobID(id)
+	return ok || cok || ValidApplicationID(id)
+}
+
+// A registered cluster's id is 1 to 63 lower-case letters, digits and hyphens, starting with a letter or a
+// digit (never an application id, which has underscores). A job in it has the id "<cluster id>.<Flink job id>".
+
+// ValidClusterID reports whether s has the form of a registered cluster's id.
+func ValidClusterID(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// ClusterJobID joins a registered cluster's id and a Flink job id.
+func ClusterJobID(clusterID, flinkJobID string) string { return clusterID + "." + flinkJobID }
+
+// ParseClusterJobID splits a cluster job id; ok is false for anything else.
+func ParseClusterJobID(id string) (clusterID, flinkJobID string, ok bool) {
+	clusterID, flinkJobID, found := strings.Cut(id, ".")
+	if !found || !ValidClusterID(clusterID) || !ValidFlinkJobID(flinkJobID) {
+		return "", "", false
+	}
+	return clusterID, flinkJobID, true
 }

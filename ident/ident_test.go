@@ -68,3 +68,26 @@ func plainHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:20])
 }
+
+func TestClusterIDs(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		ok   bool
+		job  string
+		isOK bool
+	}{
+		{"analytics", true, "analytics.0123456789abcdef0123456789abcdef", true},
+		{"a-1", true, "a-1.0123456789abcdef0123456789abcdef", true},
+		{"-a", false, "-a.0123456789abcdef0123456789abcdef", false},
+		{"Upper", false, "Upper.0123456789abcdef0123456789abcdef", false},
+		{"application_1_1", false, "application_1_1.0123456789abcdef0123456789abcdef", true}, // a session job id
+		{"", false, ".0123456789abcdef0123456789abcdef", false},
+	} {
+		if got := ValidClusterID(tc.id); got != tc.ok {
+			t.Errorf("ValidClusterID(%q) = %v", tc.id, got)
+		}
+		if got := ValidJobID(tc.job); got != tc.isOK {
+			t.Errorf("ValidJobID(%q) = %v", tc.job, got)
+		}
+	}
+}

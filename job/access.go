@@ -72,12 +72,13 @@ func (s *Service) may(p authn.Principal, rec *registry.Record, a access) bool {
 	return a == accessView && grants(rec.ACL.View, p)
 }
 
-// mayJob is may for job records: who may modify a session may also see and act on the jobs in it.
+// mayJob is may for job records: who may modify a session (or a registered cluster) may also see and act
+// on the jobs in it.
 func (s *Service) mayJob(p authn.Principal, rec *registry.Record, a access) bool {
 	if s.may(p, rec, a) {
 		return true
 	}
-	if rec.Kind != registry.KindSessionJob {
+	if rec.Kind != registry.KindSessionJob && rec.Kind != registry.KindClusterJob {
 		return false
 	}
 	sess, ok := s.opts.Registry.Cached(rec.ApplicationID)

@@ -28,6 +28,9 @@ func (s *Service) Cancel(ctx context.Context, id string, kill bool) (api.Job, er
 		return s.renderJob(rec), nil
 	}
 	st := rec.Status
+	if rec.Kind == registry.KindClusterJob {
+		return s.cancelClusterJob(ctx, rec)
+	}
 	if rec.Kind == registry.KindSessionJob {
 		if st.JobManager == "" {
 			return api.Job{}, fmt.Errorf("%w: cannot cancel %s", ErrSessionNotRunning, id)

@@ -92,7 +92,7 @@ func ClientFault(err error) bool {
 	switch {
 	case errors.As(err, &spec), errors.Is(err, ErrForbidden), errors.Is(err, ErrJarInUse), errors.Is(err, ErrJobNotFound), errors.Is(err, ErrSessionNotFound),
 		errors.Is(err, ErrSessionNotRunning), errors.Is(err, ErrJarNotFound), errors.Is(err, ErrIdempotencyKeyReused),
-		errors.Is(err, ErrUnknownQueue), errors.Is(err, ErrYARNRejected):
+		errors.Is(err, ErrUnknownQueue), errors.Is(err, ErrYARNRejected), errors.Is(err, ErrLogNotFound), errors.Is(err, ErrInvalidLogRange):
 		return true
 	case errors.Is(err, ErrKeytabsDisabled), errors.Is(err, ErrKeytabNotFound), errors.Is(err, ErrKeytabUserMismatch),
 		errors.Is(err, ErrInvalidKeytab), errors.Is(err, ErrKeytabTooLarge), errors.Is(err, ErrKeytabRejected),

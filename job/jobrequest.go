@@ -12,6 +12,7 @@ import (
 
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/flink"
+	"github.com/yarngate/yarngate/ident"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
@@ -19,6 +20,7 @@ import (
 const (
 	targetApplication = "application"
 	targetSession     = "session"
+	targetCluster     = "cluster"
 )
 
 // maxNameLen bounds a job name.
@@ -43,9 +45,32 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 		if r.SessionID != "" {
 			e.Add("sessionId", "only allowed with target session")
 		}
+		if r.ClusterID != "" {
+			e.Add("clusterId", "only allowed with target cluster")
+		}
+	case targetCluster:
+		if !ident.ValidClusterID(r.ClusterID) {
+			e.Add("clusterId", "required with target cluster: the id of a registered cluster (POST /v1/clusters)")
+		}
+		if r.SessionID != "" {
+			e.Add("sessionId", "only allowed with target session")
+		}
+		for _, f := range []struct {
+			field string
+			set   bool
+		}{{"queue", r.Queue != ""}, {"jobManager", r.JobManager != nil}, {"taskManager", r.TaskManager != nil},
+			{"flinkVersion", r.FlinkVersion != ""}, {"flinkConfig", len(r.FlinkConfig) > 0}, {"multipleJobs", r.MultipleJobs},
+			{"keytabId", r.KeytabID != ""}} {
+			if f.set {
+				e.Add(f.field, "not allowed with target cluster: the cluster decides it")
+			}
+		}
 	case targetSession:
 		if !yarnclient.ValidApplicationID(r.SessionID) {
 			e.Add("sessionId", "required with target session: the id of a session (POST /v1/sessions)")
+		}
+		if r.ClusterID != "" {
+			e.Add("clusterId", "only allowed with target cluster")
 		}
 		for _, f := range []struct {
 			field string
@@ -58,7 +83,7 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 			}
 		}
 	default:
-		e.Add("target", "%q is not one of application, session", r.Target)
+		e.Add("target", "%q is not one of application, session, cluster", r.Target)
 	}
 	switch {
 	case r.JarID == "" && r.JarPath == "":

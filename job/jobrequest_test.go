@@ -37,7 +37,7 @@ func TestNormalize(t *testing.T) {
 		{name: "session target", body: `{"target":"session",` + jar + `}`,
 			want: []api.FieldProblem{{Field: "sessionId", Reason: "required with target session: the id of a session (POST /v1/sessions)"}}},
 		{name: "unknown target", body: `{"target":"yarn-per-job",` + jar + `}`,
-			want: []api.FieldProblem{{Field: "target", Reason: `"yarn-per-job" is not one of application, session`}}},
+			want: []api.FieldProblem{{Field: "target", Reason: `"yarn-per-job" is not one of application, session, cluster`}}},
 		{name: "session id with an application", body: `{"sessionId":"s1",` + jar + `}`,
 			want: []api.FieldProblem{{Field: "sessionId", Reason: "only allowed with target session"}}},
 		{name: "no jar", body: `{}`, want: []api.FieldProblem{{Field: "jarId", Reason: "either jarId or jarPath is required"}}},
@@ -104,7 +104,7 @@ func TestNormalize(t *testing.T) {
 		{name: "every problem at once", body: `{"name":"a\tb","target":"x","parallelism":0,"taskManager":{"slots":0},"entryClass":"1x","savepoint":{}}`,
 			want: []api.FieldProblem{
 				{Field: "name", Reason: "must be at most 256 characters without control characters"},
-				{Field: "target", Reason: `"x" is not one of application, session`},
+				{Field: "target", Reason: `"x" is not one of application, session, cluster`},
 				{Field: "jarId", Reason: "either jarId or jarPath is required"},
 				{Field: "entryClass", Reason: `"1x" is not a Java class name`},
 				{Field: "parallelism", Reason: "must be at least 1"},

@@ -34,7 +34,7 @@ func (s *Service) jobRecord(ctx context.Context, id string) (registry.Record, er
 		return registry.Record{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 	case err != nil:
 		return registry.Record{}, fmt.Errorf("read job %s: %w", id, err)
-	case !visible(&rec) || rec.Kind == registry.KindSession || !s.mayJob(s.caller(ctx), &rec, accessView):
+	case !visible(&rec) || !isJob(rec.Kind) || !s.mayJob(s.caller(ctx), &rec, accessView):
 		return registry.Record{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
 	}
 	return rec, nil
@@ -103,7 +103,7 @@ func waitRecord[T any](ctx context.Context, s *Service, id string, timeout time.
 func (s *Service) List(ctx context.Context, state api.JobState) ([]api.Job, error) {
 	p := s.caller(ctx)
 	recs := s.opts.Registry.List(func(rec *registry.Record) bool {
-		return visible(rec) && rec.Kind != registry.KindSession && (state == "" || rec.State == string(state))
+		return visible(rec) && isJob(rec.Kind) && (state == "" || rec.State == string(state))
 	})
 	// Outside List's lock: a session job's access depends on its session's record.
 	recs = slices.DeleteFunc(recs, func(rec registry.Record) bool { return !s.mayJob(p, &rec, accessView) })
@@ -162,6 +162,9 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 		if rec.Kind == registry.KindSessionJob {
 			job.Target = targetSession
 		}
+	}
+	if rec.Kind == registry.KindClusterJob {
+		return s.renderClusterJob(rec, job)
 	}
 	creds := rec.Credentials
 	if rec.Kind == registry.KindSessionJob {

@@ -57,6 +57,7 @@ type recordRegistry interface {
 	Changed(id string) <-chan struct{}
 	Create(ctx context.Context, rec registry.Record) (registry.Record, error)
 	Update(ctx context.Context, id string, change func(*registry.Record) (bool, error)) (registry.Record, error)
+	Delete(ctx context.Context, rec registry.Record) error
 	Claim(ctx context.Context, keyHash string) (registry.KeyClaim, error)
 	ClaimKey(ctx context.Context, keyHash string, c registry.KeyClaim) (registry.KeyClaim, bool, error)
 	MoveClaim(ctx context.Context, keyHash string, c registry.KeyClaim) (registry.KeyClaim, error)
@@ -101,6 +102,9 @@ type Options struct {
 	Jars *JarOwnership
 	// Impersonation says as whom launches run and who may submit for others (proxyUser).
 	Impersonation Impersonation
+	// Clusters finds the JobManagers of registered Flink clusters (*flinkcluster.Locator); nil: clusters
+	// cannot be registered (ErrClustersDisabled).
+	Clusters clusterLocator
 	// IdempotencySecret keys the HMAC that names an idempotency key in its application's YARN tag
 	// (ident.IdempotencyTags); every instance sharing the registry must have the same one
 	// (registry.Registry.Secret). At least 16 bytes; required.
@@ -118,6 +122,8 @@ type Options struct {
 	// job (<stagingRoot>/savepoints); without it a savepoint needs a target directory or the job's
 	// state.savepoints.dir.
 	SavepointRoot string
+	// Logs is where the log routes read containers' logs; without Logs.YARN they answer 503.
+	Logs LogSources
 	// Logger and Metrics are required.
 	Logger  *slog.Logger
 	Metrics *Metrics
@@ -131,7 +137,8 @@ type Options struct {
 type Service struct {
 	opts     Options
 	jmHTTP   *http.Client
-	launches sync.WaitGroup // launches under way, each bounded by LaunchTimeout
+	launches sync.WaitGroup  // launches under way, each bounded by LaunchTimeout
+	logIndex aggregatedIndex // listings of aggregated log files (guarded by its own mutex)
 }
 
 // New checks the options and returns a Service.

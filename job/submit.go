@@ -60,6 +60,8 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 	var rec registry.Record
 	if req.Target == targetSession {
 		rec, created, err = s.submitToSession(ctx, req, key, fp, acl, a)
+	} else if req.Target == targetCluster {
+		rec, created, err = s.submitToCluster(ctx, req, key, fp, acl, a)
 	} else {
 		spec := launch.Spec{Kind: launch.Job, Name: req.Name, Target: req.Target, JarID: req.JarID, JarPath: req.JarPath,
 			EntryClass: req.EntryClass, Args: req.Args, MultipleJobs: req.MultipleJobs, Queue: req.Queue,

@@ -3,14 +3,21 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/yarngate/yarngate/flink/jobmanager"
+	"github.com/yarngate/yarngate/hdfs"
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/yarnlogs"
 )
 
 // act performs the follow-up actions of an observation of record id. Slow work (removing files, searching
@@ -44,7 +51,7 @@ func (r *Reconciler) seekFailure(id string, kind observe.Kind, st observe.Status
 	if r.seeking[id] {
 		return
 	}
-	s := failureSearch{recordID: id, jobID: a.JobID, logs: a.Logs, archiveDir: r.archiveDir()}
+	s := failureSearch{recordID: id, appID: a.ApplicationID, jobID: a.JobID, logs: a.Logs, archiveDir: r.archiveDir()}
 	if kind == observe.KindSessionJob {
 		s.logs = "" // the session's JobManager log holds every job's output: not this job's alone
 	}
@@ -144,7 +151,7 @@ func (r *Reconciler) findFailure(ctx context.Context, s failureSearch) string {
 		}
 	}
 	if s.logs != "" {
-		if msg := r.loggedFailure(ctx, s.recordID, s.logs); msg != "" {
+		if msg := r.loggedFailure(ctx, s.recordID, s.appID, s.logs); msg != "" {
 			return msg
 		}
 	}
@@ -157,12 +164,21 @@ const jobManagerLogTail = 1 << 20
 // loggedFailure finds a failed driver's exception in the JobManager log its NodeManager keeps; "" when the
 // log is gone or names none. The NodeManager answers 503 for a container it is still cleaning up, for some
 // seconds after the ResourceManager reports the application ended; the read is retried until ctx ends.
-func (r *Reconciler) loggedFailure(ctx context.Context, id, logs string) string {
+func (r *Reconciler) loggedFailure(ctx context.Context, id, appID, logs string) string {
 	backoff := time.Second
 	for {
 		log, err := r.opts.RM.ContainerLog(ctx, logs, "jobmanager.log", jobManagerLogTail)
 		if err == nil {
 			return jobmanager.DriverFailure(log)
+		}
+		if errors.Is(err, yarnclient.ErrNotFound) {
+			// With log aggregation, the NodeManager lets go of an application's logs once they are in HDFS.
+			log, aerr := r.aggregatedLogTail(ctx, appID, logs, "jobmanager.log", jobManagerLogTail)
+			if aerr == nil {
+				return jobmanager.DriverFailure(log)
+			}
+			r.opts.Logger.Debug("could not read the JobManager log", "id", id, "error", err, "aggregated", aerr)
+			return ""
 		}
 		if !errors.Is(err, yarnclient.ErrUnavailable) {
 			r.opts.Logger.Debug("could not read the JobManager log", "id", id, "error", err)
@@ -176,4 +192,75 @@ func (r *Reconciler) loggedFailure(ctx context.Context, id, logs string) string 
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}
+}
+
+// aggregatedLogTail reads the last tail bytes of a log file of the container a NodeManager log link names
+// (http://<node>/node/containerlogs/<container>/<user>) from YARN's aggregated logs in HDFS, read as the
+// application's user where the store can act as others (the files are theirs, mode 0640).
+func (r *Reconciler) aggregatedLogTail(ctx context.Context, appID, link, file string, tail int64) (string, error) {
+	u, err := url.Parse(link)
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if err != nil || len(parts) < 4 || parts[1] != "containerlogs" {
+		return "", fmt.Errorf("aggregated log: %q is not a container log link", link)
+	}
+	container, user := parts[2], parts[3]
+	dirs, err := r.opts.RemoteLogs.AppDirs(user, appID)
+	if err != nil {
+		return "", err
+	}
+	if r.opts.Files.CanActAs() {
+		ctx = hdfs.AsUser(ctx, user)
+	}
+	for _, dir := range dirs {
+		entries, err := r.opts.Files.ReadDir(ctx, dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if !yarnlogs.NodeFile(e.Name) {
+				continue
+			}
+			if s, ok := r.aggregatedFileTail(ctx, path.Join(dir, e.Name), container, file, tail); ok {
+				return s, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("aggregated log: no %s of %s under %v: %w", file, container, dirs, fs.ErrNotExist)
+}
+
+// aggregatedFileTail reads the last tail bytes of one container's log file in one node's aggregated file.
+func (r *Reconciler) aggregatedFileTail(ctx context.Context, name, container, file string, tail int64) (string, bool) {
+	f, err := r.opts.Files.OpenFile(ctx, name)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	af, err := yarnlogs.Open(f, f.Size())
+	if err != nil {
+		return "", false
+	}
+	cs, err := af.Containers()
+	if err != nil {
+		return "", false
+	}
+	for _, c := range cs {
+		if c.ID != container {
+			continue
+		}
+		for _, lf := range c.Files {
+			if lf.Name != file {
+				continue
+			}
+			rd, err := af.Content(lf, max(0, lf.Size-tail), tail)
+			if err != nil {
+				return "", false
+			}
+			var b strings.Builder
+			if _, err := io.Copy(&b, rd); err != nil {
+				return "", false
+			}
+			return b.String(), true
+		}
+	}
+	return "", false
 }

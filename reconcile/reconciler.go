@@ -29,6 +29,7 @@ import (
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
+	"github.com/yarngate/yarngate/yarnlogs"
 	"github.com/yarngate/yarngate/zk"
 )
 
@@ -43,6 +44,8 @@ type rmClient interface {
 // fileStore is the HDFS access the reconciler needs; *hdfs.Store implements it.
 type fileStore interface {
 	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	OpenFile(ctx context.Context, name string) (hdfs.File, error)
+	CanActAs() bool
 	ReadDir(ctx context.Context, name string) ([]hdfs.DirEntry, error)
 	RemoveAll(ctx context.Context, name string) error
 }
@@ -93,6 +96,9 @@ type Options struct {
 	Instances instanceLister
 	// Leaders follows the JobManager leaders of HA clusters; nil without JobManager HA.
 	Leaders jobManagerLeaders
+	// Clusters finds the leading JobManagers of registered clusters (*flinkcluster.Locator); nil: jobs in
+	// registered clusters are not observed.
+	Clusters clusterLocator
 	// HomeTag is the application tag of this installation (ident.HomeTag). Required.
 	HomeTag string
 	// StagingRoot is the absolute HDFS staging root: launch files under <root>/.flink/<application id>, job
@@ -100,6 +106,9 @@ type Options struct {
 	StagingRoot string
 	// HADir is where launched clusters keep their HA data (one directory per application id); "" without HA.
 	HADir string
+	// RemoteLogs is where YARN aggregates containers' logs: a failed driver's exception is looked for there
+	// when the NodeManager no longer serves the JobManager's log. Zero: YARN's default.
+	RemoteLogs yarnlogs.Layout
 	// Interval is the period of passes. Default 1s.
 	Interval time.Duration
 	// Retention is how long an ended record is kept after YARN forgot its application. Default 7 days.
@@ -177,8 +186,8 @@ type Reconciler struct {
 
 // failureSearch is a failed job whose failure to find.
 type failureSearch struct {
-	recordID, jobID, logs string
-	archiveDir            string // where to read the job's archive
+	recordID, appID, jobID, logs string
+	archiveDir                   string // where to read the job's archive
 }
 
 // New checks the options and builds a Reconciler; Run starts it.
@@ -261,7 +270,8 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	r.each(ctx, jobApps, r.reconcileApp)
 	r.reconcileSessionJobs(ctx, sessionApps, listed)
 	r.each(ctx, sessionApps, r.reconcileApp)
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool { return rec.Kind != registry.KindSessionJob }) {
+	r.reconcileClusterJobs(ctx)
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool { return onYARN(rec.Kind) }) {
 		if _, ok := listed[rec.ApplicationID]; !ok {
 			r.missing(ctx, rec)
 		} else if !rec.GoneAt.IsZero() {
@@ -344,7 +354,11 @@ func (r *Reconciler) Observe(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if rec.Kind == registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
+	if rec.Kind == registry.KindClusterJob {
+		r.reconcileClusterJobsOf(ctx, rec.ApplicationID, []registry.Record{rec})
+		return nil
+	}
+	if !onYARN(rec.Kind) || rec.Launcher != "" || rec.State == StateLaunchFailed {
 		return nil
 	}
 	app, err := r.opts.RM.App(ctx, rec.ApplicationID)
@@ -506,7 +520,7 @@ func (r *Reconciler) archiveDir() string { return path.Join(r.opts.StagingRoot, 
 // archive of its Flink job (or the archive directory of an application with several jobs).
 func (r *Reconciler) filesOf(rec registry.Record) []string {
 	var out []string
-	if rec.Kind != registry.KindSessionJob {
+	if onYARN(rec.Kind) {
 		out = append(out, path.Join(r.opts.StagingRoot, ".flink", rec.ApplicationID))
 		if r.opts.HADir != "" {
 			out = append(out, path.Join(r.opts.HADir, rec.ApplicationID))

@@ -114,6 +114,12 @@ func (f *fakeFiles) ReadDir(_ context.Context, name string) ([]hdfs.DirEntry, er
 	return nil, fs.ErrNotExist
 }
 
+func (f *fakeFiles) OpenFile(_ context.Context, name string) (hdfs.File, error) {
+	return nil, fs.ErrNotExist
+}
+
+func (f *fakeFiles) CanActAs() bool { return true }
+
 func (f *fakeFiles) Open(_ context.Context, name string) (io.ReadCloser, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -22,6 +22,11 @@ const (
 	KindSession = "session" // a session cluster
 	// KindSessionJob is a job submitted into a session cluster.
 	KindSessionJob = "session-job"
+	// KindCluster is an existing Flink cluster registered with the gateway (POST /v1/clusters); its record's
+	// ID is the registration's id and Cluster says where its JobManager is.
+	KindCluster = "cluster"
+	// KindClusterJob is a job submitted into a registered cluster; ApplicationID is the cluster's id.
+	KindClusterJob = "cluster-job"
 )
 
 // Record is what the registry keeps of one job or session.
@@ -63,6 +68,8 @@ type Record struct {
 	// View is the API object as records of schema 0 stored it; decoding converts it into Status (see
 	// upgrade) and it is never written again.
 	View json.RawMessage `json:"view,omitempty"`
+	// Cluster is where a registered cluster's JobManager is (KindCluster only).
+	Cluster *ClusterRegistration `json:"cluster,omitempty"`
 	// Credentials describes what a cluster on a Kerberized Hadoop was launched with; nil otherwise.
 	Credentials *Credentials `json:"credentials,omitempty"`
 	// Launcher is the instance launching the application; empty once the launch is complete. A record
@@ -226,4 +233,30 @@ type ACL struct {
 	// View may see it; Modify may also act on it.
 	View   []string `json:"view,omitempty"`
 	Modify []string `json:"modify,omitempty"`
+}
+
+// ClusterRegistration says where the JobManager of a registered Flink cluster is: exactly one of REST, the
+// ZooKeeper fields (ZKClusterID set) and YARNApplicationID.
+type ClusterRegistration struct {
+	// REST lists JobManager REST base URLs.
+	REST []string `json:"rest,omitempty"`
+	// ZKQuorum, ZKRoot and ZKClusterID are the cluster's high-availability.zookeeper.quorum, .path.root and
+	// high-availability.cluster-id: its REST leader is read from ZooKeeper.
+	ZKQuorum    string `json:"zkQuorum,omitempty"`
+	ZKRoot      string `json:"zkRoot,omitempty"`
+	ZKClusterID string `json:"zkClusterId,omitempty"`
+	// YARNApplicationID is a Flink session on the gateway's YARN: its JobManager is the one YARN reports.
+	YARNApplicationID string `json:"yarnApplicationId,omitempty"`
+}
+
+// Kind is "rest", "zookeeper" or "yarn".
+func (c ClusterRegistration) Kind() string {
+	switch {
+	case c.ZKClusterID != "":
+		return "zookeeper"
+	case c.YARNApplicationID != "":
+		return "yarn"
+	default:
+		return "rest"
+	}
 }

@@ -15,6 +15,13 @@
 #               (http.keytab: HTTP/localhost only, exported from the service keytab) and YARNGATE_AUTH_PRINCIPAL.
 #               Containers run as the NodeManager's OS user (DefaultContainerExecutor), as in simple mode.
 #               Health checks use MIT kinit + curl --negotiate (testenv/install-krb5.sh installs krb5-user).
+#   STANDALONE=1  also a Flink standalone-HA cluster (Flink 1.20.3 from the cache) on loopback: two JobManagers and
+#               one TaskManager (two slots), leader election in the cluster's ZooKeeper (path root /yarngate-standalone,
+#               cluster id yarngate-standalone), HA storage in HDFS (/tmp/yarngate-standalone/ha), as the test user.
+#               cluster.env then also holds YARNGATE_STANDALONE_REST (the JobManagers' REST URLs, comma-separated),
+#               YARNGATE_STANDALONE_ZK_ROOT and YARNGATE_STANDALONE_CLUSTER_ID. It may be added to a running
+#               cluster (`up` with STANDALONE=1 starts only what is missing); `down` stops it. Ignored with
+#               KERBEROS (a Kerberized standalone cluster is not part of the test cluster).
 #   Both combine. Without KERBEROS, `up` keeps the mode of a cluster that is already running.
 #
 #   testenv/cluster.sh fetch    download (once, into the cache) and assemble everything; no processes
@@ -23,6 +30,7 @@
 #   testenv/cluster.sh status   one line per process, then the health checks
 #   testenv/cluster.sh rm-failover / rm-restore   (HA=1 only) kill -9 the active ResourceManager / start it again
 #   testenv/cluster.sh zk-restart   stop ZooKeeper, and start it again (same port and data): a demo of recovery
+#   testenv/cluster.sh standalone-restore   (STANDALONE=1) start every standalone JobManager/TaskManager not running
 #   testenv/cluster.sh kdc-stop / kdc-start   (KERBEROS=1 only) stop the KDC / start it again on the same port with
 #               the same keys (its krbtgt key included: tickets issued before stay valid, the keytabs are unchanged)
 #
@@ -46,7 +54,9 @@ rm_web_port=${YARNGATE_TE_RM_WEB_PORT:-18088}
 zk_port=${YARNGATE_TE_ZK_PORT:-12181}
 nm_web_port=${YARNGATE_TE_NM_WEB_PORT:-18042}
 nm_localizer_port=${YARNGATE_TE_NM_LOCALIZER_PORT:-18040}
-nm_memory_mb=${YARNGATE_TE_NM_MEMORY_MB:-12288}
+# 16 GiB for containers: make test runs up to eight small Flink clusters (1 GiB JobManager and TaskManager each)
+# at once; their JVMs take far less physical memory than they ask YARN for.
+nm_memory_mb=${YARNGATE_TE_NM_MEMORY_MB:-16384}
 max_completed_apps=${YARNGATE_TE_MAX_COMPLETED_APPS:-1000}
 # Kerberos mode only: the KDC's TCP port and realm, the longest ticket it issues (seconds), and optional HDFS
 # delegation-token lifetimes (ms; empty means Hadoop's defaults of 7 days max, renewed every 24 h).
@@ -60,6 +70,14 @@ dt_renew_interval_ms=${YARNGATE_TE_DT_RENEW_INTERVAL_MS:-}
 # offers privacy first (what colinmarc, which takes the first offer, negotiates unless told otherwise) while every
 # client configured by the cluster stays on authentication.
 data_transfer_protection=${YARNGATE_TE_DATA_TRANSFER_PROTECTION:-authentication}
+# Standalone mode only: JobManager i (0, 1) serves REST on sa_rest_port+i and RPC on sa_rpc_port+i; the TaskManager's
+# RPC port is sa_tm_port, the blob servers take sa_blob_port and sa_blob_port+1.
+sa_rest_port=${YARNGATE_TE_SA_REST_PORT:-18181}
+sa_rpc_port=${YARNGATE_TE_SA_RPC_PORT:-18191}
+sa_tm_port=${YARNGATE_TE_SA_TM_PORT:-18195}
+sa_blob_port=${YARNGATE_TE_SA_BLOB_PORT:-18196}
+sa_root=/yarngate-standalone
+sa_cluster_id=yarngate-standalone # with the start time appended: every start is a new cluster to ZooKeeper and HDFS
 end_users=alice,bob
 rms=1
 [[ ${HA:-0} == 1 ]] && rms=2
@@ -75,6 +93,13 @@ elif [[ ${1:-} == up && -z ${KERBEROS:-} && -f $run/mode ]] && grep -qx 'kerbero
   kerberos=1
 fi
 kdc_dir=$run/kdc
+standalone=0
+[[ ${STANDALONE:-0} == 1 ]] && standalone=1
+[[ -f $run/standalone/enabled ]] && standalone=1
+if ((standalone && kerberos)); then
+  [[ ${1:-} == up ]] && echo "STANDALONE=1 is ignored on a Kerberized cluster" >&2
+  standalone=0
+fi
 
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
 hadoop_cache=$cache/hadoop/$hadoop_version
@@ -410,6 +435,136 @@ export_http_keytab() {
   klist -k "$out" | grep -q "HTTP/$host@$realm" || die "could not export HTTP/$host into $out"
 }
 
+# ------------------------------------------------------------------------------------------------------ standalone
+
+sa_dir=$run/standalone
+sa_flink=$cache/flink/flink-${flink_versions[0]}
+
+# sa_conf I: the configuration directory of standalone process I (jm0, jm1, tm0), from the distribution's log
+# settings and a config.yaml of our own.
+sa_conf() {
+  local name=$1 d=$sa_dir/conf-$1 i
+  mkdir -p "$d"
+  [[ -f $d/config.yaml ]] && { echo "$d"; return 0; } # a restart keeps the first start's settings
+  cp "$sa_flink"/conf/log4j*.properties "$d/"
+  {
+    echo "high-availability.type: zookeeper"
+    echo "high-availability.zookeeper.quorum: $host:$zk_port"
+    echo "high-availability.zookeeper.path.root: $sa_root"
+    echo "high-availability.cluster-id: $(cat "$sa_dir/cluster-id")"
+    echo "high-availability.storageDir: hdfs://$host:$nn_port/tmp/yarngate-standalone/ha"
+    echo "high-availability.zookeeper.client.session-timeout: 10000"
+    echo "jobmanager.rpc.address: $host"
+    echo "jobmanager.bind-host: $host"
+    echo "taskmanager.bind-host: $host"
+    echo "taskmanager.host: $host"
+    echo "rest.address: $host"
+    echo "rest.bind-address: $host"
+    echo "jobmanager.memory.process.size: 768m"
+    echo "taskmanager.memory.process.size: 1280m"
+    echo "taskmanager.numberOfTaskSlots: 4"
+    echo "parallelism.default: 1"
+    echo "restart-strategy.type: fixed-delay"
+    echo "restart-strategy.fixed-delay.attempts: 100"
+    echo "restart-strategy.fixed-delay.delay: 2 s"
+    echo "execution.checkpointing.interval: 5 s"
+    echo "state.checkpoints.dir: hdfs://$host:$nn_port/tmp/yarngate-standalone/checkpoints"
+    echo "taskmanager.data.port: 0"
+    # A TaskManager waits for a leader as long as a test's failover takes (Flink's default gives up after 5 min).
+    echo "taskmanager.registration.timeout: 1 h"
+    # Java 17 needs the distribution's module options (env.java.opts.all in its own config.yaml).
+    echo "env.java.opts.all: $(sed -n '/^env:/,/^[^ ]/s/^ *all: //p' "$sa_flink/conf/config.yaml")"
+    case $name in
+      jm*)
+        i=${name#jm}
+        echo "rest.port: $((sa_rest_port + i))"
+        echo "jobmanager.rpc.port: $((sa_rpc_port + i))"
+        echo "high-availability.jobmanager.port: $((sa_rpc_port + i))"
+        echo "blob.server.port: $((sa_blob_port + i))"
+        ;;
+      tm*) echo "taskmanager.rpc.port: $sa_tm_port" ;;
+    esac
+  } >"$d/config.yaml"
+  echo "$d"
+}
+
+start_standalone_process() {
+  local name=$1 conf kind=jobmanager
+  alive "sa-$name" && return 0
+  [[ $name == tm* ]] && kind=taskmanager
+  conf=$(sa_conf "$name")
+  mkdir -p "$sa_dir/log-$name" "$sa_dir/pid-$name"
+  log "starting standalone Flink $kind $name"
+  start "sa-$name" "$run/logs/sa-$name.out" env FLINK_CONF_DIR="$conf" FLINK_LOG_DIR="$sa_dir/log-$name" \
+    FLINK_PID_DIR="$sa_dir/pid-$name" HADOOP_CLASSPATH="$fake_home/share/hadoop/common/lib/*" \
+    HADOOP_USER_NAME="$user" JAVA_HOME="$java_home" "$sa_flink/bin/$kind.sh" start-foreground
+}
+
+sa_rest_urls() { echo "http://$host:$sa_rest_port,http://$host:$((sa_rest_port + 1))"; }
+
+# The ports of a standalone cluster are those of its first start (standalone-restore may run without the
+# YARNGATE_TE_SA_* variables of that start).
+sa_settings() {
+  if [[ -f $sa_dir/settings ]]; then
+    . "$sa_dir/settings"
+  else
+    printf 'sa_rest_port=%s\nsa_rpc_port=%s\nsa_tm_port=%s\nsa_blob_port=%s\n' \
+      "$sa_rest_port" "$sa_rpc_port" "$sa_tm_port" "$sa_blob_port" >"$sa_dir/settings"
+  fi
+}
+
+standalone_ok() { # every process runs, both JobManagers answer, and one sees a TaskManager
+  local i
+  alive sa-jm0 && alive sa-jm1 && alive sa-tm0 || return 1
+  for i in 0 1; do
+    curl -fsS -m 5 "http://$host:$((sa_rest_port + i))/config" >/dev/null 2>&1 || return 1
+  done
+  for i in 0 1; do
+    curl -fsS -m 5 "http://$host:$((sa_rest_port + i))/overview" 2>/dev/null | grep -q '"taskmanagers":[1-9]' && return 0
+  done
+  return 1
+}
+
+# start_standalone starts what is not running of the standalone cluster and waits until it is whole. A process
+# that exits while starting (a port taken for a moment: a killed JobManager's port in TIME_WAIT, or an outgoing
+# connection's local port when the ports lie in the ephemeral range) is started again, a few times.
+start_standalone() {
+  local try i n
+  mkdir -p "$sa_dir"
+  : >"$sa_dir/enabled"
+  [[ -s $sa_dir/cluster-id ]] || echo "$sa_cluster_id-$(date +%s)" >"$sa_dir/cluster-id"
+  sa_settings
+  for try in 1 2 3 4 5; do
+    start_standalone_process jm0
+    start_standalone_process jm1
+    start_standalone_process tm0
+    for ((i = 0; i < 180; i++)); do
+      standalone_ok && return 0
+      n=0
+      for p in sa-jm0 sa-jm1 sa-tm0; do alive "$p" || n=$((n + 1)); done
+      ((n == 0)) || break
+      sleep 1
+    done
+    ((n == 0)) && break # every process runs, yet no JobManager sees a TaskManager: not a start-up race
+    log "a standalone Flink process exited while starting (try $try); starting it again in 5 s"
+    sleep 5
+  done
+  wait_for "standalone Flink cluster" 10 standalone_ok
+}
+
+cmd_standalone_restore() {
+  ((standalone)) || die "standalone-restore needs the standalone cluster (make cluster-up STANDALONE=1)"
+  daemon_env
+  start_standalone
+}
+
+stop_standalone() {
+  stop sa-tm0
+  stop sa-jm0
+  stop sa-jm1
+  rm -rf "$sa_dir"
+}
+
 write_env() {
   local tmp=$run/cluster.env.tmp i urls=()
   ((kerberos)) && export_http_keytab
@@ -452,6 +607,13 @@ write_env() {
       echo "export YARNGATE_AUTH_KEYTAB=$kdc_dir/http.keytab"
       echo "export YARNGATE_AUTH_PRINCIPAL=HTTP/$host@$realm"
     fi
+    if ((standalone)); then
+      sa_settings
+      echo "export YARNGATE_STANDALONE_REST=$(sa_rest_urls)"
+      echo "export YARNGATE_STANDALONE_ZK_ROOT=$sa_root"
+      echo "export YARNGATE_STANDALONE_CLUSTER_ID=$(cat "$sa_dir/cluster-id")"
+      echo "export YARNGATE_STANDALONE_PIDS=$run/pids/sa-jm0.pid,$run/pids/sa-jm1.pid"
+    fi
   } >"$tmp"
   mv "$tmp" "$run/cluster.env"
 }
@@ -467,6 +629,10 @@ cmd_up() {
   local t0=$SECONDS i
   if [[ -f $run/cluster.env ]] && { ((!kerberos)) || alive kdc; } && alive dfs && alive nm && rm_started && zk_ok; then
     log "already running"
+    if ((standalone)); then
+      daemon_env
+      start_standalone
+    fi
     write_env # a cluster started by an older cluster.sh gets the variables it lacks (ZooKeeper digest, SPNEGO keytab)
     return 0
   fi
@@ -487,6 +653,7 @@ cmd_up() {
   wait_for "ResourceManager" 120 rm_started
   wait_for "NodeManager registration" 120 nm_registered
   wait_for "HDFS write/read" 60 hdfs_writable
+  ((standalone)) && start_standalone
   write_env
   log "up in $((SECONDS - t0))s; environment in $run/cluster.env"
 }
@@ -521,6 +688,7 @@ stop_containers() {
 cmd_down() {
   rm -f "$run/cluster.env"
   stop gateway # started by make demo
+  stop_standalone
   stop nm
   stop_containers
   stop rm1
@@ -534,7 +702,7 @@ cmd_down() {
 
 cmd_status() {
   local name rc=0
-  for name in kdc zk dfs rm1 rm2 nm gateway; do
+  for name in kdc zk dfs rm1 rm2 nm gateway sa-jm0 sa-jm1 sa-tm0; do
     if alive "$name"; then
       printf '%-4s running (pid %s)\n' "$name" "$(cat "$(pidfile "$name")")"
     elif [[ -f $(pidfile "$name") ]]; then
@@ -629,6 +797,7 @@ case ${1:-} in
   zk-restart) cmd_zk_restart ;;
   kdc-stop) cmd_kdc_stop ;;
   kdc-start) cmd_kdc_start ;;
+  standalone-restore) cmd_standalone_restore ;;
   fetch) cmd_fetch ;;
   up) cmd_up ;;
   down) cmd_down ;;

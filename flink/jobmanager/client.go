@@ -184,6 +184,24 @@ func (c *Client) Config(ctx context.Context) (*Config, error) {
 	return &cfg, nil
 }
 
+// Overview is GET /overview: the cluster's TaskManagers, slots and jobs.
+type Overview struct {
+	TaskManagers   int    `json:"taskmanagers"`
+	SlotsTotal     int    `json:"slots-total"`
+	SlotsAvailable int    `json:"slots-available"`
+	JobsRunning    int    `json:"jobs-running"`
+	FlinkVersion   string `json:"flink-version"`
+}
+
+// Overview returns the cluster's overview.
+func (c *Client) Overview(ctx context.Context) (*Overview, error) {
+	var o Overview
+	if err := c.getJSON(ctx, "/overview", &o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
 // ShutdownCluster asks the cluster to shut down (DELETE /cluster): it cancels its jobs, deregisters from YARN
 // and exits.
 func (c *Client) ShutdownCluster(ctx context.Context) error {

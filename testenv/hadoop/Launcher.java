@@ -201,7 +201,13 @@ public final class Launcher {
     y.put("yarn.nodemanager.delete.debug-delay-sec", "600");
     y.put("yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage", "99.5");
     y.put("yarn.nodemanager.recovery.enabled", "false");
-    y.put("yarn.log-aggregation-enable", "false");
+    // Log aggregation: a finished container's logs move to HDFS (TFile controller, the default layout of 3.4:
+    // <remote-app-log-dir>/<user>/bucket-logs-tfile/<bucket>/<appId>/<host>_<port>), where the gateway's log
+    // routes read them (package yarnlogs). The local copies stay for delete.debug-delay-sec after that.
+    y.put("yarn.log-aggregation-enable", "true");
+    y.put("yarn.nodemanager.remote-app-log-dir", "/tmp/logs");
+    y.put("yarn.nodemanager.remote-app-log-dir-suffix", "logs");
+    y.put("yarn.log-aggregation.retain-seconds", "86400");
     y.put("yarn.nodemanager.env-whitelist",
         "JAVA_HOME,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_CONF_DIR,CLASSPATH_PREPEND_DISTCACHE,"
             + "HADOOP_YARN_HOME,HADOOP_HOME,PATH,LANG,TZ");

@@ -33,6 +33,7 @@ var clients = []string{
 	module + "/zk",
 	module + "/flink",
 	module + "/flink/jobmanager",
+	module + "/flinkcluster",
 	module + "/registry",
 	module + "/registry/boltstore",
 	module + "/kerberos",
@@ -52,6 +53,12 @@ var rules = []rule{
 		pkg:    module + "/httpapi",
 		forbid: clients,
 		why:    "the HTTP layer reaches the cluster through the service, never a cluster client",
+	},
+	{
+		pkg: module + "/flinkcluster",
+		forbid: []string{module + "/job", module + "/httpapi", module + "/app", module + "/reconcile", module + "/launch",
+			"github.com/gin-gonic/gin/..."},
+		why: "finding registered clusters' JobManagers is a client: it knows the client packages, never the service or HTTP",
 	},
 	{
 		pkg:    module + "/client",
@@ -83,6 +90,12 @@ var rules = []rule{
 		pkg:    module + "/keytab",
 		forbid: []string{module + "/...", "github.com/gin-gonic/gin/..."},
 		why:    "keytabs are stored through a file system interface app adapts; the package knows none of ours",
+	},
+	{
+		pkg: module + "/yarnlogs",
+		forbid: []string{module + "/...", "github.com/gin-gonic/gin/...", "github.com/colinmarc/hdfs/v2/...",
+			"net", "net/http", "os", "os/exec", "io/fs"},
+		why: "the aggregated-log format reads an io.ReaderAt it is handed: no I/O of its own, none of ours",
 	},
 	{
 		pkg: module + "/dashboard",

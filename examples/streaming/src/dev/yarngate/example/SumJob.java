@@ -48,9 +48,13 @@ import org.apache.flink.util.Collector;
  * the jobs to end.
  */
 public final class SumJob {
+  /** The line main() logs first; in application mode it lands in the JobManager's log (jobmanager.log). */
+  static final String STARTED = "yarngate example SumJob main() started";
+
   private SumJob() {}
 
   public static void main(String[] args) throws Exception {
+    org.slf4j.LoggerFactory.getLogger(SumJob.class).info("{} with {} arguments", STARTED, args.length);
     String mode = "bounded";
     String output = null;
     long n = 1000;
