@@ -6,42 +6,13 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/yarngate/yarngate/api"
 )
 
-// LogList is the body of GET /v1/jobs/{id}/logs: the containers of a job and their log files.
-type LogList struct {
-	// Containers are the job's containers.
-	Containers []LogContainer `json:"containers"`
-}
-
-// LogContainer is one container of a job and its log files.
-type LogContainer struct {
-	// ContainerID is the YARN container id.
-	ContainerID string `json:"containerId"`
-	// Role is "jobmanager" or "taskmanager".
-	Role string `json:"role"`
-	// NodeID is the NodeManager the container runs or ran on.
-	NodeID string `json:"nodeId"`
-	// State is the container's state.
-	State string `json:"state"`
-	// Source says where the logs are read from (the NodeManager while the container runs, YARN's aggregated
-	// logs after).
-	Source string `json:"source"`
-	// Files are the container's log files.
-	Files []LogFile `json:"files"`
-}
-
-// LogFile is one log file of a container.
-type LogFile struct {
-	// Name is the file name, such as jobmanager.log.
-	Name string `json:"name"`
-	// Size is the file's size in bytes, as last known.
-	Size int64 `json:"size"`
-}
-
 // JobLogs lists a job's containers and their log files (GET /v1/jobs/{id}/logs).
-func (c *Client) JobLogs(ctx context.Context, id string) (LogList, error) {
-	var l LogList
+func (c *Client) JobLogs(ctx context.Context, id string) (api.LogList, error) {
+	var l api.LogList
 	_, err := c.call(ctx, &request{method: http.MethodGet, path: "/v1/jobs/" + escape(id) + "/logs"}, &l)
 	return l, err
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/client"
 )
 
@@ -90,7 +91,7 @@ its last 64 KiB (--tail to change it, --all for the whole file). --list lists th
 
 // pickJobManager returns the JobManager container to read: the running one, else the last listed (the
 // latest attempt).
-func pickJobManager(logs client.LogList) (string, error) {
+func pickJobManager(logs api.LogList) (string, error) {
 	var last string
 	for _, ct := range logs.Containers {
 		if ct.Role != "jobmanager" {
@@ -108,10 +109,10 @@ func pickJobManager(logs client.LogList) (string, error) {
 }
 
 // printLogList prints a job's containers and their files.
-func (c *cli) printLogList(logs client.LogList) error {
+func (c *cli) printLogList(logs api.LogList) error {
 	if c.json() {
 		if logs.Containers == nil {
-			logs.Containers = []client.LogContainer{}
+			logs.Containers = []api.LogContainer{}
 		}
 		return c.printJSON(logs)
 	}
