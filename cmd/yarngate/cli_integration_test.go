@@ -206,7 +206,7 @@ func TestCLIAgainstGateway(t *testing.T) {
 				t.Errorf("stdout %q, stderr %q", out, stderr)
 			}
 		})
-		t.Run("unbounded job: RUNNING exit 0, cancel, then exit 4 for CANCELED", func(t *testing.T) {
+		t.Run("unbounded job: RUNNING exit 0, its JobManager log, cancel, then exit 4 for CANCELED", func(t *testing.T) {
 			t.Parallel()
 			code, out, stderr := g.cli(t, "jobs", "submit", "--jar-id", jar.ID, "--name", "cli-unbounded", "--wait", "RUNNING",
 				"--timeout", "15m", "-o", "json", "--", "--mode", "unbounded", "--rate", "10")
@@ -219,6 +219,11 @@ func TestCLIAgainstGateway(t *testing.T) {
 			}
 			if code != exitOK || j.State != api.StateRunning {
 				t.Fatalf("jobs submit --wait RUNNING: exit %d, state %s: %s", code, j.State, stderr)
+			}
+			// The running JobManager's whole log (the NodeManager serves it) holds the line the example's main()
+			// writes first.
+			if code, out, stderr := g.cli(t, "jobs", "logs", "--all", j.ID); code != exitOK || !strings.Contains(out, "yarngate example SumJob main() started") {
+				t.Errorf("jobs logs --all of a running job: exit %d, %d bytes without the example's line: %s", code, len(out), stderr)
 			}
 			code, out, stderr = g.cli(t, "jobs", "cancel", j.ID, "--wait", "-o", "json")
 			var canceled api.Job
