@@ -24,7 +24,7 @@ build: ## build bin/yarngate
 run: build cluster-up ## run the gateway in the foreground against the test cluster (YARNGATE_LISTEN, default 127.0.0.1:8080)
 	source $(CLUSTER_ENV) && exec bin/yarngate serve --config configs/dev.yaml
 
-test: lint ## lint, then all tests, integration included: brings the test cluster up if needed (STANDALONE=1 parts too), takes down only one it started
+test: lint example-jar ## lint, build the example job, then all tests, integration included: brings the test cluster up if needed (STANDALONE=1 parts too), takes down only one it started
 	@command -v chromium >/dev/null || testenv/install-chromium.sh # the dashboard's browser test
 	@started=0; \
 	if [ ! -f testenv/.run/mode ]; then started=1; fi; \

@@ -37,6 +37,8 @@ const (
 	CodeKeytabRejected       = "keytab_rejected"
 	CodeKeytabNotFound       = "keytab_not_found"
 	CodeKeytabUserMismatch   = "keytab_user_mismatch"
+	CodeJobNotRunning        = "job_not_running"
+	CodeTriggerIDReused      = "trigger_id_reused"
 	CodeClusterNotFound      = "cluster_not_found"
 	CodeClusterExists        = "cluster_exists"
 	CodeClusterUnreachable   = "cluster_unreachable"

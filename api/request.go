@@ -71,7 +71,21 @@ type SavepointSpec struct {
 	Path string `json:"path"`
 	// AllowNonRestoredState skips state that maps to no operator.
 	AllowNonRestoredState bool `json:"allowNonRestoredState,omitempty"`
+	// ClaimMode says who owns the restored snapshot's files: NO_CLAIM (the default: Flink never deletes
+	// them; its first checkpoint is a full one), CLAIM (the restored job owns them and may delete them)
+	// or LEGACY (Flink 1.20 only: neither).
+	ClaimMode ClaimMode `json:"claimMode,omitempty"`
 }
+
+// ClaimMode is how a job restored from a snapshot treats its files.
+type ClaimMode string
+
+// Claim modes.
+const (
+	ClaimModeClaim   ClaimMode = "CLAIM"
+	ClaimModeNoClaim ClaimMode = "NO_CLAIM"
+	ClaimModeLegacy  ClaimMode = "LEGACY"
+)
 
 // SessionRequest is the body of POST /v1/sessions.
 type SessionRequest struct {

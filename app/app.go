@@ -25,6 +25,7 @@ import (
 	"github.com/yarngate/yarngate/httpapi"
 	"github.com/yarngate/yarngate/job"
 	"github.com/yarngate/yarngate/launch"
+	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/reconcile"
 	"github.com/yarngate/yarngate/throttle"
 )
@@ -209,7 +210,8 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		rec, err := reconcile.New(healthOptions(cfg, recs.reconcileOptions(cfg, reconcile.Options{
 			RM: yc, Files: store, HomeTag: launcher.HomeTag(), StagingRoot: cfg.HDFS.StagingRoot, HADir: launcher.HADir(),
-			RemoteLogs: ep.remoteLogs, Clusters: clusters, Logger: logger, Metrics: reconcileMetrics,
+			SavepointRetention: observe.Retention{MaxCount: cfg.Jobs.Savepoints.MaxCount, MaxAge: cfg.Jobs.Savepoints.MaxAge},
+			RemoteLogs:         ep.remoteLogs, Clusters: clusters, Logger: logger, Metrics: reconcileMetrics,
 		}, jmLeaders)))
 		if err != nil {
 			return err
@@ -224,8 +226,8 @@ func Run(ctx context.Context, opts Options) error {
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
 			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger), Clusters: clusters,
-			Logs:         job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
-			CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
+			Logs:          job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
+			SavepointRoot: launcher.SavepointRoot(), CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
 			return err

@@ -36,6 +36,9 @@ func TestRouteCallerMatrix(t *testing.T) {
 		{http.MethodGet, jar, nil, map[string]int{"anonymous": 401, "alice": 200, "bob": 404, "dana": 200, "airflow": 404, "nightly": 404}},
 		{http.MethodDelete, jar, nil, map[string]int{"anonymous": 401, "alice": 409, "bob": 404, "airflow": 404, "nightly": 404}},
 		{http.MethodPost, "/v1/jobs/" + j.ID + "/cancel", nil, map[string]int{"anonymous": 401, "bob": 404, "airflow": 404, "nightly": 404}},
+		{http.MethodGet, "/v1/jobs/" + j.ID + "/savepoints", nil, map[string]int{"anonymous": 401, "alice": 200, "bob": 404, "dana": 200, "airflow": 404, "nightly": 404}},
+		{http.MethodPost, "/v1/jobs/" + j.ID + "/savepoints", nil, map[string]int{"anonymous": 401, "bob": 404, "airflow": 404, "nightly": 404}},
+		{http.MethodPost, "/v1/jobs/" + j.ID + "/stop", map[string]bool{"savepoint": true}, map[string]int{"anonymous": 401, "bob": 404, "airflow": 404, "nightly": 404}},
 		{http.MethodPost, "/v1/jobs", forBob, map[string]int{"anonymous": 401, "alice": 403, "airflow": 403, "nightly": 403, "dana": 403}},
 		// Registering a cluster is an administrator's (dana's gets past authorization to the unreachable URL).
 		{http.MethodPost, "/v1/clusters", map[string]any{"id": "it-matrix", "rest": []string{"http://127.0.0.1:1"}},

@@ -344,6 +344,17 @@ type Jobs struct {
 	TaskManagerSlots int `yaml:"taskManagerSlots"`
 	// MaxWait caps the long poll of GET /v1/jobs/{id}?wait= (maxWait).
 	MaxWait time.Duration `yaml:"maxWait"`
+	// Savepoints is the retention of each job's completed savepoints (savepoints).
+	Savepoints SavepointRetention `yaml:"savepoints"`
+}
+
+// SavepointRetention bounds the completed savepoints kept per job; those dropped are disposed of (their
+// files removed). The newest completed savepoint is always kept.
+type SavepointRetention struct {
+	// MaxCount is how many completed savepoints a job keeps, 0 for no limit (maxCount).
+	MaxCount int `yaml:"maxCount"`
+	// MaxAge is how long a completed savepoint is kept, 0 for no limit (maxAge).
+	MaxAge time.Duration `yaml:"maxAge"`
 }
 
 // Registry backends.
@@ -472,7 +483,8 @@ func Default(env func(string) string) Config {
 		},
 		YARN:  YARN{RequestTimeout: 30 * time.Second},
 		Flink: Flink{HA: FlinkHA{Mode: HAAuto, PathRoot: "/yarngate-flink", SessionTimeout: 10 * time.Second}},
-		Jobs:  Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute},
+		Jobs: Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute,
+			Savepoints: SavepointRetention{MaxCount: 10}},
 		Registry: Registry{Backend: RegistryAuto, Path: "yarngate-registry.db", ZKRoot: "/yarngate",
 			ReconcileInterval: time.Second, Retention: 7 * 24 * time.Hour, LostGrace: time.Minute, GCInterval: 5 * time.Minute},
 		Health: Health{Interval: 30 * time.Second, RestartWindow: 10 * time.Minute, MaxRestarts: 3, CheckpointAge: 10 * time.Minute,

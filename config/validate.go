@@ -168,6 +168,12 @@ func (c Config) Validate() error {
 	if c.Jobs.MaxWait <= 0 {
 		bad("jobs.maxWait", "must be positive")
 	}
+	if c.Jobs.Savepoints.MaxCount < 0 {
+		bad("jobs.savepoints.maxCount", "must not be negative")
+	}
+	if c.Jobs.Savepoints.MaxAge < 0 {
+		bad("jobs.savepoints.maxAge", "must not be negative")
+	}
 	switch c.Registry.Backend {
 	case RegistryAuto, RegistryZooKeeper, RegistryEmbedded:
 	default:

@@ -171,6 +171,9 @@ func effectiveConfig(s *LaunchSpec) Config {
 		pathKey, ignoreKey := s.Dist.Version.SavepointKeys()
 		cfg[pathKey] = s.Savepoint.Path
 		cfg[ignoreKey] = s.Savepoint.AllowNonRestoredState
+		if s.Savepoint.ClaimMode != "" {
+			cfg[s.Dist.Version.ClaimModeKey()] = s.Savepoint.ClaimMode
+		}
 	}
 	return cfg
 }

@@ -86,7 +86,7 @@ func TestPlanGolden(t *testing.T) {
 			s.Tags = append(s.Tags, "yarngate-ha")
 		}},
 		{"savepoint-1.20", "1.20.3", stockConfig120, func(s *LaunchSpec) {
-			s.Savepoint = &Savepoint{Path: "hdfs:///savepoints/sp-1", AllowNonRestoredState: true}
+			s.Savepoint = &Savepoint{Path: "hdfs:///savepoints/sp-1", AllowNonRestoredState: true, ClaimMode: "CLAIM"}
 			s.Args = []string{"--mode", "unbounded"}
 			s.MaxAttempts = 3
 		}},

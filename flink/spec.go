@@ -95,6 +95,8 @@ type Savepoint struct {
 	Path string
 	// AllowNonRestoredState skips state that cannot be mapped to the new program.
 	AllowNonRestoredState bool
+	// ClaimMode is CLAIM, NO_CLAIM or LEGACY (before Flink 2 only); "" for Flink's default (NO_CLAIM).
+	ClaimMode string
 }
 
 // HighAvailability configures ZooKeeper HA.
@@ -175,6 +177,11 @@ func (s *LaunchSpec) validate() error {
 	}
 	if s.Savepoint != nil && s.Savepoint.Path == "" {
 		bad("savepoint.path", "is required")
+	}
+	if s.Savepoint != nil && s.Dist != nil {
+		if why := s.Dist.Version.CheckClaimMode(s.Savepoint.ClaimMode); why != "" {
+			bad("savepoint.claimMode", "%s", why)
+		}
 	}
 	if s.HA != nil && (s.HA.Quorum == "" || s.HA.StorageDir == "") {
 		bad("ha", "quorum and storageDir are required")

@@ -74,6 +74,8 @@ var refusedKeys = []refusal{
 	{key: "execution.savepoint.ignore-unclaimed-state", reason: reasonSavepoint},
 	{key: "execution.state-recovery.path", reason: reasonSavepoint},
 	{key: "execution.state-recovery.ignore-unclaimed-state", reason: reasonSavepoint},
+	{key: "execution.state-recovery.claim-mode", reason: reasonSavepoint},
+	{key: "execution.savepoint-restore-mode", reason: reasonSavepoint},
 	{key: "jobmanager.archive.fs.dir", reason: "the gateway reads ended jobs' outcomes from its own archive directory"},
 	{key: "yarn.provided.lib.dirs", reason: reasonStaging},
 	{key: "yarn.provided.usrlib.dir", reason: reasonStaging},

@@ -118,7 +118,6 @@ func TestCheckFlinkConfigAccepts(t *testing.T) {
 		"web.upload.dir":                                 "/tmp/uploads",
 		"metrics.reporter.prom.factory.class":            "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
 		"pipeline.name":                                  "sum",
-		"execution.state-recovery.claim-mode":            "NO_CLAIM",
 		"taskmanager.memory.managed.fraction":            "0.2",
 		"jobmanager.memory.off-heap.size":                "0",
 		"environment.name":                               "not env.",

@@ -75,6 +75,30 @@ func (v Version) SavepointKeys() (path, ignoreUnclaimed string) {
 	return "execution.savepoint.path", "execution.savepoint.ignore-unclaimed-state"
 }
 
+// ClaimModeKey returns the key of the restore's claim mode: execution.state-recovery.claim-mode from 1.20 on,
+// execution.savepoint-restore-mode (its deprecated key) before.
+func (v Version) ClaimModeKey() string {
+	if v.AtLeast(1, 20) {
+		return "execution.state-recovery.claim-mode"
+	}
+	return "execution.savepoint-restore-mode"
+}
+
+// CheckClaimMode returns why a restore's claim mode is refused on this version, or "": CLAIM, NO_CLAIM and,
+// before Flink 2 (which removed it), LEGACY.
+func (v Version) CheckClaimMode(mode string) string {
+	switch mode {
+	case "", "CLAIM", "NO_CLAIM":
+		return ""
+	case "LEGACY":
+		if v.AtLeast(2, 0) {
+			return "LEGACY was removed in Flink 2; use CLAIM or NO_CLAIM"
+		}
+		return ""
+	}
+	return fmt.Sprintf("must be CLAIM, NO_CLAIM or LEGACY, not %q", mode)
+}
+
 // removedInFlink2 are configuration keys and key prefixes that Flink 2.0 removed (release notes
 // "Configuration"): the legacy heap options and the YARN-specific env prefixes. Setting them has no
 // effect on 2.x, so they are rejected rather than silently ignored.

@@ -17,19 +17,20 @@ const ctxKeyAuditUser = "yarngate.auditUser"
 
 // auditActions name the mutating routes in the audit log.
 var auditActions = map[string]string{
-	"POST /v1/jars":               "jar.upload",
-	"DELETE /v1/jars/:id":         "jar.delete",
-	"POST /v1/jobs":               "job.submit",
-	"POST /v1/jobs/:id/cancel":    "job.cancel",
-	"POST /v1/sessions":           "session.create",
-	"DELETE /v1/sessions/:id":     "session.stop",
-	"POST /v1/clusters":           "cluster.register",
-	"DELETE /v1/clusters/:id":     "cluster.deregister",
-	"POST /v1/keytabs":            "keytab.upload",
-	"DELETE /v1/keytabs/:id":      "keytab.delete",
-	"POST /v1/jobs/:id/savepoint": "job.savepoint",
-	"POST /ui/login":              "ui.login",
-	"POST /ui/logout":             "ui.logout",
+	"POST /v1/jars":                "jar.upload",
+	"DELETE /v1/jars/:id":          "jar.delete",
+	"POST /v1/jobs":                "job.submit",
+	"POST /v1/jobs/:id/cancel":     "job.cancel",
+	"POST /v1/sessions":            "session.create",
+	"DELETE /v1/sessions/:id":      "session.stop",
+	"POST /v1/clusters":            "cluster.register",
+	"DELETE /v1/clusters/:id":      "cluster.deregister",
+	"POST /v1/keytabs":             "keytab.upload",
+	"DELETE /v1/keytabs/:id":       "keytab.delete",
+	"POST /v1/jobs/:id/savepoints": "job.savepoint",
+	"POST /v1/jobs/:id/stop":       "job.stop",
+	"POST /ui/login":               "ui.login",
+	"POST /ui/logout":              "ui.logout",
 }
 
 // audit writes one line to the audit log for every mutating request under /v1 (and the dashboard's sign-in

@@ -128,6 +128,12 @@ func classify(err error, maxJarSize int64) *apiError {
 	case errors.Is(err, job.ErrSessionNotRunning):
 		return newAPIError(http.StatusConflict, api.CodeSessionNotRunning,
 			"the session is not running (starting, stopping or ended); it takes no jobs now", err)
+	case errors.Is(err, job.ErrJobNotRunning):
+		return newAPIError(http.StatusConflict, api.CodeJobNotRunning,
+			"the job has no running Flink job to take a savepoint of (not running yet, ended, or several jobs)", err)
+	case errors.Is(err, job.ErrTriggerIDReused):
+		return newAPIError(http.StatusUnprocessableEntity, api.CodeTriggerIDReused,
+			"this savepoint trigger id was used with different parameters", err)
 	case errors.Is(err, job.ErrJarNotFound):
 		return newAPIError(http.StatusNotFound, api.CodeJarNotFound, "the job's jar is not staged (upload it with POST /v1/jars)", err)
 	case errors.Is(err, job.ErrIdempotencyKeyReused):

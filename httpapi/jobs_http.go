@@ -25,6 +25,9 @@ type jobAPI interface {
 	Wait(ctx context.Context, id string, target api.JobState, timeout time.Duration) (api.Job, error)
 	List(ctx context.Context, state api.JobState, page job.Page) (api.JobList, error)
 	Cancel(ctx context.Context, id string, kill bool) (api.Job, error)
+	TriggerSavepoint(ctx context.Context, id string, req api.SavepointRequest) (api.Savepoint, bool, error)
+	Stop(ctx context.Context, id string, req api.StopRequest) (api.Savepoint, bool, error)
+	Savepoints(ctx context.Context, id string) ([]api.Savepoint, error)
 }
 
 // Request limits of the job API.

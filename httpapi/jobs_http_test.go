@@ -33,6 +33,29 @@ type fakeJobs struct {
 	wait   func(ctx context.Context, id string, target api.JobState, timeout time.Duration) (api.Job, error)
 	list   func(ctx context.Context, state api.JobState, page job.Page) (api.JobList, error)
 	cancel func(ctx context.Context, id string, kill bool) (api.Job, error)
+	// trigger serves TriggerSavepoint and Stop (stop: req.Stop set).
+	trigger    func(ctx context.Context, id string, req api.StopRequest) (api.Savepoint, bool, error)
+	savepoints func(ctx context.Context, id string) ([]api.Savepoint, error)
+}
+
+func (f *fakeJobs) TriggerSavepoint(ctx context.Context, id string, req api.SavepointRequest) (api.Savepoint, bool, error) {
+	return f.Stop(ctx, id, api.StopRequest{TriggerID: req.TriggerID, Format: req.Format, TargetDirectory: req.TargetDirectory})
+}
+
+func (f *fakeJobs) Stop(ctx context.Context, id string, req api.StopRequest) (api.Savepoint, bool, error) {
+	if f.trigger == nil {
+		f.t.Error("unexpected savepoint trigger")
+		return api.Savepoint{}, false, errors.New("unexpected savepoint trigger")
+	}
+	return f.trigger(ctx, id, req)
+}
+
+func (f *fakeJobs) Savepoints(ctx context.Context, id string) ([]api.Savepoint, error) {
+	if f.savepoints == nil {
+		f.t.Error("unexpected Savepoints")
+		return nil, errors.New("unexpected Savepoints")
+	}
+	return f.savepoints(ctx, id)
 }
 
 func (f *fakeJobs) Submit(ctx context.Context, req api.JobRequest, idempotencyKey string) (api.Job, bool, error) {

@@ -116,6 +116,13 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 	if r.Savepoint != nil && strings.TrimSpace(r.Savepoint.Path) == "" {
 		e.Add("savepoint.path", "is required with savepoint")
 	}
+	if r.Savepoint != nil {
+		switch r.Savepoint.ClaimMode {
+		case "", api.ClaimModeClaim, api.ClaimModeNoClaim, api.ClaimModeLegacy:
+		default:
+			e.Add("savepoint.claimMode", "must be CLAIM, NO_CLAIM or LEGACY, not %q", r.Savepoint.ClaimMode)
+		}
+	}
 	checkKeytabID(r.KeytabID, &e)
 	cfg := flinkConfigStrings(r.FlinkConfig, &e)
 	return cfg, e.OrNil()

@@ -118,6 +118,10 @@ type Options struct {
 	LaunchTimeout time.Duration
 	// JobManagerTimeout bounds one JobManager call (cancel, session shutdown). Default 5s.
 	JobManagerTimeout time.Duration
+	// SavepointRoot is the fully qualified directory under which savepoints go by default, one directory per
+	// job (<stagingRoot>/savepoints); without it a savepoint needs a target directory or the job's
+	// state.savepoints.dir.
+	SavepointRoot string
 	// Logs is where the log routes read containers' logs; without Logs.YARN they answer 503.
 	Logs LogSources
 	// Logger and Metrics are required.

@@ -132,7 +132,7 @@ func savepointOf(sp *api.SavepointSpec) *flink.Savepoint {
 	if sp == nil {
 		return nil
 	}
-	return &flink.Savepoint{Path: sp.Path, AllowNonRestoredState: sp.AllowNonRestoredState}
+	return &flink.Savepoint{Path: sp.Path, AllowNonRestoredState: sp.AllowNonRestoredState, ClaimMode: string(sp.ClaimMode)}
 }
 
 // launchOnce launches an application at most once per idempotency key and records it. The registry's key
@@ -310,6 +310,13 @@ func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, 
 	}
 	if sess.State != string(api.SessionRunning) || sess.Status.JobManager == "" {
 		return registry.Record{}, false, fmt.Errorf("%w: session %s is %s", ErrSessionNotRunning, sess.ID, sess.State)
+	}
+	if req.Savepoint != nil { // the claim modes the session's Flink version knows
+		if v, err := flink.ParseVersion(sess.Status.Flink.Version); err == nil {
+			if why := v.CheckClaimMode(string(req.Savepoint.ClaimMode)); why != "" {
+				return registry.Record{}, false, &api.SpecError{Problems: []api.FieldProblem{{Field: "savepoint.claimMode", Reason: why}}}
+			}
+		}
 	}
 	jar, entry, err := s.opts.Launcher.Jar(ctx, req.JarID, req.JarPath, req.EntryClass)
 	if err != nil {

@@ -462,6 +462,12 @@ var ErrSpecMismatch = errors.New("launched under the same idempotency key for an
 // archiveDir is where JobManagers archive ended jobs (jobmanager.archive.fs.dir).
 func (l *Launcher) archiveDir() string { return path.Join(l.opts.StagingRoot, "archive") }
 
+// SavepointRoot is the fully qualified directory under which savepoints go by default (one directory per
+// job): <stagingRoot>/savepoints, a shared directory every user's cluster may write below.
+func (l *Launcher) SavepointRoot() string { return l.opts.Files.FSURI() + l.savepointDir() }
+
+func (l *Launcher) savepointDir() string { return path.Join(l.opts.StagingRoot, "savepoints") }
+
 // specErrorFrom turns the launch builder's field errors into a SpecError; other errors pass through.
 func specErrorFrom(err error) error {
 	if !errors.Is(err, flink.ErrInvalidSpec) {

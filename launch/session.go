@@ -68,6 +68,7 @@ func (l *Launcher) RunInSession(ctx context.Context, r SessionRun) (SessionResul
 	run := jobmanager.RunRequest{EntryClass: r.EntryClass, ProgramArgsList: r.Args, JobID: r.FlinkJobID, Parallelism: r.Parallelism}
 	if r.Savepoint != nil {
 		run.SavepointPath, run.AllowNonRestoredState = r.Savepoint.Path, r.Savepoint.AllowNonRestoredState
+		run.ClaimMode = r.Savepoint.ClaimMode
 	}
 	runJM, _ := jobmanager.New(r.JobManager, l.jmStream)
 	runCtx, cancel := context.WithTimeout(ctx, sessionRunTimeout)

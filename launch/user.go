@@ -72,7 +72,7 @@ func (d *sharedDirs) prepare(ctx context.Context, l *Launcher) error {
 // SharedDirs are the directories launches for other users write below: launch files, job archives and,
 // when it is in the gateway's file system, the HA storage directory.
 func (l *Launcher) SharedDirs() []string {
-	dirs := []string{path.Join(l.opts.StagingRoot, ".flink"), l.archiveDir()}
+	dirs := []string{path.Join(l.opts.StagingRoot, ".flink"), l.archiveDir(), l.savepointDir()}
 	if ha := l.opts.HA; ha != nil {
 		if p, ok := strings.CutPrefix(ha.StorageDir, l.opts.Files.FSURI()); ok && path.IsAbs(p) {
 			dirs = append(dirs, path.Clean(p))

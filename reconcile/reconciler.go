@@ -124,6 +124,8 @@ type Options struct {
 	GCInterval time.Duration
 	// SessionStopGrace is how long a session may take to stop before its application is killed. Default 30s.
 	SessionStopGrace time.Duration
+	// SavepointRetention bounds the completed savepoints a job keeps; zero keeps them all.
+	SavepointRetention observe.Retention
 	// JobManagerTimeout bounds one JobManager REST call. Default 5s.
 	JobManagerTimeout time.Duration
 	// JobManagerRefresh is how long a JobManager's answer stands before it is asked again (sooner when YARN's
@@ -198,11 +200,12 @@ func (o *Options) validate() error {
 // Reconciler keeps records in step with YARN and Flink; see the package documentation. Run runs it; Observe
 // observes one record at once, on any instance (after a cancel, say).
 type Reconciler struct {
-	opts     Options
-	jmHTTP   *http.Client
-	hosts    *hostMatcher
-	failures chan failureSearch // failed jobs whose failure to find
-	removals chan string        // application ids whose launch files to remove
+	opts      Options
+	jmHTTP    *http.Client
+	hosts     *hostMatcher
+	failures  chan failureSearch // failed jobs whose failure to find
+	removals  chan string        // application ids whose launch files to remove
+	disposals chan disposal      // savepoints retention dropped
 
 	mu       sync.Mutex
 	lastPass time.Time                  // end of the last complete pass
@@ -217,6 +220,8 @@ type Reconciler struct {
 	lastList time.Time                  // start of the last list
 	// healthChecked is when each running job's health was last checked, by record id.
 	healthChecked map[string]time.Time
+	// disposing holds "<record id>/<trigger id>" of savepoints queued for disposal.
+	disposing map[string]bool
 }
 
 // failureSearch is a failed job whose failure to find.
@@ -237,9 +242,9 @@ func New(opts Options) (*Reconciler, error) {
 	jmHTTP.Timeout = opts.JobManagerTimeout
 	return &Reconciler{opts: opts, jmHTTP: jmHTTP, jms: map[string]*jmAnswer{},
 		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
-		failures: make(chan failureSearch, 256), removals: make(chan string, 256),
+		failures: make(chan failureSearch, 256), removals: make(chan string, 256), disposals: make(chan disposal, 64),
 		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{},
-		healthChecked: map[string]time.Time{}}, nil
+		healthChecked: map[string]time.Time{}, disposing: map[string]bool{}}, nil
 }
 
 // Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs
@@ -249,6 +254,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 	defer wg.Wait()
 	wg.Go(func() { r.removeLoop(ctx) })
 	wg.Go(func() { r.failureLoop(ctx) })
+	wg.Go(func() { r.disposeLoop(ctx) })
 	tick := time.NewTicker(r.opts.Interval)
 	defer tick.Stop()
 	var lastGC time.Time
@@ -363,6 +369,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 			})
 		}
 	}
+	r.savepoints(ctx)
 	r.mu.Lock()
 	r.lastPass = r.opts.Now()
 	r.mu.Unlock()

@@ -62,6 +62,9 @@ type Record struct {
 	History []Transition `json:"history"`
 	// Status is what the gateway last observed (typed and versioned); the API object is rendered from it.
 	Status observe.Status `json:"status"`
+	// Savepoints are the job's savepoints, oldest first: in progress, completed, failed, and disposed by
+	// retention (a bounded history).
+	Savepoints []observe.Savepoint `json:"savepoints,omitempty"`
 	// View is the API object as records of schema 0 stored it; decoding converts it into Status (see
 	// upgrade) and it is never written again.
 	View json.RawMessage `json:"view,omitempty"`
@@ -130,6 +133,51 @@ func (r *Record) SetStatus(s observe.Status, reason string) bool {
 		// After the state event: a job is RUNNING before it is healthy.
 		r.Publish(Event{Type: EventHealth, At: h.CheckedAt, State: s.State, Health: h.Status,
 			PreviousHealth: old.Status, HealthReasons: h.Reasons})
+	}
+	return true
+}
+
+// Savepoint returns the savepoint with a trigger id, and whether there is one.
+func (r *Record) Savepoint(triggerID string) (observe.Savepoint, bool) {
+	for _, sp := range r.Savepoints {
+		if sp.TriggerID == triggerID {
+			return sp, true
+		}
+	}
+	return observe.Savepoint{}, false
+}
+
+// SetSavepoint stores a savepoint over the one with the same trigger id, or appends it; false when the
+// record has it unchanged. A savepoint that becomes COMPLETED or FAILED publishes an EventSavepoint in the
+// same change.
+func (r *Record) SetSavepoint(sp observe.Savepoint) bool {
+	prev := ""
+	found := false
+	for i := range r.Savepoints {
+		if r.Savepoints[i].TriggerID == sp.TriggerID {
+			if r.Savepoints[i] == sp {
+				return false
+			}
+			prev, found = r.Savepoints[i].State, true
+			r.Savepoints[i] = sp
+			break
+		}
+	}
+	if !found {
+		r.Savepoints = observe.TrimSavepoints(append(r.Savepoints, sp))
+	}
+	if sp.State != prev && (sp.State == observe.SavepointCompleted || sp.State == observe.SavepointFailed) {
+		data := map[string]string{"status": sp.State, "triggerId": sp.TriggerID}
+		if sp.Path != "" {
+			data["path"] = sp.Path
+		}
+		if sp.Failure != "" {
+			data["failure"] = sp.Failure
+		}
+		if sp.Stop {
+			data["stop"] = "true"
+		}
+		r.Publish(Event{Type: EventSavepoint, At: sp.CompletedAt, State: r.State, Reason: sp.Failure, Data: data})
 	}
 	return true
 }

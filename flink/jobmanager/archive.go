@@ -75,3 +75,64 @@ func ArchivedJobStatus(archive []byte, jobID string) (JobStatus, error) {
 	}
 	return "", fmt.Errorf("%w: %s", ErrNotArchived, jobID)
 }
+
+// ArchivedSavepoint is a completed savepoint as a job archive's checkpoint statistics list it.
+type ArchivedSavepoint struct {
+	// Path is the savepoint's external path; TriggeredAt is when it was triggered, in milliseconds since the
+	// epoch.
+	Path        string
+	TriggeredAt int64
+}
+
+// ArchivedSavepoints reads a job archive (see ArchivedRootException) and returns the completed savepoints its
+// "/jobs/<id>/checkpoints" entry names: the latest savepoint and those in the checkpoint history (bounded by
+// the cluster's web.checkpoints.history), without duplicates.
+func ArchivedSavepoints(archive []byte, jobID string) ([]ArchivedSavepoint, error) {
+	var a struct {
+		Archive []struct {
+			Path string `json:"path"`
+			JSON string `json:"json"`
+		} `json:"archive"`
+	}
+	if err := json.Unmarshal(archive, &a); err != nil {
+		return nil, fmt.Errorf("jobmanager: decode job archive: %w", err)
+	}
+	type stat struct {
+		Status       string `json:"status"`
+		IsSavepoint  bool   `json:"is_savepoint"`
+		ExternalPath string `json:"external_path"`
+		Triggered    int64  `json:"trigger_timestamp"`
+	}
+	for _, e := range a.Archive {
+		if e.Path != "/jobs/"+jobID+"/checkpoints" {
+			continue
+		}
+		var cs struct {
+			Latest struct {
+				Savepoint *stat `json:"savepoint"`
+			} `json:"latest"`
+			History []stat `json:"history"`
+		}
+		if err := json.Unmarshal([]byte(e.JSON), &cs); err != nil {
+			return nil, fmt.Errorf("jobmanager: decode archived checkpoints of %s: %w", jobID, err)
+		}
+		var out []ArchivedSavepoint
+		seen := map[string]bool{}
+		add := func(s stat) {
+			if s.ExternalPath != "" && !seen[s.ExternalPath] && (s.Status == "" || s.Status == "COMPLETED") {
+				seen[s.ExternalPath] = true
+				out = append(out, ArchivedSavepoint{Path: s.ExternalPath, TriggeredAt: s.Triggered})
+			}
+		}
+		if s := cs.Latest.Savepoint; s != nil {
+			add(*s)
+		}
+		for _, s := range cs.History {
+			if s.IsSavepoint {
+				add(s)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotArchived, jobID)
+}

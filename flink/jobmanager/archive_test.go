@@ -3,6 +3,7 @@ package jobmanager
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -69,5 +70,29 @@ func TestArchivedJobStatus(t *testing.T) {
 	}
 	if _, err := ArchivedJobStatus([]byte("{"), id); err == nil || errors.Is(err, ErrNotArchived) {
 		t.Errorf("not json: %v", err)
+	}
+}
+
+// TestArchivedSavepoints reads the checkpoint statistics of an archive in the shape Flink 1.20 wrote it on
+// the test cluster (a job stopped with a savepoint after an earlier savepoint).
+func TestArchivedSavepoints(t *testing.T) {
+	const job = "000001a24e4e6349000000000000001d"
+	stats := `{"latest":{"completed":{"status":"COMPLETED","is_savepoint":false,"trigger_timestamp":1796611631154,` +
+		`"checkpoint_type":"CHECKPOINT","external_path":"<checkpoint-not-externally-addressable>"},` +
+		`"savepoint":{"status":"COMPLETED","is_savepoint":true,"savepointFormat":"CANONICAL","trigger_timestamp":1796611631711,` +
+		`"checkpoint_type":"SYNC_SAVEPOINT","external_path":"hdfs://nn:19000/sp/app/savepoint-000001-1ced0b1b4f18"},"failed":null,"restored":null},` +
+		`"history":[{"is_savepoint":true,"status":"COMPLETED","trigger_timestamp":1796611631711,"external_path":"hdfs://nn:19000/sp/app/savepoint-000001-1ced0b1b4f18"},` +
+		`{"is_savepoint":false,"status":"COMPLETED","external_path":"<checkpoint-not-externally-addressable>"},` +
+		`{"is_savepoint":true,"status":"FAILED","external_path":""},` +
+		`{"is_savepoint":true,"status":"COMPLETED","trigger_timestamp":1796611600000,"external_path":"hdfs://nn:19000/sp/app/savepoint-000001-6fee24f8c1ba"}]}`
+	entry, _ := json.Marshal(map[string]any{"archive": []map[string]string{{"path": "/jobs/" + job + "/checkpoints", "json": stats}}})
+	got, err := ArchivedSavepoints(entry, job)
+	want := []ArchivedSavepoint{{Path: "hdfs://nn:19000/sp/app/savepoint-000001-1ced0b1b4f18", TriggeredAt: 1796611631711},
+		{Path: "hdfs://nn:19000/sp/app/savepoint-000001-6fee24f8c1ba", TriggeredAt: 1796611600000}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("ArchivedSavepoints = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := ArchivedSavepoints(entry, "other"); !errors.Is(err, ErrNotArchived) {
+		t.Errorf("another job: %v, want ErrNotArchived", err)
 	}
 }

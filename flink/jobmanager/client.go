@@ -248,7 +248,9 @@ type RunRequest struct {
 	Parallelism           int      `json:"parallelism,omitempty"`
 	SavepointPath         string   `json:"savepointPath,omitempty"`
 	AllowNonRestoredState bool     `json:"allowNonRestoredState,omitempty"`
-	JobID                 string   `json:"jobId,omitempty"`
+	// ClaimMode is CLAIM, NO_CLAIM or LEGACY (1.20 only): the claimMode field of Flink 1.20 and 2.x.
+	ClaimMode string `json:"claimMode,omitempty"`
+	JobID     string `json:"jobId,omitempty"`
 }
 
 // RunJar runs an uploaded jar's main() in the JobManager and returns the job ID it submitted.

@@ -4,12 +4,17 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 
 import org.apache.flink.api.common.RuntimeExecutionMode;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.functions.RichMapFunction;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.util.Collector;
 
 /**
  * The yarngate example job. It uses only API that Flink 1.20 and 2.x share, so one jar runs on both.
@@ -17,6 +22,14 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  * <pre>
  *   --mode bounded   --n N --output hdfs:///path   sums the squares of 1..N and writes "count=N sum=S" to the path
  *   --mode unbounded [--rate R]                    squares an endless sequence (R elements a second) until cancelled
+ *   --mode counting --output DIR [--rate R] [--keys K]
+ *                                                  counts an endless sequence 1, 2, 3, ... (R a second) into keyed
+ *                                                  state (key = seq % K, default 4), with checkpointing on, and
+ *                                                  writes one line "key count seq" per element to
+ *                                                  DIR/part-ATTEMPT: restored from a savepoint, each key's count
+ *                                                  goes on from the last count before the stop, and the sequence
+ *                                                  from the last number, so a test can check that nothing was
+ *                                                  lost or counted twice
  *   --fail                                         throws in main() before building the job (a failing submission)
  *   --record-args PATH -- ARG...                   writes every ARG after "--" to PATH, one per line as hex of its
  *                                                  UTF-8 bytes, so a test can check they reached main() exactly
@@ -46,6 +59,7 @@ public final class SumJob {
     String output = null;
     long n = 1000;
     long rate = 10;
+    int keys = 4;
     String recordArgs = null;
     int jobs = 0; // 0: no --jobs, the single job of old
     String thenFail = null;
@@ -60,6 +74,7 @@ public final class SumJob {
         case "--output": output = args[++i]; break;
         case "--n": n = Long.parseLong(args[++i]); break;
         case "--rate": rate = Long.parseLong(args[++i]); break;
+        case "--keys": keys = Integer.parseInt(args[++i]); break;
         case "--record-args": recordArgs = args[++i]; break;
         case "--jobs":
           jobs = Integer.parseInt(args[++i]);
@@ -109,8 +124,75 @@ public final class SumJob {
           })
           .print();
       env.execute("yarngate-example-unbounded");
+    } else if (mode.equals("counting")) {
+      if (output == null) {
+        throw new IllegalArgumentException("--output is required in counting mode");
+      }
+      buildCounting(env, output, rate, keys);
+      env.execute("yarngate-example-counting");
     } else {
-      throw new IllegalArgumentException("--mode must be bounded or unbounded");
+      throw new IllegalArgumentException("--mode must be bounded, unbounded or counting");
+    }
+  }
+
+  /**
+   * Adds the counting pipeline to env: a sequence source (its position is checkpointed), a rate limit, and a
+   * keyed count that writes every element with its key's count. Every operator has a uid, so that a savepoint
+   * maps to it again whatever else changes.
+   */
+  private static void buildCounting(StreamExecutionEnvironment env, String output, long rate, int keys) {
+    env.enableCheckpointing(2000);
+    env.setParallelism(1);
+    final long sleepMillis = Math.max(1, 1000 / Math.max(1, rate));
+    final int k = Math.max(1, keys);
+    env.fromSequence(1, Long.MAX_VALUE)
+        .uid("sequence")
+        .map((MapFunction<Long, Long>) x -> {
+          Thread.sleep(sleepMillis);
+          return x;
+        })
+        .uid("rate")
+        .keyBy(x -> x % k)
+        .process(new CountPerKey(output))
+        .uid("count")
+        .filter(x -> false)
+        .print();
+  }
+
+  /** Counts the elements of each key in keyed state and writes "key count seq" per element. */
+  static final class CountPerKey extends KeyedProcessFunction<Long, Long, String> {
+    private final String output;
+    private transient ValueState<Long> count;
+    private transient OutputStream out;
+
+    CountPerKey(String output) {
+      this.output = output;
+    }
+
+    @Override
+    public void open(OpenContext context) throws Exception {
+      count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Long.class));
+      Path path = new Path(output + "/part-" + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() + "-"
+          + getRuntimeContext().getTaskInfo().getAttemptNumber() + "-" + System.currentTimeMillis());
+      out = path.getFileSystem().create(path, FileSystem.WriteMode.NO_OVERWRITE);
+    }
+
+    @Override
+    public void processElement(Long seq, Context ctx, Collector<String> collector) throws Exception {
+      Long c = count.value();
+      long next = (c == null ? 0 : c) + 1;
+      count.update(next);
+      String line = ctx.getCurrentKey() + " " + next + " " + seq;
+      out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      collector.collect(line);
+    }
+
+    @Override
+    public void close() throws Exception {
+      if (out != null) {
+        out.close();
+      }
     }
   }
 
