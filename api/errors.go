@@ -39,6 +39,7 @@ const (
 	CodeKeytabUserMismatch   = "keytab_user_mismatch"
 	CodeJobNotRunning        = "job_not_running"
 	CodeTriggerIDReused      = "trigger_id_reused"
+	CodeUpgradeInProgress    = "upgrade_in_progress"
 	CodeClusterNotFound      = "cluster_not_found"
 	CodeClusterExists        = "cluster_exists"
 	CodeClusterUnreachable   = "cluster_unreachable"

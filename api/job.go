@@ -120,6 +120,10 @@ type Job struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// History lists the states the job went through, oldest first, never null.
 	History []StateChange `json:"history"`
+	// Upgrade is the job's latest upgrade (POST /v1/jobs/{id}/upgrade); absent when never upgraded.
+	Upgrade *JobUpgrade `json:"upgrade,omitempty"`
+	// Runs are the job's applications, oldest first, once it was upgraded (the id stays the first's).
+	Runs []JobRun `json:"runs,omitempty"`
 }
 
 // StateChange is one entry of a job's or session's history: a state it reached, when, and why when the

@@ -226,8 +226,9 @@ func Run(ctx context.Context, opts Options) error {
 		jobs, err := job.New(recs.serviceOptions(job.Options{
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
 			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger), Clusters: clusters,
-			Logs:          job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
-			SavepointRoot: launcher.SavepointRoot(), CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
+			Logs:                 job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
+			UpgradeHealthTimeout: cfg.Jobs.UpgradeHealthTimeout,
+			SavepointRoot:        launcher.SavepointRoot(), CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
 			return err
@@ -240,6 +241,7 @@ func Run(ctx context.Context, opts Options) error {
 		var reconciling sync.WaitGroup
 		reconciling.Go(func() { rec.Run(reconcileCtx) })
 		reconciling.Go(func() { notifier.Run(reconcileCtx) })
+		reconciling.Go(func() { jobs.RunUpgrades(reconcileCtx) })
 		defer func() {
 			stopReconcile()
 			reconciling.Wait()

@@ -346,6 +346,9 @@ type Jobs struct {
 	MaxWait time.Duration `yaml:"maxWait"`
 	// Savepoints is the retention of each job's completed savepoints (savepoints).
 	Savepoints SavepointRetention `yaml:"savepoints"`
+	// UpgradeHealthTimeout is how long the new application of an upgrade may take to run and complete a
+	// checkpoint before it is rolled back (upgradeHealthTimeout).
+	UpgradeHealthTimeout time.Duration `yaml:"upgradeHealthTimeout"`
 }
 
 // SavepointRetention bounds the completed savepoints kept per job; those dropped are disposed of (their
@@ -484,7 +487,7 @@ func Default(env func(string) string) Config {
 		YARN:  YARN{RequestTimeout: 30 * time.Second},
 		Flink: Flink{HA: FlinkHA{Mode: HAAuto, PathRoot: "/yarngate-flink", SessionTimeout: 10 * time.Second}},
 		Jobs: Jobs{JobManagerMemory: "1600m", TaskManagerMemory: "1728m", TaskManagerSlots: 1, MaxWait: 5 * time.Minute,
-			Savepoints: SavepointRetention{MaxCount: 10}},
+			Savepoints: SavepointRetention{MaxCount: 10}, UpgradeHealthTimeout: 5 * time.Minute},
 		Registry: Registry{Backend: RegistryAuto, Path: "yarngate-registry.db", ZKRoot: "/yarngate",
 			ReconcileInterval: time.Second, Retention: 7 * 24 * time.Hour, LostGrace: time.Minute, GCInterval: 5 * time.Minute},
 		Health: Health{Interval: 30 * time.Second, RestartWindow: 10 * time.Minute, MaxRestarts: 3, CheckpointAge: 10 * time.Minute,

@@ -174,6 +174,8 @@ var keys = []Key{
 		set: setInt(func(c *Config) *int { return &c.Jobs.Savepoints.MaxCount })},
 	{Path: "jobs.savepoints.maxAge", Env: "YARNGATE_JOBS_SAVEPOINTS_MAX_AGE", Flag: "jobs.savepoints.max-age", Usage: "age after which a completed savepoint is disposed of, the newest of a job excepted (0: no limit)",
 		set: setDuration(func(c *Config) *time.Duration { return &c.Jobs.Savepoints.MaxAge })},
+	{Path: "jobs.upgradeHealthTimeout", Env: "YARNGATE_JOBS_UPGRADE_HEALTH_TIMEOUT", Flag: "jobs.upgrade-health-timeout", Usage: "how long the new application of an upgrade may take to run and complete a checkpoint before it is rolled back",
+		set: setDuration(func(c *Config) *time.Duration { return &c.Jobs.UpgradeHealthTimeout })},
 	{Path: "registry.backend", Env: "YARNGATE_REGISTRY_BACKEND", Flag: "registry.backend", Usage: "where job records live: auto (zookeeper when a quorum is known), zookeeper or embedded",
 		set: setString(func(c *Config) *string { return &c.Registry.Backend })},
 	{Path: "registry.path", Env: "YARNGATE_REGISTRY_PATH", Flag: "registry.path", Usage: "database file of the embedded registry",

@@ -171,6 +171,9 @@ func (c Config) Validate() error {
 	if c.Jobs.Savepoints.MaxCount < 0 {
 		bad("jobs.savepoints.maxCount", "must not be negative")
 	}
+	if c.Jobs.UpgradeHealthTimeout < 0 {
+		bad("jobs.upgradeHealthTimeout", "must not be negative")
+	}
 	if c.Jobs.Savepoints.MaxAge < 0 {
 		bad("jobs.savepoints.maxAge", "must not be negative")
 	}

@@ -29,6 +29,7 @@ var auditActions = map[string]string{
 	"DELETE /v1/keytabs/:id":       "keytab.delete",
 	"POST /v1/jobs/:id/savepoints": "job.savepoint",
 	"POST /v1/jobs/:id/stop":       "job.stop",
+	"POST /v1/jobs/:id/upgrade":    "job.upgrade",
 	"POST /ui/login":               "ui.login",
 	"POST /ui/logout":              "ui.logout",
 }

@@ -131,6 +131,9 @@ func classify(err error, maxJarSize int64) *apiError {
 	case errors.Is(err, job.ErrJobNotRunning):
 		return newAPIError(http.StatusConflict, api.CodeJobNotRunning,
 			"the job has no running Flink job to take a savepoint of (not running yet, ended, or several jobs)", err)
+	case errors.Is(err, job.ErrUpgradeInProgress):
+		return newAPIError(http.StatusConflict, api.CodeUpgradeInProgress,
+			"the job is being upgraded; wait until its upgrade has ended (GET the job: upgrade.step)", err)
 	case errors.Is(err, job.ErrTriggerIDReused):
 		return newAPIError(http.StatusUnprocessableEntity, api.CodeTriggerIDReused,
 			"this savepoint trigger id was used with different parameters", err)

@@ -28,6 +28,7 @@ type jobAPI interface {
 	TriggerSavepoint(ctx context.Context, id string, req api.SavepointRequest) (api.Savepoint, bool, error)
 	Stop(ctx context.Context, id string, req api.StopRequest) (api.Savepoint, bool, error)
 	Savepoints(ctx context.Context, id string) ([]api.Savepoint, error)
+	Upgrade(ctx context.Context, id string, req api.UpgradeRequest) (api.Job, bool, error)
 }
 
 // Request limits of the job API.

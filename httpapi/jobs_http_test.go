@@ -36,6 +36,15 @@ type fakeJobs struct {
 	// trigger serves TriggerSavepoint and Stop (stop: req.Stop set).
 	trigger    func(ctx context.Context, id string, req api.StopRequest) (api.Savepoint, bool, error)
 	savepoints func(ctx context.Context, id string) ([]api.Savepoint, error)
+	upgrade    func(ctx context.Context, id string, req api.UpgradeRequest) (api.Job, bool, error)
+}
+
+func (f *fakeJobs) Upgrade(ctx context.Context, id string, req api.UpgradeRequest) (api.Job, bool, error) {
+	if f.upgrade == nil {
+		f.t.Error("unexpected Upgrade")
+		return api.Job{}, false, errors.New("unexpected Upgrade")
+	}
+	return f.upgrade(ctx, id, req)
 }
 
 func (f *fakeJobs) TriggerSavepoint(ctx context.Context, id string, req api.SavepointRequest) (api.Savepoint, bool, error) {

@@ -202,6 +202,7 @@ func newEngine(opts Options) (*gin.Engine, error) {
 	v1.POST("/jobs/:id/savepoints", s.handle(s.triggerSavepoint))
 	v1.GET("/jobs/:id/savepoints", s.handle(s.listSavepoints))
 	v1.POST("/jobs/:id/stop", s.handle(s.stopJob))
+	v1.POST("/jobs/:id/upgrade", s.handle(s.upgradeJob))
 	v1.GET("/jobs/:id/logs", s.handle(s.listJobLogs))
 	v1.GET("/jobs/:id/logs/:containerId/:file", s.handle(s.getJobLog))
 	v1.POST("/sessions", s.handle(s.createSession))

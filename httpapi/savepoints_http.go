@@ -57,6 +57,33 @@ func (s *server) stopJob(c *gin.Context) error {
 	return nil
 }
 
+// upgradeJob handles POST /v1/jobs/:id/upgrade: 202 with the job whose upgrade this request started, 200
+// with the job when the upgrade id was used before.
+func (s *server) upgradeJob(c *gin.Context) error {
+	jobs, err := s.jobs()
+	if err != nil {
+		return err
+	}
+	id, err := jobID(c)
+	if err != nil {
+		return err
+	}
+	var req api.UpgradeRequest
+	if err := decodeSmall(c, &req); err != nil {
+		return err
+	}
+	j, created, err := jobs.Upgrade(c.Request.Context(), id, req)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusAccepted
+	}
+	c.JSON(status, j)
+	return nil
+}
+
 // listSavepoints handles GET /v1/jobs/:id/savepoints.
 func (s *server) listSavepoints(c *gin.Context) error {
 	jobs, err := s.jobs()

@@ -31,6 +31,11 @@ func (s *Service) jobRecord(ctx context.Context, id string) (registry.Record, er
 		return registry.Record{}, fmt.Errorf("%w: %q is not a job id", ErrJobNotFound, id)
 	}
 	rec, err := s.opts.Registry.Get(ctx, id)
+	if errors.Is(err, registry.ErrNotFound) { // an application of a job upgraded since
+		if r, ok := s.opts.Registry.ByApplication(id); ok {
+			rec, err = r, nil
+		}
+	}
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
 		return registry.Record{}, fmt.Errorf("%w: %s", ErrJobNotFound, id)
@@ -282,6 +287,7 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 		}
 	}
 	job.Credentials = renderCredentials(creds)
+	job.Upgrade, job.Runs = renderUpgrade(rec)
 	job.Health = renderHealth(st.Health)
 	job.Notifications = renderWebhooks(rec.Webhooks)
 	for _, j := range st.Flink.Jobs {

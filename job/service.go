@@ -53,6 +53,7 @@ type rmClient interface {
 type recordRegistry interface {
 	Get(ctx context.Context, id string) (registry.Record, error)
 	Cached(id string) (registry.Record, bool)
+	ByApplication(appID string) (registry.Record, bool)
 	List(keep func(*registry.Record) bool) []registry.Record
 	Changed(id string) <-chan struct{}
 	Create(ctx context.Context, rec registry.Record) (registry.Record, error)
@@ -122,6 +123,9 @@ type Options struct {
 	// job (<stagingRoot>/savepoints); without it a savepoint needs a target directory or the job's
 	// state.savepoints.dir.
 	SavepointRoot string
+	// UpgradeHealthTimeout is how long the new application of an upgrade may take to run and complete a
+	// checkpoint before it is rolled back. Default 5 minutes.
+	UpgradeHealthTimeout time.Duration
 	// Logs is where the log routes read containers' logs; without Logs.YARN they answer 503.
 	Logs LogSources
 	// Logger and Metrics are required.
@@ -157,6 +161,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.LaunchTimeout <= 0 {
 		opts.LaunchTimeout = 10 * time.Minute
+	}
+	if opts.UpgradeHealthTimeout <= 0 {
+		opts.UpgradeHealthTimeout = 5 * time.Minute
 	}
 	if opts.JobManagerTimeout <= 0 {
 		opts.JobManagerTimeout = 5 * time.Second

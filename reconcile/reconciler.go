@@ -59,6 +59,8 @@ type fileStore interface {
 type recordRegistry interface {
 	Get(ctx context.Context, id string) (registry.Record, error)
 	Cached(id string) (registry.Record, bool)
+	ByApplication(appID string) (registry.Record, bool)
+	ByLaunchTag(tags []string) (string, bool)
 	List(keep func(*registry.Record) bool) []registry.Record
 	Create(ctx context.Context, rec registry.Record) (registry.Record, error)
 	Update(ctx context.Context, id string, change func(*registry.Record) (bool, error)) (registry.Record, error)
@@ -435,9 +437,13 @@ func kindOf(app *yarnclient.App) observe.Kind {
 
 // reconcileApp brings the record of one listed application up to date, or adopts the application.
 func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
-	rec, known := r.opts.Registry.Cached(app.ID)
+	rec, known := r.opts.Registry.ByApplication(app.ID)
 	kind := kindOf(app)
 	switch {
+	case known && rec.ApplicationID != app.ID:
+		return // an earlier run of a job upgraded since: the upgrade stopped it
+	case !known && r.upgradeLaunch(app):
+		return // the launch of an upgrade, recorded by its driver
 	case known && rec.State == StateLaunchFailed:
 		if !app.State.Terminal() {
 			r.opts.Logger.Warn("killing the application of a launch reported as failed", "applicationId", app.ID)
@@ -469,6 +475,13 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 		r.write(ctx, rec.ID, kind, next, "")
 	}
 	r.act(ctx, app.ID, kind, next, actions)
+}
+
+// upgradeLaunch reports whether an application is the launch of an upgrade that its record does not name
+// yet (its driver records it, or finds it by its tag after a restart).
+func (r *Reconciler) upgradeLaunch(app *yarnclient.App) bool {
+	_, ok := r.opts.Registry.ByLaunchTag(app.ApplicationTags)
+	return ok
 }
 
 // Observe observes one job or session now and writes its status when it changed; any instance may call it
@@ -532,6 +545,9 @@ func (r *Reconciler) write(ctx context.Context, id string, kind observe.Kind, st
 	_, err := r.opts.Registry.Update(ctx, id, func(rec *registry.Record) (bool, error) {
 		if rec.Launcher != "" || rec.State == StateLaunchFailed {
 			return false, nil // a launch under way writes its own record
+		}
+		if a := st.YARN.ApplicationID; a != "" && a != rec.ApplicationID {
+			return false, nil // observed before an upgrade moved the record to its next application
 		}
 		if rec.Status.State == st.State {
 			st.Since = rec.Status.Since // another observer saw the change first (Observe beside a pass)

@@ -65,6 +65,10 @@ type Record struct {
 	// Savepoints are the job's savepoints, oldest first: in progress, completed, failed, and disposed by
 	// retention (a bounded history).
 	Savepoints []observe.Savepoint `json:"savepoints,omitempty"`
+	// Runs are the job's applications, oldest first (empty for a job never upgraded: its one application is
+	// ApplicationID); Upgrade is its latest upgrade, in progress or ended.
+	Runs    []Run            `json:"runs,omitempty"`
+	Upgrade *observe.Upgrade `json:"upgrade,omitempty"`
 	// View is the API object as records of schema 0 stored it; decoding converts it into Status (see
 	// upgrade) and it is never written again.
 	View json.RawMessage `json:"view,omitempty"`

@@ -41,6 +41,8 @@ type Registry struct {
 
 	mu      sync.Mutex
 	records map[string]Record        // by id: the newest version seen
+	apps    map[string]string        // application id of a run (not the record's id) → record id
+	tags    map[string]string        // launch tag of a run being launched → record id
 	waiters map[string]chan struct{} // by id: closed at the record's next change
 	pending map[string]bool          // ids changed in the store, to read again; "" means reload all
 }
@@ -59,7 +61,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	r := &Registry{
 		store: opts.Store, log: opts.Logger, attempts: opts.UpdateAttempts, now: opts.Now,
 		kick: make(chan struct{}, 1), done: make(chan struct{}),
-		records: map[string]Record{}, waiters: map[string]chan struct{}{}, pending: map[string]bool{},
+		records: map[string]Record{}, apps: map[string]string{}, tags: map[string]string{}, waiters: map[string]chan struct{}{}, pending: map[string]bool{},
 	}
 	// Subscribe before loading, so that no change between the load and the subscription is missed.
 	stop, err := opts.Store.Subscribe(TableJobs, r.changed)
@@ -192,17 +194,79 @@ func (r *Registry) reload(ctx context.Context) error {
 func (r *Registry) put(rec Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if old, ok := r.records[rec.ID]; ok && rec.Version <= old.Version {
+	old, ok := r.records[rec.ID]
+	if ok && rec.Version <= old.Version {
 		return
 	}
+	if ok {
+		r.unindexLocked(old)
+	}
 	r.records[rec.ID] = rec
+	r.indexLocked(rec)
 	r.wakeLocked(rec.ID)
+}
+
+// indexLocked indexes the applications and launch tags of a record's runs.
+func (r *Registry) indexLocked(rec Record) {
+	for _, run := range rec.Runs {
+		if run.ApplicationID != "" && run.ApplicationID != rec.ID {
+			r.apps[run.ApplicationID] = rec.ID
+		}
+		if run.ApplicationID == "" && run.LaunchTag != "" {
+			r.tags[run.LaunchTag] = rec.ID
+		}
+	}
+	if rec.ApplicationID != "" && rec.ApplicationID != rec.ID {
+		r.apps[rec.ApplicationID] = rec.ID
+	}
+}
+
+func (r *Registry) unindexLocked(rec Record) {
+	for _, run := range rec.Runs {
+		if r.apps[run.ApplicationID] == rec.ID {
+			delete(r.apps, run.ApplicationID)
+		}
+		if r.tags[run.LaunchTag] == rec.ID {
+			delete(r.tags, run.LaunchTag)
+		}
+	}
+	if r.apps[rec.ApplicationID] == rec.ID {
+		delete(r.apps, rec.ApplicationID)
+	}
+}
+
+// ByApplication returns the record one of whose applications appID is (its id, for a record never
+// upgraded), from memory.
+func (r *Registry) ByApplication(appID string) (Record, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec, ok := r.records[appID]; ok {
+		return rec, true
+	}
+	if id, ok := r.apps[appID]; ok {
+		rec, ok := r.records[id]
+		return rec, ok
+	}
+	return Record{}, false
+}
+
+// ByLaunchTag returns the id of the record whose run is being launched with one of these tags.
+func (r *Registry) ByLaunchTag(tags []string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range tags {
+		if id, ok := r.tags[t]; ok {
+			return id, true
+		}
+	}
+	return "", false
 }
 
 func (r *Registry) forget(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.records[id]; ok {
+	if old, ok := r.records[id]; ok {
+		r.unindexLocked(old)
 		delete(r.records, id)
 		r.wakeLocked(id)
 	}
@@ -313,6 +377,11 @@ func (r *Registry) Update(ctx context.Context, id string, change func(*Record) (
 		next.Files = slices.Clone(rec.Files)
 		next.Outbox = slices.Clone(rec.Outbox)
 		next.Webhooks = slices.Clone(rec.Webhooks)
+		next.Runs = slices.Clone(rec.Runs)
+		if rec.Upgrade != nil {
+			u := *rec.Upgrade
+			next.Upgrade = &u
+		}
 		changed, err := change(&next)
 		if err != nil || !changed {
 			return rec, err

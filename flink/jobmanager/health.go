@@ -84,3 +84,22 @@ func (c *Client) Backpressure(ctx context.Context, jobID, vertexID string) (stri
 	}
 	return body.Level, nil
 }
+
+// LatestCheckpoint returns the external path of a job's latest completed checkpoint (GET
+// /jobs/{id}/checkpoints, latest.completed.external_path); "" when none completed.
+func (c *Client) LatestCheckpoint(ctx context.Context, jobID string) (string, error) {
+	var body struct {
+		Latest struct {
+			Completed *struct {
+				ExternalPath string `json:"external_path"`
+			} `json:"completed"`
+		} `json:"latest"`
+	}
+	if err := c.getJSON(ctx, "/jobs/"+url.PathEscape(jobID)+"/checkpoints", &body); err != nil {
+		return "", err
+	}
+	if l := body.Latest.Completed; l != nil && l.ExternalPath != "<checkpoint-not-externally-addressable>" {
+		return l.ExternalPath, nil
+	}
+	return "", nil
+}
