@@ -206,8 +206,12 @@ func (r *Registry) put(rec Record) {
 	r.wakeLocked(rec.ID)
 }
 
-// indexLocked indexes the applications and launch tags of a record's runs.
+// indexLocked indexes the applications and launch tags of a record's runs (jobs in their own application
+// cluster only: a session job's application is its session's).
 func (r *Registry) indexLocked(rec Record) {
+	if rec.Kind != KindJob {
+		return
+	}
 	for _, run := range rec.Runs {
 		if run.ApplicationID != "" && run.ApplicationID != rec.ID {
 			r.apps[run.ApplicationID] = rec.ID
@@ -215,9 +219,6 @@ func (r *Registry) indexLocked(rec Record) {
 		if run.ApplicationID == "" && run.LaunchTag != "" {
 			r.tags[run.LaunchTag] = rec.ID
 		}
-	}
-	if rec.ApplicationID != "" && rec.ApplicationID != rec.ID {
-		r.apps[rec.ApplicationID] = rec.ID
 	}
 }
 
@@ -229,9 +230,6 @@ func (r *Registry) unindexLocked(rec Record) {
 		if r.tags[run.LaunchTag] == rec.ID {
 			delete(r.tags, run.LaunchTag)
 		}
-	}
-	if r.apps[rec.ApplicationID] == rec.ID {
-		delete(r.apps, rec.ApplicationID)
 	}
 }
 

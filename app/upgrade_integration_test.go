@@ -1,0 +1,272 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yarngate/yarngate/hdfs/hdfstest"
+	"github.com/yarngate/yarngate/testenv"
+)
+
+// These tests upgrade the counting job (see savepoint_integration_test.go) through POST /v1/jobs/{id}/upgrade:
+// its counts go on across an upgrade to new arguments, an upgrade to a version that fails at start rolls back
+// by itself to the previous spec from the same savepoint, and an upgrade whose gateway is killed with SIGKILL
+// in the middle completes after a restart with exactly one application running.
+
+// upgradeView is the upgrade part of a job object.
+type upgradeView struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+	YARN  struct {
+		ApplicationID string `json:"applicationId"`
+	} `json:"yarn"`
+	Flink struct {
+		JobID string `json:"jobId"`
+	} `json:"flink"`
+	Links struct {
+		JobManager *string `json:"jobManager"`
+	} `json:"links"`
+	Upgrade *struct {
+		ID      string  `json:"id"`
+		Mode    string  `json:"mode"`
+		Step    string  `json:"step"`
+		Restore *string `json:"restore"`
+		Failure *string `json:"failure"`
+	} `json:"upgrade"`
+	Runs []struct {
+		ApplicationID string          `json:"applicationId"`
+		Spec          json.RawMessage `json:"spec"`
+		Restore       *string         `json:"restore"`
+		Outcome       string          `json:"outcome"`
+		Current       bool            `json:"current"`
+	} `json:"runs"`
+}
+
+// upgradeOf reads a job's upgrade view.
+func (g *jobGateway) upgradeOf(id string) upgradeView {
+	g.t.Helper()
+	status, _, _, raw := g.do(http.MethodGet, "/v1/jobs/"+id, nil, nil)
+	var v upgradeView
+	if status != http.StatusOK || json.Unmarshal([]byte(raw), &v) != nil {
+		g.t.Fatalf("get %s = %d %s", id, status, raw)
+	}
+	return v
+}
+
+// waitUpgrade polls a job until its upgrade reaches one of steps (failing on another final step).
+func (g *jobGateway) waitUpgrade(id string, limit time.Duration, steps ...string) upgradeView {
+	g.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		v := g.upgradeOf(id)
+		if v.Upgrade != nil {
+			for _, s := range steps {
+				if v.Upgrade.Step == s {
+					return v
+				}
+			}
+			switch v.Upgrade.Step {
+			case "SUCCEEDED", "ROLLED_BACK", "FAILED":
+				g.t.Fatalf("upgrade of %s ended %s, want %v: %+v", id, v.Upgrade.Step, steps, *v.Upgrade)
+			}
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("upgrade of %s not at %v in time: %+v", id, steps, v.Upgrade)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// upgrade posts an upgrade and checks it was accepted.
+func (g *jobGateway) upgrade(id string, body map[string]any) {
+	g.t.Helper()
+	status, _, _, raw := g.do(http.MethodPost, "/v1/jobs/"+id+"/upgrade", nil, body)
+	if status != http.StatusAccepted {
+		g.t.Fatalf("upgrade %s = %d %s", id, status, raw)
+	}
+}
+
+// stopAndCount stops the job with a savepoint, waits until it finished, and returns its state.
+func (g *jobGateway) stopAndFinish(t *testing.T, id, trigger string) {
+	t.Helper()
+	if status, _, _, raw := g.savepointDo("/v1/jobs/"+id+"/stop", map[string]any{"savepoint": true, "triggerId": trigger}); status != http.StatusAccepted {
+		t.Fatalf("stop %s = %d %s", id, status, raw)
+	}
+	g.waitSavepoint(t, id, trigger)
+	if j := g.wait(id, "FINISHED", 3*time.Minute); j.State != "FINISHED" {
+		t.Fatalf("after the stop, %s is %s: %s", id, j.State, j.YARN.Diagnostics)
+	}
+}
+
+// onlyOneRuns checks that of a job's applications, the current one at most runs in YARN.
+func onlyOneRuns(t *testing.T, c *testenv.Cluster, v upgradeView, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	running := 0
+	for _, r := range v.Runs {
+		if r.ApplicationID == "" {
+			t.Errorf("a run without an application: %+v", v.Runs)
+			continue
+		}
+		a, err := c.App(ctx, r.ApplicationID)
+		if err != nil {
+			t.Fatalf("application %s: %v", r.ApplicationID, err)
+		}
+		if !a.Terminal() {
+			running++
+			if r.ApplicationID != want {
+				t.Errorf("application %s (%s) runs besides the current %s", r.ApplicationID, a.State, want)
+			}
+		}
+	}
+	if running != 1 {
+		t.Errorf("%d applications of the job run, want 1", running)
+	}
+}
+
+func TestUpgradeKeepsStateAndRollsBack(t *testing.T) {
+	t.Parallel()
+	g := startJobGateway(t)
+	for _, v := range flinkVersions {
+		t.Run("flink-"+v, func(t *testing.T) {
+			t.Parallel()
+			g := *g
+			g.t = t
+			out := "hdfs://" + g.hdfsPath("upgrade-"+v)
+			start := time.Now()
+			j1 := g.submit(g.spec("it-upgrade-"+v, v, "--mode", "counting", "--output", out+"/run-1", "--rate", "20"), nil)
+			j1 = g.wait(j1.ID, "RUNNING", 10*time.Minute)
+			if j1.State != "RUNNING" || j1.Links.JobManager == nil {
+				t.Fatalf("run 1 = %s: %s", j1.State, j1.YARN.Diagnostics)
+			}
+			g.waitRecords(t, *j1.Links.JobManager, j1.Flink.JobID, 40)
+
+			// An upgrade to new arguments (another output directory): savepoint, stop, launch restoring it, healthy.
+			body := map[string]any{"upgradeId": "to-run-2", "mode": "savepoint",
+				"args": []string{"--mode", "counting", "--output", out + "/run-2", "--rate", "20"}}
+			g.upgrade(j1.ID, body)
+			if status, _, _, raw := g.do(http.MethodPost, "/v1/jobs/"+j1.ID+"/upgrade", nil, body); status != http.StatusOK {
+				t.Errorf("the same upgrade id again = %d %s, want 200", status, raw)
+			}
+			if status, _, e, raw := g.do(http.MethodPost, "/v1/jobs/"+j1.ID+"/upgrade", nil, map[string]any{"upgradeId": "other"}); status != http.StatusConflict || e.Error.Code != "upgrade_in_progress" {
+				t.Errorf("a second upgrade during the first = %d %s, want 409 upgrade_in_progress", status, raw)
+			}
+			up := g.waitUpgrade(j1.ID, 12*time.Minute, "SUCCEEDED")
+			if up.ID != j1.ID || len(up.Runs) != 2 || up.Runs[0].ApplicationID != j1.ID || up.Runs[0].Outcome != "replaced" ||
+				!up.Runs[1].Current || up.Runs[1].Restore == nil || up.YARN.ApplicationID != up.Runs[1].ApplicationID ||
+				up.Upgrade.Restore == nil || !strings.Contains(*up.Upgrade.Restore, "/savepoint-") {
+				t.Fatalf("after the upgrade: %+v", up)
+			}
+			app2 := up.YARN.ApplicationID
+			if byApp := g.upgradeOf(app2); byApp.ID != j1.ID {
+				t.Errorf("GET /v1/jobs/%s = job %s, want %s", app2, byApp.ID, j1.ID)
+			}
+			if up.Links.JobManager == nil {
+				t.Fatalf("the upgraded job has no JobManager: %+v", up)
+			}
+			g.waitRecords(t, *up.Links.JobManager, up.Flink.JobID, 20)
+
+			// An upgrade to a version that fails at start (its main() refuses the arguments): rolled back to the
+			// previous spec from the same savepoint, by itself.
+			g.upgrade(j1.ID, map[string]any{"upgradeId": "broken", "args": []string{"--mode", "no-such-mode"}, "healthTimeoutSeconds": 240})
+			rb := g.waitUpgrade(j1.ID, 15*time.Minute, "ROLLED_BACK")
+			if len(rb.Runs) != 4 || rb.Runs[2].Outcome != "rolled-back" || !rb.Runs[3].Current || rb.Runs[3].Restore == nil ||
+				*rb.Runs[3].Restore != *rb.Upgrade.Restore || rb.Upgrade.Failure == nil || string(rb.Runs[3].Spec) != string(rb.Runs[1].Spec) {
+				t.Fatalf("after the rollback: %+v", rb)
+			}
+			t.Logf("rolled back: %s", *rb.Upgrade.Failure)
+			j := g.wait(j1.ID, "RUNNING", 10*time.Minute)
+			if j.State != "RUNNING" || j.Links.JobManager == nil {
+				t.Fatalf("the rolled-back job = %s: %s", j.State, j.YARN.Diagnostics)
+			}
+			g.waitRecords(t, *j.Links.JobManager, j.Flink.JobID, 20)
+			onlyOneRuns(t, g.cluster, g.upgradeOf(j1.ID), j.YARN.ApplicationID)
+
+			// Stop, and read the counts: run 1, then run 2 and its rollback (the same output directory) go on
+			// from where each stopped.
+			g.stopAndFinish(t, j1.ID, "end")
+			next, counts := checkContinuity(t, "run 1", readCounts(t, &g, strings.TrimPrefix(out, "hdfs://")+"/run-1"), 1, map[int64]int64{})
+			lines2 := readCounts(t, &g, strings.TrimPrefix(out, "hdfs://")+"/run-2")
+			end, last := checkContinuity(t, "run 2 and its rollback", lines2, next, counts)
+			t.Logf("flink %s: run 1 counted 1..%d, the upgrade and its rollback went on %d..%d (last counts %v), %s",
+				v, next-1, next, end-1, last, time.Since(start).Round(time.Second))
+		})
+	}
+}
+
+func TestUpgradeResumesAfterGatewayKill(t *testing.T) {
+	t.Parallel()
+	root := hdfstest.New(t)
+	c := root.Cluster
+	jar, err := os.ReadFile(c.ExampleJar)
+	if err != nil {
+		t.Fatalf("example jar (make example-jar): %v", err)
+	}
+	env := []string{
+		"HADOOP_CONF_DIR=" + c.HadoopConfDir, "YARNGATE_USER=" + c.User, "YARNGATE_FLINK_HOMES=" + c.Env["YARNGATE_FLINK_HOMES"],
+		"YARNGATE_HDFS_STAGING_ROOT=" + root.Path, "YARNGATE_REGISTRY_BACKEND=embedded",
+		"YARNGATE_REGISTRY_PATH=" + filepath.Join(t.TempDir(), "registry.db"), "YARNGATE_FLINK_LIB_ROOT=/user/" + c.User + "/it-flink",
+		"YARNGATE_JARS_MAX_SIZE=64MiB", "YARNGATE_REGISTRY_RECONCILE_INTERVAL=500ms", "YARNGATE_LOG_FORMAT=json",
+		"YARNGATE_JOBS_UPGRADE_HEALTH_TIMEOUT=5m",
+	}
+	p := startGatewayProc(t, "upgrade", env)
+	g := p.client(c, "")
+	g.root = root
+	g.jarID = g.uploadJar(jar)
+	out := "hdfs://" + g.hdfsPath("upgrade-kill")
+	j1 := g.submit(g.spec("it-upgrade-kill", "1.20", "--mode", "counting", "--output", out+"/run-1", "--rate", "20"), nil)
+	j1 = g.wait(j1.ID, "RUNNING", 10*time.Minute)
+	if j1.State != "RUNNING" || j1.Links.JobManager == nil {
+		t.Fatalf("run 1 = %s: %s", j1.State, j1.YARN.Diagnostics)
+	}
+	g.waitRecords(t, *j1.Links.JobManager, j1.Flink.JobID, 40)
+	g.upgrade(j1.ID, map[string]any{"upgradeId": "killed", "args": []string{"--mode", "counting", "--output", out + "/run-2", "--rate", "20"}})
+
+	// SIGKILL once the launch step is recorded (the launch is under way or about to be), then start again.
+	g.waitUpgrade(j1.ID, 8*time.Minute, "LAUNCHING")
+	time.Sleep(1500 * time.Millisecond) // inside the launch: Prepare and the upload take seconds
+	p.kill()
+	t.Logf("gateway killed at LAUNCHING")
+	p.start()
+	up := g.waitUpgrade(j1.ID, 12*time.Minute, "SUCCEEDED", "ROLLED_BACK")
+	if len(up.Runs) < 2 || !up.Runs[len(up.Runs)-1].Current {
+		t.Fatalf("after the restart: %+v", up)
+	}
+	j := g.wait(j1.ID, "RUNNING", 10*time.Minute)
+	if j.State != "RUNNING" || j.Links.JobManager == nil {
+		t.Fatalf("after the restart the job is %s: %s", j.State, j.YARN.Diagnostics)
+	}
+	onlyOneRuns(t, c, g.upgradeOf(j1.ID), j.YARN.ApplicationID)
+	// No application of the job besides its runs: YARN lists none under its name that is not a run.
+	status, body := get(t, c.RMURL+"/ws/v1/cluster/apps?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING")
+	var apps struct {
+		Apps *struct {
+			App []struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"app"`
+		} `json:"apps"`
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &apps) != nil {
+		t.Fatalf("RM apps = %d %s", status, body)
+	}
+	if apps.Apps != nil {
+		for _, a := range apps.Apps.App {
+			if a.Name == "it-upgrade-kill" && a.ID != j.YARN.ApplicationID {
+				t.Errorf("application %s of the job runs besides %s", a.ID, j.YARN.ApplicationID)
+			}
+		}
+	}
+	g.waitRecords(t, *j.Links.JobManager, j.Flink.JobID, 20)
+	g.stopAndFinish(t, j1.ID, "end")
+	next, counts := checkContinuity(t, "run 1", readCounts(t, g, strings.TrimPrefix(out, "hdfs://")+"/run-1"), 1, map[int64]int64{})
+	end, _ := checkContinuity(t, "run 2", readCounts(t, g, strings.TrimPrefix(out, "hdfs://")+"/run-2"), next, counts)
+	t.Logf("upgrade resumed after SIGKILL ended %s; run 1 counted 1..%d, run 2 went on %d..%d", up.Upgrade.Step, next-1, next, end-1)
+}
