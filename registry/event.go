@@ -15,7 +15,8 @@ const (
 	// EventSavepoint: a savepoint of the job completed or failed. Published by whoever records the
 	// savepoint, with Publish, in the same Update that records it (Data: "status", "path", "triggerId").
 	EventSavepoint = "savepoint"
-	// EventUpgrade: a step of an upgrade (reserved; Data "step" names it).
+	// EventUpgrade: an upgrade reached a step (Data "step", "upgradeId", "mode", "restore"), published by
+	// Record.SetUpgrade.
 	EventUpgrade = "upgrade"
 )
 
