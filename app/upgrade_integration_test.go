@@ -268,5 +268,9 @@ func TestUpgradeResumesAfterGatewayKill(t *testing.T) {
 	g.stopAndFinish(t, j1.ID, "end")
 	next, counts := checkContinuity(t, "run 1", readCounts(t, g, strings.TrimPrefix(out, "hdfs://")+"/run-1"), 1, map[int64]int64{})
 	end, _ := checkContinuity(t, "run 2", readCounts(t, g, strings.TrimPrefix(out, "hdfs://")+"/run-2"), next, counts)
-	t.Logf("upgrade resumed after SIGKILL ended %s; run 1 counted 1..%d, run 2 went on %d..%d", up.Upgrade.Step, next-1, next, end-1)
+	logged, _ := os.ReadFile(p.log)
+	t.Logf("upgrade resumed after SIGKILL ended %s (the restarted gateway found the killed one's launch by its tag: %v; "+
+		"upgrade launches logged by both processes: %d); run 1 counted 1..%d, run 2 went on %d..%d", up.Upgrade.Step,
+		strings.Contains(string(logged), "found the application of an interrupted launch"),
+		strings.Count(string(logged), `"msg":"upgrade: launched"`), next-1, next, end-1)
 }
