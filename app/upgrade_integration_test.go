@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -273,4 +275,106 @@ func TestUpgradeResumesAfterGatewayKill(t *testing.T) {
 		"upgrade launches logged by both processes: %d); run 1 counted 1..%d, run 2 went on %d..%d", up.Upgrade.Step,
 		strings.Contains(string(logged), "found the application of an interrupted launch"),
 		strings.Count(string(logged), `"msg":"upgrade: launched"`), next-1, next, end-1)
+}
+
+// committedCounts reads the committed output files of one run of the counting job (in-progress files, which
+// start with a dot, left by a canceled job are not output).
+func committedCounts(t *testing.T, g *jobGateway, dir string) []countLine {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	files, err := g.cluster.ListHDFS(ctx, dir)
+	if err != nil {
+		t.Fatalf("output of %s: %v", dir, err)
+	}
+	var lines []countLine
+	for _, f := range files {
+		if strings.HasPrefix(f.PathSuffix, ".") {
+			continue
+		}
+		for _, l := range strings.Split(strings.TrimSpace(readHDFS(t, g.cluster, dir+"/"+f.PathSuffix)), "\n") {
+			var c countLine
+			if l == "" {
+				continue
+			}
+			if _, err := fmt.Sscanf(l, "%d %d %d", &c.key, &c.count, &c.seq); err != nil {
+				t.Fatalf("output line %q: %v", l, err)
+			}
+			lines = append(lines, c)
+		}
+	}
+	sort.Slice(lines, func(i, j int) bool { return lines[i].seq < lines[j].seq })
+	return lines
+}
+
+// TestUpgradeLastStateAndStateless upgrades the counting job in last-state mode (its latest retained
+// checkpoint, read before the cancel, is restored: the counts go on from that checkpoint, whose later output
+// the canceled job never committed) and then in stateless mode (the counts start again from one).
+func TestUpgradeLastStateAndStateless(t *testing.T) {
+	t.Parallel()
+	g := startJobGateway(t)
+	for _, v := range flinkVersions {
+		t.Run("flink-"+v, func(t *testing.T) {
+			t.Parallel()
+			g := *g
+			g.t = t
+			out := g.hdfsPath("upgrade-last-state-" + v)
+			cfg := map[string]any{"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+				"state.checkpoints.dir": "hdfs://" + g.hdfsPath("checkpoints-"+v), "execution.checkpointing.dir": "hdfs://" + g.hdfsPath("checkpoints-"+v)}
+			if v != "1.20" {
+				delete(cfg, "state.checkpoints.dir")
+			}
+			spec := g.spec("it-upgrade-last-state-"+v, v, "--mode", "counting", "--output", "hdfs://"+out+"/run-1", "--rate", "20")
+			spec["flinkConfig"] = cfg
+			j1 := g.submit(spec, nil)
+			j1 = g.wait(j1.ID, "RUNNING", 10*time.Minute)
+			if j1.State != "RUNNING" || j1.Links.JobManager == nil {
+				t.Fatalf("run 1 = %s: %s", j1.State, j1.YARN.Diagnostics)
+			}
+			g.waitRecords(t, *j1.Links.JobManager, j1.Flink.JobID, 40)
+			g.upgrade(j1.ID, map[string]any{"upgradeId": "last-state", "mode": "last-state",
+				"args": []string{"--mode", "counting", "--output", "hdfs://" + out + "/run-2", "--rate", "20"}})
+			up := g.waitUpgrade(j1.ID, 12*time.Minute, "SUCCEEDED")
+			if up.Upgrade.Restore == nil || !strings.Contains(*up.Upgrade.Restore, "/chk-") || up.Runs[0].Outcome != "replaced" {
+				t.Fatalf("after the last-state upgrade: %+v", up)
+			}
+			g.waitRecords(t, *up.Links.JobManager, up.Flink.JobID, 20)
+			g.upgrade(j1.ID, map[string]any{"upgradeId": "stateless", "mode": "stateless",
+				"args": []string{"--mode", "counting", "--output", "hdfs://" + out + "/run-3", "--rate", "20"}})
+			up = g.waitUpgrade(j1.ID, 12*time.Minute, "SUCCEEDED")
+			if up.Upgrade.Restore != nil || len(up.Runs) != 3 || up.Runs[2].Restore != nil {
+				t.Fatalf("after the stateless upgrade: %+v", up)
+			}
+			g.waitRecords(t, *up.Links.JobManager, up.Flink.JobID, 20)
+			onlyOneRuns(t, g.cluster, up, up.YARN.ApplicationID)
+			g.stopAndFinish(t, j1.ID, "end")
+
+			// Run 2 restored the checkpoint: its counts go on from the state at its first sequence number, which
+			// run 1 had reached (nothing lost; what run 1 counted after the checkpoint it never committed, or
+			// committed once more: at least once across a cancel).
+			lines1 := committedCounts(t, &g, out+"/run-1")
+			lines2 := committedCounts(t, &g, out+"/run-2")
+			if len(lines1) == 0 || len(lines2) == 0 {
+				t.Fatalf("runs 1 and 2 committed %d and %d lines", len(lines1), len(lines2))
+			}
+			first := lines2[0].seq
+			if first < 2 || first > lines1[len(lines1)-1].seq+1 {
+				t.Fatalf("run 2 starts at %d, run 1 committed up to %d", first, lines1[len(lines1)-1].seq)
+			}
+			var before []countLine
+			for _, l := range lines1 {
+				if l.seq < first {
+					before = append(before, l)
+				}
+			}
+			next, counts := checkContinuity(t, "run 1 up to the checkpoint", before, 1, map[int64]int64{})
+			end, _ := checkContinuity(t, "run 2", lines2, next, counts)
+			lines3 := committedCounts(t, &g, out+"/run-3")
+			if len(lines3) == 0 || lines3[0].seq != 1 || lines3[0].count != 1 {
+				t.Fatalf("the stateless run 3 does not start afresh: %+v", lines3[:min(len(lines3), 3)])
+			}
+			t.Logf("flink %s: last-state restored %s; run 1 committed 1..%d, run 2 went on %d..%d; stateless run 3 began at 1",
+				v, *g.upgradeOf(j1.ID).Runs[1].Restore, lines1[len(lines1)-1].seq, first, end-1)
+		})
+	}
 }
