@@ -35,6 +35,11 @@ func (s *Service) Upgrade(ctx context.Context, id string, req api.UpgradeRequest
 	if err := s.mayModifyJob(ctx, &rec, "upgrade"); err != nil {
 		return api.Job{}, false, err
 	}
+	// An upgrade runs new code as the job's owner: modify access is not enough, the caller must be the owner
+	// or may submit for them (proxyUser rules).
+	if _, err := s.actFor(ctx, rec.Owner); err != nil {
+		return api.Job{}, false, err
+	}
 	if req.UpgradeID != "" && rec.Upgrade != nil && rec.Upgrade.ID == req.UpgradeID {
 		return s.renderJob(rec), false, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
 )
@@ -130,4 +131,20 @@ func TestUpgradeDriverStop(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestUpgradeNeedsTheOwner: modify access through the ACL lets bob cancel alice's job, not run new code as her.
+func TestUpgradeNeedsTheOwner(t *testing.T) {
+	const app, flinkJob = "application_1767225600000_0042", "0000019b76daa800000000000000002a"
+	s := newTestService(t, nil)
+	s.opts.Impersonation.Disabled = true
+	seed(t, s, registry.Record{ID: app, Kind: registry.KindJob, ApplicationID: app, Target: "application", Owner: "alice",
+		ACL: &registry.ACL{Modify: []string{"bob"}}, Spec: json.RawMessage(`{"jarId":"` + goodID + `"}`)},
+		observe.Status{State: "RUNNING", JobManager: "http://jm:8081", Flink: observe.Flink{JobID: flinkJob}, YARN: observe.YARN{ApplicationID: app, State: "RUNNING"}})
+	if _, _, err := s.Upgrade(as(authn.Principal{Name: "bob", User: "bob"}), app, api.UpgradeRequest{}); !errors.Is(err, ErrForbidden) {
+		t.Errorf("bob's upgrade: %v, want ErrForbidden", err)
+	}
+	if _, created, err := s.Upgrade(as(authn.Principal{Name: "alice", User: "alice"}), app, api.UpgradeRequest{}); err != nil || !created {
+		t.Errorf("alice's upgrade: %v, %v", created, err)
+	}
 }
