@@ -414,3 +414,20 @@ func TestWaitJobSkippedPollsAreSpaced(t *testing.T) {
 		t.Errorf("%d polls in 1s with a 100ms gap", got)
 	}
 }
+
+func TestUpgradeJob(t *testing.T) {
+	var got string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = r.Method + " " + r.URL.EscapedPath() + " " + string(body)
+		writeJSON(w, 202, api.Job{ID: "application_1_1", Upgrade: &api.JobUpgrade{ID: "v2", Step: "STOPPING"}})
+	})
+	c := newTestClient(t, h, Options{})
+	j, err := c.UpgradeJob(t.Context(), "application_1_1", api.UpgradeRequest{UpgradeID: "v2", Mode: api.UpgradeLastState, Args: []string{"--x"}})
+	if err != nil || j.Upgrade == nil || j.Upgrade.Step != "STOPPING" {
+		t.Fatalf("UpgradeJob = %+v, %v", j, err)
+	}
+	if want := `POST /v1/jobs/application_1_1/upgrade {"upgradeId":"v2","mode":"last-state","args":["--x"]}`; strings.TrimSpace(got) != want {
+		t.Errorf("request %s, want %s", got, want)
+	}
+}

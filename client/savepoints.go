@@ -57,3 +57,16 @@ func (c *Client) WaitSavepoint(ctx context.Context, id, triggerID string) (api.S
 		}
 	}
 }
+
+// UpgradeJob starts an upgrade of a running job to a new spec (POST /v1/jobs/{id}/upgrade); the answer is the
+// job with its upgrade at its first step. The same UpgradeID again answers the upgrade it started. Follow it
+// with Job until Upgrade.Step is SUCCEEDED, ROLLED_BACK or FAILED.
+func (c *Client) UpgradeJob(ctx context.Context, id string, req api.UpgradeRequest) (api.Job, error) {
+	r, err := jsonRequest(http.MethodPost, "/v1/jobs/"+escape(id)+"/upgrade", req)
+	if err != nil {
+		return api.Job{}, err
+	}
+	var j api.Job
+	_, err = c.call(ctx, r, &j)
+	return j, err
+}
