@@ -227,8 +227,8 @@ func Run(ctx context.Context, opts Options) error {
 			Launcher: launcher, RM: yc, Observer: rec, User: cfg.User, MaxWait: cfg.Jobs.MaxWait, Keytabs: keytabs,
 			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger), Clusters: clusters,
 			Logs:                 job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
-			UpgradeHealthTimeout: cfg.Jobs.UpgradeHealthTimeout,
-			SavepointRoot:        launcher.SavepointRoot(), CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
+			UpgradeHealthTimeout: cfg.Jobs.UpgradeHealthTimeout, ArchivedCheckpoint: rec.LatestArchivedCheckpoint,
+			SavepointRoot: launcher.SavepointRoot(), CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {
 			return err

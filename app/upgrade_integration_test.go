@@ -75,7 +75,8 @@ func (g *jobGateway) waitUpgrade(id string, limit time.Duration, steps ...string
 			}
 			switch v.Upgrade.Step {
 			case "SUCCEEDED", "ROLLED_BACK", "FAILED":
-				g.t.Fatalf("upgrade of %s ended %s, want %v: %+v", id, v.Upgrade.Step, steps, *v.Upgrade)
+				g.t.Fatalf("upgrade of %s ended %s, want %v: restore %s, failure %s", id, v.Upgrade.Step, steps,
+					orDash(v.Upgrade.Restore), orDash(v.Upgrade.Failure))
 			}
 		}
 		if time.Now().After(deadline) {
@@ -377,4 +378,11 @@ func TestUpgradeLastStateAndStateless(t *testing.T) {
 				v, *g.upgradeOf(j1.ID).Runs[1].Restore, lines1[len(lines1)-1].seq, first, end-1)
 		})
 	}
+}
+
+func orDash(s *string) string {
+	if s == nil {
+		return "-"
+	}
+	return *s
 }

@@ -123,6 +123,10 @@ type Options struct {
 	// job (<stagingRoot>/savepoints); without it a savepoint needs a target directory or the job's
 	// state.savepoints.dir.
 	SavepointRoot string
+	// ArchivedCheckpoint reads the latest completed checkpoint an ended Flink job's archive names
+	// (*reconcile.Reconciler.LatestArchivedCheckpoint); nil: a last-state upgrade restores the checkpoint it
+	// read before the cancel.
+	ArchivedCheckpoint func(ctx context.Context, flinkJobID string) string
 	// UpgradeHealthTimeout is how long the new application of an upgrade may take to run and complete a
 	// checkpoint before it is rolled back. Default 5 minutes.
 	UpgradeHealthTimeout time.Duration

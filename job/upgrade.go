@@ -280,6 +280,9 @@ func (s *Service) observeUpgrade(ctx context.Context, rec registry.Record, u obs
 			}
 		}
 	}
+	if u.Step == observe.StepStopping && u.Mode == observe.UpgradeLastState && o.OldEnded && s.opts.ArchivedCheckpoint != nil {
+		o.FinalCheckpoint = s.opts.ArchivedCheckpoint(ctx, rec.Status.Flink.JobID)
+	}
 	o.Launched = rec.Runs[u.To].ApplicationID
 	if o.Launched != "" && o.Launched == rec.ApplicationID {
 		o.State, o.Terminal = rec.State, rec.Terminal

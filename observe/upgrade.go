@@ -72,8 +72,9 @@ type UpgradeObservation struct {
 	// Savepoint is the stop's savepoint (savepoint mode): its state and path.
 	SavepointState, SavepointPath, SavepointFailure string
 	// LatestCheckpoint is the old job's latest completed, retained checkpoint (last-state mode; "" when none
-	// was read).
-	LatestCheckpoint string
+	// was read); FinalCheckpoint the latest completed checkpoint the ended old job's archive names (last-state:
+	// the one it retained when it was canceled; a newer checkpoint may have subsumed the one read before).
+	LatestCheckpoint, FinalCheckpoint string
 	// Launched is the application id of the run being launched ("" until it is recorded); LaunchFailure a
 	// launch refused for good (a spec the cluster does not take).
 	Launched      string
@@ -144,6 +145,9 @@ func UpgradeStep(u Upgrade, o UpgradeObservation) (Upgrade, UpgradeAction) {
 			}
 		case UpgradeLastState:
 			switch {
+			case o.OldEnded && o.FinalCheckpoint != "":
+				next.Restore = o.FinalCheckpoint
+				to(StepLaunching, "")
 			case u.Restore == "" && o.LatestCheckpoint != "":
 				next.Restore = o.LatestCheckpoint // recorded before the job is canceled
 			case u.Restore == "" && o.OldEnded:

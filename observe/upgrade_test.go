@@ -56,6 +56,13 @@ func TestUpgradeStep(t *testing.T) {
 			wantStep: StepStopping, wantAct: ActCancel},
 		{name: "last-state: canceled → launch", u: with(base(UpgradeLastState, StepStopping), func(u *Upgrade) { u.Restore = "/cp/chk-7" }),
 			o: UpgradeObservation{OldEnded: true}, wantStep: StepLaunching},
+		{name: "last-state: the checkpoint the canceled job retained wins", u: with(base(UpgradeLastState, StepStopping), func(u *Upgrade) { u.Restore = "/cp/chk-7" }),
+			o: UpgradeObservation{OldEnded: true, FinalCheckpoint: "/cp/chk-9"}, wantStep: StepLaunching,
+			check: func(t *testing.T, n Upgrade) {
+				if n.Restore != "/cp/chk-9" {
+					t.Errorf("restore %q", n.Restore)
+				}
+			}},
 		{name: "last-state: ended without checkpoint", u: base(UpgradeLastState, StepStopping),
 			o: UpgradeObservation{OldEnded: true}, wantStep: StepFailed},
 		{name: "stateless: cancel", u: base(UpgradeStateless, StepStopping), wantStep: StepStopping, wantAct: ActCancel},

@@ -95,6 +95,20 @@ func (r *Reconciler) archivedSavepoints(ctx context.Context, flinkJobID string) 
 	return out
 }
 
+// LatestArchivedCheckpoint reads the latest completed checkpoint an ended Flink job's archive names ("" when
+// there is no archive, or it names none): the checkpoint a job canceled with retained checkpoints left.
+func (r *Reconciler) LatestArchivedCheckpoint(ctx context.Context, flinkJobID string) string {
+	b := r.readArchive(ctx, path.Join(r.archiveDir(), flinkJobID))
+	if b == nil {
+		return ""
+	}
+	p, err := jobmanager.ArchivedLatestCheckpoint(b, flinkJobID)
+	if err != nil {
+		r.opts.Logger.Debug("no checkpoint in a job archive", "flinkJobId", flinkJobID, "error", err)
+	}
+	return p
+}
+
 // queueDisposal hands a dropped savepoint to the disposal worker, unless it is already being disposed of.
 func (r *Reconciler) queueDisposal(d disposal) {
 	key := d.recordID + "/" + d.triggerID

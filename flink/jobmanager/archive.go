@@ -136,3 +136,38 @@ func ArchivedSavepoints(archive []byte, jobID string) ([]ArchivedSavepoint, erro
 	}
 	return nil, fmt.Errorf("%w: %s", ErrNotArchived, jobID)
 }
+
+// ArchivedLatestCheckpoint returns the external path of the latest completed checkpoint an ended job's archive
+// names (its /jobs/{id}/checkpoints entry): with checkpoints retained on cancellation, the one a canceled job
+// left behind. "" when it names none.
+func ArchivedLatestCheckpoint(archive []byte, jobID string) (string, error) {
+	var a struct {
+		Archive []struct {
+			Path string `json:"path"`
+			JSON string `json:"json"`
+		} `json:"archive"`
+	}
+	if err := json.Unmarshal(archive, &a); err != nil {
+		return "", fmt.Errorf("jobmanager: decode job archive: %w", err)
+	}
+	for _, e := range a.Archive {
+		if e.Path != "/jobs/"+jobID+"/checkpoints" {
+			continue
+		}
+		var cs struct {
+			Latest struct {
+				Completed *struct {
+					ExternalPath string `json:"external_path"`
+				} `json:"completed"`
+			} `json:"latest"`
+		}
+		if err := json.Unmarshal([]byte(e.JSON), &cs); err != nil {
+			return "", fmt.Errorf("jobmanager: decode archived checkpoints of %s: %w", jobID, err)
+		}
+		if c := cs.Latest.Completed; c != nil && c.ExternalPath != "<checkpoint-not-externally-addressable>" {
+			return c.ExternalPath, nil
+		}
+		return "", nil
+	}
+	return "", fmt.Errorf("%w: %s", ErrNotArchived, jobID)
+}
