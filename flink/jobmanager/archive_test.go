@@ -96,3 +96,30 @@ func TestArchivedSavepoints(t *testing.T) {
 		t.Errorf("another job: %v, want ErrNotArchived", err)
 	}
 }
+
+func TestArchivedLatestCheckpoint(t *testing.T) {
+	const job = "000001a24e4e6349000000000000001d"
+	archive := func(stats string) []byte {
+		b, _ := json.Marshal(map[string]any{"archive": []map[string]string{{"path": "/jobs/" + job + "/checkpoints", "json": stats}}})
+		return b
+	}
+	for _, tc := range []struct {
+		name, stats, want string
+		err                bool
+	}{
+		{name: "retained", stats: `{"latest":{"completed":{"status":"COMPLETED","external_path":"hdfs://nn/cp/` + job + `/chk-9"}}}`, want: "hdfs://nn/cp/" + job + "/chk-9"},
+		{name: "not externally addressable", stats: `{"latest":{"completed":{"external_path":"<checkpoint-not-externally-addressable>"}}}`},
+		{name: "none completed", stats: `{"latest":{"completed":null}}`},
+		{name: "bad JSON", stats: `{`, err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ArchivedLatestCheckpoint(archive(tc.stats), job)
+			if got != tc.want || (err != nil) != tc.err {
+				t.Errorf("ArchivedLatestCheckpoint = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := ArchivedLatestCheckpoint(archive(`{}`), "other"); !errors.Is(err, ErrNotArchived) {
+		t.Errorf("another job: %v, want ErrNotArchived", err)
+	}
+}
