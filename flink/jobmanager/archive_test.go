@@ -105,7 +105,7 @@ func TestArchivedLatestCheckpoint(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, stats, want string
-		err                bool
+		err               bool
 	}{
 		{name: "retained", stats: `{"latest":{"completed":{"status":"COMPLETED","external_path":"hdfs://nn/cp/` + job + `/chk-9"}}}`, want: "hdfs://nn/cp/" + job + "/chk-9"},
 		{name: "not externally addressable", stats: `{"latest":{"completed":{"external_path":"<checkpoint-not-externally-addressable>"}}}`},
