@@ -232,11 +232,16 @@ func TestUpgradeResumesAfterGatewayKill(t *testing.T) {
 	g.waitRecords(t, *j1.Links.JobManager, j1.Flink.JobID, 40)
 	g.upgrade(j1.ID, map[string]any{"upgradeId": "killed", "args": []string{"--mode", "counting", "--output", out + "/run-2", "--rate", "20"}})
 
-	// SIGKILL once the launch step is recorded (the launch is under way or about to be), then start again.
+	// SIGKILL as soon as YARN lists the new application (the driver records it a moment later, or, killed
+	// first, finds it by its tag after the restart), or, should YARN not list it within two minutes of the
+	// recorded launch step, then; and start again.
 	g.waitUpgrade(j1.ID, 8*time.Minute, "LAUNCHING")
-	time.Sleep(1500 * time.Millisecond) // inside the launch: Prepare and the upload take seconds
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) && otherApp(t, c, "it-upgrade-kill", j1.ID) == "" {
+		time.Sleep(50 * time.Millisecond)
+	}
 	p.kill()
-	t.Logf("gateway killed at LAUNCHING")
+	t.Logf("gateway killed at LAUNCHING; YARN lists the new application: %q", otherApp(t, c, "it-upgrade-kill", j1.ID))
 	p.start()
 	up := g.waitUpgrade(j1.ID, 12*time.Minute, "SUCCEEDED", "ROLLED_BACK")
 	if len(up.Runs) < 2 || !up.Runs[len(up.Runs)-1].Current {
@@ -385,4 +390,27 @@ func orDash(s *string) string {
 		return "-"
 	}
 	return *s
+}
+
+// otherApp returns an application YARN lists under name other than except, "" when none.
+func otherApp(t *testing.T, c *testenv.Cluster, name, except string) string {
+	t.Helper()
+	status, body := get(t, c.RMURL+"/ws/v1/cluster/apps?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING")
+	var apps struct {
+		Apps *struct {
+			App []struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"app"`
+		} `json:"apps"`
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &apps) != nil || apps.Apps == nil {
+		return ""
+	}
+	for _, a := range apps.Apps.App {
+		if a.Name == name && a.ID != except {
+			return a.ID
+		}
+	}
+	return ""
 }
