@@ -3,14 +3,17 @@ package job
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/yarngate/yarngate/api"
 	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
+	"github.com/yarngate/yarngate/yarnclient"
 )
 
 func TestUpgradeRequest(t *testing.T) {
@@ -146,5 +149,58 @@ func TestUpgradeNeedsTheOwner(t *testing.T) {
 	}
 	if _, created, err := s.Upgrade(as(authn.Principal{Name: "alice", User: "alice"}), app, api.UpgradeRequest{}); err != nil || !created {
 		t.Errorf("alice's upgrade: %v, %v", created, err)
+	}
+}
+
+// TestUpgradeLaunchOnce: a launch step resumed after a crash finds the application the stopped driver had
+// submitted under the run's tag and records it, instead of launching a second one; without one, it launches
+// with the tags and the restore.
+func TestUpgradeLaunchOnce(t *testing.T) {
+	const app, flinkJob = "application_1767225600000_0042", "0000019b76daa800000000000000002a"
+	for _, found := range []bool{true, false} {
+		t.Run(fmt.Sprint("found=", found), func(t *testing.T) {
+			l := &fakeLauncher{}
+			if found {
+				l.found = &yarnclient.App{ID: "application_1767225600000_0043", User: "alice"}
+			}
+			s := newTestService(t, l)
+			seed(t, s, registry.Record{ID: app, Kind: registry.KindJob, ApplicationID: app, Target: "application", Spec: json.RawMessage(`{"jarId":"` + goodID + `"}`)},
+				observe.Status{State: "RUNNING", JobManager: "http://jm:8081", Flink: observe.Flink{JobID: flinkJob}, YARN: observe.YARN{ApplicationID: app, State: "RUNNING"}})
+			if _, _, err := s.Upgrade(t.Context(), app, api.UpgradeRequest{UpgradeID: "u1", Mode: api.UpgradeStateless}); err != nil {
+				t.Fatal(err)
+			}
+			// The old job ended (canceled); the driver recorded LAUNCHING, then stopped.
+			rec, err := s.reg.Update(t.Context(), app, func(r *registry.Record) (bool, error) {
+				r.SetStatus(observe.Status{Schema: observe.SchemaVersion, State: "CANCELED", Since: time.Now(), YARN: observe.YARN{ApplicationID: app, State: "FINISHED"}}, "")
+				u := *r.Upgrade
+				u.Step = observe.StepLaunching
+				return r.SetUpgrade(u, time.Now()), nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.driveUpgrade(t.Context(), rec)
+			rec, _ = s.reg.Get(t.Context(), app)
+			want := "application_1767225600000_0043"
+			if !found {
+				want = l.submits[0]
+				if len(l.specs) != 1 || len(l.specs[0].Tags) != 2 || l.specs[0].Tags[0] != rec.Runs[1].LaunchTag || l.specs[0].Savepoint != nil {
+					t.Fatalf("launched %+v", l.specs)
+				}
+			} else if len(l.submits) != 0 {
+				t.Fatalf("launched again: %v", l.submits)
+			}
+			if rec.ApplicationID != want || rec.Runs[1].ApplicationID != want || rec.Terminal || rec.State != "SUBMITTED" || rec.ID != app {
+				t.Fatalf("record after the launch: %s %s %v runs %+v", rec.ApplicationID, rec.State, rec.Terminal, rec.Runs)
+			}
+			if got, ok := s.reg.ByApplication(want); !ok || got.ID != app {
+				t.Errorf("ByApplication(%s) = %v", want, ok)
+			}
+			// The next round moves on to VERIFYING.
+			s.driveUpgrade(t.Context(), rec)
+			if rec, _ = s.reg.Get(t.Context(), app); rec.Upgrade.Step != observe.StepVerifying {
+				t.Errorf("step %s, want VERIFYING", rec.Upgrade.Step)
+			}
+		})
 	}
 }
