@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -13,28 +15,27 @@ import (
 
 // Migration from the previous layout, which kept key "<table>/<name>" as the flat child <Root>/<table>/<name>.
 // A Store moves such keys into their buckets before it first lists or subscribes to a table, and again at most
-// every migrateEvery while it lists or keeps a subscription (older instances still running during a rolling
+// every MigrateInterval while it lists or keeps a subscription (older instances still running during a rolling
 // upgrade write flat keys). Each key moves in one multi: create it in its bucket with the flat znode's data,
 // delete the flat znode at the version read, append to the bucket's feed. A concurrent writer of the flat key
 // makes the move fail and retry at the next pass; nothing is lost or duplicated.
 //
 // What older instances see meanwhile: a moved key is a deleted key to them (their watch fires and their Get
 // finds nothing), so they drop it from their caches and their updates of it fail with not found; keys they
-// create flat reach newer instances at the next migration pass (within migrateEvery). Create on a newer
+// create flat reach newer instances at the next migration pass (within MigrateInterval). Create on a newer
 // instance fails with registry.ErrExists when the flat key exists, so key claims stay exclusive in that
 // direction; an older instance does not check buckets. Upgrade every instance, then the mixed period ends.
 const (
-	migrateEvery = time.Minute
 	// maxLegacyChildren bounds the flat children listed in one reply on the shared connection: 20,000 names
 	// of up to ~45 bytes stay under ZooKeeper's 1 MiB reply, whose excess ends the connection of every user
 	// of the Watcher. A larger flat table is refused with an error saying so.
 	maxLegacyChildren = 20000
 )
 
-// migrate moves table's flat keys into buckets, unless done within migrateEvery.
-func (s *Store) migrate(ctx context.Context, table string) error {
+// migrate moves table's flat keys into buckets, unless done within MigrateInterval (and not forced).
+func (s *Store) migrate(ctx context.Context, table string, force bool) error {
 	s.mu.Lock()
-	if last, ok := s.migratedAt[table]; ok && time.Since(last) < migrateEvery {
+	if last, ok := s.migratedAt[table]; ok && !force && time.Since(last) < s.migrateEvery {
 		s.mu.Unlock()
 		return nil
 	}
@@ -52,7 +53,8 @@ func (s *Store) migrate(ctx context.Context, table string) error {
 	return nil
 }
 
-// migrateTable lists table's flat children and moves each; it returns how many moved.
+// migrateTable lists table's flat children and moves them, ListConcurrency at a time; it returns how many
+// moved.
 func (s *Store) migrateTable(ctx context.Context, table string) (int, error) {
 	var legacy []string
 	tp := s.server(s.tablePath(table))
@@ -85,23 +87,48 @@ func (s *Store) migrateTable(ctx context.Context, table string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	moved := 0
-	for _, name := range legacy {
-		var ok bool
-		err := s.call(ctx, func() error {
-			var err error
-			ok, err = s.moveLegacy(table, name)
-			return err
+	var (
+		moved   atomic.Int64
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		first   error
+		next    = make(chan string)
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range min(s.listConc, len(legacy)) {
+		wg.Go(func() {
+			for name := range next {
+				var ok bool
+				err := s.call(ctx, func() error {
+					var err error
+					ok, err = s.moveLegacy(table, name)
+					return err
+				})
+				if err != nil {
+					errOnce.Do(func() { first = fmt.Errorf("move %s/%s: %w", table, name, err); cancel() })
+				}
+				if ok {
+					moved.Add(1)
+					s.w.metrics.migrated.Inc()
+				}
+			}
 		})
-		if err != nil {
-			return moved, fmt.Errorf("move %s/%s: %w", table, name, err)
-		}
-		if ok {
-			moved++
-			s.w.metrics.migrated.Inc()
+	}
+feed:
+	for _, name := range legacy {
+		select {
+		case next <- name:
+		case <-ctx.Done():
+			break feed
 		}
 	}
-	return moved, nil
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return int(moved.Load()), first
 }
 
 // moveLegacy moves one flat key into its bucket. It reports false, with no error, when the flat key vanished

@@ -29,11 +29,15 @@ type StoreOptions struct {
 	// ListConcurrency bounds the reads that List runs at once (go-zookeeper pipelines them on the one
 	// connection). Default 32.
 	ListConcurrency int
+	// MigrateInterval is how often a subscribed Store looks for keys of the previous, flat layout (written by
+	// older instances during a rolling upgrade) and moves them into buckets. Default 1 minute.
+	MigrateInterval time.Duration
 }
 
 const (
 	defaultOpTimeout       = 10 * time.Second
 	defaultListConcurrency = 32
+	defaultMigrateInterval = time.Minute
 )
 
 func (o *StoreOptions) setDefaults() {
@@ -42,6 +46,9 @@ func (o *StoreOptions) setDefaults() {
 	}
 	if o.ListConcurrency == 0 {
 		o.ListConcurrency = defaultListConcurrency
+	}
+	if o.MigrateInterval == 0 {
+		o.MigrateInterval = defaultMigrateInterval
 	}
 }
 
@@ -55,6 +62,8 @@ func (o *StoreOptions) validate() error {
 	switch {
 	case o.OpTimeout < 0:
 		return fmt.Errorf("zk: store options: negative OpTimeout %v", o.OpTimeout)
+	case o.MigrateInterval < 0:
+		return fmt.Errorf("zk: store options: negative MigrateInterval %v", o.MigrateInterval)
 	case o.ListConcurrency < 0:
 		return fmt.Errorf("zk: store options: negative ListConcurrency %d", o.ListConcurrency)
 	}
@@ -72,10 +81,11 @@ func (o *StoreOptions) validate() error {
 // before a Delete may match the re-created key. Callers that delete and re-create keys must drop versions
 // read before the Delete.
 type Store struct {
-	w         *Watcher
-	root      string // Root as the Watcher sees it (without chroot), no trailing slash
-	opTimeout time.Duration
-	listConc  int
+	w            *Watcher
+	root         string // Root as the Watcher sees it (without chroot), no trailing slash
+	opTimeout    time.Duration
+	listConc     int
+	migrateEvery time.Duration
 
 	mu     sync.Mutex
 	closed bool
@@ -94,7 +104,8 @@ func NewStore(w *Watcher, opts StoreOptions) (*Store, error) {
 	}
 	return &Store{
 		w: w, root: strings.TrimSuffix(opts.Root, "/"), opTimeout: opts.OpTimeout, listConc: opts.ListConcurrency,
-		subs: map[*storeSub]struct{}{}, migratedAt: map[string]time.Time{},
+		migrateEvery: opts.MigrateInterval,
+		subs:         map[*storeSub]struct{}{}, migratedAt: map[string]time.Time{},
 	}, nil
 }
 
@@ -436,7 +447,7 @@ feed:
 // at a time (one small reply each, never one reply for the whole table). It first moves keys of the previous
 // layout into buckets (migrate.go).
 func (s *Store) children(ctx context.Context, table string) ([]string, error) {
-	if err := s.migrate(ctx, table); err != nil {
+	if err := s.migrate(ctx, table, false); err != nil {
 		return nil, err
 	}
 	lists := make([][]string, bucketCount)

@@ -71,12 +71,12 @@ func (s *Store) Subscribe(table string, onChange func(key string)) (stop func(),
 
 	ctx, cancel := context.WithCancel(s.w.ctx)
 	sub.cancel = cancel
-	mctx, mcancel := context.WithTimeout(ctx, s.opTimeout)
-	if err := s.migrate(mctx, table); err != nil {
+	// Moving a table of the previous layout takes a while (one multi per key, ListConcurrency at a time)
+	// but happens once; each call is bounded by OpTimeout.
+	if err := s.migrate(ctx, table, false); err != nil {
 		s.w.log.Warn("registry subscription: moving keys of the previous layout failed; will retry", "table", table,
 			"err", err)
 	}
-	mcancel()
 	sub.mu.Lock()
 	for i := range bucketCount {
 		h, err := s.w.Watch(s.bucketPath(table, bucketName(i)), func() { sub.bucketChanged(i) })
@@ -115,10 +115,10 @@ func (s *Store) Subscribe(table string, onChange func(key string)) (stop func(),
 	return stop, nil
 }
 
-// migrateLoop moves flat keys written by older instances into buckets every migrateEvery; the moves append
+// migrateLoop moves flat keys written by older instances into buckets every MigrateInterval; the moves append
 // to the bucket feeds, so every subscriber hears of the moved keys.
 func (sub *storeSub) migrateLoop(ctx context.Context) {
-	t := time.NewTicker(migrateEvery)
+	t := time.NewTicker(sub.s.migrateEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -126,8 +126,8 @@ func (sub *storeSub) migrateLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		mctx, cancel := context.WithTimeout(ctx, migrateEvery/2)
-		if err := sub.s.migrate(mctx, sub.table); err != nil && ctx.Err() == nil {
+		mctx, cancel := context.WithTimeout(ctx, max(sub.s.migrateEvery, time.Minute))
+		if err := sub.s.migrate(mctx, sub.table, true); err != nil && ctx.Err() == nil {
 			sub.s.w.log.Warn("registry subscription: moving keys of the previous layout failed; will retry",
 				"table", sub.table, "err", err)
 		}
