@@ -238,3 +238,38 @@ func TestSecureTreeLockedOut(t *testing.T) {
 		t.Error("SecureTree without Digest succeeded")
 	}
 }
+
+// TestSecureTreeBuckets: buckets a gateway without digest created world-open are secured with their records;
+// secure buckets are not walked (a second run changes nothing and reads no record).
+func TestSecureTreeBuckets(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	server := requireZK(t)
+	admin := authConn(t, server, testDigest)
+	root := storeRoot(t, admin)
+	open, _, _ := newTestStore(t, server, root+"/registry", Options{})
+	for _, k := range []string{"jobs/a", "jobs/b", "keys/k"} {
+		if _, err := open.Create(t.Context(), k, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, _ := newTestWatcher(t, Options{Servers: []string{server}, Digest: testDigest})
+	fixed, err := w.SecureTree(t.Context(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// root, registry, jobs, keys, 3 records, and their buckets (2 or 3)
+	buckets := map[string]bool{"jobs/" + bucketOf("a"): true, "jobs/" + bucketOf("b"): true, "keys/" + bucketOf("k"): true}
+	if want := 7 + len(buckets); fixed != want {
+		t.Errorf("SecureTree fixed %d znodes, want %d", fixed, want)
+	}
+	stranger := adminConn(t, server)
+	for _, p := range []string{bucketed(root+"/registry/jobs", "a"), bucketed(root+"/registry/keys", "k"),
+		root + "/registry/jobs/" + bucketOf("b")} {
+		if _, err := stranger.Set(p, []byte("y"), -1); !errors.Is(err, zk.ErrNoAuth) {
+			t.Errorf("Set %s after SecureTree = %v, want ErrNoAuth", p, err)
+		}
+	}
+	if again, err := w.SecureTree(t.Context(), root); err != nil || again != 0 {
+		t.Errorf("SecureTree again = %d, %v; want 0, nil", again, err)
+	}
+}
