@@ -75,7 +75,7 @@ func main() {
 	flag.StringVar(&c.only, "only", "", "run one part: reconcile, reads, longpolls or zk")
 	flag.IntVar(&c.zkRecords, "zk-records", 100000, "records of the ZooKeeper part")
 	flag.IntVar(&c.zkInstances, "zk-instances", 3, "gateway instances (processes) of the ZooKeeper part")
-	flag.DurationVar(&c.zkHold, "zk-hold", 20*time.Second, "how long the instances of the ZooKeeper part hold the registry")
+	flag.DurationVar(&c.zkHold, "zk-hold", 30*time.Second, "how long records change (a create per 10 ms) while the instances of the ZooKeeper part hold the registry")
 	zkInstance := flag.String("zk-instance", "", "internal: run as one instance of the ZooKeeper part on this root")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()

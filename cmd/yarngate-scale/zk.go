@@ -141,7 +141,8 @@ func startInstance(root string, hold time.Duration) (*exec.Cmd, *bufio.Scanner, 
 	if err != nil {
 		return nil, nil, zkInstanceReport{}, err
 	}
-	cmd := exec.Command(self, "-zk-instance", root, "-zk-hold", hold.String())
+	// The child holds until finishInstance says so; hold+10 minutes is only its safety cap.
+	cmd := exec.Command(self, "-zk-instance", root, "-zk-hold", (hold + 10*time.Minute).String())
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -319,7 +320,7 @@ func benchZK(ctx context.Context, c config) ([]goal, error) {
 
 	// Changes while they hold: a new record and an update per 10 ms, through the seeder.
 	changes := 0
-	changeUntil := time.Now().Add(hold / 2)
+	changeUntil := time.Now().Add(hold)
 	for i := 0; time.Now().Before(changeUntil); i++ {
 		rec := seedRecords(1)[0]
 		rec.ID = fmt.Sprintf("application_1767225600001_%06d", i)
