@@ -81,6 +81,24 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		default:
 			g.reply(w, 200, map[string]any{"jobs": []api.Job{{ID: "j2", State: api.StateFinished}}})
 		}
+	case r.Method == http.MethodPost && (strings.HasSuffix(path, "/savepoints") || strings.HasSuffix(path, "/stop")):
+		var req api.StopRequest // the savepoint request's fields and stop's
+		json.Unmarshal(body, &req)
+		id := strings.Split(strings.TrimPrefix(path, "/v1/jobs/"), "/")[0]
+		g.reply(w, 202, api.Savepoint{TriggerID: req.TriggerID, JobID: id, State: api.SavepointInProgress, Format: req.Format,
+			Stop: strings.HasSuffix(path, "/stop"), Drain: req.Drain})
+	case r.Method == http.MethodGet && strings.HasSuffix(path, "/savepoints"):
+		id := strings.Split(strings.TrimPrefix(path, "/v1/jobs/"), "/")[0]
+		var req api.SavepointRequest // the trigger id of the last savepoint or stop asked for
+		if json.Unmarshal(g.bodies["POST /v1/jobs/"+id+"/savepoints"], &req) != nil {
+			json.Unmarshal(g.bodies["POST /v1/jobs/"+id+"/stop"], &req)
+		}
+		trigger := req.TriggerID
+		sp := api.Savepoint{TriggerID: trigger, JobID: id, State: api.SavepointCompleted, Path: ptr("hdfs:///sp/" + id)}
+		if id == "spfail" {
+			sp.State, sp.Path, sp.Failure = api.SavepointFailed, nil, ptr("Not all required tasks are currently running")
+		}
+		g.reply(w, 200, api.SavepointList{Savepoints: []api.Savepoint{sp}})
 	case r.Method == http.MethodGet && strings.HasSuffix(path, "/logs"):
 		g.reply(w, 200, map[string]any{"containers": []map[string]any{
 			{"containerId": "container_1_01_000002", "role": "taskmanager", "state": "RUNNING", "files": []map[string]any{{"name": "taskmanager.log", "size": 10}}},
@@ -290,6 +308,44 @@ func TestTokenSources(t *testing.T) {
 			}
 			if len(g.auth) != 1 || g.auth[0] != tc.want {
 				t.Errorf("Authorization %q, want %q", g.auth, tc.want)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// TestSavepointCommands: jobs savepoint and jobs stop send the trigger id (given or random), format and
+// drain, wait for the savepoint by polling the list, and exit 3 when it failed; jobs savepoints lists.
+func TestSavepointCommands(t *testing.T) {
+	g := newFakeGateway(t)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantKey  string // the request whose body is checked
+		wantBody []string
+		wantOut  string
+	}{
+		{"savepoint waited for", []string{"jobs", "savepoint", "j1", "--trigger-id", "t-1", "--format", "NATIVE", "--wait", "-o", "json"},
+			exitOK, "POST /v1/jobs/j1/savepoints", []string{`"triggerId":"t-1"`, `"format":"NATIVE"`}, `"state": "COMPLETED"`},
+		{"savepoint without wait", []string{"jobs", "savepoint", "j2"},
+			exitOK, "POST /v1/jobs/j2/savepoints", []string{`"triggerId":"cli-`}, "IN_PROGRESS"},
+		{"failed savepoint exits 3", []string{"jobs", "savepoint", "spfail", "--wait"},
+			exitFailed, "POST /v1/jobs/spfail/savepoints", nil, "Not all required tasks"},
+		{"stop with drain", []string{"jobs", "stop", "j3", "--drain", "--wait", "-o", "json"},
+			exitOK, "POST /v1/jobs/j3/stop", []string{`"savepoint":true`, `"drain":true`}, `"path": "hdfs:///sp/j3"`},
+		{"list", []string{"jobs", "savepoints", "j1"}, exitOK, "", nil, "hdfs:///sp/j1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := runCLI(t, g, tc.args...)
+			if code != tc.wantCode || !strings.Contains(out+stderr, tc.wantOut) {
+				t.Errorf("exit %d, want %d; output %q %q does not hold %q", code, tc.wantCode, out, stderr, tc.wantOut)
+			}
+			for _, b := range tc.wantBody {
+				if got := g.body(tc.wantKey); !strings.Contains(got, b) {
+					t.Errorf("%s body %s, want %s in it", tc.wantKey, got, b)
+				}
 			}
 		})
 	}

@@ -21,8 +21,9 @@ import (
 
 // jobsCommand is `yarngate jobs`.
 func (c *cli) jobsCommand() *cobra.Command {
-	return groupCommand("jobs", "Submit, follow, list and cancel jobs, and read their logs",
-		c.jobsSubmit(), c.jobsGet(), c.jobsList(), c.jobsCancel(), c.jobsLogs())
+	return groupCommand("jobs", "Submit, follow, list and cancel jobs, read their logs, take savepoints and stop with one",
+		c.jobsSubmit(), c.jobsGet(), c.jobsList(), c.jobsCancel(), c.jobsLogs(), c.jobsSavepoint(), c.jobsStop(),
+		c.jobsSavepoints())
 }
 
 // specFlags are the flags that describe a job or session request; set ones override the -f file.
@@ -222,7 +223,7 @@ func (c *cli) jobsSubmit() *cobra.Command {
 		spec                                      specFlags
 		wait                                      waitFlags
 		jar, jarID, jarPath, entryClass, key      string
-		session, savepoint                        string
+		session, savepoint, claimMode             string
 		parallelism                               int
 		allowNonRestored, multipleJobs, killOnInt bool
 	)
@@ -263,7 +264,7 @@ that ended otherwise exits 3 (FAILED), 4 (CANCELED), 5 (KILLED) or 6 (LOST), a -
 				req.Target, req.SessionID = "session", session
 			}
 			if fs.Changed("savepoint") {
-				req.Savepoint = &api.SavepointSpec{Path: savepoint, AllowNonRestoredState: allowNonRestored}
+				req.Savepoint = &api.SavepointSpec{Path: savepoint, AllowNonRestoredState: allowNonRestored, ClaimMode: api.ClaimMode(claimMode)}
 			}
 			if fs.Changed("multiple-jobs") {
 				req.MultipleJobs = multipleJobs
@@ -329,6 +330,7 @@ that ended otherwise exits 3 (FAILED), 4 (CANCELED), 5 (KILLED) or 6 (LOST), a -
 	fs.StringVar(&session, "session", "", "run in this session (target session) instead of a cluster of its own")
 	fs.StringVar(&savepoint, "savepoint", "", "restore from this savepoint or retained checkpoint")
 	fs.BoolVar(&allowNonRestored, "allow-non-restored-state", false, "with --savepoint: skip state that maps to no operator")
+	fs.StringVar(&claimMode, "claim-mode", "", "with --savepoint: NO_CLAIM (default: Flink never deletes the snapshot), CLAIM (the job owns it) or LEGACY (Flink 1.x)")
 	fs.BoolVar(&multipleJobs, "multiple-jobs", false, "let main() run several Flink jobs")
 	fs.StringVar(&key, "idempotency-key", "", "Idempotency-Key (default: a new random one; the command retries with it)")
 	fs.BoolVar(&killOnInt, "cancel-on-interrupt", false, "with --wait: cancel the job when the command is interrupted")
