@@ -314,6 +314,9 @@ func (s *Store) write(table, name string, ops ...any) ([]zk.MultiResponse, error
 // means another write of the bucket succeeded, so the store as a whole progresses.
 const maxBucketRetries = 100
 
+// listChunk is how many keys a List worker reads in one call.
+const listChunk = 16
+
 // zkVersion converts v to a znode data version. Versions outside [0, MaxInt32] were never handed out (and
 // -1 would mean "any version" to ZooKeeper).
 func zkVersion(v registry.Version) (int32, bool) {
@@ -404,22 +407,33 @@ func (s *Store) List(ctx context.Context, table string) ([]registry.Entry, error
 		first   error
 		next    = make(chan int)
 	)
-	for range min(s.listConc, len(names)) {
+	// Workers read chunks of listChunk keys, one call (goroutine, timer) per chunk rather than per key.
+	for range min(s.listConc, (len(names)+listChunk-1)/listChunk) {
 		wg.Go(func() {
-			for i := range next {
-				e, err := s.Get(ctx, table+"/"+names[i])
-				switch {
-				case errors.Is(err, registry.ErrNotFound):
-				case err != nil:
+			for lo := range next {
+				err := s.call(ctx, func() error {
+					for i := lo; i < min(lo+listChunk, len(names)); i++ {
+						data, st, err := s.w.conn.Get(s.server(s.keyPath(table, names[i])))
+						switch {
+						case errors.Is(err, zk.ErrNoNode): // deleted since the listing
+						case err != nil:
+							return storeError(err)
+						default:
+							entries[i] = registry.Entry{Key: table + "/" + names[i], Value: data,
+								Version: registry.Version(st.Version)}
+							found[i] = true
+						}
+					}
+					return nil
+				})
+				if err != nil {
 					errOnce.Do(func() { first = err; cancel() })
-				default:
-					entries[i], found[i] = e, true
 				}
 			}
 		})
 	}
 feed:
-	for i := range names {
+	for i := 0; i < len(names); i += listChunk {
 		select {
 		case next <- i:
 		case <-ctx.Done():
