@@ -60,6 +60,10 @@ func aclSecure(acl []zk.ACL, own zk.ACL) bool {
 // grants the digest identity everything and the world at most READ; other authenticated identities an operator
 // added are kept. It returns how many znodes it changed.
 //
+// It does not descend into a registry bucket znode whose ACL is already secure (only the digest identity could
+// have created its children, and the Store creates them secure), so that it reads 256 znodes per table rather
+// than every record.
+//
 // Znodes whose ACL this identity may not read or change (created under another digest, or taken over) are
 // left as they are, and SecureTree fails naming them, wrapping ErrNoAuth. It needs Digest.
 func (w *Watcher) SecureTree(ctx context.Context, root string) (int, error) {
@@ -103,43 +107,75 @@ func (w *Watcher) SecureTree(ctx context.Context, root string) (int, error) {
 	return r.fixed, nil
 }
 
+// secureOne gives the znode p the Watcher's ACL, counting it in fixed, or in locked when this identity may
+// not; a znode removed meanwhile is skipped.
+func (w *Watcher) secureOne(p string, fixed *int, locked *[]string) error {
+	_, err := w.conn.SetACL(p, w.acl, -1)
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		return nil
+	case errors.Is(err, zk.ErrNoAuth):
+		*locked = append(*locked, strings.TrimPrefix(p, w.chroot))
+		return nil
+	case err != nil:
+		return fmt.Errorf("set the ACL of %s: %w", p, classify(err))
+	}
+	*fixed++
+	w.log.Info("znode secured: its ACL now admits the gateway's digest identity only",
+		"znode", strings.TrimPrefix(p, w.chroot))
+	return nil
+}
+
 // secureTree walks the tree at the server path root; see SecureTree.
 func (w *Watcher) secureTree(ctx context.Context, root string) (fixed int, locked []string, err error) {
 	if err := createParents(w, root, root); err != nil {
 		return 0, nil, err
 	}
 	own := w.acl[0]
-	stack := []string{root}
+	// A bucket of the registry Store (zk/bucket.go) holds a 256th of a table's records. When its ACL is
+	// secure, no identity but the gateway's could create its children, and the gateway creates them secure:
+	// the walk does not descend, so that start-up does not read every record's ACL. An insecure bucket is
+	// secured after its children (post), so that an interrupted walk descends into it again next time.
+	type item struct {
+		path string
+		post bool // secure this bucket now: its children were walked
+	}
+	stack := []item{{path: root}}
 	for len(stack) > 0 {
 		if err := ctx.Err(); err != nil {
 			return fixed, locked, err
 		}
-		p := stack[len(stack)-1]
+		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		acl, _, err := w.conn.GetACL(p)
-		switch {
-		case errors.Is(err, zk.ErrNoNode): // removed meanwhile
-			continue
-		case errors.Is(err, zk.ErrNoAuth):
-			locked = append(locked, strings.TrimPrefix(p, w.chroot))
-			continue
-		case err != nil:
-			return fixed, locked, classify(err)
-		}
-		if !aclSecure(acl, own) {
-			_, err := w.conn.SetACL(p, w.acl, -1)
+		p := it.path
+		bucket := p != root && isBucket(p[strings.LastIndexByte(p, '/')+1:])
+		if !it.post {
+			acl, _, err := w.conn.GetACL(p)
 			switch {
-			case errors.Is(err, zk.ErrNoNode):
+			case errors.Is(err, zk.ErrNoNode): // removed meanwhile
 				continue
 			case errors.Is(err, zk.ErrNoAuth):
 				locked = append(locked, strings.TrimPrefix(p, w.chroot))
 				continue
 			case err != nil:
-				return fixed, locked, fmt.Errorf("set the ACL of %s: %w", p, classify(err))
+				return fixed, locked, classify(err)
 			}
-			fixed++
-			w.log.Info("znode secured: its ACL now admits the gateway's digest identity only",
-				"znode", strings.TrimPrefix(p, w.chroot))
+			secure := aclSecure(acl, own)
+			if bucket && secure {
+				continue
+			}
+			if bucket {
+				stack = append(stack, item{path: p, post: true})
+			} else if !secure {
+				if err := w.secureOne(p, &fixed, &locked); err != nil {
+					return fixed, locked, err
+				}
+			}
+		} else {
+			if err := w.secureOne(p, &fixed, &locked); err != nil {
+				return fixed, locked, err
+			}
+			continue
 		}
 		children, _, err := w.conn.Children(p)
 		switch {
@@ -152,7 +188,7 @@ func (w *Watcher) secureTree(ctx context.Context, root string) (fixed int, locke
 			return fixed, locked, classify(err)
 		}
 		for _, c := range children {
-			stack = append(stack, p+"/"+c)
+			stack = append(stack, item{path: p + "/" + c})
 		}
 	}
 	return fixed, locked, nil

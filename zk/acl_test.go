@@ -129,8 +129,14 @@ func TestZnodesClosedToOthers(t *testing.T) {
 		if err != nil || len(cands) != 1 {
 			t.Fatalf("election candidates = %v, %v", cands, err)
 		}
-		return []string{root, root + "/registry", root + "/registry/jobs", root + "/registry/jobs/a",
-			root + "/registry/jobs/old", root + "/registry/keys", root + "/registry/keys/k1", root + "/reconciler",
+		// The record of the older gateway is flat until a List or Subscribe moves it into its bucket.
+		old := root + "/registry/jobs/old"
+		if ok, _, err := admin.Exists(old); err != nil || !ok {
+			old = bucketed(root+"/registry/jobs", "old")
+		}
+		return []string{root, root + "/registry", root + "/registry/jobs", root + "/registry/jobs/" + bucketOf("a"),
+			bucketed(root+"/registry/jobs", "a"), old, root + "/registry/keys", root + "/registry/keys/" + bucketOf("k1"),
+			bucketed(root+"/registry/keys", "k1"), root + "/reconciler",
 			root + "/reconciler/" + cands[0]}
 	}
 	checkClosed := func(t *testing.T) {
@@ -161,7 +167,7 @@ func TestZnodesClosedToOthers(t *testing.T) {
 		}
 	}
 	checkClosed(t)
-	acl, _, err := admin.GetACL(root + "/registry/jobs/a")
+	acl, _, err := admin.GetACL(bucketed(root+"/registry/jobs", "a"))
 	if err != nil || !slices.Equal(acl, zk.DigestACL(zk.PermAll, "yarngate", "s3cret:with-colon")) {
 		t.Errorf("ACL of a record = %v, %v; want the digest identity's only", acl, err)
 	}
@@ -200,7 +206,7 @@ func TestZnodesClosedToOthers(t *testing.T) {
 		waitFor(t, 30*time.Second, "the test's own sessions", func() bool { return c.State() == zk.StateHasSession })
 	}
 	checkClosed(t)
-	if _, err := stranger.Create(root+"/registry/jobs/b/x", nil, 0, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrNoAuth) {
+	if _, err := stranger.Create(bucketed(root+"/registry/jobs", "b")+"/x", nil, 0, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrNoAuth) {
 		t.Errorf("Create under a record made after the expiry = %v, want ErrNoAuth", err)
 	}
 	e.Close()
@@ -230,5 +236,40 @@ func TestSecureTreeLockedOut(t *testing.T) {
 	unprotected, _ := newTestWatcher(t, Options{Servers: []string{server}})
 	if _, err := unprotected.SecureTree(t.Context(), root); err == nil {
 		t.Error("SecureTree without Digest succeeded")
+	}
+}
+
+// TestSecureTreeBuckets: buckets a gateway without digest created world-open are secured with their records;
+// secure buckets are not walked (a second run changes nothing and reads no record).
+func TestSecureTreeBuckets(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	server := requireZK(t)
+	admin := authConn(t, server, testDigest)
+	root := storeRoot(t, admin)
+	open, _, _ := newTestStore(t, server, root+"/registry", Options{})
+	for _, k := range []string{"jobs/a", "jobs/b", "keys/k"} {
+		if _, err := open.Create(t.Context(), k, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, _ := newTestWatcher(t, Options{Servers: []string{server}, Digest: testDigest})
+	fixed, err := w.SecureTree(t.Context(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// root, registry, jobs, keys, 3 records, and their buckets (2 or 3)
+	buckets := map[string]bool{"jobs/" + bucketOf("a"): true, "jobs/" + bucketOf("b"): true, "keys/" + bucketOf("k"): true}
+	if want := 7 + len(buckets); fixed != want {
+		t.Errorf("SecureTree fixed %d znodes, want %d", fixed, want)
+	}
+	stranger := adminConn(t, server)
+	for _, p := range []string{bucketed(root+"/registry/jobs", "a"), bucketed(root+"/registry/keys", "k"),
+		root + "/registry/jobs/" + bucketOf("b")} {
+		if _, err := stranger.Set(p, []byte("y"), -1); !errors.Is(err, zk.ErrNoAuth) {
+			t.Errorf("Set %s after SecureTree = %v, want ErrNoAuth", p, err)
+		}
+	}
+	if again, err := w.SecureTree(t.Context(), root); err != nil || again != 0 {
+		t.Errorf("SecureTree again = %d, %v; want 0, nil", again, err)
 	}
 }

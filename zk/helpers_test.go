@@ -265,3 +265,6 @@ func (p *proxy) close() {
 	p.setRefuse(true)
 	p.wg.Wait()
 }
+
+// bucketed returns the znode of key name in the table znode table (the Store's bucketed layout).
+func bucketed(table, name string) string { return table + "/" + bucketOf(name) + "/" + name }

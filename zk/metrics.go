@@ -17,6 +17,8 @@ type metrics struct {
 	watchedPaths  prometheus.Gauge
 	leaderChanges *prometheus.CounterVec
 	storeReloads  prometheus.Counter
+	bucketRetries prometheus.Counter
+	migrated      prometheus.Counter
 	// election metrics, by election path
 	electionLeader      *prometheus.GaugeVec
 	electionTransitions *prometheus.CounterVec
@@ -57,6 +59,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "yarngate", Subsystem: "zk", Name: "leader_changes_total",
 			Help: "Leader changes observed through ZooKeeper, by kind (resourcemanager, jobmanager).",
 		}, []string{"kind"}),
+		bucketRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "yarngate", Subsystem: "zk", Name: "store_bucket_retries_total",
+			Help: "Registry writes retried because another writer changed the key's bucket first.",
+		}),
+		migrated: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "yarngate", Subsystem: "zk", Name: "store_migrated_keys_total",
+			Help: "Registry keys moved from the previous flat layout into hashed buckets.",
+		}),
 		storeReloads: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "yarngate", Subsystem: "zk", Name: "store_reloads_total",
 			Help: "Registry table reloads signalled to subscribers, because a new session may have missed changes.",
@@ -81,6 +91,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.watchedPaths = register(reg, m.watchedPaths)
 	m.leaderChanges = register(reg, m.leaderChanges)
 	m.storeReloads = register(reg, m.storeReloads)
+	m.bucketRetries = register(reg, m.bucketRetries)
+	m.migrated = register(reg, m.migrated)
 	m.electionLeader = register(reg, m.electionLeader)
 	m.electionTransitions = register(reg, m.electionTransitions)
 	return m

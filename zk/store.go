@@ -26,13 +26,18 @@ type StoreOptions struct {
 	// context and queues calls while disconnected), and how long Subscribe waits for its first sync.
 	// Default 10 s.
 	OpTimeout time.Duration
-	// ListConcurrency bounds the reads that List runs at once. Default 16.
+	// ListConcurrency bounds the reads that List runs at once (go-zookeeper pipelines them on the one
+	// connection). Default 32.
 	ListConcurrency int
+	// MigrateInterval is how often a subscribed Store looks for keys of the previous, flat layout (written by
+	// older instances during a rolling upgrade) and moves them into buckets. Default 1 minute.
+	MigrateInterval time.Duration
 }
 
 const (
 	defaultOpTimeout       = 10 * time.Second
-	defaultListConcurrency = 16
+	defaultListConcurrency = 32
+	defaultMigrateInterval = time.Minute
 )
 
 func (o *StoreOptions) setDefaults() {
@@ -41,6 +46,9 @@ func (o *StoreOptions) setDefaults() {
 	}
 	if o.ListConcurrency == 0 {
 		o.ListConcurrency = defaultListConcurrency
+	}
+	if o.MigrateInterval == 0 {
+		o.MigrateInterval = defaultMigrateInterval
 	}
 }
 
@@ -54,6 +62,8 @@ func (o *StoreOptions) validate() error {
 	switch {
 	case o.OpTimeout < 0:
 		return fmt.Errorf("zk: store options: negative OpTimeout %v", o.OpTimeout)
+	case o.MigrateInterval < 0:
+		return fmt.Errorf("zk: store options: negative MigrateInterval %v", o.MigrateInterval)
 	case o.ListConcurrency < 0:
 		return fmt.Errorf("zk: store options: negative ListConcurrency %d", o.ListConcurrency)
 	}
@@ -71,14 +81,17 @@ func (o *StoreOptions) validate() error {
 // before a Delete may match the re-created key. Callers that delete and re-create keys must drop versions
 // read before the Delete.
 type Store struct {
-	w         *Watcher
-	root      string // Root as the Watcher sees it (without chroot), no trailing slash
-	opTimeout time.Duration
-	listConc  int
+	w            *Watcher
+	root         string // Root as the Watcher sees it (without chroot), no trailing slash
+	opTimeout    time.Duration
+	listConc     int
+	migrateEvery time.Duration
 
 	mu     sync.Mutex
 	closed bool
 	subs   map[*storeSub]struct{}
+	// migratedAt is when each table's flat keys were last moved into buckets (migrate.go).
+	migratedAt map[string]time.Time
 }
 
 var _ registry.Store = (*Store)(nil)
@@ -91,7 +104,8 @@ func NewStore(w *Watcher, opts StoreOptions) (*Store, error) {
 	}
 	return &Store{
 		w: w, root: strings.TrimSuffix(opts.Root, "/"), opTimeout: opts.OpTimeout, listConc: opts.ListConcurrency,
-		subs: map[*storeSub]struct{}{},
+		migrateEvery: opts.MigrateInterval,
+		subs:         map[*storeSub]struct{}{}, migratedAt: map[string]time.Time{},
 	}, nil
 }
 
@@ -136,7 +150,15 @@ func decodeSegment(z string) (string, bool) {
 
 func (s *Store) tablePath(table string) string { return s.root + "/" + encodeSegment(table) }
 
+// bucketPath is the znode of one of table's buckets (see bucket.go).
+func (s *Store) bucketPath(table, bucket string) string { return s.tablePath(table) + "/" + bucket }
+
 func (s *Store) keyPath(table, name string) string {
+	return s.bucketPath(table, bucketOf(name)) + "/" + encodeSegment(name)
+}
+
+// legacyKeyPath is where the previous layout kept key "<table>/<name>" (migrate.go).
+func (s *Store) legacyKeyPath(table, name string) string {
 	return s.tablePath(table) + "/" + encodeSegment(name)
 }
 
@@ -220,7 +242,9 @@ func (s *Store) Get(ctx context.Context, key string) (registry.Entry, error) {
 }
 
 // Create stores value under key if the key is absent, else fails with registry.ErrExists. It creates the
-// root and table znodes when they are missing.
+// root, table and bucket znodes when they are missing. While keys of the previous layout may exist (a rolling
+// upgrade), the same multi also creates and deletes the key's previous-layout znode, so that a key an older
+// instance holds there is reported as existing too.
 func (s *Store) Create(ctx context.Context, key string, value []byte) (registry.Version, error) {
 	table, name, err := registry.SplitKey(key)
 	if err != nil {
@@ -230,21 +254,68 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (registry.
 		return 0, fmt.Errorf("zk: store: create %s: %w", key, err)
 	}
 	p := s.server(s.keyPath(table, name))
+	legacy := s.server(s.legacyKeyPath(table, name))
 	err = s.call(ctx, func() error {
-		_, err := s.w.conn.Create(p, value, 0, s.w.acl)
-		if errors.Is(err, zk.ErrNoNode) {
-			if err := createParents(s.w, s.server(s.root), s.server(s.tablePath(table))); err != nil {
-				return storeError(err)
-			}
-			_, err = s.w.conn.Create(p, value, 0, s.w.acl)
-		}
-		return storeError(err)
+		_, err := s.write(table, name, &zk.CreateRequest{Path: p, Data: value, Acl: s.w.acl},
+			&zk.CreateRequest{Path: legacy, Acl: s.w.acl}, &zk.DeleteRequest{Path: legacy, Version: 0})
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("zk: store: create %s: %w", key, err)
 	}
 	return 0, nil // a new znode's data version
 }
+
+// write runs ops (the key's operations) in one multi with the append of name to its bucket's feed,
+// conditional on the bucket's version, retrying while other writers move the bucket. It creates the bucket
+// (and its ancestors) when missing. It returns the responses to ops, or the first failing op's error mapped
+// by storeError.
+func (s *Store) write(table, name string, ops ...any) ([]zk.MultiResponse, error) {
+	bucket := s.server(s.bucketPath(table, bucketOf(name)))
+	for attempt := 0; ; attempt++ {
+		data, st, err := s.w.conn.Get(bucket)
+		if errors.Is(err, zk.ErrNoNode) {
+			if err := createParents(s.w, s.server(s.root), bucket); err != nil {
+				return nil, storeError(err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, storeError(err)
+		}
+		all := append([]any{&zk.SetDataRequest{Path: bucket, Data: appendFeed(data, st.Version+1, name),
+			Version: st.Version}}, ops...)
+		res, err := s.w.conn.Multi(all...)
+		if err == nil {
+			return res[1:], nil
+		}
+		if len(res) != len(all) { // the connection failed: no per-op results
+			return nil, storeError(err)
+		}
+		if errors.Is(res[0].Error, zk.ErrBadVersion) || errors.Is(res[0].Error, zk.ErrNoNode) {
+			if attempt >= maxBucketRetries {
+				return nil, fmt.Errorf("%w: bucket %s kept changing (%d attempts)", registry.ErrUnavailable,
+					bucket, attempt+1)
+			}
+			s.w.metrics.bucketRetries.Inc()
+			continue // another writer of the bucket came first
+		}
+		for _, r := range res[1:] {
+			// ZooKeeper reports OK for the ops before the failing one and a runtime inconsistency after it.
+			if r.Error != nil {
+				return nil, storeError(r.Error)
+			}
+		}
+		return nil, storeError(err)
+	}
+}
+
+// maxBucketRetries bounds how often a write retries when its bucket's version moved under it. Each retry
+// means another write of the bucket succeeded, so the store as a whole progresses.
+const maxBucketRetries = 100
+
+// listChunk is how many keys a List worker reads in one call.
+const listChunk = 16
 
 // zkVersion converts v to a znode data version. Versions outside [0, MaxInt32] were never handed out (and
 // -1 would mean "any version" to ZooKeeper).
@@ -269,11 +340,11 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, v registry
 		if !ok {
 			return s.badVersion(p, v)
 		}
-		st, err := s.w.conn.Set(p, value, zv)
+		res, err := s.write(table, name, &zk.SetDataRequest{Path: p, Data: value, Version: zv})
 		if err != nil {
-			return storeError(err)
+			return err
 		}
-		next = registry.Version(st.Version)
+		next = registry.Version(res[0].Stat.Version)
 		return nil
 	})
 	if err != nil {
@@ -295,7 +366,7 @@ func (s *Store) badVersion(p string, v registry.Version) error {
 }
 
 // Delete removes key if its znode's data version is still v (registry.ErrConflict, registry.ErrNotFound
-// otherwise). The table znode stays.
+// otherwise). The table and bucket znodes stay.
 func (s *Store) Delete(ctx context.Context, key string, v registry.Version) error {
 	table, name, err := registry.SplitKey(key)
 	if err != nil {
@@ -307,7 +378,8 @@ func (s *Store) Delete(ctx context.Context, key string, v registry.Version) erro
 		if !ok {
 			return s.badVersion(p, v)
 		}
-		return storeError(s.w.conn.Delete(p, zv))
+		_, err := s.write(table, name, &zk.DeleteRequest{Path: p, Version: zv})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("zk: store: delete %s: %w", key, err)
@@ -315,8 +387,8 @@ func (s *Store) Delete(ctx context.Context, key string, v registry.Version) erro
 	return nil
 }
 
-// List returns every entry of table in key order: the table znode's children, read ListConcurrency at a
-// time. A child deleted between the listing and its read is left out.
+// List returns every entry of table in key order: the children of its buckets, read ListConcurrency at a
+// time. A key deleted between the listing and its read is left out.
 func (s *Store) List(ctx context.Context, table string) ([]registry.Entry, error) {
 	if err := registry.CheckTable(table); err != nil {
 		return nil, err
@@ -335,22 +407,33 @@ func (s *Store) List(ctx context.Context, table string) ([]registry.Entry, error
 		first   error
 		next    = make(chan int)
 	)
-	for range min(s.listConc, len(names)) {
+	// Workers read chunks of listChunk keys, one call (goroutine, timer) per chunk rather than per key.
+	for range min(s.listConc, (len(names)+listChunk-1)/listChunk) {
 		wg.Go(func() {
-			for i := range next {
-				e, err := s.Get(ctx, table+"/"+names[i])
-				switch {
-				case errors.Is(err, registry.ErrNotFound):
-				case err != nil:
+			for lo := range next {
+				err := s.call(ctx, func() error {
+					for i := lo; i < min(lo+listChunk, len(names)); i++ {
+						data, st, err := s.w.conn.Get(s.server(s.keyPath(table, names[i])))
+						switch {
+						case errors.Is(err, zk.ErrNoNode): // deleted since the listing
+						case err != nil:
+							return storeError(err)
+						default:
+							entries[i] = registry.Entry{Key: table + "/" + names[i], Value: data,
+								Version: registry.Version(st.Version)}
+							found[i] = true
+						}
+					}
+					return nil
+				})
+				if err != nil {
 					errOnce.Do(func() { first = err; cancel() })
-				default:
-					entries[i], found[i] = e, true
 				}
 			}
 		})
 	}
 feed:
-	for i := range names {
+	for i := 0; i < len(names); i += listChunk {
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -374,21 +457,64 @@ feed:
 	return out, nil
 }
 
-// children returns the sorted names of table's keys (none if the table znode does not exist).
+// children returns the sorted names of table's keys: the children of its 256 buckets, listed ListConcurrency
+// at a time (one small reply each, never one reply for the whole table). It first moves keys of the previous
+// layout into buckets (migrate.go).
 func (s *Store) children(ctx context.Context, table string) ([]string, error) {
+	if err := s.migrate(ctx, table, false); err != nil {
+		return nil, err
+	}
+	lists := make([][]string, bucketCount)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		first   error
+		next    = make(chan int)
+	)
+	for range s.listConc {
+		wg.Go(func() {
+			for i := range next {
+				err := s.call(ctx, func() error {
+					zs, _, err := s.w.conn.Children(s.server(s.bucketPath(table, bucketName(i))))
+					if errors.Is(err, zk.ErrNoNode) {
+						return nil
+					}
+					if err != nil {
+						return storeError(err)
+					}
+					lists[i] = decodeChildren(zs)
+					return nil
+				})
+				if err != nil {
+					errOnce.Do(func() { first = err; cancel() })
+				}
+			}
+		})
+	}
+feed:
+	for i := range bucketCount {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	if first != nil {
+		return nil, first
+	}
 	var names []string
-	err := s.call(ctx, func() error {
-		zs, _, err := s.w.conn.Children(s.server(s.tablePath(table)))
-		if errors.Is(err, zk.ErrNoNode) {
-			return nil
-		}
-		if err != nil {
-			return storeError(err)
-		}
-		names = decodeChildren(zs)
-		return nil
-	})
-	return names, err
+	for _, l := range lists {
+		names = append(names, l...)
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // decodeChildren decodes and sorts znode names, dropping those the store did not write.

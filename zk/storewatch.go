@@ -2,66 +2,58 @@ package zk
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/yarngate/yarngate/registry"
 )
 
-// storeSub is one Subscribe call. Its children loop keeps a children watch on the table znode (re-armed after
-// every event, re-read on every session change, as runPath does for data) and a Watcher.Watch on every child;
-// a Watch on the table znode itself tells the loop when the session was lost or regained. Changed keys go
-// through a coalescer to the dispatch goroutine, which calls onChange.
+// storeSub is one Subscribe call. It keeps a Watcher.Watch on each of the table's 256 bucket znodes (see
+// bucket.go); when a bucket's data version moves, the bucket's change feed names the keys written since the
+// version last handled. Changed keys go through a coalescer to the dispatch goroutine, which calls onChange.
+// Its cost does not depend on the number of keys: 256 watches and watch loops, and per bucket a version.
 type storeSub struct {
-	s         *Store
-	table     string
-	tablePath string
-	onChange  func(string)
-	co        *coalescer[string]
-	kick      chan struct{} // capacity 1: look at the children again
-	cancel    context.CancelFunc
-	synced    chan struct{} // closed after the first complete sync
-	start     time.Time
+	s        *Store
+	table    string
+	onChange func(string)
+	co       *coalescer[string]
+	cancel   context.CancelFunc
+	synced   chan struct{} // closed once every bucket's first snapshot was read
+	start    time.Time
 
-	mu         sync.Mutex
-	stopped    bool
-	tableWatch *Watch
-	children   map[string]*storeChild // by name
-	session    int64                  // session of the last complete listing; 0 before the first
-	pending    int                    // children of the first listing whose first snapshot is not yet read
-	firstDone  bool                   // the first listing has been made
-	late       bool                   // Subscribe returned before the first sync: reload when it completes
+	mu      sync.Mutex
+	stopped bool
+	buckets [bucketCount]subBucket
+	pending int  // buckets whose first snapshot is not yet read
+	late    bool // Subscribe returned before the first sync: reload when it completes
 }
 
-// storeChild is one watched key; guarded by storeSub.mu.
-type storeChild struct {
+// subBucket is the state of one watched bucket; guarded by storeSub.mu.
+type subBucket struct {
 	watch   *Watch
-	initial bool  // from the first listing: its first snapshot is the baseline, not a change
 	seen    bool  // a certain snapshot was handled
 	exists  bool  // of the last handled snapshot
-	mzxid   int64 // of the last handled snapshot
+	czxid   int64 // of the last handled snapshot: a re-created bucket has another
+	version int32 // data version of the last handled snapshot
 }
 
 // Subscribe calls onChange with the key of every value in table created, updated or deleted by any client of
-// the ensemble from now on, until stop is called or the Store or Watcher is closed. It waits up to OpTimeout
-// for the first sync (listing the table and reading every key); if that takes longer it returns anyway and
-// calls onChange("<table>/") once synced. After a session expiry it calls onChange("<table>/") too, as the
-// registry contract requires. Calls come from one goroutine, one at a time, coalesced per key. stop does not
-// wait for a call under way, so it may be called from onChange.
-//
-// Every key costs one Watcher path (a goroutine, a watch and a periodic re-read every ResyncInterval).
+// the ensemble from now on, until stop is called or the Store or Watcher is closed. It first moves keys of the
+// previous layout into buckets (and again every minute while subscribed, for older instances during a
+// rolling upgrade). It waits up to OpTimeout for the first sync (reading the 256 bucket znodes); if that takes
+// longer it returns anyway and calls onChange("<table>/") once synced. It calls onChange("<table>/") too when
+// a bucket's feed no longer reaches back to the last version handled (more than 64 writes to one bucket
+// between two reads, a gap a lost session can also cause) or a bucket znode was deleted or re-created. Calls
+// come from one goroutine, one at a time, coalesced per key. stop does not wait for a call under way, so it
+// may be called from onChange.
 func (s *Store) Subscribe(table string, onChange func(key string)) (stop func(), err error) {
 	if err := registry.CheckTable(table); err != nil {
 		return nil, err
 	}
 	sub := &storeSub{
-		s: s, table: table, tablePath: s.tablePath(table), onChange: onChange, co: newCoalescer[string](),
-		kick: make(chan struct{}, 1), synced: make(chan struct{}), children: map[string]*storeChild{},
-		start: time.Now(),
+		s: s, table: table, onChange: onChange, co: newCoalescer[string](), synced: make(chan struct{}),
+		start: time.Now(), pending: bucketCount,
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -79,19 +71,29 @@ func (s *Store) Subscribe(table string, onChange func(key string)) (stop func(),
 
 	ctx, cancel := context.WithCancel(s.w.ctx)
 	sub.cancel = cancel
-	tw, err := s.w.Watch(sub.tablePath, sub.poke)
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("zk: store: subscribe %s: %w", table, storeError(err))
+	// Moving a table of the previous layout takes a while (one multi per key, ListConcurrency at a time)
+	// but happens once; each call is bounded by OpTimeout.
+	if err := s.migrate(ctx, table, false); err != nil {
+		s.w.log.Warn("registry subscription: moving keys of the previous layout failed; will retry", "table", table,
+			"err", err)
 	}
 	sub.mu.Lock()
-	sub.tableWatch = tw
+	for i := range bucketCount {
+		h, err := s.w.Watch(s.bucketPath(table, bucketName(i)), func() { sub.bucketChanged(i) })
+		if err != nil {
+			sub.mu.Unlock()
+			stop()
+			return nil, fmt.Errorf("zk: store: subscribe %s: %w", table, storeError(err))
+		}
+		sub.buckets[i].watch = h
+		sub.observeLocked(i) // a path already watched here notifies only on its next change
+	}
 	sub.mu.Unlock()
 	if err := s.w.goTracked(func() { sub.co.run(ctx, sub.dispatch) }); err != nil {
 		stop()
 		return nil, fmt.Errorf("zk: store: subscribe %s: %w", table, storeError(err))
 	}
-	if err := s.w.goTracked(func() { sub.loop(ctx) }); err != nil {
+	if err := s.w.goTracked(func() { sub.migrateLoop(ctx) }); err != nil {
 		stop()
 		return nil, fmt.Errorf("zk: store: subscribe %s: %w", table, storeError(err))
 	}
@@ -113,12 +115,23 @@ func (s *Store) Subscribe(table string, onChange func(key string)) (stop func(),
 	return stop, nil
 }
 
-// poke asks the children loop to look again; the table Watch calls it when the session is lost or
-// regained, and when the table znode appears or disappears.
-func (sub *storeSub) poke() {
-	select {
-	case sub.kick <- struct{}{}:
-	default:
+// migrateLoop moves flat keys written by older instances into buckets every MigrateInterval; the moves append
+// to the bucket feeds, so every subscriber hears of the moved keys.
+func (sub *storeSub) migrateLoop(ctx context.Context) {
+	t := time.NewTicker(sub.s.migrateEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		mctx, cancel := context.WithTimeout(ctx, max(sub.s.migrateEvery, time.Minute))
+		if err := sub.s.migrate(mctx, sub.table, true); err != nil && ctx.Err() == nil {
+			sub.s.w.log.Warn("registry subscription: moving keys of the previous layout failed; will retry",
+				"table", sub.table, "err", err)
+		}
+		cancel()
 	}
 }
 
@@ -132,13 +145,11 @@ func (sub *storeSub) stop() {
 	if sub.cancel != nil {
 		sub.cancel()
 	}
-	if sub.tableWatch != nil {
-		sub.tableWatch.Stop()
+	for i := range sub.buckets {
+		if h := sub.buckets[i].watch; h != nil {
+			h.Stop()
+		}
 	}
-	for _, c := range sub.children {
-		c.watch.Stop()
-	}
-	clear(sub.children)
 }
 
 // dispatch hands one key to onChange unless the subscription was stopped.
@@ -151,180 +162,61 @@ func (sub *storeSub) dispatch(key string) {
 	}
 }
 
-// loop is the children watch loop: list the table's children (arming a children watch when none is armed in
-// the current session), reconcile the per-key watches, then wait for the watch, a poke, the retry timer or
-// the periodic re-read.
-func (sub *storeSub) loop(ctx context.Context) {
-	w := sub.s.w
-	var (
-		watchCh   <-chan zk.Event
-		watchSess int64
-		dirty     = true
-		bo        = backoff{max: w.retryMax}
-		retry     *time.Timer
-		retryC    <-chan time.Time
-		resyncC   <-chan time.Time
-	)
-	if w.resync > 0 {
-		t := time.NewTicker(w.resync)
-		defer t.Stop()
-		resyncC = t.C
-	}
-	defer func() {
-		if retry != nil {
-			retry.Stop()
-		}
-	}()
-	for {
-		if dirty && retryC == nil {
-			sess := w.Session()
-			if sess.State == StateConnected {
-				rearm := watchCh == nil || watchSess != sess.ID
-				names, ch, err := sub.list(rearm)
-				if ch != nil {
-					watchCh, watchSess = ch, sess.ID
-					w.metrics.rearms.Inc()
-				}
-				if err != nil {
-					w.log.Debug("registry subscription: listing failed; will retry", "table", sub.table, "err", err)
-					retry = time.NewTimer(bo.next())
-					retryC = retry.C
-				} else {
-					bo.reset()
-					dirty = false
-					sub.reconcile(names, sess.ID)
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-watchCh:
-			watchCh, dirty = nil, true
-		case <-sub.kick:
-			// The session changed (or the table znode appeared): the armed watch may be gone.
-			watchCh, dirty = nil, true
-			if retry != nil {
-				retry.Stop()
-				retry, retryC = nil, nil
-				bo.reset()
-			}
-		case <-retryC:
-			retry, retryC = nil, nil
-		case <-resyncC:
-			dirty = true
-		}
-	}
-}
-
-// list reads the table znode's children, with arm also setting a children watch. A missing table znode
-// lists as empty with no watch: the table Watch pokes the loop when it appears.
-func (sub *storeSub) list(arm bool) ([]string, <-chan zk.Event, error) {
-	conn, p := sub.s.w.conn, sub.s.server(sub.tablePath)
-	var (
-		zs  []string
-		ch  <-chan zk.Event
-		err error
-	)
-	if arm {
-		zs, _, ch, err = conn.ChildrenW(p)
-	} else {
-		zs, _, err = conn.Children(p)
-	}
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, classify(err)
-	}
-	return decodeChildren(zs), ch, nil
-}
-
-// reconcile starts watching new children and stops watching vanished ones, marking their keys; after a new
-// session it marks the reload key, since events of the lost session are gone.
-func (sub *storeSub) reconcile(names []string, session int64) {
-	sub.mu.Lock()
-	if sub.stopped {
-		sub.mu.Unlock()
-		return
-	}
-	first := !sub.firstDone
-	reload := sub.session != 0 && sub.session != session
-	sub.firstDone, sub.session = true, session
-	present := make(map[string]struct{}, len(names))
-	for _, name := range names {
-		present[name] = struct{}{}
-		if sub.children[name] != nil {
-			continue
-		}
-		h, err := sub.s.w.Watch(sub.s.keyPath(sub.table, name), func() { sub.childChanged(name) })
-		if err != nil { // the Watcher is closing
-			break
-		}
-		c := &storeChild{watch: h, initial: first}
-		sub.children[name] = c
-		if first {
-			sub.pending++
-		} else {
-			sub.co.mark(sub.table + "/" + name) // created since the last listing
-		}
-		sub.observeLocked(name, c) // a path already watched here notifies only on its next change
-	}
-	for name, c := range sub.children {
-		if _, ok := present[name]; ok {
-			continue
-		}
-		c.watch.Stop()
-		delete(sub.children, name)
-		if c.initial && !c.seen {
-			sub.pending--
-		}
-		if !c.seen || c.exists {
-			sub.co.mark(sub.table + "/" + name)
-		}
-	}
-	if reload {
-		sub.s.w.metrics.storeReloads.Inc()
-		sub.s.w.log.Warn("registry subscription: new ZooKeeper session, signalling a table reload", "table", sub.table)
-		sub.co.mark(registry.ReloadKey(sub.table))
-	}
-	sub.maybeSyncedLocked()
-	sub.mu.Unlock()
-}
-
-// childChanged is the notify function of a key's Watch. It marks the key when the Watch read a different
-// znode state (existence or modification zxid) than last handled; uncertain snapshots (session lost) mark
-// nothing, since a re-read or a reload signal follows.
-func (sub *storeSub) childChanged(name string) {
+// bucketChanged is the notify function of bucket i's Watch.
+func (sub *storeSub) bucketChanged(i int) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	if c := sub.children[name]; c != nil && !sub.stopped {
-		sub.observeLocked(name, c)
+	if !sub.stopped && sub.buckets[i].watch != nil {
+		sub.observeLocked(i)
 	}
 }
 
-// observeLocked handles c's current snapshot (see childChanged).
-func (sub *storeSub) observeLocked(name string, c *storeChild) {
-	n := c.watch.Node()
+// observeLocked handles bucket i's current snapshot: the first certain one is the baseline; later ones mark
+// the keys the feed lists since the version last handled, or the reload key when it cannot tell. Uncertain
+// snapshots (session lost) mark nothing: the next certain one is compared with the last handled, whatever
+// happened in between.
+func (sub *storeSub) observeLocked(i int) {
+	b := &sub.buckets[i]
+	n := b.watch.Node()
 	if !n.Certain {
 		return
 	}
-	if c.seen && c.exists == n.Exists && c.mzxid == n.Stat.Mzxid {
-		return
-	}
-	baseline := !c.seen && c.initial
-	c.seen, c.exists, c.mzxid = true, n.Exists, n.Stat.Mzxid
-	if baseline {
+	if !b.seen {
+		b.seen, b.exists, b.czxid, b.version = true, n.Exists, n.Stat.Czxid, n.Stat.Version
 		sub.pending--
 		sub.maybeSyncedLocked()
 		return
 	}
-	sub.co.mark(sub.table + "/" + name)
+	if n.Exists == b.exists && n.Stat.Czxid == b.czxid && n.Stat.Version == b.version {
+		return
+	}
+	var (
+		names []string
+		ok    bool
+	)
+	switch {
+	case !n.Exists: // the bucket, and so its keys, were deleted (by an operator): nothing says which
+	case !b.exists: // created since: its feed starts at version 0
+		names, ok = feedSince(n.Data, 0, n.Stat.Version)
+	case n.Stat.Czxid == b.czxid:
+		names, ok = feedSince(n.Data, b.version, n.Stat.Version)
+	}
+	b.exists, b.czxid, b.version = n.Exists, n.Stat.Czxid, n.Stat.Version
+	if !ok {
+		sub.s.w.metrics.storeReloads.Inc()
+		sub.s.w.log.Warn("registry subscription: a bucket's change feed does not reach back to the last version "+
+			"seen, signalling a table reload", "table", sub.table, "bucket", bucketName(i))
+		sub.co.mark(registry.ReloadKey(sub.table))
+		return
+	}
+	for _, name := range names {
+		sub.co.mark(sub.table + "/" + name)
+	}
 }
 
-// maybeSyncedLocked closes synced once the first listing and every first read of its children are done.
+// maybeSyncedLocked closes synced once every bucket's first snapshot was handled.
 func (sub *storeSub) maybeSyncedLocked() {
-	if !sub.firstDone || sub.pending > 0 {
+	if sub.pending > 0 {
 		return
 	}
 	select {
@@ -333,7 +225,7 @@ func (sub *storeSub) maybeSyncedLocked() {
 	default:
 	}
 	close(sub.synced)
-	sub.s.w.log.Info("registry subscription synced", "table", sub.table, "keys", len(sub.children),
+	sub.s.w.log.Info("registry subscription synced", "table", sub.table,
 		"took", time.Since(sub.start).Round(time.Millisecond))
 	if sub.late {
 		sub.co.mark(registry.ReloadKey(sub.table))

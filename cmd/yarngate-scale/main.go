@@ -4,8 +4,9 @@
 // and 5,000 concurrent long polls against the cap. It prints one line per figure and, at the end, whether
 // each goal of the scale issue was met; it exits 1 when one was not.
 //
-// The registry is in memory here (registrytest.MemStore): the figures are the reconciler's and the HTTP
-// layer's, not a store's.
+// The registry is in memory in those parts (registrytest.MemStore): the figures are the reconciler's and the
+// HTTP layer's, not a store's. The ZooKeeper part (zk.go) measures the ZooKeeper registry with 10⁵ records in a
+// real ZooKeeper: instances opening, restarting and holding it, and their memory.
 package main
 
 import (
@@ -56,6 +57,8 @@ type config struct {
 	readFor                     time.Duration
 	longPolls                   int
 	only                        string
+	zkRecords, zkInstances      int
+	zkHold                      time.Duration
 }
 
 func main() {
@@ -69,7 +72,11 @@ func main() {
 	flag.StringVar(&levels, "read-levels", "1000,10000,100000", "record counts of the status-read measurement")
 	flag.DurationVar(&c.readFor, "read-for", 5*time.Second, "status reads per level")
 	flag.IntVar(&c.longPolls, "long-polls", 5000, "concurrent long polls (the cap)")
-	flag.StringVar(&c.only, "only", "", "run one part: reconcile, reads or longpolls")
+	flag.StringVar(&c.only, "only", "", "run one part: reconcile, reads, longpolls or zk")
+	flag.IntVar(&c.zkRecords, "zk-records", 100000, "records of the ZooKeeper part")
+	flag.IntVar(&c.zkInstances, "zk-instances", 3, "gateway instances (processes) of the ZooKeeper part")
+	flag.DurationVar(&c.zkHold, "zk-hold", 30*time.Second, "how long records change (a create per 10 ms) while the instances of the ZooKeeper part hold the registry")
+	zkInstance := flag.String("zk-instance", "", "internal: run as one instance of the ZooKeeper part on this root")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -82,6 +89,13 @@ func main() {
 			os.Exit(2)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *zkInstance != "" {
+		if err := runZKInstance(*zkInstance, c.zkHold); err != nil {
+			fmt.Fprintln(os.Stderr, "zk instance:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	gin.SetMode(gin.ReleaseMode)
 	for _, l := range strings.Split(levels, ",") {
@@ -106,6 +120,7 @@ func main() {
 	run("reconcile", benchReconcile)
 	run("reads", benchReads)
 	run("longpolls", benchLongPolls)
+	run("zk", benchZK)
 	if err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench-scale:", err)
@@ -394,6 +409,25 @@ func gateway(reg *registry.Registry, rm *yarnclient.Client, longPolls int) (http
 
 // seed writes n records, application jobs and session jobs (20 per session) mixed, and returns their ids.
 func seed(ctx context.Context, reg *registry.Registry, n int) ([]string, error) {
+	return seedInto(ctx, reg, n)
+}
+
+// recordCreator is where seedInto writes: a registry, or a recordCollector.
+type recordCreator interface {
+	Create(ctx context.Context, rec registry.Record) (registry.Record, error)
+}
+
+// recordCollector collects records instead of writing them.
+type recordCollector struct{ recs []registry.Record }
+
+// Create appends rec.
+func (c *recordCollector) Create(_ context.Context, rec registry.Record) (registry.Record, error) {
+	c.recs = append(c.recs, rec)
+	return rec, nil
+}
+
+// seedInto creates n records: application jobs and sessions of 20 session jobs, alternately.
+func seedInto(ctx context.Context, reg recordCreator, n int) ([]string, error) {
 	ids := make([]string, 0, n)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; len(ids) < n; i++ {
