@@ -10,7 +10,9 @@ FLINK2_HOME  ?= $(CACHE)/flink/flink-2.2.1
 EXAMPLE_DIR  := examples/streaming
 EXAMPLE_JAR  := $(EXAMPLE_DIR)/target/yarngate-example.jar
 CLUSTER_ENV  := testenv/.run/cluster.env
-GO_TEST_FLAGS ?= -count=1 -timeout 40m
+# -parallel 6: integration tests mostly wait on the cluster; at the default (GOMAXPROCS, 2 here) the app package's
+# parallel tests queued behind each other for over 40 minutes.
+GO_TEST_FLAGS ?= -count=1 -timeout 55m -parallel 6
 export GOFLAGS ?= -buildvcs=false
 
 .PHONY: help build run test test-unit lint fuzz bench cluster-up cluster-down cluster-status rm-failover rm-restore zk-restart kdc-stop kdc-start demo example-jar fetch clean airflow-venv bench-scale

@@ -28,6 +28,9 @@ var registryPorts = []string{
 	"YARNGATE_TE_NN_PORT=23000", "YARNGATE_TE_NN_HTTP_PORT=23870", "YARNGATE_TE_RM_PORT=23030",
 	"YARNGATE_TE_RM_WEB_PORT=23088", "YARNGATE_TE_ZK_PORT=24181", "YARNGATE_TE_NM_WEB_PORT=23042",
 	"YARNGATE_TE_NM_LOCALIZER_PORT=23040", "YARNGATE_TE_NM_MEMORY_MB=4096", "YARNGATE_TE_MAX_COMPLETED_APPS=2",
+	// YARN must forget ended applications after two more: the ResourceManager keeps one whose logs are still
+	// being aggregated beyond that limit.
+	"YARNGATE_TE_LOG_AGGREGATION=0",
 }
 
 // gatewayProc is a `yarngate serve` process, so that it can be killed with SIGKILL.

@@ -58,6 +58,10 @@ nm_localizer_port=${YARNGATE_TE_NM_LOCALIZER_PORT:-18040}
 # at once; their JVMs take far less physical memory than they ask YARN for.
 nm_memory_mb=${YARNGATE_TE_NM_MEMORY_MB:-16384}
 max_completed_apps=${YARNGATE_TE_MAX_COMPLETED_APPS:-1000}
+# YARN log aggregation (finished containers' logs moved to HDFS, read by the gateway's log routes): 1 or 0. Never on
+# a Kerberized cluster (its NodeManager would need Hadoop's native library). While an application's logs are not
+# aggregated yet, the ResourceManager keeps it beyond max_completed_apps.
+log_aggregation=${YARNGATE_TE_LOG_AGGREGATION:-1}
 # Kerberos mode only: the KDC's TCP port and realm, the longest ticket it issues (seconds), and optional HDFS
 # delegation-token lifetimes (ms; empty means Hadoop's defaults of 7 days max, renewed every 24 h).
 kdc_port=${YARNGATE_TE_KDC_PORT:-18800}
@@ -327,6 +331,7 @@ start_dfs() {
     -Dyarngate.nn.port="$nn_port" -Dyarngate.nn.http.port="$nn_http_port" -Dyarngate.rms="$rms" \
     -Dyarngate.rm.port="$rm_port" -Dyarngate.rm.web.port="$rm_web_port" -Dyarngate.zk="$host:$zk_port" \
     -Dyarngate.nm.memory.mb="$nm_memory_mb" -Dyarngate.max.completed.apps="$max_completed_apps" \
+    -Dyarngate.log.aggregation="$log_aggregation" \
     -Dyarngate.nm.web.port="$nm_web_port" -Dyarngate.nm.localizer.port="$nm_localizer_port" \
     -cp "$(hadoop_cp)" "$here/hadoop/Launcher.java"
   wait_for "HDFS" 180 grep -q '^READY' "$run/logs/dfs.out"

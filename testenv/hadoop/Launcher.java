@@ -204,7 +204,11 @@ public final class Launcher {
     // Log aggregation: a finished container's logs move to HDFS (TFile controller, the default layout of 3.4:
     // <remote-app-log-dir>/<user>/bucket-logs-tfile/<bucket>/<appId>/<host>_<port>), where the gateway's log
     // routes read them (package yarnlogs). The local copies stay for delete.debug-delay-sec after that.
-    y.put("yarn.log-aggregation-enable", "true");
+    // Off with -Dyarngate.log.aggregation=0, and always on a Kerberized cluster: a secure NodeManager opens the
+    // container logs it aggregates through SecureIOUtils, which needs Hadoop's native library (absent here), and the
+    // NodeManager exits on the first aggregation without it.
+    boolean aggregate = "1".equals(prop("log.aggregation", "1")) && !"1".equals(prop("kerberos", "0"));
+    y.put("yarn.log-aggregation-enable", String.valueOf(aggregate));
     y.put("yarn.nodemanager.remote-app-log-dir", "/tmp/logs");
     y.put("yarn.nodemanager.remote-app-log-dir-suffix", "logs");
     y.put("yarn.log-aggregation.retain-seconds", "86400");
