@@ -1,6 +1,8 @@
 package app
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -151,8 +153,10 @@ func TestUpgradeKeepsStateAndRollsBack(t *testing.T) {
 			}
 			g.waitRecords(t, *j1.Links.JobManager, j1.Flink.JobID, 40)
 
-			// An upgrade to new arguments (another output directory): savepoint, stop, launch restoring it, healthy.
-			body := map[string]any{"upgradeId": "to-run-2", "mode": "savepoint",
+			// An upgrade to a new jar (other bytes, so another jar id) and new arguments (another output
+			// directory): savepoint, stop, launch restoring it, healthy.
+			newJar := g.uploadJar(variantJar(t, g.cluster.ExampleJar))
+			body := map[string]any{"upgradeId": "to-run-2", "mode": "savepoint", "jarId": newJar,
 				"args": []string{"--mode", "counting", "--output", out + "/run-2", "--rate", "20"}}
 			g.upgrade(j1.ID, body)
 			if status, _, _, raw := g.do(http.MethodPost, "/v1/jobs/"+j1.ID+"/upgrade", nil, body); status != http.StatusOK {
@@ -166,6 +170,9 @@ func TestUpgradeKeepsStateAndRollsBack(t *testing.T) {
 				!up.Runs[1].Current || up.Runs[1].Restore == nil || up.YARN.ApplicationID != up.Runs[1].ApplicationID ||
 				up.Upgrade.Restore == nil || !strings.Contains(*up.Upgrade.Restore, "/savepoint-") {
 				t.Fatalf("after the upgrade: %+v", up)
+			}
+			if !strings.Contains(string(up.Runs[1].Spec), newJar) || strings.Contains(string(up.Runs[0].Spec), newJar) {
+				t.Errorf("the runs' specs do not show the new jar %s: %s then %s", newJar, up.Runs[0].Spec, up.Runs[1].Spec)
 			}
 			app2 := up.YARN.ApplicationID
 			if byApp := g.upgradeOf(app2); byApp.ID != j1.ID {
@@ -206,81 +213,119 @@ func TestUpgradeKeepsStateAndRollsBack(t *testing.T) {
 
 func TestUpgradeResumesAfterGatewayKill(t *testing.T) {
 	t.Parallel()
-	root := hdfstest.New(t)
-	c := root.Cluster
-	jar, err := os.ReadFile(c.ExampleJar)
+	for _, v := range flinkVersions {
+		t.Run("flink-"+v, func(t *testing.T) {
+			t.Parallel()
+			name := "it-upgrade-kill-" + v
+			// A gateway and an HDFS root of its own per version: one is killed while the other upgrades.
+			root := hdfstest.New(t)
+			c := root.Cluster
+			jar, err := os.ReadFile(c.ExampleJar)
+			if err != nil {
+				t.Fatalf("example jar (make example-jar): %v", err)
+			}
+			env := []string{
+				"HADOOP_CONF_DIR=" + c.HadoopConfDir, "YARNGATE_USER=" + c.User, "YARNGATE_FLINK_HOMES=" + c.Env["YARNGATE_FLINK_HOMES"],
+				"YARNGATE_HDFS_STAGING_ROOT=" + root.Path, "YARNGATE_REGISTRY_BACKEND=embedded",
+				"YARNGATE_REGISTRY_PATH=" + filepath.Join(t.TempDir(), "registry.db"), "YARNGATE_FLINK_LIB_ROOT=/user/" + c.User + "/it-flink",
+				"YARNGATE_JARS_MAX_SIZE=64MiB", "YARNGATE_REGISTRY_RECONCILE_INTERVAL=500ms", "YARNGATE_LOG_FORMAT=json",
+				"YARNGATE_JOBS_UPGRADE_HEALTH_TIMEOUT=5m",
+			}
+			p := startGatewayProc(t, "upgrade-"+v, env)
+			g := p.client(c, "")
+			g.root = root
+			g.jarID = g.uploadJar(jar)
+			out := "hdfs://" + g.hdfsPath("upgrade-kill-"+v)
+			j1 := g.submit(g.spec(name, v, "--mode", "counting", "--output", out+"/run-1", "--rate", "20"), nil)
+			j1 = g.wait(j1.ID, "RUNNING", 10*time.Minute)
+			if j1.State != "RUNNING" || j1.Links.JobManager == nil {
+				t.Fatalf("run 1 = %s: %s", j1.State, j1.YARN.Diagnostics)
+			}
+			g.waitRecords(t, *j1.Links.JobManager, j1.Flink.JobID, 40)
+			g.upgrade(j1.ID, map[string]any{"upgradeId": "killed", "args": []string{"--mode", "counting", "--output", out + "/run-2", "--rate", "20"}})
+
+			// SIGKILL as soon as YARN lists the new application (the driver records it a moment later, or, killed
+			// first, finds it by its tag after the restart), or, should YARN not list it within two minutes of the
+			// recorded launch step, then; and start again.
+			g.waitUpgrade(j1.ID, 8*time.Minute, "LAUNCHING")
+			deadline := time.Now().Add(2 * time.Minute)
+			for time.Now().Before(deadline) && otherApp(t, c, name, j1.ID) == "" {
+				time.Sleep(50 * time.Millisecond)
+			}
+			p.kill()
+			t.Logf("gateway killed at LAUNCHING; YARN lists the new application: %q", otherApp(t, c, name, j1.ID))
+			p.start()
+			up := g.waitUpgrade(j1.ID, 12*time.Minute, "SUCCEEDED", "ROLLED_BACK")
+			if len(up.Runs) < 2 || !up.Runs[len(up.Runs)-1].Current {
+				t.Fatalf("after the restart: %+v", up)
+			}
+			j := g.wait(j1.ID, "RUNNING", 10*time.Minute)
+			if j.State != "RUNNING" || j.Links.JobManager == nil {
+				t.Fatalf("after the restart the job is %s: %s", j.State, j.YARN.Diagnostics)
+			}
+			onlyOneRuns(t, c, g.upgradeOf(j1.ID), j.YARN.ApplicationID)
+			// No application of the job besides its runs: YARN lists none under its name that is not a run.
+			status, body := get(t, c.RMURL+"/ws/v1/cluster/apps?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING")
+			var apps struct {
+				Apps *struct {
+					App []struct {
+						ID   string `json:"id"`
+						Name string `json:"name"`
+					} `json:"app"`
+				} `json:"apps"`
+			}
+			if status != 200 || json.Unmarshal([]byte(body), &apps) != nil {
+				t.Fatalf("RM apps = %d %s", status, body)
+			}
+			if apps.Apps != nil {
+				for _, a := range apps.Apps.App {
+					if a.Name == name && a.ID != j.YARN.ApplicationID {
+						t.Errorf("application %s of the job runs besides %s", a.ID, j.YARN.ApplicationID)
+					}
+				}
+			}
+			g.waitRecords(t, *j.Links.JobManager, j.Flink.JobID, 20)
+			g.stopAndFinish(t, j1.ID, "end")
+			next, counts := checkContinuity(t, "run 1", readCounts(t, g, strings.TrimPrefix(out, "hdfs://")+"/run-1"), 1, map[int64]int64{})
+			end, _ := checkContinuity(t, "run 2", readCounts(t, g, strings.TrimPrefix(out, "hdfs://")+"/run-2"), next, counts)
+			logged, _ := os.ReadFile(p.log)
+			t.Logf("upgrade resumed after SIGKILL ended %s (the restarted gateway found the killed one's launch by its tag: %v; "+
+				"upgrade launches logged by both processes: %d); run 1 counted 1..%d, run 2 went on %d..%d", up.Upgrade.Step,
+				strings.Contains(string(logged), "found the application of an interrupted launch"),
+				strings.Count(string(logged), `"msg":"upgrade: launched"`), next-1, next, end-1)
+		})
+	}
+}
+
+// variantJar returns the jar at path with one more entry: the same classes, another jar (another SHA-256 id).
+func variantJar(t *testing.T, path string) []byte {
+	t.Helper()
+	r, err := zip.OpenReader(path)
 	if err != nil {
 		t.Fatalf("example jar (make example-jar): %v", err)
 	}
-	env := []string{
-		"HADOOP_CONF_DIR=" + c.HadoopConfDir, "YARNGATE_USER=" + c.User, "YARNGATE_FLINK_HOMES=" + c.Env["YARNGATE_FLINK_HOMES"],
-		"YARNGATE_HDFS_STAGING_ROOT=" + root.Path, "YARNGATE_REGISTRY_BACKEND=embedded",
-		"YARNGATE_REGISTRY_PATH=" + filepath.Join(t.TempDir(), "registry.db"), "YARNGATE_FLINK_LIB_ROOT=/user/" + c.User + "/it-flink",
-		"YARNGATE_JARS_MAX_SIZE=64MiB", "YARNGATE_REGISTRY_RECONCILE_INTERVAL=500ms", "YARNGATE_LOG_FORMAT=json",
-		"YARNGATE_JOBS_UPGRADE_HEALTH_TIMEOUT=5m",
-	}
-	p := startGatewayProc(t, "upgrade", env)
-	g := p.client(c, "")
-	g.root = root
-	g.jarID = g.uploadJar(jar)
-	out := "hdfs://" + g.hdfsPath("upgrade-kill")
-	j1 := g.submit(g.spec("it-upgrade-kill", "1.20", "--mode", "counting", "--output", out+"/run-1", "--rate", "20"), nil)
-	j1 = g.wait(j1.ID, "RUNNING", 10*time.Minute)
-	if j1.State != "RUNNING" || j1.Links.JobManager == nil {
-		t.Fatalf("run 1 = %s: %s", j1.State, j1.YARN.Diagnostics)
-	}
-	g.waitRecords(t, *j1.Links.JobManager, j1.Flink.JobID, 40)
-	g.upgrade(j1.ID, map[string]any{"upgradeId": "killed", "args": []string{"--mode", "counting", "--output", out + "/run-2", "--rate", "20"}})
-
-	// SIGKILL as soon as YARN lists the new application (the driver records it a moment later, or, killed
-	// first, finds it by its tag after the restart), or, should YARN not list it within two minutes of the
-	// recorded launch step, then; and start again.
-	g.waitUpgrade(j1.ID, 8*time.Minute, "LAUNCHING")
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) && otherApp(t, c, "it-upgrade-kill", j1.ID) == "" {
-		time.Sleep(50 * time.Millisecond)
-	}
-	p.kill()
-	t.Logf("gateway killed at LAUNCHING; YARN lists the new application: %q", otherApp(t, c, "it-upgrade-kill", j1.ID))
-	p.start()
-	up := g.waitUpgrade(j1.ID, 12*time.Minute, "SUCCEEDED", "ROLLED_BACK")
-	if len(up.Runs) < 2 || !up.Runs[len(up.Runs)-1].Current {
-		t.Fatalf("after the restart: %+v", up)
-	}
-	j := g.wait(j1.ID, "RUNNING", 10*time.Minute)
-	if j.State != "RUNNING" || j.Links.JobManager == nil {
-		t.Fatalf("after the restart the job is %s: %s", j.State, j.YARN.Diagnostics)
-	}
-	onlyOneRuns(t, c, g.upgradeOf(j1.ID), j.YARN.ApplicationID)
-	// No application of the job besides its runs: YARN lists none under its name that is not a run.
-	status, body := get(t, c.RMURL+"/ws/v1/cluster/apps?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING")
-	var apps struct {
-		Apps *struct {
-			App []struct {
-				ID   string `json:"id"`
-				Name string `json:"name"`
-			} `json:"app"`
-		} `json:"apps"`
-	}
-	if status != 200 || json.Unmarshal([]byte(body), &apps) != nil {
-		t.Fatalf("RM apps = %d %s", status, body)
-	}
-	if apps.Apps != nil {
-		for _, a := range apps.Apps.App {
-			if a.Name == "it-upgrade-kill" && a.ID != j.YARN.ApplicationID {
-				t.Errorf("application %s of the job runs besides %s", a.ID, j.YARN.ApplicationID)
-			}
+	defer r.Close()
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	for _, f := range r.File {
+		if strings.HasSuffix(f.Name, "/") {
+			continue // directory entries (jar writes them deflated, which zip.Writer refuses to copy): not needed
+		}
+		if err := w.Copy(f); err != nil {
+			t.Fatal(err)
 		}
 	}
-	g.waitRecords(t, *j.Links.JobManager, j.Flink.JobID, 20)
-	g.stopAndFinish(t, j1.ID, "end")
-	next, counts := checkContinuity(t, "run 1", readCounts(t, g, strings.TrimPrefix(out, "hdfs://")+"/run-1"), 1, map[int64]int64{})
-	end, _ := checkContinuity(t, "run 2", readCounts(t, g, strings.TrimPrefix(out, "hdfs://")+"/run-2"), next, counts)
-	logged, _ := os.ReadFile(p.log)
-	t.Logf("upgrade resumed after SIGKILL ended %s (the restarted gateway found the killed one's launch by its tag: %v; "+
-		"upgrade launches logged by both processes: %d); run 1 counted 1..%d, run 2 went on %d..%d", up.Upgrade.Step,
-		strings.Contains(string(logged), "found the application of an interrupted launch"),
-		strings.Count(string(logged), `"msg":"upgrade: launched"`), next-1, next, end-1)
+	marker, err := w.Create("META-INF/yarngate-upgrade-variant.txt")
+	if err == nil {
+		_, err = marker.Write([]byte("the upgraded version\n"))
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // committedCounts reads the committed output files of one run of the counting job (in-progress files, which
