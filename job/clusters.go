@@ -14,7 +14,6 @@ import (
 	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/flinkcluster"
 	"github.com/yarngate/yarngate/ident"
-	"github.com/yarngate/yarngate/launch"
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
 )
@@ -329,56 +328,11 @@ func (s *Service) submitToCluster(ctx context.Context, req api.JobRequest, key, 
 	if err != nil {
 		return registry.Record{}, false, fmt.Errorf("cluster %s: %w", cl.ID, err)
 	}
-	jar, entry, err := s.opts.Launcher.Jar(ctx, req.JarID, req.JarPath, req.EntryClass)
-	if err != nil {
-		return registry.Record{}, false, err
-	}
-	var claim *keyClaim
-	if key != "" {
-		var earlier *registry.Record
-		if claim, earlier, err = s.claim(ctx, registry.KindClusterJob, key, fp); err != nil {
-			return registry.Record{}, false, err
-		}
-		if earlier != nil {
-			return *earlier, false, nil
-		}
-	}
-	flinkID := sessionFlinkJobID(cl.ID, key)
-	run := launch.SessionRun{SessionID: cl.ID, JobManager: leader.URL, Jar: jar, EntryClass: entry,
-		Args: req.Args, FlinkJobID: flinkID, Savepoint: savepointOf(req.Savepoint)}
-	if req.Parallelism != nil {
-		run.Parallelism = *req.Parallelism
-	}
-	type outcome struct {
-		rec     registry.Record
-		existed bool
-	}
-	out, err := detached(ctx, s, func(lctx context.Context) (outcome, error) {
-		res, err := s.opts.Launcher.RunInSession(lctx, run)
-		if err != nil {
-			s.release(lctx, claim)
-			if errors.Is(err, launch.ErrSessionUnreachable) {
-				err = fmt.Errorf("%w: %w", flinkcluster.ErrUnreachable, err)
-			}
-			return outcome{}, err
-		}
-		now := time.Now()
-		rec := registry.Record{ID: ident.ClusterJobID(cl.ID, flinkID), Kind: registry.KindClusterJob, ApplicationID: cl.ID,
-			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl, Name: req.Name, Target: targetCluster, Spec: redactedSpec(req)}
-		if claim != nil {
-			rec.KeyHash, rec.Fingerprint = claim.hash, claim.fp
-		}
-		st := observe.Status{Schema: observe.SchemaVersion, State: string(api.StateSubmitted), Since: now.UTC(),
-			JobManager: leader.URL, Flink: observe.Flink{Version: cl.Status.Flink.Version, JobID: flinkID}}
-		if res.Failure != "" {
-			st.State, st.Flink.State, st.Flink.Failure = string(api.StateFailed), "FAILED", res.Failure
-		}
-		rec.SetStatus(st, "")
-		s.opts.Logger.InfoContext(lctx, "cluster job submitted", "requestId", RequestID(lctx), "cluster", cl.ID,
-			"jobManager", leader.URL, "flinkJobId", flinkID, "name", req.Name, "failure", res.Failure, "existed", res.Existed)
-		return outcome{rec: s.record(lctx, rec, claim), existed: res.Existed}, nil
+	return s.runInJobManager(ctx, req, key, fp, acl, a, jobManagerRun{
+		kind: registry.KindClusterJob, target: targetCluster, clusterID: cl.ID, jobManager: leader.URL,
+		recordID: ident.ClusterJobID, flinkVersion: cl.Status.Flink.Version,
+		unreachable: flinkcluster.ErrUnreachable, what: "cluster job",
 	})
-	return out.rec, err == nil && !out.existed, err
 }
 
 // cancelClusterJob cancels a job in a registered cluster through the cluster's current leader.

@@ -318,6 +318,34 @@ func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, 
 			}
 		}
 	}
+	return s.runInJobManager(ctx, req, key, fp, acl, a, jobManagerRun{
+		kind: registry.KindSessionJob, target: targetSession, clusterID: sess.ID, jobManager: sess.Status.JobManager,
+		recordID: ident.SessionJobID, yarn: sess.Status.YARN, flinkVersion: sess.Status.Flink.Version,
+		unreachable: ErrSessionNotRunning, what: "session job",
+	})
+}
+
+// jobManagerRun says where runInJobManager runs a job: a session's JobManager or a registered cluster's leader.
+type jobManagerRun struct {
+	kind, target string // the record's kind and target
+	// clusterID is the session's or registered cluster's id (the record's ApplicationID); jobManager its
+	// JobManager's REST URL.
+	clusterID, jobManager string
+	// recordID names the record from clusterID and the Flink job id.
+	recordID func(clusterID, flinkJobID string) string
+	// yarn is the session's YARN status (none for a registered cluster); flinkVersion the cluster's.
+	yarn         observe.YARN
+	flinkVersion string
+	// unreachable is the error a JobManager that does not answer is reported as; what names the job in logs.
+	unreachable error
+	what        string
+}
+
+// runInJobManager runs a job in a JobManager the gateway did not launch for it: the jar streamed to it (once
+// per cluster and jar) and run under a Flink job id chosen here — derived from the cluster and the idempotency
+// key when there is one, so that a retry, also one taking over from a stopped gateway, finds the job instead of
+// running it twice. A main() that fails gives a FAILED job with the JobManager's message.
+func (s *Service) runInJobManager(ctx context.Context, req api.JobRequest, key, fp string, acl *registry.ACL, a actor, where jobManagerRun) (registry.Record, bool, error) {
 	jar, entry, err := s.opts.Launcher.Jar(ctx, req.JarID, req.JarPath, req.EntryClass)
 	if err != nil {
 		return registry.Record{}, false, err
@@ -325,15 +353,15 @@ func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, 
 	var cl *keyClaim
 	if key != "" {
 		var earlier *registry.Record
-		if cl, earlier, err = s.claim(ctx, registry.KindSessionJob, key, fp); err != nil {
+		if cl, earlier, err = s.claim(ctx, where.kind, key, fp); err != nil {
 			return registry.Record{}, false, err
 		}
 		if earlier != nil {
 			return *earlier, false, nil
 		}
 	}
-	flinkID := sessionFlinkJobID(sess.ID, key)
-	run := launch.SessionRun{SessionID: sess.ID, JobManager: sess.Status.JobManager, Jar: jar, EntryClass: entry,
+	flinkID := sessionFlinkJobID(where.clusterID, key)
+	run := launch.SessionRun{SessionID: where.clusterID, JobManager: where.jobManager, Jar: jar, EntryClass: entry,
 		Args: req.Args, FlinkJobID: flinkID, Savepoint: savepointOf(req.Savepoint)}
 	if req.Parallelism != nil {
 		run.Parallelism = *req.Parallelism
@@ -347,25 +375,28 @@ func (s *Service) submitToSession(ctx context.Context, req api.JobRequest, key, 
 		if err != nil {
 			s.release(lctx, cl)
 			if errors.Is(err, launch.ErrSessionUnreachable) {
-				err = fmt.Errorf("%w: %w", ErrSessionNotRunning, err)
+				err = fmt.Errorf("%w: %w", where.unreachable, err)
 			}
 			return outcome{}, err
 		}
 		now := time.Now()
-		rec := registry.Record{ID: ident.SessionJobID(sess.ID, flinkID), Kind: registry.KindSessionJob, ApplicationID: sess.ID,
-			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl, Name: req.Name, Target: targetSession, Spec: redactedSpec(req),
+		rec := registry.Record{ID: where.recordID(where.clusterID, flinkID), Kind: where.kind, ApplicationID: where.clusterID,
+			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl, Name: req.Name, Target: where.target, Spec: redactedSpec(req),
 			Webhooks: webhooksFromSpec(req)}
 		if cl != nil {
 			rec.KeyHash, rec.Fingerprint = cl.hash, cl.fp
 		}
-		st := observe.Status{Schema: observe.SchemaVersion, State: string(api.StateSubmitted), Since: now.UTC(), YARN: sess.Status.YARN,
-			Flink: observe.Flink{Version: sess.Status.Flink.Version, JobID: flinkID}}
+		st := observe.Status{Schema: observe.SchemaVersion, State: string(api.StateSubmitted), Since: now.UTC(), YARN: where.yarn,
+			Flink: observe.Flink{Version: where.flinkVersion, JobID: flinkID}}
+		if where.kind == registry.KindClusterJob {
+			st.JobManager = where.jobManager
+		}
 		if res.Failure != "" {
 			st.State, st.Flink.State, st.Flink.Failure = string(api.StateFailed), "FAILED", res.Failure
 		}
 		rec.SetStatus(st, "")
-		s.opts.Logger.InfoContext(lctx, "session job submitted", "requestId", RequestID(lctx), "session", sess.ID,
-			"flinkJobId", flinkID, "name", req.Name, "failure", res.Failure, "existed", res.Existed)
+		s.opts.Logger.InfoContext(lctx, where.what+" submitted", "requestId", RequestID(lctx), "cluster", where.clusterID,
+			"jobManager", where.jobManager, "flinkJobId", flinkID, "name", req.Name, "failure", res.Failure, "existed", res.Existed)
 		return outcome{rec: s.record(lctx, rec, cl), existed: res.Existed}, nil
 	})
 	return out.rec, err == nil && !out.existed, err
