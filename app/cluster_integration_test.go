@@ -159,10 +159,17 @@ func startHACluster(t *testing.T) *haCluster {
 	return h
 }
 
+// privateClusters bounds how many private clusters run at once (each is a NameNode, a DataNode, one or two
+// ResourceManagers, a NodeManager, ZooKeeper and maybe a KDC beside the shared cluster, on a 2-core machine):
+// the tests that start one run in parallel with the rest, two of them at a time.
+var privateClusters = make(chan struct{}, 2)
+
 // startPrivateCluster starts a test cluster of its own, configured by settings (YARNGATE_TE_* and HA),
 // and registers its teardown.
 func startPrivateCluster(t *testing.T, settings []string) *haCluster {
 	t.Helper()
+	privateClusters <- struct{}{}
+	t.Cleanup(func() { <-privateClusters }) // after the teardown below (cleanups run last first)
 	runDir, err := os.MkdirTemp("", "yarngate-private-")
 	if err != nil {
 		t.Fatal(err)
@@ -185,8 +192,7 @@ func startPrivateCluster(t *testing.T, settings []string) *haCluster {
 	began := time.Now()
 	h.run(8*time.Minute, "up")
 	t.Logf("private cluster up in %v", time.Since(began).Round(time.Second))
-	t.Setenv("YARNGATE_CLUSTER_ENV", filepath.Join(runDir, "cluster.env"))
-	if h.Cluster, err = testenv.Load(); err != nil {
+	if h.Cluster, err = testenv.LoadFile(filepath.Join(runDir, "cluster.env")); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -242,6 +248,7 @@ func TestClusterHAFailover(t *testing.T) {
 	if os.Getenv("YARNGATE_TEST_HA") != "1" && !testenv.Required() {
 		t.Skip("starts a private HA cluster (two ResourceManagers): runs under make test, CI or YARNGATE_TEST_HA=1")
 	}
+	t.Parallel()
 	shared := testenv.Require(t) // Flink homes and the example jar
 	jar, err := os.ReadFile(shared.ExampleJar)
 	if err != nil {

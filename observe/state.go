@@ -49,16 +49,30 @@ func Terminal(kind Kind, state string) bool {
 	return api.JobState(state).Terminal()
 }
 
-// Settled reports whether there is nothing more to learn of a status: it has ended, YARN has ended the
-// application too (for what runs in a session, the job's end is enough) and a failure is known.
-func Settled(kind Kind, s Status) bool {
+// ArchiveGrace is how long after an application job ended its Flink job's archive is still looked for when
+// the job's own end was not seen while the cluster ran (the JobManager was last asked before the job ended):
+// the JobManager writes the archive as the job ends, but it may still be open, or not yet listed, when YARN
+// reports the application ended.
+const ArchiveGrace = time.Minute
+
+// Settled reports whether there is nothing more to learn of a status at now: it has ended, YARN has ended the
+// application too (for what runs in a session, the job's end is enough), a failure is known and, for an
+// application job whose Flink job was last seen running, its archive had ArchiveGrace to appear.
+func Settled(kind Kind, s Status, now time.Time) bool {
 	if !Terminal(kind, s.State) {
 		return false
 	}
 	if kind != KindSessionJob && !YARNEnded(s.YARN.State) {
 		return false
 	}
-	return !awaitsFailure(kind, s)
+	return !awaitsFailure(kind, s) && !awaitsArchive(kind, s, now)
+}
+
+// awaitsArchive reports whether an ended application job's Flink job, last seen running, may still have its
+// end told by its archive.
+func awaitsArchive(kind Kind, s Status, now time.Time) bool {
+	return kind == KindJob && !s.Flink.MultipleJobs && s.Flink.JobID != "" && !FlinkEnded(s.Flink.State) &&
+		s.Flink.State != "" && now.Sub(s.Since) < ArchiveGrace
 }
 
 // awaitsFailure reports whether a failed job's failure is still to be found.

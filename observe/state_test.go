@@ -243,7 +243,7 @@ func TestApplicationActions(t *testing.T) {
 		t.Fatalf("second observation: %+v", actions)
 	}
 	got = WithFailure(got, "java.lang.IllegalStateException: late")
-	if !Settled(KindJob, got) {
+	if !Settled(KindJob, got, got.Since.Add(ArchiveGrace)) {
 		t.Fatal("a failed job with its failure and YARN ended is not settled")
 	}
 	if _, actions = Application(got, Observation{Report: Report{State: "FAILED", FinalStatus: "FAILED"}, Now: t0}); len(actions) != 0 {

@@ -70,7 +70,7 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 		}
 	}()
 	switch {
-	case !app.State.Terminal() || observe.Settled(kind, prev):
+	case !app.State.Terminal() || observe.Settled(kind, prev, o.Now):
 	case prev.Flink.MultipleJobs:
 		o.Archives = r.applicationArchives(ctx, app.ID)
 	case ident.ValidFlinkJobID(prev.Flink.JobID) && !observe.FlinkEnded(prev.Flink.State):

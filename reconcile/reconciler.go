@@ -454,7 +454,7 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 		return
 	case known && rec.Launcher != "":
 		return // its launch is under way
-	case known && observe.Settled(kind, rec.Status):
+	case known && observe.Settled(kind, rec.Status, r.opts.Now()):
 		r.forgetLeader(app.ID)
 		return // final on both sides: nothing more to learn
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -388,7 +389,7 @@ func TestLateFailureIsNeverFinished(t *testing.T) {
 	if f := h.record(t, appA).Status.Flink.Failure; f != "summary failed" {
 		t.Fatalf("failure %q", f)
 	}
-	if !observe.Settled(observe.KindJob, h.record(t, appA).Status) {
+	if !observe.Settled(observe.KindJob, h.record(t, appA).Status, time.Now().Add(observe.ArchiveGrace)) {
 		t.Fatal("not settled")
 	}
 }
@@ -414,6 +415,49 @@ func TestMultipleJobsListed(t *testing.T) {
 	rec = h.record(t, appA)
 	if rec.State != "FINISHED" || rec.Status.Flink.Jobs[1].State != "FINISHED" {
 		t.Fatalf("%+v", rec.Status)
+	}
+}
+
+// TestLateArchiveTellsTheFlinkEnd: the application ended before its JobManager was asked again after its Flink
+// job ended (the last answer said RUNNING) and the archive was not there yet at the first look; the archive is
+// looked for again until ArchiveGrace, and has the last word when it appears; without one, the record settles
+// after ArchiveGrace.
+func TestLateArchiveTellsTheFlinkEnd(t *testing.T) {
+	for _, appears := range []bool{true, false} {
+		t.Run(fmt.Sprintf("archive appears %v", appears), func(t *testing.T) {
+			now := time.Now()
+			h := newHarness(t, Options{Now: func() time.Time { return now }})
+			flinkID, _ := ident.FlinkJobID(appA)
+			h.jm.set(flinkID, "RUNNING")
+			h.rm.set(h.app(appA, yarnclient.StateRunning, yarnclient.FinalUndefined))
+			h.pass(t)
+			h.rm.set(h.app(appA, yarnclient.StateFinished, yarnclient.FinalSucceeded))
+			h.pass(t)
+			rec := h.record(t, appA)
+			if rec.State != "FINISHED" || rec.Status.Flink.State != "RUNNING" {
+				t.Fatalf("ended application, no archive yet: %+v", rec.Status)
+			}
+			if observe.Settled(observe.KindJob, rec.Status, now) {
+				t.Fatal("settled while its archive may still appear")
+			}
+			now = now.Add(observe.ArchiveGrace / 2)
+			if appears {
+				h.files.files["/staging/archive/"+flinkID] = `{"archive":[{"path":"/jobs/` + flinkID + `","json":"{\"jid\":\"` +
+					flinkID + `\",\"name\":\"sum\",\"state\":\"FINISHED\"}"}]}`
+			}
+			h.pass(t)
+			rec = h.record(t, appA)
+			if want := map[bool]string{true: "FINISHED", false: "RUNNING"}[appears]; rec.Status.Flink.State != want {
+				t.Fatalf("flink.state %q after the archive's second look, want %q", rec.Status.Flink.State, want)
+			}
+			if settled := observe.Settled(observe.KindJob, rec.Status, now); settled != appears {
+				t.Fatalf("settled %v, want %v", settled, appears)
+			}
+			now = now.Add(observe.ArchiveGrace)
+			if !observe.Settled(observe.KindJob, h.record(t, appA).Status, now) {
+				t.Fatal("not settled after ArchiveGrace")
+			}
+		})
 	}
 }
 

@@ -59,13 +59,13 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 		if !full && !ok {
 			return false
 		}
-		return !(rec.Terminal && ok && observe.Settled(observe.KindSessionJob, rec.Status))
+		return !(rec.Terminal && ok && observe.Settled(observe.KindSessionJob, rec.Status, r.opts.Now()))
 	}) {
 		if ctx.Err() != nil {
 			return
 		}
 		app, ok := listed[rec.ApplicationID]
-		if rec.Terminal && (!ok || observe.Settled(observe.KindSessionJob, rec.Status)) {
+		if rec.Terminal && (!ok || observe.Settled(observe.KindSessionJob, rec.Status, r.opts.Now())) {
 			if !ok {
 				r.missing(ctx, rec)
 			}

@@ -78,10 +78,13 @@ func EnvFile() string {
 	return filepath.Join(filepath.Dir(file), ".run", "cluster.env")
 }
 
-// Load reads cluster.env. It fails when the file is missing or malformed; it does not check that the
-// processes behind it are alive.
-func Load() (*Cluster, error) {
-	path := EnvFile()
+// Load reads cluster.env (EnvFile). It fails when the file is missing or malformed; it does not check that
+// the processes behind it are alive.
+func Load() (*Cluster, error) { return LoadFile(EnvFile()) }
+
+// LoadFile reads the cluster.env at path, as Load does: the cluster a test started for itself, read without
+// setting YARNGATE_CLUSTER_ENV (which would keep the test from running in parallel).
+func LoadFile(path string) (*Cluster, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open cluster env: %w", err)
