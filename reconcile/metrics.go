@@ -13,6 +13,7 @@ type Metrics struct {
 	passes   prometheus.Counter
 	apps     prometheus.Gauge
 	duration prometheus.Histogram
+	phases   *prometheus.HistogramVec
 	writes   *prometheus.CounterVec
 	health   *prometheus.CounterVec
 }
@@ -33,6 +34,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time one reconciliation took.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 3, 9), // 5ms .. ~33s
 		}),
+		phases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "yarngate_reconcile_phase_duration_seconds",
+			Help:    "Time each phase of a reconciliation took: list (ResourceManager), applications, session_jobs, sessions, cluster_jobs, full (records YARN did not list, savepoints).",
+			Buckets: prometheus.ExponentialBuckets(0.005, 3, 9),
+		}, []string{"phase"}),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "yarngate_reconcile_writes_total",
 			Help: "Records the reconciler wrote (created or changed), by kind; an unchanged observation writes nothing.",
@@ -42,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Changed health assessments of running jobs, by resulting status (healthy, degraded, unhealthy, unknown).",
 		}, []string{"status"}),
 	}
-	for _, c := range []prometheus.Collector{m.passes, m.apps, m.duration, m.writes, m.health} {
+	for _, c := range []prometheus.Collector{m.passes, m.apps, m.duration, m.phases, m.writes, m.health} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register reconcile metrics: %w", err)
 		}
@@ -57,6 +63,12 @@ func (m *Metrics) observePass(apps int, elapsed time.Duration) {
 	m.passes.Inc()
 	m.apps.Set(float64(apps))
 	m.duration.Observe(elapsed.Seconds())
+}
+
+// phase records how long a phase of a pass took, from began; it returns the end, where the next phase begins.
+func (m *Metrics) phase(name string, began, now time.Time) time.Time {
+	m.phases.WithLabelValues(name).Observe(now.Sub(began).Seconds())
+	return now
 }
 
 func (m *Metrics) wrote(kind observe.Kind) { m.writes.WithLabelValues(string(kind)).Inc() }

@@ -349,10 +349,16 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 			jobApps = append(jobApps, app)
 		}
 	}
+	m := r.opts.Metrics
+	t := m.phase("list", began, r.opts.Now())
 	r.each(ctx, r.rotate(jobApps), r.reconcileApp)
+	t = m.phase("applications", t, r.opts.Now())
 	r.reconcileSessionJobs(ctx, sessionApps, listed, full)
+	t = m.phase("session_jobs", t, r.opts.Now())
 	r.each(ctx, sessionApps, r.reconcileApp)
+	t = m.phase("sessions", t, r.opts.Now())
 	r.reconcileClusterJobs(ctx)
+	t = m.phase("cluster_jobs", t, r.opts.Now())
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pass cut short after %s: %w", r.opts.Now().Sub(began), err)
 	}
@@ -372,6 +378,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 		}
 	}
 	r.savepoints(ctx)
+	m.phase("full", t, r.opts.Now())
 	r.mu.Lock()
 	r.lastPass = r.opts.Now()
 	r.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/yarngate/yarngate/authn"
 	"github.com/yarngate/yarngate/flink"
@@ -217,7 +219,8 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := reconcile.NewMetrics(prometheus.NewRegistry())
+	promReg := prometheus.NewRegistry()
+	metrics, err := reconcile.NewMetrics(promReg)
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +259,7 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 		stale    = map[string][]time.Duration{}
 		nextApp  = 0
 		callsBeg = sim.Calls()
+		histBeg  = histograms(promReg)
 		t0       = time.Now()
 	)
 	// Watch records; a change shows when its record says so.
@@ -320,6 +324,7 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 	tick.Stop()
 	elapsed := time.Since(t0)
 	callsEnd := sim.Calls()
+	histEnd := histograms(promReg)
 	// Let the last changes show (bounded).
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		mu.Lock()
@@ -346,6 +351,13 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 			fmt.Printf("    JM %-28s %d\n", k, d)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(histEnd)) {
+		e, b := histEnd[name], histBeg[name]
+		if n := e.count - b.count; n > 0 {
+			fmt.Printf("    %-58s n=%-4d mean %s, slowest ≤ %s\n", name, n,
+				time.Duration((e.sum-b.sum)/float64(n)*float64(time.Second)).Round(time.Millisecond), e.slowest(b))
+		}
+	}
 	var all []time.Duration
 	for kind, d := range stale {
 		slices.Sort(d)
@@ -365,6 +377,51 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 		{fmt.Sprintf("with 2 hanging JobManagers, the slowest change showed after %s ≤ timeout %s + 5s", maxStale.Round(time.Millisecond), jmTimeout),
 			maxStale <= jmTimeout+5*time.Second},
 	}, nil
+}
+
+// histogram is the state of one Prometheus histogram: its sum, count and cumulative bucket counts.
+type histogram struct {
+	sum     float64
+	count   uint64
+	buckets map[float64]uint64 // upper bound → cumulative count
+}
+
+// slowest is the upper bound of the highest bucket that gained observations since before (a bound on the
+// slowest observation between the two).
+func (h histogram) slowest(before histogram) string {
+	bounds := slices.Sorted(maps.Keys(h.buckets))
+	for _, ub := range bounds {
+		if h.buckets[ub]-before.buckets[ub] == h.count-before.count {
+			return time.Duration(ub * float64(time.Second)).Round(time.Millisecond).String()
+		}
+	}
+	return "+Inf"
+}
+
+// histograms reads the reconciler's duration histograms (passes and their phases), by name and label.
+func histograms(reg *prometheus.Registry) map[string]histogram {
+	out := map[string]histogram{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		return out
+	}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "yarngate_reconcile_") || mf.GetType() != dto.MetricType_HISTOGRAM {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			name := strings.TrimPrefix(mf.GetName(), "yarngate_reconcile_")
+			for _, l := range m.GetLabel() {
+				name += " " + l.GetName() + "=" + l.GetValue()
+			}
+			h := histogram{sum: m.GetHistogram().GetSampleSum(), count: m.GetHistogram().GetSampleCount(), buckets: map[float64]uint64{}}
+			for _, b := range m.GetHistogram().GetBucket() {
+				h.buckets[b.GetUpperBound()] = b.GetCumulativeCount()
+			}
+			out[name] = h
+		}
+	}
+	return out
 }
 
 // noFiles is an HDFS without files (the bench has no archives or launch files).
