@@ -46,15 +46,18 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 				o.JobManager = a.view
 			}
 		} else if jm, err := jobmanager.New(url, r.jmHTTP); err == nil {
+			// Its calls together (a job and its root exception) take at most one JobManagerTimeout.
+			jctx, cancel := context.WithTimeout(ctx, r.opts.JobManagerTimeout)
 			switch {
 			case kind == observe.KindSession:
-				_, err = jm.Config(ctx)
+				_, err = jm.Config(jctx)
 				o.JobManager.Answered = err == nil
 			case prev.Flink.MultipleJobs:
-				r.askJobs(ctx, jm, &o.JobManager)
+				r.askJobs(jctx, jm, &o.JobManager)
 			default:
-				r.askJob(ctx, jm, prev.Flink.JobID, &o.JobManager)
+				r.askJob(jctx, jm, prev.Flink.JobID, &o.JobManager)
 			}
+			cancel()
 			if ctx.Err() == nil { // an answer cut short by the pass's end says nothing of the JobManager
 				view := o.JobManager
 				r.rememberJM(app, url, view.Answered, func(a *jmAnswer) { a.view, a.session = view, nil })

@@ -34,9 +34,11 @@ func (r *Reconciler) forgetHealth(id string) {
 
 // assessHealth checks the health of a running job (application or session job) when it is due (see healthDue) and sets it in
 // next: a few JobManager calls (exception history, checkpoint configuration and statistics, the job's
-// operators and their backpressure), then the pure assessment of package observe. A job that does not run
-// has no health.
-func (r *Reconciler) assessHealth(ctx context.Context, id string, next *observe.Status) {
+// operators and their backpressure), bounded together by JobManagerTimeout, then the pure assessment of
+// package observe. A job that does not run has no health. appID is the application whose JobManager runs the
+// job: while that JobManager's last answer was none (it timed out or failed, and is backed off), the check
+// waits for it to answer again, so that a hanging JobManager costs no health check its timeout.
+func (r *Reconciler) assessHealth(ctx context.Context, id, appID string, next *observe.Status) {
 	if r.opts.HealthInterval < 0 || next.Flink.MultipleJobs || next.Flink.JobID == "" {
 		return
 	}
@@ -45,13 +47,15 @@ func (r *Reconciler) assessHealth(ctx context.Context, id string, next *observe.
 		r.forgetHealth(id)
 		return
 	}
-	if !r.healthDue(id) {
+	if r.silent(appID) || !r.healthDue(id) {
 		return
 	}
 	var s observe.HealthSample
 	if next.JobManager != "" {
 		if jm, err := jobmanager.New(next.JobManager, r.jmHTTP); err == nil {
-			s = r.sampleHealth(ctx, jm, next.Flink.JobID)
+			hctx, cancel := context.WithTimeout(ctx, r.opts.JobManagerTimeout)
+			s = r.sampleHealth(hctx, jm, next.Flink.JobID)
+			cancel()
 		}
 	}
 	s.RunningSince = next.Since

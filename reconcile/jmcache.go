@@ -79,3 +79,11 @@ func (r *Reconciler) forgetJM(appID string) {
 	delete(r.jms, appID)
 	r.mu.Unlock()
 }
+
+// silent reports whether an application's JobManager did not answer when last asked (it is backed off).
+func (r *Reconciler) silent(appID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.jms[appID]
+	return a != nil && a.failures > 0
+}

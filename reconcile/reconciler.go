@@ -419,16 +419,21 @@ func (r *Reconciler) rotate(apps []*yarnclient.App) []*yarnclient.App {
 
 // each runs f for each application, Parallelism at a time, until ctx ends.
 func (r *Reconciler) each(ctx context.Context, apps []*yarnclient.App, f func(context.Context, *yarnclient.App)) {
+	eachOf(ctx, r.opts.Parallelism, apps, f)
+}
+
+// eachOf runs f for each item, n at a time, until ctx ends; it returns when every f it started has.
+func eachOf[T any](ctx context.Context, n int, items []T, f func(context.Context, T)) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, r.opts.Parallelism)
-	for _, app := range apps {
+	sem := make(chan struct{}, n)
+	for _, it := range items {
 		if ctx.Err() != nil {
 			break
 		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			f(ctx, app)
+			f(ctx, it)
 		})
 	}
 	wg.Wait()
@@ -474,7 +479,7 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 	r.mu.Unlock()
 	next, actions := r.observeApp(ctx, app, kind, prev, sv)
 	if kind == observe.KindJob {
-		r.assessHealth(ctx, app.ID, &next)
+		r.assessHealth(ctx, app.ID, app.ID, &next)
 	}
 	if !known {
 		r.adopt(ctx, app, kind, next)
@@ -546,8 +551,12 @@ func (r *Reconciler) adopt(ctx context.Context, app *yarnclient.App, kind observ
 	}
 }
 
-// write stores a status when it differs from the record's.
+// write stores a status when it differs from the record's. A status the record in memory already has costs
+// no registry update (most observations of a pass change nothing).
 func (r *Reconciler) write(ctx context.Context, id string, kind observe.Kind, st observe.Status, reason string) {
+	if rec, ok := r.opts.Registry.Cached(id); ok && unchanged(rec, st) {
+		return
+	}
 	wrote := false
 	_, err := r.opts.Registry.Update(ctx, id, func(rec *registry.Record) (bool, error) {
 		if rec.Launcher != "" || rec.State == StateLaunchFailed {
@@ -569,6 +578,14 @@ func (r *Reconciler) write(ctx context.Context, id string, kind observe.Kind, st
 	if wrote {
 		r.opts.Metrics.wrote(kind)
 	}
+}
+
+// unchanged reports whether writing st would leave a record as it is (see write).
+func unchanged(rec registry.Record, st observe.Status) bool {
+	if rec.Status.State == st.State {
+		st.Since = rec.Status.Since
+	}
+	return rec.Status.Equal(st)
 }
 
 // update applies change to a record, logging failures (the next pass tries again).

@@ -43,7 +43,7 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 	r.mu.Lock()
 	r.views = views
 	r.mu.Unlock()
-	for appID, v := range views {
+	for appID, v := range views { // views is not written from here on
 		for jid, o := range v.jobs {
 			id := ident.SessionJobID(appID, jid)
 			if _, ok := r.opts.Registry.Cached(id); !ok {
@@ -51,6 +51,10 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 			}
 		}
 	}
+	// The records of each session in turn, sessions Parallelism at a time: a record's observation may ask its
+	// JobManager (a root exception, its health) or read an archive, and one session's slow JobManager must
+	// not hold up the others' jobs.
+	bySession := map[string][]registry.Record{}
 	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool {
 		if rec.Kind != registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
 			return false
@@ -61,30 +65,39 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 		}
 		return !(rec.Terminal && ok && observe.Settled(observe.KindSessionJob, rec.Status, r.opts.Now()))
 	}) {
-		if ctx.Err() != nil {
-			return
-		}
-		app, ok := listed[rec.ApplicationID]
-		if rec.Terminal && (!ok || observe.Settled(observe.KindSessionJob, rec.Status, r.opts.Now())) {
-			if !ok {
-				r.missing(ctx, rec)
-			}
-			continue
-		}
-		v := views[rec.ApplicationID]
-		if _, known := v.job(rec.Status.Flink.JobID); ok && v != nil && v.cached && v.answered && !known {
-			// An earlier answer does not list the job (submitted since?): only a new one may say the
-			// JobManager does not know it.
-			r.forgetJM(app.ID)
-			if fresh := r.sessionJobs(ctx, app); fresh != nil {
-				v, views[app.ID] = fresh, fresh
-			}
-		}
-		next, actions := r.observeSessionJob(ctx, rec.Status, app, v)
-		r.assessHealth(ctx, rec.ID, &next)
-		r.write(ctx, rec.ID, observe.KindSessionJob, next, "")
-		r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
+		bySession[rec.ApplicationID] = append(bySession[rec.ApplicationID], rec)
 	}
+	groups := make([]string, 0, len(bySession))
+	for id := range bySession {
+		groups = append(groups, id)
+	}
+	eachOf(ctx, r.opts.Parallelism, groups, func(ctx context.Context, appID string) {
+		app, ok := listed[appID]
+		v := views[appID] // read only: this session's view is this goroutine's alone
+		for _, rec := range bySession[appID] {
+			if ctx.Err() != nil {
+				return
+			}
+			if rec.Terminal && (!ok || observe.Settled(observe.KindSessionJob, rec.Status, r.opts.Now())) {
+				if !ok {
+					r.missing(ctx, rec)
+				}
+				continue
+			}
+			if _, known := v.job(rec.Status.Flink.JobID); ok && v != nil && v.cached && v.answered && !known {
+				// An earlier answer does not list the job (submitted since?): only a new one may say the
+				// JobManager does not know it.
+				r.forgetJM(app.ID)
+				if fresh := r.sessionJobs(ctx, app); fresh != nil {
+					v = fresh
+				}
+			}
+			next, actions := r.observeSessionJob(ctx, rec.Status, app, v)
+			r.assessHealth(ctx, rec.ID, appID, &next)
+			r.write(ctx, rec.ID, observe.KindSessionJob, next, "")
+			r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
+		}
+	})
 }
 
 // sessionJobs is what a running session's JobManager lists: its last answer while that stands, else a
@@ -171,7 +184,7 @@ func (r *Reconciler) adoptSessionJob(ctx context.Context, session *yarnclient.Ap
 	view := &sessionView{url: "", answered: true, jobs: map[string]jobmanager.JobOverview{o.ID: o}}
 	view.url = amURL(session)
 	st, _ := r.observeSessionJob(ctx, prev, session, view)
-	r.assessHealth(ctx, id, &st)
+	r.assessHealth(ctx, id, session.ID, &st)
 	rec := registry.Record{ID: id, Kind: registry.KindSessionJob, ApplicationID: session.ID, Owner: session.User,
 		Name: o.Name, Target: "session", CreatedAt: time.UnixMilli(o.StartTime).UTC()}
 	if o.StartTime <= 0 {
