@@ -269,3 +269,54 @@ func TestNewSessionJobWithCachedList(t *testing.T) {
 		t.Errorf("a job submitted after the cached list = %s, want RUNNING", got.State)
 	}
 }
+
+// TestHangingJobManagerCostsOnlyItsOwn: a hanging JobManager (an application's, a session's) is asked once
+// in a pass (its own observation, bounded by the timeout); the health checks of its jobs do not ask it while
+// it does not answer, so that its session's jobs do not cost one timeout each, and the other session's jobs
+// are observed in the same pass.
+func TestHangingJobManagerCostsOnlyItsOwn(t *testing.T) {
+	t.Parallel()
+	const timeout = 2 * time.Second
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerTimeout: timeout, JobManagerRefresh: time.Nanosecond,
+		JobManagerBackoff: time.Hour, FullListInterval: time.Hour, HealthInterval: time.Nanosecond, Parallelism: 4})
+	hangApp, okApp := h.add(t, simulator.AppSpec{}), h.add(t, simulator.AppSpec{})
+	hangSession := h.add(t, simulator.AppSpec{Session: true, SessionJobs: 5})
+	okSession := h.add(t, simulator.AppSpec{Session: true, SessionJobs: 5})
+	h.pass(t) // adopts everything
+	h.pass(t) // health checked everywhere
+	for _, id := range []string{hangApp, hangSession} {
+		if err := h.sim.SetBehavior(id, simulator.Hanging); err != nil {
+			t.Fatal(err)
+		}
+	}
+	okJobs, _ := h.sim.App(okSession)
+	if err := h.sim.SetJobState(okSession, okJobs.JobOrder[2], "CANCELED"); err != nil {
+		t.Fatal(err)
+	}
+	okJob, _ := ident.FlinkJobID(okApp)
+	if err := h.sim.SetJobState(okApp, okJob, "RESTARTING"); err != nil {
+		t.Fatal(err)
+	}
+	before := h.sim.Calls().ByApplication
+	d := h.pass(t)
+	after := h.sim.Calls().ByApplication
+	for _, id := range []string{hangApp, hangSession} {
+		if n := after[id] - before[id]; n != 1 {
+			t.Errorf("hanging JobManager of %s asked %d times in a pass, want once", id, n)
+		}
+	}
+	if n := after[okSession] - before[okSession]; n < 1+4 {
+		t.Errorf("the other session's JobManager was asked %d times, want its job list and the health of its running jobs", n)
+	}
+	// One after the other, the health checks of the hanging session's 5 jobs alone would take 5 timeouts.
+	if d >= 5*timeout {
+		t.Errorf("a pass with two hanging JobManagers took %s (timeout %s)", d, timeout)
+	}
+	if rec, _ := h.reg.Get(t.Context(), ident.SessionJobID(okSession, okJobs.JobOrder[2])); rec.State != "CANCELED" {
+		t.Errorf("the other session's canceled job = %s, want CANCELED in the same pass", rec.State)
+	}
+	if rec, _ := h.reg.Get(t.Context(), okApp); rec.Status.Flink.State != "RESTARTING" {
+		t.Errorf("the other application's job = %s, want RESTARTING in the same pass", rec.Status.Flink.State)
+	}
+	t.Logf("pass with two hanging JobManagers: %s", d)
+}

@@ -302,8 +302,9 @@ const endedMargin = 5 * time.Minute
 // Pass is one reconciliation, bounded by PassTimeout: one ResourceManager list call for the applications
 // of this installation (every FullListInterval all of them, else those that have not ended, and a second
 // for those that ended since when a record's application left the list), the JobManagers whose answers are
-// due, then every record brought up to date. Session jobs are written before their sessions, so that
-// whoever sees a session ended sees its jobs' outcome too.
+// due, then every record brought up to date: application jobs and session jobs at once, then sessions.
+// Session jobs are written before their sessions, so that whoever sees a session ended sees its jobs'
+// outcome too.
 func (r *Reconciler) Pass(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.PassTimeout)
 	defer cancel()
@@ -351,10 +352,17 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	}
 	m := r.opts.Metrics
 	t := m.phase("list", began, r.opts.Now())
+	// Application jobs and session jobs at once (their records and JobManagers are apart): a JobManager
+	// that hangs in one costs the other nothing.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		r.reconcileSessionJobs(ctx, sessionApps, listed, full)
+		m.phase("session_jobs", t, r.opts.Now())
+	})
 	r.each(ctx, r.rotate(jobApps), r.reconcileApp)
-	t = m.phase("applications", t, r.opts.Now())
-	r.reconcileSessionJobs(ctx, sessionApps, listed, full)
-	t = m.phase("session_jobs", t, r.opts.Now())
+	m.phase("applications", t, r.opts.Now())
+	wg.Wait()
+	t = r.opts.Now()
 	r.each(ctx, sessionApps, r.reconcileApp)
 	t = m.phase("sessions", t, r.opts.Now())
 	r.reconcileClusterJobs(ctx)

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -93,6 +94,9 @@ type Calls struct {
 	RM map[string]int64
 	// JobManager counts JobManager requests by "<method> <route>", such as "GET jobs/overview".
 	JobManager map[string]int64
+	// ByApplication counts JobManager requests by application id (those that reached a JobManager that
+	// runs).
+	ByApplication map[string]int64
 }
 
 // Total returns the sum of a count.
@@ -131,7 +135,7 @@ func New(opts Options) (*Simulator, error) {
 		opts.Now = time.Now
 	}
 	s := &Simulator{opts: opts, apps: map[string]*App{}, closed: make(chan struct{}),
-		calls: Calls{RM: map[string]int64{}, JobManager: map[string]int64{}}}
+		calls: Calls{RM: map[string]int64{}, JobManager: map[string]int64{}, ByApplication: map[string]int64{}}}
 	rmL, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("simulator: listen: %w", err)
@@ -339,14 +343,8 @@ func (s *Simulator) Apps() []string {
 func (s *Simulator) Calls() Calls {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Calls{RM: make(map[string]int64, len(s.calls.RM)), JobManager: make(map[string]int64, len(s.calls.JobManager))}
-	for k, v := range s.calls.RM {
-		c.RM[k] = v
-	}
-	for k, v := range s.calls.JobManager {
-		c.JobManager[k] = v
-	}
-	return c
+	return Calls{RM: maps.Clone(s.calls.RM), JobManager: maps.Clone(s.calls.JobManager),
+		ByApplication: maps.Clone(s.calls.ByApplication)}
 }
 
 // ListQueries returns the queries (without user.name) of the last 100 application lists, oldest first.
@@ -672,6 +670,9 @@ func (s *Simulator) serveJM(w http.ResponseWriter, r *http.Request) {
 	running := false
 	if app != nil {
 		behavior, running = app.Behavior, s.state(app) == "RUNNING"
+		if running {
+			s.calls.ByApplication[app.ID]++
+		}
 	}
 	s.mu.Unlock()
 	if app == nil || !running {
