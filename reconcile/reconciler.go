@@ -359,7 +359,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 		r.reconcileSessionJobs(ctx, sessionApps, listed, full)
 		m.phase("session_jobs", t, r.opts.Now())
 	})
-	r.each(ctx, r.rotate(jobApps), r.reconcileApp)
+	r.each(ctx, r.ordered(r.rotate(jobApps)), r.reconcileApp)
 	m.phase("applications", t, r.opts.Now())
 	wg.Wait()
 	t = r.opts.Now()
@@ -423,6 +423,29 @@ func (r *Reconciler) rotate(apps []*yarnclient.App) []*yarnclient.App {
 	r.offset = off + r.opts.JobManagerCallsPerPass
 	r.mu.Unlock()
 	return append(slices.Clone(apps[off:]), apps[:off]...)
+}
+
+// ordered puts first the applications whose JobManager did not answer last time and is to be asked again
+// (most likely to take its timeout: begun first, it overlaps the rest of the pass instead of ending it
+// late), then those whose observation needs no JobManager call (what YARN alone tells shows at once), then
+// those whose JobManager answer is due; the order within each stays.
+func (r *Reconciler) ordered(apps []*yarnclient.App) []*yarnclient.App {
+	now := r.opts.Now()
+	var retry, quiet, due []*yarnclient.App
+	r.mu.Lock()
+	for _, app := range apps {
+		a := r.jms[app.ID]
+		switch {
+		case amURL(app) == "" || a != nil && a.report == reportKey(app) && now.Before(a.next):
+			quiet = append(quiet, app)
+		case a != nil && a.failures > 0:
+			retry = append(retry, app)
+		default:
+			due = append(due, app)
+		}
+	}
+	r.mu.Unlock()
+	return slices.Concat(retry, quiet, due)
 }
 
 // each runs f for each application, Parallelism at a time, until ctx ends.

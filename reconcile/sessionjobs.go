@@ -30,7 +30,7 @@ type sessionView struct {
 func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnclient.App, listed map[string]*yarnclient.App, full bool) {
 	views := make(map[string]*sessionView, len(sessions))
 	var mu sync.Mutex
-	r.each(ctx, sessions, func(ctx context.Context, app *yarnclient.App) {
+	r.each(ctx, r.ordered(sessions), func(ctx context.Context, app *yarnclient.App) {
 		if app.State.Terminal() {
 			return
 		}
