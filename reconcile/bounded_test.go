@@ -109,10 +109,14 @@ func TestBoundedListsAndJobManagerCalls(t *testing.T) {
 	if err := h.sim.SetAppState(jobs[3], "FINISHED"); err != nil {
 		t.Fatal(err)
 	}
-	h.pass(t)
+	h.pass(t) // its application left the list: one call, as every pass
+	if q = h.sim.ListQueries(); len(q) != 5 || strings.Contains(q[4], "finishedTimeBegin=") {
+		t.Fatalf("the pass that saw an end: lists %v, want the one list of those not ended", q[4:])
+	}
+	h.pass(t) // the next: those that ended since, beside the last list of those not ended
 	q = h.sim.ListQueries()
 	if len(q) != 6 || !strings.Contains(q[5], "finishedTimeBegin=") || !strings.Contains(q[5], "states=FINISHED%2CFAILED%2CKILLED") {
-		t.Fatalf("after an end: lists %v, want the ended ones asked once", q)
+		t.Fatalf("after an end: lists %v, want the ended ones asked once", q[4:])
 	}
 	if rec, err := h.reg.Get(t.Context(), jobs[3]); err != nil || rec.State != "FINISHED" || !rec.Terminal {
 		t.Fatalf("ended job: %+v, %v", rec.Status, err)
@@ -121,8 +125,42 @@ func TestBoundedListsAndJobManagerCalls(t *testing.T) {
 		t.Errorf("an ended application's JobManager was asked (%d calls)", n-20)
 	}
 	h.pass(t)
-	if q = h.sim.ListQueries(); len(q) != 7 {
+	if q = h.sim.ListQueries(); len(q) != 7 || strings.Contains(q[6], "finishedTimeBegin=") {
 		t.Errorf("the ended list was asked again with nothing new: %v", q[6:])
+	}
+}
+
+// TestOneListPerPass: while applications keep ending, every pass makes one ResourceManager call (those not
+// ended, and those that ended since, in turn), and the passes between see the JobManagers' answers of the
+// running applications all the same.
+func TestOneListPerPass(t *testing.T) {
+	t.Parallel()
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerRefresh: time.Nanosecond, FullListInterval: time.Hour})
+	var jobs []string
+	for range 10 {
+		jobs = append(jobs, h.add(t, simulator.AppSpec{}))
+	}
+	h.pass(t)
+	for i := range 4 {
+		if err := h.sim.SetAppState(jobs[i], "FINISHED"); err != nil {
+			t.Fatal(err)
+		}
+		jid, _ := ident.FlinkJobID(jobs[9-i])
+		if err := h.sim.SetJobState(jobs[9-i], jid, "RESTARTING"); err != nil {
+			t.Fatal(err)
+		}
+		before := simulator.Total(h.sim.Calls().RM)
+		h.pass(t)
+		h.pass(t)
+		if n := simulator.Total(h.sim.Calls().RM) - before; n != 2 {
+			t.Errorf("two passes made %d ResourceManager calls, want 2", n)
+		}
+		if rec, _ := h.reg.Get(t.Context(), jobs[i]); rec.State != "FINISHED" {
+			t.Errorf("%s ended two passes ago: %s", jobs[i], rec.State)
+		}
+		if rec, _ := h.reg.Get(t.Context(), jobs[9-i]); rec.Status.Flink.State != "RESTARTING" {
+			t.Errorf("%s restarting: flink.state %s", jobs[9-i], rec.Status.Flink.State)
+		}
 	}
 }
 
@@ -319,4 +357,39 @@ func TestHangingJobManagerCostsOnlyItsOwn(t *testing.T) {
 		t.Errorf("the other application's job = %s, want RESTARTING in the same pass", rec.Status.Flink.State)
 	}
 	t.Logf("pass with two hanging JobManagers: %s", d)
+}
+
+// TestEndedPassKeepsNewerObservations: the pass that lists the applications that ended reuses the last list
+// of those not ended; an application of that list is taken as its record last saw it, so that what an
+// observation since saw (Observe after an action) is not undone by the older list.
+func TestEndedPassKeepsNewerObservations(t *testing.T) {
+	t.Parallel()
+	h := newSimHarness(t, simulator.Options{StartDelay: time.Hour}, Options{JobManagerRefresh: time.Nanosecond, FullListInterval: time.Hour})
+	starting := h.add(t, simulator.AppSpec{State: "ACCEPTED"})
+	ending := h.add(t, simulator.AppSpec{})
+	h.pass(t)
+	if err := h.sim.SetAppState(ending, "FINISHED"); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(t) // lists `starting` ACCEPTED; `ending` left the list
+	if rec, _ := h.reg.Get(t.Context(), starting); rec.State != "ACCEPTED" {
+		t.Fatalf("starting = %s, want ACCEPTED", rec.State)
+	}
+	if err := h.sim.SetAppState(starting, "RUNNING"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.r.Observe(t.Context(), starting); err != nil {
+		t.Fatal(err)
+	}
+	seen, _ := h.reg.Get(t.Context(), starting)
+	if seen.State != "RUNNING" {
+		t.Fatalf("observed %s, want RUNNING", seen.State)
+	}
+	h.pass(t) // the ended ones, beside the last list (where `starting` was ACCEPTED)
+	if rec, _ := h.reg.Get(t.Context(), ending); rec.State != "FINISHED" {
+		t.Errorf("ending = %s, want FINISHED", rec.State)
+	}
+	if rec, _ := h.reg.Get(t.Context(), starting); rec.State != seen.State || rec.Status.YARN.State != "RUNNING" {
+		t.Errorf("after the pass of the ended ones: %s (YARN %s), want what Observe saw: RUNNING", rec.State, rec.Status.YARN.State)
+	}
 }

@@ -55,7 +55,8 @@ func TestHealthAssessedAtItsInterval(t *testing.T) {
 		t.Errorf("health events %v, want →healthy then healthy→unhealthy", events)
 	}
 	h.rm.set(h.app(appA, yarnclient.StateFinished, yarnclient.FinalSucceeded))
-	h.pass(t)
+	h.pass(t) // it left the list of applications not ended
+	h.pass(t) // the list of those that ended since
 	if rec := h.record(t, appA); rec.Status.Health.Status != "" {
 		t.Errorf("an ended job keeps health %+v", rec.Status.Health)
 	}

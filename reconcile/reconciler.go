@@ -219,7 +219,13 @@ type Reconciler struct {
 	budget   atomic.Int64               // JobManager calls left to this pass for answers that are due
 	offset   int                        // where the next pass starts its walk of the applications (rotate)
 	lastFull time.Time                  // start of the last full list
-	lastList time.Time                  // start of the last list
+	// lastActive is the start of the last list of the applications not ended (or of every application),
+	// active the applications it listed that had not ended.
+	lastActive time.Time
+	active     []yarnclient.App
+	// endedSince is set when a record's application left the last list of those not ended: the next pass
+	// lists the applications that ended since then (zero: none to list).
+	endedSince time.Time
 	// healthChecked is when each running job's health was last checked, by record id.
 	healthChecked map[string]time.Time
 	// disposing holds "<record id>/<trigger id>" of savepoints queued for disposal.
@@ -300,11 +306,11 @@ var endedStates = []yarnclient.AppState{yarnclient.StateFinished, yarnclient.Sta
 const endedMargin = 5 * time.Minute
 
 // Pass is one reconciliation, bounded by PassTimeout: one ResourceManager list call for the applications
-// of this installation (every FullListInterval all of them, else those that have not ended, and a second
-// for those that ended since when a record's application left the list), the JobManagers whose answers are
-// due, then every record brought up to date: application jobs and session jobs at once, then sessions.
-// Session jobs are written before their sessions, so that whoever sees a session ended sees its jobs'
-// outcome too.
+// of this installation (every FullListInterval all of them; else those that have not ended — or, in the pass
+// after a record's application left that list, those that ended since, beside the applications of the last
+// list of those not ended: so that a pass costs one call), the JobManagers whose answers are due, then every
+// record brought up to date: application jobs and session jobs at once, then sessions. Session jobs are
+// written before their sessions, so that whoever sees a session ended sees its jobs' outcome too.
 func (r *Reconciler) Pass(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.PassTimeout)
 	defer cancel()
@@ -312,26 +318,46 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	r.budget.Store(int64(r.opts.JobManagerCallsPerPass))
 	r.mu.Lock()
 	full := r.lastFull.IsZero() || began.Sub(r.lastFull) >= r.opts.FullListInterval
-	since := r.lastList
+	endedSince, active := r.endedSince, r.active
 	r.mu.Unlock()
+	endedPass := !full && !endedSince.IsZero()
 	f := yarnclient.AppsFilter{ApplicationTags: []string{r.opts.HomeTag}, DeSelects: yarnclient.DeSelectAll}
-	if !full {
-		f.States = activeStates
-	}
-	apps, err := r.opts.RM.Apps(ctx, f)
-	if err != nil {
-		return fmt.Errorf("list applications: %w", err)
-	}
-	if !full && r.left(apps) {
-		f.States, f.FinishedTimeBegin = endedStates, since.Add(-endedMargin).UnixMilli()
+	var apps []yarnclient.App
+	if endedPass {
+		f.States, f.FinishedTimeBegin = endedStates, endedSince.Add(-endedMargin).UnixMilli()
 		ended, err := r.opts.RM.Apps(ctx, f)
 		if err != nil {
 			return fmt.Errorf("list applications that ended: %w", err)
 		}
-		apps = append(apps, ended...)
+		apps = withEnded(active, ended, r.opts.Registry)
+	} else {
+		if !full {
+			f.States = activeStates
+		}
+		var err error
+		if apps, err = r.opts.RM.Apps(ctx, f); err != nil {
+			return fmt.Errorf("list applications: %w", err)
+		}
 	}
+	left := !full && !endedPass && r.left(apps)
 	r.mu.Lock()
-	r.lastList = began
+	switch {
+	case endedPass:
+		r.endedSince = time.Time{}
+	default:
+		if left {
+			r.endedSince = r.lastActive // it was listed then, not ended
+		} else {
+			r.endedSince = time.Time{} // a full list has every application
+		}
+		r.lastActive = began
+		r.active = r.active[:0:0]
+		for i := range apps {
+			if !apps[i].State.Terminal() {
+				r.active = append(r.active, apps[i])
+			}
+		}
+	}
 	if full {
 		r.lastFull = began
 	}
@@ -392,6 +418,35 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	r.mu.Unlock()
 	r.opts.Metrics.observePass(len(listed), r.opts.Now().Sub(began))
 	return nil
+}
+
+// withEnded is the applications of the last list of those not ended, with those of a list of those that
+// ended since in their place (or added). An application of the older list is as its record last saw it
+// (when it has a record): that list is a pass old, and an observation since (Observe, after a cancel) may
+// have seen more.
+func withEnded(active, ended []yarnclient.App, reg recordRegistry) []yarnclient.App {
+	at := make(map[string]int, len(active))
+	out := slices.Clone(active)
+	for i := range out {
+		at[out[i].ID] = i
+		if rec, ok := reg.ByApplication(out[i].ID); ok && rec.ApplicationID == out[i].ID && rec.Status.YARN.State != "" {
+			asRecorded(&out[i], rec.Status.YARN)
+		}
+	}
+	for _, app := range ended {
+		if i, ok := at[app.ID]; ok {
+			out[i] = app
+		} else {
+			out = append(out, app)
+		}
+	}
+	return out
+}
+
+// asRecorded sets what an application report says of the application's state to what a record last saw.
+func asRecorded(app *yarnclient.App, y observe.YARN) {
+	app.State, app.FinalStatus, app.Diagnostics = yarnclient.AppState(y.State), yarnclient.FinalStatus(y.FinalStatus), y.Diagnostics
+	app.Queue, app.User, app.AMContainerLogs = y.Queue, y.User, y.AMContainerLogs
 }
 
 // left reports whether the application of a record that had not ended (as last observed) is missing from

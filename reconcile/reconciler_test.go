@@ -432,7 +432,8 @@ func TestLateArchiveTellsTheFlinkEnd(t *testing.T) {
 			h.rm.set(h.app(appA, yarnclient.StateRunning, yarnclient.FinalUndefined))
 			h.pass(t)
 			h.rm.set(h.app(appA, yarnclient.StateFinished, yarnclient.FinalSucceeded))
-			h.pass(t)
+			h.pass(t) // it left the list of applications not ended (the clock stands: no full list)
+			h.pass(t) // the list of those that ended since
 			rec := h.record(t, appA)
 			if rec.State != "FINISHED" || rec.Status.Flink.State != "RUNNING" {
 				t.Fatalf("ended application, no archive yet: %+v", rec.Status)
