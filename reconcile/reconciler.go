@@ -1,12 +1,13 @@
 // Package reconcile keeps the registry's records true to what runs. One gateway instance at a time (the
 // leader of an election, or the only instance) makes a pass every interval, bounded by a deadline: one
 // ResourceManager list call for the applications of this installation (those that have not ended, with the
-// heavy fields deselected; every application now and then, and those that ended since the last list when a
-// record's application left it), the JobManagers whose answer is due (each answer stands for a refresh
-// period unless YARN's report changes; one that timed out is asked again after a back-off; a session's is
-// one job list per pass), Parallelism at a time, then for each record a pure
-// observation (package observe) whose status is written only when it changed, and the follow-up actions
-// it asks for (remove launch files, find a failure, kill a session whose stop stalled). A pass also adopts
+// heavy fields deselected; every application now and then; in the pass after a record's application left
+// that list, those that ended since instead, beside the last list), the JobManagers whose answer is due
+// (each answer stands for a refresh period unless YARN's report changes; one that timed out is asked again
+// after a back-off, first in the pass so that its timeout overlaps the rest; a session's is one job list per
+// pass), Parallelism at a time and each bounded by the JobManager timeout, application jobs and session jobs
+// at once, then for each record a pure observation (package observe) whose status is written only when it
+// changed, and the follow-up actions it asks for (remove launch files, find a failure, kill a session whose stop stalled). A pass also adopts
 // applications without a record, kills the applications of launches reported as failed, marks LOST what YARN
 // forgot before it ended, drops records after their retention, and now and then collects staging files
 // nothing references.
@@ -136,8 +137,8 @@ type Options struct {
 	JobManagerRefresh, JobManagerBackoff time.Duration
 	// FullListInterval is the period of the ResourceManager lists of every application of the installation,
 	// ended ones included (what YARN forgot is found there); the passes in between list only the
-	// applications that have not ended, and those that ended since the last list when a record's
-	// application left the first. Default 1 minute.
+	// applications that have not ended, or, in the pass after a record's application left that list, those
+	// that ended since (one call per pass). Default 1 minute.
 	FullListInterval time.Duration
 	// Parallelism bounds the applications (and sessions) observed at once. Default 16.
 	Parallelism int
