@@ -61,6 +61,7 @@ type config struct {
 	only                        string
 	zkRecords, zkInstances      int
 	zkHold                      time.Duration
+	measureProfile              string
 }
 
 func main() {
@@ -80,6 +81,7 @@ func main() {
 	flag.DurationVar(&c.zkHold, "zk-hold", 30*time.Second, "how long records change (a create per 10 ms) while the instances of the ZooKeeper part hold the registry")
 	zkInstance := flag.String("zk-instance", "", "internal: run as one instance of the ZooKeeper part on this root")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	flag.StringVar(&c.measureProfile, "measure-cpuprofile", "", "write a CPU profile of the reconciler's measurement (not its adoption) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -262,6 +264,16 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 		histBeg  = histograms(promReg)
 		t0       = time.Now()
 	)
+	if c.measureProfile != "" {
+		f, err := os.Create(c.measureProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+	}
 	// Watch records; a change shows when its record says so.
 	checkCtx, stopCheck := context.WithCancel(ctx)
 	var cw sync.WaitGroup
@@ -322,6 +334,9 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 		mu.Unlock()
 	}
 	tick.Stop()
+	if c.measureProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	elapsed := time.Since(t0)
 	callsEnd := sim.Calls()
 	histEnd := histograms(promReg)
