@@ -13,12 +13,14 @@ const maxBackpressureVertices = 8
 
 // healthDue reports whether a record's health is to be checked now, and notes the check: at most once per
 // HealthInterval per record, so that the JobManager calls of health checks stay few whatever the interval of
-// passes.
+// passes, and no more checks per pass than its health budget (a twentieth of JobManagerCallsPerPass: states come first), so that
+// the jobs a new leader (or a restart) finds are not all checked in its first pass: those left over are
+// checked in the next ones, which spreads the checks over the passes from then on.
 func (r *Reconciler) healthDue(id string) bool {
 	now := r.opts.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if last, ok := r.healthChecked[id]; ok && now.Sub(last) < r.opts.HealthInterval {
+	if last, ok := r.healthChecked[id]; ok && now.Sub(last) < r.opts.HealthInterval || r.healthBudget.Add(-1) < 0 {
 		return false
 	}
 	r.healthChecked[id] = now
