@@ -51,6 +51,10 @@ type JobUpgrade struct {
 	StepAt time.Time `json:"stepAt"`
 	// Restore is the savepoint or checkpoint the new application restores (and a rollback).
 	Restore *string `json:"restore,omitempty"`
+	// Automatic marks an automatic restart (the job's own spec in last-state mode; id auto-restart-<n>),
+	// begun by the gateway because of Reason.
+	Automatic bool    `json:"automatic,omitempty"`
+	Reason    *string `json:"reason,omitempty"`
 	// Failure says why it rolled back or failed.
 	Failure     *string    `json:"failure,omitempty"`
 	RequestedBy string     `json:"requestedBy,omitempty"`
