@@ -21,6 +21,7 @@ type bucketLoad struct {
 	version     int32 // the bucket's data version, read after the snapshot and before the listing
 	snapVersion int32 // the snapshot znode's own data version, -1 when there is none
 	snapAt      int32 // the bucket version the snapshot was usable at, -1 when it was missing or unusable
+	fromSnap    int   // how many entries came from the snapshot
 	// entries are the values of the listed keys: from the snapshot, or read (readNames).
 	entries   map[string]snapEntry
 	readNames []string
@@ -28,9 +29,10 @@ type bucketLoad struct {
 	found     []bool
 }
 
-// stale reports whether a new snapshot of the bucket is worth writing.
+// stale reports whether a new snapshot of the bucket is worth writing: there is none usable, or at least
+// snapshotStale keys had to be read one by one (written since it, or left out of it).
 func (l *bucketLoad) stale() bool {
-	return l.exists && (l.snapAt < 0 && len(l.entries) > 0 || l.snapAt >= 0 && l.version-l.snapAt >= snapshotStale)
+	return l.exists && (l.snapAt < 0 && len(l.entries) > 0 || len(l.entries)-l.fromSnap >= snapshotStale)
 }
 
 // List returns every entry of table in key order. Per bucket it reads the snapshot, the bucket (its change
@@ -44,6 +46,7 @@ func (s *Store) List(ctx context.Context, table string) ([]registry.Entry, error
 	if err := s.migrate(ctx, table, false); err != nil {
 		return nil, fmt.Errorf("zk: store: list %s: %w", table, err)
 	}
+	start := time.Now()
 	buckets := make([]string, bucketCount)
 	for i := range buckets {
 		buckets[i] = bucketName(i)
@@ -52,16 +55,22 @@ func (s *Store) List(ctx context.Context, table string) ([]registry.Entry, error
 	if err != nil {
 		return nil, fmt.Errorf("zk: store: list %s: %w", table, err)
 	}
-	n := 0
+	n, fromSnap, stale := 0, 0, 0
 	for _, l := range loads {
 		n += len(l.entries)
+		fromSnap += l.fromSnap
+		if l.stale() {
+			stale++
+		}
 	}
+	s.w.log.Info("registry: table listed", "table", table, "keys", n, "fromSnapshots", fromSnap,
+		"readOneByOne", n-fromSnap, "staleSnapshots", stale, "took", time.Since(start).Round(time.Millisecond))
 	out := make([]registry.Entry, 0, n)
 	for _, l := range loads {
 		for name, e := range l.entries {
 			out = append(out, registry.Entry{Key: table + "/" + name, Value: e.data, Version: registry.Version(e.version)})
 		}
-		if l.stale() {
+		if l.stale() && !s.noSnapshots {
 			s.snapshotLater(table, l.bucket, l)
 		}
 	}
@@ -139,13 +148,16 @@ func (s *Store) loadBuckets(ctx context.Context, table string, buckets []string)
 func (s *Store) loadBucketMeta(table, bucket string) (*bucketLoad, error) {
 	l := &bucketLoad{bucket: bucket, snapVersion: -1, snapAt: -1, entries: map[string]snapEntry{}}
 	bp := s.server(s.bucketPath(table, bucket))
-	snapData, snapStat, err := s.w.conn.Get(bp + "/" + snapshotZnode)
-	switch {
-	case errors.Is(err, zk.ErrNoNode):
-	case err != nil:
-		return nil, storeError(err)
-	default:
-		l.snapVersion = snapStat.Version
+	var snapData []byte
+	if !s.noSnapshots {
+		data, st, err := s.w.conn.Get(bp + "/" + snapshotZnode)
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+		case err != nil:
+			return nil, storeError(err)
+		default:
+			snapData, l.snapVersion = data, st.Version
+		}
 	}
 	feed, st, err := s.w.conn.Get(bp)
 	if errors.Is(err, zk.ErrNoNode) {
@@ -173,6 +185,7 @@ func (s *Store) loadBucketMeta(table, bucket string) (*bucketLoad, error) {
 	for _, name := range names {
 		if e, ok := snap.entries[name]; ok && !changed[name] {
 			l.entries[name] = e
+			l.fromSnap++
 			continue
 		}
 		l.readNames = append(l.readNames, name)
@@ -239,50 +252,72 @@ feed:
 }
 
 // snapshotLater writes a new snapshot of table's bucket in the background, from l (a load just made) or,
-// when l is nil, from a fresh load of the bucket; at most snapshotWriters at a time per Store, and nothing
-// when one for the same bucket is already under way. Failures are logged at debug level: a snapshot is
-// only ever a shortcut.
+// when l is nil, from a fresh load of the bucket; at most snapshotWriters at a time per Store. When one for
+// the same bucket is under way, it runs once more afterwards (from a fresh load). Failures are logged at
+// debug level: a snapshot is only ever a shortcut.
 func (s *Store) snapshotLater(table, bucket string, l *bucketLoad) {
 	k := table + "/" + bucket
 	s.mu.Lock()
-	if s.closed || s.snapBusy[k] {
+	if s.closed {
 		s.mu.Unlock()
 		return
 	}
-	s.snapBusy[k] = true
+	if s.snapBusy[k] > 0 {
+		s.snapBusy[k] = 2 // again when done
+		s.mu.Unlock()
+		return
+	}
+	s.snapBusy[k] = 1
 	s.mu.Unlock()
-	done := func() {
+	again := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.snapBusy[k] == 2 && !s.closed {
+			s.snapBusy[k] = 1
+			return true
+		}
+		delete(s.snapBusy, k)
+		return false
+	}
+	err := s.w.goTracked(func() {
+		for {
+			s.buildSnapshot(table, bucket, l)
+			l = nil
+			if !again() {
+				return
+			}
+		}
+	})
+	if err != nil {
 		s.mu.Lock()
 		delete(s.snapBusy, k)
 		s.mu.Unlock()
 	}
-	err := s.w.goTracked(func() {
-		defer done()
-		select {
-		case s.snapSem <- struct{}{}:
-		case <-s.w.ctx.Done():
+}
+
+// buildSnapshot loads the bucket unless l is given, and writes its snapshot.
+func (s *Store) buildSnapshot(table, bucket string, l *bucketLoad) {
+	select {
+	case s.snapSem <- struct{}{}:
+	case <-s.w.ctx.Done():
+		return
+	}
+	defer func() { <-s.snapSem }()
+	ctx, cancel := context.WithTimeout(s.w.ctx, time.Minute)
+	defer cancel()
+	if l == nil {
+		loads, err := s.loadBuckets(ctx, table, []string{bucket})
+		if err != nil {
+			s.w.log.Debug("registry: bucket snapshot: load failed", "bucket", table+"/"+bucket, "err", err)
 			return
 		}
-		defer func() { <-s.snapSem }()
-		ctx, cancel := context.WithTimeout(s.w.ctx, time.Minute)
-		defer cancel()
-		if l == nil {
-			loads, err := s.loadBuckets(ctx, table, []string{bucket})
-			if err != nil {
-				s.w.log.Debug("registry: bucket snapshot: load failed", "bucket", k, "err", err)
-				return
-			}
-			l = loads[0]
-		}
-		if !l.exists {
-			return
-		}
-		if err := s.call(ctx, func() error { return s.writeSnapshot(table, l) }); err != nil {
-			s.w.log.Debug("registry: bucket snapshot: write failed", "bucket", k, "err", err)
-		}
-	})
-	if err != nil {
-		done()
+		l = loads[0]
+	}
+	if !l.exists {
+		return
+	}
+	if err := s.call(ctx, func() error { return s.writeSnapshot(table, l) }); err != nil {
+		s.w.log.Debug("registry: bucket snapshot: write failed", "bucket", table+"/"+bucket, "err", err)
 	}
 }
 
@@ -312,7 +347,7 @@ func (s *Store) writeSnapshot(table string, l *bucketLoad) error {
 			delete(entries, n)
 		}
 	}
-	data, kept := s.codec.encode(l.czxid, st.Version, entries, snapshotMax)
+	data, kept := s.codec.encode(l.czxid, st.Version, entries, s.snapLimit)
 	if kept < len(entries) {
 		s.w.log.Warn("registry: bucket snapshot over its size bound; keys left out are read one by one",
 			"bucket", table+"/"+l.bucket, "keys", len(entries), "kept", kept)

@@ -92,11 +92,17 @@ type Store struct {
 	subs   map[*storeSub]struct{}
 	// migratedAt is when each table's flat keys were last moved into buckets (migrate.go).
 	migratedAt map[string]time.Time
-	// snapBusy holds "<table>/<bucket>" of the bucket snapshots being written (load.go).
-	snapBusy map[string]bool
+	// snapBusy holds "<table>/<bucket>" of the bucket snapshots being written (load.go): 1, or 2 when
+	// another was asked for meanwhile.
+	snapBusy map[string]int
 
 	codec   *snapCodec
 	snapSem chan struct{} // bounds the snapshot writers running at once
+	// snapLimit bounds a snapshot's data (snapshotMax; tests set less).
+	snapLimit int
+	// noSnapshots makes the Store behave as the version before snapshots did: it neither reads nor writes
+	// them (tests of a rolling upgrade).
+	noSnapshots bool
 }
 
 // snapshotWriters bounds the bucket snapshots a Store writes at once.
@@ -117,8 +123,8 @@ func NewStore(w *Watcher, opts StoreOptions) (*Store, error) {
 	return &Store{
 		w: w, root: strings.TrimSuffix(opts.Root, "/"), opTimeout: opts.OpTimeout, listConc: opts.ListConcurrency,
 		migrateEvery: opts.MigrateInterval,
-		subs:         map[*storeSub]struct{}{}, migratedAt: map[string]time.Time{}, snapBusy: map[string]bool{},
-		codec: codec, snapSem: make(chan struct{}, snapshotWriters),
+		subs:         map[*storeSub]struct{}{}, migratedAt: map[string]time.Time{}, snapBusy: map[string]int{},
+		codec: codec, snapSem: make(chan struct{}, snapshotWriters), snapLimit: snapshotMax,
 	}, nil
 }
 
@@ -300,7 +306,7 @@ func (s *Store) write(table, name string, ops ...any) ([]zk.MultiResponse, error
 			Version: st.Version}}, ops...)
 		res, err := s.w.conn.Multi(all...)
 		if err == nil {
-			if (st.Version+1)%snapshotEvery == 0 {
+			if (st.Version+1)%snapshotEvery == 0 && !s.noSnapshots {
 				s.snapshotLater(table, bucketOf(name), nil)
 			}
 			return res[1:], nil
