@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path"
@@ -53,7 +54,7 @@ func zkEnv() (server, digest string, err error) {
 
 // openInstance opens a registry on root as the gateway does.
 func openInstance(ctx context.Context, server, digest, root string) (*registry.Registry, *zk.Watcher, func(), error) {
-	w, err := zk.New(zk.Options{Servers: []string{server}, Digest: digest, Logger: discard()})
+	w, err := zk.New(zk.Options{Servers: []string{server}, Digest: digest, Logger: zkLogger()})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -442,6 +443,15 @@ func deleteTreeParallel(c *gozk.Conn, p string) (int, error) {
 	}
 	err := del(p)
 	return int(n.Load()), err
+}
+
+// zkLogger is the ZooKeeper client's logger of an instance: with YARNGATE_SCALE_ZK_LOG=1 its Info lines (the
+// store's "table listed": keys from snapshots and read one by one) on stderr, else nothing.
+func zkLogger() *slog.Logger {
+	if os.Getenv("YARNGATE_SCALE_ZK_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return discard()
 }
 
 type quietZK struct{}
