@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"math"
 	mrand "math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/yarngate/yarngate/registry"
+	"github.com/yarngate/yarngate/testenv"
 )
 
 func TestSnapCodec(t *testing.T) {
@@ -585,4 +588,109 @@ func FuzzSnapshotDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkStoreList lists a table of $YARNGATE_BENCH_LIST_KEYS keys (default 10,000) of 780 bytes as a
+// registry's open does: from the bucket snapshots, and as an instance without snapshots does (every key
+// read, ListConcurrency calls at a time). It reports keys/s.
+func BenchmarkStoreList(b *testing.B) {
+	server := testenv.Require(b).ZooKeeper
+	keys := 10000
+	if v, err := strconv.Atoi(os.Getenv("YARNGATE_BENCH_LIST_KEYS")); err == nil && v > 0 {
+		keys = v
+	}
+	w, err := New(Options{Servers: []string{server}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = w.Close() })
+	for deadline := time.Now().Add(15 * time.Second); w.Session().State != StateConnected; {
+		if time.Now().After(deadline) {
+			b.Fatal("no ZooKeeper session")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rb := make([]byte, 4)
+	_, _ = rand.Read(rb)
+	root := "/yarngate-test/BenchmarkStoreList-" + hex.EncodeToString(rb)
+	b.Cleanup(func() {
+		if err := deleteTree(w.conn, root); err != nil {
+			b.Errorf("delete %s: %v", root, err)
+		}
+	})
+	seeder, err := NewStore(w, StoreOptions{Root: root})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = seeder.Close() })
+	ctx := context.Background()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < keys; i = int(next.Add(1)) - 1 {
+				key := fmt.Sprintf("t/application_1767225600000_%06d", i)
+				if _, err := seeder.Create(ctx, key, value(key, 0, 780)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.Logf("seeded %d keys in %v", keys, time.Since(start).Round(time.Millisecond))
+	// One listing refreshes the stale snapshots; wait until they cover every key.
+	if _, err := seeder.List(ctx, "t"); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		loads, err := seeder.loadBuckets(ctx, "t", func() []string {
+			var bs []string
+			for i := range bucketCount {
+				bs = append(bs, bucketName(i))
+			}
+			return bs
+		}())
+		if err != nil {
+			b.Fatal(err)
+		}
+		covered := 0
+		for _, l := range loads {
+			covered += l.fromSnap
+		}
+		if covered == keys {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("snapshots cover %d of %d keys", covered, keys)
+		}
+		time.Sleep(time.Second)
+	}
+	for _, tc := range []struct {
+		name      string
+		snapshots bool
+		conc      int
+	}{
+		{"snapshots", true, defaultListConcurrency},
+		{"every-key-32", false, 32},
+		{"every-key-128", false, 128},
+		{"every-key-512", false, 512},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, err := NewStore(w, StoreOptions{Root: root, ListConcurrency: tc.conc})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			s.noSnapshots = !tc.snapshots
+			for b.Loop() {
+				list, err := s.List(ctx, "t")
+				if err != nil || len(list) != keys {
+					b.Fatalf("List: %d entries, %v", len(list), err)
+				}
+			}
+			b.ReportMetric(float64(keys)*float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+		})
+	}
 }
