@@ -58,6 +58,16 @@ type JobUpgrade struct {
 	EndedAt     *time.Time `json:"endedAt,omitempty"`
 }
 
+// Final reports whether the upgrade has ended: SUCCEEDED (the new spec runs), ROLLED_BACK (the previous spec
+// runs again) or FAILED (it gave up: the old job runs on, or could not be rolled back).
+func (u JobUpgrade) Final() bool {
+	switch u.Step {
+	case "SUCCEEDED", "ROLLED_BACK", "FAILED":
+		return true
+	}
+	return false
+}
+
 // JobRun is one application of a job (a job outlives its applications through upgrades).
 type JobRun struct {
 	// ApplicationID is absent while its launch is under way.
