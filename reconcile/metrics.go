@@ -36,7 +36,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		phases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "yarngate_reconcile_phase_duration_seconds",
-			Help:    "Time each phase of a reconciliation took: list (ResourceManager), applications, session_jobs, sessions, cluster_jobs, full (records YARN did not list, savepoints).",
+			Help:    "Time each phase of a reconciliation took: list (ResourceManager), applications, session_jobs, sessions, cluster_jobs, late_archives, full (records YARN did not list, savepoints).",
 			Buckets: prometheus.ExponentialBuckets(0.005, 3, 9),
 		}, []string{"phase"}),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{

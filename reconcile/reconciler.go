@@ -222,8 +222,8 @@ type Reconciler struct {
 	budget   atomic.Int64               // JobManager calls left to this pass for answers that are due
 	// healthBudget is the health checks left to this pass.
 	healthBudget atomic.Int64
-	offset   int                        // where the next pass starts its walk of the applications (rotate)
-	lastFull time.Time                  // start of the last full list
+	offset       int       // where the next pass starts its walk of the applications (rotate)
+	lastFull     time.Time // start of the last full list
 	// lastActive is the start of the last list of the applications not ended (or of every application),
 	// active the applications it listed that had not ended.
 	lastActive time.Time
@@ -399,6 +399,8 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	t = m.phase("sessions", t, r.opts.Now())
 	r.reconcileClusterJobs(ctx)
 	t = m.phase("cluster_jobs", t, r.opts.Now())
+	r.lateArchives(ctx)
+	t = m.phase("late_archives", t, r.opts.Now())
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pass cut short after %s: %w", r.opts.Now().Sub(began), err)
 	}
