@@ -18,7 +18,12 @@ import (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
-	os.Exit(m.Run())
+	code := m.Run()
+	if builtBin != "" {
+		// gatewayBinary's build (~45 MB) would otherwise stay in the temporary directory after every run.
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
 }
 
 // running is a gateway started in-process by Run.

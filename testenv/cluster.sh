@@ -62,6 +62,10 @@ max_completed_apps=${YARNGATE_TE_MAX_COMPLETED_APPS:-1000}
 # a Kerberized cluster (its NodeManager would need Hadoop's native library). While an application's logs are not
 # aggregated yet, the ResourceManager keeps it beyond max_completed_apps.
 log_aggregation=${YARNGATE_TE_LOG_AGGREGATION:-1}
+# Free disk space (MiB) up refuses to start without: make test writes a few GiB (HDFS blocks, localized Flink jars,
+# container logs, private clusters), and a NodeManager on a full disk offers no resources, which tests would only
+# show as applications stuck in ACCEPTED.
+min_free_mb=${YARNGATE_TE_MIN_FREE_MB:-6144}
 # Kerberos mode only: the KDC's TCP port and realm, the longest ticket it issues (seconds), and optional HDFS
 # delegation-token lifetimes (ms; empty means Hadoop's defaults of 7 days max, renewed every 24 h).
 kdc_port=${YARNGATE_TE_KDC_PORT:-18800}
@@ -630,6 +634,14 @@ mode_text() {
   return 0
 }
 
+# check_free_space dies when the run directory's file system has less than min_free_mb free.
+check_free_space() {
+  local free_mb
+  free_mb=$(df -Pm "$run" | awk 'NR == 2 {print $4}')
+  ((free_mb >= min_free_mb)) ||
+    die "only ${free_mb} MiB free on the disk of $run (at least ${min_free_mb} needed, YARNGATE_TE_MIN_FREE_MB): free some space first"
+}
+
 cmd_up() {
   local t0=$SECONDS i
   if [[ -f $run/cluster.env ]] && { ((!kerberos)) || alive kdc; } && alive dfs && alive nm && rm_started && zk_ok; then
@@ -647,6 +659,7 @@ cmd_up() {
   cmd_fetch
   rm -f "$run/cluster.env"
   mkdir -p "$run/logs" "$run/pids"
+  check_free_space
   mode_text >"$run/mode"
   daemon_env
   ((kerberos)) && start_kdc

@@ -199,7 +199,11 @@ public final class Launcher {
     y.put("yarn.nodemanager.local-dirs", new File(base, "nm-local").getPath());
     y.put("yarn.nodemanager.log-dirs", new File(base, "nm-logs").getPath());
     y.put("yarn.nodemanager.delete.debug-delay-sec", "600");
-    y.put("yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage", "99.5");
+    // The NodeManager marks its directories bad (and offers no resources: AMs stay ACCEPTED, Flink reports "0 virtual
+    // cores available") when the disk is fuller than a percentage. On a large, shared disk a percentage says little;
+    // what matters is room for localized jars and container logs, so the cut-off is an absolute 1 GiB.
+    y.put("yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage", "100.0");
+    y.put("yarn.nodemanager.disk-health-checker.min-free-space-per-disk-mb", "1024");
     y.put("yarn.nodemanager.recovery.enabled", "false");
     // Log aggregation: a finished container's logs move to HDFS (TFile controller, the default layout of 3.4:
     // <remote-app-log-dir>/<user>/bucket-logs-tfile/<bucket>/<appId>/<host>_<port>), where the gateway's log
