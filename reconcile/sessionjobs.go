@@ -51,15 +51,12 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 			}
 		}
 	}
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool {
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool {
 		if rec.Kind != registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
 			return false
 		}
 		_, ok := listed[rec.ApplicationID]
-		if !full && !ok {
-			return false
-		}
-		return !(rec.Terminal && ok && observe.Settled(observe.KindSessionJob, rec.Status, r.opts.Now()))
+		return full || ok // a terminal record of a listed session that has settled is passed over below
 	}) {
 		if ctx.Err() != nil {
 			return
