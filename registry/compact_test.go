@@ -246,3 +246,25 @@ func TestRecordMemory(t *testing.T) {
 		t.Errorf("%.0f bytes per record, want at most 1 KiB", per)
 	}
 }
+
+// BenchmarkCached measures a read of one typical record from memory (decompression and decoding).
+func BenchmarkCached(b *testing.B) {
+	reg := registrytest.Open(b, registrytest.NewMemStore())
+	const n = 1000
+	ids := make([]string, n)
+	for i := range n {
+		rec, err := reg.Create(b.Context(), registrytest.TypicalRecord(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = rec.ID
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := reg.Cached(ids[i%n]); !ok {
+			b.Fatal("not found")
+		}
+		i++
+	}
+}
