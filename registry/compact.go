@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 	"unique"
 
@@ -98,7 +99,10 @@ func newIndex() *btree.BTreeG[*entry] { return btree.NewG(32, entryLess) }
 // codec compresses records' JSON with a dictionary of typical records, which is where most of a small
 // record's redundancy is (field names, ids, states). The dictionary lives in memory only: nothing it
 // compresses is ever stored.
-type codec struct{ dict *s2.Dict }
+type codec struct {
+	dict    *s2.Dict
+	buffers sync.Pool // of *[]byte: decompressed JSON being decoded
+}
 
 func newCodec() *codec {
 	var sample []byte
@@ -116,17 +120,22 @@ func newCodec() *codec {
 // case).
 func (c *codec) encode(raw []byte) []byte { return bytes.Clone(c.dict.EncodeBetter(nil, raw)) }
 
-// decode returns the record an entry holds.
+// decode returns the record an entry holds. The JSON is decompressed into a pooled buffer: decoding copies
+// what it keeps (strings, json.RawMessage), so that a read allocates only the record.
 func (c *codec) decode(e *entry) (Record, error) {
-	raw, err := c.dict.Decode(nil, e.data)
+	bp, _ := c.buffers.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer c.buffers.Put(bp)
+	raw, err := c.dict.Decode((*bp)[:cap(*bp)], e.data)
 	if err != nil {
 		return Record{}, fmt.Errorf("registry: record %s: decompress: %w", e.ID, err)
 	}
-	rec, err := decodeRecord(Entry{Key: key(TableJobs, e.ID), Value: raw, Version: e.version})
-	if err != nil {
-		return Record{}, err
+	if cap(raw) <= 64<<10 {
+		*bp = raw // kept for the next read (a larger one is left to the collector)
 	}
-	return rec, nil
+	return decodeRecord(Entry{Key: key(TableJobs, e.ID), Value: raw, Version: e.version})
 }
 
 // dictionaryRecords are records shaped as the gateway writes them (an application job with its history,
