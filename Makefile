@@ -43,6 +43,7 @@ fuzz: ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime 20s ./jarfile
 	go test -run '^$$' -fuzz '^FuzzDecodeLeader$$' -fuzztime 15s ./zk
 	go test -run '^$$' -fuzz '^FuzzDecodeActiveRMInfo$$' -fuzztime 10s ./zk
+	go test -run '^$$' -fuzz '^FuzzSnapshotDecode$$' -fuzztime 10s ./zk
 	go test -run '^$$' -fuzz '^FuzzLaunchShell$$' -fuzztime 20s ./flink
 	go test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime 15s ./yarnlogs
 

@@ -112,6 +112,9 @@ type Job struct {
 	// Health is the health of a running job, from its JobManager; absent while it is not
 	// assessed (the job does not run, or health checks are off).
 	Health *JobHealth `json:"health,omitempty"`
+	// AutoRestart is the job's automatic restart policy and the restarts it caused; absent when its request
+	// asked for none.
+	AutoRestart *JobAutoRestart `json:"autoRestart,omitempty"`
 	// Notifications are the job's own webhooks (their secrets by name only).
 	Notifications []Webhook `json:"notifications,omitempty"`
 	// CreatedAt is when the gateway first saw the job.
@@ -161,6 +164,21 @@ type JobHealth struct {
 	Backpressure *string `json:"backpressure"`
 	// AssessedAt is when the assessment last changed.
 	AssessedAt time.Time `json:"assessedAt"`
+}
+
+// JobAutoRestart is a job's automatic restart policy and what came of it.
+type JobAutoRestart struct {
+	// AfterSeconds and MaxRestarts are the policy (the request's autoRestart).
+	AfterSeconds int `json:"afterSeconds"`
+	MaxRestarts  int `json:"maxRestarts"`
+	// Enabled says the gateway restarts jobs automatically (health.autoRestart); false: the policy waits.
+	Enabled bool `json:"enabled"`
+	// Restarts counts the automatic restarts begun; each one is an upgrade with the id auto-restart-<n>.
+	Restarts int `json:"restarts"`
+	// LastRestartAt is when the latest began and LastReason why (the health that caused it); null before
+	// the first.
+	LastRestartAt *time.Time `json:"lastRestartAt"`
+	LastReason    *string    `json:"lastReason"`
 }
 
 // Webhook is a notification target of a job (docs/NOTIFICATIONS.md).

@@ -46,9 +46,22 @@ type JobRequest struct {
 	// job belongs to that user and runs as that user. Only callers the gateway's rules allow to act for
 	// that user may name one (auth.proxyUsers); others get 403 forbidden.
 	ProxyUser string `json:"proxyUser,omitempty"`
+	// AutoRestart restarts the job automatically when it stays unhealthy (docs/NOTIFICATIONS.md): from its
+	// latest retained checkpoint, else its newest completed savepoint. Only for application jobs that run
+	// one Flink job, and only where the gateway allows it (health.autoRestart).
+	AutoRestart *AutoRestartSpec `json:"autoRestart,omitempty"`
 	// Notifications are webhooks that receive the job's events (state and health changes, savepoints,
 	// upgrade steps), besides the gateway's global ones. At most 4.
 	Notifications []Webhook `json:"notifications,omitempty"`
+}
+
+// AutoRestartSpec is a job's automatic restart policy.
+type AutoRestartSpec struct {
+	// AfterSeconds is how long the job must be unhealthy, without a break, before it is restarted (at
+	// least 1).
+	AfterSeconds int `json:"afterSeconds"`
+	// MaxRestarts caps the automatic restarts over the job's life (1 to 100).
+	MaxRestarts int `json:"maxRestarts"`
 }
 
 // JobManagerSpec sizes the JobManager.

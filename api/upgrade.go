@@ -51,11 +51,25 @@ type JobUpgrade struct {
 	StepAt time.Time `json:"stepAt"`
 	// Restore is the savepoint or checkpoint the new application restores (and a rollback).
 	Restore *string `json:"restore,omitempty"`
+	// Automatic marks an automatic restart (the job's own spec in last-state mode; id auto-restart-<n>),
+	// begun by the gateway because of Reason.
+	Automatic bool    `json:"automatic,omitempty"`
+	Reason    *string `json:"reason,omitempty"`
 	// Failure says why it rolled back or failed.
 	Failure     *string    `json:"failure,omitempty"`
 	RequestedBy string     `json:"requestedBy,omitempty"`
 	RequestedAt time.Time  `json:"requestedAt"`
 	EndedAt     *time.Time `json:"endedAt,omitempty"`
+}
+
+// Final reports whether the upgrade has ended: SUCCEEDED (the new spec runs), ROLLED_BACK (the previous spec
+// runs again) or FAILED (it gave up: the old job runs on, or could not be rolled back).
+func (u JobUpgrade) Final() bool {
+	switch u.Step {
+	case "SUCCEEDED", "ROLLED_BACK", "FAILED":
+		return true
+	}
+	return false
 }
 
 // JobRun is one application of a job (a job outlives its applications through upgrades).

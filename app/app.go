@@ -228,6 +228,7 @@ func Run(ctx context.Context, opts Options) error {
 			Admins: admins, Jars: jarOwners, Impersonation: impersonation(cfg, store, logger), Clusters: clusters,
 			Logs:                 job.LogSources{YARN: yc, Files: store, Layout: ep.remoteLogs},
 			UpgradeHealthTimeout: cfg.Jobs.UpgradeHealthTimeout, ArchivedCheckpoint: rec.LatestArchivedCheckpoint,
+			AutoRestart:   cfg.Health.AutoRestart && cfg.Health.Interval > 0,
 			SavepointRoot: launcher.SavepointRoot(), CheckWebhook: notifier.CheckWebhook, Logger: logger, Metrics: metrics,
 		}))
 		if err != nil {

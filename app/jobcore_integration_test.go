@@ -105,10 +105,23 @@ func TestJobMainFailsAfterItsJobFinished(t *testing.T) {
 			if last.Flink.Failure == nil || !strings.Contains(*last.Flink.Failure, "summary step failed on purpose") {
 				t.Fatalf("flink.failure = %v, want main()'s exception", deref(last.Flink.Failure))
 			}
-			// The Flink job itself finished (its archive says so); the application failed.
-			if deref(last.Flink.State) != "FINISHED" || last.YARN.State != "FAILED" {
-				t.Errorf("flink.state %s, yarn %s/%s; want the Flink job FINISHED in a FAILED application",
-					deref(last.Flink.State), last.YARN.State, last.YARN.FinalStatus)
+			// The Flink job itself finished; the application failed. The gateway learns the job's end from the
+			// JobManager (asked every few seconds) or, once the cluster is gone, from the job's archive. A
+			// JobManager that exits right after the job ended may not have written the archive (it does so as
+			// the job ends, asynchronously): then nothing tells the job's end, and flink.state stays what the
+			// JobManager last said. An archive there that the gateway did not take is a bug.
+			if last.YARN.State != "FAILED" {
+				t.Errorf("yarn %s/%s, want the application FAILED", last.YARN.State, last.YARN.FinalStatus)
+			}
+			if got := deref(last.Flink.State); got != "FINISHED" {
+				archive := strings.TrimPrefix(g.hdfsPath("archive/"+last.Flink.JobID), "hdfs://")
+				if st, err := g.cluster.StatHDFS(t.Context(), archive); err == nil {
+					t.Errorf("flink.state %s although the job's archive is there (%s, %d bytes): want FINISHED", got, archive, st.Length)
+				} else if got != "RUNNING" {
+					t.Errorf("flink.state %s without an archive, want the JobManager's last answer, RUNNING", got)
+				} else {
+					t.Logf("the JobManager exited before it archived the job (%v): flink.state stays RUNNING", err)
+				}
 			}
 			t.Logf("failure %q, flink state %s, yarn %s/%s", *last.Flink.Failure, deref(last.Flink.State), last.YARN.State, last.YARN.FinalStatus)
 		})

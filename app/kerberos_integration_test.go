@@ -80,7 +80,6 @@ func TestKerberizedGateway(t *testing.T) {
 	if os.Getenv("YARNGATE_TEST_KERBEROS") != "1" && !testenv.Required() {
 		t.Skip("starts a private Kerberized cluster: runs under make test, CI or YARNGATE_TEST_KERBEROS=1")
 	}
-	t.Parallel()
 	c := kerberizedCluster(t)
 	refresh := startTicketRefresh(t, c) // watched while the subtests run, checked by kerberosOperations
 

@@ -29,6 +29,9 @@ const itWebhookSecret = "integration-test-webhook-secret"
 type hookCall struct {
 	ID, Type, JobID, State, Previous, Health string
 	Status                                   int // what the receiver answered
+	// Reason and Data are the payload's (upgrade and savepoint events).
+	Reason string
+	Data   map[string]string
 }
 
 // hookReceiver is a webhook receiver: it checks every call's signature and records it. While refusing, it
@@ -72,7 +75,8 @@ func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	c := hookCall{ID: p.ID, Type: p.Type, JobID: p.Job.ID, State: p.State, Previous: p.PreviousState, Status: http.StatusOK}
+	c := hookCall{ID: p.ID, Type: p.Type, JobID: p.Job.ID, State: p.State, Previous: p.PreviousState, Status: http.StatusOK,
+		Reason: p.Reason, Data: p.Data}
 	if p.Health != nil {
 		c.Health = p.Health.Status
 	}

@@ -223,7 +223,6 @@ func TestRegistryDurableAndShared(t *testing.T) {
 	if os.Getenv("YARNGATE_TEST_REGISTRY") != "1" && !testenv.Required() {
 		t.Skip("starts a private cluster: runs under make test, CI or YARNGATE_TEST_REGISTRY=1")
 	}
-	t.Parallel()
 	shared := testenv.Require(t) // Flink homes and the example jar
 	jar, err := os.ReadFile(shared.ExampleJar)
 	if err != nil {

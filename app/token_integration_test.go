@@ -160,7 +160,6 @@ func TestKerberizedJobOutlivesToken(t *testing.T) {
 	if os.Getenv("YARNGATE_TEST_TOKEN_LIFETIME") != "1" && !testenv.Required() {
 		t.Skip("runs a private Kerberized cluster with short-lived tokens: runs under make test, CI or YARNGATE_TEST_TOKEN_LIFETIME=1")
 	}
-	t.Parallel()
 	versions := flinkVersions
 	if v := os.Getenv("YARNGATE_TEST_TOKEN_FLINK"); v != "" {
 		versions = strings.Split(v, ",")

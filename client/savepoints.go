@@ -70,3 +70,23 @@ func (c *Client) UpgradeJob(ctx context.Context, id string, req api.UpgradeReque
 	_, err = c.call(ctx, r, &j)
 	return j, err
 }
+
+// UpgradePollInterval is how often WaitUpgrade asks for the job.
+const UpgradePollInterval = 2 * time.Second
+
+// WaitUpgrade polls a job until its upgrade upgradeID has ended (api.JobUpgrade.Final), or ctx ends; the
+// answer is the job then. Transient failures are retried like the job waits'.
+func (c *Client) WaitUpgrade(ctx context.Context, id, upgradeID string) (api.Job, error) {
+	for {
+		j, err := c.GetJob(ctx, id)
+		if err != nil && !retryable(err) {
+			return api.Job{}, err
+		}
+		if err == nil && j.Upgrade != nil && j.Upgrade.ID == upgradeID && j.Upgrade.Final() {
+			return j, nil
+		}
+		if err := sleep(ctx, UpgradePollInterval); err != nil {
+			return j, err
+		}
+	}
+}

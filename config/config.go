@@ -417,6 +417,9 @@ type Health struct {
 	CheckpointAge time.Duration `yaml:"checkpointAge"`
 	// Backpressure: high backpressure makes a job degraded (backpressure).
 	Backpressure bool `yaml:"backpressure"`
+	// AutoRestart lets jobs that ask for it (their request's autoRestart) be restarted automatically when
+	// they stay unhealthy; off by default (autoRestart).
+	AutoRestart bool `yaml:"autoRestart"`
 }
 
 // Notify configures webhook notifications.

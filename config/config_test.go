@@ -225,6 +225,7 @@ func TestValidate(t *testing.T) {
 		{"short ha session timeout", func(c *Config) { c.Flink.HA.SessionTimeout = 100 * time.Millisecond }, "flink.ha.sessionTimeout"},
 		{"no task manager slots", func(c *Config) { c.Jobs.TaskManagerSlots = 0 }, "jobs.taskManagerSlots"},
 		{"no max wait", func(c *Config) { c.Jobs.MaxWait = 0 }, "jobs.maxWait"},
+		{"automatic restarts without health checks", func(c *Config) { c.Health.AutoRestart, c.Health.Interval = true, 0 }, "health.autoRestart"},
 		{"zero dial timeout", func(c *Config) { c.HDFS.DialTimeout = 0 }, "hdfs.dialTimeout"},
 		{"negative io timeout", func(c *Config) { c.HDFS.IOTimeout = -time.Second }, "hdfs.ioTimeout"},
 		{"pool too large", func(c *Config) { c.HDFS.PoolSize = 65 }, "hdfs.poolSize"},

@@ -202,6 +202,8 @@ var keys = []Key{
 		set: setDuration(func(c *Config) *time.Duration { return &c.Health.CheckpointAge })},
 	{Path: "health.backpressure", Env: "YARNGATE_HEALTH_BACKPRESSURE", Flag: "health.backpressure", Usage: "high backpressure makes a job degraded",
 		set: setBool(func(c *Config) *bool { return &c.Health.Backpressure })},
+	{Path: "health.autoRestart", Env: "YARNGATE_HEALTH_AUTO_RESTART", Flag: "health.auto-restart", Usage: "restart jobs that ask for it (autoRestart) from their latest checkpoint when they stay unhealthy",
+		set: setBool(func(c *Config) *bool { return &c.Health.AutoRestart })},
 	{Path: "notify.webhooks", Env: "YARNGATE_NOTIFY_WEBHOOKS", Flag: "notify.webhooks", Usage: "global webhooks: URL SECRET-NAME [EVENT...],URL ...",
 		set: setWebhooks},
 	{Path: "notify.secrets", Env: "YARNGATE_NOTIFY_SECRETS", Flag: "notify.secrets", Usage: "webhook signing secrets: name=secret,name=secret (secrets)",

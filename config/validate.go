@@ -315,6 +315,9 @@ func (c Config) validateNotify(bad func(key, format string, args ...any)) {
 	if h.Interval < 0 || h.RestartWindow < 0 || h.CheckpointAge < 0 || h.MaxRestarts < 0 {
 		bad("health", "interval, restartWindow, checkpointAge and maxRestarts may not be negative")
 	}
+	if h.AutoRestart && h.Interval == 0 {
+		bad("health.autoRestart", "needs health checks (health.interval above 0): restarts follow the jobs' health")
+	}
 	events := map[string]bool{"state": true, "health": true, "savepoint": true, "upgrade": true}
 	for i, w := range c.Notify.Webhooks {
 		if w.URL == "" {

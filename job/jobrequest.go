@@ -123,9 +123,34 @@ func normalizeJobRequest(r *api.JobRequest) (map[string]string, error) {
 			e.Add("savepoint.claimMode", "must be CLAIM, NO_CLAIM or LEGACY, not %q", r.Savepoint.ClaimMode)
 		}
 	}
+	checkAutoRestart(r, &e)
 	checkKeytabID(r.KeytabID, &e)
 	cfg := flinkConfigStrings(r.FlinkConfig, &e)
 	return cfg, e.OrNil()
+}
+
+// maxAutoRestarts bounds a job's autoRestart.maxRestarts.
+const maxAutoRestarts = 100
+
+// checkAutoRestart checks a request's autoRestart: a job alone in its own application cluster, with a
+// positive delay and limit.
+func checkAutoRestart(r *api.JobRequest, e *api.SpecError) {
+	a := r.AutoRestart
+	if a == nil {
+		return
+	}
+	if r.Target != targetApplication {
+		e.Add("autoRestart", "only for jobs in their own application cluster, not with target %s", r.Target)
+	}
+	if r.MultipleJobs {
+		e.Add("autoRestart", "not with multipleJobs: only an application of one Flink job is restarted automatically")
+	}
+	if a.AfterSeconds < 1 {
+		e.Add("autoRestart.afterSeconds", "must be at least 1")
+	}
+	if a.MaxRestarts < 1 || a.MaxRestarts > maxAutoRestarts {
+		e.Add("autoRestart.maxRestarts", "must be 1 to %d", maxAutoRestarts)
+	}
 }
 
 // checkKeytabID checks the form of a request's keytabId.

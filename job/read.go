@@ -279,6 +279,7 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 	}
 	job.Credentials = renderCredentials(creds)
 	job.Upgrade, job.Runs = renderUpgrade(rec)
+	job.AutoRestart = s.renderAutoRestart(rec)
 	job.Health = renderHealth(st.Health)
 	job.Notifications = renderWebhooks(rec.Webhooks)
 	for _, j := range st.Flink.Jobs {

@@ -133,6 +133,9 @@ type Options struct {
 	// UpgradeHealthTimeout is how long the new application of an upgrade may take to run and complete a
 	// checkpoint before it is rolled back. Default 5 minutes.
 	UpgradeHealthTimeout time.Duration
+	// AutoRestart is the gateway's switch of automatic restarts (health.autoRestart, with health checks
+	// on): off, a request's autoRestart is refused and recorded policies wait.
+	AutoRestart bool
 	// Logs is where the log routes read containers' logs; without Logs.YARN they answer 503.
 	Logs LogSources
 	// Logger and Metrics are required.

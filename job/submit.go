@@ -35,6 +35,10 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 	if err != nil {
 		return api.Job{}, false, err
 	}
+	if req.AutoRestart != nil && !s.opts.AutoRestart {
+		return api.Job{}, false, &api.SpecError{Problems: []api.FieldProblem{{Field: "autoRestart",
+			Reason: "automatic restarts are off on this gateway (health.autoRestart)"}}}
+	}
 	acl, err := aclFrom(req.ACL)
 	if err != nil {
 		return api.Job{}, false, err
@@ -76,7 +80,7 @@ func (s *Service) Submit(ctx context.Context, req api.JobRequest, key string) (j
 			}
 		}
 		tmpl := registry.Record{Kind: registry.KindJob, Name: req.Name, Target: req.Target, Spec: redactedSpec(req),
-			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl, Webhooks: hooks}
+			Owner: a.owner, SubmittedBy: a.caller.Name, ACL: acl, Webhooks: hooks, AutoRestart: autoRestartOf(req.AutoRestart)}
 		rec, created, err = s.launchOnce(ctx, key, fp, spec, tmpl)
 	}
 	if err != nil {
@@ -241,6 +245,9 @@ func (s *Service) record(ctx context.Context, rec registry.Record, cl *keyClaim)
 		_, err = s.opts.Registry.Update(wctx, rec.ID, func(old *registry.Record) (bool, error) {
 			old.KeyHash, old.Fingerprint, old.Spec, old.Name, old.Target = rec.KeyHash, rec.Fingerprint, rec.Spec, rec.Name, rec.Target
 			old.Credentials, old.Owner, old.SubmittedBy, old.ACL = rec.Credentials, rec.Owner, rec.SubmittedBy, rec.ACL
+			if old.AutoRestart == nil {
+				old.AutoRestart = rec.AutoRestart
+			}
 			return true, nil
 		})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/yarngate/yarngate/api"
@@ -46,6 +47,8 @@ func (s *Service) Upgrade(ctx context.Context, id string, req api.UpgradeRequest
 	var e api.SpecError
 	if req.UpgradeID != "" && !validTriggerID(req.UpgradeID) {
 		e.Add("upgradeId", "must be 1 to 64 letters, digits, '-', '_' or '.'")
+	} else if strings.HasPrefix(req.UpgradeID, "auto-restart-") {
+		e.Add("upgradeId", "auto-restart-<n> names the gateway's automatic restarts")
 	}
 	mode := cmp.Or(string(req.Mode), observe.UpgradeSavepoint)
 	if mode != observe.UpgradeSavepoint && mode != observe.UpgradeStateless && mode != observe.UpgradeLastState {
@@ -183,6 +186,7 @@ func (s *Service) RunUpgrades(ctx context.Context) {
 		if !s.opts.Observer.Leading() {
 			continue
 		}
+		s.autoRestarts(ctx, time.Now())
 		for _, rec := range s.opts.Registry.List(func(r *registry.Summary) bool {
 			return r.UpgradeStep != "" && !observe.UpgradeFinal(r.UpgradeStep)
 		}) {
@@ -280,7 +284,8 @@ func (s *Service) observeUpgrade(ctx context.Context, rec registry.Record, u obs
 			}
 		}
 	}
-	if u.Step == observe.StepStopping && u.Mode == observe.UpgradeLastState && o.OldEnded && s.opts.ArchivedCheckpoint != nil {
+	s.observeRestart(ctx, rec, u, &o)
+	if u.Step == observe.StepStopping && u.Mode == observe.UpgradeLastState && o.OldEnded && !u.RestoreSavepoint && s.opts.ArchivedCheckpoint != nil {
 		o.FinalCheckpoint = s.opts.ArchivedCheckpoint(ctx, rec.Status.Flink.JobID)
 	}
 	o.Launched = rec.Runs[u.To].ApplicationID
@@ -441,6 +446,9 @@ func renderUpgrade(rec registry.Record) (*api.JobUpgrade, []api.JobRun) {
 		}
 		if u.Failure != "" {
 			up.Failure = ptr(u.Failure)
+		}
+		if up.Automatic = u.Restart; u.Reason != "" {
+			up.Reason = ptr(u.Reason)
 		}
 		if !u.EndedAt.IsZero() {
 			up.EndedAt = ptr(u.EndedAt)

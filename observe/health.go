@@ -32,13 +32,29 @@ type Health struct {
 	Backpressure string `json:"backpressure,omitempty"`
 	// CheckedAt is when the figures were gathered.
 	CheckedAt time.Time `json:"checkedAt,omitzero"`
+	// Since is when the job's health first had this Status without a break (see Following).
+	Since time.Time `json:"since,omitzero"`
+}
+
+// Following returns h, a new assessment, with Since carried over from prev, the assessment before it,
+// when the status did not change, and set to h's CheckedAt when it did.
+func (h Health) Following(prev Health) Health {
+	switch {
+	case h.Status == "":
+		h.Since = time.Time{}
+	case prev.Status == h.Status && !prev.Since.IsZero():
+		h.Since = prev.Since
+	default:
+		h.Since = h.CheckedAt
+	}
+	return h
 }
 
 // Equal reports whether two health assessments are the same.
 func (h Health) Equal(o Health) bool {
 	return h.Status == o.Status && slices.Equal(h.Reasons, o.Reasons) && h.Restarts == o.Restarts &&
 		h.Checkpointing == o.Checkpointing && h.LastCheckpoint.Equal(o.LastCheckpoint) &&
-		h.Backpressure == o.Backpressure && h.CheckedAt.Equal(o.CheckedAt)
+		h.Backpressure == o.Backpressure && h.CheckedAt.Equal(o.CheckedAt) && h.Since.Equal(o.Since)
 }
 
 // HealthSample is what a JobManager answered about one job's health in one check.

@@ -114,15 +114,7 @@ func Application(prev Status, o Observation) (Status, []Action) {
 			next.Flink.Failure = jm.RootException
 		}
 	}
-	for _, a := range o.Archives {
-		next.Flink.Jobs = mergeJobs(next.Flink.Jobs, []FlinkJob{{ID: a.JobID, Name: a.Name, State: a.State}})
-		if a.JobID == next.Flink.JobID && !FlinkEnded(next.Flink.State) {
-			next.Flink.State = a.State // the archive has the last word on a job that ended
-		}
-		if a.State == "FAILED" && a.Failure != "" && next.Flink.Failure == "" {
-			next.Flink.Failure = a.Failure
-		}
-	}
+	applyArchives(&next.Flink, o.Archives)
 	state := applicationState(prev, rep, jm)
 	if state == api.StateFinished || state == api.StateFailed || state == api.StateCanceled {
 		if !next.Flink.MultipleJobs && next.Flink.State == "" {
@@ -136,6 +128,34 @@ func Application(prev Status, o Observation) (Status, []Action) {
 		next.JobManager = jm.URL
 	}
 	return settle(KindJob, prev, next, string(state), o.Now)
+}
+
+// applyArchives takes what job archives say of the Flink jobs into f: an archive has the last word on a job
+// whose end was not seen.
+func applyArchives(f *Flink, archives []Archive) {
+	for _, a := range archives {
+		f.Jobs = mergeJobs(f.Jobs, []FlinkJob{{ID: a.JobID, Name: a.Name, State: a.State}})
+		if a.JobID == f.JobID && !FlinkEnded(f.State) {
+			f.State = a.State
+		}
+		if a.State == "FAILED" && a.Failure != "" && f.Failure == "" {
+			f.Failure = a.Failure
+		}
+	}
+}
+
+// AwaitsArchive reports whether the status of an ended application job still waits for its Flink job's
+// archive at now (see ArchiveGrace): the reconciler reads the archive again until it appears or the grace ends.
+func AwaitsArchive(kind Kind, s Status, now time.Time) bool {
+	return Terminal(kind, s.State) && YARNEnded(s.YARN.State) && awaitsArchive(kind, s, now)
+}
+
+// WithArchive is s with what the archive of its Flink job says: the Flink job's end (and failure), learned
+// after the application ended.
+func WithArchive(s Status, a Archive) Status {
+	next := s.clone()
+	applyArchives(&next.Flink, []Archive{a})
+	return next
 }
 
 // applicationState is the state table of Application.

@@ -58,6 +58,12 @@ type Upgrade struct {
 	AllowNonRestoredState bool `json:"allowNonRestoredState,omitempty"`
 	// HealthTimeout bounds VERIFYING.
 	HealthTimeout time.Duration `json:"healthTimeout"`
+	// Restart marks an automatic restart (see DecideRestart): the job's own spec again, in last-state mode,
+	// restoring its latest retained checkpoint or, when it retains none on cancellation, its newest completed
+	// savepoint (RestoreSavepoint); it is never rolled back. Reason says why the gateway began it.
+	Restart          bool   `json:"restart,omitempty"`
+	RestoreSavepoint bool   `json:"restoreSavepoint,omitempty"`
+	Reason           string `json:"reason,omitempty"`
 	// Failure says why the new spec was rolled back or the upgrade failed.
 	Failure     string    `json:"failure,omitempty"`
 	RequestedBy string    `json:"requestedBy,omitempty"`
@@ -75,6 +81,11 @@ type UpgradeObservation struct {
 	// was read); FinalCheckpoint the latest completed checkpoint the ended old job's archive names (last-state:
 	// the one it retained when it was canceled; a newer checkpoint may have subsumed the one read before).
 	LatestCheckpoint, FinalCheckpoint string
+	// NotRetained says the old job's checkpoints do not outlive its cancellation (its checkpoint
+	// configuration says they are deleted, or not externalized), and NewestSavepoint is the path of the
+	// job's newest completed savepoint: both read for automatic restarts only (Upgrade.Restart).
+	NotRetained     bool
+	NewestSavepoint string
 	// Launched is the application id of the run being launched ("" until it is recorded); LaunchFailure a
 	// launch refused for good (a spec the cluster does not take).
 	Launched      string
@@ -106,6 +117,11 @@ const (
 // stoppingTimeout bounds STOPPING while the old job runs (a last-state upgrade without a retained
 // checkpoint, a stop that never ends): the upgrade fails and the old job runs on.
 const stoppingTimeout = 10 * time.Minute
+
+// restartCheckpointWait is how long an automatic restart of a job that retains its checkpoints waits for
+// its JobManager to name a completed checkpoint before it restores the newest completed savepoint instead
+// (a job in a restart loop may have none to name).
+const restartCheckpointWait = time.Minute
 
 // UpgradeStep derives the next state of an upgrade from what was observed, and the action to take once
 // that state is recorded. It is pure: the driver writes next (when it differs) before it acts, so that a
@@ -145,7 +161,13 @@ func UpgradeStep(u Upgrade, o UpgradeObservation) (Upgrade, UpgradeAction) {
 			}
 		case UpgradeLastState:
 			switch {
-			case o.OldEnded && o.FinalCheckpoint != "":
+			case u.Restart && u.Restore == "" && o.NotRetained && o.NewestSavepoint != "":
+				next.Restore, next.RestoreSavepoint = o.NewestSavepoint, true
+			case u.Restart && u.Restore == "" && o.NotRetained:
+				to(StepFailed, "the job retains no checkpoint on cancellation and has no completed savepoint to restart from")
+			case u.Restart && u.Restore == "" && o.LatestCheckpoint == "" && o.NewestSavepoint != "" && o.Now.Sub(u.StepAt) > restartCheckpointWait:
+				next.Restore, next.RestoreSavepoint = o.NewestSavepoint, true
+			case o.OldEnded && o.FinalCheckpoint != "" && !u.RestoreSavepoint:
 				next.Restore = o.FinalCheckpoint
 				to(StepLaunching, "")
 			case u.Restore == "" && o.LatestCheckpoint != "":
@@ -176,6 +198,8 @@ func UpgradeStep(u Upgrade, o UpgradeObservation) (Upgrade, UpgradeAction) {
 			to(StepVerifying, "")
 		case o.LaunchFailure != "" && rollback:
 			to(StepFailed, next.Failure+"; the rollback could not be launched: "+o.LaunchFailure)
+		case o.LaunchFailure != "" && u.Restart:
+			to(StepFailed, "the restart could not be launched: "+o.LaunchFailure)
 		case o.LaunchFailure != "":
 			next.From, next.To = u.To, u.From // the driver appends the rollback run
 			to(StepRollingBack, "the new spec could not be launched: "+o.LaunchFailure)
@@ -186,11 +210,16 @@ func UpgradeStep(u Upgrade, o UpgradeObservation) (Upgrade, UpgradeAction) {
 		}
 	case StepVerifying:
 		switch {
+		case u.Restart && o.Terminal:
+			// A restart has no other spec to roll back to: the job ended; a restart's limit bounds retries.
+			to(StepFailed, "the restarted application ended "+o.State+" before it was healthy")
 		case o.Terminal:
 			next.From, next.To = u.To, u.From
 			to(StepRollingBack, "the new application ended "+o.State+" before it was healthy")
 		case o.State == "RUNNING" && o.Checkpoints > 0:
 			to(StepSucceeded, "")
+		case o.Now.Sub(u.StepAt) > u.HealthTimeout && u.Restart:
+			to(StepFailed, "the restarted application did not run and complete a checkpoint within "+u.HealthTimeout.String())
 		case o.Now.Sub(u.StepAt) > u.HealthTimeout:
 			next.From, next.To = u.To, u.From
 			to(StepRollingBack, "the new application did not run and complete a checkpoint within "+u.HealthTimeout.String())

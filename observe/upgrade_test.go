@@ -3,6 +3,8 @@ package observe
 import (
 	"testing"
 	"time"
+
+	"github.com/yarngate/yarngate/api"
 )
 
 func TestUpgradeStep(t *testing.T) {
@@ -120,5 +122,14 @@ func TestUpgradeStep(t *testing.T) {
 				tt.check(t, next)
 			}
 		})
+	}
+}
+
+// TestUpgradeFinalMatchesAPI: the API's JobUpgrade.Final, which clients wait on, agrees with UpgradeFinal.
+func TestUpgradeFinalMatchesAPI(t *testing.T) {
+	for _, step := range []string{StepStopping, StepLaunching, StepVerifying, StepRollingBack, StepSucceeded, StepRolledBack, StepFailed} {
+		if got, want := (api.JobUpgrade{Step: step}).Final(), UpgradeFinal(step); got != want {
+			t.Errorf("api.JobUpgrade{Step: %s}.Final() = %v, UpgradeFinal = %v", step, got, want)
+		}
 	}
 }

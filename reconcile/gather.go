@@ -13,6 +13,7 @@ import (
 	"github.com/yarngate/yarngate/flink/jobmanager"
 	"github.com/yarngate/yarngate/ident"
 	"github.com/yarngate/yarngate/observe"
+	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
 	"github.com/yarngate/yarngate/zk"
 )
@@ -80,6 +81,33 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 		}
 	}
 	return observe.Application(prev, o)
+}
+
+// lateArchives reads again the archives of application jobs that ended before their Flink job's end was seen,
+// every pass until one appears or observe.ArchiveGrace has passed: a pass no longer lists such an application
+// (YARN is asked only for the applications that have not ended), and the JobManager may write the archive, or
+// it may become readable, only after YARN reports the application ended.
+func (r *Reconciler) lateArchives(ctx context.Context) {
+	now := r.opts.Now()
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool {
+		// Conditions of observe.AwaitsArchive that the summary holds, so that only the few records ended
+		// within the grace are decoded.
+		return rec.Kind == registry.KindJob && observe.YARNEnded(rec.YARNState) && now.Sub(rec.Since) < observe.ArchiveGrace
+	}) {
+		if !observe.AwaitsArchive(observe.KindJob, rec.Status, now) {
+			continue
+		}
+		jobID := rec.Status.Flink.JobID
+		if ctx.Err() != nil {
+			return
+		}
+		if !ident.ValidFlinkJobID(jobID) {
+			continue
+		}
+		if a := r.archive(ctx, path.Join(r.archiveDir(), jobID), jobID); a != nil {
+			r.write(ctx, rec.ID, observe.KindJob, observe.WithArchive(rec.Status, *a), "")
+		}
+	}
 }
 
 // askJob asks a JobManager for one job (and the root exception of a failing one).

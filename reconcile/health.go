@@ -55,8 +55,8 @@ func (r *Reconciler) assessHealth(ctx context.Context, id string, next *observe.
 		}
 	}
 	s.RunningSince = next.Since
-	h := observe.AssessHealth(next.State, s, r.opts.HealthThresholds, r.opts.Now())
-	if h.Status == next.Health.Status && h.Restarts == next.Health.Restarts && h.Backpressure == next.Health.Backpressure &&
+	h := observe.AssessHealth(next.State, s, r.opts.HealthThresholds, r.opts.Now()).Following(next.Health)
+	if h.Since.Equal(next.Health.Since) && h.Status == next.Health.Status && h.Restarts == next.Health.Restarts && h.Backpressure == next.Health.Backpressure &&
 		h.LastCheckpoint.Equal(next.Health.LastCheckpoint) && equalReasons(h.Reasons, next.Health.Reasons) {
 		return // unchanged: no write for a new CheckedAt alone
 	}

@@ -354,6 +354,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	r.reconcileSessionJobs(ctx, sessionApps, listed, full)
 	r.each(ctx, sessionApps, r.reconcileApp)
 	r.reconcileClusterJobs(ctx)
+	r.lateArchives(ctx)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pass cut short after %s: %w", r.opts.Now().Sub(began), err)
 	}

@@ -420,13 +420,15 @@ func TestMultipleJobsListed(t *testing.T) {
 
 // TestLateArchiveTellsTheFlinkEnd: the application ended before its JobManager was asked again after its Flink
 // job ended (the last answer said RUNNING) and the archive was not there yet at the first look; the archive is
-// looked for again until ArchiveGrace, and has the last word when it appears; without one, the record settles
-// after ArchiveGrace.
+// looked for again, in passes that no longer list the ended application, until ArchiveGrace, and has the last
+// word when it appears; without one, the record settles after ArchiveGrace.
 func TestLateArchiveTellsTheFlinkEnd(t *testing.T) {
 	for _, appears := range []bool{true, false} {
 		t.Run(fmt.Sprintf("archive appears %v", appears), func(t *testing.T) {
 			now := time.Now()
-			h := newHarness(t, Options{Now: func() time.Time { return now }})
+			// Passes list only the applications that have not ended (no full list): the archive is read
+			// again without YARN listing the ended application.
+			h := newHarness(t, Options{Now: func() time.Time { return now }, FullListInterval: time.Hour})
 			flinkID, _ := ident.FlinkJobID(appA)
 			h.jm.set(flinkID, "RUNNING")
 			h.rm.set(h.app(appA, yarnclient.StateRunning, yarnclient.FinalUndefined))

@@ -29,9 +29,14 @@ type Summary struct {
 	State         string
 	Terminal      bool
 	Launcher      string
-	// Schema and YARNState are the record's Status.Schema and Status.YARN.State.
+	// Schema, Since and YARNState are the record's Status.Schema, Status.Since and Status.YARN.State.
 	Schema    int
+	Since     time.Time
 	YARNState string
+	// Health is the record's Status.Health.Status; AutoRestart reports whether it has automatic restarts
+	// (Record.AutoRestart != nil).
+	Health      string
+	AutoRestart bool
 	// UpgradeStep is the step of the record's latest upgrade ("" without one).
 	UpgradeStep string
 	// Cluster reports whether the record has a cluster registration (Record.Cluster != nil).
@@ -64,7 +69,8 @@ func summarize(rec *Record) Summary {
 	s := Summary{
 		ID: rec.ID, Kind: intern(rec.Kind), ApplicationID: rec.ID, Owner: intern(rec.Owner), ACL: rec.ACL,
 		State: intern(rec.State), Terminal: rec.Terminal, Launcher: intern(rec.Launcher),
-		Schema: rec.Status.Schema, YARNState: intern(rec.Status.YARN.State), Cluster: rec.Cluster != nil, Credentials: rec.Credentials,
+		Schema: rec.Status.Schema, Since: rec.Status.Since, YARNState: intern(rec.Status.YARN.State), Cluster: rec.Cluster != nil, Credentials: rec.Credentials,
+		Health: intern(rec.Status.Health.Status), AutoRestart: rec.AutoRestart != nil,
 		Outbox: len(rec.Outbox), Savepoints: len(rec.Savepoints),
 		CreatedAt: rec.CreatedAt, EndedAt: rec.EndedAt, GoneAt: rec.GoneAt,
 	}

@@ -129,8 +129,9 @@ func TestSummaryOf(t *testing.T) {
 	sum := registry.SummaryOf(&rec)
 	tests := map[string]any{
 		"ID": rec.ID, "Kind": rec.Kind, "ApplicationID": rec.ApplicationID, "Owner": rec.Owner, "ACL": rec.ACL,
-		"State": rec.State, "Terminal": rec.Terminal, "Launcher": rec.Launcher, "Schema": rec.Status.Schema,
+		"State": rec.State, "Terminal": rec.Terminal, "Launcher": rec.Launcher, "Schema": rec.Status.Schema, "Since": rec.Status.Since,
 		"YARNState": rec.Status.YARN.State, "UpgradeStep": rec.Upgrade.Step, "Cluster": true, "Credentials": rec.Credentials,
+		"Health": rec.Status.Health.Status, "AutoRestart": true,
 		"Outbox": len(rec.Outbox), "Savepoints": 2, "CreatedAt": rec.CreatedAt, "EndedAt": rec.EndedAt,
 		"GoneAt": rec.GoneAt,
 	}

@@ -15,7 +15,8 @@ const (
 	// EventSavepoint: a savepoint of the job completed or failed. Published by whoever records the
 	// savepoint, with Publish, in the same Update that records it (Data: "status", "path", "triggerId").
 	EventSavepoint = "savepoint"
-	// EventUpgrade: an upgrade reached a step (Data "step", "upgradeId", "mode", "restore"), published by
+	// EventUpgrade: an upgrade reached a step (Data "step", "upgradeId", "mode", "restore"; "reason":
+	// "auto-restart" for an automatic restart, whose cause is the event's Reason), published by
 	// Record.SetUpgrade.
 	EventUpgrade = "upgrade"
 )

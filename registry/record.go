@@ -69,6 +69,9 @@ type Record struct {
 	// ApplicationID); Upgrade is its latest upgrade, in progress or ended.
 	Runs    []Run            `json:"runs,omitempty"`
 	Upgrade *observe.Upgrade `json:"upgrade,omitempty"`
+	// AutoRestart is the job's automatic restart policy (its request's autoRestart) and the restarts begun
+	// under it; nil when the job asked for none.
+	AutoRestart *observe.AutoRestart `json:"autoRestart,omitempty"`
 	// View is the API object as records of schema 0 stored it; decoding converts it into Status (see
 	// upgrade) and it is never written again.
 	View json.RawMessage `json:"view,omitempty"`

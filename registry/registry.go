@@ -508,6 +508,10 @@ func (r *Registry) Update(ctx context.Context, id string, change func(*Record) (
 			u := *rec.Upgrade
 			next.Upgrade = &u
 		}
+		if rec.AutoRestart != nil {
+			a := *rec.AutoRestart
+			next.AutoRestart = &a
+		}
 		changed, err := change(&next)
 		if err != nil || !changed {
 			return rec, err

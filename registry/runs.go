@@ -89,10 +89,17 @@ func (r *Record) SetUpgrade(next observe.Upgrade, now time.Time) bool {
 		if next.Restore != "" {
 			data["restore"] = next.Restore
 		}
+		if next.Restart {
+			data["reason"] = "auto-restart" // the upgrade is an automatic restart; its cause is the event's reason
+		}
 		if next.To >= 0 && next.To < len(r.Runs) && r.Runs[next.To].ApplicationID != "" {
 			data["applicationId"] = r.Runs[next.To].ApplicationID
 		}
-		r.Publish(Event{Type: EventUpgrade, At: now, State: r.State, Reason: next.Failure, Data: data})
+		reason := next.Failure
+		if reason == "" && next.Restart {
+			reason = next.Reason
+		}
+		r.Publish(Event{Type: EventUpgrade, At: now, State: r.State, Reason: reason, Data: data})
 	}
 	return true
 }

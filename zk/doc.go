@@ -14,8 +14,10 @@
 //     Flink's Java-serialised (address, session UUID) pair. Both are fuzzed and bound their allocations by the
 //     input size.
 //   - RMLeaderTracker and FlinkLeaders turn znode snapshots into leaders with change notifications.
-//   - Store implements registry.Store on znodes <root>/<table>/<name>: compare-and-set on the znode's data
-//     version, and Subscribe through a re-armed children watch on the table plus a Watcher path per key.
+//   - Store implements registry.Store on znodes <root>/<table>/%<bucket>/<name> (bucket.go): compare-and-set on
+//     the znode's data version with an append to the bucket's change feed, Subscribe through a Watcher path per
+//     bucket (256 per table), and List from compressed bucket snapshots plus the keys written since
+//     (snapshot.go, load.go).
 //   - Election makes this process a candidate in a leader election of its own (the ZooKeeper recipe: ephemeral
 //     sequential znodes, the lowest leads, each other candidate watches its predecessor), for work that one
 //     gateway instance at a time must do.

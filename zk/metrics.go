@@ -19,6 +19,7 @@ type metrics struct {
 	storeReloads  prometheus.Counter
 	bucketRetries prometheus.Counter
 	migrated      prometheus.Counter
+	snapshots     prometheus.Counter
 	// election metrics, by election path
 	electionLeader      *prometheus.GaugeVec
 	electionTransitions *prometheus.CounterVec
@@ -67,6 +68,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "yarngate", Subsystem: "zk", Name: "store_migrated_keys_total",
 			Help: "Registry keys moved from the previous flat layout into hashed buckets.",
 		}),
+		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "yarngate", Subsystem: "zk", Name: "store_snapshots_written_total",
+			Help: "Registry bucket snapshots written (each a compressed copy of one bucket's keys, read at start-up).",
+		}),
 		storeReloads: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "yarngate", Subsystem: "zk", Name: "store_reloads_total",
 			Help: "Registry table reloads signalled to subscribers, because a new session may have missed changes.",
@@ -93,6 +98,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.storeReloads = register(reg, m.storeReloads)
 	m.bucketRetries = register(reg, m.bucketRetries)
 	m.migrated = register(reg, m.migrated)
+	m.snapshots = register(reg, m.snapshots)
 	m.electionLeader = register(reg, m.electionLeader)
 	m.electionTransitions = register(reg, m.electionTransitions)
 	return m

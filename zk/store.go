@@ -92,7 +92,21 @@ type Store struct {
 	subs   map[*storeSub]struct{}
 	// migratedAt is when each table's flat keys were last moved into buckets (migrate.go).
 	migratedAt map[string]time.Time
+	// snapBusy holds "<table>/<bucket>" of the bucket snapshots being written (load.go): 1, or 2 when
+	// another was asked for meanwhile.
+	snapBusy map[string]int
+
+	codec   *snapCodec
+	snapSem chan struct{} // bounds the snapshot writers running at once
+	// snapLimit bounds a snapshot's data (snapshotMax; tests set less).
+	snapLimit int
+	// noSnapshots makes the Store behave as the version before snapshots did: it neither reads nor writes
+	// them (tests of a rolling upgrade).
+	noSnapshots bool
 }
+
+// snapshotWriters bounds the bucket snapshots a Store writes at once.
+const snapshotWriters = 4
 
 var _ registry.Store = (*Store)(nil)
 
@@ -102,10 +116,15 @@ func NewStore(w *Watcher, opts StoreOptions) (*Store, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	codec, err := newSnapCodec()
+	if err != nil {
+		return nil, err
+	}
 	return &Store{
 		w: w, root: strings.TrimSuffix(opts.Root, "/"), opTimeout: opts.OpTimeout, listConc: opts.ListConcurrency,
 		migrateEvery: opts.MigrateInterval,
-		subs:         map[*storeSub]struct{}{}, migratedAt: map[string]time.Time{},
+		subs:         map[*storeSub]struct{}{}, migratedAt: map[string]time.Time{}, snapBusy: map[string]int{},
+		codec: codec, snapSem: make(chan struct{}, snapshotWriters), snapLimit: snapshotMax,
 	}, nil
 }
 
@@ -287,6 +306,9 @@ func (s *Store) write(table, name string, ops ...any) ([]zk.MultiResponse, error
 			Version: st.Version}}, ops...)
 		res, err := s.w.conn.Multi(all...)
 		if err == nil {
+			if (st.Version+1)%snapshotEvery == 0 && !s.noSnapshots {
+				s.snapshotLater(table, bucketOf(name), nil)
+			}
 			return res[1:], nil
 		}
 		if len(res) != len(all) { // the connection failed: no per-op results
@@ -385,136 +407,6 @@ func (s *Store) Delete(ctx context.Context, key string, v registry.Version) erro
 		return fmt.Errorf("zk: store: delete %s: %w", key, err)
 	}
 	return nil
-}
-
-// List returns every entry of table in key order: the children of its buckets, read ListConcurrency at a
-// time. A key deleted between the listing and its read is left out.
-func (s *Store) List(ctx context.Context, table string) ([]registry.Entry, error) {
-	if err := registry.CheckTable(table); err != nil {
-		return nil, err
-	}
-	names, err := s.children(ctx, table)
-	if err != nil {
-		return nil, fmt.Errorf("zk: store: list %s: %w", table, err)
-	}
-	entries := make([]registry.Entry, len(names))
-	found := make([]bool, len(names))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg      sync.WaitGroup
-		errOnce sync.Once
-		first   error
-		next    = make(chan int)
-	)
-	// Workers read chunks of listChunk keys, one call (goroutine, timer) per chunk rather than per key.
-	for range min(s.listConc, (len(names)+listChunk-1)/listChunk) {
-		wg.Go(func() {
-			for lo := range next {
-				err := s.call(ctx, func() error {
-					for i := lo; i < min(lo+listChunk, len(names)); i++ {
-						data, st, err := s.w.conn.Get(s.server(s.keyPath(table, names[i])))
-						switch {
-						case errors.Is(err, zk.ErrNoNode): // deleted since the listing
-						case err != nil:
-							return storeError(err)
-						default:
-							entries[i] = registry.Entry{Key: table + "/" + names[i], Value: data,
-								Version: registry.Version(st.Version)}
-							found[i] = true
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					errOnce.Do(func() { first = err; cancel() })
-				}
-			}
-		})
-	}
-feed:
-	for i := 0; i < len(names); i += listChunk {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		first = ctx.Err()
-	}
-	if first != nil {
-		return nil, fmt.Errorf("zk: store: list %s: %w", table, first)
-	}
-	out := make([]registry.Entry, 0, len(names))
-	for i, ok := range found {
-		if ok {
-			out = append(out, entries[i])
-		}
-	}
-	return out, nil
-}
-
-// children returns the sorted names of table's keys: the children of its 256 buckets, listed ListConcurrency
-// at a time (one small reply each, never one reply for the whole table). It first moves keys of the previous
-// layout into buckets (migrate.go).
-func (s *Store) children(ctx context.Context, table string) ([]string, error) {
-	if err := s.migrate(ctx, table, false); err != nil {
-		return nil, err
-	}
-	lists := make([][]string, bucketCount)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg      sync.WaitGroup
-		errOnce sync.Once
-		first   error
-		next    = make(chan int)
-	)
-	for range s.listConc {
-		wg.Go(func() {
-			for i := range next {
-				err := s.call(ctx, func() error {
-					zs, _, err := s.w.conn.Children(s.server(s.bucketPath(table, bucketName(i))))
-					if errors.Is(err, zk.ErrNoNode) {
-						return nil
-					}
-					if err != nil {
-						return storeError(err)
-					}
-					lists[i] = decodeChildren(zs)
-					return nil
-				})
-				if err != nil {
-					errOnce.Do(func() { first = err; cancel() })
-				}
-			}
-		})
-	}
-feed:
-	for i := range bucketCount {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		first = ctx.Err()
-	}
-	if first != nil {
-		return nil, first
-	}
-	var names []string
-	for _, l := range lists {
-		names = append(names, l...)
-	}
-	slices.Sort(names)
-	return names, nil
 }
 
 // decodeChildren decodes and sorts znode names, dropping those the store did not write.

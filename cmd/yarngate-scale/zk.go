@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path"
@@ -53,7 +54,7 @@ func zkEnv() (server, digest string, err error) {
 
 // openInstance opens a registry on root as the gateway does.
 func openInstance(ctx context.Context, server, digest, root string) (*registry.Registry, *zk.Watcher, func(), error) {
-	w, err := zk.New(zk.Options{Servers: []string{server}, Digest: digest, Logger: discard()})
+	w, err := zk.New(zk.Options{Servers: []string{server}, Digest: digest, Logger: zkLogger()})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -257,7 +258,7 @@ func benchZK(ctx context.Context, c config) ([]goal, error) {
 	seedTook := time.Since(start)
 	fmt.Printf("seeded %d records in %v (%.0f/s)\n", len(recs), seedTook.Round(time.Millisecond),
 		float64(len(recs))/seedTook.Seconds())
-	stored, flat, largest, err := listingSizes(admin, path.Join(root, "registry", registry.TableJobs))
+	stored, flat, largest, snaps, err := listingSizes(admin, path.Join(root, "registry", registry.TableJobs))
 	if err != nil {
 		closeSeeder()
 		return nil, err
@@ -265,6 +266,10 @@ func benchZK(ctx context.Context, c config) ([]goal, error) {
 	fmt.Printf("stored values: %.0f bytes per record on average\n", float64(stored)/float64(len(recs)))
 	fmt.Printf("listing sizes: the whole table in one reply would be %.2f MiB (ZooKeeper's limit 1 MiB); the largest "+
 		"of 256 bucket replies is %.1f KiB\n", float64(flat)/(1<<20), float64(largest)/(1<<10))
+	if snaps.count > 0 {
+		fmt.Printf("bucket snapshots: %d, %.1f MiB in all (%.0f bytes per record), the largest %.1f KiB (bound 512 KiB)\n",
+			snaps.count, float64(snaps.bytes)/(1<<20), float64(snaps.bytes)/float64(len(recs)), float64(snaps.largest)/(1<<10))
+	}
 
 	// Baseline: an instance on an empty registry.
 	cmd, sc, base, err := startInstance(empty, 0)
@@ -374,9 +379,13 @@ func seedRecords(n int) []registry.Record {
 	return mem.recs
 }
 
-// listingSizes reads every bucket of a table: the stored value bytes, and the reply sizes of one listing
-// of all names (as the flat layout made) and of the largest bucket (4 bytes of length per name in a reply).
-func listingSizes(c *gozk.Conn, table string) (values, flat, largest int64, err error) {
+// snapshotSizes are the sizes of a table's bucket snapshots (zk.Store's %snapshot children).
+type snapshotSizes struct{ count, bytes, largest int64 }
+
+// listingSizes reads every bucket of a table: the stored value bytes, the reply sizes of one listing of all
+// names (as the flat layout made) and of the largest bucket (4 bytes of length per name in a reply), and the
+// sizes of the bucket snapshots.
+func listingSizes(c *gozk.Conn, table string) (values, flat, largest int64, snaps snapshotSizes, err error) {
 	for i := range 256 {
 		b := fmt.Sprintf("%s/%%%02x", table, i)
 		names, _, err := c.Children(b)
@@ -384,21 +393,27 @@ func listingSizes(c *gozk.Conn, table string) (values, flat, largest int64, err 
 			continue
 		}
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, snaps, err
 		}
 		var size int64 = 16
 		for _, n := range names {
-			size += 4 + int64(len(n))
 			_, st, err := c.Exists(b + "/" + n)
 			if err != nil {
-				return 0, 0, 0, err
+				return 0, 0, 0, snaps, err
 			}
+			if strings.HasPrefix(n, "%") { // the bucket's snapshot, not a record
+				snaps.count++
+				snaps.bytes += int64(st.DataLength)
+				snaps.largest = max(snaps.largest, int64(st.DataLength))
+				continue
+			}
+			size += 4 + int64(len(n))
 			values += int64(st.DataLength)
 		}
 		flat += size - 16
 		largest = max(largest, size)
 	}
-	return values, flat + 16, largest, nil
+	return values, flat + 16, largest, snaps, nil
 }
 
 // deleteTreeParallel deletes the tree at p, at most 32 deletes at a time.
@@ -442,6 +457,15 @@ func deleteTreeParallel(c *gozk.Conn, p string) (int, error) {
 	}
 	err := del(p)
 	return int(n.Load()), err
+}
+
+// zkLogger is the ZooKeeper client's logger of an instance: with YARNGATE_SCALE_ZK_LOG=1 its Info lines (the
+// store's "table listed": keys from snapshots and read one by one) on stderr, else nothing.
+func zkLogger() *slog.Logger {
+	if os.Getenv("YARNGATE_SCALE_ZK_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return discard()
 }
 
 type quietZK struct{}

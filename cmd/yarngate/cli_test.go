@@ -99,6 +99,21 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			sp.State, sp.Path, sp.Failure = api.SavepointFailed, nil, ptr("Not all required tasks are currently running")
 		}
 		g.reply(w, 200, api.SavepointList{Savepoints: []api.Savepoint{sp}})
+	case r.Method == http.MethodPost && strings.HasSuffix(path, "/upgrade"):
+		var req api.UpgradeRequest
+		json.Unmarshal(body, &req)
+		id := strings.Split(strings.TrimPrefix(path, "/v1/jobs/"), "/")[0]
+		g.reply(w, 202, api.Job{ID: id, State: api.StateRunning, Upgrade: &api.JobUpgrade{ID: req.UpgradeID, Mode: req.Mode, Step: "STOPPING"}})
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1/jobs/up-"):
+		// An upgraded job: its upgrade (the one last asked for) ended as its id says (up-SUCCEEDED, up-ROLLED_BACK).
+		id := strings.TrimPrefix(path, "/v1/jobs/")
+		var req api.UpgradeRequest
+		json.Unmarshal(g.bodies["POST /v1/jobs/"+id+"/upgrade"], &req)
+		u := &api.JobUpgrade{ID: req.UpgradeID, Mode: req.Mode, Step: strings.TrimPrefix(id, "up-")}
+		if u.Step != "SUCCEEDED" {
+			u.Failure = ptr("the new application ended FAILED before it was healthy")
+		}
+		g.reply(w, 200, api.Job{ID: id, State: api.StateRunning, Upgrade: u})
 	case r.Method == http.MethodGet && strings.HasSuffix(path, "/logs"):
 		g.reply(w, 200, map[string]any{"containers": []map[string]any{
 			{"containerId": "container_1_01_000002", "role": "taskmanager", "state": "RUNNING", "files": []map[string]any{{"name": "taskmanager.log", "size": 10}}},
@@ -345,6 +360,42 @@ func TestSavepointCommands(t *testing.T) {
 			for _, b := range tc.wantBody {
 				if got := g.body(tc.wantKey); !strings.Contains(got, b) {
 					t.Errorf("%s body %s, want %s in it", tc.wantKey, got, b)
+				}
+			}
+		})
+	}
+}
+
+// TestUpgradeCommand: jobs upgrade sends the new spec (flags and the arguments after --) with an upgrade id
+// (given or random), and with --wait follows the upgrade to its end: 0 when it SUCCEEDED, 3 when it rolled back.
+func TestUpgradeCommand(t *testing.T) {
+	g := newFakeGateway(t)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantBody []string
+		wantOut  string
+	}{
+		{"new jar and args, waited for", []string{"jobs", "upgrade", "up-SUCCEEDED", "--jar-id", "jar2", "--upgrade-id", "u-1",
+			"--mode", "last-state", "-p", "3", "-D", "a.b=c", "--health-timeout", "2m", "--wait", "--", "--window", "5m"},
+			exitOK, []string{`"upgradeId":"u-1"`, `"mode":"last-state"`, `"jarId":"jar2"`, `"parallelism":3`, `"flinkConfig":{"a.b":"c"}`,
+				`"args":["--window","5m"]`, `"healthTimeoutSeconds":120`}, "u-1 last-state SUCCEEDED"},
+		{"rolled back exits 3", []string{"jobs", "upgrade", "up-ROLLED_BACK", "--flink-version", "2", "--wait"},
+			exitFailed, []string{`"upgradeId":"cli-`, `"flinkVersion":"2"`}, "ended FAILED before it was healthy"},
+		{"not waited for", []string{"jobs", "upgrade", "up-SUCCEEDED", "--upgrade-id", "u-2"},
+			exitOK, []string{`"upgradeId":"u-2"`}, "u-2 STOPPING"},
+		{"two ids", []string{"jobs", "upgrade", "a", "b"}, exitUsage, nil, "one job id"},
+		{"jar flags exclude each other", []string{"jobs", "upgrade", "up-SUCCEEDED", "--jar", "x.jar", "--jar-id", "j"}, exitUsage, nil, "exclude each other"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := runCLI(t, g, tc.args...)
+			if code != tc.wantCode || !strings.Contains(out+stderr, tc.wantOut) {
+				t.Errorf("exit %d, want %d; output %q %q does not hold %q", code, tc.wantCode, out, stderr, tc.wantOut)
+			}
+			for _, b := range tc.wantBody {
+				if got := g.body("POST /v1/jobs/" + tc.args[2] + "/upgrade"); !strings.Contains(got, b) {
+					t.Errorf("upgrade body %s, want %s in it", got, b)
 				}
 			}
 		})

@@ -23,7 +23,7 @@ import (
 func (c *cli) jobsCommand() *cobra.Command {
 	return groupCommand("jobs", "Submit, follow, list and cancel jobs, read their logs, take savepoints and stop with one",
 		c.jobsSubmit(), c.jobsGet(), c.jobsList(), c.jobsCancel(), c.jobsLogs(), c.jobsSavepoint(), c.jobsStop(),
-		c.jobsSavepoints())
+		c.jobsSavepoints(), c.jobsUpgrade())
 }
 
 // specFlags are the flags that describe a job or session request; set ones override the -f file.
@@ -392,11 +392,18 @@ func (c *cli) printJob(j api.Job) error {
 		return c.printJSON(j)
 	}
 	flinkState := deref(j.Flink.State)
+	upgrade := ""
+	if u := j.Upgrade; u != nil {
+		upgrade = strings.Join(strings.Fields(fmt.Sprintf("%s %s %s", u.ID, u.Mode, u.Step)), " ")
+		if u.Failure != nil {
+			upgrade += ": " + *u.Failure
+		}
+	}
 	return c.fields([][2]string{
 		{"id", j.ID}, {"name", j.Name}, {"state", string(j.State)}, {"target", j.Target}, {"owner", j.Owner},
 		{"yarn", strings.Trim(j.YARN.State+" "+j.YARN.FinalStatus, " ")}, {"queue", j.YARN.Queue},
 		{"flink", strings.Trim(flinkState+" "+j.Flink.Version, " ")}, {"flinkJobId", j.Flink.JobID},
-		{"failure", deref(j.Flink.Failure)}, {"diagnostics", j.YARN.Diagnostics},
+		{"failure", deref(j.Flink.Failure)}, {"diagnostics", j.YARN.Diagnostics}, {"upgrade", upgrade},
 		{"yarnUi", j.Links.YARN}, {"flinkUi", deref(j.Links.FlinkUI)},
 		{"created", j.CreatedAt.Format(time.RFC3339)}, {"updated", j.UpdatedAt.Format(time.RFC3339)},
 	})

@@ -103,3 +103,23 @@ func (c *Client) LatestCheckpoint(ctx context.Context, jobID string) (string, er
 	}
 	return "", nil
 }
+
+// RetainsCheckpoints reports whether a job's completed checkpoints outlive its cancellation (GET
+// /jobs/{id}/checkpoints/config: externalization enabled and not delete_on_cancellation); a job that does
+// not checkpoint (404) retains none.
+func (c *Client) RetainsCheckpoints(ctx context.Context, jobID string) (bool, error) {
+	var cfg struct {
+		Externalization struct {
+			Enabled              bool `json:"enabled"`
+			DeleteOnCancellation bool `json:"delete_on_cancellation"`
+		} `json:"externalization"`
+	}
+	err := c.getJSON(ctx, "/jobs/"+url.PathEscape(jobID)+"/checkpoints/config", &cfg)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return cfg.Externalization.Enabled && !cfg.Externalization.DeleteOnCancellation, nil
+}

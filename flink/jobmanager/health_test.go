@@ -52,3 +52,31 @@ func TestHealthCalls(t *testing.T) {
 		t.Fatalf("CheckpointStats without checkpointing = %+v, %v", cp, err)
 	}
 }
+
+func TestRetainsCheckpoints(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   bool
+	}{
+		{"retained on cancellation", 200, `{"mode":"exactly_once","interval":2000,"externalization":{"enabled":true,"delete_on_cancellation":false}}`, true},
+		{"deleted on cancellation", 200, `{"mode":"exactly_once","externalization":{"enabled":true,"delete_on_cancellation":true}}`, false},
+		{"not externalized", 200, `{"mode":"exactly_once","externalization":{"enabled":false,"delete_on_cancellation":true}}`, false},
+		{"no checkpointing", 404, `{"errors":["Checkpointing is not enabled for this job (x)."]}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTest(t, func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, "/jobs/j/checkpoints/config") {
+					http.NotFound(w, r)
+					return
+				}
+				w.WriteHeader(tc.status)
+				w.Write([]byte(tc.body))
+			})
+			if got, err := c.RetainsCheckpoints(t.Context(), "j"); err != nil || got != tc.want {
+				t.Errorf("RetainsCheckpoints = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}

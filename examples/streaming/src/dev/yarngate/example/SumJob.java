@@ -26,10 +26,16 @@ import org.apache.flink.util.Collector;
  *                                                  counts an endless sequence 1, 2, 3, ... (R a second) into keyed
  *                                                  state (key = seq % K, default 4), with checkpointing on, and
  *                                                  writes one line "key count seq" per element to
- *                                                  DIR/part-ATTEMPT: restored from a savepoint, each key's count
+ *                                                  a file under DIR: restored from a savepoint, each key's count
  *                                                  goes on from the last count before the stop, and the sequence
  *                                                  from the last number, so a test can check that nothing was
  *                                                  lost or counted twice
+ *                  [--fail-attempts A --fail-after M]
+ *                                                  (counting) each task attempt numbered below A (0, 1, ... of
+ *                                                  one Flink job: a new job starts at 0 again) throws once it
+ *                                                  has counted M elements, so the job restarts A times in a row
+ *                                                  (a restart loop) and then runs on; the output files are
+ *                                                  named DIR/part-JOBID-SUBTASK-ATTEMPT-TIME
  *   --fail                                         throws in main() before building the job (a failing submission)
  *   --record-args PATH -- ARG...                   writes every ARG after "--" to PATH, one per line as hex of its
  *                                                  UTF-8 bytes, so a test can check they reached main() exactly
@@ -60,6 +66,8 @@ public final class SumJob {
     long n = 1000;
     long rate = 10;
     int keys = 4;
+    int failAttempts = 0;
+    long failAfter = 100;
     String recordArgs = null;
     int jobs = 0; // 0: no --jobs, the single job of old
     String thenFail = null;
@@ -75,6 +83,8 @@ public final class SumJob {
         case "--n": n = Long.parseLong(args[++i]); break;
         case "--rate": rate = Long.parseLong(args[++i]); break;
         case "--keys": keys = Integer.parseInt(args[++i]); break;
+        case "--fail-attempts": failAttempts = Integer.parseInt(args[++i]); break;
+        case "--fail-after": failAfter = Long.parseLong(args[++i]); break;
         case "--record-args": recordArgs = args[++i]; break;
         case "--jobs":
           jobs = Integer.parseInt(args[++i]);
@@ -128,7 +138,7 @@ public final class SumJob {
       if (output == null) {
         throw new IllegalArgumentException("--output is required in counting mode");
       }
-      buildCounting(env, output, rate, keys);
+      buildCounting(env, output, rate, keys, failAttempts, failAfter);
       env.execute("yarngate-example-counting");
     } else {
       throw new IllegalArgumentException("--mode must be bounded, unbounded or counting");
@@ -140,7 +150,8 @@ public final class SumJob {
    * keyed count that writes every element with its key's count. Every operator has a uid, so that a savepoint
    * maps to it again whatever else changes.
    */
-  private static void buildCounting(StreamExecutionEnvironment env, String output, long rate, int keys) {
+  private static void buildCounting(StreamExecutionEnvironment env, String output, long rate, int keys, int failAttempts,
+      long failAfter) {
     env.enableCheckpointing(2000);
     env.setParallelism(1);
     final long sleepMillis = Math.max(1, 1000 / Math.max(1, rate));
@@ -153,7 +164,7 @@ public final class SumJob {
         })
         .uid("rate")
         .keyBy(x -> x % k)
-        .process(new CountPerKey(output))
+        .process(new CountPerKey(output, failAttempts, failAfter))
         .uid("count")
         .filter(x -> false)
         .print();
@@ -162,17 +173,23 @@ public final class SumJob {
   /** Counts the elements of each key in keyed state and writes "key count seq" per element. */
   static final class CountPerKey extends KeyedProcessFunction<Long, Long, String> {
     private final String output;
+    private final int failAttempts;
+    private final long failAfter;
     private transient ValueState<Long> count;
     private transient OutputStream out;
+    private transient long counted;
 
-    CountPerKey(String output) {
+    CountPerKey(String output, int failAttempts, long failAfter) {
       this.output = output;
+      this.failAttempts = failAttempts;
+      this.failAfter = failAfter;
     }
 
     @Override
     public void open(OpenContext context) throws Exception {
       count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Long.class));
-      Path path = new Path(output + "/part-" + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() + "-"
+      Path path = new Path(output + "/part-" + getRuntimeContext().getJobInfo().getJobId() + "-"
+          + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() + "-"
           + getRuntimeContext().getTaskInfo().getAttemptNumber() + "-" + System.currentTimeMillis());
       out = path.getFileSystem().create(path, FileSystem.WriteMode.NO_OVERWRITE);
     }
@@ -186,6 +203,11 @@ public final class SumJob {
       out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
       out.flush();
       collector.collect(line);
+      counted++;
+      int attempt = getRuntimeContext().getTaskInfo().getAttemptNumber();
+      if (attempt < failAttempts && counted >= failAfter) {
+        throw new IllegalStateException("failing on purpose (--fail-attempts): attempt " + attempt + " after " + counted + " elements");
+      }
     }
 
     @Override
