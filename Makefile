@@ -63,12 +63,13 @@ bench: ## benchmarks against the real cluster (Kerberized too), as ratios to a b
 	@if [ -n "$$YARNGATE_CLUSTER_ENV" ]; then echo "bench: the cluster of $$YARNGATE_CLUSTER_ENV"; else testenv/cluster.sh up; fi
 	source $${YARNGATE_CLUSTER_ENV:-$(CLUSTER_ENV)} && go run ./cmd/yarngate-bench $(BENCH_FLAGS)
 
-bench-scale: ## scale benchmark on the simulator: reconciler (10^4 jobs, 500 sessions x 20), status reads at 10^3..10^5 records, 5,000 long polls; the ZooKeeper registry with 10^5 records in the test cluster's ZooKeeper (SCALE_FLAGS)
+bench-scale: ## scale benchmark on the simulator: reconciler (10^4 jobs, 500 sessions x 20), status reads and list pages at 10^3..10^5 records, 5,000 long polls, the registry's heap per record (10^5); the ZooKeeper registry with 10^5 records in the test cluster's ZooKeeper (SCALE_FLAGS)
 	go build -o $(TOOLS)/yarngate-scale ./cmd/yarngate-scale
 	@# One process per part, so that the memory figures of one are not another's.
 	$(TOOLS)/yarngate-scale -only reconcile $(SCALE_FLAGS)
 	$(TOOLS)/yarngate-scale -only reads $(SCALE_FLAGS)
 	$(TOOLS)/yarngate-scale -only longpolls $(SCALE_FLAGS)
+	$(TOOLS)/yarngate-scale -only memory $(SCALE_FLAGS)
 	@# The ZooKeeper part needs the test cluster's ZooKeeper (YARNGATE_CLUSTER_ENV: a cluster started elsewhere).
 	@if [ -n "$$YARNGATE_CLUSTER_ENV" ]; then echo "bench-scale: the cluster of $$YARNGATE_CLUSTER_ENV"; else testenv/cluster.sh up; fi
 	source $${YARNGATE_CLUSTER_ENV:-$(CLUSTER_ENV)} && $(TOOLS)/yarngate-scale -only zk $(SCALE_FLAGS)

@@ -60,16 +60,21 @@ func (a Admins) include(p authn.Principal) bool {
 // may reports whether p may have access a to rec: administrators and the owner always, others as its ACL
 // grants (modify implies view).
 func (s *Service) may(p authn.Principal, rec *registry.Record, a access) bool {
-	if s.admin(p) || rec.Owner == p.User {
+	return s.mayOwned(p, rec.Owner, rec.ACL, a)
+}
+
+// mayOwned is may for a record of this owner and ACL.
+func (s *Service) mayOwned(p authn.Principal, owner string, acl *registry.ACL, a access) bool {
+	if s.admin(p) || owner == p.User {
 		return true
 	}
-	if rec.ACL == nil {
+	if acl == nil {
 		return false
 	}
-	if grants(rec.ACL.Modify, p) {
+	if grants(acl.Modify, p) {
 		return true
 	}
-	return a == accessView && grants(rec.ACL.View, p)
+	return a == accessView && grants(acl.View, p)
 }
 
 // mayJob is may for job records: who may modify a session (or a registered cluster) may also see and act
@@ -81,8 +86,8 @@ func (s *Service) mayJob(p authn.Principal, rec *registry.Record, a access) bool
 	if rec.Kind != registry.KindSessionJob && rec.Kind != registry.KindClusterJob {
 		return false
 	}
-	sess, ok := s.opts.Registry.Cached(rec.ApplicationID)
-	return ok && s.may(p, &sess, accessModify)
+	sess, ok := s.opts.Registry.Lookup(rec.ApplicationID)
+	return ok && s.mayOwned(p, sess.Owner, sess.ACL, accessModify)
 }
 
 // grants reports whether an ACL list names p: as a user, through one of its groups, or with "*".

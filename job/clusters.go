@@ -260,8 +260,8 @@ func (s *Service) ListClusters(ctx context.Context) ([]api.FlinkCluster, error) 
 		return nil, ErrClustersDisabled
 	}
 	p := s.caller(ctx)
-	recs := s.opts.Registry.List(func(rec *registry.Record) bool {
-		return rec.Kind == registry.KindCluster && rec.Cluster != nil && visible(rec)
+	recs := s.opts.Registry.List(func(rec *registry.Summary) bool {
+		return rec.Kind == registry.KindCluster && rec.Cluster && visibleSummary(rec)
 	})
 	recs = slices.DeleteFunc(recs, func(rec registry.Record) bool { return !s.may(p, &rec, accessView) })
 	out := make([]api.FlinkCluster, 0, len(recs))
@@ -285,7 +285,7 @@ func (s *Service) DeregisterCluster(ctx context.Context, id string) (api.FlinkCl
 	if p := s.caller(ctx); !s.mayRegister(p) && rec.Owner != p.User {
 		return api.FlinkCluster{}, forbidden(p, "deregister", &rec)
 	}
-	running := s.opts.Registry.List(func(r *registry.Record) bool {
+	running := s.opts.Registry.List(func(r *registry.Summary) bool {
 		return r.Kind == registry.KindClusterJob && r.ApplicationID == id && !r.Terminal
 	})
 	if len(running) > 0 {

@@ -22,7 +22,7 @@ type jarOwnership interface {
 	JarsOwned(ctx context.Context, user string) (map[string]bool, error)
 	AddJarOwner(ctx context.Context, id, user string) error
 	RemoveJarOwner(ctx context.Context, id, user string) (int, error)
-	List(keep func(*registry.Record) bool) []registry.Record
+	List(keep func(*registry.Summary) bool) []registry.Record
 }
 
 // JarOwnership turns on owners of jars: every upload makes its caller an owner of the (content-addressed)
@@ -64,19 +64,18 @@ func (o *JarOwnership) mayUse(ctx context.Context, id string) (bool, error) {
 
 // inUse returns a job that has not ended and runs jar id, or "".
 func (o *JarOwnership) inUse(id string) string {
-	live := o.Registry.List(func(rec *registry.Record) bool {
-		if rec.Terminal || rec.Kind == registry.KindSession || len(rec.Spec) == 0 {
-			return false
-		}
+	live := o.Registry.List(func(rec *registry.Summary) bool {
+		return !rec.Terminal && rec.Kind != registry.KindSession
+	})
+	for _, rec := range live {
 		var spec struct {
 			JarID string `json:"jarId"`
 		}
-		return json.Unmarshal(rec.Spec, &spec) == nil && spec.JarID == id
-	})
-	if len(live) == 0 {
-		return ""
+		if len(rec.Spec) > 0 && json.Unmarshal(rec.Spec, &spec) == nil && spec.JarID == id {
+			return rec.ID
+		}
 	}
-	return live[0].ID
+	return ""
 }
 
 // SetOwnership turns on owners of jars (see JarOwnership).

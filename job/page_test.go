@@ -3,10 +3,12 @@ package job
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/yarngate/yarngate/api"
+	"github.com/yarngate/yarngate/ident"
 	"github.com/yarngate/yarngate/observe"
 	"github.com/yarngate/yarngate/registry"
 )
@@ -118,5 +120,58 @@ func TestWaitUnknownIDLeavesNoWaiter(t *testing.T) {
 	}
 	if n := s.reg.Waiting(); n != 0 {
 		t.Errorf("%d waiters left", n)
+	}
+}
+
+// TestListPagesOfWhatTheCallerSees: pages hold only what the caller may see, however many records it may not
+// see lie between (the walk of the creation-time index goes on past them), including session jobs it sees
+// through its session's ACL.
+func TestListPagesOfWhatTheCallerSees(t *testing.T) {
+	s := newTestService(t, nil)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := observe.Status{State: "RUNNING", YARN: observe.YARN{State: "RUNNING"}}
+	sess := "application_1767225600000_9000"
+	seed(t, s, registry.Record{ID: sess, Kind: registry.KindSession, ApplicationID: sess, Owner: "bob", CreatedAt: base,
+		ACL: &registry.ACL{Modify: []string{"alice"}}}, st)
+	var want []string
+	for i := range 40 {
+		id := fmt.Sprintf("application_1767225600000_%04d", i)
+		rec := registry.Record{ID: id, Kind: registry.KindJob, ApplicationID: id, Owner: "bob", CreatedAt: base.Add(time.Duration(i) * time.Second)}
+		switch {
+		case i%9 == 0:
+			rec.Owner = "alice"
+		case i%13 == 0:
+			rec.ID, rec.Kind = ident.SessionJobID(sess, fmt.Sprintf("%032x", i)), registry.KindSessionJob
+			rec.ApplicationID = sess
+		}
+		if rec.Owner == "alice" || rec.Kind == registry.KindSessionJob {
+			want = append([]string{rec.ID}, want...)
+		}
+		seed(t, s, rec, st)
+	}
+	ctx := as(alice)
+	for _, limit := range []int{1, 2, 3, 100} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			var got []string
+			cursor := ""
+			for range 20 {
+				l, err := s.List(ctx, "", Page{Limit: limit, Cursor: cursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(l.Jobs) > limit || len(l.Jobs) == 0 && l.NextCursor != "" {
+					t.Fatalf("page of %d with cursor %q", len(l.Jobs), l.NextCursor)
+				}
+				for _, j := range l.Jobs {
+					got = append(got, j.ID)
+				}
+				if cursor = l.NextCursor; cursor == "" {
+					break
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("listed %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,14 +148,6 @@ type pageKey struct {
 
 func keyOf(rec *registry.Record) pageKey { return pageKey{rec.CreatedAt.UnixNano(), rec.ID} }
 
-// before reports whether k comes before o in the order of the lists.
-func (k pageKey) before(o pageKey) bool {
-	if k.created != o.created {
-		return k.created > o.created
-	}
-	return k.id > o.id
-}
-
 // encodeCursor makes the opaque cursor naming the last item of a page.
 func encodeCursor(k pageKey) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(k.created, 10) + "/" + k.id))
@@ -176,56 +167,56 @@ func decodeCursor(c string) (pageKey, error) {
 	return pageKey{n, id}, nil
 }
 
-// page selects one page of records for which keep returns true and the caller may see (may, called
-// outside the registry's lock): newest first, after the page's cursor. next is the cursor of the page
-// after, "" at the end. Under the registry's lock only the positions of the records that match are
-// collected (nothing is copied); the records of the page alone are read and rendered, so that a page of a
-// large table costs little more than a sort of its positions.
-func (s *Service) page(p Page, keep func(*registry.Record) bool, may func(*registry.Record) bool) (recs []registry.Record, next string, err error) {
-	var after *pageKey
+// page selects one page of records whose summary keep accepts and the caller may see (may, called outside
+// the registry's lock): newest first, after the page's cursor. next is the cursor of the page after, "" at
+// the end. The registry's creation-time index is walked from the cursor, a batch of matching ids at a time
+// under its lock; only the records of the page are decoded and checked, so that a page costs what it
+// shows (and what keep passes over), not the table.
+func (s *Service) page(p Page, keep func(*registry.Summary) bool, may func(*registry.Record) bool) (recs []registry.Record, next string, err error) {
+	var at pageKey
 	if p.Cursor != "" {
-		k, err := decodeCursor(p.Cursor)
-		if err != nil {
+		if at, err = decodeCursor(p.Cursor); err != nil {
 			return nil, "", err
 		}
-		after = &k
 	}
-	var keys []pageKey
-	s.opts.Registry.List(func(rec *registry.Record) bool {
-		if k := keyOf(rec); keep(rec) && (after == nil || after.before(k)) {
-			keys = append(keys, k)
-		}
-		return false // nothing copied
-	})
-	slices.SortFunc(keys, func(a, b pageKey) int {
-		if a.before(b) {
-			return -1
-		}
-		if b.before(a) {
-			return 1
-		}
-		return 0
-	})
 	limit := p.limit()
-	for _, k := range keys {
-		rec, ok := s.opts.Registry.Cached(k.id)
-		if !ok || !keep(&rec) || !may(&rec) {
-			continue // gone or changed since, or not the caller's
+	for {
+		batch := limit + 1 - len(recs)
+		ids := make([]string, 0, batch)
+		var last pageKey
+		s.opts.Registry.Newest(time.Unix(0, at.created), at.id, func(sum *registry.Summary) bool {
+			last = pageKey{sum.CreatedAt.UnixNano(), sum.ID}
+			if keep(sum) {
+				ids = append(ids, sum.ID)
+			}
+			return len(ids) < batch
+		})
+		for _, id := range ids {
+			rec, ok := s.opts.Registry.Cached(id)
+			if !ok {
+				continue // gone since
+			}
+			if sum := registry.SummaryOf(&rec); !keep(&sum) || !may(&rec) {
+				continue // changed since, or not the caller's
+			}
+			if len(recs) == limit {
+				return recs, encodeCursor(keyOf(&recs[limit-1])), nil
+			}
+			recs = append(recs, rec)
 		}
-		if len(recs) == limit {
-			return recs, encodeCursor(keyOf(&recs[limit-1])), nil
+		if len(ids) < batch {
+			return recs, "", nil // the index ended
 		}
-		recs = append(recs, rec)
+		at = last
 	}
-	return recs, "", nil
 }
 
 // List returns one page of the jobs the caller may see, newest first, optionally only those in one
 // state.
 func (s *Service) List(ctx context.Context, state api.JobState, p Page) (api.JobList, error) {
 	caller := s.caller(ctx)
-	recs, next, err := s.page(p, func(rec *registry.Record) bool {
-		return visible(rec) && isJob(rec.Kind) && (state == "" || rec.State == string(state))
+	recs, next, err := s.page(p, func(rec *registry.Summary) bool {
+		return visibleSummary(rec) && isJob(rec.Kind) && (state == "" || rec.State == string(state))
 	}, func(rec *registry.Record) bool { return s.mayJob(caller, rec, accessView) }) // a session job's access reads its session's record
 	if err != nil {
 		return api.JobList{}, err
@@ -240,7 +231,7 @@ func (s *Service) List(ctx context.Context, state api.JobState, p Page) (api.Job
 // ListSessions returns one page of the sessions the caller may see, newest first.
 func (s *Service) ListSessions(ctx context.Context, p Page) (api.SessionList, error) {
 	caller := s.caller(ctx)
-	recs, next, err := s.page(p, func(rec *registry.Record) bool { return visible(rec) && rec.Kind == registry.KindSession },
+	recs, next, err := s.page(p, func(rec *registry.Summary) bool { return visibleSummary(rec) && rec.Kind == registry.KindSession },
 		func(rec *registry.Record) bool { return s.may(caller, rec, accessView) })
 	if err != nil {
 		return api.SessionList{}, err
@@ -282,7 +273,7 @@ func (s *Service) renderJob(rec registry.Record) api.Job {
 	}
 	creds := rec.Credentials
 	if rec.Kind == registry.KindSessionJob {
-		if sess, ok := s.opts.Registry.Cached(rec.ApplicationID); ok {
+		if sess, ok := s.opts.Registry.Lookup(rec.ApplicationID); ok {
 			creds = sess.Credentials // a session job runs on its session's credentials
 		}
 	}

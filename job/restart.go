@@ -60,8 +60,8 @@ func (s *Service) autoRestarts(ctx context.Context, now time.Time) {
 	if !s.opts.AutoRestart {
 		return
 	}
-	for _, rec := range s.opts.Registry.List(func(r *registry.Record) bool {
-		return r.AutoRestart != nil && !r.Terminal && r.Kind == registry.KindJob && r.Status.Health.Status == observe.HealthUnhealthy
+	for _, rec := range s.opts.Registry.List(func(r *registry.Summary) bool {
+		return r.AutoRestart && !r.Terminal && r.Kind == registry.KindJob && r.Health == observe.HealthUnhealthy
 	}) {
 		if d := observe.DecideRestart(*rec.AutoRestart, restartInput(&rec, true, now)); d.Restart {
 			if _, err := s.beginRestart(ctx, rec.ID, d.Reason, now); err != nil {

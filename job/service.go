@@ -54,7 +54,10 @@ type recordRegistry interface {
 	Get(ctx context.Context, id string) (registry.Record, error)
 	Cached(id string) (registry.Record, bool)
 	ByApplication(appID string) (registry.Record, bool)
-	List(keep func(*registry.Record) bool) []registry.Record
+	List(keep func(*registry.Summary) bool) []registry.Record
+	Lookup(id string) (registry.Summary, bool)
+	Count(keep func(*registry.Summary) bool) int
+	Newest(createdAt time.Time, id string, f func(*registry.Summary) bool)
 	Changed(id string) <-chan struct{}
 	Create(ctx context.Context, rec registry.Record) (registry.Record, error)
 	Update(ctx context.Context, id string, change func(*registry.Record) (bool, error)) (registry.Record, error)
@@ -187,7 +190,7 @@ func (s *Service) FlinkVersions() []string { return s.opts.Launcher.FlinkVersion
 // RegistryStatus reports the registry for the cluster view.
 func (s *Service) RegistryStatus() api.ClusterRegistry {
 	st := api.ClusterRegistry{Backend: s.opts.Backend, Instance: s.opts.Instance, Reconciler: s.opts.Observer.Leading(),
-		Records: len(s.opts.Registry.List(visible))}
+		Records: s.opts.Registry.Count(visibleSummary)}
 	if t := s.opts.Observer.LastPass(); !t.IsZero() {
 		st.LastReconciled = ptr(t.UTC())
 	}
@@ -198,6 +201,11 @@ func (s *Service) RegistryStatus() api.ClusterRegistry {
 // with a status.
 func visible(rec *registry.Record) bool {
 	return rec.State != reconcile.StateLaunchFailed && rec.Status.Schema > 0
+}
+
+// visibleSummary is visible on a record's summary.
+func visibleSummary(s *registry.Summary) bool {
+	return s.State != reconcile.StateLaunchFailed && s.Schema > 0
 }
 
 func ptr[T any](v T) *T { return &v }

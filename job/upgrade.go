@@ -187,8 +187,8 @@ func (s *Service) RunUpgrades(ctx context.Context) {
 			continue
 		}
 		s.autoRestarts(ctx, time.Now())
-		for _, rec := range s.opts.Registry.List(func(r *registry.Record) bool {
-			return r.Upgrade != nil && !observe.UpgradeFinal(r.Upgrade.Step)
+		for _, rec := range s.opts.Registry.List(func(r *registry.Summary) bool {
+			return r.UpgradeStep != "" && !observe.UpgradeFinal(r.UpgradeStep)
 		}) {
 			s.driveUpgrade(ctx, rec)
 		}

@@ -28,7 +28,7 @@ import (
 
 // records is what the sender needs of the registry; *registry.Registry implements it.
 type records interface {
-	List(keep func(*registry.Record) bool) []registry.Record
+	List(keep func(*registry.Summary) bool) []registry.Record
 	Update(ctx context.Context, id string, change func(*registry.Record) (bool, error)) (registry.Record, error)
 }
 
@@ -151,7 +151,7 @@ func (s *Sender) Run(ctx context.Context) {
 
 // Round delivers what is due in every outbox once.
 func (s *Sender) Round(ctx context.Context) {
-	recs := s.opts.Records.List(func(r *registry.Record) bool { return len(r.Outbox) > 0 })
+	recs := s.opts.Records.List(func(r *registry.Summary) bool { return r.Outbox > 0 })
 	depth := 0
 	for _, rec := range recs {
 		if ctx.Err() != nil {

@@ -59,6 +59,9 @@ const ArchiveGrace = time.Minute
 // application too (for what runs in a session, the job's end is enough), a failure is known and, for an
 // application job whose Flink job was last seen running, its archive had ArchiveGrace to appear.
 func Settled(kind Kind, s Status, now time.Time) bool {
+	if kind == KindSessionJob {
+		return SessionJobSettled(s.State, s.Flink.Failure != "")
+	}
 	if !Terminal(kind, s.State) {
 		return false
 	}
@@ -66,6 +69,12 @@ func Settled(kind Kind, s Status, now time.Time) bool {
 		return false
 	}
 	return !awaitsFailure(kind, s) && !awaitsArchive(kind, s, now)
+}
+
+// SessionJobSettled is Settled for a session job, from the only two facts it depends on (its state and
+// whether its Flink failure is known), for callers that hold a summary of the record rather than its status.
+func SessionJobSettled(state string, failureKnown bool) bool {
+	return Terminal(KindSessionJob, state) && (state != string(api.StateFailed) || failureKnown)
 }
 
 // awaitsArchive reports whether an ended application job's Flink job, last seen running, may still have its

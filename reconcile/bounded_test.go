@@ -211,7 +211,7 @@ func TestSessionsAskedOnce(t *testing.T) {
 		sessions = append(sessions, h.add(t, simulator.AppSpec{Session: true, SessionJobs: 5}))
 	}
 	h.pass(t) // adopts the sessions and their jobs
-	if n := len(h.reg.List(func(rec *registry.Record) bool { return rec.Kind == registry.KindSessionJob })); n != 50 {
+	if n := len(h.reg.List(func(rec *registry.Summary) bool { return rec.Kind == registry.KindSessionJob })); n != 50 {
 		t.Fatalf("%d session jobs adopted, want 50", n)
 	}
 	before := h.sim.Calls().JobManager

@@ -92,9 +92,14 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 // it may become readable, only after YARN reports the application ended.
 func (r *Reconciler) lateArchives(ctx context.Context) {
 	now := r.opts.Now()
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool {
-		return rec.Kind == registry.KindJob && observe.AwaitsArchive(observe.KindJob, rec.Status, now)
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool {
+		// Conditions of observe.AwaitsArchive that the summary holds, so that only the few records ended
+		// within the grace are decoded.
+		return rec.Kind == registry.KindJob && observe.YARNEnded(rec.YARNState) && now.Sub(rec.Since) < observe.ArchiveGrace
 	}) {
+		if !observe.AwaitsArchive(observe.KindJob, rec.Status, now) {
+			continue
+		}
 		jobID := rec.Status.Flink.JobID
 		if ctx.Err() != nil {
 			return

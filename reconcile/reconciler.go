@@ -62,7 +62,8 @@ type recordRegistry interface {
 	Cached(id string) (registry.Record, bool)
 	ByApplication(appID string) (registry.Record, bool)
 	ByLaunchTag(tags []string) (string, bool)
-	List(keep func(*registry.Record) bool) []registry.Record
+	List(keep func(*registry.Summary) bool) []registry.Record
+	Scan(f func(*registry.Summary) bool)
 	Create(ctx context.Context, rec registry.Record) (registry.Record, error)
 	Update(ctx context.Context, id string, change func(*registry.Record) (bool, error)) (registry.Record, error)
 	Delete(ctx context.Context, rec registry.Record) error
@@ -409,7 +410,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 		r.opts.Metrics.observePass(len(listed), r.opts.Now().Sub(began))
 		return nil
 	}
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool { return onYARN(rec.Kind) }) {
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool { return onYARN(rec.Kind) }) {
 		if _, ok := listed[rec.ApplicationID]; !ok {
 			r.missing(ctx, rec)
 		} else if !rec.GoneAt.IsZero() {
@@ -465,12 +466,12 @@ func (r *Reconciler) left(apps []yarnclient.App) bool {
 		active[apps[i].ID] = true
 	}
 	found := false
-	r.opts.Registry.List(func(rec *registry.Record) bool {
-		if !found && onYARN(rec.Kind) && rec.Launcher == "" && rec.State != StateLaunchFailed &&
-			!yarnclient.AppState(rec.Status.YARN.State).Terminal() && !active[rec.ApplicationID] {
+	r.opts.Registry.Scan(func(rec *registry.Summary) bool {
+		if onYARN(rec.Kind) && rec.Launcher == "" && rec.State != StateLaunchFailed &&
+			!yarnclient.AppState(rec.YARNState).Terminal() && !active[rec.ApplicationID] {
 			found = true
 		}
-		return false // nothing copied
+		return !found
 	})
 	return found
 }

@@ -26,7 +26,7 @@ type disposal struct {
 // savepoints observes the savepoints in progress of every record and queues the disposal of those retention
 // drops.
 func (r *Reconciler) savepoints(ctx context.Context) {
-	recs := r.opts.Registry.List(func(rec *registry.Record) bool { return len(rec.Savepoints) > 0 })
+	recs := r.opts.Registry.List(func(rec *registry.Summary) bool { return rec.Savepoints > 0 })
 	for _, rec := range recs {
 		for _, sp := range rec.Savepoints {
 			if sp.State == observe.SavepointInProgress {

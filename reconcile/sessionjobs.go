@@ -55,7 +55,7 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 	// JobManager (a root exception, its health) or read an archive, and one session's slow JobManager must
 	// not hold up the others' jobs.
 	bySession := map[string][]registry.Record{}
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Record) bool {
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool {
 		if rec.Kind != registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
 			return false
 		}
@@ -63,7 +63,7 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 		if !full && !ok {
 			return false
 		}
-		return !(rec.Terminal && ok && observe.Settled(observe.KindSessionJob, rec.Status, r.opts.Now()))
+		return !(ok && observe.SessionJobSettled(rec.State, rec.FailureKnown))
 	}) {
 		bySession[rec.ApplicationID] = append(bySession[rec.ApplicationID], rec)
 	}

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/btree"
 )
 
 // Options configure a Registry.
@@ -27,20 +28,23 @@ type Options struct {
 
 // Registry is the gateway's view of its records: every job and session record held in memory, kept in step
 // with the Store (also with writes by other gateway instances, through Store.Subscribe), so that reads cost
-// no I/O. Writes go to the Store first, with optimistic concurrency. Safe for concurrent use; Close stops
-// its goroutine.
+// no I/O. Of each record it keeps a Summary decoded (what lists, filters and authorization read) and the rest
+// compressed, decoded on demand (Get, Cached, List): a few hundred bytes per record. Writes go to the Store
+// first, with optimistic concurrency. Safe for concurrent use; Close stops its goroutine.
 type Registry struct {
 	store    Store
 	log      *slog.Logger
 	attempts int
 	now      func() time.Time
+	codec    *codec
 	kick     chan struct{} // capacity 1: pending has work
 	stopSub  func()
 	cancel   context.CancelFunc
 	done     chan struct{}
 
 	mu      sync.Mutex
-	records map[string]Record        // by id: the newest version seen
+	records map[string]*entry        // by id: the newest version seen
+	byTime  *btree.BTreeG[*entry]    // the same entries, oldest first (entryLess)
 	apps    map[string]string        // application id of a run (not the record's id) → record id
 	tags    map[string]string        // launch tag of a run being launched → record id
 	waiters map[string]chan struct{} // by id: closed at the record's next change
@@ -59,9 +63,10 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		opts.Now = time.Now
 	}
 	r := &Registry{
-		store: opts.Store, log: opts.Logger, attempts: opts.UpdateAttempts, now: opts.Now,
+		store: opts.Store, log: opts.Logger, attempts: opts.UpdateAttempts, now: opts.Now, codec: newCodec(),
 		kick: make(chan struct{}, 1), done: make(chan struct{}),
-		records: map[string]Record{}, apps: map[string]string{}, tags: map[string]string{}, waiters: map[string]chan struct{}{}, pending: map[string]bool{},
+		records: map[string]*entry{}, byTime: newIndex(), apps: map[string]string{}, tags: map[string]string{},
+		waiters: map[string]chan struct{}{}, pending: map[string]bool{},
 	}
 	// Subscribe before loading, so that no change between the load and the subscription is missed.
 	stop, err := opts.Store.Subscribe(TableJobs, r.changed)
@@ -155,7 +160,7 @@ func (r *Registry) refreshOne(ctx context.Context, id string) error {
 		r.log.Error("registry: undecodable record ignored", "key", e.Key, "error", err)
 		return nil
 	}
-	r.put(rec)
+	r.put(rec, e.Value)
 	return nil
 }
 
@@ -166,14 +171,16 @@ func (r *Registry) reload(ctx context.Context) error {
 		return fmt.Errorf("registry: load records: %w", err)
 	}
 	seen := make(map[string]bool, len(entries))
-	for _, e := range entries {
-		rec, err := decodeRecord(e)
+	for i := range entries {
+		e := &entries[i]
+		rec, err := decodeRecord(*e)
 		if err != nil {
 			r.log.Error("registry: undecodable record ignored", "key", e.Key, "error", err)
 			continue
 		}
 		seen[rec.ID] = true
-		r.put(rec)
+		r.put(rec, e.Value)
+		e.Value = nil // let the stored form go as the load goes on
 	}
 	r.mu.Lock()
 	var gone []string
@@ -189,63 +196,120 @@ func (r *Registry) reload(ctx context.Context) error {
 	return nil
 }
 
-// put stores rec in memory if it is newer than what is held and wakes the record's waiters. Versions of a
-// key only grow, so a read that raced with a newer write never replaces it.
-func (r *Registry) put(rec Record) {
+// put stores rec, whose stored JSON is raw, in memory if it is newer than what is held and wakes the
+// record's waiters. Versions of a key only grow, so a read that raced with a newer write never replaces it.
+func (r *Registry) put(rec Record, raw []byte) {
+	r.mu.Lock()
+	old, ok := r.records[rec.ID]
+	r.mu.Unlock()
+	if ok && rec.Version <= old.version {
+		return // an echo of a write held already: not worth compressing
+	}
+	e := &entry{Summary: summarize(&rec), data: r.codec.encode(raw), version: rec.Version, runs: runKeysOf(&rec)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old, ok := r.records[rec.ID]
-	if ok && rec.Version <= old.Version {
+	old, ok = r.records[rec.ID]
+	if ok && e.version <= old.version {
 		return
 	}
 	if ok {
 		r.unindexLocked(old)
 	}
-	r.records[rec.ID] = rec
-	r.indexLocked(rec)
+	if ok && old.ApplicationID == e.ApplicationID {
+		e.ApplicationID = old.ApplicationID // keep sharing one copy
+	} else if sess, ok := r.records[e.ApplicationID]; ok && e.ApplicationID != e.ID {
+		e.ApplicationID = sess.ID
+	}
+	r.records[rec.ID] = e
+	r.byTime.ReplaceOrInsert(e)
+	r.indexLocked(e)
 	r.wakeLocked(rec.ID)
 }
 
-// indexLocked indexes the applications and launch tags of a record's runs (jobs in their own application
-// cluster only: a session job's application is its session's).
-func (r *Registry) indexLocked(rec Record) {
+// runKeys are the applications (other than the record's id) and launch tags of a record's runs, by which
+// ByApplication and ByLaunchTag find it.
+type runKeys struct {
+	apps, tags []string
+}
+
+// runKeysOf returns the run keys of a record (jobs in their own application cluster only: a session job's
+// application is its session's); nil when it has none, as most records.
+func runKeysOf(rec *Record) *runKeys {
 	if rec.Kind != KindJob {
-		return
+		return nil
 	}
+	var k runKeys
 	for _, run := range rec.Runs {
 		if run.ApplicationID != "" && run.ApplicationID != rec.ID {
-			r.apps[run.ApplicationID] = rec.ID
+			k.apps = append(k.apps, run.ApplicationID)
 		}
 		if run.ApplicationID == "" && run.LaunchTag != "" {
-			r.tags[run.LaunchTag] = rec.ID
+			k.tags = append(k.tags, run.LaunchTag)
+		}
+	}
+	if len(k.apps) == 0 && len(k.tags) == 0 {
+		return nil
+	}
+	return &k
+}
+
+// indexLocked indexes the applications and launch tags of an entry's runs.
+func (r *Registry) indexLocked(e *entry) {
+	if e.runs == nil {
+		return
+	}
+	for _, a := range e.runs.apps {
+		r.apps[a] = e.ID
+	}
+	for _, t := range e.runs.tags {
+		r.tags[t] = e.ID
+	}
+}
+
+// unindexLocked removes an entry from the creation-time index and the run indexes.
+func (r *Registry) unindexLocked(e *entry) {
+	r.byTime.Delete(e)
+	if e.runs == nil {
+		return
+	}
+	for _, a := range e.runs.apps {
+		if r.apps[a] == e.ID {
+			delete(r.apps, a)
+		}
+	}
+	for _, t := range e.runs.tags {
+		if r.tags[t] == e.ID {
+			delete(r.tags, t)
 		}
 	}
 }
 
-func (r *Registry) unindexLocked(rec Record) {
-	for _, run := range rec.Runs {
-		if r.apps[run.ApplicationID] == rec.ID {
-			delete(r.apps, run.ApplicationID)
-		}
-		if r.tags[run.LaunchTag] == rec.ID {
-			delete(r.tags, run.LaunchTag)
-		}
+// decode returns the record of an entry; an entry that does not decode (which the registry never makes) is
+// logged and reported missing.
+func (r *Registry) decode(e *entry) (Record, bool) {
+	rec, err := r.codec.decode(e)
+	if err != nil {
+		r.log.Error("registry: record held in memory does not decode", "id", e.ID, "error", err)
+		return Record{}, false
 	}
+	return rec, true
 }
 
 // ByApplication returns the record one of whose applications appID is (its id, for a record never
 // upgraded), from memory.
 func (r *Registry) ByApplication(appID string) (Record, bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if rec, ok := r.records[appID]; ok {
-		return rec, true
+	e, ok := r.records[appID]
+	if !ok {
+		if id, found := r.apps[appID]; found {
+			e, ok = r.records[id]
+		}
 	}
-	if id, ok := r.apps[appID]; ok {
-		rec, ok := r.records[id]
-		return rec, ok
+	r.mu.Unlock()
+	if !ok {
+		return Record{}, false
 	}
-	return Record{}, false
+	return r.decode(e)
 }
 
 // ByLaunchTag returns the id of the record whose run is being launched with one of these tags.
@@ -281,44 +345,108 @@ func (r *Registry) wakeLocked(id string) {
 // another instance created a moment ago). ErrNotFound when there is none.
 func (r *Registry) Get(ctx context.Context, id string) (Record, error) {
 	r.mu.Lock()
-	rec, ok := r.records[id]
+	e, ok := r.records[id]
 	r.mu.Unlock()
 	if ok {
-		return rec, nil
+		return r.codec.decode(e)
 	}
-	e, err := r.store.Get(ctx, key(TableJobs, id))
+	se, err := r.store.Get(ctx, key(TableJobs, id))
 	if err != nil {
 		return Record{}, fmt.Errorf("registry: record %s: %w", id, err)
 	}
-	if rec, err = decodeRecord(e); err != nil {
+	rec, err := decodeRecord(se)
+	if err != nil {
 		return Record{}, err
 	}
-	r.put(rec)
+	r.put(rec, se.Value)
 	return rec, nil
 }
 
 // Cached returns the record with this id if memory holds it.
 func (r *Registry) Cached(id string) (Record, bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	rec, ok := r.records[id]
-	return rec, ok
+	e, ok := r.records[id]
+	r.mu.Unlock()
+	if !ok {
+		return Record{}, false
+	}
+	return r.decode(e)
 }
 
-// List returns the records for which keep returns true (all when keep is nil), oldest first.
-func (r *Registry) List(keep func(*Record) bool) []Record {
+// Lookup returns the summary of the record with this id if memory holds it; it decodes nothing.
+func (r *Registry) Lookup(id string) (Summary, bool) {
 	r.mu.Lock()
-	out := make([]Record, 0, len(r.records))
-	for _, rec := range r.records {
-		if keep == nil || keep(&rec) {
+	defer r.mu.Unlock()
+	if e, ok := r.records[id]; ok {
+		return e.Summary, true
+	}
+	return Summary{}, false
+}
+
+// List returns the records whose summary keep accepts (all when keep is nil), oldest first (by creation
+// time, then id). Only those are decoded.
+func (r *Registry) List(keep func(*Summary) bool) []Record {
+	var match []*entry
+	r.mu.Lock()
+	r.byTime.Ascend(func(e *entry) bool {
+		if keep == nil || keep(&e.Summary) {
+			match = append(match, e)
+		}
+		return true
+	})
+	r.mu.Unlock()
+	out := make([]Record, 0, len(match))
+	for _, e := range match {
+		if rec, ok := r.decode(e); ok {
 			out = append(out, rec)
 		}
 	}
-	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b Record) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
-	})
 	return out
+}
+
+// Scan calls f with the summary of every record, oldest first (by creation time, then id), until f returns
+// false. It decodes and copies nothing; f runs under the registry's lock, so it must be quick and must not
+// call the registry.
+func (r *Registry) Scan(f func(*Summary) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.byTime.Ascend(func(e *entry) bool { return f(&e.Summary) })
+}
+
+// Count returns the number of records whose summary keep accepts (all when keep is nil).
+func (r *Registry) Count(keep func(*Summary) bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if keep == nil {
+		return len(r.records)
+	}
+	n := 0
+	for _, e := range r.records {
+		if keep(&e.Summary) {
+			n++
+		}
+	}
+	return n
+}
+
+// Newest calls f with the summaries of the records that come after the position (createdAt, id) newest
+// first — by creation time, then id, both descending — or of all records, newest first, when id is "";
+// until f returns false. Its cost is that of the records visited, not of the table. f runs under the
+// registry's lock, as in Scan.
+func (r *Registry) Newest(createdAt time.Time, id string, f func(*Summary) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	visit := func(e *entry) bool { return f(&e.Summary) }
+	if id == "" {
+		r.byTime.Descend(visit)
+		return
+	}
+	r.byTime.DescendLessOrEqual(&entry{Summary: Summary{ID: id, CreatedAt: createdAt}}, func(e *entry) bool {
+		if e.ID == id && e.CreatedAt.Equal(createdAt) {
+			return true // the position itself
+		}
+		return visit(e)
+	})
 }
 
 // Changed returns a channel closed at the next change of the record with this id (its creation, an
@@ -357,7 +485,7 @@ func (r *Registry) Create(ctx context.Context, rec Record) (Record, error) {
 		return Record{}, fmt.Errorf("registry: create %s: %w", rec.ID, err)
 	}
 	rec.Version = v
-	r.put(rec)
+	r.put(rec, b)
 	return rec, nil
 }
 
@@ -396,7 +524,7 @@ func (r *Registry) Update(ctx context.Context, id string, change func(*Record) (
 		v, err := r.store.Update(ctx, key(TableJobs, id), b, rec.Version)
 		if err == nil {
 			next.Version = v
-			r.put(next)
+			r.put(next, b)
 			return next, nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -413,7 +541,7 @@ func (r *Registry) Update(ctx context.Context, id string, change func(*Record) (
 		if rec, err = decodeRecord(e); err != nil {
 			return Record{}, err
 		}
-		r.put(rec)
+		r.put(rec, e.Value)
 	}
 	return Record{}, fmt.Errorf("registry: update %s: %w after %d attempts", id, ErrConflict, r.attempts)
 }
