@@ -46,7 +46,7 @@ func newSimHarness(t *testing.T, so simulator.Options, opts Options) *simHarness
 	opts.RM, opts.Registry, opts.Metrics, opts.HomeTag, opts.StagingRoot = rm, h.reg, metrics, home, "/staging"
 	opts.Files = &fakeFiles{dirs: map[string][]hdfs.DirEntry{}, files: map[string]string{}}
 	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opts.LookupHost, opts.JobManagerClient = simulator.LookupHost, sim.JobManagerClient(0)
+	opts.LookupHost, opts.JobManagerDial = simulator.LookupHost, sim.Dial
 	if opts.HealthInterval == 0 {
 		opts.HealthInterval = -1 // these tests count the calls that observe states; health checks have their own
 	}
@@ -392,4 +392,29 @@ func TestEndedPassKeepsNewerObservations(t *testing.T) {
 	if rec, _ := h.reg.Get(t.Context(), starting); rec.State != seen.State || rec.Status.YARN.State != "RUNNING" {
 		t.Errorf("after the pass of the ended ones: %s (YARN %s), want what Observe saw: RUNNING", rec.State, rec.Status.YARN.State)
 	}
+}
+
+// TestJobManagerConnectionsReused: JobManagers asked every pass are asked over the connection the first pass
+// opened to each (one idle connection kept per JobManager, however many there are), not a new one per call.
+func TestJobManagerConnectionsReused(t *testing.T) {
+	t.Parallel()
+	const apps = 150 // above http.DefaultTransport's 100 idle connections in all
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerRefresh: time.Nanosecond, FullListInterval: time.Hour})
+	for range apps {
+		h.add(t, simulator.AppSpec{})
+	}
+	const passes = 5
+	for range passes {
+		h.pass(t)
+	}
+	calls, conns := h.jmCalls(), h.sim.JobManagerConnections()
+	if calls < apps*passes {
+		t.Fatalf("%d JobManager calls in %d passes over %d applications: the test needs one per pass each", calls, passes, apps)
+	}
+	// A pass asks up to Parallelism JobManagers at once; a call that finds its JobManager's connection busy
+	// opens another, so allow some above one each.
+	if limit := int64(apps + apps/10); conns > limit {
+		t.Errorf("%d JobManager calls opened %d connections, want at most %d (one per JobManager)", calls, conns, limit)
+	}
+	t.Logf("%d JobManager calls over %d connections", calls, conns)
 }

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path"
 	"slices"
@@ -152,9 +153,10 @@ type Options struct {
 	JobManagerCallsPerPass int
 	// PassTimeout bounds one pass; what it did not reach waits for the next. Default 30s.
 	PassTimeout time.Duration
-	// JobManagerClient sends JobManager requests; its Timeout is replaced by JobManagerTimeout. Default a
-	// client of its own (the simulator hands in one that reaches simulated JobManagers).
-	JobManagerClient *http.Client
+	// JobManagerDial connects to JobManagers (the DialContext of the transport of JobManager calls, which
+	// keeps one idle connection per JobManager: see newJobManagerTransport). Default a net.Dialer's (the
+	// simulator hands in one that reaches simulated JobManagers).
+	JobManagerDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// LookupHost resolves host names, to tell whether a JobManager address is on the host of its application's
 	// AM container. Default net.DefaultResolver.LookupHost.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
@@ -249,11 +251,7 @@ func New(opts Options) (*Reconciler, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	jmHTTP := &http.Client{}
-	if opts.JobManagerClient != nil {
-		*jmHTTP = *opts.JobManagerClient
-	}
-	jmHTTP.Timeout = opts.JobManagerTimeout
+	jmHTTP := &http.Client{Timeout: opts.JobManagerTimeout, Transport: newJobManagerTransport(opts.JobManagerRefresh, opts.JobManagerDial)}
 	return &Reconciler{opts: opts, jmHTTP: jmHTTP, jms: map[string]*jmAnswer{},
 		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
 		failures: make(chan failureSearch, 256), removals: make(chan string, 256), disposals: make(chan disposal, 64),
@@ -264,6 +262,7 @@ func New(opts Options) (*Reconciler, error) {
 // Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs
 // the workers of follow-up actions, until ctx ends; it returns once they have stopped.
 func (r *Reconciler) Run(ctx context.Context) {
+	defer r.jmHTTP.CloseIdleConnections() // after the workers (deferred calls run last first)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { r.removeLoop(ctx) })

@@ -124,6 +124,7 @@ type Simulator struct {
 	jmAddr   string
 	closed   chan struct{}
 	inFlight atomic.Int64
+	jmConns  atomic.Int64 // connections the JobManagers' listener accepted
 }
 
 // New starts a simulator listening on 127.0.0.1 (two ephemeral ports).
@@ -147,7 +148,12 @@ func New(opts Options) (*Simulator, error) {
 	}
 	s.rmAddr, s.jmAddr = rmL.Addr().String(), jmL.Addr().String()
 	s.rm = &http.Server{Handler: http.HandlerFunc(s.serveRM), ReadHeaderTimeout: 10 * time.Second}
-	s.jm = &http.Server{Handler: http.HandlerFunc(s.serveJM), ReadHeaderTimeout: 10 * time.Second}
+	s.jm = &http.Server{Handler: http.HandlerFunc(s.serveJM), ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.jmConns.Add(1)
+			}
+		}}
 	go func() { _ = s.rm.Serve(rmL) }()
 	go func() { _ = s.jm.Serve(jmL) }()
 	return s, nil
@@ -174,9 +180,8 @@ func (s *Simulator) Dial(ctx context.Context, network, _ string) (net.Conn, erro
 	return d.DialContext(ctx, network, s.jmAddr)
 }
 
-// JobManagerClient returns an HTTP client that reaches the simulated JobManagers, with timeout. Like
-// http.DefaultTransport, which the gateway uses, it keeps at most 100 idle connections in all: with
-// thousands of JobManagers (a host each) most calls open a connection.
+// JobManagerClient returns an HTTP client that reaches the simulated JobManagers, with timeout, for a
+// test's own calls (the reconciler takes Dial and builds its own).
 func (s *Simulator) JobManagerClient(timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: s.Dial, MaxIdleConns: 100,
 		MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second}}
@@ -353,6 +358,10 @@ func (s *Simulator) ListQueries() []string {
 	defer s.mu.Unlock()
 	return slices.Clone(s.lists)
 }
+
+// JobManagerConnections is the number of connections the JobManagers have accepted (one listener for all):
+// a client that reuses its connections opens about one per JobManager.
+func (s *Simulator) JobManagerConnections() int64 { return s.jmConns.Load() }
 
 // InFlight is the number of requests being served now (hanging ones included).
 func (s *Simulator) InFlight() int64 { return s.inFlight.Load() }

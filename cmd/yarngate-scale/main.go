@@ -230,7 +230,7 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 	}
 	const jmTimeout = 2 * time.Second
 	r, err := reconcile.New(reconcile.Options{RM: rm, Files: noFiles{}, Registry: reg, HomeTag: home, StagingRoot: "/yarngate",
-		Interval: time.Second, JobManagerTimeout: jmTimeout, JobManagerClient: sim.JobManagerClient(0), LookupHost: simulator.LookupHost,
+		Interval: time.Second, JobManagerTimeout: jmTimeout, JobManagerDial: sim.Dial, LookupHost: simulator.LookupHost,
 		Logger: discard(), Metrics: metrics})
 	if err != nil {
 		return nil, err
