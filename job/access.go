@@ -80,13 +80,20 @@ func (s *Service) mayOwned(p authn.Principal, owner string, acl *registry.ACL, a
 // mayJob is may for job records: who may modify a session (or a registered cluster) may also see and act
 // on the jobs in it.
 func (s *Service) mayJob(p authn.Principal, rec *registry.Record, a access) bool {
-	if s.may(p, rec, a) {
+	sum := registry.Summary{Kind: rec.Kind, ApplicationID: rec.ApplicationID, Owner: rec.Owner, ACL: rec.ACL}
+	return s.mayJobSummary(p, &sum, a)
+}
+
+// mayJobSummary is mayJob from a record's summary (which holds every field it reads), so that a list
+// checks access before it decodes a record.
+func (s *Service) mayJobSummary(p authn.Principal, sum *registry.Summary, a access) bool {
+	if s.mayOwned(p, sum.Owner, sum.ACL, a) {
 		return true
 	}
-	if rec.Kind != registry.KindSessionJob && rec.Kind != registry.KindClusterJob {
+	if sum.Kind != registry.KindSessionJob && sum.Kind != registry.KindClusterJob {
 		return false
 	}
-	sess, ok := s.opts.Registry.Lookup(rec.ApplicationID)
+	sess, ok := s.opts.Registry.Lookup(sum.ApplicationID)
 	return ok && s.mayOwned(p, sess.Owner, sess.ACL, accessModify)
 }
 

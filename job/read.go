@@ -170,9 +170,10 @@ func decodeCursor(c string) (pageKey, error) {
 // page selects one page of records whose summary keep accepts and the caller may see (may, called outside
 // the registry's lock): newest first, after the page's cursor. next is the cursor of the page after, "" at
 // the end. The registry's creation-time index is walked from the cursor, a batch of matching ids at a time
-// under its lock; only the records of the page are decoded and checked, so that a page costs what it
-// shows (and what keep passes over), not the table.
-func (s *Service) page(p Page, keep func(*registry.Summary) bool, may func(*registry.Record) bool) (recs []registry.Record, next string, err error) {
+// under its lock; keep and may are decided on summaries, and only the records of the page are decoded, so
+// that a page costs what it shows (and the summaries it passes over), not the table — also for a caller
+// who may see few of the records.
+func (s *Service) page(p Page, keep, may func(*registry.Summary) bool) (recs []registry.Record, next string, err error) {
 	var at pageKey
 	if p.Cursor != "" {
 		if at, err = decodeCursor(p.Cursor); err != nil {
@@ -192,12 +193,15 @@ func (s *Service) page(p Page, keep func(*registry.Summary) bool, may func(*regi
 			return len(ids) < batch
 		})
 		for _, id := range ids {
+			if sum, ok := s.opts.Registry.Lookup(id); !ok || !may(&sum) {
+				continue // gone since, or not the caller's
+			}
 			rec, ok := s.opts.Registry.Cached(id)
 			if !ok {
 				continue // gone since
 			}
-			if sum := registry.SummaryOf(&rec); !keep(&sum) || !may(&rec) {
-				continue // changed since, or not the caller's
+			if sum := registry.SummaryOf(&rec); !keep(&sum) || !may(&sum) {
+				continue // changed since
 			}
 			if len(recs) == limit {
 				return recs, encodeCursor(keyOf(&recs[limit-1])), nil
@@ -217,7 +221,7 @@ func (s *Service) List(ctx context.Context, state api.JobState, p Page) (api.Job
 	caller := s.caller(ctx)
 	recs, next, err := s.page(p, func(rec *registry.Summary) bool {
 		return visibleSummary(rec) && isJob(rec.Kind) && (state == "" || rec.State == string(state))
-	}, func(rec *registry.Record) bool { return s.mayJob(caller, rec, accessView) }) // a session job's access reads its session's record
+	}, func(rec *registry.Summary) bool { return s.mayJobSummary(caller, rec, accessView) }) // a session job's access reads its session's record
 	if err != nil {
 		return api.JobList{}, err
 	}
@@ -232,7 +236,7 @@ func (s *Service) List(ctx context.Context, state api.JobState, p Page) (api.Job
 func (s *Service) ListSessions(ctx context.Context, p Page) (api.SessionList, error) {
 	caller := s.caller(ctx)
 	recs, next, err := s.page(p, func(rec *registry.Summary) bool { return visibleSummary(rec) && rec.Kind == registry.KindSession },
-		func(rec *registry.Record) bool { return s.may(caller, rec, accessView) })
+		func(rec *registry.Summary) bool { return s.mayOwned(caller, rec.Owner, rec.ACL, accessView) })
 	if err != nil {
 		return api.SessionList{}, err
 	}

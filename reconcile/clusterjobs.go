@@ -28,7 +28,11 @@ func onYARN(kind string) bool {
 func (r *Reconciler) reconcileClusterJobs(ctx context.Context) {
 	byCluster := map[string][]registry.Record{}
 	now := r.opts.Now()
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool { return rec.Kind == registry.KindClusterJob }) {
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool {
+		// Ended records only when due to be dropped, so that those waiting out the retention are not decoded.
+		return rec.Kind == registry.KindClusterJob &&
+			(!rec.Terminal || !rec.EndedAt.IsZero() && now.Sub(rec.EndedAt) >= r.opts.Retention)
+	}) {
 		if rec.Terminal {
 			if !rec.EndedAt.IsZero() && now.Sub(rec.EndedAt) >= r.opts.Retention {
 				r.drop(ctx, rec)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/yarngate/yarngate/ident"
 	"github.com/yarngate/yarngate/observe"
+	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
@@ -23,12 +24,21 @@ const gcMinAge = 15 * time.Minute
 func (r *Reconciler) collect(ctx context.Context) {
 	inUse := map[string]bool{}
 	owned := map[string]bool{}
-	for _, rec := range r.opts.Registry.List(nil) {
-		if !rec.Terminal || !observe.YARNEnded(rec.Status.YARN.State) {
+	var ids []string
+	r.opts.Registry.Scan(func(rec *registry.Summary) bool {
+		if !rec.Terminal || !observe.YARNEnded(rec.YARNState) {
 			inUse[rec.ApplicationID] = true
 		}
-		for _, p := range r.filesOf(rec) {
-			owned[p] = true
+		ids = append(ids, rec.ID)
+		return true
+	})
+	for _, id := range ids {
+		// One record decoded at a time: the registry holds most of each record compressed, and all of them
+		// decoded at once would be the heap of the records many times over.
+		if rec, ok := r.opts.Registry.Cached(id); ok {
+			for _, p := range r.filesOf(rec) {
+				owned[p] = true
+			}
 		}
 	}
 	removed := 0

@@ -409,7 +409,8 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 		r.opts.Metrics.observePass(len(listed), r.opts.Now().Sub(began))
 		return nil
 	}
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool { return onYARN(rec.Kind) }) {
+	now := r.opts.Now()
+	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool { return r.fullCheckDue(rec, listed, now) }) {
 		if _, ok := listed[rec.ApplicationID]; !ok {
 			r.missing(ctx, rec)
 		} else if !rec.GoneAt.IsZero() {
@@ -687,6 +688,23 @@ func (r *Reconciler) update(ctx context.Context, id string, change func(*registr
 	if _, err := r.opts.Registry.Update(ctx, id, func(rec *registry.Record) (bool, error) { return change(rec), nil }); err != nil {
 		r.opts.Logger.Warn("could not update a record", "id", id, "error", err)
 	}
+}
+
+// fullCheckDue reports, from a record's summary, whether the full pass has anything to do with it: clear
+// the GoneAt of a listed record that has one, or what missing does with one not listed (mark an ended record
+// gone, drop it after the retention, look for the application of one that had not ended). The others are
+// not decoded.
+func (r *Reconciler) fullCheckDue(rec *registry.Summary, listed map[string]*yarnclient.App, now time.Time) bool {
+	if !onYARN(rec.Kind) {
+		return false
+	}
+	if _, ok := listed[rec.ApplicationID]; ok {
+		return !rec.GoneAt.IsZero()
+	}
+	if rec.Terminal || rec.State == StateLaunchFailed {
+		return rec.GoneAt.IsZero() || now.Sub(rec.GoneAt) >= r.opts.Retention
+	}
+	return now.Sub(rec.CreatedAt) >= r.opts.LostGrace
 }
 
 // missing handles a record whose application YARN does not list: a record not ended is LOST once YARN

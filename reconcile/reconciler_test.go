@@ -719,3 +719,24 @@ func TestHALeaderUnreadable(t *testing.T) {
 		t.Error("an unreadable leader znode counts as a recovery under way")
 	}
 }
+
+// TestClusterJobRetention: a registered cluster's ended job record is dropped once its retention passed
+// since it ended, not before.
+func TestClusterJobRetention(t *testing.T) {
+	h := newHarness(t, Options{Retention: time.Hour})
+	ctx := t.Context()
+	now := time.Now()
+	for id, ended := range map[string]time.Time{"cluster-old": now.Add(-2 * time.Hour), "cluster-new": now.Add(-time.Minute)} {
+		if _, err := h.reg.Create(ctx, registry.Record{ID: id, Kind: registry.KindClusterJob, ApplicationID: "cluster",
+			State: "FINISHED", Terminal: true, EndedAt: ended}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.pass(t)
+	if _, ok := h.reg.Cached("cluster-old"); ok {
+		t.Error("a cluster job that ended two hours ago (retention 1h) was kept")
+	}
+	if _, ok := h.reg.Cached("cluster-new"); !ok {
+		t.Error("a cluster job ended a minute ago was dropped")
+	}
+}

@@ -229,6 +229,22 @@ func TestOrderAndNewest(t *testing.T) {
 	if _, ok := reg.Lookup("c"); ok {
 		t.Error("Lookup(c) found the deleted record")
 	}
+	// An update that moves a record in the order (its creation time changed) leaves no entry at its old place,
+	// and a record created again under a deleted one's id appears once, at its new place.
+	if _, err := reg.Update(ctx, "a", func(r *registry.Record) (bool, error) { r.CreatedAt = base.Add(5 * time.Second); return true, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Create(ctx, registry.Record{ID: "c", Kind: registry.KindJob, State: "RUNNING", CreatedAt: base.Add(6 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(reg.List(nil)); !slices.Equal(got, []string{"b", "d", "e", "a", "c"}) {
+		t.Errorf("List after moving a and re-creating c = %v, want [b d e a c]", got)
+	}
+	var newest []string
+	reg.Newest(base.Add(time.Hour), "", func(s *registry.Summary) bool { newest = append(newest, s.ID); return true })
+	if !slices.Equal(newest, []string{"c", "a", "e", "d", "b"}) {
+		t.Errorf("Newest after moving a and re-creating c = %v, want [c a e d b]", newest)
+	}
 }
 
 // TestRecordMemory reports the heap a registry holds per typical record (a job with a spec, six transitions
