@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -417,4 +418,70 @@ func TestJobManagerConnectionsReused(t *testing.T) {
 		t.Errorf("%d JobManager calls opened %d connections, want at most %d (one per JobManager)", calls, conns, limit)
 	}
 	t.Logf("%d JobManager calls over %d connections", calls, conns)
+}
+
+// countingRegistry counts the records a reconciler has the registry decode.
+type countingRegistry struct {
+	*registry.Registry
+	decoded atomic.Int64
+}
+
+func (c *countingRegistry) Cached(id string) (registry.Record, bool) {
+	c.decoded.Add(1)
+	return c.Registry.Cached(id)
+}
+
+func (c *countingRegistry) ByApplication(appID string) (registry.Record, bool) {
+	c.decoded.Add(1)
+	return c.Registry.ByApplication(appID)
+}
+
+func (c *countingRegistry) List(keep func(*registry.Summary) bool) []registry.Record {
+	recs := c.Registry.List(keep)
+	c.decoded.Add(int64(len(recs)))
+	return recs
+}
+
+// TestRunningRecordsDecodedOnce: passes over running application jobs and session jobs decode each record
+// once, and again only after it changed; an observed change is written.
+func TestRunningRecordsDecodedOnce(t *testing.T) {
+	t.Parallel()
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerRefresh: time.Nanosecond, FullListInterval: time.Hour})
+	count := &countingRegistry{Registry: h.reg}
+	h.r.opts.Registry = count
+	var jobs []string
+	for range 10 {
+		jobs = append(jobs, h.add(t, simulator.AppSpec{}))
+	}
+	session := h.add(t, simulator.AppSpec{Session: true, SessionJobs: 5})
+	h.pass(t) // adopts them
+	h.pass(t) // reads them
+	before := count.decoded.Load()
+	for range 3 {
+		h.pass(t)
+	}
+	if n := count.decoded.Load() - before; n != 0 {
+		t.Errorf("three passes with nothing changed decoded %d records, want none", n)
+	}
+	jid, _ := ident.FlinkJobID(jobs[4])
+	if err := h.sim.SetJobState(jobs[4], jid, "RESTARTING"); err != nil {
+		t.Fatal(err)
+	}
+	app, _ := h.sim.App(session)
+	if err := h.sim.SetJobState(session, app.JobOrder[2], "CANCELED"); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(t) // observes and writes both
+	h.pass(t) // reads the application job's new version (the canceled session job has ended)
+	before = count.decoded.Load()
+	h.pass(t)
+	if n := count.decoded.Load() - before; n != 0 {
+		t.Errorf("a pass after the changes were read decoded %d records, want none", n)
+	}
+	if rec, _ := h.reg.Get(t.Context(), jobs[4]); rec.Status.Flink.State != "RESTARTING" {
+		t.Errorf("restarting job: flink.state %s", rec.Status.Flink.State)
+	}
+	if rec, _ := h.reg.Get(t.Context(), ident.SessionJobID(session, app.JobOrder[2])); rec.State != "CANCELED" {
+		t.Errorf("canceled session job: %s", rec.State)
+	}
 }

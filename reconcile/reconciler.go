@@ -61,6 +61,8 @@ type fileStore interface {
 type recordRegistry interface {
 	Get(ctx context.Context, id string) (registry.Record, error)
 	Cached(id string) (registry.Record, bool)
+	Lookup(id string) (registry.Summary, bool)
+	Holds(id string, v registry.Version) bool
 	ByApplication(appID string) (registry.Record, bool)
 	ByLaunchTag(tags []string) (string, bool)
 	List(keep func(*registry.Summary) bool) []registry.Record
@@ -148,8 +150,9 @@ type Options struct {
 	// last answer stands until a later pass, so that a pass stays short however many jobs run (what YARN
 	// reports shows first in a pass anyway). A JobManager never asked, or whose application's report
 	// changed, is always asked, and so are sessions' (one call lists all their jobs). A twentieth of it bounds
-	// the health checks of a pass (states first). Default 5000: 10⁴ application jobs with a 3 s refresh and 1 s passes need
-	// about 3,500.
+	// the health checks of a pass (states first). Default 10,000: 10⁴ application jobs with a 3 s refresh and
+	// passes back to back (1.5–2 s at that size) need 5,000–7,000; 5,000 left answers of part of them two passes
+	// old.
 	JobManagerCallsPerPass int
 	// PassTimeout bounds one pass; what it did not reach waits for the next. Default 30s.
 	PassTimeout time.Duration
@@ -200,7 +203,7 @@ func (o *Options) validate() error {
 		o.Parallelism = 16
 	}
 	if o.JobManagerCallsPerPass <= 0 {
-		o.JobManagerCallsPerPass = 5000
+		o.JobManagerCallsPerPass = 10000
 	}
 	return nil
 }
@@ -238,6 +241,9 @@ type Reconciler struct {
 	healthChecked map[string]time.Time
 	// disposing holds "<record id>/<trigger id>" of savepoints queued for disposal.
 	disposing map[string]bool
+
+	hotMu sync.Mutex
+	hot   map[string]registry.Record // decoded records of what has not ended, by id (hot.go)
 }
 
 // failureSearch is a failed job whose failure to find.
@@ -256,7 +262,7 @@ func New(opts Options) (*Reconciler, error) {
 		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
 		failures: make(chan failureSearch, 256), removals: make(chan string, 256), disposals: make(chan disposal, 64),
 		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{},
-		healthChecked: map[string]time.Time{}, disposing: map[string]bool{}}, nil
+		healthChecked: map[string]time.Time{}, disposing: map[string]bool{}, hot: map[string]registry.Record{}}, nil
 }
 
 // Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs
@@ -421,6 +427,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 		}
 	}
 	r.savepoints(ctx)
+	r.pruneHot()
 	m.phase("full", t, r.opts.Now())
 	r.mu.Lock()
 	r.lastPass = r.opts.Now()
@@ -544,7 +551,7 @@ func kindOf(app *yarnclient.App) observe.Kind {
 
 // reconcileApp brings the record of one listed application up to date, or adopts the application.
 func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
-	rec, known := r.opts.Registry.ByApplication(app.ID)
+	rec, known := r.hotByApplication(app.ID)
 	kind := kindOf(app)
 	switch {
 	case known && rec.ApplicationID != app.ID:
@@ -579,7 +586,7 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 	if !known {
 		r.adopt(ctx, app, kind, next)
 	} else {
-		r.write(ctx, rec.ID, kind, next, "")
+		r.writeOver(ctx, &rec, kind, next, "")
 	}
 	r.act(ctx, app.ID, kind, next, actions)
 }
@@ -652,6 +659,24 @@ func (r *Reconciler) write(ctx context.Context, id string, kind observe.Kind, st
 	if rec, ok := r.opts.Registry.Cached(id); ok && unchanged(rec, st) {
 		return
 	}
+	r.store(ctx, id, kind, st, reason)
+}
+
+// writeOver is write for the record seen, which the status was observed from: while the registry holds that
+// version, seen is what the status is compared with, so that a pass does not decode each record twice.
+func (r *Reconciler) writeOver(ctx context.Context, seen *registry.Record, kind observe.Kind, st observe.Status, reason string) {
+	if !r.opts.Registry.Holds(seen.ID, seen.Version) {
+		r.write(ctx, seen.ID, kind, st, reason) // changed since: compare with what it is now
+		return
+	}
+	if !unchanged(*seen, st) {
+		r.store(ctx, seen.ID, kind, st, reason)
+	}
+}
+
+// store writes st as a record's status (see write), inside a registry update that reads the record as
+// stored.
+func (r *Reconciler) store(ctx context.Context, id string, kind observe.Kind, st observe.Status, reason string) {
 	wrote := false
 	_, err := r.opts.Registry.Update(ctx, id, func(rec *registry.Record) (bool, error) {
 		if rec.Launcher != "" || rec.State == StateLaunchFailed {

@@ -46,7 +46,7 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 	for appID, v := range views { // views is not written from here on
 		for jid, o := range v.jobs {
 			id := ident.SessionJobID(appID, jid)
-			if _, ok := r.opts.Registry.Cached(id); !ok {
+			if _, ok := r.opts.Registry.Lookup(id); !ok {
 				r.adoptSessionJob(ctx, listed[appID], id, o)
 			}
 		}
@@ -55,7 +55,7 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 	// JobManager (a root exception, its health) or read an archive, and one session's slow JobManager must
 	// not hold up the others' jobs.
 	bySession := map[string][]registry.Record{}
-	for _, rec := range r.opts.Registry.List(func(rec *registry.Summary) bool {
+	for _, rec := range r.hotList(func(rec *registry.Summary) bool {
 		if rec.Kind != registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
 			return false
 		}
@@ -94,7 +94,7 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 			}
 			next, actions := r.observeSessionJob(ctx, rec.Status, app, v)
 			r.assessHealth(ctx, rec.ID, appID, &next)
-			r.write(ctx, rec.ID, observe.KindSessionJob, next, "")
+			r.writeOver(ctx, &rec, observe.KindSessionJob, next, "")
 			r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
 		}
 	})

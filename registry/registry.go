@@ -383,6 +383,15 @@ func (r *Registry) Lookup(id string) (Summary, bool) {
 	return Summary{}, false
 }
 
+// Holds reports whether memory holds the record with this id at version v, so that a caller holding a
+// record read at v knows it is still the latest without decoding it again.
+func (r *Registry) Holds(id string, v Version) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.records[id]
+	return ok && e.version == v
+}
+
 // List returns the records whose summary keep accepts (all when keep is nil), oldest first (by creation
 // time, then id). Only those are decoded.
 func (r *Registry) List(keep func(*Summary) bool) []Record {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,70 @@ func TestJobManagers(t *testing.T) {
 	}
 	if c := s.Calls(); c.JobManager["GET jobs/overview"] != 1 || simulator.Total(c.JobManager) < 8 {
 		t.Errorf("calls %v", c.JobManager)
+	}
+}
+
+// TestRemote drives a simulator through its control API as another process would: applications added in a
+// batch, their states and behaviours changed, read back, and the calls a JobManager reached over
+// Remote.Dial counted.
+func TestRemote(t *testing.T) {
+	t.Parallel()
+	s := start(t, simulator.Options{})
+	srv := httptest.NewServer(s.ControlHandler())
+	t.Cleanup(srv.Close)
+	ctx := t.Context()
+	r, err := simulator.Connect(ctx, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RMURL() != s.RMURL() {
+		t.Errorf("RMURL = %q, want %q", r.RMURL(), s.RMURL())
+	}
+	ids, err := r.AddApps(ctx, simulator.AppSpec{Session: true, SessionJobs: 2, Tags: []string{ident.TagKindSession}}, 3)
+	if err != nil || len(ids) != 3 {
+		t.Fatalf("AddApps = %v, %v", ids, err)
+	}
+	app, ok := r.App(ctx, ids[1])
+	if !ok || app.ID != ids[1] || len(app.JobOrder) != 2 || app.Jobs[app.JobOrder[0]].State != "RUNNING" {
+		t.Fatalf("App = %+v, %t", app, ok)
+	}
+	if err := r.SetJobState(ctx, ids[1], app.JobOrder[0], "CANCELED"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetAppState(ctx, ids[2], "FINISHED"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetBehavior(ctx, ids[0], simulator.Failing); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.App(ids[1]); got.Jobs[app.JobOrder[0]].State != "CANCELED" {
+		t.Errorf("job state after SetJobState: %s", got.Jobs[app.JobOrder[0]].State)
+	}
+	if got, _ := s.App(ids[2]); got.State != "FINISHED" || got.FinalStatus != "SUCCEEDED" {
+		t.Errorf("application after SetAppState: %s/%s", got.State, got.FinalStatus)
+	}
+	if got, _ := s.App(ids[0]); got.Behavior != simulator.Failing {
+		t.Errorf("behaviour after SetBehavior: %v", got.Behavior)
+	}
+	if _, ok := r.App(ctx, "application_1_9999"); ok {
+		t.Error("App found an unknown application")
+	}
+	if err := r.SetAppState(ctx, "application_1_9999", "FINISHED"); !errors.Is(err, simulator.ErrUnknown) {
+		t.Errorf("SetAppState of an unknown application: %v", err)
+	}
+	if _, err := r.AddApps(ctx, simulator.AppSpec{}, 0); err == nil {
+		t.Error("AddApps of none was accepted")
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: r.Dial}, Timeout: 5 * time.Second}
+	jm, err := jobmanager.New("http://"+app.Host+":8081", hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jm.Jobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls, err := r.Calls(ctx)
+	if err != nil || calls.JobManager["GET jobs/overview"] != 1 {
+		t.Errorf("Calls = %+v, %v", calls.JobManager, err)
 	}
 }

@@ -81,6 +81,9 @@ func main() {
 	flag.IntVar(&c.zkInstances, "zk-instances", 3, "gateway instances (processes) of the ZooKeeper part")
 	flag.DurationVar(&c.zkHold, "zk-hold", 30*time.Second, "how long records change (a create per 10 ms) while the instances of the ZooKeeper part hold the registry")
 	zkInstance := flag.String("zk-instance", "", "internal: run as one instance of the ZooKeeper part on this root")
+	simServe := flag.Bool("sim-serve", false, "internal: run as the simulator process of the reconciler part")
+	simRMLatency := flag.Duration("sim-rm-latency", 0, "internal: the simulator process's ResourceManager latency")
+	simJMLatency := flag.Duration("sim-jm-latency", 0, "internal: the simulator process's JobManager latency")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.StringVar(&c.measureProfile, "measure-cpuprofile", "", "write a CPU profile of the reconciler's measurement (not its adoption) to this file")
 	flag.Parse()
@@ -94,6 +97,13 @@ func main() {
 			os.Exit(2)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *simServe {
+		if err := runSimServer(*simRMLatency, *simJMLatency); err != nil {
+			fmt.Fprintln(os.Stderr, "simulator process:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if *zkInstance != "" {
 		if err := runZKInstance(*zkInstance, c.zkHold); err != nil {
@@ -200,19 +210,25 @@ type change struct {
 // long changes take to show in records, and the calls it makes.
 func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 	fmt.Printf("reconciler: %d application jobs, %d sessions × %d jobs on the simulator\n", c.apps, c.sessions, c.sessionJobs)
-	sim, err := simulator.New(simulator.Options{RMLatency: 20 * time.Millisecond, JobManagerLatency: 2 * time.Millisecond})
+	// The simulator runs in a process of its own, as the ResourceManager and JobManagers would: the gateway's
+	// side (this process) holds one descriptor per JobManager connection, and its CPU profile and RSS are its own.
+	if msg := ensureFileLimit(uint64(c.apps + c.sessions + 4096)); msg != "" {
+		fmt.Println("  " + msg)
+	}
+	sim, stopSim, err := startSimProcess(ctx, 20*time.Millisecond, 2*time.Millisecond)
 	if err != nil {
 		return nil, err
 	}
-	defer sim.Close()
+	defer stopSim()
 	tags := []string{ident.TagGateway, home, ident.TagFlinkPrefix + "2.2.1", ident.TagTargetPrefix + "application"}
-	var appIDs, sessionIDs []string
-	for range c.apps {
-		appIDs = append(appIDs, sim.AddApp(simulator.AppSpec{Tags: tags}))
+	appIDs, err := sim.AddApps(ctx, simulator.AppSpec{Tags: tags}, c.apps)
+	if err != nil {
+		return nil, err
 	}
-	for range c.sessions {
-		sessionIDs = append(sessionIDs, sim.AddApp(simulator.AppSpec{Session: true, SessionJobs: c.sessionJobs,
-			Tags: append(slices.Clone(tags[:3]), ident.TagKindSession)}))
+	sessionIDs, err := sim.AddApps(ctx, simulator.AppSpec{Session: true, SessionJobs: c.sessionJobs,
+		Tags: append(slices.Clone(tags[:3]), ident.TagKindSession)}, c.sessions)
+	if err != nil {
+		return nil, err
 	}
 	reg, err := newRegistry(ctx)
 	if err != nil {
@@ -253,18 +269,19 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 
 	// Hanging JobManagers: one application job and one session, from now on.
 	hangApp, hangSession := appIDs[len(appIDs)-1], sessionIDs[len(sessionIDs)-1]
-	_ = sim.SetBehavior(hangApp, simulator.Hanging)
-	_ = sim.SetBehavior(hangSession, simulator.Hanging)
+	if err := errors.Join(sim.SetBehavior(ctx, hangApp, simulator.Hanging), sim.SetBehavior(ctx, hangSession, simulator.Hanging)); err != nil {
+		return nil, err
+	}
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	var (
-		mu       sync.Mutex
-		pending  []change
-		stale    = map[string][]time.Duration{}
-		nextApp  = 0
-		callsBeg = sim.Calls()
-		histBeg  = histograms(promReg)
-		t0       = time.Now()
+		mu                 sync.Mutex
+		pending            []change
+		stale              = map[string][]time.Duration{}
+		nextApp            = 0
+		callsBeg, callsErr = sim.Calls(ctx)
+		histBeg            = histograms(promReg)
+		t0                 = time.Now()
 	)
 	if c.measureProfile != "" {
 		f, err := os.Create(c.measureProfile)
@@ -304,35 +321,41 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 	tick := time.NewTicker(time.Second)
 	for time.Since(t0) < c.duration {
 		<-tick.C
-		mu.Lock()
+		// The changes of this second, made without holding mu (the control calls take a while under load, and
+		// the watcher must not wait for them).
+		var batch []change
 		for i := range c.changes {
 			now := time.Now()
 			switch i % 3 {
 			case 0: // an application job ends (YARN)
 				id := appIDs[nextApp%(len(appIDs)-1)]
 				nextApp++
-				if sim.SetAppState(id, "FINISHED") == nil {
-					pending = append(pending, change{"application ended (YARN)", id, now, func(r registry.Record) bool { return r.Terminal }})
+				if sim.SetAppState(ctx, id, "FINISHED") == nil {
+					batch = append(batch, change{"application ended (YARN)", id, now, func(r registry.Record) bool { return r.Terminal }})
 				}
 			case 1: // a Flink job restarts (JobManager only)
 				id := appIDs[len(appIDs)-2-rng.IntN(len(appIDs)/2)]
 				jid, _ := ident.FlinkJobID(id)
-				if app, ok := sim.App(id); ok && app.State == "RUNNING" && app.Jobs[jid].State == "RUNNING" {
-					_ = sim.SetJobState(id, jid, "RESTARTING")
-					pending = append(pending, change{"Flink job restarting (JobManager)", id, now,
+				if app, ok := sim.App(ctx, id); ok && app.State == "RUNNING" && app.Jobs[jid].State == "RUNNING" &&
+					sim.SetJobState(ctx, id, jid, "RESTARTING") == nil {
+					batch = append(batch, change{"Flink job restarting (JobManager)", id, now,
 						func(r registry.Record) bool { return r.Status.Flink.State == "RESTARTING" }})
 				}
 			case 2: // a session job is canceled (JobManager only)
 				sid := sessionIDs[rng.IntN(len(sessionIDs)-1)]
-				app, _ := sim.App(sid)
+				app, ok := sim.App(ctx, sid)
+				if !ok {
+					continue
+				}
 				jid := app.JobOrder[rng.IntN(len(app.JobOrder))]
-				if app.Jobs[jid].State == "RUNNING" {
-					_ = sim.SetJobState(sid, jid, "CANCELED")
-					pending = append(pending, change{"session job canceled (JobManager)", ident.SessionJobID(sid, jid), now,
+				if app.Jobs[jid].State == "RUNNING" && sim.SetJobState(ctx, sid, jid, "CANCELED") == nil {
+					batch = append(batch, change{"session job canceled (JobManager)", ident.SessionJobID(sid, jid), now,
 						func(r registry.Record) bool { return r.State == "CANCELED" }})
 				}
 			}
 		}
+		mu.Lock()
+		pending = append(pending, batch...)
 		mu.Unlock()
 	}
 	tick.Stop()
@@ -340,7 +363,7 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 		pprof.StopCPUProfile()
 	}
 	elapsed := time.Since(t0)
-	callsEnd := sim.Calls()
+	callsEnd, callsEndErr := sim.Calls(ctx)
 	histEnd := histograms(promReg)
 	// Let the last changes show (bounded).
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -353,6 +376,9 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 	}
 	stopCheck()
 	cw.Wait()
+	if err := errors.Join(callsErr, callsEndErr); err != nil {
+		return nil, err
+	}
 
 	rmCalls := float64(simulator.Total(callsEnd.RM)-simulator.Total(callsBeg.RM)) / elapsed.Seconds()
 	jmCalls := float64(simulator.Total(callsEnd.JobManager)-simulator.Total(callsBeg.JobManager)) / elapsed.Seconds()
