@@ -481,6 +481,20 @@ func TestRunningRecordsDecodedOnce(t *testing.T) {
 	if rec, _ := h.reg.Get(t.Context(), jobs[4]); rec.Status.Flink.State != "RESTARTING" {
 		t.Errorf("restarting job: flink.state %s", rec.Status.Flink.State)
 	}
+	// An application ends: the pass that sees it leave the list of those running and the next, which lists
+	// those that ended and takes the running ones as their records last saw them, decode none of those.
+	if err := h.sim.SetAppState(jobs[7], "FINISHED"); err != nil {
+		t.Fatal(err)
+	}
+	before = count.decoded.Load()
+	h.pass(t)
+	h.pass(t)
+	if n := count.decoded.Load() - before; n > 2 {
+		t.Errorf("the two passes that saw an application end decoded %d records, want at most 2 (the ended one's, for its archive)", n)
+	}
+	if rec, _ := h.reg.Get(t.Context(), jobs[7]); !rec.Terminal {
+		t.Errorf("ended job: %s", rec.State)
+	}
 	if rec, _ := h.reg.Get(t.Context(), ident.SessionJobID(session, app.JobOrder[2])); rec.State != "CANCELED" {
 		t.Errorf("canceled session job: %s", rec.State)
 	}

@@ -341,7 +341,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("list applications that ended: %w", err)
 		}
-		apps = withEnded(active, ended, r.opts.Registry)
+		apps = withEnded(active, ended, r.hotByApplication)
 	} else {
 		if !full {
 			f.States = activeStates
@@ -440,12 +440,12 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 // ended since in their place (or added). An application of the older list is as its record last saw it
 // (when it has a record): that list is a pass old, and an observation since (Observe, after a cancel) may
 // have seen more.
-func withEnded(active, ended []yarnclient.App, reg recordRegistry) []yarnclient.App {
+func withEnded(active, ended []yarnclient.App, byApplication func(appID string) (registry.Record, bool)) []yarnclient.App {
 	at := make(map[string]int, len(active))
 	out := slices.Clone(active)
 	for i := range out {
 		at[out[i].ID] = i
-		if rec, ok := reg.ByApplication(out[i].ID); ok && rec.ApplicationID == out[i].ID && rec.Status.YARN.State != "" {
+		if rec, ok := byApplication(out[i].ID); ok && rec.ApplicationID == out[i].ID && rec.Status.YARN.State != "" {
 			asRecorded(&out[i], rec.Status.YARN)
 		}
 	}
