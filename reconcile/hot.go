@@ -7,8 +7,8 @@ import (
 // The registry keeps most of each record compressed (registry.Summary is all it holds decoded), and a pass
 // reads the record of every application and session job that has not ended: decoding them all, each pass,
 // was a third of a pass's CPU at 10⁴ running jobs. The reconciler therefore keeps the decoded record of each
-// one it observes that has not ended, at the version the registry held (registry.Registry.Holds tells
-// whether it still does): about the size of a decoded record (~2.3 KB) per running job and session job,
+// one it observes that has not ended, as the registry held it (registry.Registry.Holds tells whether it
+// still does): about the size of a decoded record (~2.3 KB) per running job and session job,
 // and nothing per ended one.
 
 // hotRecord returns the record with this id as the registry holds it, decoding it only when it changed
@@ -18,7 +18,7 @@ func (r *Reconciler) hotRecord(id string) (registry.Record, bool) {
 	r.hotMu.Lock()
 	rec, ok := r.hot[id]
 	r.hotMu.Unlock()
-	if ok && r.opts.Registry.Holds(id, rec.Version) {
+	if ok && r.opts.Registry.Holds(&rec) {
 		return rec, true
 	}
 	rec, ok = r.opts.Registry.Cached(id)
@@ -65,8 +65,15 @@ func (r *Reconciler) pruneHot() {
 	r.hotMu.Lock()
 	defer r.hotMu.Unlock()
 	for id, rec := range r.hot {
-		if !r.opts.Registry.Holds(id, rec.Version) {
+		if !r.opts.Registry.Holds(&rec) {
 			delete(r.hot, id)
 		}
 	}
+}
+
+// dropHot drops every kept record (this instance stopped leading: it no longer observes them).
+func (r *Reconciler) dropHot() {
+	r.hotMu.Lock()
+	defer r.hotMu.Unlock()
+	clear(r.hot)
 }

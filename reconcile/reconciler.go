@@ -62,7 +62,7 @@ type recordRegistry interface {
 	Get(ctx context.Context, id string) (registry.Record, error)
 	Cached(id string) (registry.Record, bool)
 	Lookup(id string) (registry.Summary, bool)
-	Holds(id string, v registry.Version) bool
+	Holds(rec *registry.Record) bool
 	ByApplication(appID string) (registry.Record, bool)
 	ByLaunchTag(tags []string) (string, bool)
 	List(keep func(*registry.Summary) bool) []registry.Record
@@ -220,6 +220,7 @@ type Reconciler struct {
 
 	mu       sync.Mutex
 	lastPass time.Time                  // end of the last complete pass
+	passTook time.Duration              // how long the last complete pass took
 	seeking  map[string]bool            // record ids whose failure is being looked for
 	answered map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
 	refused  map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
@@ -278,7 +279,9 @@ func (r *Reconciler) Run(ctx context.Context) {
 	defer tick.Stop()
 	var lastGC time.Time
 	for {
-		if r.Leading() {
+		if !r.Leading() {
+			r.dropHot() // another instance writes the records meanwhile
+		} else {
 			if err := r.Pass(ctx); err != nil && ctx.Err() == nil {
 				r.opts.Logger.Warn("reconciliation failed; retrying next interval", "error", err)
 			}
@@ -412,7 +415,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	}
 	if !full {
 		// Records whose application was not listed are left to the next full list.
-		r.opts.Metrics.observePass(len(listed), r.opts.Now().Sub(began))
+		r.passEnded(len(listed), began)
 		return nil
 	}
 	now := r.opts.Now()
@@ -432,8 +435,17 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	r.mu.Lock()
 	r.lastPass = r.opts.Now()
 	r.mu.Unlock()
-	r.opts.Metrics.observePass(len(listed), r.opts.Now().Sub(began))
+	r.passEnded(len(listed), began)
 	return nil
+}
+
+// passEnded records a complete pass that began then and listed n applications.
+func (r *Reconciler) passEnded(n int, began time.Time) {
+	took := r.opts.Now().Sub(began)
+	r.mu.Lock()
+	r.passTook = took
+	r.mu.Unlock()
+	r.opts.Metrics.observePass(n, took)
 }
 
 // withEnded is the applications of the last list of those not ended, with those of a list of those that
@@ -507,7 +519,7 @@ func (r *Reconciler) ordered(apps []*yarnclient.App) []*yarnclient.App {
 	for _, app := range apps {
 		a := r.jms[app.ID]
 		switch {
-		case amURL(app) == "" || a != nil && a.report == reportKey(app) && now.Before(a.next):
+		case amURL(app) == "" || a != nil && a.report == reportKey(app) && !r.dueLocked(a, now):
 			quiet = append(quiet, app)
 		case a != nil && a.failures > 0:
 			retry = append(retry, app)
@@ -665,7 +677,7 @@ func (r *Reconciler) write(ctx context.Context, id string, kind observe.Kind, st
 // writeOver is write for the record seen, which the status was observed from: while the registry holds that
 // version, seen is what the status is compared with, so that a pass does not decode each record twice.
 func (r *Reconciler) writeOver(ctx context.Context, seen *registry.Record, kind observe.Kind, st observe.Status, reason string) {
-	if !r.opts.Registry.Holds(seen.ID, seen.Version) {
+	if !r.opts.Registry.Holds(seen) {
 		r.write(ctx, seen.ID, kind, st, reason) // changed since: compare with what it is now
 		return
 	}

@@ -285,3 +285,41 @@ func BenchmarkCached(b *testing.B) {
 		i++
 	}
 }
+
+// TestHolds: Holds tells a record read from the registry that is still the latest from one updated since, or
+// deleted and created again under its id (whose version may start over at the same number).
+func TestHolds(t *testing.T) {
+	ctx := t.Context()
+	reg := open(t, registrytest.NewMemStore())
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rec, err := reg.Create(ctx, registry.Record{ID: "a", Kind: registry.KindJob, State: "RUNNING", CreatedAt: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reg.Holds(&rec) {
+		t.Fatal("Holds is false for the record just created")
+	}
+	updated, err := reg.Update(ctx, "a", func(r *registry.Record) (bool, error) { r.State = "FINISHED"; return true, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Holds(&rec) || !reg.Holds(&updated) {
+		t.Errorf("after an update: Holds(old) %t, Holds(new) %t", reg.Holds(&rec), reg.Holds(&updated))
+	}
+	if err := reg.Delete(ctx, updated); err != nil {
+		t.Fatal(err)
+	}
+	again, err := reg.Create(ctx, registry.Record{ID: "a", Kind: registry.KindJob, State: "STARTING", CreatedAt: base.Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Version != rec.Version {
+		t.Logf("the store numbers a re-created key %d, the first %d", again.Version, rec.Version)
+	}
+	if reg.Holds(&rec) {
+		t.Error("Holds is true for the record of the same id and version that was deleted")
+	}
+	if !reg.Holds(&again) {
+		t.Error("Holds is false for the re-created record")
+	}
+}

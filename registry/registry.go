@@ -383,13 +383,14 @@ func (r *Registry) Lookup(id string) (Summary, bool) {
 	return Summary{}, false
 }
 
-// Holds reports whether memory holds the record with this id at version v, so that a caller holding a
-// record read at v knows it is still the latest without decoding it again.
-func (r *Registry) Holds(id string, v Version) bool {
+// Holds reports whether memory holds the record rec was read as, so that a caller holding rec knows it is
+// still the latest without decoding it again: the same version, and the same creation time (a record
+// deleted and created again under its id starts its versions anew in the stores).
+func (r *Registry) Holds(rec *Record) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.records[id]
-	return ok && e.version == v
+	e, ok := r.records[rec.ID]
+	return ok && e.version == rec.Version && e.CreatedAt.Equal(rec.CreatedAt)
 }
 
 // List returns the records whose summary keep accepts (all when keep is nil), oldest first (by creation

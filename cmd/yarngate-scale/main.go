@@ -212,7 +212,9 @@ func benchReconcile(ctx context.Context, c config) ([]goal, error) {
 	fmt.Printf("reconciler: %d application jobs, %d sessions × %d jobs on the simulator\n", c.apps, c.sessions, c.sessionJobs)
 	// The simulator runs in a process of its own, as the ResourceManager and JobManagers would: the gateway's
 	// side (this process) holds one descriptor per JobManager connection, and its CPU profile and RSS are its own.
-	if msg := ensureFileLimit(uint64(c.apps + c.sessions + 4096)); msg != "" {
+	// One descriptor per JobManager connection kept idle, which the gateway allows up to its open-file limit
+	// less 6,144 (reconcile/jmtransport_unix.go), and some for the rest of the bench.
+	if msg := ensureFileLimit(uint64(c.apps + c.sessions + 6144 + 1024)); msg != "" {
 		fmt.Println("  " + msg)
 	}
 	sim, stopSim, err := startSimProcess(ctx, 20*time.Millisecond, 2*time.Millisecond)

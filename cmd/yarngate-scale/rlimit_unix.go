@@ -23,5 +23,5 @@ func ensureFileLimit(need uint64) string {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		return fmt.Sprintf("WARNING: open-file limit %d, %d needed, not raised (%v): raise `ulimit -n`, or calls will fail with too many open files", was, need, err)
 	}
-	return fmt.Sprintf("open-file limit raised from %d to %d (two descriptors per JobManager connection in one process)", was, need)
+	return fmt.Sprintf("open-file limit raised from %d to %d (a descriptor per JobManager connection)", was, need)
 }
