@@ -1,9 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -176,10 +178,37 @@ func TestJobMultipleJobs(t *testing.T) {
 }
 
 // rmGate is a proxy in front of the ResourceManager that holds the answer to each application submission
-// for a while after the ResourceManager accepted it, and says when it did.
+// for a while after the ResourceManager accepted it, and says when it did, by application name (tests that
+// share a gateway run in parallel: each must wait for its own submission, not another's).
 type rmGate struct {
-	accepted chan string // the path of each submission the ResourceManager accepted
-	hold     time.Duration
+	hold time.Duration
+
+	mu       sync.Mutex
+	accepted map[string]chan struct{} // by application name: closed once the ResourceManager accepted it
+}
+
+// acceptedCh is the channel closed when the submission of the application of this name was accepted.
+func (g *rmGate) acceptedCh(name string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ch, ok := g.accepted[name]
+	if !ok {
+		ch = make(chan struct{})
+		g.accepted[name] = ch
+	}
+	return ch
+}
+
+// accept says that the submission of the application of this name was accepted (again: no more to say).
+func (g *rmGate) accept(name string) {
+	ch := g.acceptedCh(name)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
 }
 
 func startRMGate(t *testing.T, rmURL string, hold time.Duration) (*rmGate, string) {
@@ -188,12 +217,32 @@ func startRMGate(t *testing.T, rmURL string, hold time.Duration) (*rmGate, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &rmGate{accepted: make(chan string, 16), hold: hold}
+	g := &rmGate{accepted: map[string]chan struct{}{}, hold: hold}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	submission := func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/ws/v1/cluster/apps")
+	}
+	director := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		director(r)
+		if !submission(r) || r.Body == nil {
+			return
+		}
+		// The submission's application name, kept for ModifyResponse; the body is restored for the RM.
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var sub struct {
+			Name string `json:"application-name"`
+		}
+		_ = json.Unmarshal(body, &sub)
+		*r = *r.WithContext(context.WithValue(r.Context(), gateNameKey{}, sub.Name))
+	}
 	proxy.ModifyResponse = func(resp *http.Response) error {
 		r := resp.Request
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/ws/v1/cluster/apps") && resp.StatusCode == http.StatusAccepted {
-			g.accepted <- r.URL.Path
+		if submission(r) && resp.StatusCode == http.StatusAccepted {
+			name, _ := r.Context().Value(gateNameKey{}).(string)
+			g.accept(name)
 			time.Sleep(g.hold)
 		}
 		return nil
@@ -202,6 +251,9 @@ func startRMGate(t *testing.T, rmURL string, hold time.Duration) (*rmGate, strin
 	t.Cleanup(srv.Close)
 	return g, srv.URL
 }
+
+// gateNameKey keys a submission's application name in its request's context (rmGate).
+type gateNameKey struct{}
 
 // TestJobLaunchOutlivesItsClient: a client that disconnects right after the ResourceManager accepted its
 // application does not cut the launch short: the job runs to its end, and a retry with the same
@@ -235,7 +287,7 @@ func TestJobLaunchOutlivesItsClient(t *testing.T) {
 				}
 			})
 			select {
-			case <-gate.accepted: // the ResourceManager accepted the application; its answer is held
+			case <-gate.acceptedCh(key): // the ResourceManager accepted this application; its answer is held
 			case <-time.After(3 * time.Minute):
 				t.Fatal("no submission reached the ResourceManager")
 			}

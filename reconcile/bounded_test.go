@@ -499,32 +499,3 @@ func TestRunningRecordsDecodedOnce(t *testing.T) {
 		t.Errorf("canceled session job: %s", rec.State)
 	}
 }
-
-// TestDueHalfAPassAhead: an answer that would be due before the next pass reaches its JobManager is asked
-// now (passes back to back at scale would otherwise leave it a pass longer); without a pass's length to go
-// by, only answers due now are.
-func TestDueHalfAPassAhead(t *testing.T) {
-	t.Parallel()
-	h := newSimHarness(t, simulator.Options{}, Options{JobManagerRefresh: time.Second, FullListInterval: time.Hour})
-	for range 20 {
-		h.add(t, simulator.AppSpec{})
-	}
-	h.pass(t) // asks all: answers due again in 0.75–1 s
-	setPassTook := func(d time.Duration) {
-		h.r.mu.Lock()
-		h.r.passTook = d
-		h.r.mu.Unlock()
-	}
-	setPassTook(0)
-	before := h.jmCalls()
-	h.pass(t)
-	if n := h.jmCalls() - before; n != 0 {
-		t.Errorf("a pass right after asked %d JobManagers whose answers are not due, want none", n)
-	}
-	setPassTook(2 * time.Second) // half a pass ahead: 1 s, when every answer is due
-	before = h.jmCalls()
-	h.pass(t)
-	if n := h.jmCalls() - before; n != 20 {
-		t.Errorf("with 2 s passes, a pass asked %d JobManagers whose answers are due within 1 s, want 20", n)
-	}
-}

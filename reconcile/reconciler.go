@@ -220,7 +220,6 @@ type Reconciler struct {
 
 	mu       sync.Mutex
 	lastPass time.Time                  // end of the last complete pass
-	passTook time.Duration              // how long the last complete pass took
 	seeking  map[string]bool            // record ids whose failure is being looked for
 	answered map[string]string          // per application: the "<YARN address> <leader>" pair whose leader answered
 	refused  map[string]map[string]bool // per application: the JobManager addresses refused (off the AM's host), logged
@@ -441,11 +440,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 
 // passEnded records a complete pass that began then and listed n applications.
 func (r *Reconciler) passEnded(n int, began time.Time) {
-	took := r.opts.Now().Sub(began)
-	r.mu.Lock()
-	r.passTook = took
-	r.mu.Unlock()
-	r.opts.Metrics.observePass(n, took)
+	r.opts.Metrics.observePass(n, r.opts.Now().Sub(began))
 }
 
 // withEnded is the applications of the last list of those not ended, with those of a list of those that
