@@ -414,7 +414,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	}
 	if !full {
 		// Records whose application was not listed are left to the next full list.
-		r.passEnded(len(listed), began)
+		r.opts.Metrics.observePass(len(listed), r.opts.Now().Sub(began))
 		return nil
 	}
 	now := r.opts.Now()
@@ -434,13 +434,8 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 	r.mu.Lock()
 	r.lastPass = r.opts.Now()
 	r.mu.Unlock()
-	r.passEnded(len(listed), began)
+	r.opts.Metrics.observePass(len(listed), r.opts.Now().Sub(began))
 	return nil
-}
-
-// passEnded records a complete pass that began then and listed n applications.
-func (r *Reconciler) passEnded(n int, began time.Time) {
-	r.opts.Metrics.observePass(n, r.opts.Now().Sub(began))
 }
 
 // withEnded is the applications of the last list of those not ended, with those of a list of those that
