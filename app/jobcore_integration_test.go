@@ -218,26 +218,24 @@ func startRMGate(t *testing.T, rmURL string, hold time.Duration) (*rmGate, strin
 		t.Fatal(err)
 	}
 	g := &rmGate{accepted: map[string]chan struct{}{}, hold: hold}
-	proxy := httputil.NewSingleHostReverseProxy(target)
 	submission := func(r *http.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/ws/v1/cluster/apps")
 	}
-	director := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		director(r)
-		if !submission(r) || r.Body == nil {
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		if !submission(pr.Out) || pr.Out.Body == nil {
 			return
 		}
 		// The submission's application name, kept for ModifyResponse; the body is restored for the RM.
-		body, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		body, _ := io.ReadAll(pr.Out.Body)
+		pr.Out.Body.Close()
+		pr.Out.Body = io.NopCloser(bytes.NewReader(body))
 		var sub struct {
 			Name string `json:"application-name"`
 		}
 		_ = json.Unmarshal(body, &sub)
-		*r = *r.WithContext(context.WithValue(r.Context(), gateNameKey{}, sub.Name))
-	}
+		pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), gateNameKey{}, sub.Name))
+	}}
 	proxy.ModifyResponse = func(resp *http.Response) error {
 		r := resp.Request
 		if submission(r) && resp.StatusCode == http.StatusAccepted {
