@@ -27,8 +27,9 @@ func reportOf(app *yarnclient.App) observe.Report {
 // observeApp gathers what there is to see of an application job or a session (its JobManager while the
 // application runs; for an ended application with several jobs, their archives) and derives its status.
 // sv, for a session, is what its JobManager listed in this pass (nil when not asked): its answer tells
-// whether the JobManager answers, at no further call.
-func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind observe.Kind, prev observe.Status, sv *sessionView) (next observe.Status, actions []observe.Action) {
+// whether the JobManager answers, at no further call. refresh: the refresher's observation, whose call for an
+// answer that came due is not bounded by the pass's JobManager calls.
+func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind observe.Kind, prev observe.Status, sv *sessionView, refresh bool) (next observe.Status, actions []observe.Action) {
 	o := observe.Observation{Report: reportOf(app), Now: r.opts.Now()}
 	if !app.State.Terminal() {
 		o.JobManager.URL = r.jobManagerURL(ctx, app)
@@ -39,7 +40,7 @@ func (r *Reconciler) observeApp(ctx context.Context, app *yarnclient.App, kind o
 	if url := o.JobManager.URL; url != "" {
 		if kind == observe.KindSession && sv != nil && sv.url == url {
 			o.JobManager.Answered = sv.answered
-		} else if a, ok := r.cachedJM(app, url, kind != observe.KindSession); ok {
+		} else if a, ok := r.cachedJM(app, url, kind != observe.KindSession && !refresh); ok {
 			// Its answer stands (a session's: the job list of this pass, or a recent one).
 			if kind == observe.KindSession && a.session != nil {
 				o.JobManager.Answered = a.session.answered

@@ -16,6 +16,7 @@ type Metrics struct {
 	phases   *prometheus.HistogramVec
 	writes   *prometheus.CounterVec
 	health   *prometheus.CounterVec
+	refresh  prometheus.Counter
 }
 
 // NewMetrics registers the reconciler's metrics on reg.
@@ -43,12 +44,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "yarngate_reconcile_writes_total",
 			Help: "Records the reconciler wrote (created or changed), by kind; an unchanged observation writes nothing.",
 		}, []string{"kind"}),
+		refresh: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "yarngate_reconcile_jobmanager_refreshes_total",
+			Help: "JobManager answers of application jobs asked again as they came due, between and beside passes.",
+		}),
 		health: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "yarngate_health_assessments_total",
 			Help: "Changed health assessments of running jobs, by resulting status (healthy, degraded, unhealthy, unknown).",
 		}, []string{"status"}),
 	}
-	for _, c := range []prometheus.Collector{m.passes, m.apps, m.duration, m.phases, m.writes, m.health} {
+	for _, c := range []prometheus.Collector{m.passes, m.apps, m.duration, m.phases, m.writes, m.health, m.refresh} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register reconcile metrics: %w", err)
 		}
@@ -72,5 +77,7 @@ func (m *Metrics) phase(name string, began, now time.Time) time.Time {
 }
 
 func (m *Metrics) wrote(kind observe.Kind) { m.writes.WithLabelValues(string(kind)).Inc() }
+
+func (m *Metrics) refreshed() { m.refresh.Inc() }
 
 func (m *Metrics) healthChecked(status string) { m.health.WithLabelValues(status).Inc() }

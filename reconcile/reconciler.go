@@ -234,6 +234,11 @@ type Reconciler struct {
 	// active the applications it listed that had not ended.
 	lastActive time.Time
 	active     []yarnclient.App
+	// latest is the newest report of each application that has not ended (into active), for the
+	// refresher (refresh.go); observing holds the applications observed now, each with a channel closed
+	// when its observation ends.
+	latest    map[string]*yarnclient.App
+	observing map[string]chan struct{}
 	// endedSince is set when a record's application left the last list of those not ended: the next pass
 	// lists the applications that ended since then (zero: none to list).
 	endedSince time.Time
@@ -262,7 +267,8 @@ func New(opts Options) (*Reconciler, error) {
 		hosts:    newHostMatcher(opts.LookupHost, opts.Now),
 		failures: make(chan failureSearch, 256), removals: make(chan string, 256), disposals: make(chan disposal, 64),
 		seeking: map[string]bool{}, answered: map[string]string{}, refused: map[string]map[string]bool{},
-		healthChecked: map[string]time.Time{}, disposing: map[string]bool{}, hot: map[string]registry.Record{}}, nil
+		healthChecked: map[string]time.Time{}, disposing: map[string]bool{}, hot: map[string]registry.Record{},
+		latest: map[string]*yarnclient.App{}, observing: map[string]chan struct{}{}}, nil
 }
 
 // Run makes a pass every interval while this instance leads, collects garbage every GCInterval, and runs
@@ -274,12 +280,16 @@ func (r *Reconciler) Run(ctx context.Context) {
 	wg.Go(func() { r.removeLoop(ctx) })
 	wg.Go(func() { r.failureLoop(ctx) })
 	wg.Go(func() { r.disposeLoop(ctx) })
+	wg.Go(func() { r.refreshLoop(ctx) })
 	tick := time.NewTicker(r.opts.Interval)
 	defer tick.Stop()
 	var lastGC time.Time
 	for {
 		if !r.Leading() {
 			r.dropHot() // another instance writes the records meanwhile
+			r.mu.Lock()
+			clear(r.latest) // the refresher waits for this instance's next list
+			r.mu.Unlock()
 		} else {
 			if err := r.Pass(ctx); err != nil && ctx.Err() == nil {
 				r.opts.Logger.Warn("reconciliation failed; retrying next interval", "error", err)
@@ -372,6 +382,7 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 			}
 		}
 	}
+	r.setLatestLocked(apps, !endedPass)
 	if full {
 		r.lastFull = began
 	}
@@ -551,9 +562,23 @@ func kindOf(app *yarnclient.App) observe.Kind {
 	return observe.KindJob
 }
 
-// reconcileApp brings the record of one listed application up to date, or adopts the application.
+// reconcileApp brings the record of one listed application up to date, or adopts the application, once an
+// observation of it under way (the refresher's) has ended.
 func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
+	if !r.claim(ctx, app.ID, true) {
+		return
+	}
+	defer r.release(app.ID)
+	r.observeListed(ctx, app, false)
+}
+
+// observeListed is reconcileApp once the application is claimed. refresh: an observation of the refresher,
+// for an answer that came due (not bounded by the pass's JobManager calls; no health check, no adoption).
+func (r *Reconciler) observeListed(ctx context.Context, app *yarnclient.App, refresh bool) {
 	rec, known := r.hotByApplication(app.ID)
+	if refresh && !known {
+		return
+	}
 	kind := kindOf(app)
 	switch {
 	case known && rec.ApplicationID != app.ID:
@@ -581,8 +606,8 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 	r.mu.Lock()
 	sv := r.views[app.ID]
 	r.mu.Unlock()
-	next, actions := r.observeApp(ctx, app, kind, prev, sv)
-	if kind == observe.KindJob {
+	next, actions := r.observeApp(ctx, app, kind, prev, sv, refresh)
+	if kind == observe.KindJob && !refresh {
 		r.assessHealth(ctx, app.ID, app.ID, &next)
 	}
 	if !known {
@@ -621,7 +646,7 @@ func (r *Reconciler) Observe(ctx context.Context, id string) error {
 	}
 	r.forgetJM(app.ID) // asked to look now: its JobManager too
 	kind := observe.Kind(rec.Kind)
-	next, actions := r.observeApp(ctx, app, kind, rec.Status, nil)
+	next, actions := r.observeApp(ctx, app, kind, rec.Status, nil, false)
 	r.write(ctx, rec.ID, kind, next, "")
 	if r.Leading() {
 		r.act(ctx, app.ID, kind, next, actions)

@@ -1,0 +1,158 @@
+package reconcile
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/yarngate/yarngate/observe"
+	"github.com/yarngate/yarngate/yarnclient"
+)
+
+// Between passes, the JobManager answers of application jobs are refreshed as they come due.
+//
+// A pass asks the JobManagers whose answer is due when it reaches their application. At scale passes run
+// back to back (1.5–2 s at 10⁴ running jobs), and an answer that came due just after a pass began waited for
+// the next pass and for its place in it: what only a JobManager tells (a restart, a failure) showed up to a
+// refresh period and two passes late. The refresher asks each application job's JobManager as soon as its
+// answer is due (within refreshTick), Parallelism at a time beside the passes, and writes what changed at
+// once; passes then find those answers fresh, are shorter, and what YARN reports shows sooner too. Sessions'
+// job lists, health checks and adoption stay with the passes.
+//
+// One observation of an application at a time: the pass waits for the refresher's (bounded by the
+// JobManager timeout), the refresher passes over an application the pass observes (claim), so that an
+// observation made under an older report or answer is never written over a newer one. The refresher takes
+// the application's report from the newest list (latest), and only while it has not ended.
+
+// refreshTick is how often the refresher looks for answers that came due.
+const refreshTick = 100 * time.Millisecond
+
+// refreshLoop runs the refresher while this instance leads, until ctx ends; it returns once the
+// observations it started have.
+func (r *Reconciler) refreshLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, r.opts.Parallelism)
+	tick := time.NewTicker(refreshTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !r.Leading() {
+			continue
+		}
+		for _, id := range r.dueApplications() {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			if !r.claim(ctx, id, false) {
+				<-slots
+				continue
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				defer r.release(id)
+				r.refresh(ctx, id)
+			})
+		}
+	}
+}
+
+// dueApplications lists the running application jobs whose JobManager answer is due under the report of
+// the newest list (an answer under another report is for the pass to ask), soonest due first, leaving out
+// those observed now.
+func (r *Reconciler) dueApplications() []string {
+	now := r.opts.Now()
+	type due struct {
+		id string
+		at time.Time
+	}
+	var ds []due
+	r.mu.Lock()
+	for id, a := range r.jms {
+		if a.session != nil || !r.dueLocked(a, now) {
+			continue
+		}
+		if _, busy := r.observing[id]; busy {
+			continue
+		}
+		if app := r.latest[id]; app != nil && kindOf(app) == observe.KindJob && a.report == reportKey(app) {
+			ds = append(ds, due{id, a.next})
+		}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(ds, func(a, b due) int { return a.at.Compare(b.at) })
+	ids := make([]string, len(ds))
+	for i := range ds {
+		ids[i] = ds[i].id
+	}
+	return ids
+}
+
+// refresh observes one application job whose JobManager answer is due (the caller claimed it), if it still
+// is: the pass may have asked it meanwhile, or seen its application end.
+func (r *Reconciler) refresh(ctx context.Context, appID string) {
+	r.mu.Lock()
+	app, a := r.latest[appID], r.jms[appID]
+	due := app != nil && a != nil && a.report == reportKey(app) && r.dueLocked(a, r.opts.Now())
+	r.mu.Unlock()
+	if !due || app.State.Terminal() {
+		return
+	}
+	r.opts.Metrics.refreshed()
+	r.observeListed(ctx, app, true)
+}
+
+// claim marks an application as observed now, so that its observations do not overlap: it waits (wait
+// true) for one under way to end, or reports false at once; false also when ctx ends first.
+func (r *Reconciler) claim(ctx context.Context, appID string, wait bool) bool {
+	for {
+		r.mu.Lock()
+		done, busy := r.observing[appID]
+		if !busy {
+			r.observing[appID] = make(chan struct{})
+			r.mu.Unlock()
+			return true
+		}
+		r.mu.Unlock()
+		if !wait {
+			return false
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// release ends the observation of an application that claim began.
+func (r *Reconciler) release(appID string) {
+	r.mu.Lock()
+	done := r.observing[appID]
+	delete(r.observing, appID)
+	r.mu.Unlock()
+	close(done)
+}
+
+// setLatestLocked keeps the reports of a list for the refresher: after a list of the applications not ended, those
+// (by id, into the slice kept as r.active); after a list with ended applications, without them. r.mu held.
+func (r *Reconciler) setLatestLocked(apps []yarnclient.App, activeList bool) {
+	if activeList {
+		r.latest = make(map[string]*yarnclient.App, len(r.active))
+		for i := range r.active {
+			r.latest[r.active[i].ID] = &r.active[i]
+		}
+	}
+	for i := range apps {
+		if apps[i].State.Terminal() {
+			delete(r.latest, apps[i].ID)
+		}
+	}
+}
