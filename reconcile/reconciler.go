@@ -7,7 +7,8 @@
 // after a back-off, first in the pass so that its timeout overlaps the rest; a session's is one job list per
 // pass), Parallelism at a time and each bounded by the JobManager timeout, application jobs and session jobs
 // at once, then for each record a pure observation (package observe) whose status is written only when it
-// changed, and the follow-up actions it asks for (remove launch files, find a failure, kill a session whose stop stalled). A pass also adopts
+// changed, and the follow-up actions it asks for (remove launch files, find a failure, kill a session whose stop stalled).
+// Beside the passes, a refresher asks JobManagers as their answers come due (refresh.go). A pass also adopts
 // applications without a record, kills the applications of launches reported as failed, marks LOST what YARN
 // forgot before it ended, drops records after their retention, and now and then collects staging files
 // nothing references.
@@ -239,6 +240,9 @@ type Reconciler struct {
 	// when its observation ends.
 	latest    map[string]*yarnclient.App
 	observing map[string]chan struct{}
+	// sessionJobIDs are the ids of the session jobs of each session that the last pass observed, for the
+	// refresher.
+	sessionJobIDs map[string][]string
 	// endedSince is set when a record's application left the last list of those not ended: the next pass
 	// lists the applications that ended since then (zero: none to list).
 	endedSince time.Time
@@ -640,6 +644,10 @@ func (r *Reconciler) Observe(ctx context.Context, id string) error {
 	if !onYARN(rec.Kind) || rec.Launcher != "" || rec.State == StateLaunchFailed {
 		return nil
 	}
+	if !r.claim(ctx, rec.ApplicationID, true) { // not beside the refresher's observation of it
+		return ctx.Err()
+	}
+	defer r.release(rec.ApplicationID)
 	app, err := r.opts.RM.App(ctx, rec.ApplicationID)
 	if err != nil {
 		return fmt.Errorf("read application %s: %w", rec.ApplicationID, err)

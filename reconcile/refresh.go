@@ -10,20 +10,23 @@ import (
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
-// Between passes, the JobManager answers of application jobs are refreshed as they come due.
+// Between passes, JobManager answers are refreshed as they come due.
 //
 // A pass asks the JobManagers whose answer is due when it reaches their application. At scale passes run
 // back to back (1.5–2 s at 10⁴ running jobs), and an answer that came due just after a pass began waited for
-// the next pass and for its place in it: what only a JobManager tells (a restart, a failure) showed up to a
-// refresh period and two passes late. The refresher asks each application job's JobManager as soon as its
-// answer is due (within refreshTick), Parallelism at a time beside the passes, and writes what changed at
-// once; passes then find those answers fresh, are shorter, and what YARN reports shows sooner too. Sessions'
-// job lists, health checks and adoption stay with the passes.
+// the next pass and for its place in it: what only a JobManager tells (a restart, a failure, a canceled
+// session job) showed up to a refresh period and two passes late. The refresher asks each running
+// application job's JobManager, and each session's job list, as soon as the answer is due (within
+// refreshTick), Parallelism at a time beside the passes, and writes what changed at once: the application
+// job's record, or the records of the session jobs the last pass observed in that session. Passes then find
+// those answers fresh, are shorter, and what YARN reports shows sooner too. Session records, session jobs
+// submitted since the last pass, ended jobs, health checks and adoption stay with the passes.
 //
-// One observation of an application at a time: the pass waits for the refresher's (bounded by the
-// JobManager timeout), the refresher passes over an application the pass observes (claim), so that an
-// observation made under an older report or answer is never written over a newer one. The refresher takes
-// the application's report from the newest list (latest), and only while it has not ended.
+// One observation of an application (an application job, or a session's jobs) at a time: the pass waits for
+// the refresher's (bounded by the JobManager timeout), the refresher passes over an application the pass
+// observes (claim), and the pass takes a session's job list the refresher got after its own (newestView), so
+// that an observation made under an older report or answer is never written over a newer one. The refresher
+// takes the application's report from the newest list (latest), and only while it has not ended.
 
 // refreshTick is how often the refresher looks for answers that came due.
 const refreshTick = 100 * time.Millisecond
@@ -64,7 +67,7 @@ func (r *Reconciler) refreshLoop(ctx context.Context) {
 	}
 }
 
-// dueApplications lists the running application jobs whose JobManager answer is due under the report of
+// dueApplications lists the running application jobs and sessions whose JobManager answer is due under the report of
 // the newest list (an answer under another report is for the pass to ask), soonest due first, leaving out
 // those observed now.
 func (r *Reconciler) dueApplications() []string {
@@ -76,13 +79,13 @@ func (r *Reconciler) dueApplications() []string {
 	var ds []due
 	r.mu.Lock()
 	for id, a := range r.jms {
-		if a.session != nil || !r.dueLocked(a, now) {
+		if !r.dueLocked(a, now) {
 			continue
 		}
 		if _, busy := r.observing[id]; busy {
 			continue
 		}
-		if app := r.latest[id]; app != nil && kindOf(app) == observe.KindJob && a.report == reportKey(app) {
+		if app := r.latest[id]; app != nil && a.report == reportKey(app) {
 			ds = append(ds, due{id, a.next})
 		}
 	}
@@ -95,8 +98,8 @@ func (r *Reconciler) dueApplications() []string {
 	return ids
 }
 
-// refresh observes one application job whose JobManager answer is due (the caller claimed it), if it still
-// is: the pass may have asked it meanwhile, or seen its application end.
+// refresh observes one application job, or the jobs of one session, whose JobManager answer is due (the
+// caller claimed it), if it still is: the pass may have asked it meanwhile, or seen its application end.
 func (r *Reconciler) refresh(ctx context.Context, appID string) {
 	r.mu.Lock()
 	app, a := r.latest[appID], r.jms[appID]
@@ -106,7 +109,33 @@ func (r *Reconciler) refresh(ctx context.Context, appID string) {
 		return
 	}
 	r.opts.Metrics.refreshed()
-	r.observeListed(ctx, app, true)
+	if kindOf(app) == observe.KindJob {
+		r.observeListed(ctx, app, true)
+		return
+	}
+	r.refreshSession(ctx, app)
+}
+
+// refreshSession asks a session's JobManager for its job list and brings the records of the session jobs the
+// last pass observed up to date (the session's own record is the passes').
+func (r *Reconciler) refreshSession(ctx context.Context, app *yarnclient.App) {
+	v := r.sessionJobs(ctx, app)
+	if v == nil {
+		return
+	}
+	r.mu.Lock()
+	ids := r.sessionJobIDs[app.ID]
+	r.mu.Unlock()
+	for _, id := range ids {
+		rec, ok := r.hotRecord(id)
+		if !ok || rec.Terminal || rec.Launcher != "" || rec.State == StateLaunchFailed || rec.ApplicationID != app.ID {
+			continue // an ended one is the passes' (its failure, its archive)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.observeSessionJobRecord(ctx, rec, app, v, false)
+	}
 }
 
 // claim marks an application as observed now, so that its observations do not overlap: it waits (wait

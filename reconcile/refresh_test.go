@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yarngate/yarngate/ident"
 	"github.com/yarngate/yarngate/simulator"
 )
 
 // TestRefresherBetweenPasses: with one pass and none after it, a change only a JobManager tells (a Flink
-// restart, then the job running again) shows as its answer comes due, and an application YARN reports ended
-// in a list is not asked again.
+// restart, then the job running again; a session job canceled) shows as its answer comes due, and an
+// application YARN reports ended in a list is not asked again.
 func TestRefresherBetweenPasses(t *testing.T) {
 	t.Parallel()
 	h := newSimHarness(t, simulator.Options{}, Options{Interval: time.Hour, JobManagerRefresh: 50 * time.Millisecond,
@@ -19,6 +20,7 @@ func TestRefresherBetweenPasses(t *testing.T) {
 	for range 5 {
 		apps = append(apps, h.add(t, simulator.AppSpec{}))
 	}
+	session := h.add(t, simulator.AppSpec{Session: true, SessionJobs: 3})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
@@ -54,6 +56,19 @@ func TestRefresherBetweenPasses(t *testing.T) {
 			t.Fatal(err)
 		}
 		await("Flink state "+want, func() bool { return flinkState(apps[1]) == want })
+	}
+	sess, _ := h.sim.App(session)
+	sessionJob := ident.SessionJobID(session, sess.JobOrder[1])
+	await("the first pass's session job", func() bool { return flinkState(sessionJob) == "RUNNING" })
+	if err := h.sim.SetJobState(session, sess.JobOrder[1], "CANCELED"); err != nil {
+		t.Fatal(err)
+	}
+	await("the session job canceled", func() bool {
+		rec, _ := h.reg.Cached(sessionJob)
+		return rec.State == "CANCELED"
+	})
+	if other := flinkState(ident.SessionJobID(session, sess.JobOrder[2])); other != "RUNNING" {
+		t.Errorf("another job of the session: %s", other)
 	}
 	if q := h.sim.ListQueries(); len(q) != 1 {
 		t.Fatalf("%d ResourceManager lists, want the first pass's alone: the refresher asks no list", len(q))

@@ -19,7 +19,8 @@ type sessionView struct {
 	answered   bool
 	jobs       map[string]jobmanager.JobOverview
 	recovering bool
-	cached     bool // an answer of an earlier pass: a job it does not list may be newer than it
+	cached     bool      // an answer of an earlier pass: a job it does not list may be newer than it
+	at         time.Time // when it was asked
 }
 
 // reconcileSessionJobs refreshes the jobs of sessions: one job listing per running session whose answer is
@@ -31,10 +32,12 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 	views := make(map[string]*sessionView, len(sessions))
 	var mu sync.Mutex
 	r.each(ctx, r.ordered(sessions), func(ctx context.Context, app *yarnclient.App) {
-		if app.State.Terminal() {
+		if app.State.Terminal() || !r.claim(ctx, app.ID, true) {
 			return
 		}
-		if v := r.sessionJobs(ctx, app); v != nil {
+		v := r.sessionJobs(ctx, app)
+		r.release(app.ID)
+		if v != nil {
 			mu.Lock()
 			views[app.ID] = v
 			mu.Unlock()
@@ -55,6 +58,7 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 	// JobManager (a root exception, its health) or read an archive, and one session's slow JobManager must
 	// not hold up the others' jobs.
 	bySession := map[string][]registry.Record{}
+	defer func() { r.keepSessionJobs(bySession, listed) }()
 	for _, rec := range r.hotList(func(rec *registry.Summary) bool {
 		if rec.Kind != registry.KindSessionJob || rec.Launcher != "" || rec.State == StateLaunchFailed {
 			return false
@@ -73,7 +77,11 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 	}
 	eachOf(ctx, r.opts.Parallelism, groups, func(ctx context.Context, appID string) {
 		app, ok := listed[appID]
-		v := views[appID] // read only: this session's view is this goroutine's alone
+		if !r.claim(ctx, appID, true) {
+			return
+		}
+		defer r.release(appID)
+		v := r.newestView(appID, views[appID]) // read only: this session's view is this goroutine's alone
 		for _, rec := range bySession[appID] {
 			if ctx.Err() != nil {
 				return
@@ -92,12 +100,54 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 					v = fresh
 				}
 			}
-			next, actions := r.observeSessionJob(ctx, rec.Status, app, v)
-			r.assessHealth(ctx, rec.ID, appID, &next)
-			r.writeOver(ctx, &rec, observe.KindSessionJob, next, "")
-			r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
+			r.observeSessionJobRecord(ctx, rec, app, v, true)
 		}
 	})
+}
+
+// observeSessionJobRecord brings the record of a session job up to date from what its session's JobManager
+// listed (v) and YARN's report of the session (app); health: the pass's observation, which checks the job's
+// health when due (the refresher's does not).
+func (r *Reconciler) observeSessionJobRecord(ctx context.Context, rec registry.Record, app *yarnclient.App, v *sessionView, health bool) {
+	next, actions := r.observeSessionJob(ctx, rec.Status, app, v)
+	if health {
+		r.assessHealth(ctx, rec.ID, rec.ApplicationID, &next)
+	}
+	r.writeOver(ctx, &rec, observe.KindSessionJob, next, "")
+	r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
+}
+
+// newestView is v, or the session's JobManager answer kept since, when the refresher asked it after v was
+// (the session is claimed: no answer comes meanwhile).
+func (r *Reconciler) newestView(appID string, v *sessionView) *sessionView {
+	if v == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a := r.jms[appID]; a != nil && a.session != nil && a.session.url == v.url && a.session.at.After(v.at) {
+		n := *a.session
+		n.recovering, n.cached = v.recovering, true
+		return &n
+	}
+	return v
+}
+
+// keepSessionJobs keeps, for the refresher, the ids of the session jobs of each listed session that a pass
+// observed (those submitted since wait for the next pass).
+func (r *Reconciler) keepSessionJobs(bySession map[string][]registry.Record, listed map[string]*yarnclient.App) {
+	ids := make(map[string][]string, len(bySession))
+	for appID, recs := range bySession {
+		if _, ok := listed[appID]; !ok {
+			continue
+		}
+		for i := range recs {
+			ids[appID] = append(ids[appID], recs[i].ID)
+		}
+	}
+	r.mu.Lock()
+	r.sessionJobIDs = ids
+	r.mu.Unlock()
 }
 
 // sessionJobs is what a running session's JobManager lists: its last answer while that stands, else a
@@ -112,7 +162,7 @@ func (r *Reconciler) sessionJobs(ctx context.Context, app *yarnclient.App) *sess
 		v.recovering, v.cached = r.recovering(app), true
 		return &v
 	}
-	v := &sessionView{url: url, recovering: r.recovering(app)}
+	v := &sessionView{url: url, recovering: r.recovering(app), at: r.opts.Now()}
 	jm, err := jobmanager.New(url, r.jmHTTP)
 	if err != nil {
 		return v
