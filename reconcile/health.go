@@ -82,6 +82,15 @@ func equalReasons(a, b []string) bool {
 	return true
 }
 
+// healthOnlyIfRunning drops the health of a job that no longer runs, and its bookkeeping, for an
+// observation that does not check health (the refresher's): health is a running job's.
+func (r *Reconciler) healthOnlyIfRunning(id string, next *observe.Status) {
+	if next.State != "RUNNING" {
+		next.Health = observe.Health{}
+		r.forgetHealth(id)
+	}
+}
+
 // sampleHealth asks a JobManager what the health of a job is assessed from. A call that fails leaves its
 // figure out; the exception history failing means the JobManager did not answer.
 func (r *Reconciler) sampleHealth(ctx context.Context, jm *jobmanager.Client, jobID string) observe.HealthSample {

@@ -46,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"kind"}),
 		refresh: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "yarngate_reconcile_jobmanager_refreshes_total",
-			Help: "JobManager answers of application jobs asked again as they came due, between and beside passes.",
+			Help: "Observations of the refresher: running application jobs and sessions' job lists whose JobManager answer came due, asked between and beside passes.",
 		}),
 		health: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "yarngate_health_assessments_total",

@@ -145,7 +145,8 @@ type Options struct {
 	// applications that have not ended, or, in the pass after a record's application left that list, those
 	// that ended since (one call per pass). Default 1 minute.
 	FullListInterval time.Duration
-	// Parallelism bounds the applications (and sessions) observed at once. Default 16.
+	// Parallelism bounds the applications (and sessions) a pass observes at once, and those the refresher
+	// observes beside it (refresh.go). Default 16.
 	Parallelism int
 	// JobManagerCallsPerPass bounds the JobManagers a pass asks because their answer is due: beyond it, the
 	// last answer stands until a later pass, so that a pass stays short however many jobs run (what YARN
@@ -580,7 +581,8 @@ func (r *Reconciler) reconcileApp(ctx context.Context, app *yarnclient.App) {
 // for an answer that came due (not bounded by the pass's JobManager calls; no health check, no adoption).
 func (r *Reconciler) observeListed(ctx context.Context, app *yarnclient.App, refresh bool) {
 	rec, known := r.hotByApplication(app.ID)
-	if refresh && !known {
+	if refresh && !r.refreshable(known, &rec, app) {
+		r.postpone(app.ID)
 		return
 	}
 	kind := kindOf(app)
@@ -611,7 +613,11 @@ func (r *Reconciler) observeListed(ctx context.Context, app *yarnclient.App, ref
 	sv := r.views[app.ID]
 	r.mu.Unlock()
 	next, actions := r.observeApp(ctx, app, kind, prev, sv, refresh)
-	if kind == observe.KindJob && !refresh {
+	switch {
+	case kind != observe.KindJob:
+	case refresh:
+		r.healthOnlyIfRunning(app.ID, &next)
+	default:
 		r.assessHealth(ctx, app.ID, app.ID, &next)
 	}
 	if !known {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/observe"
+	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/yarnclient"
 )
 
@@ -23,10 +24,12 @@ import (
 // submitted since the last pass, ended jobs, health checks and adoption stay with the passes.
 //
 // One observation of an application (an application job, or a session's jobs) at a time: the pass waits for
-// the refresher's (bounded by the JobManager timeout), the refresher passes over an application the pass
-// observes (claim), and the pass takes a session's job list the refresher got after its own (newestView), so
-// that an observation made under an older report or answer is never written over a newer one. The refresher
-// takes the application's report from the newest list (latest), and only while it has not ended.
+// the refresher's (an application job's bounded by the JobManager timeout, a session's by twice that), the
+// refresher passes over an application the pass observes (claim), and the pass reads a session's job records
+// again once it has claimed the session and takes the job list the refresher got after its own (newestView),
+// so that an observation made under an older report or answer is never written over a newer one. The
+// refresher takes the application's report from the newest list (latest), only while that list is recent
+// and this instance leads, and only for records that have not ended and saw that same report.
 
 // refreshTick is how often the refresher looks for answers that came due.
 const refreshTick = 100 * time.Millisecond
@@ -45,7 +48,10 @@ func (r *Reconciler) refreshLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if !r.Leading() {
+		if !r.Leading() || !r.latestFresh() {
+			r.mu.Lock()
+			clear(r.latest) // another instance observes meanwhile, or the lists fail: wait for the next list
+			r.mu.Unlock()
 			continue
 		}
 		for _, id := range r.dueApplications() {
@@ -53,6 +59,10 @@ func (r *Reconciler) refreshLoop(ctx context.Context) {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
 				return
+			}
+			if !r.Leading() {
+				<-slots
+				break
 			}
 			if !r.claim(ctx, id, false) {
 				<-slots
@@ -67,9 +77,10 @@ func (r *Reconciler) refreshLoop(ctx context.Context) {
 	}
 }
 
-// dueApplications lists the running application jobs and sessions whose JobManager answer is due under the report of
-// the newest list (an answer under another report is for the pass to ask), soonest due first, leaving out
-// those observed now.
+// dueApplications lists the running application jobs and sessions whose JobManager answer is due under the
+// report of the newest list (an answer under another report is for the pass to ask), soonest due first,
+// leaving out those observed now and those whose JobManager did not answer last time (a pass asks them
+// again first, so that their timeout overlaps the rest of it).
 func (r *Reconciler) dueApplications() []string {
 	now := r.opts.Now()
 	type due struct {
@@ -79,7 +90,7 @@ func (r *Reconciler) dueApplications() []string {
 	var ds []due
 	r.mu.Lock()
 	for id, a := range r.jms {
-		if !r.dueLocked(a, now) {
+		if a.failures > 0 || !r.dueLocked(a, now) {
 			continue
 		}
 		if _, busy := r.observing[id]; busy {
@@ -105,7 +116,7 @@ func (r *Reconciler) refresh(ctx context.Context, appID string) {
 	app, a := r.latest[appID], r.jms[appID]
 	due := app != nil && a != nil && a.report == reportKey(app) && r.dueLocked(a, r.opts.Now())
 	r.mu.Unlock()
-	if !due || app.State.Terminal() {
+	if !due || app.State.Terminal() || !r.Leading() {
 		return
 	}
 	r.opts.Metrics.refreshed()
@@ -113,14 +124,50 @@ func (r *Reconciler) refresh(ctx context.Context, appID string) {
 		r.observeListed(ctx, app, true)
 		return
 	}
+	// A deadline, as the session's claim holds back the pass: its job list, then a root exception per
+	// failing job at most.
+	ctx, cancel := context.WithTimeout(ctx, 2*r.opts.JobManagerTimeout)
+	defer cancel()
 	r.refreshSession(ctx, app)
 }
 
+// latestMaxAge is how old the newest list may be for the refresher to observe under its reports (at least;
+// four intervals when longer): while lists fail, the passes' errors tell, and the refresher waits.
+const latestMaxAge = 10 * time.Second
+
+// latestFresh reports whether the newest list of the applications not ended is recent enough for the
+// refresher to observe under its reports.
+func (r *Reconciler) latestFresh() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.lastActive.IsZero() && r.opts.Now().Sub(r.lastActive) <= max(latestMaxAge, 4*r.opts.Interval)
+}
+
+// refreshable reports whether the refresher observes the record of an application job (known: whether it
+// has one): not a launch under way or reported as failed, not one an upgrade moved on, not one that ended,
+// and only while the record saw YARN's report as the newest list has it (an observation since, Observe's
+// on another instance after a cancel, may have seen more: the next pass sorts it out).
+func (r *Reconciler) refreshable(known bool, rec *registry.Record, app *yarnclient.App) bool {
+	return known && rec.ApplicationID == app.ID && rec.Launcher == "" && rec.State != StateLaunchFailed && !rec.Terminal &&
+		rec.Status.YARN.State == string(app.State) && rec.Status.YARN.FinalStatus == string(app.FinalStatus)
+}
+
+// postpone makes an application's JobManager answer due again only after a refresh period: the refresher
+// found nothing for it to observe now.
+func (r *Reconciler) postpone(appID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a := r.jms[appID]; a != nil {
+		a.next = r.opts.Now().Add(r.opts.JobManagerRefresh)
+	}
+}
+
 // refreshSession asks a session's JobManager for its job list and brings the records of the session jobs the
-// last pass observed up to date (the session's own record is the passes').
+// last pass observed up to date: those that have not ended and that the list names (an ended one, or one it
+// does not name, whose end its archive tells, is the passes'; so is the session's own record).
 func (r *Reconciler) refreshSession(ctx context.Context, app *yarnclient.App) {
 	v := r.sessionJobs(ctx, app)
-	if v == nil {
+	if v == nil || !v.answered {
 		return
 	}
 	r.mu.Lock()
@@ -129,7 +176,10 @@ func (r *Reconciler) refreshSession(ctx context.Context, app *yarnclient.App) {
 	for _, id := range ids {
 		rec, ok := r.hotRecord(id)
 		if !ok || rec.Terminal || rec.Launcher != "" || rec.State == StateLaunchFailed || rec.ApplicationID != app.ID {
-			continue // an ended one is the passes' (its failure, its archive)
+			continue
+		}
+		if _, listed := v.job(rec.Status.Flink.JobID); !listed {
+			continue
 		}
 		if ctx.Err() != nil {
 			return

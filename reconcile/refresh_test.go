@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/yarngate/yarngate/ident"
+	"github.com/yarngate/yarngate/registry"
 	"github.com/yarngate/yarngate/simulator"
+	"github.com/yarngate/yarngate/yarnclient"
 )
 
 // TestRefresherBetweenPasses: with one pass and none after it, a change only a JobManager tells (a Flink
@@ -84,16 +86,17 @@ func TestRefresherBetweenPasses(t *testing.T) {
 	}
 	h.pass(t)
 	h.pass(t)
-	if rec, _ := h.reg.Cached(apps[2]); rec.State != "FINISHED" {
-		t.Fatalf("ended application's record: %s, want FINISHED", rec.State)
-	}
+	waitUnclaimed(t, h.r) // a refresher's call under the older list, if one was under way
 	asked := h.sim.Calls().ByApplication[apps[2]]
+	if rec, _ := h.reg.Cached(apps[2]); rec.Status.State != "FINISHED" || rec.Status.YARN.State != "FINISHED" {
+		t.Fatalf("ended application's record: %s, YARN %s, want FINISHED", rec.Status.State, rec.Status.YARN.State)
+	}
 	time.Sleep(300 * time.Millisecond) // six refresh periods
 	if n := h.sim.Calls().ByApplication[apps[2]] - asked; n != 0 {
-		t.Errorf("the JobManager of an ended application was asked %d times more", n)
+		t.Errorf("the JobManager of an application that left the list was asked %d times more", n)
 	}
-	if rec, _ := h.reg.Cached(apps[2]); rec.State != "FINISHED" {
-		t.Errorf("ended application's record went back to %s", rec.State)
+	if rec, _ := h.reg.Cached(apps[2]); rec.Status.State != "FINISHED" || rec.Status.YARN.State != "FINISHED" {
+		t.Errorf("ended application's record went back to %s, YARN %s", rec.Status.State, rec.Status.YARN.State)
 	}
 	if flinkState(apps[3]) != "RUNNING" {
 		t.Errorf("another job: %s", flinkState(apps[3]))
@@ -135,5 +138,138 @@ func TestClaim(t *testing.T) {
 	r.release("a")
 	if !r.claim(t.Context(), "a", false) {
 		t.Fatal("claim refused after every release")
+	}
+}
+
+// TestRefresherFollowsLeadership: the refresher observes nothing while another instance leads, and after
+// leading again waits for this instance's next list (the reports it kept may be old).
+func TestRefresherFollowsLeadership(t *testing.T) {
+	t.Parallel()
+	lead := &flagLeader{}
+	lead.on.Store(true)
+	h := newSimHarness(t, simulator.Options{}, Options{Interval: time.Hour, JobManagerRefresh: 20 * time.Millisecond,
+		FullListInterval: time.Hour, Leadership: lead})
+	app := h.add(t, simulator.AppSpec{})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.r.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.jmCalls() < 5 { // the first pass's call and the refresher's after it
+		if time.Now().After(deadline) {
+			t.Fatalf("the refresher did not ask the JobManager (%d calls)", h.jmCalls())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	lead.on.Store(false)
+	waitUnclaimed(t, h.r) // the observations under way end; no other begins
+	sim, _ := h.sim.App(app)
+	if err := h.sim.SetJobState(app, sim.JobOrder[0], "RESTARTING"); err != nil {
+		t.Fatal(err)
+	}
+	calls := h.jmCalls()
+	time.Sleep(300 * time.Millisecond)
+	lead.on.Store(true)
+	time.Sleep(300 * time.Millisecond)
+	if n := h.jmCalls() - calls; n != 0 {
+		t.Errorf("the refresher asked %d times while another instance led, or before this one listed again", n)
+	}
+	if rec, _ := h.reg.Cached(app); rec.Status.Flink.State != "RUNNING" {
+		t.Errorf("record written without leading: Flink %s", rec.Status.Flink.State)
+	}
+}
+
+// TestRefreshable: the refresher observes only records of running application jobs that saw the report of
+// the newest list.
+func TestRefreshable(t *testing.T) {
+	t.Parallel()
+	h := newSimHarness(t, simulator.Options{}, Options{})
+	app := &yarnclient.App{ID: "application_1_0001", State: yarnclient.StateRunning, FinalStatus: "UNDEFINED"}
+	running := func(change func(*registry.Record)) *registry.Record {
+		rec := &registry.Record{ID: app.ID, ApplicationID: app.ID}
+		rec.Status.YARN.State, rec.Status.YARN.FinalStatus = "RUNNING", "UNDEFINED"
+		if change != nil {
+			change(rec)
+		}
+		return rec
+	}
+	tests := []struct {
+		name  string
+		known bool
+		rec   *registry.Record
+		want  bool
+	}{
+		{"running, same report", true, running(nil), true},
+		{"no record", false, running(nil), false},
+		{"launch under way", true, running(func(r *registry.Record) { r.Launcher = "gw-1" }), false},
+		{"launch reported failed", true, running(func(r *registry.Record) { r.State = StateLaunchFailed }), false},
+		{"upgraded to another application", true, running(func(r *registry.Record) { r.ApplicationID = "application_1_0002" }), false},
+		{"ended", true, running(func(r *registry.Record) { r.Terminal = true }), false},
+		{"saw a newer YARN state", true, running(func(r *registry.Record) { r.Status.YARN.State = "FINISHED" }), false},
+		{"saw another final status", true, running(func(r *registry.Record) { r.Status.YARN.FinalStatus = "KILLED" }), false},
+	}
+	for _, tt := range tests {
+		if got := h.r.refreshable(tt.known, tt.rec, app); got != tt.want {
+			t.Errorf("%s: refreshable = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestSessionGroupReadsRecordsAgain: the records of a session's jobs that a pass found before it claimed the
+// session are read again, so that what the refresher wrote meanwhile (a job canceled) is not overwritten by
+// an observation from the older record.
+func TestSessionGroupReadsRecordsAgain(t *testing.T) {
+	t.Parallel()
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerRefresh: time.Hour, FullListInterval: time.Hour})
+	session := h.add(t, simulator.AppSpec{Session: true, SessionJobs: 2})
+	h.pass(t)
+	sim, _ := h.sim.App(session)
+	id := ident.SessionJobID(session, sim.JobOrder[0])
+	found, ok := h.reg.Cached(id)
+	if !ok || found.State != "RUNNING" {
+		t.Fatalf("session job after the first pass: %+v", found.Status)
+	}
+	// The refresher's observation: the job canceled, written.
+	if err := h.sim.SetJobState(session, sim.JobOrder[0], "CANCELED"); err != nil {
+		t.Fatal(err)
+	}
+	h.r.forgetJM(session)
+	h.pass(t)
+	if rec, _ := h.reg.Cached(id); rec.Status.State != "CANCELED" {
+		t.Fatalf("session job after the cancel: %s", rec.Status.State)
+	}
+	// Then the pass's older record, with a job list on which the JobManager did not answer.
+	app, err := h.r.opts.RM.App(t.Context(), session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent := &sessionView{url: amURL(app), at: time.Now()}
+	h.r.observeSessionGroup(t.Context(), app, session, silent, []registry.Record{found})
+	if rec, _ := h.reg.Cached(id); rec.Status.State != "CANCELED" || rec.Status.Flink.State != "CANCELED" {
+		t.Errorf("canceled session job written over from the older record: %s (Flink %s)", rec.Status.State, rec.Status.Flink.State)
+	}
+}
+
+// waitUnclaimed waits until no application is observed.
+func waitUnclaimed(t *testing.T, r *Reconciler) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.mu.Lock()
+		n := len(r.observing)
+		r.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d applications still observed after 10 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -76,56 +76,70 @@ func (r *Reconciler) reconcileSessionJobs(ctx context.Context, sessions []*yarnc
 		groups = append(groups, id)
 	}
 	eachOf(ctx, r.opts.Parallelism, groups, func(ctx context.Context, appID string) {
-		app, ok := listed[appID]
 		if !r.claim(ctx, appID, true) {
 			return
 		}
 		defer r.release(appID)
-		v := r.newestView(appID, views[appID]) // read only: this session's view is this goroutine's alone
-		for _, rec := range bySession[appID] {
-			if ctx.Err() != nil {
-				return
-			}
-			if rec.Terminal && (!ok || observe.Settled(observe.KindSessionJob, rec.Status, r.opts.Now())) {
-				if !ok {
-					r.missing(ctx, rec)
-				}
-				continue
-			}
-			if _, known := v.job(rec.Status.Flink.JobID); ok && v != nil && v.cached && v.answered && !known {
-				// An earlier answer does not list the job (submitted since?): only a new one may say the
-				// JobManager does not know it.
-				r.forgetJM(app.ID)
-				if fresh := r.sessionJobs(ctx, app); fresh != nil {
-					v = fresh
-				}
-			}
-			r.observeSessionJobRecord(ctx, rec, app, v, true)
-		}
+		r.observeSessionGroup(ctx, listed[appID], appID, views[appID], bySession[appID])
 	})
+}
+
+// observeSessionGroup brings the records of one session's jobs up to date, the session claimed. app is the
+// session's report (nil when YARN did not list it), v what its JobManager listed in this pass (nil when not
+// asked), recs the records as the pass found them before it claimed the session: each is read again, and
+// the refresher's job list taken when newer, since the refresher may have observed the session meanwhile.
+func (r *Reconciler) observeSessionGroup(ctx context.Context, app *yarnclient.App, appID string, v *sessionView, recs []registry.Record) {
+	v = r.newestView(appID, v) // read only: this session's view is this goroutine's alone
+	for _, found := range recs {
+		if ctx.Err() != nil {
+			return
+		}
+		rec, ok := r.hotRecord(found.ID)
+		if !ok || rec.ApplicationID != appID || rec.Launcher != "" || rec.State == StateLaunchFailed {
+			continue // dropped, or a launch under way writes it
+		}
+		if rec.Terminal && (app == nil || observe.Settled(observe.KindSessionJob, rec.Status, r.opts.Now())) {
+			if app == nil {
+				r.missing(ctx, rec)
+			}
+			continue
+		}
+		if _, known := v.job(rec.Status.Flink.JobID); app != nil && v != nil && v.cached && v.answered && !known {
+			// An earlier answer does not list the job (submitted since?): only a new one may say the
+			// JobManager does not know it.
+			r.forgetJM(app.ID)
+			if fresh := r.sessionJobs(ctx, app); fresh != nil {
+				v = fresh
+			}
+		}
+		r.observeSessionJobRecord(ctx, rec, app, v, true)
+	}
 }
 
 // observeSessionJobRecord brings the record of a session job up to date from what its session's JobManager
 // listed (v) and YARN's report of the session (app); health: the pass's observation, which checks the job's
-// health when due (the refresher's does not).
+// health when due (the refresher's only drops the health of a job that no longer runs).
 func (r *Reconciler) observeSessionJobRecord(ctx context.Context, rec registry.Record, app *yarnclient.App, v *sessionView, health bool) {
 	next, actions := r.observeSessionJob(ctx, rec.Status, app, v)
 	if health {
 		r.assessHealth(ctx, rec.ID, rec.ApplicationID, &next)
+	} else {
+		r.healthOnlyIfRunning(rec.ID, &next)
 	}
 	r.writeOver(ctx, &rec, observe.KindSessionJob, next, "")
 	r.act(ctx, rec.ID, observe.KindSessionJob, next, actions)
 }
 
 // newestView is v, or the session's JobManager answer kept since, when the refresher asked it after v was
-// (the session is claimed: no answer comes meanwhile).
+// (the session is claimed: no answer comes meanwhile; a newer answer may be another JobManager's, the leader
+// since).
 func (r *Reconciler) newestView(appID string, v *sessionView) *sessionView {
 	if v == nil {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if a := r.jms[appID]; a != nil && a.session != nil && a.session.url == v.url && a.session.at.After(v.at) {
+	if a := r.jms[appID]; a != nil && a.session != nil && a.session.at.After(v.at) {
 		n := *a.session
 		n.recovering, n.cached = v.recovering, true
 		return &n
