@@ -589,6 +589,8 @@ func (r *Reconciler) observeListed(ctx context.Context, app *yarnclient.App, ref
 	switch {
 	case known && rec.ApplicationID != app.ID:
 		return // an earlier run of a job upgraded since: the upgrade stopped it
+	case known && yarnclient.AppState(rec.Status.YARN.State).Terminal() && !app.State.Terminal():
+		return // an observation newer than this report (Observe's, after a cancel) saw the application end
 	case !known && r.upgradeLaunch(app):
 		return // the launch of an upgrade, recorded by its driver
 	case known && rec.State == StateLaunchFailed:

@@ -273,3 +273,29 @@ func waitUnclaimed(t *testing.T, r *Reconciler) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestOlderReportNotWrittenOverAnEnd: an observation under a report older than the record's (a pass's list,
+// after Observe saw the application end) does not write the application back to running.
+func TestOlderReportNotWrittenOverAnEnd(t *testing.T) {
+	t.Parallel()
+	h := newSimHarness(t, simulator.Options{}, Options{JobManagerRefresh: time.Hour, FullListInterval: time.Hour})
+	id := h.add(t, simulator.AppSpec{})
+	h.pass(t)
+	listed, err := h.r.opts.RM.App(t.Context(), id)
+	if err != nil || listed.State != yarnclient.StateRunning {
+		t.Fatalf("report: %+v, %v", listed, err)
+	}
+	if err := h.sim.SetAppState(id, "KILLED"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.r.Observe(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := h.reg.Cached(id); rec.Status.YARN.State != "KILLED" {
+		t.Fatalf("after Observe: YARN %s", rec.Status.YARN.State)
+	}
+	h.r.reconcileApp(t.Context(), listed)
+	if rec, _ := h.reg.Cached(id); rec.Status.YARN.State != "KILLED" || rec.Status.State != "KILLED" {
+		t.Errorf("the older report was written over the end: %s, YARN %s", rec.Status.State, rec.Status.YARN.State)
+	}
+}
