@@ -23,16 +23,7 @@ func TestRefresherBetweenPasses(t *testing.T) {
 		apps = append(apps, h.add(t, simulator.AppSpec{}))
 	}
 	session := h.add(t, simulator.AppSpec{Session: true, SessionJobs: 3})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.r.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	h.run(t)
 	flinkState := func(id string) string {
 		rec, ok := h.reg.Cached(id)
 		if !ok {
@@ -150,16 +141,7 @@ func TestRefresherFollowsLeadership(t *testing.T) {
 	h := newSimHarness(t, simulator.Options{}, Options{Interval: time.Hour, JobManagerRefresh: 20 * time.Millisecond,
 		FullListInterval: time.Hour, Leadership: lead})
 	app := h.add(t, simulator.AppSpec{})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.r.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	h.run(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for h.jmCalls() < 5 { // the first pass's call and the refresher's after it
 		if time.Now().After(deadline) {
@@ -298,4 +280,18 @@ func TestOlderReportNotWrittenOverAnEnd(t *testing.T) {
 	if rec, _ := h.reg.Cached(id); rec.Status.YARN.State != "KILLED" || rec.Status.State != "KILLED" {
 		t.Errorf("the older report was written over the end: %s, YARN %s", rec.Status.State, rec.Status.YARN.State)
 	}
+}
+
+// run runs the reconciler (its first pass, then one an Interval) until the test ends.
+func (h *simHarness) run(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.r.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 }
