@@ -291,10 +291,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 	var lastGC time.Time
 	for {
 		if !r.Leading() {
-			r.dropHot() // another instance writes the records meanwhile
-			r.mu.Lock()
-			clear(r.latest) // the refresher waits for this instance's next list
-			r.mu.Unlock()
+			r.dropHot() // another instance writes the records meanwhile (the refresher drops its reports itself)
 		} else {
 			if err := r.Pass(ctx); err != nil && ctx.Err() == nil {
 				r.opts.Logger.Warn("reconciliation failed; retrying next interval", "error", err)

@@ -116,7 +116,7 @@ func (r *Reconciler) refresh(ctx context.Context, appID string) {
 	app, a := r.latest[appID], r.jms[appID]
 	due := app != nil && a != nil && a.report == reportKey(app) && r.dueLocked(a, r.opts.Now())
 	r.mu.Unlock()
-	if !due || app.State.Terminal() || !r.Leading() {
+	if !due || !r.Leading() { // latest holds no application that ended
 		return
 	}
 	r.opts.Metrics.refreshed()
@@ -220,14 +220,16 @@ func (r *Reconciler) release(appID string) {
 	close(done)
 }
 
-// setLatestLocked keeps the reports of a list for the refresher: after a list of the applications not ended, those
-// (by id, into the slice kept as r.active); after a list with ended applications, without them. r.mu held.
+// setLatestLocked keeps the reports of a list for the refresher: after a list of the applications not ended
+// (activeList), those, by id, into the slice kept as r.active (which holds none that ended); after a list of
+// those that ended, the reports kept without them. r.mu held.
 func (r *Reconciler) setLatestLocked(apps []yarnclient.App, activeList bool) {
 	if activeList {
 		r.latest = make(map[string]*yarnclient.App, len(r.active))
 		for i := range r.active {
 			r.latest[r.active[i].ID] = &r.active[i]
 		}
+		return
 	}
 	for i := range apps {
 		if apps[i].State.Terminal() {
